@@ -1,0 +1,36 @@
+/** TrellisError carries a stable code; messages say what was wrong and what to do about it. */
+export class TrellisError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'TrellisError';
+  }
+}
+
+/**
+ * SkipPlugin means "this plugin does not apply here" (for example tc shaping on a kernel without
+ * HTB). The runtime logs it and carries on without the plugin; it is not a failure.
+ */
+export class SkipPlugin extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'SkipPlugin';
+  }
+}
+
+/** Error codes the plugin runtime itself raises. */
+export const PluginErrorCode = {
+  DUPLICATE_NAME: 'TRELLIS_ERR_PLUGIN_DUPLICATE_NAME',
+  API_RANGE: 'TRELLIS_ERR_PLUGIN_API_RANGE',
+  MISSING_DEPENDENCY: 'TRELLIS_ERR_PLUGIN_MISSING_DEPENDENCY',
+  DEPENDENCY_CYCLE: 'TRELLIS_ERR_PLUGIN_DEPENDENCY_CYCLE',
+  INVALID_CONFIG: 'TRELLIS_ERR_PLUGIN_INVALID_CONFIG',
+  NOT_FOUND: 'TRELLIS_ERR_PLUGIN_NOT_FOUND',
+  INVALID_PLUGIN: 'TRELLIS_ERR_PLUGIN_INVALID',
+  HOOK_FAILED: 'TRELLIS_ERR_PLUGIN_HOOK_FAILED',
+  SETUP_FAILED: 'TRELLIS_ERR_PLUGIN_SETUP_FAILED',
+} as const;
+export type PluginErrorCode = (typeof PluginErrorCode)[keyof typeof PluginErrorCode];

@@ -1,0 +1,97 @@
+import type { NetworkMap, NetworkMapData } from '../netmap/types';
+import type { WgConfig, WgPeerStats } from '../wg/types';
+
+/**
+ * Hook kinds, after Rollup:
+ * - first: plugins run in load order; the first non-null result wins and the rest are skipped.
+ * - sequential: plugins run in load order; each result is the next plugin's input.
+ * - parallel: every plugin runs at once; results (if any) are collected, failures are logged.
+ */
+export type HookKind = 'first' | 'sequential' | 'parallel';
+
+/** Facts a device reports about itself, merged from every collectFacts hook. */
+export type Facts = Record<string, unknown>;
+
+export interface PeerProbeStats {
+  peerId: string;
+  peerName: string;
+  /** Microseconds; null until the first reply. */
+  rttUs: number | null;
+  /** Fraction 0..1 over the sliding window. */
+  loss: number;
+  /** RFC 3550 interarrival jitter, microseconds. */
+  jitterUs: number;
+  sent: number;
+  received: number;
+}
+
+export interface PeerStatsSample {
+  at: number;
+  wg: WgPeerStats[];
+  probes: PeerProbeStats[];
+}
+
+/** A decision about a device's compliance; reasons are human readable. */
+export interface PostureDecision {
+  compliant: boolean;
+  reasons: string[];
+  policyVersion?: string;
+}
+
+export interface NodeEvent {
+  kind: 'enrolled' | 'online' | 'offline' | 'revoked' | 'expired' | 'facts' | 'removed';
+  nodeId: string;
+  nodeName: string;
+  at: number;
+  details?: Record<string, unknown>;
+}
+
+export interface MapBuildContext {
+  nodeId: string;
+}
+
+/** The signature of every hook; the kind of each is fixed in HOOK_KINDS. */
+export interface HookSignatures {
+  /** agent: gather device facts (OS, kernel, disk encryption, ...). */
+  collectFacts: () => Promise<Facts> | Facts;
+  /** agent: decide posture locally from facts. */
+  evaluatePosture: (facts: Facts) => Promise<PostureDecision | null> | PostureDecision | null;
+  /** agent: adjust the WireGuard config just before it is written. */
+  transformWgConfig: (config: WgConfig, map: NetworkMap) => Promise<WgConfig> | WgConfig;
+  /** agent: a new NetworkMap was applied to the device. */
+  onNetworkMap: (map: NetworkMap) => Promise<void> | void;
+  /** agent: a fresh sample of per-peer WireGuard and probe stats. */
+  onPeerStats: (sample: PeerStatsSample) => Promise<void> | void;
+  /** controller: adjust one node's NetworkMap while it is built (policy, shaping profiles, ...). */
+  transformNetworkMap: (map: NetworkMapData, ctx: MapBuildContext) => Promise<NetworkMapData> | NetworkMapData;
+  /** controller: a node joined, came online, went offline, was revoked, or reported facts. */
+  onNodeEvent: (event: NodeEvent) => Promise<void> | void;
+}
+
+export type HookName = keyof HookSignatures;
+
+/** Each hook's kind. Adding a hook to HookSignatures without a kind here does not compile. */
+export const HOOK_KINDS = {
+  collectFacts: 'parallel',
+  evaluatePosture: 'first',
+  transformWgConfig: 'sequential',
+  onNetworkMap: 'parallel',
+  onPeerStats: 'parallel',
+  transformNetworkMap: 'sequential',
+  onNodeEvent: 'parallel',
+} as const satisfies Record<HookName, HookKind>;
+
+export type HooksOfKind<K extends HookKind> = {
+  [H in HookName]: (typeof HOOK_KINDS)[H] extends K ? H : never;
+}[HookName];
+
+/** A first hook must be able to answer null ("not mine"). */
+type AssertFirst<H extends HookName> = null extends Awaited<ReturnType<HookSignatures[H]>> ? true : never;
+/** A sequential hook returns the type of its first argument. */
+type AssertSequential<H extends HookName> =
+  Awaited<ReturnType<HookSignatures[H]>> extends Parameters<HookSignatures[H]>[0] ? true : never;
+// Compile-time check that every hook's signature fits its kind.
+const _kindChecks: { [H in HooksOfKind<'first'>]: AssertFirst<H> } & {
+  [H in HooksOfKind<'sequential'>]: AssertSequential<H>;
+} = { evaluatePosture: true, transformWgConfig: true, transformNetworkMap: true };
+void _kindChecks;

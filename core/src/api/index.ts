@@ -1,0 +1,30 @@
+/**
+ * api: the public plugin API. Plugins import only this module: types, definePlugin and error codes.
+ */
+export { definePlugin, PLUGIN_API_VERSION } from './plugin';
+export type {
+  AgentAccess,
+  ControllerAccess,
+  JsonSchema,
+  PluginContext,
+  PluginHooks,
+  PluginLogger,
+  PluginManifest,
+  TrellisPlugin,
+} from './plugin';
+export { HOOK_KINDS } from './hooks';
+export type {
+  Facts,
+  HookKind,
+  HookName,
+  HookSignatures,
+  HooksOfKind,
+  MapBuildContext,
+  NodeEvent,
+  PeerProbeStats,
+  PeerStatsSample,
+  PostureDecision,
+} from './hooks';
+export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
+export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';
+export type { WgConfig, WgPeerConfig, WgPeerStats } from '../wg/types';

@@ -1,0 +1,71 @@
+import type { Meter } from '@opentelemetry/api';
+import type { HookSignatures } from './hooks';
+
+/** JSON Schema (draft 2020-12 subset understood by Ajv) for a plugin's config. */
+export type JsonSchema = Record<string, unknown>;
+
+export interface PluginManifest {
+  /** Unique, kebab-case; also the key under which the plugin's config and map extension live. */
+  name: string;
+  version: string;
+  /** Semver range of the core plugin API this plugin was written for, e.g. "^1.0.0". */
+  apiRange: string;
+  dependsOn?: string[];
+  configSchema?: JsonSchema;
+  /** Which runtime loads it; a plugin for the other side is ignored there. */
+  sides?: Array<'agent' | 'controller'>;
+}
+
+export interface PluginLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+/** Node-side view for agent plugins. */
+export interface AgentAccess {
+  nodeName: string;
+  /** WireGuard interface name. */
+  iface: string;
+  stateDir: string;
+  /** Ask the agent to re-collect facts now (e.g. after a change was observed). */
+  requestFactsRefresh(): void;
+}
+
+/** Controller-side view for controller plugins. */
+export interface ControllerAccess {
+  dataDir: string;
+  /** Ask the controller to rebuild every node's map (e.g. after a policy change). */
+  requestMapRebuild(reason: string): void;
+  /** Append an event to the audit log. */
+  audit(event: { action: string; actor: string; target?: string; details?: Record<string, unknown> }): void;
+}
+
+export interface PluginContext<C = unknown> {
+  side: 'agent' | 'controller';
+  log: PluginLogger;
+  meter: Meter;
+  /** Validated against manifest.configSchema, with schema defaults applied. */
+  config: C;
+  agent?: AgentAccess;
+  controller?: ControllerAccess;
+}
+
+export type PluginHooks = { [H in keyof HookSignatures]?: HookSignatures[H] };
+
+export interface TrellisPlugin<C = unknown> extends PluginHooks {
+  manifest: PluginManifest;
+  /** Runs once after config validation, in dependency order. Throw SkipPlugin to opt out. */
+  setup?: (ctx: PluginContext<C>) => Promise<void> | void;
+  /** Runs once at stop, in reverse dependency order. */
+  shutdown?: () => Promise<void> | void;
+}
+
+/** The version of the plugin API this core implements. */
+export const PLUGIN_API_VERSION = '1.0.0';
+
+/** definePlugin checks the shape at authoring time and returns the plugin unchanged. */
+export function definePlugin<C = unknown>(plugin: TrellisPlugin<C>): TrellisPlugin<C> {
+  return plugin;
+}

@@ -1,0 +1,26 @@
+/**
+ * controller: the coordination server behind `trellis controller`. These types are its contract
+ * with the CLI and the lab.
+ */
+export interface ControllerOptions {
+  /** host:port to listen on, e.g. 198.18.0.1:8080 or 127.0.0.1:0 */
+  listen: string;
+  /** Holds trellis.db (SQLite) and admin.token (0600). */
+  dataDir: string;
+  /** Default 100.64.0.0/10. */
+  ipv4Cidr?: string;
+  /** ULA /48, default fd7a:7e11:5000::/48. */
+  ipv6Prefix?: string;
+  /** YAML/JSON config file with the `controller.plugins` list. */
+  configFile?: string;
+  /** How long changes are collected before maps are rebuilt, ms. Default 25. */
+  batchWindowMs?: number;
+}
+
+export interface ControllerHandle {
+  /** e.g. http://198.18.0.1:8080 */
+  url: string;
+  /** Plaintext admin token (also in <dataDir>/admin.token). */
+  adminToken: string;
+  close(): Promise<void>;
+}

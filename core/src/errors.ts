@@ -1,0 +1,77 @@
+/**
+ * The catalogue of core error codes. Each code has one factory whose message names what was wrong
+ * and what to do about it. controller/http-errors.ts maps codes to HTTP statuses in one place.
+ */
+import { TrellisError } from './api/errors';
+
+export const ErrorCode = {
+  BAD_REQUEST: 'TRELLIS_ERR_BAD_REQUEST',
+  BODY_TOO_LARGE: 'TRELLIS_ERR_BODY_TOO_LARGE',
+  NOT_FOUND: 'TRELLIS_ERR_NOT_FOUND',
+  ENROLL_KEY_UNKNOWN: 'TRELLIS_ERR_ENROLL_KEY_UNKNOWN',
+  ENROLL_KEY_EXPIRED: 'TRELLIS_ERR_ENROLL_KEY_EXPIRED',
+  ENROLL_KEY_USED: 'TRELLIS_ERR_ENROLL_KEY_USED',
+  ENROLL_KEY_REVOKED: 'TRELLIS_ERR_ENROLL_KEY_REVOKED',
+  NAME_TAKEN: 'TRELLIS_ERR_NAME_TAKEN',
+  KEY_IN_USE: 'TRELLIS_ERR_KEY_IN_USE',
+  ADDRESS_POOL_EXHAUSTED: 'TRELLIS_ERR_ADDRESS_POOL_EXHAUSTED',
+  AUTH_MISSING: 'TRELLIS_ERR_AUTH_MISSING',
+  AUTH_BAD_SIGNATURE: 'TRELLIS_ERR_AUTH_BAD_SIGNATURE',
+  AUTH_STALE: 'TRELLIS_ERR_AUTH_STALE',
+  AUTH_REPLAY: 'TRELLIS_ERR_AUTH_REPLAY',
+  AUTH_UNKNOWN_NODE: 'TRELLIS_ERR_AUTH_UNKNOWN_NODE',
+  NODE_REVOKED: 'TRELLIS_ERR_NODE_REVOKED',
+  NODE_EXPIRED: 'TRELLIS_ERR_NODE_EXPIRED',
+  ADMIN_UNAUTHORIZED: 'TRELLIS_ERR_ADMIN_UNAUTHORIZED',
+  CONFIG_INVALID: 'TRELLIS_ERR_CONFIG_INVALID',
+  CONTROLLER_UNREACHABLE: 'TRELLIS_ERR_CONTROLLER_UNREACHABLE',
+  AGENT_UNREACHABLE: 'TRELLIS_ERR_AGENT_UNREACHABLE',
+  DEVICE: 'TRELLIS_ERR_DEVICE',
+  COMMAND_FAILED: 'TRELLIS_ERR_COMMAND_FAILED',
+  USAGE: 'TRELLIS_ERR_USAGE',
+  LAB: 'TRELLIS_ERR_LAB',
+  STORE: 'TRELLIS_ERR_STORE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const e = (code: ErrorCode, message: string, details?: Record<string, unknown>) => new TrellisError(code, message, details);
+
+export const errors = {
+  badRequest: (what: string) => e(ErrorCode.BAD_REQUEST, `bad request: ${what}`),
+  bodyTooLarge: (limit: number) =>
+    e(ErrorCode.BODY_TOO_LARGE, `request body is larger than the ${limit}-byte limit for this route; send less`),
+  notFound: (what: string) => e(ErrorCode.NOT_FOUND, `${what} was not found`),
+  enrollKeyUnknown: () =>
+    e(ErrorCode.ENROLL_KEY_UNKNOWN, 'auth key is not known to this controller; create one with `trellis keys create`'),
+  enrollKeyExpired: (at: number) =>
+    e(ErrorCode.ENROLL_KEY_EXPIRED, `auth key expired at ${new Date(at).toISOString()}; create a new one with \`trellis keys create\``),
+  enrollKeyUsed: () =>
+    e(ErrorCode.ENROLL_KEY_USED, 'auth key was one-time and has already been used; create a new one, or use --reusable'),
+  enrollKeyRevoked: () => e(ErrorCode.ENROLL_KEY_REVOKED, 'auth key was revoked by an admin'),
+  nameTaken: (name: string) =>
+    e(ErrorCode.NAME_TAKEN, `node name "${name}" is already used by another node; choose another --name`),
+  keyInUse: () => e(ErrorCode.KEY_IN_USE, 'this WireGuard or identity key already belongs to another node'),
+  poolExhausted: (cidr: string) =>
+    e(ErrorCode.ADDRESS_POOL_EXHAUSTED, `no free overlay address left in ${cidr}; widen the pool or remove nodes`),
+  authMissing: () =>
+    e(ErrorCode.AUTH_MISSING, 'request is not signed: node requests need x-trellis-node, -timestamp, -nonce and -signature headers'),
+  authBadSignature: () => e(ErrorCode.AUTH_BAD_SIGNATURE, 'request signature does not verify against the node identity key'),
+  authStale: (skewMs: number) =>
+    e(ErrorCode.AUTH_STALE, `request timestamp is ${Math.round(skewMs / 1000)}s away from the controller clock; check the node's clock`),
+  authReplay: () => e(ErrorCode.AUTH_REPLAY, 'request nonce was already used; replayed requests are refused'),
+  authUnknownNode: () => e(ErrorCode.AUTH_UNKNOWN_NODE, 'request is signed by a node this controller does not know; enroll again'),
+  nodeRevoked: (name: string) => e(ErrorCode.NODE_REVOKED, `node "${name}" was revoked; it must be enrolled again with a new auth key`),
+  nodeExpired: (name: string) => e(ErrorCode.NODE_EXPIRED, `node "${name}" key expired; re-enroll it with a new auth key`),
+  adminUnauthorized: () =>
+    e(ErrorCode.ADMIN_UNAUTHORIZED, 'admin token missing or wrong; pass --admin-token-file or set TRELLIS_ADMIN_TOKEN'),
+  configInvalid: (where: string, what: string) => e(ErrorCode.CONFIG_INVALID, `invalid config ${where}: ${what}`),
+  controllerUnreachable: (url: string, why: string) =>
+    e(ErrorCode.CONTROLLER_UNREACHABLE, `controller at ${url} is unreachable (${why})`),
+  agentUnreachable: (socket: string, why: string) =>
+    e(ErrorCode.AGENT_UNREACHABLE, `agent socket ${socket} is unreachable (${why}); is \`trellis up\` running?`),
+  device: (iface: string, what: string) => e(ErrorCode.DEVICE, `WireGuard device ${iface}: ${what}`),
+  commandFailed: (cmd: string, stderr: string) => e(ErrorCode.COMMAND_FAILED, `\`${cmd}\` failed: ${stderr.trim()}`),
+  usage: (what: string) => e(ErrorCode.USAGE, what),
+  lab: (what: string) => e(ErrorCode.LAB, `lab: ${what}`),
+  store: (what: string) => e(ErrorCode.STORE, `store: ${what}`),
+};

@@ -1,0 +1,69 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { DeltaMapResponse, MapResponse, NetworkMapData, PeerNode } from './types';
+
+/** diffMaps returns the delta that turns prev into next, or null when they are equal. */
+export function diffMaps(prev: NetworkMapData, next: NetworkMapData): DeltaMapResponse | null {
+  const before = new Map(prev.peers.map((p) => [p.id, p]));
+  const after = new Set<string>();
+  const peersUpserted: PeerNode[] = [];
+  for (const peer of next.peers) {
+    after.add(peer.id);
+    const old = before.get(peer.id);
+    if (!old || !isDeepStrictEqual(old, peer)) peersUpserted.push(peer);
+  }
+  const peersRemoved = prev.peers.filter((p) => !after.has(p.id)).map((p) => p.id);
+  const delta: DeltaMapResponse = {
+    kind: 'delta',
+    epoch: next.epoch,
+    baseVersion: prev.version,
+    version: next.version,
+    peersUpserted,
+    peersRemoved,
+  };
+  let changed = peersUpserted.length > 0 || peersRemoved.length > 0;
+  if (!isDeepStrictEqual(prev.self, next.self)) {
+    delta.self = next.self;
+    changed = true;
+  }
+  if (!isDeepStrictEqual(prev.packetFilter, next.packetFilter)) {
+    delta.packetFilter = next.packetFilter;
+    changed = true;
+  }
+  if (!isDeepStrictEqual(prev.routes, next.routes)) {
+    delta.routes = next.routes;
+    changed = true;
+  }
+  if (!isDeepStrictEqual(prev.extensions, next.extensions)) {
+    delta.extensions = next.extensions;
+    changed = true;
+  }
+  return changed ? delta : null;
+}
+
+/** MapDeltaMismatch is thrown when a delta does not start from the map it is applied to. */
+export class MapDeltaMismatch extends Error {
+  constructor(readonly have: number, readonly base: number) {
+    super(`map delta starts at version ${base} but the local map is at version ${have}`);
+  }
+}
+
+/** applyMapResponse returns the map after a full or delta response; it never mutates its input. */
+export function applyMapResponse(current: NetworkMapData | null, res: MapResponse): NetworkMapData {
+  if (res.kind === 'full') return res.map;
+  if (!current || current.epoch !== res.epoch || current.version !== res.baseVersion) {
+    throw new MapDeltaMismatch(current?.version ?? -1, res.baseVersion);
+  }
+  const removed = new Set(res.peersRemoved);
+  const peers = new Map<string, PeerNode>();
+  for (const p of current.peers) if (!removed.has(p.id)) peers.set(p.id, p);
+  for (const p of res.peersUpserted) peers.set(p.id, p);
+  return {
+    ...current,
+    version: res.version,
+    self: res.self ?? current.self,
+    peers: [...peers.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    packetFilter: res.packetFilter !== undefined ? res.packetFilter : current.packetFilter,
+    routes: res.routes ?? current.routes,
+    extensions: res.extensions ?? current.extensions,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * netmap: the NetworkMap vocabulary shared by controller and agent.
+ * A NetworkMap is everything one node needs to know; a MapResponse is how it travels.
+ */
+
+/** DeepReadonly freezes a NetworkMap at the type level: maps are values, never edited in place. */
+export type DeepReadonly<T> = T extends (infer E)[]
+  ? ReadonlyArray<DeepReadonly<E>>
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** One host:port where a node's WireGuard socket may be reached. */
+export type Endpoint = string;
+
+/** A node as seen by other nodes. Keys are base64 (the usual WireGuard text form). */
+export interface PeerNode {
+  id: string;
+  name: string;
+  /** WireGuard public key, base64. */
+  wgKey: string;
+  addresses: { ipv4: string; ipv6: string };
+  /** Candidate underlay endpoints, best first. */
+  endpoints: Endpoint[];
+  /** Overlay /32 and /128 plus any approved subnet routes. */
+  allowedIps: string[];
+  tags: string[];
+  user: string | null;
+  online: boolean;
+  /** Unix ms of the last time the controller heard from the node. */
+  lastSeen: number | null;
+}
+
+export interface SelfNode extends PeerNode {
+  /** Unix ms after which the node must re-enroll; null for never. */
+  expiresAt: number | null;
+}
+
+/** A packet filter rule: traffic from srcIps to dstPorts on this node is accepted. */
+export interface FilterRule {
+  srcIps: string[];
+  proto: 'tcp' | 'udp' | 'icmp' | 'any';
+  /** Port ranges as [from, to]; empty means all ports. */
+  dstPorts: Array<[number, number]>;
+}
+
+export interface Route {
+  /** Destination prefix, e.g. 10.20.0.0/16. */
+  prefix: string;
+  /** Node id of the peer that serves the prefix. */
+  via: string;
+}
+
+export interface NetworkMapData {
+  /** Monotonic per-node version; each change bumps it. */
+  version: number;
+  /** Controller instance id; a change means versions restart and a full map follows. */
+  epoch: string;
+  self: SelfNode;
+  /** Sorted by id. */
+  peers: PeerNode[];
+  /** null means "no filter distributed": the agent accepts all mesh traffic (foundation default). */
+  packetFilter: FilterRule[] | null;
+  routes: Route[];
+  /** Opaque plugin sections (shaping profile, posture policy version, ...), keyed by plugin name. */
+  extensions: Record<string, unknown>;
+  /** Overlay prefixes of the whole tailnet, routed to the WireGuard interface. */
+  overlay: { ipv4Cidr: string; ipv6Prefix: string };
+}
+
+export type NetworkMap = DeepReadonly<NetworkMapData>;
+
+/** A full map, sent on first connect or when the agent's base version is unknown. */
+export interface FullMapResponse {
+  kind: 'full';
+  map: NetworkMapData;
+}
+
+/** The difference between baseVersion and version of one node's map. */
+export interface DeltaMapResponse {
+  kind: 'delta';
+  epoch: string;
+  baseVersion: number;
+  version: number;
+  /** Present when the self node changed. */
+  self?: SelfNode;
+  peersUpserted: PeerNode[];
+  peersRemoved: string[];
+  packetFilter?: FilterRule[] | null;
+  routes?: Route[];
+  extensions?: Record<string, unknown>;
+}
+
+export type MapResponse = FullMapResponse | DeltaMapResponse;
