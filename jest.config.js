@@ -1,5 +1,5 @@
 /** Jest runs two projects: unit tests beside the code, and end-to-end tests on real namespaces in test/. */
-const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }];
 const moduleNameMapper = {
   '^@trellis/core/api$': '<rootDir>/core/src/api/index.ts',
   '^@trellis/core$': '<rootDir>/core/src/index.ts',

@@ -1,0 +1,128 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { definePlugin, SkipPlugin, TrellisError, type TrellisPlugin } from '../api';
+import { PluginHost, checkPlugins, validatePluginConfig } from './plugin-host';
+
+function captureLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+const plugin = (name: string, extra: Partial<TrellisPlugin> = {}, manifest: Partial<TrellisPlugin['manifest']> = {}) =>
+  definePlugin({ manifest: { name, version: '1.0.0', apiRange: '^1.0.0', ...manifest }, ...extra });
+
+describe('checkPlugins', () => {
+  it('orders plugins so dependencies come first', () => {
+    const order = checkPlugins([plugin('c', {}, { dependsOn: ['b'] }), plugin('b', {}, { dependsOn: ['a'] }), plugin('a')]);
+    expect(order.map((p) => p.manifest.name)).toEqual(['a', 'b', 'c']);
+  });
+  it('refuses duplicate names, foreign API ranges, missing dependencies and cycles', () => {
+    expect(() => checkPlugins([plugin('a'), plugin('a')])).toThrow(/loaded twice/);
+    expect(() => checkPlugins([plugin('a', {}, { apiRange: '^2.0.0' })])).toThrow(/needs plugin API \^2.0.0/);
+    expect(() => checkPlugins([plugin('a', {}, { dependsOn: ['zz'] })])).toThrow(/depends on "zz"/);
+    expect(() => checkPlugins([plugin('a', {}, { dependsOn: ['b'] }), plugin('b', {}, { dependsOn: ['a'] })])).toThrow(/cycle: a → b → a/);
+  });
+});
+
+describe('validatePluginConfig', () => {
+  const p = plugin('x', {}, {
+    configSchema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { rate: { type: 'integer', minimum: 1, default: 5 } },
+    },
+  });
+  it('applies defaults without mutating the input', () => {
+    const input = {};
+    expect(validatePluginConfig(p, input)).toEqual({ rate: 5 });
+    expect(input).toEqual({});
+  });
+  it('names the plugin and the offending path', () => {
+    expect(() => validatePluginConfig(p, { rate: 0 })).toThrow('config of plugin "x" is invalid: /rate must be >= 1');
+    expect(() => validatePluginConfig(p, { nope: 1 })).toThrow(/must NOT have additional properties "nope"/);
+  });
+});
+
+describe('PluginHost', () => {
+  it('sets up in dependency order, shuts down in reverse, and validates every config before any setup', async () => {
+    const events: string[] = [];
+    const mk = (name: string, dependsOn: string[] = []) =>
+      plugin(name, { setup: () => void events.push(`setup ${name}`), shutdown: () => void events.push(`shutdown ${name}`) }, { dependsOn });
+    const { log } = captureLog();
+    const host = new PluginHost('agent', log);
+    await host.start([{ plugin: mk('b', ['a']), config: {} }, { plugin: mk('a'), config: {} }], {});
+    await host.shutdown();
+    expect(events).toEqual(['setup a', 'setup b', 'shutdown b', 'shutdown a']);
+
+    events.length = 0;
+    const strict = plugin('s', { setup: () => void events.push('setup s') }, { configSchema: { type: 'object', required: ['url'] } });
+    await expect(new PluginHost('agent', log).start([{ plugin: mk('a'), config: {} }, { plugin: strict, config: {} }], {})).rejects.toThrow(
+      /config of plugin "s" is invalid/,
+    );
+    expect(events).toEqual([]);
+  });
+
+  it('treats SkipPlugin as "not here" and a failing setup as that plugin disabled', async () => {
+    const { log, lines } = captureLog();
+    const host = new PluginHost('agent', log);
+    await host.start(
+      [
+        { plugin: plugin('skip', { setup: () => { throw new SkipPlugin('no htb'); } }), config: {} },
+        { plugin: plugin('boom', { setup: () => { throw new TrellisError('TRELLIS_ERR_X', 'bad'); } }), config: {} },
+        { plugin: plugin('needs-boom', {}, { dependsOn: ['boom'] }), config: {} },
+        { plugin: plugin('ok'), config: {} },
+      ],
+      {},
+    );
+    expect(host.names()).toEqual(['ok']);
+    expect(lines.find((l) => l.plugin === 'skip')?.reason).toBe('no htb');
+    expect(lines.find((l) => l.plugin === 'boom')).toMatchObject({ hook: 'setup', code: 'TRELLIS_ERR_X' });
+  });
+
+  it('ignores plugins meant for the other side', async () => {
+    const { log } = captureLog();
+    const host = new PluginHost('controller', log);
+    await host.start([{ plugin: plugin('agent-only', {}, { sides: ['agent'] }), config: {} }], {});
+    expect(host.names()).toEqual([]);
+  });
+
+  it('runs hooks by kind and contains every failure with plugin and hook names', async () => {
+    const { log, lines } = captureLog();
+    const host = new PluginHost('agent', log);
+    await host.start(
+      [
+        { plugin: plugin('p1', { evaluatePosture: () => null, collectFacts: () => ({ a: 1 }), transformWgConfig: (c) => ({ ...c, listenPort: c.listenPort + 1 }) }), config: {} },
+        {
+          plugin: plugin('p2', {
+            evaluatePosture: () => ({ compliant: false, reasons: ['disk not encrypted'] }),
+            collectFacts: () => {
+              throw new Error('cannot read /proc');
+            },
+            transformWgConfig: () => {
+              throw new Error('bad transform');
+            },
+          }),
+          config: {},
+        },
+        { plugin: plugin('p3', { evaluatePosture: () => ({ compliant: true, reasons: [] }), transformWgConfig: (c) => ({ ...c, listenPort: c.listenPort * 10 }) }), config: {} },
+      ],
+      {},
+    );
+    expect(await host.runFirst('evaluatePosture', {})).toEqual({ compliant: false, reasons: ['disk not encrypted'] });
+    expect(await host.runParallel('collectFacts')).toEqual([{ a: 1 }]);
+    const cfg = await host.runSequential('transformWgConfig', { privateKey: 'k', listenPort: 1, peers: [] }, {} as never);
+    expect(cfg.listenPort).toBe(20);
+    expect(lines.filter((l) => l.msg === 'plugin hook failed').map((l) => [l.plugin, l.hook])).toEqual([
+      ['p2', 'collectFacts'],
+      ['p2', 'transformWgConfig'],
+    ]);
+    expect(host.failures.get('p2')).toBe(2);
+    expect(host.has('onPeerStats')).toBe(false);
+  });
+});
