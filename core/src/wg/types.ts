@@ -39,7 +39,7 @@ export interface ReconfigureResult {
   added: number;
   updated: number;
   removed: number;
-  /** True when only peers changed and the interface-level settings did not. */
+  /** True when anything was written to the device. */
   changed: boolean;
 }
 

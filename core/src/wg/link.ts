@@ -1,0 +1,157 @@
+/**
+ * Addressing of the WireGuard interface with iproute2 (`ip -j`): link state, overlay addresses,
+ * routes, and the underlay addresses a node advertises. Each call reads first and runs only the
+ * commands that change something, so repeating it is free and never disturbs traffic.
+ */
+import { errors } from '../errors';
+import { run, runJson, type RunOptions } from '../sys/run';
+import { canonicalAddress, canonicalCidr, cidrFamily, parseIp } from './cidr';
+
+interface IpAddrInfo {
+  family?: string;
+  local?: string;
+  prefixlen?: number;
+  scope?: string;
+  tentative?: boolean;
+  dadfailed?: boolean;
+}
+
+interface IpLink {
+  ifname: string;
+  flags?: string[];
+  mtu?: number;
+  link_type?: string;
+  operstate?: string;
+  addr_info?: IpAddrInfo[];
+}
+
+interface IpRoute {
+  dst?: string;
+  type?: string;
+  protocol?: string;
+  scope?: string;
+}
+
+function withOpts(opts?: RunOptions): RunOptions {
+  return opts ?? {};
+}
+
+/** setLinkUp sets the MTU and brings the interface up, each only if it is not so already. */
+export async function setLinkUp(iface: string, mtu: number, opts?: RunOptions): Promise<void> {
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) {
+    throw errors.configInvalid(`MTU of ${iface}`, `${mtu} is not an integer in 576..65535 (WireGuard usually uses 1420, IPv6 needs >= 1280)`);
+  }
+  const links = await runJson<IpLink[]>('ip', ['-j', 'link', 'show', 'dev', iface], withOpts(opts));
+  const link = links[0];
+  if (!link) throw errors.device(iface, 'interface not found; bring the WireGuard device up first');
+  if (link.mtu !== mtu) await run('ip', ['link', 'set', 'dev', iface, 'mtu', String(mtu)], withOpts(opts));
+  if (!(link.flags ?? []).includes('UP')) await run('ip', ['link', 'set', 'dev', iface, 'up'], withOpts(opts));
+}
+
+function isLinkLocal(cidr: string): boolean {
+  const ip = parseIp(cidr.split('/')[0]);
+  if (!ip) return false;
+  const b = ip.bytes;
+  if (ip.family === 4) return b[0] === 169 && b[1] === 254;
+  return b[0] === 0xfe && (b[1] & 0xc0) === 0x80;
+}
+
+function isMulticast(cidr: string): boolean {
+  const ip = parseIp(cidr.split('/')[0]);
+  if (!ip) return false;
+  return ip.family === 4 ? ip.bytes[0] >= 224 && ip.bytes[0] <= 239 : ip.bytes[0] === 0xff;
+}
+
+/**
+ * syncAddresses makes the interface's global addresses exactly cidrs (host bits kept, e.g.
+ * 100.100.0.1/32): adds the missing, deletes the extra, leaves link-local ones alone.
+ */
+export async function syncAddresses(iface: string, cidrs: string[], opts?: RunOptions): Promise<void> {
+  const want = new Map<string, string>();
+  for (const c of cidrs) want.set(canonicalAddress(c, `address of ${iface}`), c);
+  const links = await runJson<IpLink[]>('ip', ['-j', 'addr', 'show', 'dev', iface], withOpts(opts));
+  if (!links[0]) throw errors.device(iface, 'interface not found; bring the WireGuard device up first');
+  const have = new Set<string>();
+  const extra: string[] = [];
+  for (const a of links[0].addr_info ?? []) {
+    if ((a.family !== 'inet' && a.family !== 'inet6') || a.local === undefined || a.prefixlen === undefined) continue;
+    const cidr = canonicalAddress(`${a.local}/${a.prefixlen}`, `address on ${iface}`);
+    have.add(cidr);
+    if (want.has(cidr) || a.scope === 'link' || a.scope === 'host' || isLinkLocal(cidr)) continue;
+    extra.push(cidr);
+  }
+  for (const cidr of extra) await run('ip', ['addr', 'del', cidr, 'dev', iface], withOpts(opts));
+  for (const cidr of want.keys()) {
+    if (have.has(cidr)) continue;
+    const args = cidrFamily(cidr) === 6 ? ['-6', 'addr', 'add', cidr, 'dev', iface, 'nodad'] : ['addr', 'add', cidr, 'dev', iface];
+    await run('ip', args, withOpts(opts));
+  }
+}
+
+function routeCidr(dst: string, family: 4 | 6): string {
+  if (dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0';
+  return canonicalCidr(dst, 'route');
+}
+
+/**
+ * syncRoutes makes the main-table routes via iface exactly prefixes. Kernel routes (from
+ * addresses), link-local and multicast routes are left alone; an existing kernel route for a
+ * wanted prefix counts as present.
+ */
+export async function syncRoutes(iface: string, prefixes: string[], opts?: RunOptions): Promise<void> {
+  const want = new Set(prefixes.map((p) => canonicalCidr(p, `route via ${iface}`)));
+  const [v4, v6] = await Promise.all([
+    runJson<IpRoute[]>('ip', ['-j', '-4', 'route', 'show', 'dev', iface], withOpts(opts)),
+    runJson<IpRoute[]>('ip', ['-j', '-6', 'route', 'show', 'dev', iface], withOpts(opts)),
+  ]);
+  const have = new Set<string>();
+  const extra: Array<{ cidr: string; family: 4 | 6 }> = [];
+  const scan = (routes: IpRoute[], family: 4 | 6) => {
+    for (const r of routes) {
+      if (r.dst === undefined || (r.type !== undefined && r.type !== 'unicast')) continue;
+      const cidr = routeCidr(r.dst, family);
+      have.add(cidr);
+      if (want.has(cidr) || r.protocol === 'kernel' || isLinkLocal(cidr) || isMulticast(cidr)) continue;
+      extra.push({ cidr, family });
+    }
+  };
+  scan(v4, 4);
+  scan(v6, 6);
+  for (const { cidr, family } of extra) {
+    await run('ip', [`-${family}`, 'route', 'del', cidr, 'dev', iface], withOpts(opts));
+  }
+  for (const cidr of want) {
+    if (have.has(cidr)) continue;
+    await run('ip', [`-${cidrFamily(cidr)}`, 'route', 'replace', cidr, 'dev', iface], withOpts(opts));
+  }
+}
+
+/**
+ * listUnderlayAddresses is every global unicast address of up, non-loopback interfaces except
+ * those named in exclude (the overlay itself), for advertising endpoints. Addresses still in
+ * duplicate-address detection or failed it are left out.
+ */
+export async function listUnderlayAddresses(exclude: string[], opts?: RunOptions): Promise<string[]> {
+  const skip = new Set(exclude);
+  const links = await runJson<IpLink[]>('ip', ['-j', 'addr', 'show', 'up'], withOpts(opts));
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const link of links) {
+    if (skip.has(link.ifname) || link.ifname === 'lo' || link.link_type === 'loopback') continue;
+    if ((link.flags ?? []).includes('LOOPBACK')) continue;
+    for (const a of link.addr_info ?? []) {
+      if (a.scope !== 'global' || a.local === undefined || a.tentative || a.dadfailed) continue;
+      if (a.family !== 'inet' && a.family !== 'inet6') continue;
+      const ip = parseIp(a.local);
+      if (!ip) continue;
+      const cidr = `${a.local}/${ip.family === 4 ? 32 : 128}`;
+      if (isLinkLocal(cidr) || isMulticast(cidr)) continue;
+      const text = canonicalAddress(cidr).split('/')[0];
+      if (!seen.has(text)) {
+        seen.add(text);
+        out.push(text);
+      }
+    }
+  }
+  return out;
+}
