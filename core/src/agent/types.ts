@@ -51,7 +51,14 @@ export interface AgentStatus {
     listenPort: number;
   };
   controller: { url: string; connected: boolean; lastError: string | null };
-  map: { version: number; epoch: string | null; source: 'controller' | 'cache' | 'none'; appliedAt: number | null };
+  map: {
+    version: number;
+    epoch: string | null;
+    source: 'controller' | 'cache' | 'none';
+    appliedAt: number | null;
+    /** How long the last apply (config, device, addresses, routes) took, ms. */
+    lastApplyMs?: number | null;
+  };
   peers: PeerStatus[];
   posture: PostureDecision | null;
   /** Plugin-provided status sections, keyed by plugin name. */
@@ -64,3 +71,12 @@ export const AGENT_API = {
   /** POST: tear the device down and exit. */
   down: '/v1/down',
 } as const;
+
+/** AgentHandle is what startAgent returns: the CLI wires SIGTERM/SIGINT to stop() and exits on done. */
+export interface AgentHandle {
+  status(): Promise<AgentStatus>;
+  /** Stops probes and the map stream, removes the device and the socket, shuts plugins down. Idempotent. */
+  stop(): Promise<void>;
+  /** Resolves once the agent has stopped (stop(), or POST /v1/down). */
+  done: Promise<void>;
+}

@@ -1,0 +1,198 @@
+import type { KeyObject } from 'node:crypto';
+import { TrellisError } from '../api/errors';
+import { signRequest } from '../auth/signing';
+import type { EndpointsRequest, EnrollRequest, EnrollResponse, ErrorBody, FactsRequest } from '../controller/protocol';
+import { ROUTES } from '../controller/protocol';
+import { ErrorCode, errors } from '../errors';
+import { SseParser, type SseEvent } from './sse-parser';
+
+/**
+ * ControllerRequestError is a refusal the controller answered with `{error:{code,message}}`;
+ * it keeps the code and the HTTP status so callers can tell "refused" (4xx) from "broken" (5xx).
+ */
+export class ControllerRequestError extends TrellisError {
+  constructor(
+    code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(code, message, { status });
+    this.name = 'ControllerRequestError';
+  }
+}
+
+/** isRefusal tells a definite 4xx answer (do not retry) from an outage (retry with backoff). */
+export function isRefusal(err: unknown): err is ControllerRequestError {
+  return err instanceof ControllerRequestError && err.status >= 400 && err.status < 500;
+}
+
+export interface ControllerClientOptions {
+  /** Base URL, e.g. http://198.18.0.1:8080 */
+  url: string;
+  /** Per-request timeout for JSON calls, ms. Default 10 000. */
+  timeoutMs?: number;
+  /** A map stream that carries no bytes (not even a ping) for this long is dropped, ms. Default 60 000. */
+  streamIdleMs?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * ControllerClient speaks the node side of controller/protocol.ts: enroll unsigned, everything
+ * else signed with the node identity key.
+ */
+export class ControllerClient {
+  readonly url: string;
+  private readonly timeoutMs: number;
+  private readonly streamIdleMs: number;
+  private readonly fetchFn: typeof fetch;
+  private signer: { nodeId: string; key: KeyObject } | null = null;
+
+  constructor(opts: ControllerClientOptions) {
+    this.url = opts.url.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.streamIdleMs = opts.streamIdleMs ?? 60_000;
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  /** setIdentity makes every later request signed as nodeId. */
+  setIdentity(nodeId: string, key: KeyObject): void {
+    this.signer = { nodeId, key };
+  }
+
+  enroll(req: EnrollRequest): Promise<EnrollResponse> {
+    return this.request<EnrollResponse>('POST', ROUTES.enroll, req, false);
+  }
+
+  async postEndpoints(endpoints: string[]): Promise<void> {
+    const body: EndpointsRequest = { endpoints };
+    await this.request('POST', ROUTES.endpoints, body, true);
+  }
+
+  async postFacts(req: FactsRequest): Promise<void> {
+    await this.request('POST', ROUTES.facts, req, true);
+  }
+
+  private headers(method: string, pathAndQuery: string, raw: string, signed: boolean): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (raw !== '') h['content-type'] = 'application/json';
+    if (signed) {
+      if (!this.signer) throw errors.usage('this node is not enrolled yet: enroll with an auth key before calling the controller');
+      Object.assign(h, signRequest(this.signer.key, this.signer.nodeId, method, pathAndQuery, raw));
+    }
+    return h;
+  }
+
+  private async send(method: string, pathAndQuery: string, raw: string, signed: boolean, signal: AbortSignal): Promise<Response> {
+    const headers = this.headers(method, pathAndQuery, raw, signed);
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.url + pathAndQuery, { method, headers, body: raw === '' ? undefined : raw, signal });
+    } catch (err) {
+      throw errors.controllerUnreachable(this.url, describe(err));
+    }
+    if (!res.ok) throw await toError(res, this.url);
+    return res;
+  }
+
+  private async request<T>(method: string, route: string, body: unknown, signed: boolean): Promise<T> {
+    const raw = body === undefined ? '' : JSON.stringify(body);
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const res = await this.send(method, route, raw, signed, signal);
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw errors.controllerUnreachable(this.url, describe(err));
+    }
+    if (text.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw errors.controllerUnreachable(this.url, `${route} answered ${res.status} with a body that is not JSON`);
+    }
+  }
+
+  /**
+   * streamMap opens the signed SSE map stream and yields its events until the server closes it,
+   * the stream stalls past streamIdleMs, or signal aborts (then it just ends).
+   * since/epoch null ask for a full map.
+   */
+  async *streamMap(since: number | null, epoch: string | null, signal: AbortSignal): AsyncGenerator<SseEvent> {
+    const q = new URLSearchParams();
+    if (since !== null) q.set('since', String(since));
+    if (epoch !== null) q.set('epoch', epoch);
+    const qs = q.toString();
+    const pathAndQuery = ROUTES.mapStream + (qs ? `?${qs}` : '');
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let idle: NodeJS.Timeout | undefined;
+    let stalled = false;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        stalled = true;
+        local.abort();
+      }, this.streamIdleMs);
+    };
+    try {
+      arm();
+      let res: Response;
+      try {
+        res = await this.send('GET', pathAndQuery, '', true, local.signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        throw err;
+      }
+      if (!res.body) throw errors.controllerUnreachable(this.url, 'map stream answered without a body');
+      const parser = new SseParser();
+      const reader = res.body.getReader();
+      try {
+        for (;;) {
+          let chunk: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            if (signal.aborted) return;
+            throw errors.controllerUnreachable(this.url, stalled ? `map stream carried nothing for ${this.streamIdleMs} ms` : describe(err));
+          }
+          if (chunk.done) {
+            for (const ev of parser.end()) yield ev;
+            return;
+          }
+          arm();
+          for (const ev of parser.push(chunk.value)) yield ev;
+        }
+      } finally {
+        reader.cancel().catch(() => undefined);
+      }
+    } finally {
+      clearTimeout(idle);
+      signal.removeEventListener('abort', onAbort);
+      local.abort();
+    }
+  }
+}
+
+async function toError(res: Response, url: string): Promise<TrellisError> {
+  let body: Partial<ErrorBody> | null = null;
+  try {
+    body = (await res.json()) as Partial<ErrorBody>;
+  } catch {
+    body = null;
+  }
+  const code = body?.error?.code;
+  const message = body?.error?.message;
+  if (typeof code === 'string' && typeof message === 'string') return new ControllerRequestError(code, message, res.status);
+  if (res.status >= 500) return new ControllerRequestError(ErrorCode.CONTROLLER_UNREACHABLE, `controller at ${url} answered ${res.status}`, res.status);
+  return new ControllerRequestError(ErrorCode.BAD_REQUEST, `controller at ${url} answered ${res.status} without an error body`, res.status);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    if (cause instanceof Error) return `${err.message}: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`;
+    return err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,209 @@
+import pino from 'pino';
+import type { NetworkMap, NetworkMapData, PeerNode } from '../netmap/types';
+import { noHooks, type HookRunner } from '../plugins/hook-runner';
+import type { ReconfigureResult, WgConfig, WgDevice, WgPeerStats } from '../wg/types';
+import { DEFAULT_PREFS } from './prefs';
+import { Reconfigurer } from './reconfigurer';
+import type { ProbeTarget } from './probes/probe-scheduler';
+
+const log = pino({ level: 'silent' });
+const key = (c: string) => c.repeat(43).slice(0, 43) + '=';
+
+function peer(id: string, n: number): PeerNode {
+  return {
+    id,
+    name: `node-${id}`,
+    wgKey: key(id.toUpperCase()),
+    addresses: { ipv4: `100.64.0.${n}`, ipv6: `fd7a:7e11:5000::${n}` },
+    endpoints: [`198.18.0.${n}:51820`],
+    allowedIps: [`100.64.0.${n}/32`, `fd7a:7e11:5000::${n}/128`],
+    tags: [],
+    user: null,
+    online: true,
+    lastSeen: null,
+  };
+}
+
+function mapV(version: number, peers: PeerNode[], routes: NetworkMapData['routes'] = []): NetworkMap {
+  return {
+    version,
+    epoch: 'e1',
+    self: { ...peer('a', 1), expiresAt: null },
+    peers,
+    packetFilter: null,
+    routes,
+    extensions: {},
+    overlay: { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:7e11:5000::/48' },
+  };
+}
+
+/** A WgDevice whose reconfigure takes delayMs and records every call and the peak concurrency. */
+class SlowDevice implements WgDevice {
+  readonly name = 'tr-test0';
+  calls: Array<{ next: WgConfig; prev: WgConfig | null }> = [];
+  active = 0;
+  maxActive = 0;
+  failNext = false;
+  constructor(private readonly delayMs: number) {}
+  async up() {}
+  async down() {}
+  async stats(): Promise<WgPeerStats[]> {
+    return [];
+  }
+  async reconfigure(next: WgConfig, prev: WgConfig | null): Promise<ReconfigureResult> {
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    this.calls.push({ next, prev });
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    this.active--;
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('uapi write failed');
+    }
+    return { summary: 'ok', added: next.peers.length, updated: 0, removed: 0, changed: true };
+  }
+}
+
+function fakeLink() {
+  const calls: Array<[string, string, string[]]> = [];
+  return {
+    calls,
+    syncAddresses: async (iface: string, cidrs: string[]) => void calls.push(['addr', iface, cidrs]),
+    syncRoutes: async (iface: string, prefixes: string[]) => void calls.push(['route', iface, prefixes]),
+  };
+}
+
+describe('Reconfigurer', () => {
+  it('coalesces: 5 maps scheduled during one apply make exactly 2 applies, the second with the newest, never concurrent', async () => {
+    const device = new SlowDevice(40);
+    const link = fakeLink();
+    const probed: ProbeTarget[][] = [];
+    const seenByHook: number[] = [];
+    const hooks: HookRunner = {
+      ...noHooks,
+      runParallel: (async (_hook: string, map: NetworkMap) => {
+        seenByHook.push(map.version);
+        return [];
+      }) as HookRunner['runParallel'],
+    };
+    const r = new Reconfigurer({
+      device,
+      hooks,
+      link,
+      privateKey: key('P'),
+      listenPort: 51820,
+      prefs: DEFAULT_PREFS,
+      log,
+      probes: () => ({ setPeers: (p) => void probed.push(p) }),
+    });
+    const make = (v: number) => mapV(v, Array.from({ length: v }, (_, i) => peer(`p${i}`, i + 10)));
+    const first = r.schedule(make(1));
+    while (device.active === 0) await new Promise((res) => setTimeout(res, 1));
+    // Five maps arrive while the first apply is still writing the device.
+    const during = [2, 3, 4, 5, 6].map((v) => r.schedule(make(v)));
+    await Promise.all([first, ...during]);
+    expect(device.calls).toHaveLength(2);
+    expect(device.maxActive).toBe(1);
+    expect(device.calls[0].next.peers).toHaveLength(1);
+    expect(device.calls[1].next.peers).toHaveLength(6);
+    // The second apply diffs against what the first one wrote.
+    expect(device.calls[1].prev).toBe(device.calls[0].next);
+    expect(seenByHook).toEqual([1, 6]);
+    expect(probed.map((p) => p.length)).toEqual([1, 6]);
+    expect(probed[1][0]).toEqual({ id: 'p0', name: 'node-p0', address: '100.64.0.10' });
+    // Addresses and routes were written once: they did not change between the two maps.
+    expect(link.calls).toEqual([
+      ['addr', 'tr-test0', ['100.64.0.1/32', 'fd7a:7e11:5000::1/128']],
+      ['route', 'tr-test0', ['100.64.0.0/10', 'fd7a:7e11:5000::/48']],
+    ]);
+    expect(r.applies).toBe(2);
+    expect(r.lastDurationMs).toBeGreaterThanOrEqual(30);
+  });
+
+  it('syncs routes again only when accepted routes change', async () => {
+    const device = new SlowDevice(0);
+    const link = fakeLink();
+    const r = new Reconfigurer({ device, hooks: noHooks, link, privateKey: key('P'), listenPort: 1, prefs: DEFAULT_PREFS, log });
+    await r.schedule(mapV(1, [peer('b', 2)]));
+    await r.schedule(mapV(2, [peer('b', 2)], [{ prefix: '10.20.0.0/16', via: 'b' }]));
+    expect(link.calls.filter((c) => c[0] === 'route').map((c) => c[2])).toEqual([
+      ['100.64.0.0/10', 'fd7a:7e11:5000::/48'],
+      ['100.64.0.0/10', 'fd7a:7e11:5000::/48', '10.20.0.0/16'],
+    ]);
+  });
+
+  it('applies the map even when every plugin hook fails, and uses a transformed config when one works', async () => {
+    const device = new SlowDevice(0);
+    const throwing: HookRunner = {
+      runFirst: async () => {
+        throw new Error('boom');
+      },
+      runSequential: async () => {
+        throw new Error('transform boom');
+      },
+      runParallel: async () => {
+        throw new Error('onNetworkMap boom');
+      },
+      has: () => true,
+    };
+    const applied: number[] = [];
+    const r = new Reconfigurer({
+      device,
+      hooks: throwing,
+      link: fakeLink(),
+      privateKey: key('P'),
+      listenPort: 1,
+      prefs: DEFAULT_PREFS,
+      log,
+      onApplied: (i) => applied.push(i.map.version),
+    });
+    await r.schedule(mapV(1, [peer('b', 2)]));
+    expect(device.calls).toHaveLength(1);
+    expect(device.calls[0].next.peers.map((p) => p.publicKey)).toEqual([key('B')]);
+    expect(applied).toEqual([1]);
+    expect(r.lastError).toBeNull();
+
+    const transforming: HookRunner = {
+      ...noHooks,
+      runSequential: (async (_h: string, cfg: WgConfig) => ({ ...cfg, peers: cfg.peers.map((p) => ({ ...p, persistentKeepalive: 5 })) })) as HookRunner['runSequential'],
+    };
+    const d2 = new SlowDevice(0);
+    const r2 = new Reconfigurer({ device: d2, hooks: transforming, link: fakeLink(), privateKey: key('P'), listenPort: 1, prefs: DEFAULT_PREFS, log });
+    await r2.schedule(mapV(1, [peer('b', 2)]));
+    expect(d2.calls[0].next.peers[0].persistentKeepalive).toBe(5);
+  });
+
+  it('keeps the last good state when the device fails, and re-reads the device on the next apply', async () => {
+    const device = new SlowDevice(0);
+    const applied: number[] = [];
+    const r = new Reconfigurer({
+      device,
+      hooks: noHooks,
+      link: fakeLink(),
+      privateKey: key('P'),
+      listenPort: 1,
+      prefs: DEFAULT_PREFS,
+      log,
+      onApplied: (i) => applied.push(i.map.version),
+    });
+    await r.schedule(mapV(1, [peer('b', 2)]));
+    const good = r.lastWritten;
+    device.failNext = true;
+    await r.schedule(mapV(2, [peer('c', 3)]));
+    expect(applied).toEqual([1]);
+    expect(r.lastError).toContain('uapi write failed');
+    await r.schedule(mapV(3, [peer('c', 3)]));
+    expect(device.calls[1].prev).toBe(good);
+    expect(device.calls[2].prev).toBeNull();
+    expect(applied).toEqual([1, 3]);
+  });
+
+  it('clearPeers removes every peer through the same loop', async () => {
+    const device = new SlowDevice(10);
+    const r = new Reconfigurer({ device, hooks: noHooks, link: fakeLink(), privateKey: key('P'), listenPort: 1, prefs: DEFAULT_PREFS, log });
+    void r.schedule(mapV(1, [peer('b', 2)]));
+    await r.clearPeers();
+    expect(device.maxActive).toBe(1);
+    expect(device.calls.at(-1)!.next.peers).toEqual([]);
+  });
+});

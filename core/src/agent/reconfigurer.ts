@@ -1,0 +1,216 @@
+import type { Logger } from 'pino';
+import type { NetworkMap } from '../netmap/types';
+import type { HookRunner } from '../plugins/hook-runner';
+import type { ReconfigureResult, WgConfig, WgDevice } from '../wg/types';
+import type { AgentLink } from './agent-link';
+import type { Prefs } from './prefs';
+import type { ProbeTarget } from './probes/probe-scheduler';
+import { acceptedRoutePrefixes, toWgConfig } from './to-wg-config';
+
+export type MapSource = 'controller' | 'cache';
+
+export interface ApplyInfo {
+  map: NetworkMap;
+  source: MapSource;
+  durationMs: number;
+  result: ReconfigureResult;
+  at: number;
+}
+
+export interface ReconfigurerOptions {
+  device: WgDevice;
+  hooks: HookRunner;
+  link: Pick<AgentLink, 'syncAddresses' | 'syncRoutes'>;
+  privateKey: string;
+  listenPort: number;
+  prefs: Prefs;
+  log: Logger;
+  /** Receives the peers of every applied map (the probe scheduler, once it runs). */
+  probes?: () => { setPeers(peers: ProbeTarget[]): void } | null;
+  /** Called after each successful apply. */
+  onApplied?: (info: ApplyInfo) => void;
+  now?: () => number;
+}
+
+interface Pending {
+  map: NetworkMap | null;
+  source: MapSource;
+  waiters: Array<() => void>;
+}
+
+/**
+ * Reconfigurer is the one serialized loop that turns maps into device state. Pending maps are
+ * coalesced: while one apply runs only the newest waiting map is kept, so two updates never race
+ * and a burst of maps costs at most two applies. A failed apply keeps the last good state.
+ */
+export class Reconfigurer {
+  private pending: Pending | null = null;
+  private running: Promise<void> | null = null;
+  private written: WgConfig | null = null;
+  private addrKey: string | null = null;
+  private routesKey: string | null = null;
+  private _lastDurationMs: number | null = null;
+  private _lastError: string | null = null;
+  private _applies = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ReconfigurerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The config last written to the device; null when unknown. */
+  get lastWritten(): WgConfig | null {
+    return this.written;
+  }
+  get lastDurationMs(): number | null {
+    return this._lastDurationMs;
+  }
+  get lastError(): string | null {
+    return this._lastError;
+  }
+  /** How many applies ran (successful or not). */
+  get applies(): number {
+    return this._applies;
+  }
+
+  /**
+   * schedule queues map for applying; resolves once it (or a newer map that replaced it) was
+   * applied or failed. Never rejects.
+   */
+  schedule(map: NetworkMap, source: MapSource = 'controller'): Promise<void> {
+    return this.enqueue(map, source);
+  }
+
+  /** clearPeers removes every peer from the device (revocation), through the same loop. */
+  clearPeers(): Promise<void> {
+    return this.enqueue(null, 'controller');
+  }
+
+  /** idle resolves when nothing is running or pending. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private enqueue(map: NetworkMap | null, source: MapSource): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.pending) {
+        this.pending.map = map;
+        this.pending.source = source;
+        this.pending.waiters.push(resolve);
+      } else {
+        this.pending = { map, source, waiters: [resolve] };
+      }
+      if (!this.running) this.running = this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    await Promise.resolve(); // let enqueue() record `running` before anything below can clear it
+    try {
+      while (this.pending) {
+        const job = this.pending;
+        this.pending = null;
+        try {
+          if (job.map) await this.applyOne(job.map, job.source);
+          else await this.clearOne();
+        } finally {
+          for (const w of job.waiters) w();
+        }
+      }
+    } finally {
+      // Cleared synchronously after the last check of `pending`, so a waiter that schedules again starts a new drain.
+      this.running = null;
+    }
+  }
+
+  private async clearOne(): Promise<void> {
+    const empty: WgConfig = {
+      privateKey: this.opts.privateKey,
+      listenPort: this.opts.listenPort,
+      peers: [],
+    };
+    try {
+      await this.opts.device.reconfigure(empty, this.written);
+      this.written = empty;
+      this.opts.probes?.()?.setPeers([]);
+    } catch (err) {
+      this.written = null;
+      this.opts.log.error({ err }, 'could not remove the peers from the device');
+    }
+  }
+
+  private async applyOne(map: NetworkMap, source: MapSource): Promise<void> {
+    const { device, hooks, link, log, prefs } = this.opts;
+    const started = process.hrtime.bigint();
+    this._applies++;
+    let result: ReconfigureResult;
+    try {
+      const base = toWgConfig(map, prefs, this.opts.privateKey, this.opts.listenPort);
+      let next = base;
+      try {
+        const transformed = await hooks.runSequential('transformWgConfig', base, map);
+        if (transformed && Array.isArray(transformed.peers) && typeof transformed.privateKey === 'string') next = transformed;
+        else log.error({ hook: 'transformWgConfig' }, 'a plugin returned an unusable WireGuard config; using the untransformed one');
+      } catch (err) {
+        log.error({ err, hook: 'transformWgConfig' }, 'plugin hook failed; using the untransformed WireGuard config');
+      }
+      try {
+        result = await device.reconfigure(next, this.written);
+      } catch (err) {
+        // The device may be half-written: make the next apply read it back instead of trusting a diff.
+        this.written = null;
+        throw err;
+      }
+      this.written = next;
+
+      const self = map.self;
+      const addrs = [`${bare(self.addresses.ipv4)}/32`, `${bare(self.addresses.ipv6)}/128`];
+      const routes = [map.overlay.ipv4Cidr, map.overlay.ipv6Prefix, ...acceptedRoutePrefixes(map, prefs)];
+      const addrKey = addrs.join(',');
+      const routesKey = routes.join(',');
+      if (addrKey !== this.addrKey) {
+        this.addrKey = null;
+        await link.syncAddresses(device.name, addrs);
+        this.addrKey = addrKey;
+      }
+      if (routesKey !== this.routesKey) {
+        this.routesKey = null;
+        await link.syncRoutes(device.name, routes);
+        this.routesKey = routesKey;
+      }
+    } catch (err) {
+      this._lastError = err instanceof Error ? err.message : String(err);
+      this._lastDurationMs = elapsedMs(started);
+      log.error({ err, version: map.version }, 'applying the network map failed; keeping the last good state');
+      return;
+    }
+    this._lastError = null;
+    const durationMs = elapsedMs(started);
+    this._lastDurationMs = durationMs;
+    log.info({ version: map.version, source, durationMs, summary: result.summary }, 'network map applied');
+
+    try {
+      this.opts.probes?.()?.setPeers(
+        map.peers.filter((p) => p.id !== map.self.id).map((p) => ({ id: p.id, name: p.name, address: bare(p.addresses.ipv4) })),
+      );
+    } catch (err) {
+      log.warn({ err }, 'could not update the probe targets');
+    }
+    this.opts.onApplied?.({ map, source, durationMs, result, at: this.now() });
+    try {
+      await hooks.runParallel('onNetworkMap', map);
+    } catch (err) {
+      log.error({ err, hook: 'onNetworkMap' }, 'plugin hook failed');
+    }
+  }
+}
+
+/** bare strips a prefix length, so "100.64.0.1/32" and "100.64.0.1" read the same. */
+function bare(addr: string): string {
+  const i = addr.indexOf('/');
+  return i === -1 ? addr : addr.slice(0, i);
+}
+
+function elapsedMs(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}

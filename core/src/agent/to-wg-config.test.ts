@@ -1,0 +1,80 @@
+import type { NetworkMapData, PeerNode } from '../netmap/types';
+import { DEFAULT_PREFS } from './prefs';
+import { acceptedRoutePrefixes, PERSISTENT_KEEPALIVE, toWgConfig } from './to-wg-config';
+
+const key = (c: string) => c.repeat(43).slice(0, 43) + '=';
+
+function peer(id: string, wgKey: string, n: number, extra: Partial<PeerNode> = {}): PeerNode {
+  return {
+    id,
+    name: `node-${id}`,
+    wgKey,
+    addresses: { ipv4: `100.64.0.${n}`, ipv6: `fd7a:7e11:5000::${n}` },
+    endpoints: [`198.18.0.${n}:51820`, `[2001:db8::${n}]:51820`],
+    allowedIps: [`100.64.0.${n}/32`, `fd7a:7e11:5000::${n}/128`],
+    tags: [],
+    user: null,
+    online: true,
+    lastSeen: null,
+    ...extra,
+  };
+}
+
+function map(): NetworkMapData {
+  const self = { ...peer('a', key('A'), 1), expiresAt: null };
+  return {
+    version: 3,
+    epoch: 'e1',
+    self,
+    peers: [
+      peer('b', key('Z'), 2, { allowedIps: ['100.64.0.2/32', 'fd7a:7e11:5000::2/128', '10.20.0.0/16'] }),
+      peer('c', key('C'), 3, { endpoints: [] }),
+      peer('d', key('M'), 4),
+    ],
+    packetFilter: null,
+    routes: [{ prefix: '10.20.0.0/16', via: 'b' }],
+    extensions: {},
+    overlay: { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:7e11:5000::/48' },
+  };
+}
+
+describe('toWgConfig', () => {
+  it('sorts peers by public key, takes the first endpoint, keeps allowed IPs from the map', () => {
+    const m = map();
+    const cfg = toWgConfig(m, DEFAULT_PREFS, key('P'), 51820);
+    expect(cfg.privateKey).toBe(key('P'));
+    expect(cfg.listenPort).toBe(51820);
+    expect(cfg.peers.map((p) => p.publicKey)).toEqual([key('C'), key('M'), key('Z')]);
+    expect(cfg.peers[0]).toEqual({
+      publicKey: key('C'),
+      endpoint: null,
+      allowedIps: ['100.64.0.3/32', 'fd7a:7e11:5000::3/128'],
+      persistentKeepalive: PERSISTENT_KEEPALIVE,
+    });
+    expect(cfg.peers[1].endpoint).toBe('198.18.0.4:51820');
+    expect(cfg.peers[2].allowedIps).toEqual(['100.64.0.2/32', 'fd7a:7e11:5000::2/128', '10.20.0.0/16']);
+    expect(PERSISTENT_KEEPALIVE).toBe(25);
+  });
+
+  it('is pure: same output for the same input, and the input is not changed', () => {
+    const m = map();
+    const before = JSON.stringify(m);
+    expect(toWgConfig(m, DEFAULT_PREFS, key('P'), 1)).toEqual(toWgConfig(m, DEFAULT_PREFS, key('P'), 1));
+    expect(JSON.stringify(m)).toBe(before);
+  });
+
+  it('never lists the node itself as a peer', () => {
+    const m = map();
+    m.peers.push(peer('a', m.self.wgKey, 1));
+    expect(toWgConfig(m, DEFAULT_PREFS, key('P'), 1).peers.map((p) => p.publicKey)).not.toContain(m.self.wgKey);
+  });
+
+  it('drops subnet routes from allowed IPs and routes when acceptRoutes is off', () => {
+    const m = map();
+    const prefs = { ...DEFAULT_PREFS, acceptRoutes: false };
+    const b = toWgConfig(m, prefs, key('P'), 1).peers.find((p) => p.publicKey === key('Z'))!;
+    expect(b.allowedIps).toEqual(['100.64.0.2/32', 'fd7a:7e11:5000::2/128']);
+    expect(acceptedRoutePrefixes(m, prefs)).toEqual([]);
+    expect(acceptedRoutePrefixes(m, DEFAULT_PREFS)).toEqual(['10.20.0.0/16']);
+  });
+});
