@@ -31,6 +31,7 @@ export const PluginErrorCode = {
   NOT_FOUND: 'TRELLIS_ERR_PLUGIN_NOT_FOUND',
   INVALID_PLUGIN: 'TRELLIS_ERR_PLUGIN_INVALID',
   HOOK_FAILED: 'TRELLIS_ERR_PLUGIN_HOOK_FAILED',
+  HOOK_TIMEOUT: 'TRELLIS_ERR_PLUGIN_HOOK_TIMEOUT',
   SETUP_FAILED: 'TRELLIS_ERR_PLUGIN_SETUP_FAILED',
 } as const;
 export type PluginErrorCode = (typeof PluginErrorCode)[keyof typeof PluginErrorCode];

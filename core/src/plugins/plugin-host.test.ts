@@ -125,4 +125,12 @@ describe('PluginHost', () => {
     expect(host.failures.get('p2')).toBe(2);
     expect(host.has('onPeerStats')).toBe(false);
   });
+
+  it('counts a hook that hangs as failed instead of waiting for it', async () => {
+    const { log, lines } = captureLog();
+    const host = new PluginHost('agent', log, 50);
+    await host.start([{ plugin: plugin('slow', { onNetworkMap: () => new Promise<void>(() => {}) }), config: {} }], {});
+    await host.runParallel('onNetworkMap', {} as never);
+    expect(lines.find((l) => l.msg === 'plugin hook failed')).toMatchObject({ plugin: 'slow', code: 'TRELLIS_ERR_PLUGIN_HOOK_TIMEOUT' });
+  });
 });

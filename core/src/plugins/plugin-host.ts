@@ -108,6 +108,8 @@ export class PluginHost implements HookRunner {
   constructor(
     private readonly side: Side,
     private readonly log: Logger,
+    /** A hook call that takes longer counts as failed, so a hung plugin cannot stall the map loop. */
+    private readonly hookTimeoutMs = DEFAULT_HOOK_TIMEOUT_MS,
   ) {}
 
   names(): string[] {
@@ -159,7 +161,10 @@ export class PluginHost implements HookRunner {
     const out: Array<{ name: string; fn: AnyHook }> = [];
     for (const a of this.active) {
       const fn = a.plugin[hook];
-      if (typeof fn === 'function') out.push({ name: a.plugin.manifest.name, fn: fn.bind(a.plugin) as AnyHook });
+      if (typeof fn !== 'function') continue;
+      const name = a.plugin.manifest.name;
+      const bound = fn.bind(a.plugin) as AnyHook;
+      out.push({ name, fn: (...args: unknown[]) => withTimeout(Promise.resolve().then(() => bound(...args)), this.hookTimeoutMs, name, hook) });
     }
     return out;
   }
@@ -196,7 +201,7 @@ export class PluginHost implements HookRunner {
 
   async runParallel<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Array<Result<H>>> {
     const hooks = this.withHook(hook);
-    const settled = await Promise.allSettled(hooks.map(({ fn }) => Promise.resolve().then(() => fn(...args))));
+    const settled = await Promise.allSettled(hooks.map(({ fn }) => fn(...args)));
     const out: Array<Result<H>> = [];
     settled.forEach((s, i) => {
       if (s.status === 'fulfilled') out.push(s.value as Result<H>);
@@ -216,6 +221,21 @@ export class PluginHost implements HookRunner {
     }
     this.active = [];
   }
+}
+
+/** How long one hook call may take before it counts as failed. */
+export const DEFAULT_HOOK_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, plugin: string, hook: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(pluginError(PluginErrorCode.HOOK_TIMEOUT, `plugin "${plugin}" hook ${hook} did not finish within ${ms} ms`)),
+      ms,
+    );
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function codeOf(err: unknown): string {
