@@ -1,0 +1,69 @@
+/**
+ * assign: the controller side. Picks each node's ShapingProfile from the config's rules and puts
+ * it in the node's NetworkMap under extensions['shaping-tc'].
+ */
+import type { NetworkMapData, SelfNode } from '@trellis/core/api';
+import { shapingErrors } from './errors';
+import { validateProfile, type ShapingProfile } from './profile';
+
+export const EXTENSION_KEY = 'shaping-tc';
+
+/** One assignment rule; every field given must match. `group` matches the node's user or a `group:<g>` tag. */
+export interface AssignRule {
+  tag?: string;
+  group?: string;
+  node?: string;
+  profile: string;
+}
+
+export interface ShapingConfig {
+  profiles: Record<string, ShapingProfile>;
+  assign: AssignRule[];
+  /** Profile for nodes no rule matches; none means such nodes are not shaped. */
+  default?: string;
+}
+
+/** What travels in the map: the node's profile, whole, so the agent needs nothing else. */
+export interface ShapingExtension {
+  profile: ShapingProfile;
+}
+
+/** checkConfig refuses a config whose profiles are invalid or whose rules name unknown profiles. */
+export function checkConfig(config: ShapingConfig): ShapingConfig {
+  const problems: string[] = [];
+  for (const [key, profile] of Object.entries(config.profiles ?? {})) {
+    const errs = validateProfile(profile);
+    if (errs.length > 0) problems.push(`profile "${key}": ${errs.join('; ')}`);
+    else if (profile.name !== key) problems.push(`profile "${key}" has name "${profile.name}"; the name must equal its key`);
+  }
+  (config.assign ?? []).forEach((rule, i) => {
+    if (rule.tag === undefined && rule.group === undefined && rule.node === undefined) problems.push(`assign[${i}] needs a tag, group or node to match`);
+    if (!config.profiles?.[rule.profile]) problems.push(`assign[${i}] names unknown profile "${rule.profile}"`);
+  });
+  if (config.default !== undefined && !config.profiles?.[config.default]) problems.push(`default names unknown profile "${config.default}"`);
+  if (problems.length > 0) throw shapingErrors.configInvalid(problems.join('; '));
+  return config;
+}
+
+function ruleMatches(rule: AssignRule, self: Pick<SelfNode, 'id' | 'name' | 'tags' | 'user'>): boolean {
+  if (rule.tag !== undefined && !self.tags.includes(rule.tag)) return false;
+  if (rule.node !== undefined && rule.node !== self.name && rule.node !== self.id) return false;
+  if (rule.group !== undefined && self.user !== rule.group && !self.tags.includes(`group:${rule.group}`)) return false;
+  return true;
+}
+
+/** profileFor picks the first matching rule's profile, else the default, else null. */
+export function profileFor(config: ShapingConfig, self: Pick<SelfNode, 'id' | 'name' | 'tags' | 'user'>): ShapingProfile | null {
+  const rule = config.assign.find((r) => ruleMatches(r, self));
+  const name = rule?.profile ?? config.default;
+  return name !== undefined ? (config.profiles[name] ?? null) : null;
+}
+
+/** assignProfile returns the map with this node's profile set (or the extension removed when none applies). */
+export function assignProfile(config: ShapingConfig, map: NetworkMapData): NetworkMapData {
+  const profile = profileFor(config, map.self);
+  const extensions = { ...map.extensions };
+  if (profile) extensions[EXTENSION_KEY] = { profile: structuredClone(profile) } satisfies ShapingExtension;
+  else delete extensions[EXTENSION_KEY];
+  return { ...map, extensions };
+}

@@ -1,0 +1,132 @@
+/**
+ * @trellis/plugin-shaping-tc: traffic classes and prioritisation on the WireGuard interface with
+ * Linux tc. Controller side: assigns each node a ShapingProfile through its NetworkMap
+ * (extensions['shaping-tc']). Agent side: applies it with HTB + u32 (+ ifb for ingress), changing
+ * only what differs, and samples per-class counters.
+ */
+import { definePlugin, SkipPlugin, TrellisError, type NetworkMap, type PluginLogger, type TrellisPlugin } from '@trellis/core/api';
+import { assignProfile, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
+import { detectCapabilities, missingCapabilities } from './capabilities';
+import { ExecRunner, type CommandRunner } from './command-runner';
+import { configSchema } from './config-schema';
+import { ShapingErrorCode } from './errors';
+import { TcShaper, type ClassStatsSample } from './tc-apply';
+
+export interface ShapingTcPluginConfig extends ShapingConfig {
+  statsIntervalMs?: number;
+}
+
+export interface ShapingTcPluginOptions {
+  /** Where tc and ip run; defaults to this host. */
+  runner?: CommandRunner;
+}
+
+export type ShapingTcPlugin = TrellisPlugin<ShapingTcPluginConfig> & {
+  /** The latest per-class counters (bytes, packets, drops, overlimits, backlog); [] when not shaping. */
+  classStats(): ClassStatsSample[];
+  /** The agent-side shaper, once set up (for status views and tests). */
+  shaper(): TcShaper | null;
+};
+
+/** createShapingTcPlugin makes an independent plugin instance (one per runtime; tests make their own). */
+export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): ShapingTcPlugin {
+  let config: ShapingTcPluginConfig | null = null;
+  let shaper: TcShaper | null = null;
+  let log: PluginLogger | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  // onNetworkMap is a parallel hook: maps are applied one at a time, in arrival order.
+  let queue: Promise<void> = Promise.resolve();
+
+  const applyMap = async (map: NetworkMap): Promise<void> => {
+    if (!shaper || !log) return;
+    const ext = map.extensions[EXTENSION_KEY] as { profile?: unknown } | undefined;
+    if (!ext?.profile) {
+      const removed = await shaper.cleanup();
+      if (removed.length > 0) log.info({ commands: removed.length }, 'shaping profile removed from the map; Trellis shaping cleaned up');
+      return;
+    }
+    const peerAddresses = Object.fromEntries(map.peers.map((p) => [p.name, p.addresses.ipv4]));
+    try {
+      const result = await shaper.apply(ext.profile, peerAddresses);
+      if (result.commands.length > 0) log.info({ profile: result.profile, commands: result.commands.length }, 'shaping profile applied');
+    } catch (err) {
+      if (err instanceof TrellisError && err.code === ShapingErrorCode.PROFILE_INVALID) {
+        log.error({ code: err.code, problems: err.details?.problems }, `${err.message}`);
+        return;
+      }
+      throw err;
+    }
+  };
+
+  const plugin = definePlugin<ShapingTcPluginConfig>({
+    manifest: {
+      name: EXTENSION_KEY,
+      version: '0.1.0',
+      apiRange: '^1.0.0',
+      sides: ['agent', 'controller'],
+      configSchema,
+    },
+    async setup(ctx) {
+      log = ctx.log;
+      if (ctx.side === 'controller') {
+        config = checkConfig(ctx.config);
+        return;
+      }
+      if (!ctx.agent) throw new SkipPlugin('shaping-tc needs the agent side (a WireGuard interface) to shape');
+      const runner = options.runner ?? new ExecRunner();
+      const caps = await detectCapabilities(runner);
+      if (!caps.htb) throw new SkipPlugin('this kernel has no HTB qdisc (sch_htb), so tc shaping cannot run here');
+      const missing = missingCapabilities(caps);
+      if (missing.length > 0) ctx.log.info({ missing }, `kernel lacks ${missing.join(', ')}`);
+      shaper = new TcShaper({ iface: ctx.agent.iface, stateDir: ctx.agent.stateDir, runner, capabilities: caps, log: ctx.log });
+      if (!shaper.leafKind) ctx.log.warn('no fq_codel or sfq in this kernel: each class keeps the default pfifo leaf (no fair queueing inside a class)');
+      if (!caps.u32) ctx.log.warn('no u32 classifier in this kernel: all traffic will go to the default class');
+      if (!shaper.ingressSupported) ctx.log.warn('no ifb/mirred/ingress in this kernel: ingress shaping is left out');
+      const interval = ctx.config.statsIntervalMs ?? 5000;
+      timer = setInterval(() => {
+        void shaper?.sampleStats().catch((err: Error) => log?.debug({ err: err.message }, 'tc stats sample failed'));
+      }, interval);
+      timer.unref();
+    },
+    transformNetworkMap(map) {
+      return config ? assignProfile(config, map) : map;
+    },
+    onNetworkMap(map) {
+      const next = queue.then(() => applyMap(map));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    async shutdown() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await queue;
+      if (shaper) await shaper.cleanup();
+      shaper = null;
+    },
+  });
+  return Object.assign(plugin, { classStats: () => shaper?.classStats() ?? [], shaper: () => shaper });
+}
+
+/** The plugin instance the runtime loads as `@trellis/plugin-shaping-tc`. */
+export const shapingTcPlugin = createShapingTcPlugin();
+export default shapingTcPlugin;
+
+/** classStats returns the loaded plugin's latest per-class counters, for telemetry and status. */
+export function classStats(): ClassStatsSample[] {
+  return shapingTcPlugin.classStats();
+}
+
+export { assignProfile, checkConfig, profileFor, EXTENSION_KEY } from './assign';
+export type { AssignRule, ShapingConfig, ShapingExtension } from './assign';
+export { detectCapabilities, CAPABILITY_NAMES } from './capabilities';
+export type { Capabilities, CapabilityName } from './capabilities';
+export { ExecRunner, RecordingRunner, isMutating } from './command-runner';
+export type { CommandRunner } from './command-runner';
+export { buildDesiredState, ifbNameFor } from './desired-state';
+export type { DesiredState } from './desired-state';
+export { diffDevice } from './tc-diff';
+export { ShapingErrorCode } from './errors';
+export { CLASS_NAMES, parseProfile, validateProfile } from './profile';
+export type { ShapingCap, ShapingProfile, TrafficClass, TrafficClassName, ClassMatch, PortMatch } from './profile';
+export { TcShaper } from './tc-apply';
+export type { ApplyResult, ClassStatsSample, CreatedState } from './tc-apply';
