@@ -31,6 +31,9 @@ export const ErrorCode = {
   USAGE: 'TRELLIS_ERR_USAGE',
   LAB: 'TRELLIS_ERR_LAB',
   STORE: 'TRELLIS_ERR_STORE',
+  UNSUPPORTED_MEDIA_TYPE: 'TRELLIS_ERR_UNSUPPORTED_MEDIA_TYPE',
+  INTERNAL: 'TRELLIS_ERR_INTERNAL',
+  PROBE_BIND: 'TRELLIS_ERR_PROBE_BIND',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -74,4 +77,9 @@ export const errors = {
   usage: (what: string) => e(ErrorCode.USAGE, what),
   lab: (what: string) => e(ErrorCode.LAB, `lab: ${what}`),
   store: (what: string) => e(ErrorCode.STORE, `store: ${what}`),
+  unsupportedMediaType: (got: string) =>
+    e(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `content-type "${got}" is not accepted; send the body as application/json`),
+  internal: () => e(ErrorCode.INTERNAL, 'internal controller error; see the controller log'),
+  probeBind: (address: string, port: number, why: string) =>
+    e(ErrorCode.PROBE_BIND, `cannot bind the probe socket on ${address}:${port} (${why}); free the port or set another probe port`),
 };
