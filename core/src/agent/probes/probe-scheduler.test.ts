@@ -68,7 +68,8 @@ describe('ProbeScheduler', () => {
     expect(a.isBound && b.isBound).toBe(true);
     a.setPeers([{ id: 'node-b', name: 'b', address: '127.0.0.1', port: b.localPort()! }]);
     b.setPeers([{ id: 'node-a', name: 'a', address: '127.0.0.1', port: a.localPort()! }]);
-    await sleep(400);
+    // Wait on progress rather than wall time: a loaded CI machine may run timers late.
+    for (let i = 0; i < 250 && !((a.stats()[0]?.received ?? 0) >= 5 && (b.stats()[0]?.received ?? 0) >= 1); i++) await sleep(20);
 
     const [sa] = a.stats();
     expect(sa).toMatchObject({ peerId: 'node-b', peerName: 'b', loss: 0 });
