@@ -1,0 +1,67 @@
+/**
+ * migrations: the plugin's versioned schema. Each migration is a list of idempotent statements
+ * (IF NOT EXISTS); applied versions are recorded in `<prefix>schema_migrations`, so a restart
+ * applies only what is missing and a half-applied migration re-runs safely.
+ */
+import { createHash } from 'node:crypto';
+import type { ClickHouseConnection } from './connection';
+import { clickhouseErrors } from './errors';
+import { createDatabase, createMigrationsTable, ingestLedger, MIGRATIONS_TABLE, probeRollup, rawTables, SchemaNames, quoteString, type SchemaOptions } from './schema';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: (o: SchemaOptions) => string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'raw telemetry tables', statements: rawTables },
+  { version: 2, name: 'one-minute probe rollups', statements: probeRollup },
+  { version: 3, name: 'ingest ledger for replay dedup', statements: ingestLedger },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export function migrationChecksum(m: Migration, o: SchemaOptions): string {
+  return createHash('sha256').update(m.statements(o).join(';\n')).digest('hex').slice(0, 16);
+}
+
+/** allStatements is every statement a fresh database gets, in order (for docs and tests). */
+export function allStatements(o: SchemaOptions): string[] {
+  return [createDatabase(o), createMigrationsTable(o), ...MIGRATIONS.flatMap((m) => m.statements(o))];
+}
+
+export interface MigrationResult {
+  applied: number[];
+  version: number;
+}
+
+/** migrate brings the database to LATEST_SCHEMA_VERSION and reports which versions it applied. */
+export async function migrate(conn: ClickHouseConnection, o: SchemaOptions): Promise<MigrationResult> {
+  const names = new SchemaNames({ ...o, cluster: undefined });
+  await conn.command(createDatabase(o), 'create database');
+  await conn.command(createMigrationsTable(o), 'create schema_migrations');
+  const rows = await conn.queryRows<{ version: number | string }>(
+    `SELECT version FROM ${names.table(MIGRATIONS_TABLE)} FINAL ORDER BY version`,
+    'read schema_migrations',
+  );
+  const done = new Set(rows.map((r) => Number(r.version)));
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    for (const stmt of m.statements(o)) {
+      try {
+        await conn.command(stmt, `migration ${m.version}`);
+      } catch (err) {
+        throw clickhouseErrors.migrationFailed(m.version, m.name, (err as Error).message);
+      }
+    }
+    await conn.command(
+      `INSERT INTO ${names.table(MIGRATIONS_TABLE)} (version, name, checksum, applied_at) VALUES ` +
+        `(${m.version}, ${quoteString(m.name)}, ${quoteString(migrationChecksum(m, o))}, now())`,
+      'record migration',
+    );
+    applied.push(m.version);
+  }
+  return { applied, version: LATEST_SCHEMA_VERSION };
+}

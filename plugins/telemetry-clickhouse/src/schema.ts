@@ -1,0 +1,253 @@
+/**
+ * schema: DDL for every table the plugin owns, generated from the server's feature set and the
+ * cluster option. Design notes (also in README.md):
+ * - Raw tables are ReplacingMergeTree with the dedup key inside ORDER BY, so a replayed row
+ *   collapses on merge; queries read them with FINAL (see queries.ts).
+ * - Sorting keys put what dashboards filter on first and time last; raw tables are partitioned
+ *   by day (volume), events and rollups by month.
+ * - probe_rollup_1m is fed by a materialized view with quantilesIfState / countState / sumState /
+ *   avgIfState into an AggregatingMergeTree; read it with the matching -Merge functions.
+ * - ingest_ledger records every insert block id (through a materialized view on each raw table,
+ *   so it is written by the same INSERT); the exporter asks it before replaying a block whose
+ *   earlier attempt may have landed, so rollups never count a block twice.
+ */
+import type { ClusterOption } from './config';
+import type { TableName } from './rows';
+import type { ServerFeatures } from './server-features';
+
+export interface SchemaOptions {
+  database: string;
+  tablePrefix: string;
+  features: ServerFeatures;
+  cluster?: ClusterOption;
+  rawRetentionDays: number;
+  rollupRetentionDays: number;
+}
+
+type Engine = 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree';
+
+interface TableSpec {
+  /** Column name and type; "name" marks a LowCardinality candidate. */
+  columns: Array<[string, string]>;
+  engine: Engine;
+  partitionBy: string;
+  orderBy: string;
+  /** Distributed sharding key in cluster mode. */
+  shardBy: string;
+  /** Retention column expression for TTL, with the retention kind. */
+  ttl?: { column: string; kind: 'raw' | 'rollup' | 'ledger' };
+}
+
+/** Column type "Name" is a low-cardinality string: LowCardinality(String) where supported. */
+const BLOCK_COLS: Array<[string, string]> = [['block_id', 'String']];
+const BATCH_COLS: Array<[string, string]> = [
+  ['batch_id', 'String'],
+  ['row_idx', 'UInt32'],
+];
+const TIME_COLS: Array<[string, string]> = [
+  ['ts', 'DateTime'],
+  ['ts_ms', 'UInt64'],
+];
+
+export const RAW_TABLE_SPECS: Record<TableName, TableSpec> = {
+  probe_samples: {
+    columns: [...TIME_COLS, ['src', 'Name'], ['dst', 'Name'], ['path', 'Name'], ['seq', 'UInt64'], ['rtt_us', 'UInt32'], ['lost', 'UInt8'], ['jitter_us', 'UInt32'], ...BLOCK_COLS],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMMDD(ts)',
+    orderBy: 'src, dst, path, toStartOfMinute(ts), seq, ts',
+    shardBy: 'cityHash64(src, dst)',
+    ttl: { column: 'ts', kind: 'raw' },
+  },
+  tunnel_stats: {
+    columns: [...TIME_COLS, ['node', 'Name'], ['peer', 'Name'], ['rx_bytes', 'UInt64'], ['tx_bytes', 'UInt64'], ['handshake_age_s', 'Int64'], ...BATCH_COLS, ...BLOCK_COLS],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMMDD(ts)',
+    orderBy: 'node, peer, ts, batch_id, row_idx',
+    shardBy: 'cityHash64(node)',
+    ttl: { column: 'ts', kind: 'raw' },
+  },
+  shaping_stats: {
+    columns: [...TIME_COLS, ['node', 'Name'], ['iface', 'Name'], ['class_id', 'Name'], ['bytes', 'UInt64'], ['packets', 'UInt64'], ['drops', 'UInt64'], ['overlimits', 'UInt64'], ['backlog', 'UInt64'], ...BATCH_COLS, ...BLOCK_COLS],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMMDD(ts)',
+    orderBy: 'node, iface, class_id, ts, batch_id, row_idx',
+    shardBy: 'cityHash64(node)',
+    ttl: { column: 'ts', kind: 'raw' },
+  },
+  posture_decisions: {
+    columns: [...TIME_COLS, ['node', 'Name'], ['compliant', 'UInt8'], ['reasons', 'Array(String)'], ['policy_version', 'Name'], ...BATCH_COLS, ...BLOCK_COLS],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMM(ts)',
+    orderBy: 'node, ts, batch_id, row_idx',
+    shardBy: 'cityHash64(node)',
+    ttl: { column: 'ts', kind: 'rollup' },
+  },
+  node_events: {
+    columns: [...TIME_COLS, ['node', 'Name'], ['kind', 'Name'], ['details', 'String'], ...BATCH_COLS, ...BLOCK_COLS],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMM(ts)',
+    orderBy: 'node, kind, ts, batch_id, row_idx',
+    shardBy: 'cityHash64(node)',
+    ttl: { column: 'ts', kind: 'rollup' },
+  },
+  audit_events: {
+    columns: [...TIME_COLS, ['action', 'Name'], ['actor', 'Name'], ['target', 'String'], ['details', 'String'], ...BATCH_COLS, ...BLOCK_COLS],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMM(ts)',
+    orderBy: 'action, ts, batch_id, row_idx',
+    shardBy: 'cityHash64(action)',
+  },
+};
+
+export const ROLLUP_QUANTILES = [0.5, 0.95, 0.99] as const;
+const Q = ROLLUP_QUANTILES.join(', ');
+
+export const PROBE_ROLLUP_SPEC: TableSpec = {
+  columns: [
+    ['minute', 'DateTime'],
+    ['src', 'Name'],
+    ['dst', 'Name'],
+    ['path', 'Name'],
+    ['rtt_q', `AggregateFunction(quantilesIf(${Q}), Float64, UInt8)`],
+    ['samples', 'AggregateFunction(count)'],
+    ['lost_n', 'AggregateFunction(sum, UInt64)'],
+    ['jitter_avg', 'AggregateFunction(avgIf, UInt32, UInt8)'],
+  ],
+  engine: 'AggregatingMergeTree',
+  partitionBy: 'toYYYYMM(minute)',
+  orderBy: 'src, dst, path, minute',
+  shardBy: 'cityHash64(src, dst)',
+  ttl: { column: 'minute', kind: 'rollup' },
+};
+
+export const LEDGER_SPEC: TableSpec = {
+  columns: [
+    ['block_id', 'String'],
+    ['tbl', 'Name'],
+    ['rows', 'UInt64'],
+    ['at', 'DateTime'],
+  ],
+  engine: 'ReplacingMergeTree',
+  partitionBy: 'toYYYYMMDD(at)',
+  orderBy: 'block_id',
+  shardBy: 'cityHash64(block_id)',
+  ttl: { column: 'at', kind: 'ledger' },
+};
+
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
+/** Names as the plugin sees them: the table to insert into and read from (Distributed in cluster mode). */
+export class SchemaNames {
+  constructor(private readonly o: Pick<SchemaOptions, 'database' | 'tablePrefix' | 'cluster'>) {}
+  /** The readable/insertable table, fully qualified and quoted. */
+  table(name: string): string {
+    return `${quoteIdent(this.o.database)}.${quoteIdent(this.o.tablePrefix + name)}`;
+  }
+  /** The table holding data on this server: `<name>_local` in cluster mode. */
+  local(name: string): string {
+    return `${quoteIdent(this.o.database)}.${quoteIdent(this.localName(name))}`;
+  }
+  localName(name: string): string {
+    return this.o.tablePrefix + name + (this.o.cluster ? '_local' : '');
+  }
+  get database(): string {
+    return quoteIdent(this.o.database);
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+}
+
+export function quoteString(value: string): string {
+  return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+}
+
+function onCluster(o: SchemaOptions): string {
+  return o.cluster ? ` ON CLUSTER ${quoteIdent(o.cluster.name)}` : '';
+}
+
+function columnType(type: string, f: ServerFeatures): string {
+  if (type === 'Name') return f.lowCardinality ? 'LowCardinality(String)' : 'String';
+  return type;
+}
+
+function engineClause(spec: TableSpec, o: SchemaOptions, name: string): string {
+  if (o.cluster?.replicated) {
+    const zkPath = `/clickhouse/tables/{shard}/${o.database}/${o.tablePrefix}${name}_local`;
+    return `Replicated${spec.engine}(${quoteString(zkPath)}, '{replica}')`;
+  }
+  return `${spec.engine}()`;
+}
+
+function retentionDays(kind: 'raw' | 'rollup' | 'ledger', o: SchemaOptions): number {
+  if (kind === 'raw') return o.rawRetentionDays;
+  if (kind === 'rollup') return o.rollupRetentionDays;
+  return 14;
+}
+
+/** createTable gives the CREATE TABLE statements for one table: local (+ Distributed in cluster mode). */
+export function createTable(name: string, spec: TableSpec, o: SchemaOptions): string[] {
+  const n = new SchemaNames(o);
+  const cols = spec.columns.map(([c, t]) => `  ${quoteIdent(c)} ${columnType(t, o.features)}`).join(',\n');
+  const ttl = spec.ttl && o.features.ttl ? `\nTTL ${spec.ttl.column} + INTERVAL ${retentionDays(spec.ttl.kind, o)} DAY` : '';
+  const out = [
+    `CREATE TABLE IF NOT EXISTS ${n.local(name)}${onCluster(o)}\n(\n${cols}\n)\nENGINE = ${engineClause(spec, o, name)}\n` +
+      `PARTITION BY ${spec.partitionBy}\nORDER BY (${spec.orderBy})${ttl}`,
+  ];
+  if (o.cluster) {
+    out.push(
+      `CREATE TABLE IF NOT EXISTS ${n.table(name)}${onCluster(o)} AS ${n.local(name)}\n` +
+        `ENGINE = Distributed(${quoteIdent(o.cluster.name)}, ${quoteIdent(o.database)}, ${quoteIdent(n.localName(name))}, ${spec.shardBy})`,
+    );
+  }
+  return out;
+}
+
+export function createDatabase(o: SchemaOptions): string {
+  return `CREATE DATABASE IF NOT EXISTS ${quoteIdent(o.database)}${onCluster(o)}`;
+}
+
+/** The migrations bookkeeping table: one row per applied version, on every server of a cluster. */
+export function createMigrationsTable(o: SchemaOptions): string {
+  const n = new SchemaNames({ ...o, cluster: undefined });
+  return (
+    `CREATE TABLE IF NOT EXISTS ${n.table(MIGRATIONS_TABLE)}${onCluster(o)}\n` +
+    `(\n  version UInt32,\n  name String,\n  checksum String,\n  applied_at DateTime\n)\n` +
+    `ENGINE = ReplacingMergeTree()\nPARTITION BY tuple()\nORDER BY version`
+  );
+}
+
+export function rawTables(o: SchemaOptions): string[] {
+  return (Object.keys(RAW_TABLE_SPECS) as TableName[]).flatMap((t) => createTable(t, RAW_TABLE_SPECS[t], o));
+}
+
+/** The one-minute probe rollup: AggregatingMergeTree target plus the materialized view feeding it. */
+export function probeRollup(o: SchemaOptions): string[] {
+  const n = new SchemaNames(o);
+  const mv = `${quoteIdent(o.database)}.${quoteIdent(`${o.tablePrefix}probe_rollup_1m_mv`)}`;
+  return [
+    ...createTable('probe_rollup_1m', PROBE_ROLLUP_SPEC, o),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${mv}${onCluster(o)} TO ${n.local('probe_rollup_1m')}\nAS SELECT\n` +
+      `  toStartOfMinute(ts) AS minute, src, dst, path,\n` +
+      `  quantilesIfState(${Q})(toFloat64(rtt_us), lost = 0) AS rtt_q,\n` +
+      `  countState() AS samples,\n` +
+      `  sumState(toUInt64(lost)) AS lost_n,\n` +
+      `  avgIfState(jitter_us, lost = 0) AS jitter_avg\n` +
+      `FROM ${n.local('probe_samples')}\nGROUP BY minute, src, dst, path`,
+  ];
+}
+
+/** The ingest ledger and one materialized view per raw table recording each insert block id. */
+export function ingestLedger(o: SchemaOptions): string[] {
+  const n = new SchemaNames(o);
+  return [
+    ...createTable('ingest_ledger', LEDGER_SPEC, o),
+    ...(Object.keys(RAW_TABLE_SPECS) as TableName[]).map(
+      (t) =>
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdent(o.database)}.${quoteIdent(`${o.tablePrefix}ingest_ledger_${t}_mv`)}${onCluster(o)} ` +
+        `TO ${n.local('ingest_ledger')}\nAS SELECT block_id, ${quoteString(t)} AS tbl, count() AS rows, now() AS at\n` +
+        `FROM ${n.local(t)}\nGROUP BY block_id`,
+    ),
+  ];
+}

@@ -1,0 +1,300 @@
+/**
+ * The ClickHouse telemetry pipeline against a real, throwaway ClickHouse (Debian's 18.16) started
+ * by scripts/clickhouse.sh on loopback ports: migrations, round trip, an outage with spool replay,
+ * the one-minute rollups, and the errors a bad config gives.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { PluginHost } from '../core/src/plugins/plugin-host';
+import {
+  ClickHouseBlockSink,
+  ClickHouseConnection,
+  ClickHouseErrorCode,
+  ClickHouseExporter,
+  FEATURES_18_16,
+  SchemaNames,
+  ExportResultCode,
+  openPipeline,
+  probeRollupQuery,
+  probeSamplesQuery,
+  telemetryClickhousePlugin,
+  telemetryExporter,
+  toProbeRollupRow,
+  type ClickHousePipeline,
+  type ProbeSample,
+} from '@trellis/plugin-telemetry-clickhouse';
+
+jest.setTimeout(60_000);
+
+const SCRIPT = resolve(__dirname, '../scripts/clickhouse.sh');
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+let dir: string;
+let httpPort: number;
+let tcpPort: number;
+let url: string;
+const open: ClickHousePipeline[] = [];
+
+const startServer = () => execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(httpPort), String(tcpPort)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
+const stopServer = () => execFileSync('bash', [SCRIPT, 'stop', join(dir, 'server')], { stdio: 'inherit', timeout: 30_000 });
+
+async function pipeline(name: string, over: Record<string, unknown> = {}): Promise<ClickHousePipeline> {
+  const p = await openPipeline({ url, database: `e2e_${name}`, spoolDir: join(dir, `spool-${name}`), batchMaxMs: 50, requestTimeoutMs: 3000, ...over });
+  open.push(p);
+  return p;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code?: string; message: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trellis-ch-'));
+  httpPort = await freePort();
+  tcpPort = await freePort();
+  url = `http://127.0.0.1:${httpPort}`;
+  startServer();
+});
+
+afterAll(async () => {
+  for (const p of open) await p.close().catch(() => undefined);
+  try {
+    stopServer();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const probe = (src: string, dst: string, path: string, seq: number, at: number, rttUs: number | null, jitterUs = 0): ProbeSample => ({
+  at,
+  src,
+  dst,
+  path,
+  seq,
+  rttUs,
+  lost: rttUs === null,
+  jitterUs,
+});
+
+test('migrations apply once and are idempotent', async () => {
+  const first = await pipeline('migrate');
+  expect(first.features.version).toMatch(/^18\.16\./);
+  expect(first.migrations.applied).toEqual([1, 2, 3]);
+  const again = await pipeline('migrate', { spoolDir: join(dir, 'spool-migrate-2') });
+  expect(again.migrations.applied).toEqual([]);
+  const tables = await again.connection.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'e2e_migrate' ORDER BY name`, 'tables');
+  expect(tables.map((t) => t.name)).toEqual(
+    expect.arrayContaining(['trellis_probe_samples', 'trellis_probe_rollup_1m', 'trellis_probe_rollup_1m_mv', 'trellis_ingest_ledger', 'trellis_schema_migrations', 'trellis_audit_events']),
+  );
+  const versions = await again.connection.queryRows<{ version: number }>('SELECT version FROM e2e_migrate.trellis_schema_migrations FINAL ORDER BY version', 'v');
+  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
+});
+
+test('probe rows round-trip, and a resent batch does not duplicate them', async () => {
+  const p = await pipeline('roundtrip');
+  const t0 = Date.UTC(2024, 0, 2, 10, 0, 0);
+  const probes = [1, 2, 3, 4].map((seq) => probe('n1', 'n2', seq % 2 ? 'direct' : 'relay-a', seq, t0 + seq * 1000, seq === 3 ? null : 1000 * seq, 10 * seq));
+  const batch = { batchId: 'rt-1', probes, nodeEvents: [{ at: t0, node: 'n1', kind: 'join' as const }] };
+  expect(await p.exporter.export(batch)).toEqual({ code: ExportResultCode.SUCCESS });
+  expect(await p.exporter.export(batch)).toEqual({ code: ExportResultCode.SUCCESS });
+  expect(await p.exporter.drain(10_000)).toBe(true);
+  const rows = await p.connection.queryRows<Record<string, string | number>>(probeSamplesQuery(p.names), 'read');
+  expect(rows.map((r) => [r.path, Number(r.seq), Number(r.rtt_us), Number(r.lost), Number(r.jitter_us), Number(r.ts_ms)])).toEqual([
+    ['direct', 1, 1000, 0, 10, t0 + 1000],
+    ['direct', 3, 0, 1, 30, t0 + 3000],
+    ['relay-a', 2, 2000, 0, 20, t0 + 2000],
+    ['relay-a', 4, 4000, 0, 40, t0 + 4000],
+  ]);
+  const events = await p.connection.queryRows<{ n: string }>(`SELECT count() AS n FROM ${p.names.table('node_events')} FINAL`, 'events');
+  expect(Number(events[0].n)).toBe(1);
+  expect(p.exporter.stats()).toMatchObject({ inserted: 10, spooled: 0, dropped: 0 });
+});
+
+test('outage: batches spool while ClickHouse is down and replay in full, without gaps or duplicates', async () => {
+  const p = await pipeline('outage', { batchMaxRows: 40, requestTimeoutMs: 1500 });
+  const pairs = [
+    ['n1', 'n2'],
+    ['n2', 'n3'],
+    ['n3', 'n1'],
+  ];
+  const N = 200;
+  const t0 = Date.now() - 60_000;
+  let seq = 0;
+  const send = async (from: number, to: number) => {
+    for (let s = from; s <= to; s += 20) {
+      const probes = pairs.flatMap(([a, b]) => Array.from({ length: 20 }, (_, i) => probe(a, b, 'direct', s + i, t0 + (s + i) * 100, 500 + ((s + i) % 7) * 10, 5)));
+      const started = Date.now();
+      const r = await p.exporter.export({ batchId: `out-${seq++}`, probes });
+      expect(r.code).toBe(ExportResultCode.SUCCESS);
+      expect(Date.now() - started).toBeLessThan(200);
+    }
+  };
+  await send(1, 40);
+  await p.exporter.forceFlush();
+  stopServer();
+  await send(41, 180);
+  await p.exporter.forceFlush();
+  const during = p.exporter.stats();
+  expect(during.spooled).toBeGreaterThan(0);
+  expect(during.spoolRows).toBeGreaterThan(0);
+  expect(during.state).toBe('replaying');
+  startServer();
+  await send(181, N);
+  expect(await p.exporter.drain(40_000)).toBe(true);
+  const s = p.exporter.stats();
+  expect(s.dropped).toBe(0);
+  expect(s.inserted + s.replayed + s.duplicatesSkipped).toBe(pairs.length * N);
+  expect(s.replayed + s.duplicatesSkipped).toBe(s.spooled);
+  expect(s.spooled).toBeGreaterThanOrEqual(pairs.length * 140);
+  const counts = await p.connection.queryRows<{ src: string; dst: string; n: string; u: string; lo: string; hi: string }>(
+    `SELECT src, dst, count() AS n, uniqExact(seq) AS u, min(seq) AS lo, max(seq) AS hi FROM ${p.names.table('probe_samples')} GROUP BY src, dst ORDER BY src`,
+    'counts',
+  );
+  // No FINAL here on purpose: not even an unmerged duplicate may exist.
+  expect(counts.map((c) => [c.src, c.dst, Number(c.n), Number(c.u), Number(c.lo), Number(c.hi)])).toEqual(
+    pairs.map(([a, b]) => [a, b, N, N, 1, N]).sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+  );
+  const rollup = (await p.connection.queryRows<Record<string, unknown>>(probeRollupQuery(p.names), 'rollup')).map(toProbeRollupRow);
+  for (const [a, b] of pairs) {
+    expect(rollup.filter((r) => r.src === a && r.dst === b).reduce((n, r) => n + r.samples, 0)).toBe(N);
+  }
+});
+
+function quantile(sorted: number[], level: number): number {
+  const h = level * (sorted.length - 1);
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+test('rollups: the materialized view gives the p50/p95/p99, loss rate and jitter computed here', async () => {
+  const p = await pipeline('rollup', { batchMaxRows: 500 });
+  const minute = Date.UTC(2024, 4, 1, 12, 0, 0);
+  const paths = ['direct', 'relay-b'];
+  const data: ProbeSample[] = [];
+  let x = 12345;
+  const rand = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const [pi, path] of paths.entries()) {
+    for (let seq = 1; seq <= 300; seq++) {
+      const lost = rand() < (pi === 0 ? 0.05 : 0.2);
+      data.push(probe('r1', 'r2', path, seq + pi * 1000, minute + seq * 150, lost ? null : Math.round(1000 + rand() * 9000 * (pi + 1)), lost ? 0 : Math.round(rand() * 800)));
+    }
+  }
+  // Sent in several batches so the view merges several partial states per minute.
+  for (let i = 0; i < data.length; i += 70) await p.exporter.export({ probes: data.slice(i, i + 70) });
+  expect(await p.exporter.drain(10_000)).toBe(true);
+  const got = (await p.connection.queryRows<Record<string, unknown>>(probeRollupQuery(p.names, { src: 'r1' }), 'rollup')).map(toProbeRollupRow);
+  const keys = new Set(data.map((d) => `${d.path}|${Math.floor(d.at / 60000)}`));
+  expect(got).toHaveLength(keys.size);
+  for (const r of got) {
+    const minuteMs = Date.parse(r.minute.replace(' ', 'T') + 'Z');
+    const rows = data.filter((d) => d.path === r.path && Math.floor(d.at / 60000) * 60000 === minuteMs);
+    const ok = rows.filter((d) => !d.lost);
+    const rtts = ok.map((d) => d.rttUs as number).sort((a, b) => a - b);
+    expect(r.samples).toBe(rows.length);
+    expect(r.lost).toBe(rows.length - ok.length);
+    expect(r.loss_rate).toBeCloseTo((rows.length - ok.length) / rows.length, 9);
+    expect(r.jitter_avg_us).toBeCloseTo(ok.reduce((n, d) => n + d.jitterUs, 0) / ok.length, 6);
+    expect(r.rtt_p50_us).toBeCloseTo(quantile(rtts, 0.5), 3);
+    expect(r.rtt_p95_us).toBeCloseTo(quantile(rtts, 0.95), 3);
+    expect(r.rtt_p99_us).toBeCloseTo(quantile(rtts, 0.99), 3);
+  }
+});
+
+describe('configuration errors', () => {
+  let hang: Server;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    // A server that accepts and never answers: ClickHouse hung.
+    hang = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => hang.close(r));
+  });
+
+  test('a wrong URL names the URL', async () => {
+    const bad = `http://127.0.0.1:${await freePort()}`;
+    const e = await errorOf(openPipeline({ url: bad, spoolDir: join(dir, 'spool-bad') }));
+    expect(e.code).toBe(ClickHouseErrorCode.UNREACHABLE);
+    expect(e.message).toContain(bad);
+  });
+
+  test('a hung server fails setup within the request timeout, and export() still returns at once', async () => {
+    const hungUrl = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+    const started = Date.now();
+    const e = await errorOf(openPipeline({ url: hungUrl, spoolDir: join(dir, 'spool-hung'), requestTimeoutMs: 500 }));
+    expect(e.code).toBe(ClickHouseErrorCode.UNREACHABLE);
+    expect(Date.now() - started).toBeLessThan(5000);
+
+    const conn = new ClickHouseConnection({ url: hungUrl, username: 'default', password: '', requestTimeoutMs: 500 });
+    const names = new SchemaNames({ database: 'trellis', tablePrefix: 'trellis_' });
+    const exporter = new ClickHouseExporter({
+      sink: new ClickHouseBlockSink(conn, names, FEATURES_18_16, false),
+      spoolDir: join(dir, 'spool-hung-export'),
+      spoolMaxBytes: 1 << 20,
+      batchMaxRows: 10,
+      batchMaxMs: 20,
+    });
+    const t = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const r = await exporter.export({ probes: Array.from({ length: 10 }, (_, k) => probe('h1', 'h2', 'direct', i * 10 + k, t, 100)) });
+      expect(r.code).toBe(ExportResultCode.SUCCESS);
+    }
+    expect(Date.now() - t).toBeLessThan(200);
+    const f = Date.now();
+    await exporter.forceFlush();
+    expect(Date.now() - f).toBeLessThan(3000);
+    expect(exporter.stats()).toMatchObject({ spooled: 50, inserted: 0, dropped: 0, state: 'replaying' });
+    await exporter.shutdown();
+    await conn.close();
+  });
+
+  test('bad credentials name the user', async () => {
+    const e = await errorOf(openPipeline({ url, username: 'trellis', password: 'wrong', spoolDir: join(dir, 'spool-auth') }));
+    expect(e.code).toBe(ClickHouseErrorCode.AUTH_FAILED);
+    expect(e.message).toContain('"trellis"');
+    const good = await pipeline('auth', { username: 'trellis', password: 'trellis-test' });
+    expect(good.migrations.applied).toEqual([1, 2, 3]);
+  });
+
+  test('a bad table prefix names the field', async () => {
+    const e = await errorOf(openPipeline({ url, tablePrefix: 'Trellis-', spoolDir: join(dir, 'spool-prefix') }));
+    expect(e.code).toBe(ClickHouseErrorCode.CONFIG_INVALID);
+    expect(e.message).toContain('tablePrefix');
+  });
+
+  test('through the plugin host: a bad URL disables only this plugin; a good one exposes the exporter', async () => {
+    const log = pino({ level: 'silent' });
+    const host = new PluginHost('controller', log);
+    await host.start([{ plugin: telemetryClickhousePlugin as never, config: { url: `http://127.0.0.1:${await freePort()}`, spoolDir: join(dir, 'spool-host1') } }], {});
+    expect(host.names()).toEqual([]);
+    expect(telemetryExporter()).toBeNull();
+    await expect(
+      host.start([{ plugin: telemetryClickhousePlugin as never, config: { url, tablePrefix: 'Bad', spoolDir: join(dir, 'spool-host2') } }], {}),
+    ).rejects.toThrow(/tablePrefix/);
+    const host2 = new PluginHost('controller', log);
+    await host2.start([{ plugin: telemetryClickhousePlugin as never, config: { url, database: 'e2e_host', spoolDir: join(dir, 'spool-host3') } }], {});
+    expect(host2.names()).toEqual(['telemetry-clickhouse']);
+    expect(telemetryExporter()).not.toBeNull();
+    await host2.shutdown();
+    expect(telemetryExporter()).toBeNull();
+  });
+});
