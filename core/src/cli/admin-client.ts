@@ -1,0 +1,99 @@
+/**
+ * AdminClient calls the controller's admin API. resolveAdminTarget finds the controller and token
+ * from flags, environment, a data dir, or the running lab, in that order.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TrellisError } from '../api/errors';
+import type { ErrorBody } from '../controller/protocol';
+import { errors } from '../errors';
+import { Lab } from '../lab/lab';
+import { labDir } from '../lab/lab-state';
+import { parseUrl } from './flag-values';
+import { UsageError } from './usage-error';
+
+export class AdminClient {
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  /** request sends JSON and returns the parsed answer; error bodies become TrellisErrors. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw errors.controllerUnreachable(this.url, cause?.code ?? cause?.message ?? (err as Error).message);
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    if (!res.ok) {
+      const e = (parsed as Partial<ErrorBody> | null)?.error;
+      if (e?.code) throw new TrellisError(e.code, e.message);
+      throw errors.controllerUnreachable(this.url, `HTTP ${res.status} from ${method} ${path}: ${text.slice(0, 200)}`);
+    }
+    return parsed as T;
+  }
+}
+
+export interface AdminFlags {
+  controller?: string;
+  'admin-token-file'?: string;
+  'data-dir'?: string;
+}
+
+/** Flag definitions shared by the admin commands (keys, nodes). */
+export const ADMIN_FLAG_OPTIONS = {
+  controller: { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'data-dir': { type: 'string' },
+} as const;
+
+export const ADMIN_FLAG_HELP = `Controller:
+  --controller <url>         controller URL (env TRELLIS_CONTROLLER; default: the running lab's)
+  --admin-token-file <path>  file holding the admin token (env TRELLIS_ADMIN_TOKEN holds the token itself)
+  --data-dir <dir>           the controller's data dir: reads <dir>/admin.token
+`;
+
+/** resolveAdminTarget builds an AdminClient from flags, then environment, then the running lab. */
+export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, command: string): AdminClient {
+  const lab = flags.controller === undefined && !env.TRELLIS_CONTROLLER ? Lab.running(labDir(env)) : null;
+  const rawUrl = flags.controller ?? (env.TRELLIS_CONTROLLER || undefined) ?? lab?.controllerUrl;
+  if (rawUrl === undefined) {
+    throw new UsageError('no controller given: pass --controller <url>, set TRELLIS_CONTROLLER, or start a lab', command);
+  }
+  const url = parseUrl('--controller', rawUrl, command);
+
+  let token: string | undefined;
+  if (flags['admin-token-file'] !== undefined) token = readToken(flags['admin-token-file']);
+  else if (env.TRELLIS_ADMIN_TOKEN) token = env.TRELLIS_ADMIN_TOKEN.trim();
+  else if (flags['data-dir'] !== undefined) token = readToken(join(flags['data-dir'], 'admin.token'));
+  else if (lab) token = readToken(join(lab.state.controller!.dataDir, 'admin.token'));
+  if (token === undefined || token === '') {
+    throw new UsageError('no admin token: pass --admin-token-file or --data-dir, or set TRELLIS_ADMIN_TOKEN', command);
+  }
+  return new AdminClient(url, token);
+}
+
+function readToken(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw errors.usage(`cannot read admin token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}

@@ -1,0 +1,95 @@
+import type { AgentStatus } from '../../agent/types';
+import { ROUTES } from '../../controller/protocol';
+import { Lab } from '../../lab/lab';
+import { isAlive } from '../../lab/lab-process';
+import { labDir } from '../../lab/lab-state';
+import type { CliIO } from '../cli-io';
+import { printJson, type Command } from '../command';
+import { formatMicros } from '../human-format';
+import { parseCommandArgs } from '../parse-command-args';
+import { renderTable } from '../text-table';
+
+const NAME = 'lab status';
+
+export interface LabNodeSummary {
+  name: string;
+  pid: number | null;
+  running: boolean;
+  status: AgentStatus | null;
+  error: string | null;
+}
+
+export interface LabStatusView {
+  controller: { url: string; pid: number | null; running: boolean; healthy: boolean };
+  nodes: LabNodeSummary[];
+}
+
+/** `trellis lab status`: the controller and a one-line summary of each node. */
+export const labStatusCommand: Command = {
+  name: NAME,
+  summary: "show the lab's controller and nodes",
+  help: `Usage: trellis lab status [--json]
+
+Shows whether the lab's controller answers, and per node: process, overlay address, map, peers
+with a handshake, mean probe RTT and the controller connection.
+
+Flags:
+  --json      print the controller and every node's AgentStatus as JSON
+  -h, --help  show this help
+`,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const { values } = parseCommandArgs(NAME, {
+      args: argv,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      io.stdout(this.help);
+      return 0;
+    }
+    const lab = Lab.load(labDir(io.env));
+    const view = await collectLabStatus(lab);
+    if (values.json) printJson(io, view);
+    else io.stdout(renderLabStatus(view));
+    return 0;
+  },
+};
+
+export async function collectLabStatus(lab: Lab): Promise<LabStatusView> {
+  const c = lab.describe().controller;
+  const healthy = await fetch(c.url + ROUTES.health, { signal: AbortSignal.timeout(2000) })
+    .then((r) => r.ok)
+    .catch(() => false);
+  const nodes = await Promise.all(
+    lab.nodeNames.map(async (name): Promise<LabNodeSummary> => {
+      const pid = lab.node(name).pid;
+      try {
+        return { name, pid, running: isAlive(pid), status: await lab.status(name), error: null };
+      } catch (err) {
+        return { name, pid, running: isAlive(pid), status: null, error: (err as Error).message };
+      }
+    }),
+  );
+  return { controller: { url: c.url, pid: c.pid, running: isAlive(c.pid), healthy }, nodes };
+}
+
+export function renderLabStatus(v: LabStatusView): string {
+  const c = v.controller;
+  const ctl = `controller  ${c.url}  ${c.healthy ? 'healthy' : c.running ? 'running, not answering' : 'stopped'}${c.pid !== null ? ` (pid ${c.pid})` : ''}\n\n`;
+  const rows = v.nodes.map((n) => {
+    const s = n.status;
+    if (!s) return [n.name, n.running ? `up (${n.pid})` : 'stopped', '-', '-', '-', '-', n.error ?? '-'];
+    const up = s.peers.filter((p) => p.lastHandshake !== null).length;
+    const rtts = s.peers.map((p) => p.probe?.rttUs).filter((r): r is number => typeof r === 'number');
+    const mean = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
+    return [
+      n.name,
+      `up (${n.pid})`,
+      s.node.addresses?.ipv4 ?? '-',
+      s.map.source === 'none' ? 'none' : `v${s.map.version} ${s.map.source}`,
+      `${up}/${s.peers.length}`,
+      formatMicros(mean),
+      s.controller.connected ? 'connected' : `disconnected${s.controller.lastError ? `: ${s.controller.lastError}` : ''}`,
+    ];
+  });
+  return ctl + renderTable(['NODE', 'AGENT', 'OVERLAY', 'MAP', 'TUNNELS', 'MEAN RTT', 'CONTROLLER'], rows);
+}

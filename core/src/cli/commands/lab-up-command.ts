@@ -1,0 +1,105 @@
+import { Lab, type LabProgress } from '../../lab/lab';
+import { labDir } from '../../lab/lab-state';
+import type { CliIO } from '../cli-io';
+import { printJson, type Command } from '../command';
+import { parseDurationInRange, parseInteger } from '../flag-values';
+import { parseCommandArgs } from '../parse-command-args';
+import { renderTable } from '../text-table';
+
+const NAME = 'lab up';
+
+export const LAB_UP_OPTIONS = {
+  nodes: { type: 'string', short: 'n' },
+  config: { type: 'string' },
+  'probe-interval': { type: 'string' },
+} as const;
+
+/** labUpOptions validates the flags lab up and lab demo share. */
+export function labUpOptions(
+  values: { nodes?: string; config?: string; 'probe-interval'?: string },
+  command: string,
+  defaultNodes: number,
+): { nodes: number; configFile?: string; probeIntervalMs?: number } {
+  return {
+    nodes: values.nodes !== undefined ? parseInteger('--nodes', values.nodes, command, 1, 50) : defaultNodes,
+    configFile: values.config,
+    probeIntervalMs:
+      values['probe-interval'] !== undefined
+        ? parseDurationInRange('--probe-interval', values['probe-interval'], command, 10, 3_600_000)
+        : undefined,
+  };
+}
+
+/** progressLine is the human line for one lab start-up step, or null for steps not worth a line. */
+export function progressLine(e: LabProgress): string | null {
+  switch (e.kind) {
+    case 'cleared':
+      return 'lab: cleared leftovers of any previous lab';
+    case 'network':
+      return 'lab: bridge trlbr0 up (198.18.0.1/24)';
+    case 'controller':
+      return `lab: controller listening on ${e.url}`;
+    case 'node-started':
+      return `lab: ${e.name} started`;
+    case 'node-ready':
+      return `lab: ${e.name} has its map (${e.status.node.addresses?.ipv4 ?? '?'}, ${e.status.peers.length} peers)`;
+  }
+}
+
+/** `trellis lab up`: a controller and N nodes in namespaces on this machine. */
+export const labUpCommand: Command = {
+  name: NAME,
+  summary: 'start a local lab: a controller and N nodes in network namespaces',
+  help: `Usage: trellis lab up [--nodes N] [--config <file>] [--probe-interval 1s] [--json]
+
+Clears whatever a previous lab left, then starts a bridge (trlbr0, 198.18.0.1/24), a controller
+and N nodes (namespaces trl-n1..trl-nN), and waits until every node has its map with N−1 peers.
+The processes keep running after this command returns; stop them with \`trellis lab down\`.
+State: $TRELLIS_LAB_DIR (default /run/trellis-lab). Needs root.
+
+Flags:
+  -n, --nodes <N>          number of nodes, 1..50 (default 3)
+  --config <file>          plugin config passed to the controller and every agent
+  --probe-interval <dur>   agents' probe interval (default 1s)
+  --json                   print the controller and nodes as JSON
+  -h, --help               show this help
+`,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const { values } = parseCommandArgs(NAME, {
+      args: argv,
+      options: { ...LAB_UP_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      io.stdout(this.help);
+      return 0;
+    }
+    const opts = labUpOptions(values, NAME, 3);
+    const lab = await Lab.up({
+      ...opts,
+      dir: labDir(io.env),
+      onProgress: (e) => {
+        const line = progressLine(e);
+        if (line !== null && !values.json) io.stderr(line + '\n');
+      },
+    }).catch((err: unknown) => {
+      io.stderr('lab: what started is left running for inspection; `trellis lab down` removes it\n');
+      throw err;
+    });
+    if (values.json) {
+      printJson(io, lab.describe());
+      return 0;
+    }
+    io.stdout(renderLabSummary(lab));
+    return 0;
+  },
+};
+
+export function renderLabSummary(lab: Lab): string {
+  const d = lab.describe();
+  const rows = d.nodes.map((n) => [n.name, n.namespace, n.iface, n.underlay, n.addresses?.ipv4 ?? '-', String(n.pid ?? '-')]);
+  return (
+    `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'})\n\n` +
+    renderTable(['NODE', 'NAMESPACE', 'IFACE', 'UNDERLAY', 'OVERLAY', 'PID'], rows) +
+    `\nnext: trellis lab status | trellis status --node n1 | trellis lab exec n1 -- ping ${d.nodes[1]?.addresses?.ipv4 ?? '<peer>'} | trellis lab down\n`
+  );
+}
