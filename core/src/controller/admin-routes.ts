@@ -1,0 +1,111 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errors } from '../errors';
+import { hashSecret } from '../store/secret-hash';
+import { newAuthKey } from './auth-key-format';
+import type { ControllerServices } from './controller-services';
+import { toAuthKeyView, toNodeView } from './node-view';
+import { BODY_LIMITS, ROUTES, type AuditEvent, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from './protocol';
+import { auditQuery, createKeyBody, emptyQuery, revokeBody, revokeParams } from './schemas';
+
+const ACTOR = 'admin';
+const DEFAULT_KEY_TTL_S = 3600;
+
+/**
+ * registerAdminRoutes: the Bearer-token routes behind `trellis keys` and `trellis nodes`. The token is
+ * checked before the body is read; every action, and every refused token, is audited.
+ */
+export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices): void {
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (request: FastifyRequest) => {
+      if (s.admin.verify(request.headers.authorization)) return;
+      await s.audit({
+        action: 'auth.failure',
+        actor: `remote:${request.ip}`,
+        details: { code: errors.adminUnauthorized().code, remote: request.ip, route: `${request.method} ${request.url.split('?')[0].slice(0, 128)}` },
+      });
+      throw errors.adminUnauthorized();
+    });
+    const limits = { bodyLimit: BODY_LIMITS.admin };
+
+    const defaultBody = async (request: FastifyRequest) => {
+      if (request.body === undefined || request.body === null) request.body = {};
+    };
+    scope.post(ROUTES.adminKeys, { ...limits, preValidation: defaultBody, schema: { body: createKeyBody, querystring: emptyQuery } }, async (request) => {
+      const body = request.body as CreateKeyRequest;
+      const now = s.clock();
+      const { id, secret, key } = newAuthKey();
+      const record = await s.store.createAuthKey(
+        {
+          id,
+          secretHash: hashSecret(secret),
+          tags: body.tags ?? [],
+          user: body.user ?? null,
+          reusable: body.reusable ?? false,
+          createdAt: now,
+          expiresAt: now + (body.ttlSeconds ?? DEFAULT_KEY_TTL_S) * 1000,
+          nodeTtlMs: body.nodeTtlSeconds == null ? null : body.nodeTtlSeconds * 1000,
+        },
+        {
+          at: now,
+          action: 'admin.key.created',
+          actor: ACTOR,
+          target: id,
+          details: { tags: body.tags ?? [], user: body.user ?? null, reusable: body.reusable ?? false, ttlSeconds: body.ttlSeconds ?? DEFAULT_KEY_TTL_S, nodeTtlSeconds: body.nodeTtlSeconds ?? null },
+        },
+      );
+      const res: CreateKeyResponse = { ...toAuthKeyView(record), key };
+      return res;
+    });
+
+    scope.get(ROUTES.adminKeys, { ...limits, schema: { querystring: emptyQuery } }, async () => {
+      const keys: AuthKeyView[] = (await s.store.listAuthKeys()).map(toAuthKeyView);
+      await s.audit({ action: 'admin.keys.listed', actor: ACTOR, details: { count: keys.length } });
+      return keys;
+    });
+
+    scope.get(ROUTES.adminNodes, { ...limits, schema: { querystring: emptyQuery } }, async () => {
+      const nodes: NodeView[] = (await s.store.listNodes()).map((n) => toNodeView(n, s.presence));
+      await s.audit({ action: 'admin.nodes.listed', actor: ACTOR, details: { count: nodes.length } });
+      return nodes;
+    });
+
+    scope.post(
+      ROUTES.adminRevoke,
+      {
+        ...limits,
+        schema: { params: revokeParams, body: revokeBody, querystring: emptyQuery },
+        preValidation: async (request: FastifyRequest) => {
+          if (request.body === undefined) request.body = null;
+        },
+      },
+      async (request) => {
+        const { name } = request.params as { name: string };
+        const reason = (request.body as { reason?: string } | null)?.reason ?? null;
+        const found = await s.store.findNode(name);
+        if (!found) throw errors.notFound(`node "${name}"`);
+        const now = s.clock();
+        const node = await s.store.revokeNode(found.id, now, {
+          at: now,
+          action: 'node.revoked',
+          actor: ACTOR,
+          target: found.id,
+          details: { name: found.name, reason, alreadyRevoked: found.revoked },
+        });
+        s.streamer.closeStreams(node.id);
+        s.presence.forget(node.id);
+        if (!found.revoked) {
+          s.streamer.markDirty(`revoke ${node.name}`);
+          await s.nodeEvent('revoked', node, { reason });
+        }
+        return toNodeView(node, s.presence);
+      },
+    );
+
+    scope.get(ROUTES.adminAudit, { ...limits, schema: { querystring: auditQuery } }, async (request) => {
+      const { limit } = request.query as { limit?: number };
+      const events: AuditEvent[] = await s.store.listAudit(limit ?? 100);
+      await s.audit({ action: 'admin.audit.read', actor: ACTOR, details: { limit: limit ?? 100 } });
+      return events;
+    });
+  });
+}

@@ -1,0 +1,24 @@
+import type { NodeEvent } from '../api/hooks';
+import type { Logger } from '../log/logger';
+import type { HookRunner } from '../plugins/hook-runner';
+import type { AuditEntry, NodeRecord, Store } from '../store/store';
+import type { AdminGuard } from './admin-token';
+import type { MapStreamer } from './map-streamer';
+import type { NodeAuthenticator } from './node-auth';
+import type { Presence } from './presence';
+
+/** ControllerServices is what the route modules share. */
+export interface ControllerServices {
+  store: Store;
+  streamer: MapStreamer;
+  presence: Presence;
+  hooks: HookRunner;
+  nodeAuth: NodeAuthenticator;
+  admin: AdminGuard;
+  log: Logger;
+  clock: () => number;
+  /** Appends to the audit log; a failure to audit is logged, never thrown into the request. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** Tells plugins (onNodeEvent, parallel) about a node; resolves when they are done. */
+  nodeEvent(kind: NodeEvent['kind'], node: Pick<NodeRecord, 'id' | 'name'>, details?: Record<string, unknown>): Promise<void>;
+}

@@ -1,0 +1,179 @@
+/**
+ * controller: the coordination server behind `trellis controller`. It enrolls nodes with auth keys,
+ * allocates overlay addresses, authenticates signed node requests, builds one NetworkMap per node
+ * and streams deltas over SSE, and serves the admin API. State lives in a Store (SQLite by default).
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { ControllerAccess } from '../api/plugin';
+import { errors } from '../errors';
+import { createLogger, type Logger } from '../log/logger';
+import { noHooks, type HookRunner } from '../plugins/hook-runner';
+import { loadPluginHost, type PluginHost } from '../plugins/plugin-host';
+import { SqliteStore } from '../store/sqlite-store';
+import type { AuditEntry, Store } from '../store/store';
+import { registerAdminRoutes } from './admin-routes';
+import { AdminGuard, ensureAdminToken } from './admin-token';
+import type { ControllerServices } from './controller-services';
+import { registerEnrollRoute } from './enroll-route';
+import { createHttpApp } from './http-app';
+import { MapBuilder } from './map-builder';
+import { registerMapStreamRoute } from './map-stream-route';
+import { MapStreamer, type MapStreamerStats } from './map-streamer';
+import { NodeAuthenticator } from './node-auth';
+import { registerNodeRoutes } from './node-routes';
+import { Presence } from './presence';
+import { ROUTES } from './protocol';
+import type { ControllerHandle, ControllerOptions } from './types';
+
+export interface StartControllerOptions extends ControllerOptions {
+  /** Plugins' hooks; when absent, loaded from configFile, else none. */
+  hooks?: HookRunner;
+  log?: Logger;
+  /** Admin token to use instead of <dataDir>/admin.token or a generated one (written to that file). */
+  adminToken?: string;
+  /** Clock, for tests of expiry and staleness. Default Date.now. */
+  clock?: () => number;
+  /** Interval of SSE pings, ms. Default 15000. */
+  pingIntervalMs?: number;
+}
+
+/** RunningController is the handle plus what embedders and tests inspect. */
+export interface RunningController extends ControllerHandle {
+  app: FastifyInstance;
+  store: Store;
+  streamer: MapStreamer;
+  /** Rebuild count, live node count, open streams and epoch. */
+  stats(): MapStreamerStats;
+}
+
+const NONCE_PURGE_MS = 60_000;
+
+/** parseListen splits host:port ([v6]:port for IPv6); port 0 means "any free port". */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(listen) ?? /^([^:[\]]+):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw errors.configInvalid('listen', `"${listen}" is not host:port or [ipv6]:port (e.g. 127.0.0.1:8080)`);
+  return { host: m[1], port };
+}
+
+/** urlFor is the base URL clients use: a wildcard bind is reached over loopback. */
+function urlFor(host: string, port: number): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return h.includes(':') ? `http://[${h}]:${port}` : `http://${h}:${port}`;
+}
+
+/**
+ * startController opens the store in opts.dataDir, settles the admin token, loads plugins, builds
+ * the first maps, and listens on opts.listen. It resolves once the server accepts connections.
+ */
+export async function startController(opts: StartControllerOptions): Promise<RunningController> {
+  const log = opts.log ?? createLogger('trellis-controller');
+  const clock = opts.clock ?? Date.now;
+  const { host, port } = parseListen(opts.listen);
+  const store = new SqliteStore({ dataDir: opts.dataDir, ipv4Cidr: opts.ipv4Cidr, ipv6Prefix: opts.ipv6Prefix });
+  let pluginHost: PluginHost | null = null;
+  let streamer: MapStreamer | null = null;
+  let app: FastifyInstance | null = null;
+  let purgeTimer: NodeJS.Timeout | null = null;
+
+  const audit = async (entry: AuditEntry) => {
+    try {
+      await store.appendAudit({ at: clock(), ...entry });
+    } catch (err) {
+      log.error({ err, action: entry.action }, 'could not append to the audit log');
+    }
+  };
+
+  try {
+    const admin = await ensureAdminToken(store, opts.dataDir, opts.adminToken);
+    const presence = new Presence();
+    const access: ControllerAccess = {
+      dataDir: opts.dataDir,
+      requestMapRebuild: (reason) => streamer?.markDirty(`plugin: ${reason}`),
+      audit: (ev) => void audit({ action: ev.action, actor: ev.actor, target: ev.target ?? null, details: ev.details }),
+    };
+    let hooks: HookRunner = opts.hooks ?? noHooks;
+    if (!opts.hooks && opts.configFile) {
+      pluginHost = await loadPluginHost({ side: 'controller', configFile: opts.configFile, log, controller: access });
+      hooks = pluginHost;
+    }
+    streamer = new MapStreamer({
+      store,
+      builder: new MapBuilder(hooks),
+      presence,
+      log,
+      clock,
+      batchWindowMs: opts.batchWindowMs ?? 25,
+      pingIntervalMs: opts.pingIntervalMs,
+    });
+    await streamer.refresh('startup');
+
+    const services: ControllerServices = {
+      store,
+      streamer,
+      presence,
+      hooks,
+      nodeAuth: new NodeAuthenticator({ store, presence, clock, audit }),
+      admin: new AdminGuard(admin.hash),
+      log,
+      clock,
+      audit,
+      nodeEvent: async (kind, node, details) => {
+        await hooks.runParallel('onNodeEvent', { kind, nodeId: node.id, nodeName: node.name, at: clock(), ...(details ? { details } : {}) });
+      },
+    };
+    app = createHttpApp(log);
+    app.get(ROUTES.health, { bodyLimit: 1024, schema: { querystring: { type: 'object', additionalProperties: false, properties: {} } } }, async () => ({
+      status: 'ok',
+      epoch: streamer?.epoch,
+    }));
+    registerEnrollRoute(app, services);
+    registerNodeRoutes(app, services);
+    registerMapStreamRoute(app, services);
+    registerAdminRoutes(app, services);
+
+    await store.purgeNonces(clock());
+    purgeTimer = setInterval(() => {
+      store.purgeNonces(clock()).catch((err: unknown) => log.error({ err }, 'nonce purge failed'));
+    }, NONCE_PURGE_MS);
+    purgeTimer.unref();
+
+    await app.listen({ host, port });
+    const bound = app.server.address() as AddressInfo;
+    const url = urlFor(host, bound.port);
+    log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [] }, 'controller listening');
+
+    const running = streamer;
+    const server = app;
+    let closing: Promise<void> | null = null;
+    const close = async () => {
+      if (purgeTimer) clearInterval(purgeTimer);
+      const now = clock();
+      for (const node of await store.listNodes()) {
+        if (presence.isOnline(node.id)) await store.touchNode(node.id, now);
+      }
+      await running.close();
+      await server.close();
+      await pluginHost?.shutdown();
+      await store.close();
+      log.info({ url }, 'controller stopped');
+    };
+    return {
+      url,
+      adminToken: admin.token,
+      app: server,
+      store,
+      streamer: running,
+      stats: () => running.stats(),
+      close: () => (closing ??= close()),
+    };
+  } catch (err) {
+    if (purgeTimer) clearInterval(purgeTimer);
+    await streamer?.close();
+    await app?.close().catch(() => undefined);
+    await pluginHost?.shutdown();
+    await store.close();
+    throw err;
+  }
+}

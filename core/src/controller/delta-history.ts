@@ -1,0 +1,40 @@
+import type { DeltaMapResponse, PeerNode } from '../netmap/types';
+
+/**
+ * composeDeltas folds consecutive deltas (each starting where the previous ended) into one delta
+ * from the first base version to the last version. Applying it to the base map gives the same map
+ * as applying them one by one: the last upsert or removal of each peer wins.
+ */
+export function composeDeltas(deltas: readonly DeltaMapResponse[]): DeltaMapResponse {
+  if (deltas.length === 0) throw new Error('composeDeltas needs at least one delta');
+  const upserted = new Map<string, PeerNode>();
+  const removed = new Set<string>();
+  const out: DeltaMapResponse = {
+    kind: 'delta',
+    epoch: deltas[deltas.length - 1].epoch,
+    baseVersion: deltas[0].baseVersion,
+    version: deltas[deltas.length - 1].version,
+    peersUpserted: [],
+    peersRemoved: [],
+  };
+  let expect = deltas[0].baseVersion;
+  for (const d of deltas) {
+    if (d.baseVersion !== expect) throw new Error(`delta history has a gap: expected base ${expect}, got ${d.baseVersion}`);
+    expect = d.version;
+    for (const id of d.peersRemoved) {
+      upserted.delete(id);
+      removed.add(id);
+    }
+    for (const p of d.peersUpserted) {
+      removed.delete(p.id);
+      upserted.set(p.id, p);
+    }
+    if (d.self !== undefined) out.self = d.self;
+    if (d.packetFilter !== undefined) out.packetFilter = d.packetFilter;
+    if (d.routes !== undefined) out.routes = d.routes;
+    if (d.extensions !== undefined) out.extensions = d.extensions;
+  }
+  out.peersUpserted = [...upserted.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  out.peersRemoved = [...removed].sort();
+  return out;
+}

@@ -1,0 +1,107 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { HookRunner } from '../plugins/hook-runner';
+import type { NetworkMapData, PeerNode } from '../netmap/types';
+import type { NodeRecord } from '../store/store';
+import type { PresenceState } from './presence';
+
+export interface MapBuildInput {
+  /** Every stored node; the builder keeps only live ones (not revoked, not expired). */
+  nodes: readonly NodeRecord[];
+  presence: (node: NodeRecord) => PresenceState;
+  overlay: { ipv4Cidr: string; ipv6Prefix: string };
+  epoch: string;
+  now: number;
+  /** Peer entries of the previous build; an unchanged peer keeps its object so diffs compare by reference. */
+  previousPeers?: ReadonlyMap<string, PeerNode>;
+}
+
+export interface MapBuildOutput {
+  /** One map per live node, version 0: the MapStreamer numbers versions. */
+  maps: Map<string, NetworkMapData>;
+  /** The shared, frozen peer entries, by node id. */
+  peers: Map<string, PeerNode>;
+}
+
+/** isLiveNode: a node takes part in the mesh unless it is revoked or its key has expired. */
+export function isLiveNode(node: NodeRecord, now: number): boolean {
+  return !node.revoked && (node.expiresAt === null || node.expiresAt > now);
+}
+
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
+  return {
+    id: node.id,
+    name: node.name,
+    wgKey: node.wgKey,
+    addresses: { ipv4: node.ipv4, ipv6: node.ipv6 },
+    endpoints: [...node.endpoints],
+    allowedIps: [`${node.ipv4}/32`, `${node.ipv6}/128`],
+    tags: [...node.tags],
+    user: node.user,
+    online: presence.online,
+    lastSeen: presence.lastSeen,
+  };
+}
+
+/** freezePeer protects the entries shared by every map from a plugin that edits in place. */
+function freezePeer(p: PeerNode): PeerNode {
+  Object.freeze(p.addresses);
+  Object.freeze(p.endpoints);
+  Object.freeze(p.allowedIps);
+  Object.freeze(p.tags);
+  return Object.freeze(p);
+}
+
+/**
+ * buildNetworkMaps is the pure step from stored nodes to one NetworkMap per live node. Peer entries
+ * are built once and shared by all maps (N entries, not N²), each map gets its own peers array.
+ */
+export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
+  const live = input.nodes.filter((n) => isLiveNode(n, input.now)).sort(byId);
+  const peers = new Map<string, PeerNode>();
+  const entries: PeerNode[] = live.map((node) => {
+    const fresh = peerEntry(node, input.presence(node));
+    const prev = input.previousPeers?.get(node.id);
+    const entry = prev && isDeepStrictEqual(prev, fresh) ? prev : freezePeer(fresh);
+    peers.set(node.id, entry);
+    return entry;
+  });
+  const maps = new Map<string, NetworkMapData>();
+  live.forEach((node, i) => {
+    maps.set(node.id, {
+      version: 0,
+      epoch: input.epoch,
+      self: { ...entries[i], expiresAt: node.expiresAt },
+      peers: entries.slice(0, i).concat(entries.slice(i + 1)),
+      packetFilter: null,
+      routes: [],
+      extensions: {},
+      overlay: { ipv4Cidr: input.overlay.ipv4Cidr, ipv6Prefix: input.overlay.ipv6Prefix },
+    });
+  });
+  return { maps, peers };
+}
+
+/**
+ * MapBuilder runs buildNetworkMaps, remembers the shared peer entries for the next build, and lets
+ * plugins adjust each node's map through the sequential transformNetworkMap hook.
+ */
+export class MapBuilder {
+  private previousPeers: ReadonlyMap<string, PeerNode> = new Map();
+
+  constructor(private readonly hooks: HookRunner) {}
+
+  async build(input: Omit<MapBuildInput, 'previousPeers'>): Promise<Map<string, NetworkMapData>> {
+    const out = buildNetworkMaps({ ...input, previousPeers: this.previousPeers });
+    this.previousPeers = out.peers;
+    if (!this.hooks.has('transformNetworkMap')) return out.maps;
+    for (const [nodeId, map] of out.maps) {
+      const next = await this.hooks.runSequential('transformNetworkMap', map, { nodeId });
+      // Peers stay sorted by id whatever a plugin did: agents and diffs rely on it.
+      const sorted = next.peers.every((p, i) => i === 0 || next.peers[i - 1].id < p.id);
+      out.maps.set(nodeId, sorted ? next : { ...next, peers: [...next.peers].sort(byId) });
+    }
+    return out.maps;
+  }
+}

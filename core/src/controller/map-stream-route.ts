@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import { errors } from '../errors';
+import type { MapResponse } from '../netmap/types';
+import type { ControllerServices } from './controller-services';
+import type { MapSink } from './map-streamer';
+import { signedNode } from './node-routes';
+import { ROUTES } from './protocol';
+import { mapStreamQuery } from './schemas';
+
+/** A stream whose client stopped reading is dropped past this much buffered output; it reconnects with ?since=. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * registerMapStreamRoute: GET /v1/map/stream, signed, Server-Sent Events. The first `event: map` is
+ * a delta from ?since= when possible, else the full map; live deltas follow, and `event: ping` keeps
+ * the connection warm. A node is online while at least one of its streams is open.
+ */
+export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServices): void {
+  app.get(ROUTES.mapStream, { bodyLimit: 1024, preValidation: signedNode(s), schema: { querystring: mapStreamQuery } }, async (request, reply) => {
+    const node = request.node!;
+    const q = request.query as { since?: number; epoch?: string };
+    const first = () => s.streamer.initialResponse(node.id, q.since ?? null, q.epoch ?? null);
+    let initial = first();
+    if (!initial) {
+      await s.streamer.refresh(`stream of ${node.name}`);
+      initial = first();
+    }
+    if (!initial) throw errors.nodeExpired(node.name);
+
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const write = (event: string, data: string) => {
+      if (res.writableEnded || res.destroyed) return;
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        s.log.warn({ node: node.name }, 'map stream client is not reading; dropping the stream');
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\ndata: ${data}\n\n`);
+    };
+    const sink: MapSink = {
+      send: (r: MapResponse) => write('map', JSON.stringify(r)),
+      ping: () => write('ping', JSON.stringify({ at: s.clock() })),
+      close: () => res.end(),
+    };
+    sink.send(initial);
+    const detach = s.streamer.attach(node.id, sink);
+    if (s.presence.connect(node.id, s.clock())) {
+      s.streamer.markDirty(`${node.name} online`);
+      void s.nodeEvent('online', node);
+    }
+    res.on('close', () => {
+      detach();
+      const now = s.clock();
+      if (s.presence.disconnect(node.id, now)) {
+        s.streamer.markDirty(`${node.name} offline`);
+        void s.store.touchNode(node.id, now).catch((err: unknown) => s.log.error({ err }, 'could not record lastSeen'));
+        void s.nodeEvent('offline', node);
+      }
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import type { AuthKeyRecord, NodeRecord } from '../store/store';
+import type { Presence } from './presence';
+import type { AuthKeyView, NodeView } from './protocol';
+
+/** toNodeView is what admins see of a node: everything but secrets, with live presence. */
+export function toNodeView(node: NodeRecord, presence: Presence): NodeView {
+  return {
+    id: node.id,
+    name: node.name,
+    hostname: node.hostname,
+    user: node.user,
+    tags: node.tags,
+    wgKey: node.wgKey,
+    identityKey: node.identityKey,
+    addresses: { ipv4: node.ipv4, ipv6: node.ipv6 },
+    endpoints: node.endpoints,
+    online: !node.revoked && presence.isOnline(node.id),
+    lastSeen: presence.lastSeen(node.id, node.lastSeen),
+    createdAt: node.createdAt,
+    expiresAt: node.expiresAt,
+    revoked: node.revoked,
+    revokedAt: node.revokedAt,
+    facts: node.facts,
+    posture: node.posture,
+  };
+}
+
+/** toAuthKeyView shows an auth key without its hash. */
+export function toAuthKeyView(key: AuthKeyRecord): AuthKeyView {
+  return {
+    id: key.id,
+    tags: key.tags,
+    user: key.user,
+    reusable: key.reusable,
+    uses: key.uses,
+    createdAt: key.createdAt,
+    expiresAt: key.expiresAt,
+    revoked: key.revoked,
+  };
+}

@@ -1,0 +1,75 @@
+/** Migration is one versioned schema step; applied versions are recorded in schema_migrations. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** The SQLite schema history. Append new steps; never edit an applied one. */
+export const SQLITE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE auth_keys (
+  id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  owner_user TEXT,
+  reusable INTEGER NOT NULL,
+  uses INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  node_ttl_ms INTEGER
+);
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  owner_user TEXT,
+  tags TEXT NOT NULL,
+  wg_key TEXT NOT NULL,
+  identity_key TEXT NOT NULL,
+  addr_index INTEGER NOT NULL UNIQUE,
+  ipv4 TEXT NOT NULL UNIQUE,
+  ipv6 TEXT NOT NULL UNIQUE,
+  endpoints TEXT NOT NULL,
+  auth_key_id TEXT REFERENCES auth_keys(id),
+  last_seen INTEGER,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  revoked_at INTEGER,
+  facts TEXT,
+  posture TEXT
+);
+CREATE UNIQUE INDEX nodes_live_name ON nodes(name) WHERE revoked = 0;
+CREATE UNIQUE INDEX nodes_live_identity ON nodes(identity_key) WHERE revoked = 0;
+CREATE UNIQUE INDEX nodes_live_wg_key ON nodes(wg_key) WHERE revoked = 0;
+CREATE TABLE nonces (
+  node_id TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (node_id, nonce)
+) WITHOUT ROWID;
+CREATE INDEX nonces_expiry ON nonces(expires_at);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  target TEXT,
+  details TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+`,
+  },
+];
