@@ -1,0 +1,27 @@
+/**
+ * @trellis/plugin-posture-opa: Rego policies compiled to WebAssembly, evaluated in-process with
+ * opa-wasm. Device posture on the agent (evaluatePosture), access decisions and per-node peer
+ * visibility / packet filters for the controller (PolicyEvaluator), and the opa CLI to compile
+ * and test policies.
+ */
+export { PolicyErrorCode, policyErrors } from './errors';
+export { readTar } from './tar-reader';
+export type { TarEntry } from './tar-reader';
+export { loadPolicyBundle, parsePolicyBundle, policyVersion } from './policy-bundle';
+export type { PolicyBundle } from './policy-bundle';
+export { OpaHostBuiltins, parseSemver, semverCompare } from './opa-builtins';
+export type { BuiltinImpl, WallClock } from './opa-builtins';
+export { PolicyEvaluator } from './wasm-evaluator';
+export type { PolicyEvaluatorOptions } from './wasm-evaluator';
+export { compilePolicies, POLICY_ENTRYPOINTS, resolveOpaBinary, testPolicies } from './opa-cli';
+export type { CompiledPolicies, OpaCliOptions } from './opa-cli';
+export {
+  configSchema,
+  createPostureOpaPlugin,
+  evaluatePostureWith,
+  PLUGIN_NAME,
+  POSTURE_ENTRYPOINT,
+  postureOpaPlugin,
+} from './posture-plugin';
+export type { PostureOpaConfig, PostureOpaPlugin, PostureOpaPluginOptions, RegoPostureDecision } from './posture-plugin';
+export { postureOpaPlugin as default } from './posture-plugin';

@@ -1,0 +1,117 @@
+/**
+ * The real `opa` CLI, for compiling and testing policies (on the controller or in CI; agents only
+ * evaluate). Refusals carry opa's own message, so a policy author sees the compiler's words.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { policyErrors } from './errors';
+import { policyVersion } from './policy-bundle';
+
+/** The entrypoints the shipped policies compile to wasm (see policies/README.md). */
+export const POLICY_ENTRYPOINTS = [
+  'trellis/access/decision',
+  'trellis/access/allow',
+  'trellis/access/netmap',
+  'trellis/access/netmaps',
+  'trellis/access/errors',
+  'trellis/access/node_errors',
+  'trellis/posture/decision',
+  'trellis/posture/compliant',
+] as const;
+
+export interface OpaCliOptions {
+  /** Path of the opa binary; default resolveOpaBinary(). */
+  opaPath?: string;
+  /** Entrypoints to compile; default POLICY_ENTRYPOINTS. */
+  entrypoints?: readonly string[];
+  /** Where to write the bundle; default <dir>/dist/bundle.tgz. */
+  outFile?: string;
+  /** Kill opa after this long, ms; default 120000. */
+  timeoutMs?: number;
+}
+
+export interface CompiledPolicies {
+  bundlePath: string;
+  /** sha256 of the bundle: the policy version id. */
+  version: string;
+}
+
+/**
+ * resolveOpaBinary finds the pinned opa: $TRELLIS_OPA, else .opa/bin/opa in the nearest enclosing
+ * repo (from the working directory, then from this file), else `opa` on PATH.
+ */
+export function resolveOpaBinary(): string {
+  const fromEnv = process.env.TRELLIS_OPA;
+  if (fromEnv) return fromEnv;
+  for (const start of [process.cwd(), __dirname]) {
+    let dir = resolve(start);
+    for (;;) {
+      const candidate = join(dir, '.opa', 'bin', 'opa');
+      if (existsSync(candidate)) return candidate;
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return 'opa';
+}
+
+interface RunResult {
+  code: number;
+  output: string;
+}
+
+function runOpa(opa: string, args: string[], timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(opa, args, { maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const output = [stdout, stderr].filter((s) => s.trim() !== '').join('\n');
+      if (!err) return resolvePromise({ code: 0, output });
+      const e = err as NodeJS.ErrnoException & { code?: unknown; killed?: boolean };
+      if (e.code === 'ENOENT' || e.code === 'EACCES') return reject(policyErrors.opaMissing(opa, String(e.code)));
+      if (e.killed) return resolvePromise({ code: -1, output: `${output}\nopa was stopped after ${timeoutMs} ms` });
+      resolvePromise({ code: typeof e.code === 'number' ? e.code : 1, output });
+    });
+  });
+}
+
+/**
+ * bundleRoots: each domain folder (access/, posture/) is a bundle root, so its data.json lands at
+ * the data root (data.trellis...). A folder holding .rego files directly is one root itself.
+ */
+async function bundleRoots(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    throw policyErrors.compileFailed(dir, `cannot read the folder (${err.code ?? err.message})`);
+  });
+  if (entries.some((e) => e.isFile() && e.name.endsWith('.rego'))) return [dir];
+  const roots: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name === 'dist' || e.name.startsWith('.')) continue;
+    const inner = await readdir(join(dir, e.name));
+    if (inner.some((n) => n.endsWith('.rego'))) roots.push(join(dir, e.name));
+  }
+  if (roots.length === 0) throw policyErrors.compileFailed(dir, 'no .rego files found in it or its immediate subfolders');
+  return roots.sort();
+}
+
+/** compilePolicies builds a wasm bundle with the real opa and returns where it is and its version. */
+export async function compilePolicies(dir: string, opts: OpaCliOptions = {}): Promise<CompiledPolicies> {
+  const opa = opts.opaPath ?? resolveOpaBinary();
+  const roots = await bundleRoots(dir);
+  const bundlePath = opts.outFile ?? join(dir, 'dist', 'bundle.tgz');
+  await mkdir(dirname(bundlePath), { recursive: true });
+  const args = ['build', '-t', 'wasm', '--ignore', '*_test.rego'];
+  for (const ep of opts.entrypoints ?? POLICY_ENTRYPOINTS) args.push('-e', ep);
+  args.push('-o', bundlePath, ...roots);
+  const { code, output } = await runOpa(opa, args, opts.timeoutMs ?? 120_000);
+  if (code !== 0) throw policyErrors.compileFailed(dir, output || `opa build exited with ${code}`);
+  return { bundlePath, version: policyVersion(await readFile(bundlePath)) };
+}
+
+/** testPolicies runs `opa test` on dir; it resolves when every test passes. */
+export async function testPolicies(dir: string, opts: Pick<OpaCliOptions, 'opaPath' | 'timeoutMs'> = {}): Promise<void> {
+  const opa = opts.opaPath ?? resolveOpaBinary();
+  const { code, output } = await runOpa(opa, ['test', dir], opts.timeoutMs ?? 120_000);
+  if (code !== 0) throw policyErrors.testsFailed(dir, output || `opa test exited with ${code}`);
+}

@@ -1,0 +1,576 @@
+# METADATA
+# title: Trellis access policy
+# description: |
+#   Who may reach whom on the mesh. ACL rules are data (data.trellis.acls, or input.acls for a
+#   one-off question), so a security team edits rules, not code. Default deny.
+#   Two ways to ask:
+#     decision: input {src, dst, proto, port} -> {allow, reasons}
+#     netmap:   input {nodes, self, groups?, tags?, users?, acls?} -> {peers, packetFilter, quarantined}
+#   See policies/README.md for the selector grammar and the entrypoints.
+package trellis.access
+
+# ---------------------------------------------------------------------------------------------
+# The ACL document: input.acls wins over data.trellis.acls, so the controller may pass it per call.
+# ---------------------------------------------------------------------------------------------
+
+acls := input.acls if {
+	is_object(input.acls)
+} else := data.trellis.acls if {
+	is_object(data.trellis.acls)
+} else := {}
+
+rules := object.get(acls, "rules", [])
+
+# Group membership: group name (without "group:") -> user names. input.groups adds to acls.groups.
+group_members := object.union(object.get(acls, "groups", {}), object.get(input, "groups", {}))
+
+# Central tag assignment: "tag:x" -> node names or ids that carry it besides their own tags.
+tag_assignments := object.get(input, "tags", {})
+
+# User directory: user name -> {groups: [...]}; an identity provider's view of the user.
+user_directory := object.get(input, "users", {})
+
+quarantine_config := object.get(acls, "quarantine", {})
+
+quarantine_tags := {normalize_tag(t) | some t in object.get(quarantine_config, "tags", ["tag:quarantine"])}
+
+remediation := object.get(quarantine_config, "remediation", [])
+
+# ---------------------------------------------------------------------------------------------
+# Principals: one shape for a node, whether it comes from input.nodes or from a decision's src/dst.
+# ---------------------------------------------------------------------------------------------
+
+strip_prefix(s, p) := substring(s, count(p), -1) if {
+	startswith(s, p)
+} else := s
+
+normalize_tag(t) := concat("", ["tag:", strip_prefix(t, "tag:")])
+
+normalize_group(g) := strip_prefix(g, "group:")
+
+string_list(x) := [s | some s in x; is_string(s)] if is_array(x)
+
+else := []
+
+user_groups(user) := {g |
+	some name, members in group_members
+	user in members
+	g := normalize_group(name)
+} | {normalize_group(g) | some g in string_list(object.get(object.get(user_directory, user, {}), "groups", []))}
+
+assigned_tags(id, name) := {normalize_tag(tag) |
+	some tag, holders in tag_assignments
+	some h in holders
+	h in {id, name}
+}
+
+# principal builds the common shape from a node object (netmap mode) or a src/dst (decision mode).
+principal(n) := p if {
+	id := object.get(n, "id", object.get(n, "node", ""))
+	name := object.get(n, "name", object.get(n, "node", id))
+	user := object.get(n, "user", null)
+	tags := {normalize_tag(t) | some t in string_list(object.get(n, "tags", []))} | assigned_tags(id, name)
+	groups := {normalize_group(g) | some g in string_list(object.get(n, "groups", []))} | user_groups(user)
+	p := {
+		"id": id,
+		"name": name,
+		"user": user,
+		"groups": groups,
+		"tags": tags,
+		"ips": node_ips(n),
+		"subnets": string_list(object.get(n, "subnets", [])),
+		"quarantined": node_quarantined(n, tags),
+	}
+}
+
+node_ips(n) := sort([ip |
+	some ip in array.concat(
+		[object.get(object.get(n, "addresses", {}), "ipv4", ""), object.get(object.get(n, "addresses", {}), "ipv6", "")],
+		array.concat(string_list(object.get(n, "ips", [])), [object.get(n, "ip", "")]),
+	)
+	is_string(ip)
+	ip != ""
+])
+
+node_quarantined(n, tags) if {
+	object.get(n, "quarantined", false) == true
+} else if {
+	count(tags & quarantine_tags) > 0
+} else := false
+
+# ---------------------------------------------------------------------------------------------
+# Selectors: "*", "user:NAME" (or a bare "name@domain"), "group:NAME", "tag:NAME", "node:NAME-OR-ID",
+# and an IP or CIDR ("10.20.0.0/16", "100.64.0.7").
+# ---------------------------------------------------------------------------------------------
+
+is_cidr_selector(s) if regex.match(`^[0-9.]+(/[0-9]{1,2})?$`, s)
+
+is_cidr_selector(s) if {
+	contains(s, ":")
+	regex.match(`^[0-9a-fA-F:.]+(/[0-9]{1,3})?$`, s)
+}
+
+as_cidr(s) := s if {
+	contains(s, "/")
+} else := concat("", [s, "/128"]) if {
+	contains(s, ":")
+} else := concat("", [s, "/32"])
+
+selector_kind(s) := "any" if {
+	s == "*"
+} else := "user" if {
+	startswith(s, "user:")
+} else := "user" if {
+	contains(s, "@")
+	not contains(s, ":")
+} else := "group" if {
+	startswith(s, "group:")
+} else := "tag" if {
+	startswith(s, "tag:")
+} else := "node" if {
+	startswith(s, "node:")
+} else := "cidr" if {
+	is_cidr_selector(s)
+} else := "invalid"
+
+# named_match: the selector names the principal itself (not a subnet behind it).
+named_match(s, _) if selector_kind(s) == "any"
+
+named_match(s, p) if {
+	selector_kind(s) == "user"
+	p.user != null
+	p.user == strip_prefix(s, "user:")
+}
+
+named_match(s, p) if {
+	selector_kind(s) == "group"
+	normalize_group(s) in p.groups
+}
+
+named_match(s, p) if {
+	selector_kind(s) == "tag"
+	normalize_tag(s) in p.tags
+}
+
+named_match(s, p) if {
+	selector_kind(s) == "node"
+	strip_prefix(s, "node:") in {p.id, p.name}
+}
+
+# src_match: a selector matches a sending principal when it names it or holds one of its addresses.
+src_match(s, p) if named_match(s, p)
+
+src_match(s, p) if {
+	selector_kind(s) == "cidr"
+	some ip in p.ips
+	net.cidr_contains(as_cidr(s), ip)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rules: validation and parsing. An invalid rule never matches (fail closed) and is listed in errors.
+# ---------------------------------------------------------------------------------------------
+
+valid_protos := {"tcp", "udp", "icmp", "any"}
+
+rule_proto(r) := object.get(r, "proto", "any")
+
+rule_ports(r) := object.get(r, "ports", ["*"])
+
+rule_label(i, r) := r.name if {
+	is_string(r.name)
+} else := concat("", ["#", format_int(i + 1, 10)])
+
+port_number_ok(s) if {
+	regex.match(`^[0-9]{1,5}$`, s)
+	to_number(s) <= 65535
+}
+
+# port_range parses one ports entry into [from, to]; "*" is [0, 65535].
+port_range(p) := [0, 65535] if {
+	p == "*"
+} else := [p, p] if {
+	is_number(p)
+	p == floor(p)
+	p >= 0
+	p <= 65535
+} else := [to_number(p), to_number(p)] if {
+	is_string(p)
+	port_number_ok(p)
+} else := [lo, hi] if {
+	is_string(p)
+	parts := split(p, "-")
+	count(parts) == 2
+	port_number_ok(parts[0])
+	port_number_ok(parts[1])
+	lo := to_number(parts[0])
+	hi := to_number(parts[1])
+	lo <= hi
+}
+
+rule_errors(i, r) := {concat("", ["rule #", format_int(i + 1, 10), ": must be an object with src, dst, proto and ports"])} if {
+	not is_object(r)
+} else := ((proto_errors(i, r) | port_errors(i, r)) | selector_errors(i, r, "src")) | selector_errors(i, r, "dst")
+
+proto_errors(i, r) := {concat("", ["rule ", rule_label(i, r), ": proto ", json.marshal(rule_proto(r)), " is not one of tcp, udp, icmp, any"]) |
+	not rule_proto(r) in valid_protos
+}
+
+port_errors(i, r) := {concat("", ["rule ", rule_label(i, r), ": ports must be a non-empty list"]) |
+	not non_empty_array(rule_ports(r))
+} | {concat("", ["rule ", rule_label(i, r), ": port ", json.marshal(p), " is not a port, a range like 1000-2000, or *"]) |
+	non_empty_array(rule_ports(r))
+	some p in rule_ports(r)
+	not port_range(p)
+}
+
+selector_errors(i, r, side) := {concat("", ["rule ", rule_label(i, r), ": ", side, " must be a non-empty list of selectors"]) |
+	not non_empty_array(object.get(r, side, null))
+} | {concat("", ["rule ", rule_label(i, r), ": ", side, " selector ", json.marshal(s), " is not *, user:, group:, tag:, node:, an IP or a CIDR"]) |
+	non_empty_array(object.get(r, side, null))
+	some s in r[side]
+	not valid_selector(s)
+}
+
+non_empty_array(x) if {
+	is_array(x)
+	count(x) > 0
+}
+
+valid_selector(s) if {
+	is_string(s)
+	selector_kind(s) != "invalid"
+}
+
+remediation_errors := {concat("", ["quarantine.remediation selector ", json.marshal(s), " is not valid"]) |
+	some s in remediation
+	not valid_selector(s)
+}
+
+# errors lists every problem in the ACL document; rules named here are ignored until fixed.
+errors := sort([msg |
+	some msg in ({msg |
+		some i, r in rules
+		some msg in rule_errors(i, r)
+	} | remediation_errors)
+])
+
+valid_rule(i, r) if {
+	is_object(r)
+	count(rule_errors(i, r)) == 0
+}
+
+proto_match(rule_p, _) if rule_p == "any"
+
+proto_match(rule_p, p) if rule_p == p
+
+port_match(_, _, proto) if proto == "icmp"
+
+port_match(r, port, proto) if {
+	proto != "icmp"
+	some p in rule_ports(r)
+	[lo, hi] := port_range(p)
+	is_number(port)
+	lo <= port
+	port <= hi
+}
+
+port_match(r, port, proto) if {
+	proto != "icmp"
+	not is_number(port)
+	"*" in rule_ports(r)
+}
+
+dst_ports(r) := [] if {
+	"*" in rule_ports(r)
+} else := sort([port_range(p) | some p in rule_ports(r)]) if {
+	rule_proto(r) != "icmp"
+} else := []
+
+# remediates: p is in the remediation group, as a sender.
+remediates(p) if {
+	some s in remediation
+	valid_selector(s)
+	src_match(s, p)
+}
+
+# remediation_dst: some address of node p is in the remediation group, as a destination.
+remediation_dst(p) if {
+	some s in remediation
+	valid_selector(s)
+	count(dst_addrs(s, p)) > 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# (b) Single decisions: input {src: {node, user, groups, tags, ip, quarantined?},
+#     dst: {node, user, tags, ip, subnets, quarantined?}, proto, port}.
+# ---------------------------------------------------------------------------------------------
+
+decision_src := principal(input.src)
+
+decision_dst := principal(input.dst)
+
+decision_proto := object.get(input, "proto", "any")
+
+decision_port := object.get(input, "port", null)
+
+# dst_ip_is_subnet: the packet goes to a subnet behind dst, not to dst itself.
+dst_ip_is_subnet if {
+	some subnet in decision_dst.subnets
+	net.cidr_contains(as_cidr(subnet), input.dst.ip)
+}
+
+# decision_dst_match: named selectors reach dst's own address; CIDR selectors reach any address in them.
+decision_dst_match(s) if {
+	not dst_ip_is_subnet
+	named_match(s, decision_dst)
+}
+
+decision_dst_match(s) if {
+	selector_kind(s) == "cidr"
+	is_string(input.dst.ip)
+	net.cidr_contains(as_cidr(s), input.dst.ip)
+}
+
+matched_labels := {rule_label(i, r) |
+	some i, r in rules
+	valid_rule(i, r)
+	proto_match(rule_proto(r), decision_proto)
+	port_match(r, decision_port, decision_proto)
+	some s in r.src
+	src_match(s, decision_src)
+	some d in r.dst
+	decision_dst_match(d)
+}
+
+remediation_path if {
+	decision_src.quarantined
+	some s in remediation
+	valid_selector(s)
+	decision_dst_match(s)
+}
+
+remediation_path if {
+	decision_dst.quarantined
+	remediates(decision_src)
+}
+
+quarantine_involved if decision_src.quarantined
+
+quarantine_involved if decision_dst.quarantined
+
+decision_valid if {
+	is_object(input.src)
+	is_object(input.dst)
+	decision_proto in {"tcp", "udp", "icmp"}
+}
+
+default allow := false
+
+allow if {
+	decision_valid
+	not quarantine_involved
+	count(matched_labels) > 0
+}
+
+allow if {
+	decision_valid
+	remediation_path
+}
+
+describe(p, ip) := concat("", [p.name, " (", ip, ")"]) if {
+	p.name != ""
+	is_string(ip)
+} else := p.name if {
+	p.name != ""
+} else := ip if {
+	is_string(ip)
+} else := "unknown"
+
+flow := concat("", [
+	describe(decision_src, object.get(input.src, "ip", null)), " -> ",
+	describe(decision_dst, object.get(input.dst, "ip", null)), " ",
+	decision_proto, port_suffix,
+])
+
+port_suffix := concat("", ["/", format_int(decision_port, 10)]) if {
+	decision_proto != "icmp"
+	is_number(decision_port)
+} else := ""
+
+remediation_list := concat(", ", remediation) if {
+	count(remediation) > 0
+} else := "no remediation group (none is configured)"
+
+reasons := [concat("", ["input must have src and dst objects and proto tcp, udp or icmp; got proto ", json.marshal(decision_proto)])] if {
+	not decision_valid
+} else := [concat("", [flow, " allowed: quarantined source may reach remediation ", remediation_list])] if {
+	remediation_path
+	decision_src.quarantined
+} else := [concat("", [flow, " allowed: remediation may reach quarantined destination"])] if {
+	remediation_path
+} else := [concat("", [flow, " denied: source ", decision_src.name, " is quarantined and may only reach ", remediation_list])] if {
+	decision_src.quarantined
+} else := [concat("", [flow, " denied: destination ", decision_dst.name, " is quarantined and only remediation may reach it"])] if {
+	decision_dst.quarantined
+} else := [concat("", [flow, " allowed by rule ", l]) | some l in sort([x | some x in matched_labels])] if {
+	count(matched_labels) > 0
+} else := [concat("", [flow, " denied: no rule allows it (default deny)"])]
+
+decision := {"allow": allow, "reasons": reasons}
+
+# ---------------------------------------------------------------------------------------------
+# (a) Network maps: input {nodes: [{id, name, user, tags, groups?, addresses: {ipv4, ipv6},
+#     subnets?, quarantined?}], self: node id}. Peers are the nodes self may reach or be reached by;
+#     packetFilter is what self accepts (inbound), in core's FilterRule shape plus dstIps.
+# ---------------------------------------------------------------------------------------------
+
+# principals: nodes by id; a node whose id is missing or not unique is left out (and listed in node_errors).
+principals := {p.id: p |
+	dups := duplicate_ids
+	some n in input.nodes
+	unique_id(n, dups)
+	p := principal(n)
+}
+
+duplicate_ids := {id |
+	some i, n in input.nodes
+	some j, m in input.nodes
+	i < j
+	id := n.id
+	m.id == id
+}
+
+unique_id(n, dups) if {
+	is_string(n.id)
+	n.id != ""
+	not n.id in dups
+}
+
+node_errors := sort([concat("", ["node ", json.marshal(object.get(n, "id", null)), " needs a unique, non-empty string id; it is left out of every map"]) |
+	dups := duplicate_ids
+	some n in input.nodes
+	not unique_id(n, dups)
+])
+
+# dst_addrs: the addresses of node p a dst selector reaches ("" when none).
+dst_addrs(s, p) := ({a |
+	named_match(s, p)
+	some a in p.ips
+} | {a |
+	selector_kind(s) == "cidr"
+	some a in array.concat(p.ips, p.subnets)
+	net.cidr_contains(as_cidr(s), a)
+}) | {as_cidr(s) |
+	selector_kind(s) == "cidr"
+	some subnet in p.subnets
+	net.cidr_contains(as_cidr(subnet), as_cidr(s))
+}
+
+# ---------------------------------------------------------------------------------------------
+# The netmap is computed from one index per evaluation (rule -> source nodes, destination nodes and
+# addresses), so a whole tailnet costs O(rules x nodes) per node, not a re-evaluation per pair.
+# a reaches b (some traffic, any port) when:
+#   neither is quarantined and a rule's src matches a and its dst reaches b, or
+#   a is quarantined and b is a remediation destination, or
+#   b is quarantined and a is a remediation source.
+# ---------------------------------------------------------------------------------------------
+
+# netmap_index: everything about the nodes and rules that does not depend on which node asks.
+netmap_index := {
+	"rules": [info |
+		some i, r in rules
+		valid_rule(i, r)
+		info := rule_info(r)
+	],
+	"quarantined": {id | some id, p in principals; p.quarantined},
+	"remediation_src": {id | some id, p in principals; remediates(p)},
+	"remediation_dst": {id | some id, p in principals; remediation_dst(p)},
+}
+
+rule_info(r) := {
+	"src": {id |
+		some id, p in principals
+		not p.quarantined
+		some s in r.src
+		src_match(s, p)
+	},
+	"dst": {id: addrs |
+		some id, p in principals
+		not p.quarantined
+		addrs := {a | some d in r.dst; some a in dst_addrs(d, p)}
+		count(addrs) > 0
+	},
+	"filter_src": sort([ip | some ip in filter_src_ips(r)]),
+	"proto": rule_proto(r),
+	"ports": dst_ports(r),
+}
+
+# filter_src_ips: the addresses a rule's src covers: every address of each named, non-quarantined
+# node, and CIDR selectors as written (they also cover hosts behind subnet routers).
+filter_src_ips(r) := {ip |
+	some s in r.src
+	selector_kind(s) != "cidr"
+	some a in principals
+	not a.quarantined
+	named_match(s, a)
+	some ip in a.ips
+} | {as_cidr(s) |
+	some s in r.src
+	selector_kind(s) == "cidr"
+}
+
+# peers_in(idx, me): ids of the nodes me reaches or is reached by.
+peers_in(idx, me) := (((acl_peers(idx, me) | {b | me in idx.quarantined; some b in idx.remediation_dst}) | {b |
+	me in idx.quarantined
+	some b in idx.remediation_src
+}) | {b | me in idx.remediation_src; some b in idx.quarantined}) | {b | me in idx.remediation_dst; some b in idx.quarantined}
+
+acl_peers(idx, me) := {b |
+	some info in idx.rules
+	me in info.src
+	some b, _ in info.dst
+} | {a |
+	some info in idx.rules
+	info.dst[me]
+	some a in info.src
+}
+
+# filter_in(idx, me): what me accepts inbound: one entry per rule whose dst reaches me, plus the
+# quarantine paths (from quarantined nodes when me remediates, from remediation when me is quarantined).
+filter_in(idx, me, ips) := {f |
+	some info in idx.rules
+	dst_ips := info.dst[me]
+	count(info.filter_src) > 0
+	f := {"srcIps": info.filter_src, "dstIps": sort([x | some x in dst_ips]), "proto": info.proto, "dstPorts": info.ports}
+} | {f |
+	src_ips := {ip |
+		some id in quarantine_sources(idx, me)
+		id != me
+		some ip in principals[id].ips
+	}
+	count(src_ips) > 0
+	f := {"srcIps": sort([x | some x in src_ips]), "dstIps": ips, "proto": "any", "dstPorts": []}
+}
+
+quarantine_sources(idx, me) := {id | me in idx.remediation_dst; some id in idx.quarantined} | {id |
+	me in idx.quarantined
+	some id in idx.remediation_src
+}
+
+netmap_of(idx, self_id) := {
+	"node": self_id,
+	"quarantined": self_id in idx.quarantined,
+	"peers": sort([id | some id in peers_in(idx, self_id); id != self_id]),
+	"packetFilter": sort([f | some f in filter_in(idx, self_id, principals[self_id].ips)]),
+}
+
+netmap := m if {
+	principals[input.self]
+	idx := netmap_index
+	m := netmap_of(idx, input.self)
+}
+
+netmaps := ms if {
+	idx := netmap_index
+	ms := {id: netmap_of(idx, id) | some id, _ in principals}
+}
