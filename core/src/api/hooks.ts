@@ -1,5 +1,6 @@
 import type { NetworkMap, NetworkMapData } from '../netmap/types';
 import type { WgConfig, WgPeerStats } from '../wg/types';
+import type { TelemetryBatch, TelemetryContribution } from './telemetry';
 
 /**
  * Hook kinds, after Rollup:
@@ -50,6 +51,26 @@ export interface MapBuildContext {
   nodeId: string;
 }
 
+/** What the controller knows about one live node when it builds maps (for policy plugins). */
+export interface NodeInfo {
+  id: string;
+  name: string;
+  user: string | null;
+  /** Groups of the owning user. */
+  groups: string[];
+  tags: string[];
+  addresses: { ipv4: string; ipv6: string };
+  /** The controller's last posture decision; null before the first report. */
+  posture: PostureDecision | null;
+  /** False while the node waits for admin approval (it then gets no peers). */
+  approved: boolean;
+}
+
+export interface MapsBuildContext {
+  /** Every live node, sorted by id. */
+  nodes: NodeInfo[];
+}
+
 /** The signature of every hook; the kind of each is fixed in HOOK_KINDS. */
 export interface HookSignatures {
   /** agent: gather device facts (OS, kernel, disk encryption, ...). */
@@ -64,8 +85,19 @@ export interface HookSignatures {
   onPeerStats: (sample: PeerStatsSample) => Promise<void> | void;
   /** controller: adjust one node's NetworkMap while it is built (policy, shaping profiles, ...). */
   transformNetworkMap: (map: NetworkMapData, ctx: MapBuildContext) => Promise<NetworkMapData> | NetworkMapData;
+  /**
+   * controller: adjust every node's map at once, after transformNetworkMap; one call per rebuild,
+   * so a policy can be evaluated once for the whole mesh. Must return one map per input map.
+   */
+  transformNetworkMaps: (maps: NetworkMapData[], ctx: MapsBuildContext) => Promise<NetworkMapData[]> | NetworkMapData[];
   /** controller: a node joined, came online, went offline, was revoked, or reported facts. */
   onNodeEvent: (event: NodeEvent) => Promise<void> | void;
+  /** controller: a telemetry batch arrived from an agent; exporters write it out. */
+  onTelemetry: (batch: TelemetryBatch) => Promise<void> | void;
+  /** agent: rows a plugin adds to the next telemetry batch (e.g. shaping class stats). */
+  collectTelemetry: () => Promise<TelemetryContribution> | TelemetryContribution;
+  /** agent: sections shown in `trellis status` under the plugin's name. */
+  statusSection: () => Promise<unknown> | unknown;
 }
 
 export type HookName = keyof HookSignatures;
@@ -78,7 +110,11 @@ export const HOOK_KINDS = {
   onNetworkMap: 'parallel',
   onPeerStats: 'parallel',
   transformNetworkMap: 'sequential',
+  transformNetworkMaps: 'sequential',
   onNodeEvent: 'parallel',
+  onTelemetry: 'parallel',
+  collectTelemetry: 'parallel',
+  statusSection: 'parallel',
 } as const satisfies Record<HookName, HookKind>;
 
 export type HooksOfKind<K extends HookKind> = {
@@ -93,5 +129,5 @@ type AssertSequential<H extends HookName> =
 // Compile-time check that every hook's signature fits its kind.
 const _kindChecks: { [H in HooksOfKind<'first'>]: AssertFirst<H> } & {
   [H in HooksOfKind<'sequential'>]: AssertSequential<H>;
-} = { evaluatePosture: true, transformWgConfig: true, transformNetworkMap: true };
+} = { evaluatePosture: true, transformWgConfig: true, transformNetworkMap: true, transformNetworkMaps: true };
 void _kindChecks;

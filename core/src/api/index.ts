@@ -20,11 +20,14 @@ export type {
   HookSignatures,
   HooksOfKind,
   MapBuildContext,
+  MapsBuildContext,
   NodeEvent,
+  NodeInfo,
   PeerProbeStats,
   PeerStatsSample,
   PostureDecision,
 } from './hooks';
+export type { ProbeRow, ShapingClassRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';
 export type { WgConfig, WgPeerConfig, WgPeerStats } from '../wg/types';

@@ -17,6 +17,8 @@ export interface HookRunner {
   runSequential<H extends HooksOfKind<'sequential'>>(hook: H, ...args: Args<H>): Promise<Args<H>[0]>;
   /** parallel: runs all at once and returns the fulfilled results. */
   runParallel<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Array<Result<H>>>;
+  /** parallel, keyed by plugin name: for results that belong to a plugin (status sections). */
+  runParallelNamed<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Record<string, Result<H>>>;
   /** Whether any loaded plugin implements the hook (lets callers skip work). */
   has(hook: HookName): boolean;
 }
@@ -31,6 +33,9 @@ export const noHooks: HookRunner = {
   },
   async runParallel() {
     return [];
+  },
+  async runParallelNamed() {
+    return {};
   },
   has() {
     return false;

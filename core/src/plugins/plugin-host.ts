@@ -200,11 +200,15 @@ export class PluginHost implements HookRunner {
   }
 
   async runParallel<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Array<Result<H>>> {
+    return Object.values(await this.runParallelNamed(hook, ...args));
+  }
+
+  async runParallelNamed<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Record<string, Result<H>>> {
     const hooks = this.withHook(hook);
     const settled = await Promise.allSettled(hooks.map(({ fn }) => fn(...args)));
-    const out: Array<Result<H>> = [];
+    const out: Record<string, Result<H>> = {};
     settled.forEach((s, i) => {
-      if (s.status === 'fulfilled') out.push(s.value as Result<H>);
+      if (s.status === 'fulfilled') out[hooks[i].name] = s.value as Result<H>;
       else this.failed(hooks[i].name, hook, s.reason);
     });
     return out;
