@@ -1,10 +1,14 @@
-import { startController } from '../../controller/controller';
+import type { startController as Start } from '../../controller/controller';
 import { createLogger } from '../../log/logger';
 import { waitForAbort, type CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseHostPort } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
 import { UsageError } from '../usage-error';
+
+/** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
+const startController = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
+  (require('../../controller/controller') as { startController: typeof Start }).startController(...args);
 
 const NAME = 'controller';
 

@@ -1,10 +1,14 @@
-import { startAgent } from '../../agent/agent';
+import type { startAgent as Start } from '../../agent/agent';
 import { createLogger } from '../../log/logger';
 import type { CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseDurationInRange, parseHostPort, parseIface, parseNodeName, parsePort, parseUrl } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
 import { UsageError } from '../usage-error';
+
+/** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
+const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
+  (require('../../agent/agent') as { startAgent: typeof Start }).startAgent(...args);
 
 const NAME = 'up';
 
