@@ -4,6 +4,7 @@
  * tests, the benchmark and `trellis lab` all drive it through this class. One lab per machine;
  * its state file lists everything it made so `down` can remove it even after a crash.
  */
+import { acquireLabLock, releaseLabLock } from './lab-lock';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -103,6 +104,7 @@ export class Lab {
     if (opts.configFile !== undefined && !existsSync(opts.configFile)) {
       throw errors.lab(`config file ${opts.configFile} does not exist`);
     }
+    await acquireLabLock();
     await Lab.clear(dir);
     opts.onProgress?.({ kind: 'cleared' });
 
@@ -371,6 +373,7 @@ export class Lab {
   /** down stops every lab process, removes the namespaces, links, sockets and the lab directory. */
   async down(): Promise<void> {
     await Lab.clear(this.st.dir);
+    releaseLabLock();
   }
 
   /**
