@@ -8,7 +8,9 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages the runtime, lab and tests use.
-DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables iperf3 procps psmisc build-essential python3)
+# clickhouse-* for telemetry tests, prometheus for promtool, chromium for the console's browser test.
+DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables iperf3 procps psmisc curl socat
+  build-essential python3 clickhouse-server clickhouse-client prometheus chromium)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -34,6 +36,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+
+# The pinned opa CLI, built with the Go toolchain when missing (no prebuilt downloads here).
+bash scripts/install-opa.sh
 
 # Build every project; Nx caches, so an unchanged tree builds in about a second.
 npx nx run-many -t build --outputStyle=static >/tmp/trellis-build.log 2>&1 || { cat /tmp/trellis-build.log >&2; say "build failed"; exit 1; }
