@@ -9,6 +9,7 @@ const { join } = require('node:path');
 const SUITES = [
   ['map-delta', () => require('./map-delta').run()],
   ['mesh', () => require('./mesh').run()],
+  ['telemetry', () => require('./telemetry').run()],
 ];
 
 function row(r) {

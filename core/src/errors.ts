@@ -34,6 +34,18 @@ export const ErrorCode = {
   UNSUPPORTED_MEDIA_TYPE: 'TRELLIS_ERR_UNSUPPORTED_MEDIA_TYPE',
   INTERNAL: 'TRELLIS_ERR_INTERNAL',
   PROBE_BIND: 'TRELLIS_ERR_PROBE_BIND',
+  PACKET_FILTER_INVALID: 'TRELLIS_ERR_PACKET_FILTER_INVALID',
+  ALREADY_EXISTS: 'TRELLIS_ERR_ALREADY_EXISTS',
+  POLICY_ENGINE_MISSING: 'TRELLIS_ERR_POLICY_ENGINE_MISSING',
+  POLICY_NO_PREVIOUS: 'TRELLIS_ERR_POLICY_NO_PREVIOUS',
+  /** Reported by a policy engine plugin (posture-opa uses the same strings). */
+  POLICY_COMPILE_FAILED: 'TRELLIS_ERR_POLICY_COMPILE_FAILED',
+  POLICY_TESTS_FAILED: 'TRELLIS_ERR_POLICY_TESTS_FAILED',
+  POLICY_BUNDLE_INVALID: 'TRELLIS_ERR_POLICY_BUNDLE_INVALID',
+  POLICY_DATA_INVALID: 'TRELLIS_ERR_POLICY_DATA_INVALID',
+  GRAFANA_UNREACHABLE: 'TRELLIS_ERR_GRAFANA_UNREACHABLE',
+  GRAFANA_UNAUTHORIZED: 'TRELLIS_ERR_GRAFANA_UNAUTHORIZED',
+  DASHBOARDS_MISSING: 'TRELLIS_ERR_DASHBOARDS_MISSING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -82,4 +94,23 @@ export const errors = {
   internal: () => e(ErrorCode.INTERNAL, 'internal controller error; see the controller log'),
   probeBind: (address: string, port: number, why: string) =>
     e(ErrorCode.PROBE_BIND, `cannot bind the probe socket on ${address}:${port} (${why}); free the port or set another probe port`),
+  packetFilterInvalid: (what: string) =>
+    e(ErrorCode.PACKET_FILTER_INVALID, `packet filter from the controller is invalid: ${what}; the previous filter stays in force (check the access policy)`),
+  alreadyExists: (what: string) => e(ErrorCode.ALREADY_EXISTS, `${what} already exists; choose another name or remove it first`),
+  policyEngineMissing: () =>
+    e(
+      ErrorCode.POLICY_ENGINE_MISSING,
+      'no policy engine is loaded on the controller; add the posture-opa plugin to controller.plugins in the --config file',
+    ),
+  policyNoPrevious: (active: string | null) =>
+    e(
+      ErrorCode.POLICY_NO_PREVIOUS,
+      active === null ? 'no policy is active, so there is nothing to roll back' : `policy ${active.slice(0, 12)} is the first version; there is no previous one to roll back to`,
+    ),
+  grafanaUnreachable: (url: string, why: string) =>
+    e(ErrorCode.GRAFANA_UNREACHABLE, `Grafana at ${url} is unreachable (${why}); check --grafana (e.g. http://127.0.0.1:3000) and that Grafana is running`),
+  grafanaUnauthorized: (url: string, status: number) =>
+    e(ErrorCode.GRAFANA_UNAUTHORIZED, `Grafana at ${url} rejected the token (HTTP ${status}); pass a service-account token with Editor (dashboards) and alerting write rights in --token`),
+  dashboardsMissing: (dir: string, what: string) =>
+    e(ErrorCode.DASHBOARDS_MISSING, `${dir}: ${what}; generate it with \`npx nx run plugin-dashboards-grafana:generate\` or pass --dir`),
 };

@@ -26,8 +26,13 @@ import { agentSocketPath, LocalApi } from './local-api';
 import { MapCache } from './map-cache';
 import { MapSession } from './map-session';
 import { resolvePrefs, type Prefs } from './prefs';
+import { PacketFilter, type NftRunner } from './packet-filter';
 import type { ProbeRunner, ProbeRunnerFactory } from './probe-runner';
-import { ProbeScheduler } from './probes/probe-scheduler';
+import { ProbeScheduler, type ProbeSample } from './probes/probe-scheduler';
+import { AgentTelemetry, resolveTelemetryOptions, type TelemetryOptions } from './telemetry/agent-telemetry';
+import { loadRuntimeConfig } from '../config/runtime-config';
+import { AgentMetrics } from '../metrics/agent-metrics';
+import { TrellisMetrics } from '../metrics/trellis-metrics';
 import { Reconfigurer, type MapSource } from './reconfigurer';
 import type { AgentHandle, AgentOptions, AgentStatus, PeerStatus } from './types';
 
@@ -64,6 +69,12 @@ export interface StartAgentOptions extends AgentOptions {
   backoff?: BackoffOptions;
   /** Aborts a startup still waiting for an unreachable controller to enroll. */
   signal?: AbortSignal;
+  /** Telemetry delivery; overrides `agent.settings.telemetry` of the config file. */
+  telemetry?: Partial<TelemetryOptions>;
+  /** Metrics cardinality; overrides `agent.settings.metrics` of the config file. */
+  metrics?: { maxPeerSeries?: number };
+  /** Runs nft scripts for the packet filter; default `nft -f -` in the agent's namespace. */
+  nft?: NftRunner;
 }
 
 const defaultLink: AgentLink = {
@@ -124,12 +135,26 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     iface,
     stateDir: opts.stateDir,
     requestFactsRefresh: () => factsRefresh.fn(),
+    wgKeyCreatedAt: identity.wgKeyCreatedAt ?? null,
+    fetchFromController: (path) => client.getRaw(path),
   };
   let ownHost: { shutdown(): Promise<void> } | null = null;
+  const settings = opts.configFile ? loadRuntimeConfig(opts.configFile).agent.settings : {};
+  let telemetryOptions: TelemetryOptions;
+  try {
+    telemetryOptions = { ...resolveTelemetryOptions(settings.telemetry), ...opts.telemetry };
+  } catch (err) {
+    throw errors.configInvalid(opts.configFile ?? 'telemetry options', (err as Error).message);
+  }
+  const maxPeerSeries = opts.metrics?.maxPeerSeries ?? (settings.metrics as { maxPeerSeries?: unknown } | undefined)?.maxPeerSeries;
+  if (maxPeerSeries !== undefined && !(typeof maxPeerSeries === 'number' && Number.isInteger(maxPeerSeries) && maxPeerSeries >= 0)) {
+    throw errors.configInvalid(opts.configFile ?? 'metrics options', `agent.settings.metrics.maxPeerSeries must be a non-negative integer, got ${JSON.stringify(maxPeerSeries)}`);
+  }
+  const metrics = new TrellisMetrics('agent');
   let hooks: HookRunner;
   if (opts.hooks) hooks = opts.hooks;
   else if (opts.configFile) {
-    const host = await loadPluginHost({ side: 'agent', configFile: opts.configFile, log, agent: access });
+    const host = await loadPluginHost({ side: 'agent', configFile: opts.configFile, log, agent: access, metrics: { collect: () => metrics.collect() } });
     ownHost = host;
     hooks = host;
   } else hooks = noHooks;
@@ -148,6 +173,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     device,
     ownHost,
     discoverEndpoints,
+    telemetryOptions,
+    metrics,
+    maxPeerSeries: maxPeerSeries as number | undefined,
   });
   factsRefresh.fn = () => runtime.refreshFacts();
   try {
@@ -205,6 +233,9 @@ interface RuntimeDeps {
   device: WgDevice;
   ownHost: { shutdown(): Promise<void> } | null;
   discoverEndpoints: () => Promise<string[]>;
+  telemetryOptions: TelemetryOptions;
+  metrics: TrellisMetrics;
+  maxPeerSeries: number | undefined;
 }
 
 /** AgentRuntime owns the running pieces of one started agent and tears them down in order. */
@@ -214,6 +245,10 @@ class AgentRuntime {
   private readonly reconf: Reconfigurer;
   private readonly session: MapSession;
   private readonly api: LocalApi;
+  private readonly packetFilter: PacketFilter;
+  private readonly telemetry: AgentTelemetry;
+  private readonly agentMetrics: AgentMetrics;
+  private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map() };
   private probes: ProbeRunner | null = null;
   private probesBoundTo: string | null = null;
   private applied: { map: NetworkMap; source: MapSource; at: number } | null = null;
@@ -230,7 +265,9 @@ class AgentRuntime {
 
   constructor(private readonly d: RuntimeDeps) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.packetFilter = new PacketFilter({ iface: d.opts.iface, probePort: d.opts.probePort ?? DEFAULT_PROBE_PORT, log: d.log, nft: d.opts.nft });
     this.reconf = new Reconfigurer({
+      packetFilter: this.packetFilter,
       device: d.device,
       hooks: d.hooks,
       link: d.link,
@@ -241,9 +278,21 @@ class AgentRuntime {
       probes: () => this.probes,
       onApplied: (info) => {
         this.applied = { map: info.map, source: info.source, at: info.at };
+        this.notePeers(info.map);
         void this.ensureProbes(info.map);
       },
     });
+    this.telemetry = new AgentTelemetry({
+      stateDir: d.opts.stateDir,
+      nodeName: () => this.applied?.map.self.name ?? d.identity.name,
+      peers: () => this.peerNames,
+      wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
+      post: (batch) => d.client.postTelemetry(batch),
+      hooks: d.hooks,
+      log: d.log,
+      options: d.telemetryOptions,
+    });
+    this.agentMetrics = new AgentMetrics(d.metrics.meter('trellis.agent'), () => this.metricsSnapshot(), { maxPeerSeries: d.maxPeerSeries });
     this.session = new MapSession({
       client: d.client,
       cache: new MapCache(d.opts.stateDir),
@@ -286,6 +335,7 @@ class AgentRuntime {
     await this.api.listen();
     this.apiUp = true;
     this.session.start();
+    this.telemetry.start();
     void this.reportEndpoints();
     void this.refreshFacts();
     const { endpointsMs, factsMs, peerStatsMs } = this.d.intervals;
@@ -306,11 +356,18 @@ class AgentRuntime {
     if (old) await Promise.resolve(old.stop()).catch(() => undefined);
     const { opts, log } = this.d;
     try {
+      const toTelemetry = await this.telemetry.probeSink();
+      const onSample = (s: ProbeSample): void => {
+        toTelemetry(s);
+        const name = this.peerNames.nameById.get(s.peerId);
+        if (name !== undefined) this.agentMetrics.recordProbe(name, s.rttUs);
+      };
       const runner = (opts.probes ?? defaultProbes)({
         bindAddress: addr,
         port: opts.probePort ?? DEFAULT_PROBE_PORT,
         intervalMs: opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
         nodeId: map.self.id,
+        onSample,
       });
       await runner.start();
       if (this.stopping) {
@@ -324,6 +381,38 @@ class AgentRuntime {
       this.probesBoundTo = null;
       log.warn({ err: (err as Error).message }, 'overlay probes could not start; the mesh runs without them');
     }
+  }
+
+  /** notePeers keeps the id/key → name lookups telemetry and metrics label rows with. */
+  private notePeers(map: NetworkMap): void {
+    const peers = map.peers.filter((p) => p.id !== map.self.id);
+    this.peerNames = { nameById: new Map(peers.map((p) => [p.id, p.name])), nameByKey: new Map(peers.map((p) => [p.wgKey, p.name])) };
+    this.agentMetrics.setPeerCount(peers.length);
+    if (typeof this.reconf.lastDurationMs === 'number') this.agentMetrics.recordApply(this.reconf.lastDurationMs);
+  }
+
+  /** metricsSnapshot is what a metrics collection observes: per-peer WireGuard and probe figures. */
+  private async metricsSnapshot(): Promise<import('../metrics/agent-metrics').AgentMetricsSnapshot> {
+    const map = this.applied?.map ?? null;
+    const wg = this.deviceUp ? await this.d.device.stats().catch(() => [] as WgPeerStats[]) : [];
+    const byKey = new Map(wg.map((s) => [s.publicKey, s]));
+    let probes: PeerProbeStats[] = [];
+    try {
+      probes = this.probes?.stats() ?? [];
+    } catch {
+      probes = [];
+    }
+    const byId = new Map(probes.map((p) => [p.peerId, p]));
+    const now = Date.now();
+    const peers = (map?.peers ?? [])
+      .filter((p) => p.id !== map?.self.id)
+      .map((p) => {
+        const s = byKey.get(p.wgKey);
+        const pr = byId.get(p.id);
+        const age = s?.lastHandshake != null ? Math.max(0, (now - s.lastHandshake) / 1000) : null;
+        return { name: p.name, loss: pr?.loss ?? 0, jitterUs: pr?.jitterUs ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, handshakeAgeS: age, up: age !== null && age < 180 };
+      });
+    return { peers, netmapVersion: map?.version ?? 0, compliant: this.posture === null ? null : this.posture.compliant };
   }
 
   private async onRevoked(message: string): Promise<void> {
@@ -384,7 +473,10 @@ class AgentRuntime {
     const key = stableJson({ facts, posture: this.posture });
     if (key === this.postedFactsKey || this.session.revoked) return;
     try {
-      await client.postFacts({ facts, posture: this.posture });
+      // The wire carries the PostureDecision contract only; extras (a plugin's per-check map) stay local.
+      const p = this.posture;
+      const posture = p ? { compliant: p.compliant, reasons: p.reasons, ...(p.policyVersion !== undefined ? { policyVersion: p.policyVersion } : {}) } : null;
+      await client.postFacts({ facts, posture });
       this.postedFactsKey = key;
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not report facts; will retry');
@@ -444,8 +536,19 @@ class AgentRuntime {
       },
       peers,
       posture: this.posture,
-      extensions: {},
+      extensions: await this.statusSections(),
     };
+  }
+
+  /** statusSections gathers each plugin's statusSection, keyed by plugin name; a failing one is left out. */
+  private async statusSections(): Promise<Record<string, unknown>> {
+    try {
+      const named = await this.d.hooks.runParallelNamed('statusSection');
+      return Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined && v !== null));
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message }, 'could not collect plugin status sections');
+      return {};
+    }
   }
 
   stop(): Promise<void> {
@@ -467,13 +570,16 @@ class AgentRuntime {
     await step('map session', () => this.session.stop());
     await step('reconfiguration', () => this.reconf.idle());
     await step('pending reports', () => Promise.all([this.factsRun, this.endpointsRun]));
+    await step('telemetry', () => this.telemetry.stop());
     await step('probes', () => this.probes?.stop());
+    await step('packet filter', () => this.packetFilter.stop());
     this.probes = null;
     if (this.deviceUp) await step('device', () => device.down());
     this.deviceUp = false;
     if (this.apiUp) await step('local API', () => this.api.close());
     this.apiUp = false;
     if (ownHost) await step('plugins', () => ownHost.shutdown());
+    await step('metrics', () => this.d.metrics.shutdown());
     log.info('agent stopped');
     this.resolveDone();
   }

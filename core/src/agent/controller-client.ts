@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { TrellisError } from '../api/errors';
 import { signRequest } from '../auth/signing';
-import type { EndpointsRequest, EnrollRequest, EnrollResponse, ErrorBody, FactsRequest } from '../controller/protocol';
+import type { EndpointsRequest, EnrollRequest, EnrollResponse, ErrorBody, FactsRequest, TelemetryRequest, TelemetryResponse } from '../controller/protocol';
 import { ROUTES } from '../controller/protocol';
 import { ErrorCode, errors } from '../errors';
 import { SseParser, type SseEvent } from './sse-parser';
@@ -70,6 +70,29 @@ export class ControllerClient {
 
   async postFacts(req: FactsRequest): Promise<void> {
     await this.request('POST', ROUTES.facts, req, true);
+  }
+
+  /** postTelemetry sends one signed telemetry batch; the controller answers whether it was a duplicate. */
+  async postTelemetry(batch: TelemetryRequest): Promise<TelemetryResponse> {
+    return this.request<TelemetryResponse>('POST', ROUTES.telemetry, batch, true);
+  }
+
+  /**
+   * getRaw GETs a signed node route and returns the answer as bytes, whatever its status (for
+   * plugins: policy bundles and the like). Rejects only when the controller cannot be reached.
+   */
+  async getRaw(pathAndQuery: string, timeoutMs = this.timeoutMs): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    if (!pathAndQuery.startsWith('/')) throw errors.usage(`controller path "${pathAndQuery}" must start with /`);
+    const headers = this.headers('GET', pathAndQuery, '', true);
+    try {
+      const res = await this.fetchFn(this.url + pathAndQuery, { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) });
+      const body = Buffer.from(await res.arrayBuffer());
+      const h: Record<string, string> = {};
+      res.headers.forEach((v, k) => (h[k.toLowerCase()] = v));
+      return { status: res.status, headers: h, body };
+    } catch (err) {
+      throw errors.controllerUnreachable(this.url, describe(err));
+    }
   }
 
   private headers(method: string, pathAndQuery: string, raw: string, signed: boolean): Record<string, string> {

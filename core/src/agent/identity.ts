@@ -21,6 +21,8 @@ export interface NodeIdentity {
   /** Overlay addresses assigned at enrollment. */
   addresses: { ipv4: string; ipv6: string } | null;
   enrolledAt: number | null;
+  /** Unix ms when the WireGuard key pair was generated; null for identities written before it was recorded. */
+  wgKeyCreatedAt?: number | null;
 }
 
 export const IDENTITY_FILE = 'identity.json';
@@ -67,6 +69,7 @@ export async function loadIdentity(stateDir: string): Promise<NodeIdentity | nul
     identity: checkPair(file, 'identity', raw.identity),
     addresses: addr && typeof addr.ipv4 === 'string' && typeof addr.ipv6 === 'string' ? { ipv4: addr.ipv4, ipv6: addr.ipv6 } : null,
     enrolledAt: typeof raw.enrolledAt === 'number' ? raw.enrolledAt : null,
+    wgKeyCreatedAt: typeof raw.wgKeyCreatedAt === 'number' ? raw.wgKeyCreatedAt : null,
   };
 }
 
@@ -87,6 +90,7 @@ export function newIdentity(name: string, controllerUrl: string): NodeIdentity {
     identity: generateIdentityKeyPair(),
     addresses: null,
     enrolledAt: null,
+    wgKeyCreatedAt: Date.now(),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { PeerProbeStats } from '../api/hooks';
-import type { ProbeTarget } from './probes/probe-scheduler';
+import type { ProbeSample, ProbeTarget } from './probes/probe-scheduler';
 
 /** ProbeRunner is what the agent needs from probes/probe-scheduler.ts (a fake in tests). */
 export interface ProbeRunner {
@@ -14,6 +14,8 @@ export interface ProbeRunnerConfig {
   port: number;
   intervalMs: number;
   nodeId: string;
+  /** Told about every probe outcome (telemetry, metrics). */
+  onSample?: (s: ProbeSample) => void;
 }
 
 export type ProbeRunnerFactory = (cfg: ProbeRunnerConfig) => ProbeRunner;

@@ -29,6 +29,8 @@ export interface ReconfigurerOptions {
   probes?: () => { setPeers(peers: ProbeTarget[]): void } | null;
   /** Called after each successful apply. */
   onApplied?: (info: ApplyInfo) => void;
+  /** Enforces map.packetFilter (packet-filter/); applied in this loop, right after the device. */
+  packetFilter?: { apply(map: NetworkMap): Promise<unknown> } | null;
   now?: () => number;
 }
 
@@ -177,6 +179,14 @@ export class Reconfigurer {
         this.routesKey = null;
         await link.syncRoutes(device.name, routes);
         this.routesKey = routesKey;
+      }
+      if (this.opts.packetFilter) {
+        try {
+          await this.opts.packetFilter.apply(map);
+        } catch (err) {
+          // The previous filter stays in force: failing closed or open here is the filter's call, not ours.
+          log.error({ err, version: map.version }, 'applying the packet filter failed; the previous filter stays in force');
+        }
       }
     } catch (err) {
       this._lastError = err instanceof Error ? err.message : String(err);

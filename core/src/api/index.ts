@@ -5,7 +5,9 @@ export { definePlugin, PLUGIN_API_VERSION } from './plugin';
 export type {
   AgentAccess,
   ControllerAccess,
+  ControllerFetchResult,
   JsonSchema,
+  MetricsAccess,
   PluginContext,
   PluginHooks,
   PluginLogger,
@@ -27,6 +29,16 @@ export type {
   PeerStatsSample,
   PostureDecision,
 } from './hooks';
+export type {
+  AccessAnswer,
+  AccessPrincipal,
+  AccessQuestion,
+  ActivePolicy,
+  ControllerPolicyAccess,
+  PolicyEngine,
+  PolicySource,
+  PreparedPolicy,
+} from './policy';
 export type { ProbeRow, ShapingClassRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';

@@ -1,5 +1,7 @@
 import type { Meter } from '@opentelemetry/api';
+import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import type { HookSignatures } from './hooks';
+import type { ControllerPolicyAccess } from './policy';
 
 /** JSON Schema (draft 2020-12 subset understood by Ajv) for a plugin's config. */
 export type JsonSchema = Record<string, unknown>;
@@ -31,6 +33,20 @@ export interface AgentAccess {
   stateDir: string;
   /** Ask the agent to re-collect facts now (e.g. after a change was observed). */
   requestFactsRefresh(): void;
+  /** Unix ms when this node's WireGuard key was created; null when unknown (identities from before it was recorded). */
+  wgKeyCreatedAt?: number | null;
+  /**
+   * GET a signed node route of the controller (e.g. /v1/policy/bundle). Any HTTP answer resolves
+   * (check status); rejects only when the controller cannot be reached.
+   */
+  fetchFromController?(path: string): Promise<ControllerFetchResult>;
+}
+
+/** ControllerFetchResult is a raw controller answer: header names are lower-case. */
+export interface ControllerFetchResult {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
 }
 
 /** Controller-side view for controller plugins. */
@@ -40,6 +56,14 @@ export interface ControllerAccess {
   requestMapRebuild(reason: string): void;
   /** Append an event to the audit log. */
   audit(event: { action: string; actor: string; target?: string; details?: Record<string, unknown> }): void;
+  /** Policy versions and the engine registration (absent on controllers older than the policy lifecycle). */
+  policy?: ControllerPolicyAccess;
+}
+
+/** Read access to the runtime's OpenTelemetry metrics, for exporters (Prometheus, OTLP). */
+export interface MetricsAccess {
+  /** Collects every core and plugin instrument now (sdk-metrics CollectionResult). */
+  collect(): Promise<CollectionResult>;
 }
 
 export interface PluginContext<C = unknown> {
@@ -50,6 +74,8 @@ export interface PluginContext<C = unknown> {
   config: C;
   agent?: AgentAccess;
   controller?: ControllerAccess;
+  /** Present when the runtime records metrics (it always does when started by core). */
+  metrics?: MetricsAccess;
 }
 
 export type PluginHooks = { [H in keyof HookSignatures]?: HookSignatures[H] };

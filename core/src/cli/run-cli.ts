@@ -7,6 +7,7 @@ import { TrellisError } from '../api/errors';
 import type { CliIO } from './cli-io';
 import type { Command } from './command';
 import { controllerCommand } from './commands/controller-command';
+import { dashboardsPushCommand } from './commands/dashboards-push-command';
 import { downCommand } from './commands/down-command';
 import { keysCreateCommand } from './commands/keys-create-command';
 import { keysListCommand } from './commands/keys-list-command';
@@ -18,6 +19,16 @@ import { labStatusCommand } from './commands/lab-status-command';
 import { labUpCommand } from './commands/lab-up-command';
 import { nodesCommand } from './commands/nodes-command';
 import { nodesRevokeCommand } from './commands/nodes-revoke-command';
+import {
+  groupsAddCommand,
+  groupsAddMemberCommand,
+  groupsListCommand,
+  groupsRemoveCommand,
+  groupsRemoveMemberCommand,
+} from './commands/groups-commands';
+import { nodesApproveCommand } from './commands/nodes-approve-command';
+import { policyExplainCommand, policyPushCommand, policyRollbackCommand, policyShowCommand } from './commands/policy-commands';
+import { usersAddCommand, usersListCommand, usersRemoveCommand } from './commands/users-commands';
 import { statusCommand } from './commands/status-command';
 import { upCommand } from './commands/up-command';
 import { coreVersion } from './commands/version-command';
@@ -30,6 +41,19 @@ export const COMMANDS: Command[] = [
   keysListCommand,
   nodesCommand,
   nodesRevokeCommand,
+  nodesApproveCommand,
+  usersAddCommand,
+  usersListCommand,
+  usersRemoveCommand,
+  groupsAddCommand,
+  groupsListCommand,
+  groupsRemoveCommand,
+  groupsAddMemberCommand,
+  groupsRemoveMemberCommand,
+  policyPushCommand,
+  policyRollbackCommand,
+  policyExplainCommand,
+  policyShowCommand,
   upCommand,
   downCommand,
   statusCommand,
@@ -39,11 +63,16 @@ export const COMMANDS: Command[] = [
   labAddCommand,
   labExecCommand,
   labDemoCommand,
+  dashboardsPushCommand,
 ];
 
 const GROUPS: Record<string, string> = {
   keys: 'manage auth keys',
+  users: 'manage users (owners of nodes and keys)',
+  groups: 'manage groups of users, for access rules',
+  policy: 'the access and posture policy: push, rollback, explain',
   lab: 'a local mesh in network namespaces',
+  dashboards: 'generated Grafana dashboards and alert rules',
 };
 
 export function topHelp(): string {

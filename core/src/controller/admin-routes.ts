@@ -3,7 +3,9 @@ import { errors } from '../errors';
 import { hashSecret } from '../store/secret-hash';
 import { newAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';
+import { registerIdentityRoutes } from './identity-routes';
 import { toAuthKeyView, toNodeView } from './node-view';
+import { registerPolicyAdminRoutes } from './policy-routes';
 import { BODY_LIMITS, ROUTES, type AuditEvent, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from './protocol';
 import { auditQuery, createKeyBody, emptyQuery, revokeBody, revokeParams } from './schemas';
 
@@ -107,5 +109,8 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
       await s.audit({ action: 'admin.audit.read', actor: ACTOR, details: { limit: limit ?? 100 } });
       return events;
     });
+
+    registerIdentityRoutes(scope, s);
+    registerPolicyAdminRoutes(scope, s);
   });
 }

@@ -5,6 +5,8 @@ import type { AuditEntry, NodeRecord, Store } from '../store/store';
 import type { AdminGuard } from './admin-token';
 import type { MapStreamer } from './map-streamer';
 import type { NodeAuthenticator } from './node-auth';
+import type { PolicyLibrary } from './policy-library';
+import type { PostureDecider } from './posture-decider';
 import type { Presence } from './presence';
 
 /** ControllerServices is what the route modules share. */
@@ -14,6 +16,10 @@ export interface ControllerServices {
   presence: Presence;
   hooks: HookRunner;
   nodeAuth: NodeAuthenticator;
+  /** Policy versions (push, rollback, explain through the registered engine). */
+  policies: PolicyLibrary;
+  /** The controller's posture decisions on reported facts. */
+  posture: PostureDecider;
   admin: AdminGuard;
   log: Logger;
   clock: () => number;

@@ -268,8 +268,8 @@ describe('signed node requests', () => {
     c = await start();
     const afterRestart = await call(c, ok);
     expect([afterRestart.statusCode, code(afterRestart)]).toEqual([401, 'TRELLIS_ERR_AUTH_REPLAY']);
-    expect((await call(c, signedInject(c, a, 'POST', '/v1/node/facts', { facts: { os: 'linux' }, posture: { compliant: true, reasons: [] } }))).statusCode).toBe(200);
-    expect((await c.store.getNode(a.id!))?.facts).toEqual({ os: 'linux' });
+    expect((await call(c, signedInject(c, a, 'POST', '/v1/node/facts', { facts: { os: { id: 'linux' } }, posture: { compliant: true, reasons: [] } }))).statusCode).toBe(200);
+    expect((await c.store.getNode(a.id!))?.facts).toEqual({ os: { id: 'linux' } });
   });
 
   it('refuses an expired node with 403', async () => {
@@ -451,7 +451,7 @@ exports.plugin = {
     const a = makeNode('a');
     const res = await enroll(c, key.key, a);
     expect((res.json() as EnrollResponse).map.extensions).toEqual({ recorder: { node: a.id } });
-    expect((await call(c, signedInject(c, a, 'POST', '/v1/node/facts', { facts: { os: 'linux' } }))).statusCode).toBe(200);
+    expect((await call(c, signedInject(c, a, 'POST', '/v1/node/facts', { facts: { os: { id: 'linux' } } }))).statusCode).toBe(200);
     const s = openStream(c, a, '');
     await s.next(0);
     await waitFor(() => c.stats().streams === 1);

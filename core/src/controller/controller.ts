@@ -22,6 +22,14 @@ import { registerMapStreamRoute } from './map-stream-route';
 import { MapStreamer, type MapStreamerStats } from './map-streamer';
 import { NodeAuthenticator } from './node-auth';
 import { registerNodeRoutes } from './node-routes';
+import { LiveTelemetry } from './live-telemetry';
+import { registerTelemetryRoute } from './telemetry-route';
+import { ControllerMetrics } from '../metrics/controller-metrics';
+import { TrellisMetrics } from '../metrics/trellis-metrics';
+import { PolicyLibrary } from './policy-library';
+import { registerPolicyNodeRoutes } from './policy-routes';
+import { PostureDecider } from './posture-decider';
+import { applyRequireApproval } from './settings';
 import { Presence } from './presence';
 import { ROUTES } from './protocol';
 import type { ControllerHandle, ControllerOptions } from './types';
@@ -76,6 +84,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let streamer: MapStreamer | null = null;
   let app: FastifyInstance | null = null;
   let purgeTimer: NodeJS.Timeout | null = null;
+  let metricsRt: TrellisMetrics | null = null;
 
   const audit = async (entry: AuditEntry) => {
     try {
@@ -87,26 +96,44 @@ export async function startController(opts: StartControllerOptions): Promise<Run
 
   try {
     const admin = await ensureAdminToken(store, opts.dataDir, opts.adminToken);
+    const requireApproval = await applyRequireApproval(store, opts.requireApproval, clock());
     const presence = new Presence();
+    let posture: PostureDecider | null = null;
+    const policies = await PolicyLibrary.open({
+      store,
+      dataDir: opts.dataDir,
+      log,
+      clock,
+      onChange: (reason) => {
+        streamer?.markDirty(reason);
+        // Stored decisions were made with the old version: decide again with the new one.
+        void posture?.reevaluateAll(reason).catch((err: unknown) => log.error({ err }, 'posture re-evaluation failed'));
+      },
+    });
     const access: ControllerAccess = {
       dataDir: opts.dataDir,
       requestMapRebuild: (reason) => streamer?.markDirty(`plugin: ${reason}`),
       audit: (ev) => void audit({ action: ev.action, actor: ev.actor, target: ev.target ?? null, details: ev.details }),
+      policy: policies,
     };
     let hooks: HookRunner = opts.hooks ?? noHooks;
+    let controllerMetrics: ControllerMetrics | null = null;
+    metricsRt = new TrellisMetrics('controller');
+    const trellisMetrics = metricsRt;
     if (!opts.hooks && opts.configFile) {
-      pluginHost = await loadPluginHost({ side: 'controller', configFile: opts.configFile, log, controller: access });
+      pluginHost = await loadPluginHost({ side: 'controller', configFile: opts.configFile, log, controller: access, metrics: { collect: () => trellisMetrics.collect() } });
       hooks = pluginHost;
     }
     streamer = new MapStreamer({
       store,
-      builder: new MapBuilder(hooks),
+      builder: timedBuilder(new MapBuilder(hooks), (ms) => controllerMetrics?.recordBuild(ms)),
       presence,
       log,
       clock,
       batchWindowMs: opts.batchWindowMs ?? 25,
       pingIntervalMs: opts.pingIntervalMs,
     });
+    posture = new PostureDecider({ store, hooks, streamer, log, clock, audit });
     await streamer.refresh('startup');
 
     const services: ControllerServices = {
@@ -115,6 +142,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       presence,
       hooks,
       nodeAuth: new NodeAuthenticator({ store, presence, clock, audit }),
+      policies,
+      posture,
       admin: new AdminGuard(admin.hash),
       log,
       clock,
@@ -123,7 +152,18 @@ export async function startController(opts: StartControllerOptions): Promise<Run
         await hooks.runParallel('onNodeEvent', { kind, nodeId: node.id, nodeName: node.name, at: clock(), ...(details ? { details } : {}) });
       },
     };
+    const live = new LiveTelemetry({ clock });
+    const running0 = streamer;
+    controllerMetrics = new ControllerMetrics(trellisMetrics.meter('trellis.controller'), async () => {
+      const st = running0.stats();
+      const nodes = await store.listNodes();
+      return { nodes: st.nodes, nodesOnline: nodes.filter((n) => presence.isOnline(n.id)).length, streamClients: st.streams, rebuilds: st.rebuilds };
+    });
+    const cm = controllerMetrics;
     app = createHttpApp(log);
+    app.addHook('onResponse', async (request, reply) => {
+      cm.recordRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
+    });
     app.get(ROUTES.health, { bodyLimit: 1024, schema: { querystring: { type: 'object', additionalProperties: false, properties: {} } } }, async () => ({
       status: 'ok',
       epoch: streamer?.epoch,
@@ -132,6 +172,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     registerNodeRoutes(app, services);
     registerMapStreamRoute(app, services);
     registerAdminRoutes(app, services);
+    registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry({ probes: b.probes.length, tunnels: b.tunnels.length, shaping: b.shaping?.length ?? 0 }, duplicate) });
+    registerPolicyNodeRoutes(app, services);
 
     await store.purgeNonces(clock());
     purgeTimer = setInterval(() => {
@@ -142,7 +184,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     await app.listen({ host, port });
     const bound = app.server.address() as AddressInfo;
     const url = urlFor(host, bound.port);
-    log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [] }, 'controller listening');
+    log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [], requireApproval, policyVersion: policies.active()?.version ?? null }, 'controller listening');
 
     const running = streamer;
     const server = app;
@@ -156,6 +198,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       await running.close();
       await server.close();
       await pluginHost?.shutdown();
+      await metricsRt?.shutdown();
       await store.close();
       log.info({ url }, 'controller stopped');
     };
@@ -176,4 +219,18 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     await store.close();
     throw err;
   }
+}
+
+/** timedBuilder reports how long each whole-mesh map build takes (the trellis_map_build_time histogram). */
+function timedBuilder(builder: MapBuilder, record: (ms: number) => void): MapBuilder {
+  const build = builder.build.bind(builder);
+  builder.build = async (input) => {
+    const t0 = performance.now();
+    try {
+      return await build(input);
+    } finally {
+      record(performance.now() - t0);
+    }
+  };
+  return builder;
 }

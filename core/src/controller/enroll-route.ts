@@ -6,6 +6,7 @@ import { canonicalEndpoint } from '../wg/cidr';
 import { parseAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';
 import { newNodeId } from './node-id';
+import { SETTING_REQUIRE_APPROVAL } from './settings';
 import { BODY_LIMITS, ROUTES, type EnrollRequest, type EnrollResponse } from './protocol';
 import { emptyQuery, enrollBody } from './schemas';
 
@@ -47,6 +48,7 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
         endpoints,
         now: s.clock(),
         actor: `remote:${request.ip}`,
+        requireApproval: (await s.store.getMeta(SETTING_REQUIRE_APPROVAL)) === 'true',
       });
     } catch (err) {
       if (err instanceof TrellisError) {

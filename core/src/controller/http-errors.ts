@@ -26,6 +26,13 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.NODE_REVOKED]: 403,
   [ErrorCode.NODE_EXPIRED]: 403,
   [ErrorCode.ADMIN_UNAUTHORIZED]: 401,
+  [ErrorCode.ALREADY_EXISTS]: 409,
+  [ErrorCode.POLICY_ENGINE_MISSING]: 409,
+  [ErrorCode.POLICY_NO_PREVIOUS]: 409,
+  [ErrorCode.POLICY_COMPILE_FAILED]: 422,
+  [ErrorCode.POLICY_TESTS_FAILED]: 422,
+  [ErrorCode.POLICY_BUNDLE_INVALID]: 422,
+  [ErrorCode.POLICY_DATA_INVALID]: 422,
 };
 
 /** statusFor maps a TrellisError code to its HTTP status. */

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { NodeInfo } from '../api/hooks';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { NetworkMapData, PeerNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
@@ -13,6 +14,8 @@ export interface MapBuildInput {
   now: number;
   /** Peer entries of the previous build; an unchanged peer keeps its object so diffs compare by reference. */
   previousPeers?: ReadonlyMap<string, PeerNode>;
+  /** user name -> groups, for policy plugins (NodeInfo.groups). */
+  userGroups?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface MapBuildOutput {
@@ -20,6 +23,25 @@ export interface MapBuildOutput {
   maps: Map<string, NetworkMapData>;
   /** The shared, frozen peer entries, by node id. */
   peers: Map<string, PeerNode>;
+}
+
+/** isApproved: a node enrolled while approval was required waits, with no peers, until an admin approves it. */
+export function isApproved(node: NodeRecord): boolean {
+  return node.approved !== false;
+}
+
+/** nodeInfoOf is what policy plugins learn about a live node. */
+export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string, readonly string[]>> = {}): NodeInfo {
+  return {
+    id: node.id,
+    name: node.name,
+    user: node.user,
+    groups: node.user ? [...(userGroups[node.user] ?? [])] : [],
+    tags: [...node.tags],
+    addresses: { ipv4: node.ipv4, ipv6: node.ipv6 },
+    posture: node.posture,
+    approved: isApproved(node),
+  };
 }
 
 /** isLiveNode: a node takes part in the mesh unless it is revoked or its key has expired. */
@@ -68,12 +90,16 @@ export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
     return entry;
   });
   const maps = new Map<string, NetworkMapData>();
+  // Nodes waiting for approval see no one and no one sees them.
+  const visible = live.map(isApproved);
+  const allApproved = visible.every(Boolean);
   live.forEach((node, i) => {
+    const peerList = !visible[i] ? [] : allApproved ? entries.slice(0, i).concat(entries.slice(i + 1)) : entries.filter((_, j) => j !== i && visible[j]);
     maps.set(node.id, {
       version: 0,
       epoch: input.epoch,
       self: { ...entries[i], expiresAt: node.expiresAt },
-      peers: entries.slice(0, i).concat(entries.slice(i + 1)),
+      peers: peerList,
       packetFilter: null,
       routes: [],
       extensions: {},
@@ -83,9 +109,15 @@ export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
   return { maps, peers };
 }
 
+const sortPeers = (map: NetworkMapData): NetworkMapData => {
+  const sorted = map.peers.every((p, i) => i === 0 || map.peers[i - 1].id < p.id);
+  return sorted ? map : { ...map, peers: [...map.peers].sort(byId) };
+};
+
 /**
  * MapBuilder runs buildNetworkMaps, remembers the shared peer entries for the next build, and lets
- * plugins adjust each node's map through the sequential transformNetworkMap hook.
+ * plugins adjust each node's map through the sequential transformNetworkMap hook, then every map at
+ * once through transformNetworkMaps (a policy evaluated once for the whole mesh).
  */
 export class MapBuilder {
   private previousPeers: ReadonlyMap<string, PeerNode> = new Map();
@@ -95,12 +127,22 @@ export class MapBuilder {
   async build(input: Omit<MapBuildInput, 'previousPeers'>): Promise<Map<string, NetworkMapData>> {
     const out = buildNetworkMaps({ ...input, previousPeers: this.previousPeers });
     this.previousPeers = out.peers;
-    if (!this.hooks.has('transformNetworkMap')) return out.maps;
-    for (const [nodeId, map] of out.maps) {
-      const next = await this.hooks.runSequential('transformNetworkMap', map, { nodeId });
-      // Peers stay sorted by id whatever a plugin did: agents and diffs rely on it.
-      const sorted = next.peers.every((p, i) => i === 0 || next.peers[i - 1].id < p.id);
-      out.maps.set(nodeId, sorted ? next : { ...next, peers: [...next.peers].sort(byId) });
+    if (this.hooks.has('transformNetworkMap')) {
+      for (const [nodeId, map] of out.maps) {
+        const next = await this.hooks.runSequential('transformNetworkMap', map, { nodeId });
+        // Peers stay sorted by id whatever a plugin did: agents and diffs rely on it.
+        out.maps.set(nodeId, sortPeers(next));
+      }
+    }
+    if (this.hooks.has('transformNetworkMaps')) {
+      const byNode = new Map(input.nodes.map((n) => [n.id, n]));
+      const ids = [...out.maps.keys()];
+      const nodes = ids.map((id) => nodeInfoOf(byNode.get(id)!, input.userGroups));
+      const next = await this.hooks.runSequential('transformNetworkMaps', ids.map((id) => out.maps.get(id)!), { nodes });
+      // One map per input map, for the same node: anything else is ignored (the per-node maps stay).
+      if (next.length === ids.length && next.every((m, i) => m?.self?.id === ids[i])) {
+        next.forEach((m, i) => out.maps.set(ids[i], sortPeers(m)));
+      }
     }
     return out.maps;
   }

@@ -131,8 +131,10 @@ export class MapStreamer {
     this.rebuilds++;
     const now = this.opts.clock();
     const nodes = await this.opts.store.listNodes();
+    const userGroups = await this.opts.store.userGroups();
     const maps = await this.opts.builder.build({
       nodes,
+      userGroups,
       presence: (n) => this.opts.presence.state(n.id, n.lastSeen),
       overlay: this.opts.store.overlay,
       epoch: this.epoch,

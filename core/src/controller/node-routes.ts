@@ -33,11 +33,10 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
     const node = request.node!;
     const body = request.body as FactsRequest;
     const facts: Facts = body.facts;
-    const posture: PostureDecision | null = body.posture ?? null;
-    const changed = await s.store.setFacts(node.id, facts, posture);
-    // Maps carry no facts themselves; only a plugin that transforms maps can make them depend on facts.
-    if (changed && s.hooks.has('transformNetworkMap')) s.streamer.markDirty(`facts of ${node.name}`);
-    await s.nodeEvent('facts', node, { changed, compliant: posture?.compliant ?? null });
-    return { ok: true };
+    const agentPosture: PostureDecision | null = body.posture ?? null;
+    // The controller decides with the active policy version; the agent's own decision is only recorded.
+    const { posture, transition } = await s.posture.decide(node, facts, agentPosture, `node:${node.id}`);
+    await s.nodeEvent('facts', node, { compliant: posture?.compliant ?? null, transition });
+    return { ok: true, posture };
   });
 }

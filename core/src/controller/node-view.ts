@@ -22,6 +22,7 @@ export function toNodeView(node: NodeRecord, presence: Presence): NodeView {
     revokedAt: node.revokedAt,
     facts: node.facts,
     posture: node.posture,
+    approved: node.approved !== false,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { NetworkMapData } from '../netmap/types';
+import type { TelemetryBatch } from '../api/telemetry';
 
 export const ROUTES = {
   health: '/healthz',
@@ -19,7 +20,36 @@ export const ROUTES = {
   /** POST /v1/admin/nodes/:name/revoke */
   adminRevoke: '/v1/admin/nodes/:name/revoke',
   adminAudit: '/v1/admin/audit',
+  /** POST, signed: a telemetry batch (api/telemetry.ts TelemetryBatch without node/nodeId). */
+  telemetry: '/v1/node/telemetry',
+  /** GET, admin: the latest per-path figures (LiveTelemetry). */
+  adminTelemetryLive: '/v1/admin/telemetry/live',
+  /** POST /v1/admin/nodes/:name/approve: let a node waiting for approval into the mesh. */
+  adminApprove: '/v1/admin/nodes/:name/approve',
+  /** GET list, POST { name } add. */
+  adminUsers: '/v1/admin/users',
+  /** DELETE: remove the user, revoking its nodes and keys. */
+  adminUser: '/v1/admin/users/:name',
+  /** GET list, POST { name } add. */
+  adminGroups: '/v1/admin/groups',
+  /** DELETE: remove the group. */
+  adminGroup: '/v1/admin/groups/:name',
+  /** POST { user }: add a member. */
+  adminGroupMembers: '/v1/admin/groups/:name/members',
+  /** DELETE: remove a member. */
+  adminGroupMember: '/v1/admin/groups/:name/members/:user',
+  /** GET: active policy version and history; POST { files, source }: compile, test and activate. */
+  adminPolicy: '/v1/admin/policy',
+  /** POST: go back to the version active before the current one. */
+  adminPolicyRollback: '/v1/admin/policy/rollback',
+  /** POST { from, to, proto, port }: the active policy's decision and its reasons. */
+  adminPolicyExplain: '/v1/admin/policy/explain',
+  /** GET, signed: the active policy bundle (application/gzip), version in x-trellis-policy-version. */
+  policyBundle: '/v1/policy/bundle',
 } as const;
+
+/** Response header carrying the policy version of GET /v1/policy/bundle. */
+export const POLICY_VERSION_HEADER = 'x-trellis-policy-version';
 
 /** Body size limits, bytes. */
 export const BODY_LIMITS = {
@@ -27,6 +57,9 @@ export const BODY_LIMITS = {
   endpoints: 4 * 1024,
   facts: 64 * 1024,
   admin: 16 * 1024,
+  telemetry: 1024 * 1024,
+  /** A pushed policy dir (rego + data.json). */
+  policy: 2 * 1024 * 1024,
 } as const;
 
 export interface EnrollRequest {
@@ -100,6 +133,83 @@ export interface NodeView {
   revokedAt: number | null;
   facts: Facts | null;
   posture: PostureDecision | null;
+  /** False while the node waits for `trellis nodes approve`. */
+  approved: boolean;
+}
+
+export interface UserView {
+  name: string;
+  groups: string[];
+  createdAt: number;
+}
+
+export interface RemoveUserResponse {
+  name: string;
+  revokedNodes: string[];
+  revokedKeys: string[];
+}
+
+export interface GroupView {
+  name: string;
+  members: string[];
+  createdAt: number;
+}
+
+export interface PolicyPushRequest {
+  /** Relative path (e.g. access/access.rego) to file text; only .rego and .json. */
+  files: Record<string, string>;
+  /** The pushed dir, for messages and the version history. */
+  source?: string;
+}
+
+export interface PolicyVersionView {
+  version: string;
+  source: string;
+  size: number;
+  createdAt: number;
+}
+
+export interface PolicyActivationView {
+  version: string;
+  at: number;
+  actor: string;
+  kind: string;
+}
+
+export interface PolicyStatusView {
+  /** Whether a policy engine plugin (posture-opa) is loaded. */
+  engine: boolean;
+  active: (PolicyVersionView & { activatedAt: number }) | null;
+  /** Activations still in force, newest last: rollback goes to the one before the last. */
+  activations: PolicyActivationView[];
+  versions: PolicyVersionView[];
+}
+
+export interface PolicyChangeResponse {
+  version: string;
+  previousVersion: string | null;
+  /** True when the pushed policy was already the active version. */
+  unchanged: boolean;
+  testSummary?: string;
+}
+
+export interface ExplainRequest {
+  /** Node name or user name. */
+  from: string;
+  /** Node name. */
+  to: string;
+  proto?: 'tcp' | 'udp' | 'icmp';
+  port?: number | null;
+}
+
+export interface ExplainResponse {
+  allow: boolean;
+  reasons: string[];
+  policyVersion: string;
+  from: string;
+  to: string;
+  proto: 'tcp' | 'udp' | 'icmp';
+  port: number | null;
 }
 
 export interface AuditEvent {
@@ -113,4 +223,13 @@ export interface AuditEvent {
 
 export interface ErrorBody {
   error: { code: string; message: string };
+}
+
+/** What an agent posts to ROUTES.telemetry: node and nodeId are set by the controller from the signature. */
+export type TelemetryRequest = Omit<TelemetryBatch, 'node' | 'nodeId'>;
+
+export interface TelemetryResponse {
+  /** True when this batchId had been accepted before (a retry); the rows were not exported again. */
+  duplicate: boolean;
+  accepted: { probes: number; tunnels: number; shaping: number };
 }

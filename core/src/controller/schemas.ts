@@ -43,12 +43,33 @@ export const postureSchema = {
   },
 } as const;
 
+/**
+ * factsSchema checks the documented facts shape (policies/posture/README.md) loosely: known fields
+ * must have the right JSON types, unknown fields (other plugins' facts) pass.
+ */
+const str = { type: 'string', maxLength: 256 } as const;
+const obj = (properties: Record<string, unknown>) => ({ type: 'object', properties }) as const;
+export const factsSchema = {
+  type: 'object',
+  maxProperties: 64,
+  properties: {
+    os: obj({ id: str, versionId: { anyOf: [{ type: 'null' }, str, { type: 'number' }] }, name: str, prettyName: str }),
+    kernel: obj({ release: str, version: str }),
+    agent: obj({ version: str }),
+    disk: obj({ rootEncrypted: { type: 'boolean' }, devices: { type: 'array', maxItems: 256, items: { type: 'object' } } }),
+    firewall: obj({ enabled: { type: 'boolean' }, ruleCount: { type: 'integer', minimum: 0 }, inputPolicy: str }),
+    processes: { type: 'array', maxItems: 8192, items: str },
+    wgKey: obj({ createdAt: { type: 'number', minimum: 0 } }),
+    collectedAt: { type: 'number', minimum: 0 },
+  },
+} as const;
+
 export const factsBody = {
   type: 'object',
   additionalProperties: false,
   required: ['facts'],
   properties: {
-    facts: { type: 'object' },
+    facts: factsSchema,
     posture: { anyOf: [{ type: 'null' }, postureSchema] },
   },
 } as const;
@@ -93,4 +114,50 @@ export const auditQuery = {
   type: 'object',
   additionalProperties: false,
   properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+} as const;
+
+export const USER_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$';
+export const GROUP_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
+const userName = { type: 'string', minLength: 1, maxLength: 128, pattern: USER_NAME_PATTERN } as const;
+const groupName = { type: 'string', minLength: 1, maxLength: 63, pattern: GROUP_NAME_PATTERN } as const;
+
+export const userBody = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: userName } } as const;
+export const userParams = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: userName } } as const;
+export const groupBody = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: groupName } } as const;
+export const groupParams = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: groupName } } as const;
+export const memberBody = { type: 'object', additionalProperties: false, required: ['user'], properties: { user: userName } } as const;
+export const memberParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'user'],
+  properties: { name: groupName, user: userName },
+} as const;
+
+/** A pushed policy: relative paths of .rego and .json files to their text. */
+export const policyPushBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['files'],
+  properties: {
+    files: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 512,
+      propertyNames: { type: 'string', maxLength: 256, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*\\.(rego|json)$' },
+      additionalProperties: { type: 'string' },
+    },
+    source: { type: 'string', minLength: 1, maxLength: 1024 },
+  },
+} as const;
+
+export const explainBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to'],
+  properties: {
+    from: { type: 'string', minLength: 1, maxLength: 128 },
+    to: { type: 'string', minLength: 1, maxLength: 128 },
+    proto: { enum: ['tcp', 'udp', 'icmp'] },
+    port: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 0, maximum: 65535 }] },
+  },
 } as const;

@@ -15,6 +15,8 @@ export interface ControllerOptions {
   configFile?: string;
   /** How long changes are collected before maps are rebuilt, ms. Default 25. */
   batchWindowMs?: number;
+  /** New nodes wait (no peers) until approved; stored in settings. Undefined keeps the stored setting. */
+  requireApproval?: boolean;
 }
 
 export interface ControllerHandle {

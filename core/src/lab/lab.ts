@@ -5,6 +5,7 @@
  * its state file lists everything it made so `down` can remove it even after a crash.
  */
 import { acquireLabLock, releaseLabLock } from './lab-lock';
+import { writeLabConfig } from './lab-config';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -38,6 +39,10 @@ export interface LabUpOptions {
   configFile?: string;
   /** Agent probe interval, ms. Default 1000. */
   probeIntervalMs?: number;
+  /** ClickHouse HTTP URL: the controller loads telemetry-clickhouse with it (merged into configFile). */
+  clickhouseUrl?: string;
+  /** ClickHouse database for clickhouseUrl. Default "trellis". */
+  clickhouseDatabase?: string;
   /** Where the lab keeps its state; default TRELLIS_LAB_DIR or /run/trellis-lab. */
   dir?: string;
   /** The CLI entry to run; default core/dist/cli/main.js (build with `npx tsc -b core/tsconfig.json`). */
@@ -107,6 +112,10 @@ export class Lab {
     await acquireLabLock();
     await Lab.clear(dir);
     opts.onProgress?.({ kind: 'cleared' });
+    let configFile = opts.configFile !== undefined ? resolve(opts.configFile) : null;
+    if (opts.clickhouseUrl !== undefined) {
+      configFile = writeLabConfig(join(dir, 'controller', 'lab-config.json'), configFile, { url: opts.clickhouseUrl, database: opts.clickhouseDatabase });
+    }
 
     const lab = new Lab({
       version: 1,
@@ -114,7 +123,7 @@ export class Lab {
       createdAt: Date.now(),
       bridge: LAB_BRIDGE,
       authKey: null,
-      configFile: opts.configFile !== undefined ? resolve(opts.configFile) : null,
+      configFile,
       probeIntervalMs: opts.probeIntervalMs ?? 1000,
       cliPath,
       env: opts.env ?? {},
@@ -357,6 +366,8 @@ export class Lab {
           stderr: Buffer.concat(err).toString('utf8'),
         });
       });
+      // A command that exits before reading its stdin must not crash the caller with EPIPE.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(opts.input ?? '');
     });
   }

@@ -39,6 +39,8 @@ export interface SelfNode extends PeerNode {
 /** A packet filter rule: traffic from srcIps to dstPorts on this node is accepted. */
 export interface FilterRule {
   srcIps: string[];
+  /** Destination addresses/CIDRs on this node the rule covers; absent means all of this node's addresses. */
+  dstIps?: string[];
   proto: 'tcp' | 'udp' | 'icmp' | 'any';
   /** Port ranges as [from, to]; empty means all ports. */
   dstPorts: Array<[number, number]>;

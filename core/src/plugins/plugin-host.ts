@@ -4,7 +4,7 @@ import Ajv from 'ajv';
 import semver from 'semver';
 import { PluginErrorCode, SkipPlugin, TrellisError } from '../api/errors';
 import { HOOK_KINDS, type HookName, type HookSignatures, type HooksOfKind } from '../api/hooks';
-import { PLUGIN_API_VERSION, type AgentAccess, type ControllerAccess, type TrellisPlugin } from '../api/plugin';
+import { PLUGIN_API_VERSION, type AgentAccess, type ControllerAccess, type MetricsAccess, type TrellisPlugin } from '../api/plugin';
 import { loadRuntimeConfig, type PluginEntry } from '../config/runtime-config';
 import type { Logger } from '../log/logger';
 import type { HookRunner } from './hook-runner';
@@ -120,7 +120,7 @@ export class PluginHost implements HookRunner {
    * start checks everything (names, API range, dependencies, every config) before any setup runs,
    * then sets plugins up in dependency order. SkipPlugin and setup failures disable that plugin only.
    */
-  async start(entries: Array<{ plugin: TrellisPlugin; config: Record<string, unknown> }>, access: { agent?: AgentAccess; controller?: ControllerAccess; meter?: Meter }): Promise<void> {
+  async start(entries: Array<{ plugin: TrellisPlugin; config: Record<string, unknown> }>, access: { agent?: AgentAccess; controller?: ControllerAccess; meter?: Meter; metrics?: MetricsAccess }): Promise<void> {
     const mine = entries.filter((e) => !e.plugin.manifest?.sides || e.plugin.manifest.sides.includes(this.side));
     const ordered = checkPlugins(mine.map((e) => e.plugin));
     const configs = new Map(mine.map((e) => [e.plugin, validatePluginConfig(e.plugin, e.config)]));
@@ -140,6 +140,7 @@ export class PluginHost implements HookRunner {
           config,
           agent: access.agent,
           controller: access.controller,
+          ...(access.metrics ? { metrics: access.metrics } : {}),
         });
         this.active.push({ plugin, config });
         this.log.info({ plugin: name, version: plugin.manifest.version }, 'plugin started');
@@ -253,6 +254,7 @@ export interface LoadPluginHostOptions {
   agent?: AgentAccess;
   controller?: ControllerAccess;
   meter?: Meter;
+  metrics?: MetricsAccess;
   /** Plugins given directly (tests, embedding); loaded before those named in the config file. */
   plugins?: Array<{ plugin: TrellisPlugin; config?: Record<string, unknown> }>;
 }

@@ -8,4 +8,18 @@ export type { Migration } from './migrations';
 export { hashSecret, secretMatches } from './secret-hash';
 export { SqliteStore } from './sqlite-store';
 export type { SqliteStoreOptions } from './sqlite-store';
-export type { AuditEntry, AuthKeyRecord, EnrollInput, EnrollOutcome, EnrollResult, NewAuthKey, NodeRecord, Store } from './store';
+export type {
+  AuditEntry,
+  AuthKeyRecord,
+  EnrollInput,
+  EnrollOutcome,
+  EnrollResult,
+  GroupRecord,
+  NewAuthKey,
+  NodeRecord,
+  PolicyActivation,
+  PolicyVersionRecord,
+  RemoveUserResult,
+  Store,
+  UserRecord,
+} from './store';

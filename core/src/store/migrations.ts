@@ -72,4 +72,46 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 `,
   },
+  {
+    version: 2,
+    name: 'identity-approval-policy',
+    sql: `
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO users (name, created_at)
+  SELECT owner_user, MIN(created_at) FROM (
+    SELECT owner_user, created_at FROM auth_keys WHERE owner_user IS NOT NULL
+    UNION ALL SELECT owner_user, created_at FROM nodes WHERE owner_user IS NOT NULL
+  ) GROUP BY owner_user;
+CREATE TABLE groups (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE group_members (
+  group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+  user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+  added_at INTEGER NOT NULL,
+  PRIMARY KEY (group_name, user_name)
+) WITHOUT ROWID;
+ALTER TABLE nodes ADD COLUMN approved INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE nodes ADD COLUMN approved_at INTEGER;
+CREATE TABLE policy_versions (
+  version TEXT PRIMARY KEY,
+  file TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE policy_activations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  version TEXT NOT NULL REFERENCES policy_versions(version),
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  undone INTEGER NOT NULL DEFAULT 0
+);
+`,
+  },
 ];

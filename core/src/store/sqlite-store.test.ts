@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from './migrations';
 import { hashSecret } from './secret-hash';
 import { SqliteStore } from './sqlite-store';
 import type { EnrollInput } from './store';
@@ -48,10 +49,10 @@ afterEach(async () => {
 describe('SqliteStore', () => {
   it('records migrations once and keeps the file private', async () => {
     const s = open();
-    expect(s.schemaVersions()).toEqual([1]);
+    expect(s.schemaVersions()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
     await s.close();
     const again = open();
-    expect(again.schemaVersions()).toEqual([1]);
+    expect(again.schemaVersions()).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
     expect(statSync(join(dir, 'trellis.db')).mode & 0o777).toBe(0o600);
     const raw = new Database(join(dir, 'trellis.db'), { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -8,7 +8,20 @@ import { AddressPool } from './address-pool';
 import { checkAuthKeyUsable } from './auth-key-rules';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations';
 import { secretMatches } from './secret-hash';
-import type { AuditEntry, AuthKeyRecord, EnrollInput, EnrollResult, NewAuthKey, NodeRecord, Store } from './store';
+import type {
+  AuditEntry,
+  AuthKeyRecord,
+  EnrollInput,
+  EnrollResult,
+  GroupRecord,
+  NewAuthKey,
+  NodeRecord,
+  PolicyActivation,
+  PolicyVersionRecord,
+  RemoveUserResult,
+  Store,
+  UserRecord,
+} from './store';
 
 export interface SqliteStoreOptions {
   /** Directory holding trellis.db; created (0700) if missing. */
@@ -39,6 +52,8 @@ interface NodeRow {
   revoked_at: number | null;
   facts: string | null;
   posture: string | null;
+  approved: number;
+  approved_at: number | null;
 }
 
 interface KeyRow {
@@ -82,6 +97,7 @@ const toNode = (r: NodeRow): NodeRecord => ({
   revokedAt: r.revoked_at,
   facts: r.facts === null ? null : (JSON.parse(r.facts) as Facts),
   posture: r.posture === null ? null : (JSON.parse(r.posture) as PostureDecision),
+  approved: r.approved !== 0,
 });
 
 const toKey = (r: KeyRow): AuthKeyRecord => ({
@@ -108,6 +124,7 @@ const toAudit = (r: AuditRow): AuditEvent => ({
 const META_IPV4 = 'ipam.ipv4Cidr';
 const META_IPV6 = 'ipam.ipv6Prefix';
 const META_CURSOR = 'ipam.cursor';
+const META_POLICY_ACTIVE = 'policy.activeVersion';
 
 /**
  * SqliteStore keeps the controller state in <dataDir>/trellis.db (better-sqlite3, WAL). Each public
@@ -218,6 +235,7 @@ export class SqliteStore implements Store {
 
   async createAuthKey(key: NewAuthKey, audit: AuditEntry): Promise<AuthKeyRecord> {
     return this.db.transaction(() => {
+      if (key.user !== null) this.db.prepare('INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)').run(key.user, key.createdAt);
       this.db
         .prepare(
           'INSERT INTO auth_keys (id, secret_hash, tags, owner_user, reusable, created_at, expires_at, node_ttl_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -284,8 +302,8 @@ export class SqliteStore implements Store {
       this.db
         .prepare(
           `INSERT INTO nodes (id, name, hostname, owner_user, tags, wg_key, identity_key, addr_index, ipv4, ipv6, endpoints,
-             auth_key_id, last_seen, created_at, expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             auth_key_id, last_seen, created_at, expires_at, approved)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           input.newNodeId,
@@ -303,11 +321,12 @@ export class SqliteStore implements Store {
           input.now,
           input.now,
           expiresAt,
+          input.requireApproval ? 0 : 1,
         );
       this.setMetaSync(META_CURSOR, String((index % this.pool.size) + 1));
       countUse();
       const node = this.nodeRow('SELECT * FROM nodes WHERE id = ?', input.newNodeId) as NodeRecord;
-      audit('node.enrolled', node, { ipv4, ipv6, replaced: replaced?.id ?? null });
+      audit('node.enrolled', node, { ipv4, ipv6, replaced: replaced?.id ?? null, user: node.user, approved: node.approved });
       return { node, outcome: 'created', replaced };
     })();
   }
@@ -361,6 +380,176 @@ export class SqliteStore implements Store {
 
   async purgeNonces(now: number): Promise<number> {
     return this.db.prepare('DELETE FROM nonces WHERE expires_at < ?').run(now).changes;
+  }
+
+  async approveNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const node = this.nodeRow('SELECT * FROM nodes WHERE id = ?', id);
+      if (!node) throw errors.notFound(`node ${id}`);
+      if (!node.approved) this.db.prepare('UPDATE nodes SET approved = 1, approved_at = ? WHERE id = ?').run(at, id);
+      this.auditSync(audit);
+      return { ...node, approved: true };
+    })();
+  }
+
+  private userSync(name: string): UserRecord | null {
+    const row = this.db.prepare('SELECT name, created_at FROM users WHERE name = ?').get(name) as { name: string; created_at: number } | undefined;
+    if (!row) return null;
+    const groups = (this.db.prepare('SELECT group_name FROM group_members WHERE user_name = ? ORDER BY group_name').all(name) as Array<{ group_name: string }>).map(
+      (r) => r.group_name,
+    );
+    return { name: row.name, groups, createdAt: row.created_at };
+  }
+
+  private groupSync(name: string): GroupRecord | null {
+    const row = this.db.prepare('SELECT name, created_at FROM groups WHERE name = ?').get(name) as { name: string; created_at: number } | undefined;
+    if (!row) return null;
+    const members = (this.db.prepare('SELECT user_name FROM group_members WHERE group_name = ? ORDER BY user_name').all(name) as Array<{ user_name: string }>).map(
+      (r) => r.user_name,
+    );
+    return { name: row.name, members, createdAt: row.created_at };
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    const names = this.db.prepare('SELECT name FROM users ORDER BY name').all() as Array<{ name: string }>;
+    return names.map((r) => this.userSync(r.name) as UserRecord);
+  }
+
+  async addUser(name: string, at: number, audit: AuditEntry): Promise<UserRecord> {
+    return this.db.transaction(() => {
+      if (this.userSync(name)) throw errors.alreadyExists(`user "${name}"`);
+      this.db.prepare('INSERT INTO users (name, created_at) VALUES (?, ?)').run(name, at);
+      this.auditSync(audit);
+      return this.userSync(name) as UserRecord;
+    })();
+  }
+
+  async removeUser(name: string, at: number, audit: AuditEntry): Promise<RemoveUserResult> {
+    return this.db.transaction(() => {
+      const user = this.userSync(name);
+      if (!user) throw errors.notFound(`user "${name}"`);
+      const nodes = (this.db.prepare('SELECT * FROM nodes WHERE owner_user = ? AND revoked = 0 ORDER BY name').all(name) as NodeRow[]).map(toNode);
+      const keys = (this.db.prepare('SELECT id FROM auth_keys WHERE owner_user = ? AND revoked = 0 ORDER BY id').all(name) as Array<{ id: string }>).map((r) => r.id);
+      this.db.prepare('UPDATE nodes SET revoked = 1, revoked_at = ? WHERE owner_user = ? AND revoked = 0').run(at, name);
+      this.db.prepare('UPDATE auth_keys SET revoked = 1 WHERE owner_user = ? AND revoked = 0').run(name);
+      this.db.prepare('DELETE FROM group_members WHERE user_name = ?').run(name);
+      this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
+      this.auditSync({ ...audit, details: { ...(audit.details ?? {}), revokedNodes: nodes.map((n) => n.name), revokedKeys: keys, groups: user.groups } });
+      return { name, revokedNodes: nodes.map((n) => ({ ...n, revoked: true, revokedAt: at })), revokedKeys: keys };
+    })();
+  }
+
+  async listGroups(): Promise<GroupRecord[]> {
+    const names = this.db.prepare('SELECT name FROM groups ORDER BY name').all() as Array<{ name: string }>;
+    return names.map((r) => this.groupSync(r.name) as GroupRecord);
+  }
+
+  async addGroup(name: string, at: number, audit: AuditEntry): Promise<GroupRecord> {
+    return this.db.transaction(() => {
+      if (this.groupSync(name)) throw errors.alreadyExists(`group "${name}"`);
+      this.db.prepare('INSERT INTO groups (name, created_at) VALUES (?, ?)').run(name, at);
+      this.auditSync(audit);
+      return this.groupSync(name) as GroupRecord;
+    })();
+  }
+
+  async removeGroup(name: string, audit: AuditEntry): Promise<GroupRecord> {
+    return this.db.transaction(() => {
+      const group = this.groupSync(name);
+      if (!group) throw errors.notFound(`group "${name}"`);
+      this.db.prepare('DELETE FROM group_members WHERE group_name = ?').run(name);
+      this.db.prepare('DELETE FROM groups WHERE name = ?').run(name);
+      this.auditSync({ ...audit, details: { ...(audit.details ?? {}), members: group.members } });
+      return group;
+    })();
+  }
+
+  async addGroupMember(group: string, user: string, at: number, audit: AuditEntry): Promise<GroupRecord> {
+    return this.db.transaction(() => {
+      if (!this.groupSync(group)) throw errors.notFound(`group "${group}"`);
+      if (!this.userSync(user)) throw errors.notFound(`user "${user}" (add it with \`trellis users add ${user}\`)`);
+      this.db.prepare('INSERT OR IGNORE INTO group_members (group_name, user_name, added_at) VALUES (?, ?, ?)').run(group, user, at);
+      this.auditSync(audit);
+      return this.groupSync(group) as GroupRecord;
+    })();
+  }
+
+  async removeGroupMember(group: string, user: string, audit: AuditEntry): Promise<GroupRecord> {
+    return this.db.transaction(() => {
+      const g = this.groupSync(group);
+      if (!g) throw errors.notFound(`group "${group}"`);
+      if (!g.members.includes(user)) throw errors.notFound(`user "${user}" in group "${group}"`);
+      this.db.prepare('DELETE FROM group_members WHERE group_name = ? AND user_name = ?').run(group, user);
+      this.auditSync(audit);
+      return this.groupSync(group) as GroupRecord;
+    })();
+  }
+
+  async userGroups(): Promise<Record<string, string[]>> {
+    const rows = this.db.prepare('SELECT user_name, group_name FROM group_members ORDER BY user_name, group_name').all() as Array<{ user_name: string; group_name: string }>;
+    const out: Record<string, string[]> = {};
+    for (const r of rows) (out[r.user_name] ??= []).push(r.group_name);
+    return out;
+  }
+
+  private policyVersionSync(version: string): PolicyVersionRecord | null {
+    const r = this.db.prepare('SELECT * FROM policy_versions WHERE version = ?').get(version) as
+      | { version: string; file: string; size: number; source: string; created_at: number }
+      | undefined;
+    return r ? { version: r.version, file: r.file, size: r.size, source: r.source, createdAt: r.created_at } : null;
+  }
+
+  private activationsSync(): PolicyActivation[] {
+    return this.db.prepare('SELECT seq, version, at, actor, kind FROM policy_activations WHERE undone = 0 ORDER BY seq').all() as PolicyActivation[];
+  }
+
+  async activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT OR IGNORE INTO policy_versions (version, file, size, source, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(version.version, version.file, version.size, version.source, version.createdAt);
+      this.db.prepare('INSERT INTO policy_activations (version, at, actor, kind) VALUES (?, ?, ?, ?)').run(version.version, activation.at, activation.actor, activation.kind);
+      this.setMetaSync(META_POLICY_ACTIVE, version.version);
+      this.auditSync(audit);
+    })();
+  }
+
+  async rollbackPolicy(activation: { at: number; actor: string }, audit: (from: string, to: string) => AuditEntry): Promise<{ from: string; to: PolicyVersionRecord }> {
+    return this.db.transaction(() => {
+      const stack = this.activationsSync();
+      const current = stack[stack.length - 1];
+      const previous = [...stack].reverse().find((a) => current && a.version !== current.version);
+      if (!current || !previous) throw errors.policyNoPrevious(current?.version ?? null);
+      // Undo every activation after the previous version's, so a second rollback goes further back.
+      this.db.prepare('UPDATE policy_activations SET undone = 1 WHERE seq > ? AND undone = 0').run(previous.seq);
+      this.db.prepare("UPDATE policy_activations SET undone = 0 WHERE seq = ?").run(previous.seq);
+      this.setMetaSync(META_POLICY_ACTIVE, previous.version);
+      this.auditSync({ at: activation.at, ...audit(current.version, previous.version) });
+      return { from: current.version, to: this.policyVersionSync(previous.version) as PolicyVersionRecord };
+    })();
+  }
+
+  async activePolicy(): Promise<(PolicyVersionRecord & { activatedAt: number }) | null> {
+    const version = this.metaSync(META_POLICY_ACTIVE);
+    if (version === null) return null;
+    const record = this.policyVersionSync(version);
+    if (!record) return null;
+    const stack = this.activationsSync();
+    return { ...record, activatedAt: stack[stack.length - 1]?.at ?? record.createdAt };
+  }
+
+  async listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return (this.db.prepare('SELECT * FROM policy_versions ORDER BY created_at, version').all() as Array<{
+      version: string;
+      file: string;
+      size: number;
+      source: string;
+      created_at: number;
+    }>).map((r) => ({ version: r.version, file: r.file, size: r.size, source: r.source, createdAt: r.created_at }));
+  }
+
+  async listPolicyActivations(): Promise<PolicyActivation[]> {
+    return this.activationsSync();
   }
 
   async appendAudit(entry: AuditEntry): Promise<AuditEvent> {

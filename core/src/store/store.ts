@@ -30,6 +30,48 @@ export interface NodeRecord {
   revokedAt: number | null;
   facts: Facts | null;
   posture: PostureDecision | null;
+  /** False while the node waits for admin approval; absent (older records, test fixtures) means approved. */
+  approved?: boolean;
+}
+
+export interface UserRecord {
+  name: string;
+  /** Groups the user belongs to, sorted. */
+  groups: string[];
+  createdAt: number;
+}
+
+export interface GroupRecord {
+  name: string;
+  /** Member user names, sorted. */
+  members: string[];
+  createdAt: number;
+}
+
+/** One stored policy bundle; the version is the sha256 of its bytes. */
+export interface PolicyVersionRecord {
+  version: string;
+  /** Bundle file, relative to the controller data dir. */
+  file: string;
+  size: number;
+  /** Where it came from (a pushed dir, the shipped bundle, ...), for people. */
+  source: string;
+  createdAt: number;
+}
+
+export interface PolicyActivation {
+  seq: number;
+  version: string;
+  at: number;
+  actor: string;
+  /** seed | push | rollback */
+  kind: string;
+}
+
+export interface RemoveUserResult {
+  name: string;
+  revokedNodes: NodeRecord[];
+  revokedKeys: string[];
 }
 
 export interface AuthKeyRecord {
@@ -73,6 +115,8 @@ export interface EnrollInput {
   now: number;
   /** Who asked, for the audit log (e.g. remote:127.0.0.1). */
   actor: string;
+  /** A new node waits for admin approval (controller setting requireApproval). */
+  requireApproval?: boolean;
 }
 
 /**
@@ -123,6 +167,37 @@ export interface Store {
   consumeNonce(nodeId: string, nonce: string, expiresAt: number): Promise<boolean>;
   /** purgeNonces drops nonces whose timestamp window has passed; returns how many. */
   purgeNonces(now: number): Promise<number>;
+
+  /** approveNode lets a waiting node into the mesh and audits; idempotent. Throws NOT_FOUND. */
+  approveNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord>;
+
+  /** Users own nodes and auth keys; creating an auth key for an unknown user records the user. */
+  listUsers(): Promise<UserRecord[]>;
+  /** Throws ALREADY_EXISTS. */
+  addUser(name: string, at: number, audit: AuditEntry): Promise<UserRecord>;
+  /** removeUser revokes the user's live nodes and keys, drops its memberships and the user, in one transaction. */
+  removeUser(name: string, at: number, audit: AuditEntry): Promise<RemoveUserResult>;
+  listGroups(): Promise<GroupRecord[]>;
+  addGroup(name: string, at: number, audit: AuditEntry): Promise<GroupRecord>;
+  removeGroup(name: string, audit: AuditEntry): Promise<GroupRecord>;
+  /** Both must exist (NOT_FOUND); adding a member twice is a no-op. */
+  addGroupMember(group: string, user: string, at: number, audit: AuditEntry): Promise<GroupRecord>;
+  removeGroupMember(group: string, user: string, audit: AuditEntry): Promise<GroupRecord>;
+  /** user name -> its groups, for every user in some group. */
+  userGroups(): Promise<Record<string, string[]>>;
+
+  /**
+   * activatePolicy records the version (if new) and makes it the active one, with the audit entry,
+   * in one transaction. The bundle file must already be on disk.
+   */
+  activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void>;
+  /** rollbackPolicy undoes the newest activation; returns the version now active. Throws POLICY_NO_PREVIOUS. */
+  rollbackPolicy(activation: { at: number; actor: string }, audit: (from: string, to: string) => AuditEntry): Promise<{ from: string; to: PolicyVersionRecord }>;
+  /** The active version, or null before the first one. */
+  activePolicy(): Promise<(PolicyVersionRecord & { activatedAt: number }) | null>;
+  listPolicyVersions(): Promise<PolicyVersionRecord[]>;
+  /** Activations still in force, oldest first (the rollback stack). */
+  listPolicyActivations(): Promise<PolicyActivation[]>;
 
   appendAudit(entry: AuditEntry): Promise<AuditEvent>;
   /** The newest `limit` events, oldest first. */

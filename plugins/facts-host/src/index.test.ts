@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
@@ -6,11 +8,12 @@ import type { PluginContext } from '@trellis/core/api';
 import factsHostDefault, { factsHostConfigSchema, factsHostPlugin, FactsHostErrorCode, type FactsHostConfig } from './index';
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
-const ctx = (config: FactsHostConfig): PluginContext<FactsHostConfig> => ({
+const ctx = (config: FactsHostConfig, agent?: PluginContext['agent']): PluginContext<FactsHostConfig> => ({
   side: 'agent',
   log: quietLog,
   meter: metrics.getMeter('test'),
-  config,
+  config: { processWatchMs: 0, ...config },
+  agent,
 });
 const fixture = (name: string) => join(__dirname, 'fixtures', name, 'os-release');
 
@@ -25,7 +28,8 @@ describe('facts-host plugin', () => {
     const validate = ajv.compile(factsHostConfigSchema);
     const cfg: Record<string, unknown> = {};
     expect(validate(cfg)).toBe(true);
-    expect(cfg).toEqual({ osReleasePath: '/etc/os-release', includeHostname: true });
+    expect(cfg).toEqual({ osReleasePath: '/etc/os-release', includeHostname: true, processScope: 'host', processWatchMs: 500 });
+    expect(validate({ processScope: 'container' })).toBe(false);
     expect(validate({ includeHostname: 'yes' })).toBe(false);
     expect(validate({ other: 1 })).toBe(false);
   });
@@ -34,6 +38,9 @@ describe('facts-host plugin', () => {
     await factsHostPlugin.setup!(ctx({ osReleasePath: fixture('ubuntu-22.04'), includeHostname: true }));
     const facts = await factsHostPlugin.collectFacts!();
     expect(facts).toEqual({
+      disk: expect.objectContaining({ rootEncrypted: expect.any(Boolean) }),
+      processes: expect.arrayContaining([readFileSync('/proc/self/comm', 'utf8').trim()]),
+      ...(facts.firewall ? { firewall: expect.objectContaining({ enabled: expect.any(Boolean) }) } : {}),
       os: { id: 'ubuntu', versionId: '22.04', name: 'Ubuntu', prettyName: 'Ubuntu 22.04.4 LTS' },
       kernel: { release: os.release(), version: os.version() },
       arch: os.machine(),
@@ -72,5 +79,27 @@ describe('facts-host plugin', () => {
     expect(typeof (facts.os as { id: string }).id).toBe('string');
     expect((facts.os as { id: string }).id.length).toBeGreaterThan(0);
     expect(facts.hostname).toBe(os.hostname());
+  });
+
+  it('reports the WireGuard key age the agent exposes, and refreshes facts when processes change', async () => {
+    let refreshes = 0;
+    const agent = { nodeName: 'a', iface: 'wg0', stateDir: '/tmp', requestFactsRefresh: () => void refreshes++, wgKeyCreatedAt: 1717200000000 };
+    await factsHostPlugin.setup!(ctx({ processWatchMs: 50, processScope: 'netns' }, agent));
+    expect(await factsHostPlugin.collectFacts!()).toMatchObject({ wgKey: { createdAt: 1717200000000 } });
+    const dir = mkdtempSync(join(os.tmpdir(), 'facts-watch-'));
+    const bin = join(dir, 'factswatch');
+    copyFileSync('/bin/sleep', bin);
+    await new Promise((r) => setTimeout(r, 100));
+    const before = refreshes;
+    const child = spawn(bin, ['5']);
+    try {
+      for (let i = 0; i < 40 && refreshes === before; i++) await new Promise((r) => setTimeout(r, 25));
+      expect((await factsHostPlugin.collectFacts!()).processes).toContain('factswatch');
+    } finally {
+      child.kill('SIGKILL');
+      await factsHostPlugin.shutdown!();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(refreshes).toBeGreaterThan(before);
   });
 });

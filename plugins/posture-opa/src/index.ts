@@ -16,6 +16,17 @@ export type { PolicyEvaluatorOptions } from './wasm-evaluator';
 export { compilePolicies, POLICY_ENTRYPOINTS, resolveOpaBinary, testPolicies } from './opa-cli';
 export type { CompiledPolicies, OpaCliOptions } from './opa-cli';
 export {
+  ControllerPolicy,
+  DECISION_ENTRYPOINT,
+  EXTENSION_KEY,
+  findShippedBundle,
+  isQuarantined,
+  NETMAPS_ENTRYPOINT,
+  netmapsInput,
+  REQUIRED_ENTRYPOINTS,
+} from './controller-policy';
+export type { ControllerPolicyOptions, RegoNetmap } from './controller-policy';
+export {
   configSchema,
   createPostureOpaPlugin,
   evaluatePostureWith,
@@ -24,4 +35,6 @@ export {
   postureOpaPlugin,
 } from './posture-plugin';
 export type { PostureOpaConfig, PostureOpaPlugin, PostureOpaPluginOptions, RegoPostureDecision } from './posture-plugin';
+export { AgentPosture, POLICY_BUNDLE_PATH, POSTURE_EXTENSION } from './agent-side';
+export type { AgentPostureOptions, AgentPostureStatus, PostureExtension } from './agent-side';
 export { postureOpaPlugin as default } from './posture-plugin';

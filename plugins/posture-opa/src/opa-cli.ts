@@ -109,9 +109,10 @@ export async function compilePolicies(dir: string, opts: OpaCliOptions = {}): Pr
   return { bundlePath, version: policyVersion(await readFile(bundlePath)) };
 }
 
-/** testPolicies runs `opa test` on dir; it resolves when every test passes. */
-export async function testPolicies(dir: string, opts: Pick<OpaCliOptions, 'opaPath' | 'timeoutMs'> = {}): Promise<void> {
+/** testPolicies runs `opa test` on dir; it resolves with opa's output when every test passes. */
+export async function testPolicies(dir: string, opts: Pick<OpaCliOptions, 'opaPath' | 'timeoutMs'> = {}): Promise<string> {
   const opa = opts.opaPath ?? resolveOpaBinary();
   const { code, output } = await runOpa(opa, ['test', dir], opts.timeoutMs ?? 120_000);
   if (code !== 0) throw policyErrors.testsFailed(dir, output || `opa test exited with ${code}`);
+  return output;
 }

@@ -24,7 +24,7 @@ describe('loadPolicyBundle', () => {
     const bundle = await loadPolicyBundle(bundlePath);
     expect(bundle.wasm.subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]));
     expect(bundle.entrypoints).toEqual([...POLICY_ENTRYPOINTS]);
-    expect(bundle.data).toMatchObject({ trellis: { acls: { rules: [] }, posture_config: { minKernelVersion: '5.10' } } });
+    expect(bundle.data).toMatchObject({ trellis: { acls: { rules: [{ name: 'default-allow-all', src: ['*'], dst: ['*'] }] }, posture_config: { minKernelVersion: '5.10' } } });
     expect(bundle.version).toBe(createHash('sha256').update(readFileSync(bundlePath)).digest('hex'));
     expect(bundle.source).toBe(bundlePath);
   });

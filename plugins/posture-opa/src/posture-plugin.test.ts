@@ -26,7 +26,7 @@ function ctx(config: PostureOpaConfig): PluginContext<PostureOpaConfig> {
 describe('posture-opa plugin', () => {
   it('has the manifest the plugin host checks', () => {
     expect(postureOpaPlugin.manifest).toMatchObject({ name: 'posture-opa', apiRange: '^1.0.0', sides: ['agent', 'controller'] });
-    expect(postureOpaPlugin.manifest.configSchema).toMatchObject({ required: ['bundle'] });
+    expect(postureOpaPlugin.manifest.configSchema).toMatchObject({ properties: { bundle: { type: 'string' } } });
   });
 
   it('answers null before setup, then decides posture with the bundle and reports its version', async () => {

@@ -3,8 +3,12 @@
  * device's facts with the bundle named in config. Controller side: setup loads the same bundle so
  * later work can evaluate access and posture while maps are built.
  */
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { definePlugin, type Facts, type JsonSchema, type PostureDecision, type TrellisPlugin } from '@trellis/core/api';
+import { AgentPosture } from './agent-side';
+import { ControllerPolicy, findShippedBundle } from './controller-policy';
+import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
 import { PolicyEvaluator } from './wasm-evaluator';
 
@@ -12,8 +16,13 @@ export const PLUGIN_NAME = 'posture-opa';
 export const POSTURE_ENTRYPOINT = 'trellis/posture/decision';
 
 export interface PostureOpaConfig {
-  /** Path of bundle.tgz (from `opa build -t wasm`) or policy.wasm; relative to the working directory. */
-  bundle: string;
+  /**
+   * Path of bundle.tgz (from `opa build -t wasm`) or policy.wasm; relative to the working directory.
+   * Optional on agents: they fetch the controller's active bundle (agent-side.ts) and use this one until then.
+   */
+  bundle?: string;
+  /** Controller: the opa binary `trellis policy push` compiles and tests with. Default: $TRELLIS_OPA, .opa/bin/opa, opa. */
+  opa?: string;
 }
 
 export interface PostureOpaPluginOptions {
@@ -31,12 +40,13 @@ export interface RegoPostureDecision {
 export type PostureOpaPlugin = TrellisPlugin<PostureOpaConfig> & {
   /** The loaded evaluator, once setup ran (null before and after shutdown). */
   evaluator(): PolicyEvaluator | null;
+  /** Controller side: the policy engine and map transform (null on the agent and before setup). */
+  controllerPolicy(): ControllerPolicy | null;
 };
 
 export const configSchema: JsonSchema = {
   type: 'object',
-  properties: { bundle: { type: 'string', minLength: 1 } },
-  required: ['bundle'],
+  properties: { bundle: { type: 'string', minLength: 1 }, opa: { type: 'string', minLength: 1 } },
   additionalProperties: false,
 };
 
@@ -62,6 +72,9 @@ export function evaluatePostureWith(evaluator: PolicyEvaluator, facts: Facts): P
 /** createPostureOpaPlugin makes a fresh plugin instance (its own evaluator). */
 export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): PostureOpaPlugin {
   let evaluator: PolicyEvaluator | null = null;
+  /** Controller side: the policy engine and map transform (null on the agent). */
+  let controller: ControllerPolicy | null = null;
+  let agentSide: AgentPosture | null = null;
   const plugin = definePlugin<PostureOpaConfig>({
     manifest: {
       name: PLUGIN_NAME,
@@ -71,19 +84,62 @@ export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): Post
       sides: ['agent', 'controller'],
     },
     async setup(ctx) {
-      const path = resolve(ctx.config.bundle);
-      evaluator = await PolicyEvaluator.fromFile(path, opts.clock ? { clock: opts.clock } : {});
-      ctx.log.info({ bundle: path, policyVersion: evaluator.version, entrypoints: evaluator.entrypoints }, 'policy bundle loaded');
+      const policyAccess = ctx.side === 'controller' ? ctx.controller?.policy : undefined;
+      if (policyAccess) {
+        // Controller: versions live in the controller; the configured (or shipped) bundle only seeds the first one.
+        const seedPath = ctx.config.bundle !== undefined ? resolve(ctx.config.bundle) : findShippedBundle();
+        controller = new ControllerPolicy({ access: policyAccess, log: ctx.log, clock: opts.clock, opaPath: ctx.config.opa });
+        policyAccess.registerEngine(controller.engine);
+        if (!policyAccess.active()) {
+          if (seedPath === null) {
+            ctx.log.warn({}, 'no policy stored and no bundle found; maps stay unfiltered until `trellis policy push <dir>`');
+          } else {
+            const bytes = await readFile(seedPath).catch((err: NodeJS.ErrnoException) => {
+              throw policyErrors.bundleInvalid(seedPath, `cannot be read (${err.code ?? err.message})`);
+            });
+            await controller.validate(bytes, seedPath);
+            await policyAccess.seed(bytes, seedPath);
+          }
+        }
+        evaluator = await controller.current();
+        ctx.log.info({ policyVersion: evaluator?.version ?? null, seededFrom: seedPath }, 'controller policy ready');
+        return;
+      }
+      if (ctx.config.bundle !== undefined) {
+        const path = resolve(ctx.config.bundle);
+        evaluator = await PolicyEvaluator.fromFile(path, opts.clock ? { clock: opts.clock } : {});
+        ctx.log.info({ bundle: path, policyVersion: evaluator.version, entrypoints: evaluator.entrypoints }, 'policy bundle loaded');
+      }
+      if (ctx.side === 'agent' && ctx.agent) {
+        agentSide = new AgentPosture({ log: ctx.log, agent: ctx.agent, clock: opts.clock, initial: evaluator });
+      }
     },
-    evaluatePosture(facts) {
-      if (!evaluator) return null;
-      return evaluatePostureWith(evaluator, facts);
+    async evaluatePosture(facts) {
+      // The controller always decides with its active version.
+      if (controller) evaluator = await controller.current();
+      const ev = agentSide?.evaluator ?? evaluator;
+      if (!ev) return null;
+      const decision = evaluatePostureWith(ev, facts);
+      agentSide?.record(decision);
+      return decision;
+    },
+    onNetworkMap(map) {
+      return agentSide?.onNetworkMap(map);
+    },
+    statusSection() {
+      return agentSide?.status() ?? null;
+    },
+    async transformNetworkMaps(maps, ctx) {
+      return controller ? controller.transformMaps(maps, ctx) : maps;
     },
     shutdown() {
+      controller = null;
+      agentSide?.stop();
+      agentSide = null;
       evaluator = null;
     },
   });
-  return Object.assign(plugin, { evaluator: () => evaluator });
+  return Object.assign(plugin, { evaluator: () => evaluator, controllerPolicy: () => controller });
 }
 
 /** The default instance, found by the plugin loader. */

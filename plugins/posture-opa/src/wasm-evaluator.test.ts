@@ -109,8 +109,9 @@ describe('PolicyEvaluator', () => {
       reasons: ['laptop (100.64.0.1) -> web (100.64.0.2) tcp/8080 allowed by rule ssh'],
     });
     expect(ev.evaluate('trellis/access/allow', { src: alice, dst: web, proto: 'tcp', port: 8081, acls })).toBe(false);
-    // The shipped data has no rules: default deny.
-    expect(ev.evaluate('trellis/access/allow', { src: alice, dst: web, proto: 'tcp', port: 22 })).toBe(false);
+    // The shipped data allows everything (default-allow-all), so a fresh lab works; no rules means default deny.
+    expect(ev.evaluate('trellis/access/allow', { src: alice, dst: web, proto: 'tcp', port: 22 })).toBe(true);
+    expect(ev.evaluate('trellis/access/allow', { src: alice, dst: web, proto: 'tcp', port: 22, acls: { rules: [] } })).toBe(false);
     const nodes = [
       { id: 'a', name: 'laptop', user: 'alice', tags: [], addresses: { ipv4: '100.64.0.1', ipv6: 'fd7a::1' } },
       { id: 'w', name: 'web', user: null, tags: ['tag:server'], addresses: { ipv4: '100.64.0.2', ipv6: 'fd7a::2' } },

@@ -26,6 +26,22 @@ export interface DesiredClass {
   prio: number | null;
   /** Traffic class name, "link", or "cap <peer|destination>". */
   label: string;
+  /** Bytes the class may send at once; see burstBytes. */
+  burstBytes: number;
+  cburstBytes: number;
+}
+
+/** The token bucket depth HTB gets, in milliseconds of the rate. */
+export const BURST_MS = 1;
+const MIN_BURST_BYTES = 1600;
+
+/**
+ * burstBytes sizes HTB's bucket to 1 ms of the rate (at least one full packet). tc's default is
+ * about one MTU, which above ~50 Mbit runs dry whenever the dequeue timer fires late (a loaded
+ * host, wireguard-go scheduling) and the class then delivers well under its rate.
+ */
+export function burstBytes(rateKbit: number): number {
+  return Math.max(MIN_BURST_BYTES, Math.round((rateKbit * BURST_MS) / 8));
 }
 
 export interface DesiredFilter {
@@ -91,18 +107,23 @@ export function buildDesiredState(profile: ShapingProfile, opts: BuildOptions): 
  */
 function buildDevice(profile: ShapingProfile, dev: string, rateMbit: number, dir: 'egress' | 'ingress', opts: BuildOptions): DesiredDevice {
   const scale = rateMbit / profile.linkRateMbit;
-  const classes: DesiredClass[] = [{ classid: PARENT_CLASS, parent: 'root', rateKbit: kbit(rateMbit), ceilKbit: kbit(rateMbit), prio: null, label: 'link' }];
+  const classes: DesiredClass[] = [
+    { classid: PARENT_CLASS, parent: 'root', rateKbit: kbit(rateMbit), ceilKbit: kbit(rateMbit), prio: null, label: 'link', burstBytes: burstBytes(kbit(rateMbit)), cburstBytes: burstBytes(kbit(rateMbit)) },
+  ];
   const filters: DesiredFilter[] = [];
   for (const name of CLASS_NAMES) {
     const c = profile.classes[name];
     const ceil = Math.min(c.ceilMbit, rateMbit);
+    const rateKbit = Math.max(1, Math.min(kbit(c.rateMbit * scale), kbit(ceil)));
     classes.push({
       classid: CLASS_IDS[name],
       parent: PARENT_CLASS,
-      rateKbit: Math.max(1, Math.min(kbit(c.rateMbit * scale), kbit(ceil))),
+      rateKbit,
       ceilKbit: kbit(ceil),
       prio: c.priority,
       label: name,
+      burstBytes: burstBytes(rateKbit),
+      cburstBytes: burstBytes(kbit(ceil)),
     });
     if (name === 'default') continue;
     const m = effectiveMatch(name, c);
@@ -124,7 +145,7 @@ function buildDevice(profile: ShapingProfile, dev: string, rateMbit: number, dir
   caps.forEach(({ cap, target, address }, i) => {
     const classid = `1:${(CAP_MINOR_BASE + i).toString(16)}`;
     const rate = Math.min(kbit(cap.rateMbit), kbit(rateMbit));
-    classes.push({ classid, parent: PARENT_CLASS, rateKbit: rate, ceilKbit: rate, prio: profile.classes.default.priority, label: `cap ${target}` });
+    classes.push({ classid, parent: PARENT_CLASS, rateKbit: rate, ceilKbit: rate, prio: profile.classes.default.priority, label: `cap ${target}`, burstBytes: burstBytes(rate), cburstBytes: burstBytes(rate) });
     filters.push({ pref: CAP_PREF_BASE + i, flowid: classid, ...addrMatch(address, dir === 'egress' ? 'dst' : 'src') });
   });
   const leaves: DesiredLeaf[] = opts.leaf

@@ -4,13 +4,32 @@
  * (extensions['shaping-tc']). Agent side: applies it with HTB + u32 (+ ifb for ingress), changing
  * only what differs, and samples per-class counters.
  */
-import { definePlugin, SkipPlugin, TrellisError, type NetworkMap, type PluginLogger, type TrellisPlugin } from '@trellis/core/api';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  definePlugin,
+  SkipPlugin,
+  TrellisError,
+  type ControllerAccess,
+  type NetworkMap,
+  type PluginLogger,
+  type ShapingClassRow,
+  type TelemetryContribution,
+  type TrellisPlugin,
+} from '@trellis/core/api';
 import { assignProfile, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
 import { detectCapabilities, missingCapabilities } from './capabilities';
 import { ExecRunner, type CommandRunner } from './command-runner';
 import { configSchema } from './config-schema';
 import { ShapingErrorCode } from './errors';
-import { TcShaper, type ClassStatsSample } from './tc-apply';
+import { TcShaper, type ClassStatsSample, type ShapingStatus } from './tc-apply';
+
+/** The controller keeps the last config it accepted here, so a bad edit cannot drop the shaping in force. */
+export const LAST_GOOD_FILE = 'shaping-tc.last-good.json';
+/** Counters younger than this are served from memory to status and telemetry. */
+const FRESH_MS = 1000;
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 export interface ShapingTcPluginConfig extends ShapingConfig {
   statsIntervalMs?: number;
@@ -34,8 +53,42 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
   let shaper: TcShaper | null = null;
   let log: PluginLogger | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let nodeName = '';
   // onNetworkMap is a parallel hook: maps are applied one at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
+  // A map whose apply failed on tc (not on a bad profile) is retried until it holds or a newer map comes.
+  let latestMap: NetworkMap | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let retryDelay = RETRY_MIN_MS;
+  let stopped = false;
+
+  const enqueue = (map: NetworkMap): Promise<void> => {
+    latestMap = map;
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = null;
+    const next = queue.then(() => applyMap(map));
+    queue = next.catch((err: unknown) => scheduleRetry(map, err));
+    return next;
+  };
+
+  const scheduleRetry = (map: NetworkMap, err: unknown): void => {
+    if (stopped || map !== latestMap) return;
+    log?.warn({ err: (err as Error)?.message, retryInMs: retryDelay }, 'applying the shaping profile failed; retrying');
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      if (map === latestMap && !stopped) void enqueue(map).catch(() => undefined);
+    }, retryDelay);
+    retryTimer.unref();
+    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+  };
+
+  /** freshStats re-reads the counters unless the last sample is recent enough. */
+  const freshStats = async (): Promise<ClassStatsSample[]> => {
+    if (!shaper) return [];
+    const latest = shaper.classStats();
+    if (latest.length > 0 && Date.now() - latest[0].at < FRESH_MS) return latest;
+    return shaper.sampleStats().catch(() => latest);
+  };
 
   const applyMap = async (map: NetworkMap): Promise<void> => {
     if (!shaper || !log) return;
@@ -47,8 +100,11 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
     }
     const peerAddresses = Object.fromEntries(map.peers.map((p) => [p.name, p.addresses.ipv4]));
     try {
+      const started = process.hrtime.bigint();
       const result = await shaper.apply(ext.profile, peerAddresses);
-      if (result.commands.length > 0) log.info({ profile: result.profile, commands: result.commands.length }, 'shaping profile applied');
+      retryDelay = RETRY_MIN_MS;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (result.commands.length > 0) log.info({ profile: result.profile, commands: result.commands.length, ms: Math.round(ms) }, 'shaping profile applied');
     } catch (err) {
       if (err instanceof TrellisError && err.code === ShapingErrorCode.PROFILE_INVALID) {
         log.error({ code: err.code, problems: err.details?.problems }, `${err.message}`);
@@ -68,11 +124,13 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
     },
     async setup(ctx) {
       log = ctx.log;
+      stopped = false;
       if (ctx.side === 'controller') {
-        config = checkConfig(ctx.config);
+        config = await acceptConfig(ctx.config, ctx.controller, ctx.log);
         return;
       }
       if (!ctx.agent) throw new SkipPlugin('shaping-tc needs the agent side (a WireGuard interface) to shape');
+      nodeName = ctx.agent.nodeName;
       const runner = options.runner ?? new ExecRunner();
       const caps = await detectCapabilities(runner);
       if (!caps.htb) throw new SkipPlugin('this kernel has no HTB qdisc (sch_htb), so tc shaping cannot run here');
@@ -92,19 +150,69 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
       return config ? assignProfile(config, map) : map;
     },
     onNetworkMap(map) {
-      const next = queue.then(() => applyMap(map));
-      queue = next.catch(() => undefined);
-      return next;
+      return enqueue(map);
+    },
+    async statusSection(): Promise<ShapingStatus | null> {
+      if (!shaper) return null;
+      await freshStats();
+      return shaper.describe();
+    },
+    async collectTelemetry(): Promise<TelemetryContribution> {
+      const rows: ShapingClassRow[] = (await freshStats()).map((s) => ({
+        ts: s.at,
+        node: nodeName,
+        iface: s.dev,
+        direction: s.direction,
+        class: s.label,
+        bytes: s.bytes,
+        packets: s.packets,
+        drops: s.drops,
+        overlimits: s.overlimits,
+        backlog: s.backlogBytes,
+      }));
+      return { shaping: rows };
     },
     async shutdown() {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = null;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
       await queue;
       if (shaper) await shaper.cleanup();
       shaper = null;
     },
   });
   return Object.assign(plugin, { classStats: () => shaper?.classStats() ?? [], shaper: () => shaper });
+}
+
+/**
+ * acceptConfig checks the controller's config. A bad one is refused: with a last good config on
+ * disk that one stays in force (so agents keep their shaping) and the refusal is logged and audited;
+ * without one the error stands and the plugin is disabled.
+ */
+async function acceptConfig(input: ShapingTcPluginConfig, controller: ControllerAccess | undefined, log: PluginLogger): Promise<ShapingConfig> {
+  const file = controller ? join(controller.dataDir, LAST_GOOD_FILE) : null;
+  try {
+    const ok = checkConfig(input);
+    if (file) {
+      await mkdir(controller!.dataDir, { recursive: true });
+      await writeFile(`${file}.tmp`, JSON.stringify(ok, null, 2));
+      await rename(`${file}.tmp`, file);
+    }
+    return ok;
+  } catch (err) {
+    if (!(err instanceof TrellisError) || err.code !== ShapingErrorCode.CONFIG_INVALID || !file) throw err;
+    let previous: ShapingConfig;
+    try {
+      previous = checkConfig(JSON.parse(await readFile(file, 'utf8')) as ShapingConfig);
+    } catch {
+      throw err;
+    }
+    log.error({ code: err.code, file }, `${err.message}. The config was refused; the last good shaping config stays in force`);
+    controller?.audit({ action: 'shaping.config.refused', actor: 'config', details: { error: err.message } });
+    return previous;
+  }
 }
 
 /** The plugin instance the runtime loads as `@trellis/plugin-shaping-tc`. */
@@ -129,4 +237,4 @@ export { ShapingErrorCode } from './errors';
 export { CLASS_NAMES, parseProfile, validateProfile } from './profile';
 export type { ShapingCap, ShapingProfile, TrafficClass, TrafficClassName, ClassMatch, PortMatch } from './profile';
 export { TcShaper } from './tc-apply';
-export type { ApplyResult, ClassStatsSample, CreatedState } from './tc-apply';
+export type { ApplyResult, ClassStatsSample, CreatedState, ShapingClassStatus, ShapingStatus } from './tc-apply';

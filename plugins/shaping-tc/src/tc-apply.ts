@@ -36,6 +36,35 @@ export interface ClassStatsSample extends TcClassStats {
   at: number;
 }
 
+/** One class of the tree in force with its counters, as `trellis status` shows it. */
+export interface ShapingClassStatus {
+  direction: 'egress' | 'ingress';
+  dev: string;
+  classid: string;
+  /** realtime, critical, default, bulk, link, or "cap <target>". */
+  label: string;
+  rateKbit: number;
+  ceilKbit: number;
+  prio: number | null;
+  bytes: number;
+  packets: number;
+  drops: number;
+  overlimits: number;
+  backlogBytes: number;
+  backlogPackets: number;
+}
+
+/** The plugin's `statusSection`: the profile in force and what each class carries. */
+export interface ShapingStatus {
+  profile: string;
+  iface: string;
+  ifb: string | null;
+  leaf: LeafKind | null;
+  /** When the counters were read (unix ms); null before the first sample. */
+  sampledAt: number | null;
+  classes: ShapingClassStatus[];
+}
+
 export interface ApplyResult {
   profile: string;
   /** The mutating commands that ran; empty when the device already matched. */
@@ -161,6 +190,46 @@ export class TcShaper {
     }
     this.latestStats = out;
     return out;
+  }
+
+  /**
+   * describe joins the classes in force (rate, ceil, priority as the profile set them) with their
+   * latest counters, one row per class and direction; null when no profile is in force.
+   */
+  describe(): ShapingStatus | null {
+    const desired = this.desired;
+    if (!desired) return null;
+    const stats = new Map(this.latestStats.map((s) => [`${s.dev}|${s.classid}`, s]));
+    const devices = [{ d: desired.egress, direction: 'egress' as const }, ...(desired.ingress ? [{ d: desired.ingress.device, direction: 'ingress' as const }] : [])];
+    const classes: ShapingClassStatus[] = [];
+    for (const { d, direction } of devices) {
+      for (const c of d.classes) {
+        const s = stats.get(`${d.dev}|${c.classid}`);
+        classes.push({
+          direction,
+          dev: d.dev,
+          classid: c.classid,
+          label: c.label,
+          rateKbit: c.rateKbit,
+          ceilKbit: c.ceilKbit,
+          prio: c.prio,
+          bytes: s?.bytes ?? 0,
+          packets: s?.packets ?? 0,
+          drops: s?.drops ?? 0,
+          overlimits: s?.overlimits ?? 0,
+          backlogBytes: s?.backlogBytes ?? 0,
+          backlogPackets: s?.backlogPackets ?? 0,
+        });
+      }
+    }
+    return {
+      profile: desired.profile,
+      iface: desired.egress.dev,
+      ifb: desired.ingress?.ifb ?? null,
+      leaf: this.leaf,
+      sampledAt: this.latestStats[0]?.at ?? null,
+      classes,
+    };
   }
 
   /** classStats is the latest sample, kept in memory for status and telemetry. */

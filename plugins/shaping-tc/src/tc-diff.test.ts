@@ -22,11 +22,11 @@ describe('desired state', () => {
     expect(desired.ingress).toBeNull();
     expect(diffDevice(empty('wg0'), desired.egress).map((c) => c.join(' '))).toEqual([
       'tc qdisc replace dev wg0 root handle 1: htb default 30 r2q 63',
-      'tc class add dev wg0 parent 1: classid 1:1 htb rate 100000kbit ceil 100000kbit',
-      'tc class add dev wg0 parent 1:1 classid 1:10 htb rate 20000kbit ceil 50000kbit prio 0',
-      'tc class add dev wg0 parent 1:1 classid 1:20 htb rate 30000kbit ceil 100000kbit prio 1',
-      'tc class add dev wg0 parent 1:1 classid 1:30 htb rate 30000kbit ceil 100000kbit prio 2',
-      'tc class add dev wg0 parent 1:1 classid 1:40 htb rate 10000kbit ceil 80000kbit prio 3',
+      'tc class add dev wg0 parent 1: classid 1:1 htb rate 100000kbit ceil 100000kbit burst 12500b cburst 12500b',
+      'tc class add dev wg0 parent 1:1 classid 1:10 htb rate 20000kbit ceil 50000kbit burst 2500b cburst 6250b prio 0',
+      'tc class add dev wg0 parent 1:1 classid 1:20 htb rate 30000kbit ceil 100000kbit burst 3750b cburst 12500b prio 1',
+      'tc class add dev wg0 parent 1:1 classid 1:30 htb rate 30000kbit ceil 100000kbit burst 3750b cburst 12500b prio 2',
+      'tc class add dev wg0 parent 1:1 classid 1:40 htb rate 10000kbit ceil 80000kbit burst 1600b cburst 10000b prio 3',
       'tc filter add dev wg0 parent 1: protocol ip prio 100 u32 match ip tos 0xb8 0xfc flowid 1:10',
       'tc filter add dev wg0 parent 1: protocol ip prio 100 u32 match ip tos 0x80 0xfc flowid 1:10',
       'tc filter add dev wg0 parent 1: protocol ip prio 100 u32 match ip tos 0xa0 0xfc flowid 1:10',
@@ -66,7 +66,7 @@ describe('diffDevice', () => {
     const p = structuredClone(fixtureProfile);
     p.classes.realtime.rateMbit = 25;
     expect(diffDevice(applied(), buildDesiredState(p, opts).egress)).toEqual([
-      ['tc', 'class', 'change', 'dev', 'trltR0', 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '25000kbit', 'ceil', '50000kbit', 'prio', '0'],
+      ['tc', 'class', 'change', 'dev', 'trltR0', 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '25000kbit', 'ceil', '50000kbit', 'burst', '3125b', 'cburst', '6250b', 'prio', '0'],
     ]);
   });
 

@@ -14,7 +14,7 @@ const rateEq = (a: number, b: number) => Math.abs(a - b) <= Math.max(1, b * RATE
 const filterId = (f: { pref: number; flowid: string | null; keys: DesiredFilter['keys'] }) => `${f.pref}|${f.flowid}|${keysId(f.keys)}`;
 
 function classArgs(c: DesiredDevice['classes'][number]): string[] {
-  const args = ['htb', 'rate', `${c.rateKbit}kbit`, 'ceil', `${c.ceilKbit}kbit`];
+  const args = ['htb', 'rate', `${c.rateKbit}kbit`, 'ceil', `${c.ceilKbit}kbit`, 'burst', `${c.burstBytes}b`, 'cburst', `${c.cburstBytes}b`];
   if (c.prio !== null) args.push('prio', String(c.prio));
   return args;
 }

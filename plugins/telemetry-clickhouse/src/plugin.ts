@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { definePlugin, type PluginLogger } from '@trellis/core/api';
+import { fromCoreBatch, fromNodeEvent } from './core-rows';
+import { ExportResultCode } from './export-result';
 import { ClickHouseBlockSink } from './block-sink';
 import { resolveConfig, configSchema, type ClickHouseConfig } from './config';
 import { ClickHouseConnection } from './connection';
@@ -81,6 +84,20 @@ export const telemetryClickhousePlugin = definePlugin<Record<string, unknown>>({
   },
   async setup(ctx) {
     current = await openPipeline(ctx.config, ctx.log);
+  },
+  /** The controller's telemetry route calls this for every accepted batch; export() only buffers. */
+  async onTelemetry(batch) {
+    const exporter = current?.exporter;
+    if (!exporter) return;
+    const result = await exporter.export(fromCoreBatch(batch));
+    if (result.code !== ExportResultCode.SUCCESS) throw result.error ?? new Error('ClickHouse exporter refused the batch');
+  },
+  async onNodeEvent(event) {
+    const exporter = current?.exporter;
+    const batch = fromNodeEvent(event, randomUUID());
+    if (!exporter || !batch) return;
+    const result = await exporter.export(batch);
+    if (result.code !== ExportResultCode.SUCCESS) throw result.error ?? new Error('ClickHouse exporter refused the node event');
   },
   async shutdown() {
     const p = current;

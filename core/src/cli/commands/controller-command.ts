@@ -26,6 +26,8 @@ Flags:
   --ipv4-cidr <cidr>      overlay IPv4 pool (default 100.64.0.0/10)
   --ipv6-prefix <prefix>  overlay IPv6 ULA /48 (default fd7a:7e11:5000::/48)
   --config <file>         YAML/JSON config with the controller.plugins list
+  --require-approval      new nodes wait, with no peers, until \`trellis nodes approve <name>\` (kept in settings)
+  --no-require-approval   new nodes join at once (the default; kept in settings)
   -h, --help              show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -37,6 +39,8 @@ Flags:
         'ipv4-cidr': { type: 'string' },
         'ipv6-prefix': { type: 'string' },
         config: { type: 'string' },
+        'require-approval': { type: 'boolean' },
+        'no-require-approval': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -47,6 +51,10 @@ Flags:
     if (values.listen === undefined) throw new UsageError('--listen <host:port> is required', NAME);
     if (values['data-dir'] === undefined) throw new UsageError('--data-dir <dir> is required', NAME);
     const listen = parseHostPort('--listen', values.listen, NAME);
+    if (values['require-approval'] && values['no-require-approval']) {
+      throw new UsageError('--require-approval and --no-require-approval contradict each other; pass one', NAME);
+    }
+    const requireApproval = values['require-approval'] ? true : values['no-require-approval'] ? false : undefined;
     if (values['ipv4-cidr'] !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(values['ipv4-cidr'])) {
       throw new UsageError(`--ipv4-cidr "${values['ipv4-cidr']}" is not an IPv4 CIDR, e.g. 100.64.0.0/10`, NAME);
     }
@@ -59,6 +67,7 @@ Flags:
       ipv4Cidr: values['ipv4-cidr'],
       ipv6Prefix: values['ipv6-prefix'],
       configFile: values.config,
+      requireApproval,
       log: createLogger('controller'),
     });
     io.stdout(`trellis controller listening on ${handle.url}\n`);

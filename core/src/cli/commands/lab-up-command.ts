@@ -4,6 +4,7 @@ import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { parseDurationInRange, parseInteger } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
+import { UsageError } from '../usage-error';
 import { renderTable } from '../text-table';
 
 const NAME = 'lab up';
@@ -12,15 +13,28 @@ export const LAB_UP_OPTIONS = {
   nodes: { type: 'string', short: 'n' },
   config: { type: 'string' },
   'probe-interval': { type: 'string' },
+  clickhouse: { type: 'string' },
+  'clickhouse-database': { type: 'string' },
 } as const;
 
 /** labUpOptions validates the flags lab up and lab demo share. */
 export function labUpOptions(
-  values: { nodes?: string; config?: string; 'probe-interval'?: string },
+  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string },
   command: string,
   defaultNodes: number,
-): { nodes: number; configFile?: string; probeIntervalMs?: number } {
+): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string } {
+  if (values.clickhouse !== undefined && !/^https?:\/\/[^\s]+$/.test(values.clickhouse)) {
+    throw new UsageError(`--clickhouse must be the ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (got "${values.clickhouse}")`, command);
+  }
+  if (values['clickhouse-database'] !== undefined && !/^[a-z_][a-z0-9_]*$/.test(values['clickhouse-database'])) {
+    throw new UsageError(`--clickhouse-database must match ^[a-z_][a-z0-9_]*$ (got "${values['clickhouse-database']}")`, command);
+  }
+  if (values['clickhouse-database'] !== undefined && values.clickhouse === undefined) {
+    throw new UsageError('--clickhouse-database needs --clickhouse <url>', command);
+  }
   return {
+    ...(values.clickhouse !== undefined ? { clickhouseUrl: values.clickhouse } : {}),
+    ...(values['clickhouse-database'] !== undefined ? { clickhouseDatabase: values['clickhouse-database'] } : {}),
     nodes: values.nodes !== undefined ? parseInteger('--nodes', values.nodes, command, 1, 50) : defaultNodes,
     configFile: values.config,
     probeIntervalMs:
@@ -50,7 +64,7 @@ export function progressLine(e: LabProgress): string | null {
 export const labUpCommand: Command = {
   name: NAME,
   summary: 'start a local lab: a controller and N nodes in network namespaces',
-  help: `Usage: trellis lab up [--nodes N] [--config <file>] [--probe-interval 1s] [--json]
+  help: `Usage: trellis lab up [--nodes N] [--config <file>] [--probe-interval 1s] [--clickhouse <url>] [--json]
 
 Clears whatever a previous lab left, then starts a bridge (trlbr0, 198.18.0.1/24), a controller
 and N nodes (namespaces trl-n1..trl-nN), and waits until every node has its map with N−1 peers.
@@ -61,6 +75,9 @@ Flags:
   -n, --nodes <N>          number of nodes, 1..50 (default 3)
   --config <file>          plugin config passed to the controller and every agent
   --probe-interval <dur>   agents' probe interval (default 1s)
+  --clickhouse <url>       load telemetry-clickhouse on the controller with this HTTP URL
+                           (merged with --config; build plugins/telemetry-clickhouse first)
+  --clickhouse-database <db>  its database (default trellis)
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import type { ProbeRow, ShapingClassRow, TunnelRow } from '../../api/telemetry';
+
+/** A batch waiting to be delivered; its id never changes, so a retry is recognised as one. */
+export interface PendingBatch {
+  batchId: string;
+  probes: ProbeRow[];
+  tunnels: TunnelRow[];
+  shaping: ShapingClassRow[];
+  /** Times it was handed out by next() (attempts). */
+  attempts: number;
+}
+
+export interface TelemetryBufferOptions {
+  /** Rows kept at most (open rows plus sealed batches); past it the oldest are dropped. Default 50 000. */
+  maxRows?: number;
+  /** Rows per batch at most, to stay under the route's body limit. Default 5000. */
+  maxBatchRows?: number;
+  newId?: () => string;
+}
+
+export interface TelemetryBufferStats {
+  /** Rows waiting (open + sealed). */
+  queuedRows: number;
+  queuedBatches: number;
+  /** Rows dropped because the backlog was full. */
+  droppedRows: number;
+  deliveredBatches: number;
+  deliveredRows: number;
+}
+
+const rowsOf = (b: { probes: unknown[]; tunnels: unknown[]; shaping: unknown[] }) => b.probes.length + b.tunnels.length + b.shaping.length;
+
+/**
+ * TelemetryBuffer collects rows as they happen and seals them into batches, oldest first. It is
+ * bounded: when full it drops the oldest rows (never those of the batch being sent) and counts
+ * them. Delivery is in order: next() is always the oldest batch until it is acked.
+ */
+export class TelemetryBuffer {
+  private open: Omit<PendingBatch, 'batchId' | 'attempts'> = { probes: [], tunnels: [], shaping: [] };
+  private readonly sealed: PendingBatch[] = [];
+  private rows = 0;
+  private inflight: string | null = null;
+  private readonly counts = { droppedRows: 0, deliveredBatches: 0, deliveredRows: 0 };
+  readonly maxRows: number;
+  readonly maxBatchRows: number;
+  private readonly newId: () => string;
+
+  constructor(opts: TelemetryBufferOptions = {}) {
+    this.maxRows = opts.maxRows ?? 50_000;
+    this.maxBatchRows = opts.maxBatchRows ?? 5000;
+    this.newId = opts.newId ?? randomUUID;
+    if (!(Number.isInteger(this.maxRows) && this.maxRows >= 1)) throw new RangeError(`maxRows must be a positive integer, got ${opts.maxRows}`);
+    if (!(Number.isInteger(this.maxBatchRows) && this.maxBatchRows >= 1)) throw new RangeError(`maxBatchRows must be a positive integer, got ${opts.maxBatchRows}`);
+  }
+
+  addProbe(row: ProbeRow): void {
+    this.open.probes.push(row);
+    this.added(1);
+  }
+
+  addTunnels(rows: readonly TunnelRow[]): void {
+    for (const r of rows) this.open.tunnels.push(r);
+    this.added(rows.length);
+  }
+
+  addShaping(rows: readonly ShapingClassRow[]): void {
+    for (const r of rows) this.open.shaping.push(r);
+    this.added(rows.length);
+  }
+
+  private added(n: number): void {
+    this.rows += n;
+    if (rowsOf(this.open) >= this.maxBatchRows) this.seal();
+    if (this.rows > this.maxRows) this.dropOldest(this.rows - this.maxRows);
+  }
+
+  /** seal closes the open rows into a batch (several if over maxBatchRows); nothing happens when empty. */
+  seal(): void {
+    while (rowsOf(this.open) > 0) {
+      let room = this.maxBatchRows;
+      const take = <T>(list: T[]): T[] => {
+        const part = list.splice(0, room);
+        room -= part.length;
+        return part;
+      };
+      const probes = take(this.open.probes);
+      const tunnels = take(this.open.tunnels);
+      const shaping = take(this.open.shaping);
+      this.sealed.push({ batchId: this.newId(), probes, tunnels, shaping, attempts: 0 });
+    }
+  }
+
+  /** next is the oldest sealed batch (the same object, with the same id, until ack), or null. */
+  next(): PendingBatch | null {
+    const b = this.sealed[0] ?? null;
+    if (b) {
+      b.attempts++;
+      this.inflight = b.batchId;
+    }
+    return b;
+  }
+
+  /** ack removes a delivered batch. */
+  ack(batchId: string): void {
+    const i = this.sealed.findIndex((b) => b.batchId === batchId);
+    if (this.inflight === batchId) this.inflight = null;
+    if (i < 0) return;
+    const [b] = this.sealed.splice(i, 1);
+    const n = rowsOf(b!);
+    this.rows -= n;
+    this.counts.deliveredBatches++;
+    this.counts.deliveredRows += n;
+  }
+
+  /** release marks the in-flight batch as no longer being sent (the attempt failed); it stays first. */
+  release(): void {
+    this.inflight = null;
+  }
+
+  /** discard removes a batch the controller refused as malformed (retrying cannot help); its rows count as dropped. */
+  discard(batchId: string): void {
+    const i = this.sealed.findIndex((b) => b.batchId === batchId);
+    if (this.inflight === batchId) this.inflight = null;
+    if (i < 0) return;
+    const [b] = this.sealed.splice(i, 1);
+    const n = rowsOf(b!);
+    this.rows -= n;
+    this.counts.droppedRows += n;
+  }
+
+  private dropOldest(n: number): void {
+    let left = n;
+    for (let i = 0; i < this.sealed.length && left > 0; ) {
+      const b = this.sealed[i]!;
+      if (b.batchId === this.inflight) {
+        i++;
+        continue;
+      }
+      const size = rowsOf(b);
+      if (size <= left) {
+        this.sealed.splice(i, 1);
+        left -= size;
+        continue;
+      }
+      // Trim this batch's oldest rows: probes first (they are the most numerous), then tunnels, shaping.
+      for (const list of [b.probes, b.tunnels, b.shaping] as unknown[][]) {
+        const k = Math.min(left, list.length);
+        list.splice(0, k);
+        left -= k;
+      }
+      i++;
+    }
+    for (const list of [this.open.probes, this.open.tunnels, this.open.shaping] as unknown[][]) {
+      if (left <= 0) break;
+      const k = Math.min(left, list.length);
+      list.splice(0, k);
+      left -= k;
+    }
+    const dropped = n - left;
+    this.rows -= dropped;
+    this.counts.droppedRows += dropped;
+  }
+
+  stats(): TelemetryBufferStats {
+    return { queuedRows: this.rows, queuedBatches: this.sealed.length, ...this.counts };
+  }
+}

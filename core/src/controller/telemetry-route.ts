@@ -1,0 +1,155 @@
+/**
+ * The telemetry route: agents post signed batches of probe, tunnel and plugin rows; the controller
+ * stamps them with the authenticated node, drops batch ids it already took, folds them into the
+ * LiveTelemetry store and hands them to onTelemetry exporters without waiting for them.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TelemetryBatch } from '../api/telemetry';
+import { errors } from '../errors';
+import { BatchIdLru } from './batch-id-lru';
+import type { ControllerServices } from './controller-services';
+import type { LiveTelemetry } from './live-telemetry';
+import { signedNode } from './node-routes';
+import { BODY_LIMITS, ROUTES, type TelemetryRequest, type TelemetryResponse } from './protocol';
+import { emptyQuery } from './schemas';
+
+const name = { type: 'string', minLength: 1, maxLength: 253 } as const;
+const ms = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000 } as const;
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const micros = { type: 'number', minimum: 0, maximum: 4_294_967_295 } as const;
+const MAX_ROWS = 50_000;
+
+export const telemetryBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['batchId', 'sentAt', 'probes', 'tunnels'],
+  properties: {
+    batchId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' },
+    sentAt: ms,
+    probes: {
+      type: 'array',
+      maxItems: MAX_ROWS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['ts', 'src', 'dst', 'path', 'seq', 'rttUs', 'lost', 'jitterUs'],
+        properties: {
+          ts: ms,
+          src: name,
+          dst: name,
+          path: name,
+          seq: count,
+          rttUs: { ...micros, nullable: true },
+          lost: { type: 'boolean' },
+          jitterUs: micros,
+        },
+      },
+    },
+    tunnels: {
+      type: 'array',
+      maxItems: MAX_ROWS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['ts', 'src', 'dst', 'rxBytes', 'txBytes', 'handshakeAgeS', 'up'],
+        properties: {
+          ts: ms,
+          src: name,
+          dst: name,
+          rxBytes: count,
+          txBytes: count,
+          handshakeAgeS: { type: 'number', minimum: 0, nullable: true },
+          up: { type: 'boolean' },
+        },
+      },
+    },
+    shaping: {
+      type: 'array',
+      maxItems: MAX_ROWS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['ts', 'node', 'iface', 'direction', 'class', 'bytes', 'packets', 'drops', 'overlimits', 'backlog'],
+        properties: {
+          ts: ms,
+          node: name,
+          iface: { type: 'string', minLength: 1, maxLength: 15 },
+          direction: { type: 'string', enum: ['egress', 'ingress'] },
+          class: { type: 'string', minLength: 1, maxLength: 64 },
+          bytes: count,
+          packets: count,
+          drops: count,
+          overlimits: count,
+          backlog: count,
+        },
+      },
+    },
+  },
+} as const;
+
+export interface TelemetryRouteOptions {
+  live: LiveTelemetry;
+  /** Accepted batch ids remembered per controller run. Default 10 000. */
+  dedupCapacity?: number;
+  /** Told about each accepted batch (metrics). */
+  onAccepted?: (batch: TelemetryBatch, duplicate: boolean) => void;
+}
+
+/**
+ * stampBatch makes the batch the node's own: node, nodeId, probe and tunnel src and shaping node
+ * all come from the authenticated node, never from the body.
+ */
+export function stampBatch(body: TelemetryRequest, node: { id: string; name: string }): TelemetryBatch {
+  return {
+    batchId: body.batchId,
+    node: node.name,
+    nodeId: node.id,
+    sentAt: body.sentAt,
+    probes: body.probes.map((p) => ({ ...p, src: node.name })),
+    tunnels: body.tunnels.map((t) => ({ ...t, src: node.name })),
+    ...(body.shaping ? { shaping: body.shaping.map((s) => ({ ...s, node: node.name })) } : {}),
+  };
+}
+
+/** registerTelemetryRoute adds POST /v1/node/telemetry (signed) and GET /v1/admin/telemetry/live (admin). */
+export function registerTelemetryRoute(app: FastifyInstance, s: ControllerServices, opts: TelemetryRouteOptions): void {
+  const seen = new BatchIdLru(opts.dedupCapacity ?? 10_000);
+  const preValidation = signedNode(s);
+
+  app.post(ROUTES.telemetry, { bodyLimit: BODY_LIMITS.telemetry, preValidation, schema: { body: telemetryBody, querystring: emptyQuery } }, async (request) => {
+    const node = request.node!;
+    const body = request.body as TelemetryRequest;
+    const accepted = { probes: body.probes.length, tunnels: body.tunnels.length, shaping: body.shaping?.length ?? 0 };
+    if (!seen.remember(node.id, body.batchId)) {
+      opts.onAccepted?.(stampBatch(body, node), true);
+      const res: TelemetryResponse = { duplicate: true, accepted };
+      return res;
+    }
+    const batch = stampBatch(body, node);
+    opts.live.addProbes(batch.probes);
+    opts.live.addTunnels(batch.tunnels);
+    opts.onAccepted?.(batch, false);
+    // Exporters buffer on their own; the agent's answer never waits for them.
+    if (s.hooks.has('onTelemetry')) {
+      void s.hooks.runParallel('onTelemetry', batch).catch((err: unknown) => s.log.error({ err, node: node.name }, 'onTelemetry hooks failed'));
+    }
+    const res: TelemetryResponse = { duplicate: false, accepted };
+    return res;
+  });
+
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (request: FastifyRequest) => {
+      if (s.admin.verify(request.headers.authorization)) return;
+      await s.audit({
+        action: 'auth.failure',
+        actor: `remote:${request.ip}`,
+        details: { code: errors.adminUnauthorized().code, remote: request.ip, route: `${request.method} ${request.url.split('?')[0].slice(0, 128)}` },
+      });
+      throw errors.adminUnauthorized();
+    });
+    scope.get(ROUTES.adminTelemetryLive, { bodyLimit: BODY_LIMITS.admin, schema: { querystring: emptyQuery } }, async () => ({
+      at: s.clock(),
+      paths: opts.live.snapshot(),
+    }));
+  });
+}

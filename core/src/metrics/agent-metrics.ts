@@ -1,0 +1,138 @@
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import { AGGREGATE_PEER, DEFAULT_MAX_PEER_SERIES, minAvgMax } from './peer-aggregation';
+
+/** One peer's current figures, as the agent knows them at a scrape. */
+export interface PeerMetricsSnapshot {
+  name: string;
+  /** Lost fraction 0..1 over the probe window. */
+  loss: number;
+  jitterUs: number;
+  rxBytes: number;
+  txBytes: number;
+  /** null before the first handshake. */
+  handshakeAgeS: number | null;
+  up: boolean;
+}
+
+export interface AgentMetricsSnapshot {
+  peers: PeerMetricsSnapshot[];
+  netmapVersion: number;
+  /** null: no posture decision yet. */
+  compliant: boolean | null;
+}
+
+export interface AgentMetricsOptions {
+  /** Above this many peers, per-peer series become one peer="_aggregate" series (min/avg/max). Default 100. */
+  maxPeerSeries?: number;
+}
+
+const RTT_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+const APPLY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+/**
+ * AgentMetrics are the agent's instruments. Probe outcomes are recorded as they happen; the rest is
+ * observed from a snapshot at collection time. With more peers than maxPeerSeries, per-peer series
+ * are replaced by aggregates (peer="_aggregate", and stat="min|avg|max" on gauges) so a large mesh
+ * cannot blow up the number of series.
+ */
+export class AgentMetrics {
+  private readonly rtt: Histogram;
+  private readonly probes: Counter;
+  private readonly applyTime: Histogram;
+  private readonly maxPeerSeries: number;
+  private peerCount = 0;
+
+  constructor(
+    meter: Meter,
+    private readonly snapshot: () => Promise<AgentMetricsSnapshot>,
+    opts: AgentMetricsOptions = {},
+  ) {
+    this.maxPeerSeries = opts.maxPeerSeries ?? DEFAULT_MAX_PEER_SERIES;
+    this.rtt = meter.createHistogram('trellis_probe_rtt', {
+      description: 'Overlay probe round-trip time per peer',
+      unit: 'ms',
+      advice: { explicitBucketBoundaries: RTT_BUCKETS_MS },
+    });
+    this.probes = meter.createCounter('trellis_probes', { description: 'Overlay probes by peer and outcome (answered, lost)' });
+    this.applyTime = meter.createHistogram('trellis_netmap_apply_time', {
+      description: 'Time to apply a NetworkMap to the device, addresses and routes',
+      unit: 'ms',
+      advice: { explicitBucketBoundaries: APPLY_BUCKETS_MS },
+    });
+    const loss = meter.createObservableGauge('trellis_peer_loss_ratio', { description: 'Probe loss over the window, 0..1' });
+    const jitter = meter.createObservableGauge('trellis_peer_jitter', { description: 'RFC 3550 probe jitter', unit: 'ms' });
+    const rx = meter.createObservableGauge('trellis_peer_rx_bytes', { description: 'WireGuard bytes received from the peer', unit: 'By' });
+    const tx = meter.createObservableGauge('trellis_peer_tx_bytes', { description: 'WireGuard bytes sent to the peer', unit: 'By' });
+    const hs = meter.createObservableGauge('trellis_peer_handshake_age', { description: 'Seconds since the last WireGuard handshake', unit: 's' });
+    const up = meter.createObservableGauge('trellis_tunnel_up', { description: '1 when the tunnel to the peer had a handshake in the last 180 s' });
+    const upCount = meter.createObservableGauge('trellis_tunnels', { description: 'Tunnels by state (up, down)' });
+    const version = meter.createObservableGauge('trellis_netmap_version', { description: 'Version of the applied NetworkMap' });
+    const posture = meter.createObservableGauge('trellis_posture_compliant', { description: '1 compliant, 0 not compliant, -1 no decision yet' });
+    const peers = meter.createObservableGauge('trellis_peers', { description: 'Peers in the applied NetworkMap' });
+    meter.addBatchObservableCallback(
+      async (obs) => {
+        const s = await this.snapshot();
+        this.peerCount = s.peers.length;
+        obs.observe(peers, s.peers.length);
+        obs.observe(version, s.netmapVersion);
+        obs.observe(posture, s.compliant === null ? -1 : s.compliant ? 1 : 0);
+        const nUp = s.peers.filter((p) => p.up).length;
+        obs.observe(upCount, nUp, { state: 'up' });
+        obs.observe(upCount, s.peers.length - nUp, { state: 'down' });
+        const perPeer: Array<[typeof loss, (p: PeerMetricsSnapshot) => number | null]> = [
+          [loss, (p) => p.loss],
+          [jitter, (p) => p.jitterUs / 1000],
+          [rx, (p) => p.rxBytes],
+          [tx, (p) => p.txBytes],
+          [hs, (p) => p.handshakeAgeS],
+          [up, (p) => (p.up ? 1 : 0)],
+        ];
+        if (this.aggregated(s.peers.length)) {
+          for (const [inst, get] of perPeer) {
+            const agg = minAvgMax(s.peers.map(get).filter((v): v is number => v !== null));
+            if (!agg) continue;
+            for (const stat of ['min', 'avg', 'max'] as const) obs.observe(inst, agg[stat], { peer: AGGREGATE_PEER, stat });
+          }
+          return;
+        }
+        for (const p of s.peers) {
+          for (const [inst, get] of perPeer) {
+            const v = get(p);
+            if (v !== null) obs.observe(inst, v, { peer: p.name });
+          }
+        }
+      },
+      [loss, jitter, rx, tx, hs, up, upCount, version, posture, peers],
+    );
+  }
+
+  /** aggregated says whether a mesh of this many peers gets aggregate series. */
+  aggregated(peerCount: number): boolean {
+    return peerCount > this.maxPeerSeries;
+  }
+
+  /** setPeerCount tells the metrics how many peers the applied map has (switches aggregation). */
+  setPeerCount(n: number): void {
+    this.peerCount = n;
+  }
+
+  private peerAttrs(peer: string): Attributes {
+    return { peer: this.aggregated(this.peerCount) ? AGGREGATE_PEER : peer };
+  }
+
+  /** recordProbe records one probe outcome; rttUs null means lost. */
+  recordProbe(peer: string, rttUs: number | null): void {
+    const attrs = this.peerAttrs(peer);
+    if (rttUs === null) {
+      this.probes.add(1, { ...attrs, outcome: 'lost' });
+      return;
+    }
+    this.probes.add(1, { ...attrs, outcome: 'answered' });
+    this.rtt.record(rttUs / 1000, attrs);
+  }
+
+  recordApply(ms: number): void {
+    this.applyTime.record(ms);
+  }
+}
+

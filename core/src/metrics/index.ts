@@ -1,0 +1,10 @@
+/**
+ * metrics: core's OpenTelemetry instruments (agent and controller) and the provider they record into.
+ */
+export { TrellisMetrics, PullMetricReader } from './trellis-metrics';
+export { AgentMetrics } from './agent-metrics';
+export type { AgentMetricsOptions, AgentMetricsSnapshot, PeerMetricsSnapshot } from './agent-metrics';
+export { ControllerMetrics } from './controller-metrics';
+export type { ControllerMetricsSnapshot } from './controller-metrics';
+export { AGGREGATE_PEER, DEFAULT_MAX_PEER_SERIES, minAvgMax } from './peer-aggregation';
+export type { MinAvgMax } from './peer-aggregation';

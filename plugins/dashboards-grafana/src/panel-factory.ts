@@ -1,0 +1,104 @@
+/**
+ * PanelFactory builds the panels of one dashboard with the Foundation SDK and records every query
+ * it places (SQL, format, the columns the panel reads), so tests and the benchmark can run each
+ * one against ClickHouse and check its shape.
+ */
+import { DashboardLinkBuilder, QueryVariableBuilder, VariableRefresh, VariableSort, type DataTransformerConfig } from '@grafana/grafana-foundation-sdk/dashboard';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { ClickHouseQueryBuilder } from './clickhouse-query';
+import { DATASOURCE_REF } from './datasource';
+
+export interface PanelQuery {
+  dashboardUid: string;
+  /** Panel title, or "variable <name>" for a template variable's query. */
+  panel: string;
+  sql: string;
+  format: 'table' | 'timeseries';
+  /** Columns the panel reads, in order. */
+  columns: string[];
+}
+
+export interface LinkSpec {
+  title: string;
+  url: string;
+}
+
+export interface VariableSpec {
+  name: string;
+  label: string;
+  sql: string;
+  /** The column holding the values. */
+  column: string;
+  multi: boolean;
+}
+
+export class PanelFactory {
+  readonly queries: PanelQuery[] = [];
+  private nextId = 1;
+
+  constructor(readonly dashboardUid: string) {}
+
+  private target(panel: string, sql: string, format: 'table' | 'timeseries', columns: string[]): ClickHouseQueryBuilder {
+    this.queries.push({ dashboardUid: this.dashboardUid, panel, sql, format, columns });
+    const q = new ClickHouseQueryBuilder(DATASOURCE_REF).rawSql(sql);
+    return format === 'timeseries' ? q.timeSeries() : q.table();
+  }
+
+  stat(title: string, sql: string, columns: string[], o: { unit?: string; width?: number; steps?: Array<{ value: number | null; color: string }> } = {}): stat.PanelBuilder {
+    const p = new stat.PanelBuilder()
+      .id(this.nextId++)
+      .title(title)
+      .datasource(DATASOURCE_REF)
+      .withTarget(this.target(title, sql, 'table', columns))
+      .height(4)
+      .span(o.width ?? 6)
+      .reduceOptions({ build: () => ({ calcs: ['lastNotNull'], values: false, fields: '' }) });
+    if (o.unit) p.unit(o.unit);
+    if (o.steps) p.thresholds({ build: () => ({ mode: 'absolute' as never, steps: o.steps! }) });
+    return p;
+  }
+
+  timeSeries(title: string, sql: string, columns: string[], o: { unit?: string; width?: number; threshold?: number } = {}): timeseries.PanelBuilder {
+    const p = new timeseries.PanelBuilder()
+      .id(this.nextId++)
+      .title(title)
+      .datasource(DATASOURCE_REF)
+      .withTarget(this.target(title, sql, 'timeseries', columns))
+      .height(8)
+      .span(o.width ?? 12);
+    if (o.unit) p.unit(o.unit);
+    if (o.threshold !== undefined) {
+      p.thresholds({ build: () => ({ mode: 'absolute' as never, steps: [{ value: null, color: 'green' }, { value: o.threshold!, color: 'red' }] }) });
+      p.thresholdsStyle({ build: () => ({ mode: 'line' as never }) });
+    }
+    return p;
+  }
+
+  table(title: string, sql: string, columns: string[], o: { width?: number; height?: number; links?: LinkSpec[]; transformations?: DataTransformerConfig[] } = {}): table.PanelBuilder {
+    const p = new table.PanelBuilder()
+      .id(this.nextId++)
+      .title(title)
+      .datasource(DATASOURCE_REF)
+      .withTarget(this.target(title, sql, 'table', columns))
+      .height(o.height ?? 8)
+      .span(o.width ?? 24);
+    if (o.links) p.dataLinks(o.links.map((l) => new DashboardLinkBuilder(l.title).url(l.url)));
+    if (o.transformations) p.transformations(o.transformations);
+    return p;
+  }
+
+  variable(v: VariableSpec): QueryVariableBuilder {
+    this.queries.push({ dashboardUid: this.dashboardUid, panel: `variable ${v.name}`, sql: v.sql, format: 'table', columns: [v.column] });
+    const b = new QueryVariableBuilder(v.name)
+      .label(v.label)
+      .datasource(DATASOURCE_REF)
+      .query(v.sql)
+      .refresh(VariableRefresh.OnTimeRangeChanged)
+      .sort(VariableSort.AlphabeticalAsc)
+      .multi(v.multi)
+      .includeAll(v.multi);
+    return b;
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * TelemetrySql: every SQL text the dashboards and alert rules run, over the telemetry-clickhouse
+ * schema. Probe panels read the one-minute rollup (AggregatingMergeTree, -Merge functions); other
+ * tables are ReplacingMergeTree and are read with FINAL, as that plugin's README asks. Everything
+ * runs on ClickHouse 18.16 and current releases: no toStartOfInterval (buckets use $__interval_s),
+ * no WITH FILL, no multi-table JOIN, no LowCardinality-specific functions.
+ * `rawProbes: true` builds the same probe queries over the raw probe_samples table instead of the
+ * rollup (FINAL, quantiles computed from samples): the benchmark's baseline.
+ */
+import { ROLLUP_QUANTILES, SchemaNames } from '@trellis/plugin-telemetry-clickhouse';
+import type { AlertThresholds } from './thresholds';
+
+/** quoteString makes a ClickHouse string literal (the same escaping telemetry-clickhouse uses). */
+function quoteString(value: string): string {
+  return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+}
+
+export interface TelemetrySqlOptions {
+  database: string;
+  tablePrefix: string;
+  rawProbes?: boolean;
+}
+
+/** A SELECT list over probe data, aggregated per group, in either source. */
+interface ProbeAgg {
+  from: string;
+  timeCol: string;
+  p50: string;
+  p95: string;
+  n: string;
+  lost: string;
+  jitter: string;
+}
+
+export class TelemetrySql {
+  readonly names: SchemaNames;
+  private readonly raw: boolean;
+
+  constructor(o: TelemetrySqlOptions) {
+    this.names = new SchemaNames({ database: o.database, tablePrefix: o.tablePrefix });
+    this.raw = o.rawProbes ?? false;
+  }
+
+  private t(name: string): string {
+    return this.names.table(name);
+  }
+
+  /** Probe aggregates; RTT and jitter are over received probes only, in both sources. */
+  private probe(): ProbeAgg {
+    if (this.raw) {
+      return {
+        from: `${this.t('probe_samples')} FINAL`,
+        timeCol: 'ts',
+        p50: 'quantileIf(0.5)(toFloat64(rtt_us), lost = 0)',
+        p95: 'quantileIf(0.95)(toFloat64(rtt_us), lost = 0)',
+        n: 'count()',
+        lost: 'sum(toUInt64(lost))',
+        jitter: 'avgIf(jitter_us, lost = 0)',
+      };
+    }
+    const q = ROLLUP_QUANTILES.join(', ');
+    const i50 = ROLLUP_QUANTILES.indexOf(0.5) + 1;
+    const i95 = ROLLUP_QUANTILES.indexOf(0.95) + 1;
+    return {
+      from: this.t('probe_rollup_1m'),
+      timeCol: 'minute',
+      p50: `quantilesIfMerge(${q})(rtt_q)[${i50}]`,
+      p95: `quantilesIfMerge(${q})(rtt_q)[${i95}]`,
+      n: 'countMerge(samples)',
+      lost: 'sumMerge(lost_n)',
+      jitter: 'avgIfMerge(jitter_avg)',
+    };
+  }
+
+  private bucket(col: string): string {
+    return `toDateTime(intDiv(toUInt32(${col}), $__interval_s) * $__interval_s)`;
+  }
+
+  // ---- template variables ----
+
+  /** Node names seen in events or as probe sources. */
+  nodesVariable(): string {
+    const p = this.probe();
+    return (
+      `SELECT DISTINCT name FROM (\n` +
+      `  SELECT node AS name FROM ${this.t('node_events')} WHERE $__timeFilter(ts)\n` +
+      `  UNION ALL SELECT src AS name FROM ${p.from} WHERE $__timeFilter(${p.timeCol})\n` +
+      `  UNION ALL SELECT node AS name FROM ${this.t('tunnel_stats')} WHERE $__timeFilter(ts)\n` +
+      `) ORDER BY name`
+    );
+  }
+
+  /** Peers of ${node}: probe destinations and tunnel peers. */
+  peersVariable(): string {
+    const p = this.probe();
+    return (
+      `SELECT DISTINCT name FROM (\n` +
+      `  SELECT dst AS name FROM ${p.from} WHERE src = '\${node}' AND $__timeFilter(${p.timeCol})\n` +
+      `  UNION ALL SELECT peer AS name FROM ${this.t('tunnel_stats')} WHERE node = '\${node}' AND $__timeFilter(ts)\n` +
+      `) ORDER BY name`
+    );
+  }
+
+  pathsVariable(): string {
+    const p = this.probe();
+    return `SELECT DISTINCT path FROM ${p.from} WHERE $__timeFilter(${p.timeCol}) ORDER BY path`;
+  }
+
+  classesVariable(): string {
+    return `SELECT DISTINCT class_id FROM ${this.t('shaping_stats')} WHERE node = '\${node}' AND $__timeFilter(ts) ORDER BY class_id`;
+  }
+
+  actionsVariable(): string {
+    return `SELECT DISTINCT action FROM ${this.t('audit_events')} WHERE $__timeFilter(ts) ORDER BY action`;
+  }
+
+  // ---- mesh overview ----
+
+  /** Nodes whose latest lifecycle event up to the end of the range says they are up. */
+  nodesOnline(): string {
+    return (
+      `SELECT countIf(state IN ('join', 'online')) AS nodes_online, countIf(state NOT IN ('join', 'online')) AS nodes_offline\n` +
+      `FROM (\n  SELECT node, argMax(kind, ts) AS state FROM ${this.t('node_events')} FINAL\n` +
+      `  WHERE kind IN ('join', 'online', 'offline', 'leave', 'revoke') AND ts <= $__toTime\n  GROUP BY node\n)`
+    );
+  }
+
+  /** Tunnels whose latest handshake, aged by how old that report is, is within the limit. */
+  tunnelsUp(t: AlertThresholds): string {
+    return (
+      `SELECT countIf(age >= 0 AND age <= ${t.handshakeMaxAgeSeconds}) AS tunnels_up, count() AS tunnels_total\n` +
+      `FROM (\n  SELECT node, peer, if(argMax(handshake_age_s, ts) < 0, -1, argMax(handshake_age_s, ts) + (toInt64(toUInt32($__toTime)) - toInt64(toUInt32(max(ts))))) AS age\n` +
+      `  FROM ${this.t('tunnel_stats')} FINAL WHERE $__timeFilter(ts)\n  GROUP BY node, peer\n)`
+    );
+  }
+
+  /** Per path over the range: p50/p95 RTT (ms), loss %, jitter (ms), samples; `where` narrows it. */
+  pathSummary(where: string, orderLimit: string): string {
+    const p = this.probe();
+    return (
+      `SELECT src, dst, path, round(p50 / 1000, 3) AS p50_ms, round(p95 / 1000, 3) AS p95_ms,\n` +
+      `  round(100 * lost_sum / n_all, 3) AS loss_pct, round(jitter_us / 1000, 3) AS jitter_ms, n_all AS samples\n` +
+      `FROM (\n  SELECT src, dst, path, ${p.p50} AS p50, ${p.p95} AS p95, ${p.n} AS n_all, ${p.lost} AS lost_sum, ${p.jitter} AS jitter_us\n` +
+      `  FROM ${p.from}\n  WHERE $__timeFilter(${p.timeCol})${where ? ` AND ${where}` : ''}\n  GROUP BY src, dst, path\n)\n${orderLimit}`
+    );
+  }
+
+  worstPaths(): string {
+    return this.pathSummary('src IN (${node:singlequote})', 'ORDER BY p95_ms DESC, loss_pct DESC LIMIT 10');
+  }
+
+  /** One probe metric over time, one series per path (long format: time, series, value). */
+  probeSeries(metric: 'p95_ms' | 'p50_ms' | 'loss_pct' | 'jitter_ms', where: string, series: string): string {
+    const p = this.probe();
+    const value = {
+      p95_ms: `${p.p95} / 1000`,
+      p50_ms: `${p.p50} / 1000`,
+      loss_pct: `100 * ${p.lost} / ${p.n}`,
+      jitter_ms: `${p.jitter} / 1000`,
+    }[metric];
+    return (
+      `SELECT ${this.bucket(p.timeCol)} AS time, ${series} AS series, ${value} AS ${metric}\n` +
+      `FROM ${p.from}\nWHERE $__timeFilter(${p.timeCol}) AND ${where}\nGROUP BY time, series\nORDER BY time, series`
+    );
+  }
+
+  meshSeries(metric: 'p95_ms' | 'loss_pct' | 'jitter_ms'): string {
+    return this.probeSeries(metric, 'src IN (${node:singlequote})', `concat(src, ' -> ', dst, ' (', path, ')')`);
+  }
+
+  // ---- latency matrix ----
+
+  matrix(): string {
+    return this.pathSummary('path IN (${path:singlequote})', 'ORDER BY src, dst, path');
+  }
+
+  // ---- node detail ----
+
+  nodePeerSeries(metric: 'p95_ms' | 'p50_ms' | 'loss_pct' | 'jitter_ms'): string {
+    return this.probeSeries(metric, `src = '\${node}' AND dst IN (\${peer:singlequote})`, `concat(dst, ' (', path, ')')`);
+  }
+
+  handshakeAge(): string {
+    return (
+      `SELECT time, series, age AS handshake_age_s\nFROM (\n  SELECT ${this.bucket('ts')} AS time, peer AS series, max(handshake_age_s) AS age\n` +
+      `  FROM ${this.t('tunnel_stats')} FINAL\n  WHERE $__timeFilter(ts) AND node = '\${node}' AND peer IN (\${peer:singlequote}) AND handshake_age_s >= 0\n` +
+      `  GROUP BY time, series\n)\nORDER BY time, series`
+    );
+  }
+
+  // ---- traffic and shaping ----
+
+  /**
+   * Throughput per peer from cumulative WireGuard counters: growth within each bucket divided by
+   * the bucket length (a counter reset inside a bucket reads as 0, never negative).
+   */
+  peerThroughput(): string {
+    return (
+      `SELECT time, series, greatest(max_rx - min_rx, 0) * 8 / $__interval_s AS rx_bps, greatest(max_tx - min_tx, 0) * 8 / $__interval_s AS tx_bps\n` +
+      `FROM (\n  SELECT ${this.bucket('ts')} AS time, peer AS series, toInt64(max(rx_bytes)) AS max_rx, toInt64(min(rx_bytes)) AS min_rx, toInt64(max(tx_bytes)) AS max_tx, toInt64(min(tx_bytes)) AS min_tx\n` +
+      `  FROM ${this.t('tunnel_stats')} FINAL\n  WHERE $__timeFilter(ts) AND node = '\${node}' AND peer IN (\${peer:singlequote})\n  GROUP BY time, series\n)\nORDER BY time, series`
+    );
+  }
+
+  private classCounterRate(col: 'bytes' | 'drops', alias: string, scale: string): string {
+    return (
+      `SELECT time, series, greatest(hi - lo, 0)${scale} / $__interval_s AS ${alias}\n` +
+      `FROM (\n  SELECT ${this.bucket('ts')} AS time, concat(iface, ' ', class_id) AS series, toInt64(max(${col})) AS hi, toInt64(min(${col})) AS lo\n` +
+      `  FROM ${this.t('shaping_stats')} FINAL\n  WHERE $__timeFilter(ts) AND node = '\${node}' AND class_id IN (\${class:singlequote})\n  GROUP BY time, series\n)\nORDER BY time, series`
+    );
+  }
+
+  classThroughput(): string {
+    return this.classCounterRate('bytes', 'bps', ' * 8');
+  }
+
+  classDrops(): string {
+    return this.classCounterRate('drops', 'drops_per_s', '');
+  }
+
+  classBacklog(): string {
+    return (
+      `SELECT ${this.bucket('ts')} AS time, concat(iface, ' ', class_id) AS series, max(backlog) AS backlog\n` +
+      `FROM ${this.t('shaping_stats')} FINAL\nWHERE $__timeFilter(ts) AND node = '\${node}' AND class_id IN (\${class:singlequote})\n` +
+      `GROUP BY time, series\nORDER BY time, series`
+    );
+  }
+
+  /** Drops per node and class over the range, largest first. */
+  dropsTable(): string {
+    return (
+      `SELECT node, iface, class_id, hi_d - lo_d AS drops, hi_o - lo_o AS overlimits\nFROM (\n` +
+      `  SELECT node, iface, class_id, toInt64(max(drops)) AS hi_d, toInt64(min(drops)) AS lo_d, toInt64(max(overlimits)) AS hi_o, toInt64(min(overlimits)) AS lo_o\n` +
+      `  FROM ${this.t('shaping_stats')} FINAL\n  WHERE $__timeFilter(ts)\n  GROUP BY node, iface, class_id\n)\nORDER BY drops DESC, node, iface, class_id\nLIMIT 20`
+    );
+  }
+
+  // ---- posture and access ----
+
+  /** The latest posture decision per node up to the end of the range. */
+  private latestPosture(): string {
+    return (
+      `SELECT node, argMax(compliant, ts) AS last_compliant, argMax(reasons, ts) AS last_reasons, argMax(policy_version, ts) AS last_policy, max(ts) AS decided_at\n` +
+      `  FROM ${this.t('posture_decisions')} FINAL WHERE ts <= $__toTime AND node IN (\${node:singlequote}) GROUP BY node`
+    );
+  }
+
+  compliance(): string {
+    return `SELECT countIf(last_compliant = 1) AS compliant_nodes, countIf(last_compliant = 0) AS non_compliant_nodes\nFROM (\n  ${this.latestPosture()}\n)`;
+  }
+
+  nonCompliant(): string {
+    return (
+      `SELECT node, arrayStringConcat(last_reasons, ', ') AS reasons, last_policy AS policy_version, decided_at\nFROM (\n  ${this.latestPosture()}\n)\n` +
+      `WHERE last_compliant = 0\nORDER BY node`
+    );
+  }
+
+  postureSeries(): string {
+    return (
+      `SELECT ${this.bucket('ts')} AS time, if(compliant = 1, 'compliant', 'non-compliant') AS series, uniqExact(node) AS nodes\n` +
+      `FROM ${this.t('posture_decisions')} FINAL\nWHERE $__timeFilter(ts) AND node IN (\${node:singlequote})\nGROUP BY time, series\nORDER BY time, series`
+    );
+  }
+
+  quarantines(): string {
+    return (
+      `SELECT ts AS time, node, details\nFROM ${this.t('node_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND kind = 'quarantine' AND node IN (\${node:singlequote})\nORDER BY ts DESC\nLIMIT 200`
+    );
+  }
+
+  /** Refused access: failed authentications and denials recorded in the audit log. */
+  denials(): string {
+    return (
+      `SELECT ts AS time, action, actor, target, details\nFROM ${this.t('audit_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND (action LIKE '%deny%' OR action LIKE '%denied%' OR action LIKE 'auth.failure%' OR action LIKE '%.refused')\nORDER BY ts DESC\nLIMIT 200`
+    );
+  }
+
+  // ---- audit ----
+
+  auditEvents(): string {
+    return (
+      `SELECT ts AS time, action, actor, target, details\nFROM ${this.t('audit_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND action IN (\${action:singlequote})\nORDER BY ts DESC\nLIMIT 1000`
+    );
+  }
+
+  nodeEvents(): string {
+    return `SELECT ts AS time, node, kind, details\nFROM ${this.t('node_events')} FINAL\nWHERE $__timeFilter(ts)\nORDER BY ts DESC\nLIMIT 1000`;
+  }
+
+  auditRate(): string {
+    return (
+      `SELECT ${this.bucket('ts')} AS time, action AS series, count() AS events\nFROM ${this.t('audit_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND action IN (\${action:singlequote})\nGROUP BY time, series\nORDER BY time, series`
+    );
+  }
+
+  // ---- alert conditions (one numeric `value` column; string columns become alert labels) ----
+
+  alertTunnel(): string {
+    return (
+      `SELECT node, peer, toFloat64(if(last_age < 0, 1000000000, last_age + (toInt64(toUInt32($__toTime)) - toInt64(toUInt32(last_ts))))) AS value\n` +
+      `FROM (\n  SELECT node, peer, argMax(handshake_age_s, ts) AS last_age, max(ts) AS last_ts\n` +
+      `  FROM ${this.t('tunnel_stats')} FINAL WHERE $__timeFilter(ts)\n  GROUP BY node, peer\n)`
+    );
+  }
+
+  alertLoss(): string {
+    const p = this.probe();
+    return (
+      `SELECT src, dst, path, toFloat64(100 * ${p.lost} / ${p.n}) AS value\nFROM ${p.from}\n` +
+      `WHERE $__timeFilter(${p.timeCol})\nGROUP BY src, dst, path`
+    );
+  }
+
+  /** p95 RTT over the path's own limit, as a ratio: the rule fires above 1. */
+  alertRtt(t: AlertThresholds): string {
+    const p = this.probe();
+    const entries = Object.entries(t.rttP95PathMs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // Exact "src->dst:path" entries before "src->dst" ones, as rttLimitMs resolves them.
+    const ordered = [...entries.filter(([k]) => k.includes(':')), ...entries.filter(([k]) => !k.includes(':'))];
+    const cases = ordered.map(([k, ms]) => {
+      const [pair, path] = k.split(':');
+      const [src, dst] = pair!.split('->');
+      const cond = [`src = ${quoteString(src!)}`, `dst = ${quoteString(dst!)}`, ...(path ? [`path = ${quoteString(path)}`] : [])].join(' AND ');
+      return `${cond}, ${ms}`;
+    });
+    const limit = cases.length ? `multiIf(${cases.join(', ')}, ${t.rttP95DefaultMs})` : String(t.rttP95DefaultMs);
+    return (
+      `SELECT src, dst, path, toFloat64(p95 / 1000 / ${limit}) AS value\n` +
+      `FROM (\n  SELECT src, dst, path, ${p.p95} AS p95 FROM ${p.from}\n  WHERE $__timeFilter(${p.timeCol})\n  GROUP BY src, dst, path\n)\nWHERE isFinite(value)`
+    );
+  }
+
+  alertJitter(t: AlertThresholds): string {
+    const p = this.probe();
+    const pats = t.realtimePaths.map((pat) => {
+      const [src, dst] = pat.split('->');
+      const c = [...(src !== '*' ? [`src = ${quoteString(src!)}`] : []), ...(dst !== '*' ? [`dst = ${quoteString(dst!)}`] : [])];
+      return c.length ? `(${c.join(' AND ')})` : '1';
+    });
+    const realtime = pats.length ? `(${pats.join(' OR ')})` : '0';
+    return (
+      `SELECT src, dst, path, toFloat64(jitter / 1000) AS value\n` +
+      `FROM (\n  SELECT src, dst, path, ${p.jitter} AS jitter FROM ${p.from}\n  WHERE $__timeFilter(${p.timeCol}) AND ${realtime}\n  GROUP BY src, dst, path\n)\nWHERE isFinite(value)`
+    );
+  }
+
+  alertNodeOffline(): string {
+    return (
+      `SELECT node, toFloat64(state = 'offline') AS value\nFROM (\n  SELECT node, argMax(kind, ts) AS state FROM ${this.t('node_events')} FINAL\n` +
+      `  WHERE kind IN ('join', 'online', 'offline', 'leave', 'revoke') AND ts <= $__toTime\n  GROUP BY node\n)\nWHERE state NOT IN ('leave', 'revoke')`
+    );
+  }
+
+  /** 1 for a node whose latest posture decision fails or that was quarantined in the window. */
+  alertPosture(): string {
+    return (
+      `SELECT node, toFloat64(max(bad)) AS value\nFROM (\n` +
+      `  SELECT node, toUInt8(argMax(compliant, ts) = 0) AS bad FROM ${this.t('posture_decisions')} FINAL WHERE ts <= $__toTime GROUP BY node\n` +
+      `  UNION ALL\n  SELECT node, toUInt8(1) AS bad FROM ${this.t('node_events')} FINAL WHERE $__timeFilter(ts) AND kind = 'quarantine'\n)\nGROUP BY node`
+    );
+  }
+
+  /** Seconds since the last insert block of any telemetry table landed in ClickHouse. */
+  alertTelemetryStalled(): string {
+    return (
+      `SELECT 'clickhouse' AS pipeline, toFloat64(toInt64(toUInt32($__toTime)) - toInt64(toUInt32(max(at)))) AS value\n` +
+      `FROM ${this.t('ingest_ledger')}\nWHERE at <= $__toTime`
+    );
+  }
+
+  /**
+   * Delivery lag: how much later than its newest probe a block landed. Spooled blocks replayed
+   * after an outage land late, so a growing lag means the spool is filling or draining.
+   */
+  alertTelemetryLag(): string {
+    return (
+      `SELECT 'probe_samples' AS pipeline, toFloat64(max(toInt64(toUInt32(landed)) - toInt64(toUInt32(newest)))) AS value\n` +
+      `FROM (\n  SELECT block_id, max(ts) AS newest FROM ${this.t('probe_samples')} WHERE $__timeFilter(ts) GROUP BY block_id\n)\n` +
+      `ANY INNER JOIN (\n  SELECT block_id, max(at) AS landed FROM ${this.t('ingest_ledger')} WHERE $__timeFilter(at) GROUP BY block_id\n) USING block_id`
+    );
+  }
+
+  alertShapingDrops(): string {
+    return (
+      `SELECT node, iface, class_id, toFloat64(greatest(toInt64(max(drops)) - toInt64(min(drops)), 0) / greatest(toInt64(toUInt32(max(ts))) - toInt64(toUInt32(min(ts))), 1)) AS value\n` +
+      `FROM ${this.t('shaping_stats')} FINAL\nWHERE $__timeFilter(ts)\nGROUP BY node, iface, class_id`
+    );
+  }
+}

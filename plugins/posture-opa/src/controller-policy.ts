@@ -1,0 +1,232 @@
+/**
+ * ControllerPolicy: the posture-opa plugin on the controller. It registers the policy engine
+ * (compile + test with the real opa, validate bundles, explain decisions), evaluates the active
+ * version (always the controller's active pointer, reloaded when it moves), and turns
+ * trellis/access/netmaps into each node's visible peers and packet filter.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
+import {
+  TrellisError,
+  type AccessAnswer,
+  type AccessQuestion,
+  type ControllerPolicyAccess,
+  type FilterRule,
+  type MapsBuildContext,
+  type NetworkMapData,
+  type NodeInfo,
+  type PluginLogger,
+  type PolicyEngine,
+  type PolicySource,
+  type PreparedPolicy,
+} from '@trellis/core/api';
+import { policyErrors } from './errors';
+import type { WallClock } from './opa-builtins';
+import { compilePolicies, testPolicies } from './opa-cli';
+import { parsePolicyBundle } from './policy-bundle';
+import { PolicyEvaluator } from './wasm-evaluator';
+
+/** The key of the map extension that carries the active policy version to agents. */
+export const EXTENSION_KEY = 'posture-opa';
+export const NETMAPS_ENTRYPOINT = 'trellis/access/netmaps';
+export const DECISION_ENTRYPOINT = 'trellis/access/decision';
+/** Entrypoints a bundle must have to be activated on the controller. */
+export const REQUIRED_ENTRYPOINTS = [NETMAPS_ENTRYPOINT, DECISION_ENTRYPOINT, 'trellis/posture/decision'] as const;
+
+/** The per-node value of trellis/access/netmaps. */
+export interface RegoNetmap {
+  node: string;
+  quarantined: boolean;
+  peers: string[];
+  packetFilter: FilterRule[];
+}
+
+export interface ControllerPolicyOptions {
+  access: ControllerPolicyAccess;
+  log: PluginLogger;
+  clock?: WallClock;
+  /** opa binary for push (compile/test); default resolveOpaBinary(). */
+  opaPath?: string;
+}
+
+/**
+ * findShippedBundle looks for policies/dist/bundle.tgz (built by `npx nx run policies:build`) from
+ * the working directory and from this file, walking up.
+ */
+export function findShippedBundle(): string | null {
+  for (const start of [process.cwd(), __dirname]) {
+    let dir = resolve(start);
+    for (;;) {
+      const candidate = join(dir, 'policies', 'dist', 'bundle.tgz');
+      if (existsSync(candidate)) return candidate;
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return null;
+}
+
+/** isQuarantined: the controller's last decision says non-compliant (no decision yet is not quarantine). */
+export const isQuarantined = (n: Pick<NodeInfo, 'posture'>): boolean => n.posture !== null && n.posture.compliant === false;
+
+/** netmapsInput is the trellis/access/netmaps input for the approved nodes of the mesh. */
+export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: Array<Record<string, unknown>> } {
+  return {
+    nodes: nodes
+      .filter((n) => n.approved)
+      .map((n) => ({
+        id: n.id,
+        name: n.name,
+        user: n.user,
+        tags: n.tags,
+        groups: n.groups,
+        addresses: n.addresses,
+        quarantined: isQuarantined(n),
+      })),
+  };
+}
+
+function rewriteMessage(err: unknown, from: string, to: string): unknown {
+  if (!(err instanceof TrellisError)) return err;
+  return new TrellisError(err.code, err.message.split(from).join(to), err.details);
+}
+
+export class ControllerPolicy {
+  private evaluator: PolicyEvaluator | null = null;
+  /** Last successful netmaps result, kept when an evaluation fails so the mesh does not flap open or shut. */
+  private lastGood: Record<string, RegoNetmap> = {};
+  readonly engine: PolicyEngine;
+
+  constructor(private readonly o: ControllerPolicyOptions) {
+    this.engine = {
+      prepare: (src) => this.prepare(src),
+      validate: (bundle, source) => this.validate(bundle, source),
+      explain: (q) => this.explain(q),
+    };
+  }
+
+  /** current is the evaluator of the controller's active version (loaded when the version moved). */
+  async current(): Promise<PolicyEvaluator | null> {
+    const active = this.o.access.active();
+    if (!active) return null;
+    if (this.evaluator?.version === active.version) return this.evaluator;
+    const evaluator = await PolicyEvaluator.fromBundle(parsePolicyBundle(active.bundle, `policy ${active.version.slice(0, 12)}`), this.clockOpt());
+    this.evaluator = evaluator;
+    this.o.log.info({ policyVersion: evaluator.version }, 'active policy loaded');
+    return evaluator;
+  }
+
+  private clockOpt() {
+    return this.o.clock ? { clock: this.o.clock } : {};
+  }
+
+  /** Pushes are prepared one at a time (opa is CPU-heavy, and the work dir is per content). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * prepare writes the pushed files to a work dir, runs `opa build -t wasm`, then `opa test`. The
+   * work dir is named by the content, because opa records source paths in the bundle: the same
+   * policy pushed twice gives the same bytes, hence the same version.
+   */
+  prepare(src: PolicySource): Promise<PreparedPolicy> {
+    const run = this.queue.then(() => this.prepareNow(src));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async prepareNow(src: PolicySource): Promise<PreparedPolicy> {
+    const digest = createHash('sha256');
+    for (const path of Object.keys(src.files).sort()) digest.update(`${path}\0${src.files[path]}\0`);
+    const work = join(tmpdir(), `trellis-policy-${process.pid}-${digest.digest('hex').slice(0, 16)}`);
+    const dir = join(work, 'src');
+    await rm(work, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      for (const [path, text] of Object.entries(src.files)) {
+        const full = resolve(dir, path);
+        if (!full.startsWith(dir + sep)) throw policyErrors.compileFailed(src.source, `file path "${path}" leaves the policy folder`);
+        await mkdir(dirname(full), { recursive: true });
+        await writeFile(full, text);
+      }
+      let testOutput: string;
+      let compiled: { bundlePath: string; version: string };
+      try {
+        // Compile first: a policy that does not parse is a compile error, not a test failure.
+        compiled = await compilePolicies(dir, { opaPath: this.o.opaPath, outFile: join(work, 'bundle.tgz') });
+        testOutput = await testPolicies(dir, { opaPath: this.o.opaPath });
+      } catch (err) {
+        throw rewriteMessage(err, dir, src.source);
+      }
+      const bundle = await readFile(compiled.bundlePath);
+      await this.validate(bundle, src.source);
+      const summary = testOutput.split('\n').map((l) => l.trim()).filter((l) => /^(PASS|FAIL|ERROR)\b/.test(l)).pop() ?? 'opa test: no tests';
+      return { bundle, version: compiled.version, testSummary: summary };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** validate loads the bundle with opa-wasm and checks the entrypoints the controller evaluates. */
+  async validate(bundle: Buffer, source: string): Promise<{ version: string }> {
+    const parsed = parsePolicyBundle(bundle, source);
+    const evaluator = await PolicyEvaluator.fromBundle(parsed, this.clockOpt());
+    const missing = REQUIRED_ENTRYPOINTS.filter((e) => !evaluator.entrypoints.includes(e));
+    if (missing.length > 0) throw policyErrors.bundleInvalid(source, `lacks the entrypoints ${missing.join(', ')} (build with -e for each)`);
+    return { version: parsed.version };
+  }
+
+  async explain(q: AccessQuestion): Promise<AccessAnswer> {
+    const evaluator = await this.current();
+    if (!evaluator) throw policyErrors.bundleInvalid('controller', 'no policy is active; push one with `trellis policy push <dir>`');
+    const input = {
+      src: { node: q.src.name, user: q.src.user, groups: q.src.groups, tags: q.src.tags, ip: q.src.ip, quarantined: q.src.quarantined },
+      dst: { node: q.dst.name, user: q.dst.user, groups: q.dst.groups, tags: q.dst.tags, ip: q.dst.ip, subnets: [], quarantined: q.dst.quarantined },
+      proto: q.proto,
+      port: q.port,
+    };
+    const d = evaluator.evaluate<{ allow?: unknown; reasons?: unknown }>(DECISION_ENTRYPOINT, input);
+    const allow = d?.allow === true;
+    const reasons = Array.isArray(d?.reasons) ? d!.reasons.filter((r): r is string => typeof r === 'string') : ['the policy gave no decision (default deny)'];
+    return { allow, reasons, policyVersion: evaluator.version };
+  }
+
+  /**
+   * transformMaps keeps only the peers each node may reach or be reached by, sets its packet filter
+   * (default deny: no entry means []) and the policy version extension. Unapproved nodes get nothing.
+   */
+  async transformMaps(maps: NetworkMapData[], ctx: MapsBuildContext): Promise<NetworkMapData[]> {
+    const evaluator = await this.current();
+    if (!evaluator) return maps;
+    let result: Record<string, RegoNetmap>;
+    try {
+      const value = evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, netmapsInput(ctx.nodes));
+      result = value && typeof value === 'object' ? value : {};
+      this.lastGood = result;
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message, policyVersion: evaluator.version }, 'access policy evaluation failed; keeping the last good peers and filters');
+      result = this.lastGood;
+    }
+    const info = new Map(ctx.nodes.map((n) => [n.id, n]));
+    return maps.map((map) => {
+      const extensions = { ...map.extensions, [EXTENSION_KEY]: { version: evaluator.version } };
+      const r = info.get(map.self.id)?.approved ? result[map.self.id] : undefined;
+      if (!r) return { ...map, peers: [], packetFilter: [], extensions };
+      const allowed = new Set(r.peers);
+      return {
+        ...map,
+        peers: map.peers.filter((p) => allowed.has(p.id)),
+        packetFilter: (r.packetFilter ?? []).map((f) => ({
+          srcIps: [...f.srcIps],
+          ...(f.dstIps ? { dstIps: [...f.dstIps] } : {}),
+          proto: f.proto,
+          dstPorts: f.dstPorts.map(([a, b]) => [a, b] as [number, number]),
+        })),
+        extensions,
+      };
+    });
+  }
+}

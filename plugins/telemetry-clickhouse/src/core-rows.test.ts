@@ -1,0 +1,29 @@
+import { fromCoreBatch, fromNodeEvent } from './core-rows';
+import { toDbRows } from './rows';
+
+describe('core rows → ClickHouse rows', () => {
+  it('maps probes, tunnels and shaping and keeps the batch id', () => {
+    const b = fromCoreBatch({
+      batchId: 'b-1',
+      node: 'n1',
+      nodeId: 'id1',
+      sentAt: 1,
+      probes: [{ ts: 1_700_000_000_123, src: 'n1', dst: 'n2', path: 'direct', seq: 1_700_000_000_000_001, rttUs: null, lost: true, jitterUs: 5 }],
+      tunnels: [{ ts: 1_700_000_000_000, src: 'n1', dst: 'n2', rxBytes: 10, txBytes: 20, handshakeAgeS: null, up: false }],
+      shaping: [{ ts: 1_700_000_000_000, node: 'n1', iface: 'wg0', direction: 'egress', class: '1:10', bytes: 1, packets: 1, drops: 0, overlimits: 0, backlog: 0 }],
+    });
+    const rows = toDbRows(b);
+    expect(rows.probe_samples![0]).toMatchObject({ src: 'n1', dst: 'n2', seq: 1_700_000_000_000_001, lost: 1, rtt_us: 0, ts_ms: 1_700_000_000_123 });
+    expect(rows.tunnel_stats![0]).toMatchObject({ node: 'n1', peer: 'n2', handshake_age_s: -1, batch_id: 'b-1' });
+    expect(rows.shaping_stats![0]).toMatchObject({ class_id: 'egress:1:10' });
+  });
+
+  it('maps node events enrolled→join, revoked→revoke, online/offline, and skips facts', () => {
+    const ev = (kind: 'enrolled' | 'revoked' | 'online' | 'offline' | 'facts') => fromNodeEvent({ kind, nodeId: 'id1', nodeName: 'n1', at: 1_700_000_000_000 }, 'x');
+    expect(ev('enrolled')!.nodeEvents![0]!.kind).toBe('join');
+    expect(ev('revoked')!.nodeEvents![0]!.kind).toBe('revoke');
+    expect(ev('online')!.nodeEvents![0]!.kind).toBe('online');
+    expect(ev('offline')!.nodeEvents![0]!.kind).toBe('offline');
+    expect(ev('facts')).toBeNull();
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * Mapping from core's wire types (api/telemetry.ts TelemetryBatch, api/hooks.ts NodeEvent) to this
+ * plugin's stored row types, so the controller's onTelemetry and onNodeEvent hooks feed the exporter.
+ */
+import type { NodeEvent, TelemetryBatch as CoreBatch } from '@trellis/core/api';
+import type { NodeEventKind, TelemetryBatch } from './rows';
+
+/** fromCoreBatch keeps the agent's batchId, so a re-sent batch keeps its dedup key downstream too. */
+export function fromCoreBatch(b: CoreBatch): TelemetryBatch {
+  return {
+    batchId: b.batchId,
+    probes: b.probes.map((p) => ({ at: p.ts, src: p.src, dst: p.dst, path: p.path, seq: p.seq, rttUs: p.rttUs, lost: p.lost, jitterUs: p.jitterUs })),
+    tunnels: b.tunnels.map((t) => ({ at: t.ts, node: t.src, peer: t.dst, rxBytes: t.rxBytes, txBytes: t.txBytes, handshakeAgeS: t.handshakeAgeS })),
+    shaping: (b.shaping ?? []).map((s) => ({
+      at: s.ts,
+      node: s.node,
+      iface: s.iface,
+      classId: `${s.direction}:${s.class}`,
+      bytes: s.bytes,
+      packets: s.packets,
+      drops: s.drops,
+      overlimits: s.overlimits,
+      backlog: s.backlog,
+    })),
+  };
+}
+
+const KIND: Partial<Record<NodeEvent['kind'], NodeEventKind>> = {
+  enrolled: 'join',
+  revoked: 'revoke',
+  online: 'online',
+  offline: 'offline',
+  removed: 'leave',
+  expired: 'leave',
+};
+
+/** fromNodeEvent maps a node event to a node_events row batch; facts reports are not node events here (null). */
+export function fromNodeEvent(ev: NodeEvent, batchId: string): TelemetryBatch | null {
+  const kind = KIND[ev.kind];
+  if (!kind) return null;
+  const details = { ...(ev.details ?? {}), nodeId: ev.nodeId, ...(ev.kind === 'expired' ? { reason: 'expired' } : {}) };
+  return { batchId, nodeEvents: [{ at: ev.at, node: ev.nodeName, kind, details }] };
+}
