@@ -46,12 +46,12 @@ describe('ACL enforcement on the overlay', () => {
     );
     expect(table).toContain(`ip saddr ${ip('n1')} `);
     expect(table).toMatch(/counter packets \d+ bytes \d+ drop/);
-  });
+  }, 15_000);
 
   it('A→B:443 connects', async () => {
     const { ms } = await waitFor('A→B:443', async () => (await connectFrom(ns('n1'), ip('n2'), 443, 1000)) === 'ok', 10_000, 0);
     expect(ms).toBeLessThan(10_000);
-  });
+  }, 15_000);
 
   it('A→B:22, B→A:443 and C→B:443 are refused or time out', async () => {
     const [ab22, ba, cb] = await Promise.all([
@@ -62,5 +62,5 @@ describe('ACL enforcement on the overlay', () => {
     expect({ ab22, ba, cb }).toEqual({ ab22: expect.not.stringMatching(/^ok$/), ba: expect.not.stringMatching(/^ok$/), cb: expect.not.stringMatching(/^ok$/) });
     // A connection that was accepted keeps working: A→B:443 again.
     expect(await connectFrom(ns('n1'), ip('n2'), 443, 1500)).toBe('ok');
-  });
+  }, 15_000);
 });

@@ -67,7 +67,7 @@ describe('posture quarantine', () => {
     const text = renderAgentStatus(st, Date.now());
     expect(text).toContain(`✗ forbidden_processes: forbidden processes are running: ${FORBIDDEN}`);
     expect(text).toMatch(/quarantined/i);
-  });
+  }, 15_000);
 
   it('restores the node within 2 s of the process going away', async () => {
     const t0 = Date.now();
@@ -82,5 +82,5 @@ describe('posture quarantine', () => {
     timings.restore = Date.now() - t0;
     expect(timings.restore).toBeLessThan(2000);
     expect((await lab!.status('n2')).posture).toMatchObject({ compliant: true, reasons: [] });
-  });
+  }, 15_000);
 });

@@ -25,6 +25,16 @@ describe('identity', () => {
     expect(await fs.readdir(state)).toEqual(['identity.json']);
   });
 
+  it('records when the WireGuard key was created, and reads older files without it as null', async () => {
+    const before = Date.now();
+    const a = await loadOrCreateIdentity(dir, 'alpha', 'http://127.0.0.1:1');
+    expect(a.wgKeyCreatedAt).toBeGreaterThanOrEqual(before);
+    expect((await loadIdentity(dir))?.wgKeyCreatedAt).toBe(a.wgKeyCreatedAt);
+    const { wgKeyCreatedAt: _, ...old } = a;
+    await fs.writeFile(identityPath(dir), JSON.stringify(old));
+    expect((await loadIdentity(dir))?.wgKeyCreatedAt).toBeNull();
+  });
+
   it('refuses a damaged identity file with a clear error instead of silently making a new node', async () => {
     await fs.writeFile(identityPath(dir), '{"name": "x"');
     await expect(loadIdentity(dir)).rejects.toMatchObject({ code: ErrorCode.CONFIG_INVALID });

@@ -3,6 +3,8 @@
  */
 export { definePlugin, PLUGIN_API_VERSION } from './plugin';
 export type {
+  AdminRouteHandler,
+  AdminRouteRequest,
   AgentAccess,
   ControllerAccess,
   ControllerFetchResult,

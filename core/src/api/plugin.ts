@@ -58,7 +58,21 @@ export interface ControllerAccess {
   audit(event: { action: string; actor: string; target?: string; details?: Record<string, unknown> }): void;
   /** Policy versions and the engine registration (absent on controllers older than the policy lifecycle). */
   policy?: ControllerPolicyAccess;
+  /**
+   * Serve an admin-authenticated GET route (Bearer admin token, or a console session), e.g.
+   * `/v1/admin/alerts`. Call it from setup; the path must start with /v1/admin/ and not be taken.
+   * Absent on controllers without the extension point.
+   */
+  registerAdminRoute?(path: string, handler: AdminRouteHandler): void;
 }
+
+/** AdminRouteRequest is what a plugin's admin route sees of the request: its query string only. */
+export interface AdminRouteRequest {
+  query: Record<string, string | undefined>;
+}
+
+/** AdminRouteHandler answers one admin GET; the result is sent as JSON, a thrown TrellisError as its catalogued status. */
+export type AdminRouteHandler = (request: AdminRouteRequest) => Promise<unknown> | unknown;
 
 /** Read access to the runtime's OpenTelemetry metrics, for exporters (Prometheus, OTLP). */
 export interface MetricsAccess {

@@ -57,14 +57,31 @@ export function isLabProcess(pid: number | null, cliPath: string): boolean {
   return argv !== null && argv.some((a) => a === cliPath || a.endsWith('/cli/main.js'));
 }
 
-/** signalGroup sends sig to pid's process group (and to pid itself, in case it left the group). */
+/**
+ * signalGroup sends sig to pid's process group, and to pid itself only when it left the group:
+ * a second SIGTERM reaching `trellis up` means "exit now" and would skip its clean shutdown.
+ */
 export function signalGroup(pid: number, sig: NodeJS.Signals): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, sig);
-    } catch {
-      // already gone
-    }
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // no such group any more
+  }
+  if (processGroupOf(pid) === pid) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** processGroupOf reads a process's group id from /proc; null when it is gone. */
+function processGroupOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return null;
   }
 }
 

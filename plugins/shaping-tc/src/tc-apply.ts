@@ -26,6 +26,8 @@ export interface CreatedState {
   ingressQdisc: boolean;
   /** The ifb device Trellis created, or null. */
   ifb: string | null;
+  /** The interface's gso_max_segs before Trellis set it to 1; absent or null when untouched. */
+  gsoMaxSegs?: number | null;
 }
 
 export interface ClassStatsSample extends TcClassStats {
@@ -124,6 +126,7 @@ export class TcShaper {
       }
     };
 
+    await this.limitGso(ran);
     const iface = await this.readDevice(this.opts.iface, true);
     const egress = diffDevice(iface, desired.egress);
     if (!isOurRoot(iface)) this.created.egressRoot = true;
@@ -151,6 +154,25 @@ export class TcShaper {
     this.created.profile = profile.name;
     await this.saveCreated();
     return { profile: profile.name, commands: ran };
+  }
+
+  /**
+   * limitGso makes local TCP hand the interface one segment per packet. With GSO a socket queues
+   * 64 KB super-packets: HTB then releases up to 45 packets at once (12 ms of a 42 Mbit link) and a
+   * realtime packet waits behind them in wireguard-go. The previous value is kept to restore.
+   */
+  private async limitGso(ran: Command[]): Promise<void> {
+    const out = await tryRun(this.opts.runner, ['ip', '-d', '-j', 'link', 'show', 'dev', this.opts.iface]);
+    if (out === null) return;
+    const segs = (JSON.parse(out || '[]') as Array<{ gso_max_segs?: number }>)[0]?.gso_max_segs;
+    if (segs === undefined || segs === 1) return;
+    const cmd = ['ip', 'link', 'set', 'dev', this.opts.iface, 'gso_max_segs', '1'];
+    if ((await tryRun(this.opts.runner, cmd)) === null) {
+      this.opts.log.warn({ iface: this.opts.iface }, 'could not limit GSO on the interface; bulk bursts may delay realtime traffic');
+      return;
+    }
+    ran.push(cmd);
+    if (this.created.gsoMaxSegs === undefined || this.created.gsoMaxSegs === null) this.created.gsoMaxSegs = segs;
   }
 
   /** readDevice reads one device's qdiscs, classes and filters (and, on the interface, its ingress filters). */
@@ -251,6 +273,7 @@ export class TcShaper {
     }
     if (c.ingressQdisc) await undo(['tc', 'qdisc', 'del', 'dev', c.iface, 'ingress']);
     if (c.ifb) await undo(['ip', 'link', 'del', c.ifb]);
+    if (typeof c.gsoMaxSegs === 'number') await undo(['ip', 'link', 'set', 'dev', c.iface, 'gso_max_segs', String(c.gsoMaxSegs)]);
     this.created = { version: 1, iface: this.opts.iface, profile: null, egressRoot: false, ingressQdisc: false, ifb: null };
     this.desired = null;
     this.latestStats = [];

@@ -1,0 +1,86 @@
+import type { PostureDecision } from '../../api/hooks';
+import type { ControllerServices } from '../controller-services';
+import type { LivePath, LiveTelemetry } from '../live-telemetry';
+import type { PluginAdminRoutes } from '../plugin-admin-routes';
+import type { AuditEvent } from '../protocol';
+
+/** The admin route alerts-live registers; the console shows its panel only when it is served. */
+export const ALERTS_ROUTE = '/v1/admin/alerts';
+
+export interface ConsoleNode {
+  id: string;
+  name: string;
+  online: boolean;
+  approved: boolean;
+  ipv4: string;
+  ipv6: string;
+  endpoints: string[];
+  lastSeen: number | null;
+  posture: PostureDecision | null;
+  /** The controller's posture decision says non-compliant: peers drop the node. */
+  quarantined: boolean;
+}
+
+/** A live path with what the console shows: the peer's endpoint and one state. */
+export interface ConsolePath extends LivePath {
+  endpoint: string | null;
+  /** down: tunnel reported down, an end offline, or no report for 15 s; degraded: some recent loss. */
+  state: 'up' | 'degraded' | 'down';
+}
+
+export interface ConsoleSnapshot {
+  at: number;
+  nodes: ConsoleNode[];
+  paths: ConsolePath[];
+  /** The alerts-live answer (active, recent, deliveries, thresholds); null when that plugin is not loaded. */
+  alerts: unknown;
+  audit: AuditEvent[];
+  history: boolean;
+}
+
+const STALE_MS = 15_000;
+
+/** buildConsoleSnapshot reads the store, presence, live telemetry and plugin routes; it audits nothing. */
+export async function buildConsoleSnapshot(
+  s: ControllerServices,
+  live: LiveTelemetry,
+  routes: PluginAdminRoutes,
+  opts: { history: boolean; auditLimit?: number },
+): Promise<ConsoleSnapshot> {
+  const now = s.clock();
+  const records = (await s.store.listNodes()).filter((n) => !n.revoked);
+  const nodes: ConsoleNode[] = records
+    .map((n) => ({
+      id: n.id,
+      name: n.name,
+      online: s.presence.isOnline(n.id),
+      approved: n.approved !== false,
+      ipv4: n.ipv4,
+      ipv6: n.ipv6,
+      endpoints: n.endpoints,
+      lastSeen: s.presence.lastSeen(n.id, n.lastSeen),
+      posture: n.posture,
+      quarantined: n.posture?.compliant === false,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const paths: ConsolePath[] = live
+    .snapshot()
+    .filter((p) => byName.has(p.src) && byName.has(p.dst))
+    .map((p) => {
+      const src = byName.get(p.src)!;
+      const dst = byName.get(p.dst)!;
+      const down = p.up === false || !src.online || !dst.online || now - p.updatedAt > STALE_MS;
+      return { ...p, endpoint: dst.endpoints[0] ?? null, state: down ? 'down' : p.loss > 0 ? 'degraded' : 'up' };
+    });
+  let alerts: unknown = null;
+  if (routes.paths().includes(ALERTS_ROUTE)) {
+    try {
+      alerts = await routes.call(ALERTS_ROUTE, { limit: '50' });
+    } catch (err) {
+      s.log.warn({ err }, 'console: the alerts route failed');
+    }
+  }
+  const audit = await s.store.listAudit(opts.auditLimit ?? 25);
+  return { at: now, nodes, paths, alerts, audit, history: opts.history };
+}

@@ -1,3 +1,0 @@
-const { readdirSync, readFileSync, statSync } = require('fs'); const { join, relative } = require('path');
-function walk(dir, into, root, keep) { for (const name of readdirSync(dir)) { const full = join(dir, name); const rel = relative(root, full); if (statSync(full).isDirectory()) { if (name !== 'dist') walk(full, into, root, keep); } else if (keep(rel)) into[rel] = readFileSync(full, 'utf8'); } }
-exports.policyFiles = (fx) => { const f = {}; walk('/work/main/policies', f, '/work/main/policies', r => r.includes('/') && (r.endsWith('.rego') || r.endsWith('.json'))); walk(fx, f, fx, r => !r.endsWith('.md')); return f; };
