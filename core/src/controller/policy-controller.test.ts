@@ -213,7 +213,7 @@ describe('policy on the controller (posture-opa)', () => {
     const cc = await enroll(c, 'node-c', { tags: ['c'] });
     // Shipped data allows everything: full mesh, with a filter and the version extension.
     expect(peerNames(c, a)).toEqual(['node-b', 'node-c']);
-    expect(mapOf(c, a).extensions['posture-opa']).toEqual({ version: v1 });
+    expect(mapOf(c, a).extensions['posture-opa']).toEqual({ version: v1, quarantined: false });
     expect(mapOf(c, a).packetFilter).not.toBeNull();
 
     // The bundle route serves the active version to signed nodes.
@@ -238,7 +238,7 @@ describe('policy on the controller (posture-opa)', () => {
     expect(r2.body.error.code).toBe('TRELLIS_ERR_POLICY_TESTS_FAILED');
     expect(r2.body.error.message).toMatch(/test_always_fails/);
     expect((await call(c, 'GET', '/v1/admin/policy')).body.active.version).toBe(v1);
-    expect(mapOf(c, a).extensions['posture-opa']).toEqual({ version: v1 });
+    expect(mapOf(c, a).extensions['posture-opa']).toEqual({ version: v1, quarantined: false });
 
     // A good push: A -> B tcp/443 only.
     const good = { ...policyFiles(), 'access/data.json': aclData(A_TO_B_443) };
@@ -274,6 +274,8 @@ describe('policy on the controller (posture-opa)', () => {
     const quarantineMs = Date.now() - t0;
     expect(quarantineMs).toBeLessThan(2000);
     expect(mapOf(c, b).packetFilter).toEqual([]);
+    // The quarantined node is told why.
+    expect(mapOf(c, a).extensions['posture-opa']).toEqual({ version: v2, quarantined: true, reasons: ['debian 11 is older than the required 12'] });
     const audit = (await call(c, 'GET', '/v1/admin/audit?limit=1000')).body as Array<{ action: string; target: string; details: any }>;
     const q = audit.find((e) => e.action === 'posture.quarantine' && e.target === a.id)!;
     expect(q.details.reasons).toEqual(['debian 11 is older than the required 12']);

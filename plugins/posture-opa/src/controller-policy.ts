@@ -212,8 +212,11 @@ export class ControllerPolicy {
     }
     const info = new Map(ctx.nodes.map((n) => [n.id, n]));
     return maps.map((map) => {
-      const extensions = { ...map.extensions, [EXTENSION_KEY]: { version: evaluator.version } };
-      const r = info.get(map.self.id)?.approved ? result[map.self.id] : undefined;
+      const self = info.get(map.self.id);
+      // The node learns the controller's verdict on it, so `trellis status` can say why it was cut off.
+      const quarantine = self && isQuarantined(self) ? { quarantined: true, reasons: [...(self.posture?.reasons ?? [])] } : { quarantined: false };
+      const extensions = { ...map.extensions, [EXTENSION_KEY]: { version: evaluator.version, ...quarantine } };
+      const r = self?.approved ? result[map.self.id] : undefined;
       if (!r) return { ...map, peers: [], packetFilter: [], extensions };
       const allowed = new Set(r.peers);
       return {
