@@ -153,8 +153,8 @@ describe('shaping-tc on real tc', () => {
     await plugin.onNetworkMap!(mapWith(p));
     // One change on the interface, and the same class's mirror on the ifb (ingress rates scale with it).
     expect(runner.mutating()).toEqual([
-      ['tc', 'class', 'change', 'dev', IF_A, 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', '25000kbit', 'ceil', '100000kbit', 'prio', '1'],
-      ['tc', 'class', 'change', 'dev', 'ifb-trltshA0', 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', '20000kbit', 'ceil', '80000kbit', 'prio', '1'],
+      ['tc', 'class', 'change', 'dev', IF_A, 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', '25000kbit', 'ceil', '100000kbit', 'burst', '3125b', 'cburst', '12500b', 'prio', '1'],
+      ['tc', 'class', 'change', 'dev', 'ifb-trltshA0', 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', '20000kbit', 'ceil', '80000kbit', 'burst', '2500b', 'cburst', '10000b', 'prio', '1'],
     ]);
     const after = classLines();
     expect(after.filter((l) => !before.includes(l))).toEqual([expect.stringMatching(/^class htb 1:20 .* rate 25Mbit ceil 100Mbit /)]);

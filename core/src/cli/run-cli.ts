@@ -6,6 +6,7 @@
 import { TrellisError } from '../api/errors';
 import type { CliIO } from './cli-io';
 import type { Command } from './command';
+import { alertsCommand } from './commands/alerts-command';
 import { controllerCommand } from './commands/controller-command';
 import { dashboardsPushCommand } from './commands/dashboards-push-command';
 import { downCommand } from './commands/down-command';
@@ -64,6 +65,7 @@ export const COMMANDS: Command[] = [
   labExecCommand,
   labDemoCommand,
   dashboardsPushCommand,
+  alertsCommand,
 ];
 
 const GROUPS: Record<string, string> = {

@@ -25,6 +25,10 @@ import { registerNodeRoutes } from './node-routes';
 import { LiveTelemetry } from './live-telemetry';
 import { registerTelemetryRoute } from './telemetry-route';
 import { ControllerMetrics } from '../metrics/controller-metrics';
+import { loadRuntimeConfig } from '../config/runtime-config';
+import { ClickHouseHistory } from './console/clickhouse-history';
+import { registerWebConsole, type WebConsole } from './console/web-console';
+import { PluginAdminRoutes } from './plugin-admin-routes';
 import { TrellisMetrics } from '../metrics/trellis-metrics';
 import { PolicyLibrary } from './policy-library';
 import { registerPolicyNodeRoutes } from './policy-routes';
@@ -85,6 +89,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let app: FastifyInstance | null = null;
   let purgeTimer: NodeJS.Timeout | null = null;
   let metricsRt: TrellisMetrics | null = null;
+  let webConsole: WebConsole | null = null;
 
   const audit = async (entry: AuditEntry) => {
     try {
@@ -110,8 +115,10 @@ export async function startController(opts: StartControllerOptions): Promise<Run
         void posture?.reevaluateAll(reason).catch((err: unknown) => log.error({ err }, 'posture re-evaluation failed'));
       },
     });
+    const pluginRoutes = new PluginAdminRoutes();
     const access: ControllerAccess = {
       dataDir: opts.dataDir,
+      registerAdminRoute: (path, handler) => pluginRoutes.register(path, handler),
       requestMapRebuild: (reason) => streamer?.markDirty(`plugin: ${reason}`),
       audit: (ev) => void audit({ action: ev.action, actor: ev.actor, target: ev.target ?? null, details: ev.details }),
       policy: policies,
@@ -150,6 +157,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       audit,
       nodeEvent: async (kind, node, details) => {
         await hooks.runParallel('onNodeEvent', { kind, nodeId: node.id, nodeName: node.name, at: clock(), ...(details ? { details } : {}) });
+        webConsole?.notify();
       },
     };
     const live = new LiveTelemetry({ clock });
@@ -174,6 +182,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     registerAdminRoutes(app, services);
     registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry({ probes: b.probes.length, tunnels: b.tunnels.length, shaping: b.shaping?.length ?? 0 }, duplicate) });
     registerPolicyNodeRoutes(app, services);
+    pluginRoutes.mount(app, services);
+    const clickhouseEntry = pluginHost?.names().includes('telemetry-clickhouse') && opts.configFile
+      ? loadRuntimeConfig(opts.configFile).controller.plugins.find((p) => p.name === 'telemetry-clickhouse')
+      : undefined;
+    webConsole = registerWebConsole(app, { services, live, pluginRoutes, history: ClickHouseHistory.fromPluginEntry(clickhouseEntry) });
 
     await store.purgeNonces(clock());
     purgeTimer = setInterval(() => {
@@ -191,6 +204,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     let closing: Promise<void> | null = null;
     const close = async () => {
       if (purgeTimer) clearInterval(purgeTimer);
+      webConsole?.close();
       const now = clock();
       for (const node of await store.listNodes()) {
         if (presence.isOnline(node.id)) await store.touchNode(node.id, now);
@@ -213,6 +227,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     };
   } catch (err) {
     if (purgeTimer) clearInterval(purgeTimer);
+    webConsole?.close();
     await streamer?.close();
     await app?.close().catch(() => undefined);
     await pluginHost?.shutdown();

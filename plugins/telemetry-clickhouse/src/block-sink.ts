@@ -1,12 +1,13 @@
 /**
- * BlockSink is where insert blocks land; ClickHouseBlockSink is the real one: an INSERT whose
- * query_id is the block id (so a retry cannot run beside a still-running first try) and a ledger
+ * BlockSink is where insert blocks land; ClickHouseBlockSink is the real one: a TabSeparated
+ * INSERT whose query_id is the block id (so a retry cannot run beside a still-running first try) and a ledger
  * lookup that tells whether an earlier try of a block already landed.
  */
 import type { ClickHouseConnection } from './connection';
 import { quoteString, SchemaNames } from './schema';
 import type { ServerFeatures } from './server-features';
 import type { SpoolRecord } from './spool';
+import { encodeBlock, tableColumns } from './tab-separated';
 
 export interface BlockSink {
   insert(block: SpoolRecord, signal: AbortSignal): Promise<void>;
@@ -28,8 +29,10 @@ export class ClickHouseBlockSink implements BlockSink {
     if (clustered) this.settings.insert_distributed_sync = 1;
   }
 
+  /** insert sends the block as TabSeparated in one request; block_id comes from block.id. */
   async insert(block: SpoolRecord, signal: AbortSignal): Promise<void> {
-    await this.conn.insert(this.names.table(block.table), block.rows, {
+    const body = encodeBlock(block.table, block.rows, block.id);
+    await this.conn.insertTabSeparated(this.names.table(block.table), tableColumns(block.table), body, {
       queryId: `trellis-${block.id}`,
       settings: this.settings,
       abortSignal: signal,

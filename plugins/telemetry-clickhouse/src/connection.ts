@@ -3,6 +3,7 @@
  * has a timeout, and failures become TrellisErrors that say whether the URL, the credentials or
  * the query was wrong.
  */
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { TrellisError } from '@trellis/core/api';
 import { clickhouseErrors } from './errors';
@@ -86,6 +87,26 @@ export class ClickHouseConnection {
         table,
         values: rows as object[],
         format: 'JSONEachRow',
+        ...(opts.queryId ? { query_id: opts.queryId } : {}),
+        ...(opts.settings ? { clickhouse_settings: opts.settings } : {}),
+        ...(opts.abortSignal ? { abort_signal: opts.abortSignal } : {}),
+      });
+    } catch (err) {
+      throw this.classify(err, `INSERT INTO ${table}`);
+    }
+  }
+
+  /**
+   * insertTabSeparated sends an already encoded TabSeparated body (see tab-separated.ts) in one
+   * write, so the server parses it at its own pace instead of waiting on per-row encoding here.
+   */
+  async insertTabSeparated(table: string, columns: readonly string[], body: string | Buffer, opts: InsertOptions = {}): Promise<void> {
+    try {
+      await this.client.insert({
+        table,
+        values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body]),
+        format: 'TabSeparated',
+        columns: columns as [string, ...string[]],
         ...(opts.queryId ? { query_id: opts.queryId } : {}),
         ...(opts.settings ? { clickhouse_settings: opts.settings } : {}),
         ...(opts.abortSignal ? { abort_signal: opts.abortSignal } : {}),

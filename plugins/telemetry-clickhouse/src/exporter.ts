@@ -150,9 +150,8 @@ export class ClickHouseExporter implements TelemetryExporter<TelemetryBatch> {
   }
 
   private enqueue(table: TableName, rows: DbRow[]): void {
-    const id = randomUUID();
-    for (const r of rows) r.block_id = id;
-    const rec: SpoolRecord = { id, table, rows };
+    // The block id is the record's, not written into each row: the sink puts it in the block_id column.
+    const rec: SpoolRecord = { id: randomUUID(), table, rows };
     if (!this.spool.isEmpty()) {
       this.toSpool([rec]);
     } else {

@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { PluginHost } from '../../../core/src/plugins/plugin-host';
+import { resolveAlertsConfig } from './config';
+import { createAlertsLivePlugin } from './plugin';
+
+describe('alerts-live thresholds', () => {
+  test('defaults come from the Grafana plugin; overrides are layered over them', () => {
+    const c = resolveAlertsConfig({ thresholds: { lossForSeconds: 3 } });
+    expect(c.thresholds.lossForSeconds).toBe(3);
+    expect(c.thresholds.lossMaxPercent).toBe(2);
+    expect(c.evaluateEverySeconds).toBe(5);
+  });
+
+  test.each([
+    [{ lossMaxPercent: -1 }, /"lossMaxPercent" must be a percentage/],
+    [{ lossMaxPercent: 150 }, /"lossMaxPercent" must be a percentage greater than 0 and at most 100/],
+    [{ handshakeMaxAgeSeconds: -5 }, /"handshakeMaxAgeSeconds" must be whole seconds/],
+    [{ lossMaxPercentt: 2 }, /"lossMaxPercentt" is not a known threshold/],
+  ])('%j is refused with the key named', (thresholds, message) => {
+    expect(() => resolveAlertsConfig({ thresholds })).toThrow(message);
+  });
+
+  test('a thresholds file is read; a missing one is a clear error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alerts-cfg-'));
+    try {
+      writeFileSync(join(dir, 't.yaml'), 'lossMaxPercent: 5\n');
+      expect(resolveAlertsConfig({ thresholds: join(dir, 't.yaml') }).thresholds.lossMaxPercent).toBe(5);
+      writeFileSync(join(dir, 'bad.json'), '{"jitterMaxMs": 0}');
+      expect(() => resolveAlertsConfig({ thresholds: join(dir, 'bad.json') })).toThrow(/"jitterMaxMs" must be a number greater than 0/);
+      expect(() => resolveAlertsConfig({ thresholds: join(dir, 'nope.json') })).toThrow(/TRELLIS_ERR_ALERTS_CONFIG_INVALID|could not be read/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bad thresholds disable the plugin at setup (the host keeps running); a bad shape stops the host', async () => {
+    const log = pino({ level: 'silent' });
+    const routes: string[] = [];
+    const controller = { dataDir: tmpdir(), requestMapRebuild: () => undefined, audit: () => undefined, registerAdminRoute: (p: string) => void routes.push(p) };
+    const host = new PluginHost('controller', log);
+    await host.start([{ plugin: createAlertsLivePlugin(), config: { thresholds: { lossMaxPercent: 101 } } }], { controller });
+    expect(host.names()).toEqual([]);
+    expect(routes).toEqual([]);
+    const strict = new PluginHost('controller', log);
+    await expect(strict.start([{ plugin: createAlertsLivePlugin(), config: { webhook: 'http://x' } }], { controller })).rejects.toThrow(/config of plugin "alerts-live" is invalid.*"webhook"/);
+    const good = new PluginHost('controller', log);
+    await good.start([{ plugin: createAlertsLivePlugin(), config: { webhooks: [{ url: 'http://127.0.0.1:9/x' }] } }], { controller });
+    expect(good.names()).toEqual(['alerts-live']);
+    expect(routes).toEqual(['/v1/admin/alerts']);
+    await good.shutdown();
+  });
+});
