@@ -17,6 +17,7 @@ export const POLICY_ENTRYPOINTS = [
   'trellis/access/netmaps',
   'trellis/access/errors',
   'trellis/access/node_errors',
+  'trellis/access/class_contract',
   'trellis/posture/decision',
   'trellis/posture/compliant',
 ] as const;

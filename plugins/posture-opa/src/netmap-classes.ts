@@ -1,0 +1,359 @@
+/**
+ * Netmap classes: trellis/access/netmaps evaluated over one or two representatives per class of
+ * nodes the access policy cannot tell apart, then expanded to every node in TypeScript.
+ *
+ * The shipped access policy (its class_contract rule) sees a node only through its user when a
+ * user selector names it, its groups, its tags, its quarantine flag, its id or name when a node
+ * selector names it, and which CIDR selectors hold each of its addresses; its addresses otherwise
+ * only appear in the output (packet filter srcIps/dstIps). Nodes alike in all of these form a
+ * class. Two representatives per class tell whether members of a class reach each other. The
+ * Rego cost falls from O(nodes² × rules) to O(classes² × rules); the expansion is linear in the
+ * output, and srcIps arrays are shared by every node that gets them.
+ *
+ * partitionNodes returns null whenever the input or the ACL document is outside what this
+ * reasoning covers (duplicate addresses, odd CIDRs, unexpected shapes): the caller then evaluates
+ * the policy over all nodes, as before.
+ */
+import type { FilterRule, PeerNode } from '@trellis/core/api';
+import type { NetmapsView, NodeNetmap, RegoNetmap } from './netmap-view';
+import { parseIp, parsePrefix, prefixContains, type IpPrefix } from './ip-prefix';
+
+/** A node as netmapsInput hands it to the policy. */
+export interface NetmapNode {
+  id: string;
+  name: string;
+  user: string | null;
+  tags: string[];
+  groups: string[];
+  addresses: { ipv4: string; ipv6: string };
+  quarantined: boolean;
+}
+
+export interface NodeClass {
+  /** Members in input order; reps are the first (up to) two. */
+  members: NetmapNode[];
+  reps: NetmapNode[];
+}
+
+export interface NodePartition {
+  classes: NodeClass[];
+  /** node id -> index in classes. */
+  classOf: Map<string, number>;
+  byId: Map<string, NetmapNode>;
+}
+
+interface AclFacts {
+  namedUsers: Set<string>;
+  namedNodes: Set<string>;
+  cidrs: IpPrefix[];
+  /** normalized group name -> members */
+  aclGroups: Array<[string, Set<string>]>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const stripPrefix = (s: string, p: string) => (s.startsWith(p) ? s.slice(p.length) : s);
+const CIDR_V4 = /^[0-9.]+(\/[0-9]{1,2})?$/;
+const CIDR_V6 = /^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/;
+
+/** isCidrSelector mirrors selector_kind(s) == "cidr" in access.rego. */
+function isCidrSelector(s: string): boolean {
+  if (s === '*' || s.startsWith('user:') || (s.includes('@') && !s.includes(':'))) return false;
+  if (s.startsWith('group:') || s.startsWith('tag:') || s.startsWith('node:')) return false;
+  return CIDR_V4.test(s) || (s.includes(':') && CIDR_V6.test(s));
+}
+
+const asCidr = (s: string) => (s.includes('/') ? s : s.includes(':') ? `${s}/128` : `${s}/32`);
+
+/** readAcls gathers what the selectors can name; null when the document has a shape not covered here. */
+function readAcls(acls: unknown): AclFacts | null {
+  const doc = isObject(acls) ? acls : {};
+  const rules = doc.rules ?? [];
+  const groups = doc.groups ?? {};
+  const quarantine = doc.quarantine ?? {};
+  if (!Array.isArray(rules) || !isObject(groups) || !isObject(quarantine)) return null;
+  const remediation = quarantine.remediation ?? [];
+  if (!Array.isArray(remediation)) return null;
+  const selectors = new Set<string>();
+  const addAll = (xs: unknown) => {
+    if (Array.isArray(xs)) for (const s of xs) if (typeof s === 'string') selectors.add(s);
+  };
+  for (const r of rules) {
+    if (!isObject(r)) continue;
+    addAll(r.src);
+    addAll(r.dst);
+  }
+  addAll(remediation);
+  const facts: AclFacts = { namedUsers: new Set(), namedNodes: new Set(), cidrs: [], aclGroups: [] };
+  for (const s of [...selectors].sort()) {
+    // Conservative: any selector that could name a user or node by this string makes it count.
+    facts.namedUsers.add(s);
+    facts.namedUsers.add(stripPrefix(s, 'user:'));
+    if (s.startsWith('node:')) facts.namedNodes.add(s.slice(5));
+    if (isCidrSelector(s)) {
+      const prefix = parsePrefix(asCidr(s));
+      if (!prefix) return null;
+      facts.cidrs.push(prefix);
+    }
+  }
+  for (const [name, members] of Object.entries(groups)) {
+    if (!Array.isArray(members) || !members.every((m) => typeof m === 'string')) return null;
+    facts.aclGroups.push([stripPrefix(name, 'group:'), new Set(members as string[])]);
+  }
+  return facts;
+}
+
+function isNetmapNode(n: unknown): n is NetmapNode {
+  if (!isObject(n)) return false;
+  const a = n.addresses;
+  return (
+    typeof n.id === 'string' && n.id !== '' && typeof n.name === 'string' && (n.user === null || typeof n.user === 'string') &&
+    Array.isArray(n.tags) && Array.isArray(n.groups) && typeof n.quarantined === 'boolean' && isObject(a) &&
+    typeof a.ipv4 === 'string' && typeof a.ipv6 === 'string' && a.ipv4 !== '' && a.ipv6 !== '' && !a.ipv4.includes('/') && !a.ipv6.includes('/')
+  );
+}
+
+const sortedSet = (xs: Iterable<string>) => [...new Set(xs)].sort();
+
+/**
+ * partitionNodes groups nodes the policy treats alike; null when it cannot be sure (then evaluate
+ * over all nodes).
+ */
+export function partitionNodes(nodes: readonly unknown[], acls: unknown): NodePartition | null {
+  const facts = readAcls(acls);
+  if (!facts) return null;
+  const ids = new Set<string>();
+  const ips = new Set<string>();
+  const byKey = new Map<string, number>();
+  const classes: NodeClass[] = [];
+  const classOf = new Map<string, number>();
+  const byId = new Map<string, NetmapNode>();
+  for (const n of nodes) {
+    if (!isNetmapNode(n) || ids.has(n.id)) return null;
+    ids.add(n.id);
+    const { ipv4, ipv6 } = n.addresses;
+    if (ipv4 === ipv6 || ips.has(ipv4) || ips.has(ipv6)) return null;
+    ips.add(ipv4);
+    ips.add(ipv6);
+    const user = n.user !== null && facts.namedUsers.has(n.user) ? n.user : null;
+    const groups = n.groups.filter((g): g is string => typeof g === 'string').map((g) => stripPrefix(g, 'group:'));
+    if (n.user !== null) for (const [name, members] of facts.aclGroups) if (members.has(n.user)) groups.push(name);
+    const tags = n.tags.filter((t): t is string => typeof t === 'string').map((t) => `tag:${stripPrefix(t, 'tag:')}`);
+    const named = facts.namedNodes.has(n.id) || facts.namedNodes.has(n.name) ? n.id : null;
+    let bits = '';
+    if (facts.cidrs.length > 0) {
+      const a4 = parseIp(ipv4);
+      const a6 = parseIp(ipv6);
+      if (!a4 || !a6) return null;
+      for (const c of facts.cidrs) {
+        const in4 = prefixContains(c, a4);
+        const in6 = prefixContains(c, a6);
+        if (in4 === null || in6 === null) return null;
+        bits += `${in4 ? 1 : 0}${in6 ? 1 : 0}`;
+      }
+    }
+    const key = JSON.stringify([user, sortedSet(groups), sortedSet(tags), n.quarantined, named, bits]);
+    let idx = byKey.get(key);
+    if (idx === undefined) {
+      idx = classes.length;
+      byKey.set(key, idx);
+      classes.push({ members: [], reps: [] });
+    }
+    const cls = classes[idx]!;
+    cls.members.push(n);
+    if (cls.reps.length < 2) cls.reps.push(n);
+    classOf.set(n.id, idx);
+    byId.set(n.id, n);
+  }
+  return { classes, classOf, byId };
+}
+
+/** compareStrings and compareArrays follow OPA's ordering (bytes, then length) for ASCII values. */
+const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function compareArrays<T>(a: readonly T[], b: readonly T[], cmp: (x: T, y: T) => number): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = cmp(a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+const comparePorts = (a: readonly [number, number], b: readonly [number, number]) => a[0] - b[0] || a[1] - b[1];
+
+/** compareFilters orders packet filter entries as Rego's sort does objects: by sorted keys (dstIps, dstPorts, proto, srcIps). */
+export function compareFilters(a: FilterRule, b: FilterRule): number {
+  return (
+    compareArrays(a.dstIps ?? [], b.dstIps ?? [], compareStrings) ||
+    compareArrays(a.dstPorts, b.dstPorts, comparePorts) ||
+    compareStrings(a.proto, b.proto) ||
+    compareArrays(a.srcIps, b.srcIps, compareStrings)
+  );
+}
+
+type Pos = 0 | 1;
+const ipAt = (n: NetmapNode, pos: Pos) => (pos === 0 ? n.addresses.ipv4 : n.addresses.ipv6);
+
+/** A packet filter entry of a class, with addresses still to be made concrete for each member. */
+interface FilterTemplate {
+  srcIps: string[];
+  /** Per position: whether the member's own address must be left out (the policy left the representative out). */
+  excludeSelf: [boolean, boolean];
+  /** dstIps: positions of the member's own addresses, or literal prefixes. */
+  dst: Array<Pos | string> | null;
+  proto: FilterRule['proto'];
+  dstPorts: Array<[number, number]>;
+}
+
+interface ClassVerdict {
+  quarantined: boolean;
+  /** allowed[k]: members of this class see members of class k. */
+  allowed: Uint8Array;
+  filters: FilterTemplate[];
+}
+
+/** ClassContractBroken: the representatives' netmaps did not have the shape the expansion relies on. */
+class ClassContractBroken extends Error {}
+
+/**
+ * expandClasses turns the representatives' netmaps (the policy's result over reps only) into a view
+ * for every node of the partition; null if that result breaks the class contract.
+ */
+export function expandClasses(partition: NodePartition, repResult: Record<string, RegoNetmap>): NetmapsView | null {
+  try {
+    return new ClassNetmaps(partition, repResult);
+  } catch (err) {
+    if (err instanceof ClassContractBroken) return null;
+    throw err;
+  }
+}
+
+/** repInput is the netmaps input over the representatives only. */
+export function repInput(partition: NodePartition): { nodes: NetmapNode[] } {
+  return { nodes: partition.classes.flatMap((c) => c.reps) };
+}
+
+class ClassNetmaps implements NetmapsView {
+  private readonly verdicts: ClassVerdict[];
+  /** address of a representative -> [class, position] */
+  private readonly repIps = new Map<string, [number, Pos]>();
+  private readonly expanded = new Map<string, string[]>();
+
+  constructor(private readonly p: NodePartition, result: Record<string, RegoNetmap>) {
+    p.classes.forEach((c, k) => c.reps.forEach((r) => ([0, 1] as const).forEach((pos) => this.repIps.set(ipAt(r, pos), [k, pos]))));
+    this.verdicts = p.classes.map((c, k) => this.verdictOf(c, k, result));
+  }
+
+  private verdictOf(c: NodeClass, k: number, result: Record<string, RegoNetmap>): ClassVerdict {
+    const rep = c.reps[0]!;
+    const r = Object.prototype.hasOwnProperty.call(result, rep.id) ? result[rep.id] : undefined;
+    if (!r || !Array.isArray(r.peers) || !Array.isArray(r.packetFilter)) throw new ClassContractBroken();
+    const allowed = new Uint8Array(this.p.classes.length);
+    for (const id of r.peers) {
+      const other = this.p.classOf.get(id);
+      if (other === undefined) throw new ClassContractBroken();
+      allowed[other] = 1;
+    }
+    return { quarantined: r.quarantined === true, allowed, filters: r.packetFilter.map((f) => this.templateOf(f, k, rep)) };
+  }
+
+  private templateOf(f: FilterRule, k: number, rep: NetmapNode): FilterTemplate {
+    const self: [boolean, boolean] = [false, false];
+    const sibling: [boolean, boolean] = [false, false];
+    const parts: string[] = [];
+    const literals: string[] = [];
+    for (const ip of f.srcIps) {
+      const owner = this.repIps.get(ip);
+      if (!owner) {
+        literals.push(ip);
+        continue;
+      }
+      const [cls, pos] = owner;
+      if (cls === k) (ip === ipAt(rep, pos) ? self : sibling)[pos] = true;
+      parts.push(`${cls}:${pos}`);
+    }
+    const key = JSON.stringify([sortedSet(parts), sortedSet(literals)]);
+    let srcIps = this.expanded.get(key);
+    if (!srcIps) {
+      const all = new Set(literals);
+      for (const part of new Set(parts)) {
+        const [cls, pos] = part.split(':').map(Number) as [number, Pos];
+        for (const m of this.p.classes[cls]!.members) all.add(ipAt(m, pos));
+      }
+      srcIps = [...all].sort();
+      this.expanded.set(key, srcIps);
+    }
+    const dst = f.dstIps
+      ? f.dstIps.map((ip): Pos | string => {
+          if (ip === rep.addresses.ipv4) return 0;
+          if (ip === rep.addresses.ipv6) return 1;
+          if (this.repIps.has(ip)) throw new ClassContractBroken();
+          return ip;
+        })
+      : null;
+    return {
+      srcIps,
+      excludeSelf: [sibling[0] && !self[0], sibling[1] && !self[1]],
+      dst,
+      proto: f.proto,
+      dstPorts: f.dstPorts.map(([a, b]) => [a, b] as [number, number]),
+    };
+  }
+
+  get(nodeId: string): NodeNetmap | undefined {
+    const k = this.p.classOf.get(nodeId);
+    if (k === undefined) return undefined;
+    const v = this.verdicts[k]!;
+    const m = this.p.byId.get(nodeId)!;
+    const { allowed } = v;
+    const classOf = this.p.classOf;
+    return {
+      quarantined: v.quarantined,
+      filterPeers: (peers: readonly PeerNode[]) => {
+        const out: PeerNode[] = [];
+        for (const peer of peers) {
+          const c = classOf.get(peer.id);
+          if (c !== undefined && allowed[c] === 1 && peer.id !== nodeId) out.push(peer);
+        }
+        return out;
+      },
+      packetFilter: this.filtersOf(v, m),
+    };
+  }
+
+  private filtersOf(v: ClassVerdict, m: NetmapNode): FilterRule[] {
+    const out: FilterRule[] = [];
+    for (const t of v.filters) {
+      let srcIps = t.srcIps;
+      if (t.excludeSelf[0] || t.excludeSelf[1]) {
+        const skip0 = t.excludeSelf[0] ? m.addresses.ipv4 : null;
+        const skip1 = t.excludeSelf[1] ? m.addresses.ipv6 : null;
+        srcIps = srcIps.filter((ip) => ip !== skip0 && ip !== skip1);
+        if (srcIps.length === 0) continue;
+      }
+      const f: FilterRule = { srcIps, proto: t.proto, dstPorts: t.dstPorts };
+      if (t.dst) f.dstIps = t.dst.map((d) => (typeof d === 'string' ? d : ipAt(m, d))).sort();
+      out.push(f);
+    }
+    out.sort(compareFilters);
+    return out.filter((f, i) => i === 0 || compareFilters(out[i - 1]!, f) !== 0);
+  }
+}
+
+/**
+ * materialize writes a view out as the netmaps value it stands for (sorted peer ids per node), for
+ * comparing with a direct evaluation.
+ */
+export function materialize(view: NetmapsView, nodeIds: readonly string[]): Record<string, RegoNetmap> {
+  const out: Record<string, RegoNetmap> = {};
+  // filterPeers only reads ids; sorted ids give peers sorted as the policy sorts them.
+  const all = [...nodeIds].sort().map((id) => ({ id }) as PeerNode);
+  for (const id of nodeIds) {
+    const v = view.get(id);
+    if (!v) continue;
+    const peers = v.filterPeers(all).map((p) => p.id);
+    out[id] = { node: id, quarantined: v.quarantined, peers, packetFilter: v.packetFilter };
+  }
+  return out;
+}
