@@ -10,6 +10,8 @@ const SUITES = [
   ['map-delta', () => require('./map-delta').run()],
   ['mesh', () => require('./mesh').run()],
   ['telemetry', () => require('./telemetry').run()],
+  ['shaping', () => require('./shaping').run()],
+  ['dashboard-queries', () => require('./dashboard-queries').run()],
 ];
 
 function row(r) {
