@@ -2,7 +2,8 @@
  * ControllerPolicy: the posture-opa plugin on the controller. It registers the policy engine
  * (compile + test with the real opa, validate bundles, explain decisions), evaluates the active
  * version (always the controller's active pointer, reloaded when it moves), and turns
- * trellis/access/netmaps into each node's visible peers and packet filter.
+ * trellis/access/netmaps into each node's visible peers and packet filter: per class of alike
+ * nodes when the policy declares its class contract (netmap-classes.ts), else over all nodes.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -14,7 +15,6 @@ import {
   type AccessAnswer,
   type AccessQuestion,
   type ControllerPolicyAccess,
-  type FilterRule,
   type MapsBuildContext,
   type NetworkMapData,
   type NodeInfo,
@@ -25,6 +25,8 @@ import {
 } from '@trellis/core/api';
 import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
+import { expandClasses, partitionNodes, repInput } from './netmap-classes';
+import { directView, emptyView, type NetmapsView, type RegoNetmap } from './netmap-view';
 import { compilePolicies, testPolicies } from './opa-cli';
 import { parsePolicyBundle } from './policy-bundle';
 import { PolicyEvaluator } from './wasm-evaluator';
@@ -33,16 +35,14 @@ import { PolicyEvaluator } from './wasm-evaluator';
 export const EXTENSION_KEY = 'posture-opa';
 export const NETMAPS_ENTRYPOINT = 'trellis/access/netmaps';
 export const DECISION_ENTRYPOINT = 'trellis/access/decision';
+/** The optional entrypoint by which an access policy declares how netmaps reads nodes. */
+export const CLASS_CONTRACT_ENTRYPOINT = 'trellis/access/class_contract';
+/** The class contract netmap-classes.ts implements. */
+export const CLASS_CONTRACT = 'node-classes/v1';
 /** Entrypoints a bundle must have to be activated on the controller. */
 export const REQUIRED_ENTRYPOINTS = [NETMAPS_ENTRYPOINT, DECISION_ENTRYPOINT, 'trellis/posture/decision'] as const;
 
-/** The per-node value of trellis/access/netmaps. */
-export interface RegoNetmap {
-  node: string;
-  quarantined: boolean;
-  peers: string[];
-  packetFilter: FilterRule[];
-}
+export type { RegoNetmap } from './netmap-view';
 
 export interface ControllerPolicyOptions {
   access: ControllerPolicyAccess;
@@ -50,6 +50,18 @@ export interface ControllerPolicyOptions {
   clock?: WallClock;
   /** opa binary for push (compile/test); default resolveOpaBinary(). */
   opaPath?: string;
+  /** Evaluate netmaps per class of alike nodes when the policy allows it (default true). */
+  netmapClasses?: boolean;
+}
+
+/** How the last netmaps evaluation went, for logs and benchmarks. */
+export interface NetmapsStats {
+  mode: 'classes' | 'direct';
+  nodes: number;
+  /** Nodes the policy was evaluated over (representatives in class mode). */
+  evaluatedNodes: number;
+  classes: number | null;
+  evalMs: number;
 }
 
 /**
@@ -98,7 +110,10 @@ function rewriteMessage(err: unknown, from: string, to: string): unknown {
 export class ControllerPolicy {
   private evaluator: PolicyEvaluator | null = null;
   /** Last successful netmaps result, kept when an evaluation fails so the mesh does not flap open or shut. */
-  private lastGood: Record<string, RegoNetmap> = {};
+  private lastGood: NetmapsView = emptyView;
+  /** Whether each loaded version declares the class contract, by version. */
+  private readonly contract = new Map<string, boolean>();
+  lastNetmapsStats: NetmapsStats | null = null;
   readonly engine: PolicyEngine;
 
   constructor(private readonly o: ControllerPolicyOptions) {
@@ -201,14 +216,13 @@ export class ControllerPolicy {
   async transformMaps(maps: NetworkMapData[], ctx: MapsBuildContext): Promise<NetworkMapData[]> {
     const evaluator = await this.current();
     if (!evaluator) return maps;
-    let result: Record<string, RegoNetmap>;
+    let view: NetmapsView;
     try {
-      const value = evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, netmapsInput(ctx.nodes));
-      result = value && typeof value === 'object' ? value : {};
-      this.lastGood = result;
+      view = this.evaluateNetmaps(evaluator, ctx.nodes);
+      this.lastGood = view;
     } catch (err) {
       this.o.log.error({ err: (err as Error).message, policyVersion: evaluator.version }, 'access policy evaluation failed; keeping the last good peers and filters');
-      result = this.lastGood;
+      view = this.lastGood;
     }
     const info = new Map(ctx.nodes.map((n) => [n.id, n]));
     return maps.map((map) => {
@@ -216,20 +230,44 @@ export class ControllerPolicy {
       // The node learns the controller's verdict on it, so `trellis status` can say why it was cut off.
       const quarantine = self && isQuarantined(self) ? { quarantined: true, reasons: [...(self.posture?.reasons ?? [])] } : { quarantined: false };
       const extensions = { ...map.extensions, [EXTENSION_KEY]: { version: evaluator.version, ...quarantine } };
-      const r = self?.approved ? result[map.self.id] : undefined;
+      const r = self?.approved ? view.get(map.self.id) : undefined;
       if (!r) return { ...map, peers: [], packetFilter: [], extensions };
-      const allowed = new Set(r.peers);
-      return {
-        ...map,
-        peers: map.peers.filter((p) => allowed.has(p.id)),
-        packetFilter: (r.packetFilter ?? []).map((f) => ({
-          srcIps: [...f.srcIps],
-          ...(f.dstIps ? { dstIps: [...f.dstIps] } : {}),
-          proto: f.proto,
-          dstPorts: f.dstPorts.map(([a, b]) => [a, b] as [number, number]),
-        })),
-        extensions,
-      };
+      return { ...map, peers: r.filterPeers(map.peers), packetFilter: r.packetFilter, extensions };
     });
+  }
+
+  /**
+   * evaluateNetmaps runs trellis/access/netmaps: over class representatives when the policy
+   * declares the class contract and the mesh fits it, else over every approved node.
+   */
+  evaluateNetmaps(evaluator: PolicyEvaluator, nodes: readonly NodeInfo[]): NetmapsView {
+    const started = performance.now();
+    const input = netmapsInput(nodes);
+    if (this.o.netmapClasses !== false && this.hasClassContract(evaluator)) {
+      const acls = (evaluator.currentData.trellis as Record<string, unknown> | undefined)?.acls;
+      const partition = partitionNodes(input.nodes, acls);
+      if (partition) {
+        const reps = repInput(partition);
+        const value = evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, reps);
+        const view = expandClasses(partition, value && typeof value === 'object' ? value : {});
+        if (view) {
+          this.lastNetmapsStats = { mode: 'classes', nodes: input.nodes.length, evaluatedNodes: reps.nodes.length, classes: partition.classes.length, evalMs: performance.now() - started };
+          return view;
+        }
+        this.o.log.warn({ policyVersion: evaluator.version }, 'netmaps over class representatives broke the class contract; evaluating over every node');
+      }
+    }
+    const value = evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, input);
+    this.lastNetmapsStats = { mode: 'direct', nodes: input.nodes.length, evaluatedNodes: input.nodes.length, classes: null, evalMs: performance.now() - started };
+    return directView(value && typeof value === 'object' ? value : {});
+  }
+
+  private hasClassContract(evaluator: PolicyEvaluator): boolean {
+    let known = this.contract.get(evaluator.version);
+    if (known === undefined) {
+      known = evaluator.entrypoints.includes(CLASS_CONTRACT_ENTRYPOINT) && evaluator.evaluate(CLASS_CONTRACT_ENTRYPOINT, {}) === CLASS_CONTRACT;
+      this.contract.set(evaluator.version, known);
+    }
+    return known;
   }
 }

@@ -13,9 +13,11 @@ export { OpaHostBuiltins, parseSemver, semverCompare } from './opa-builtins';
 export type { BuiltinImpl, WallClock } from './opa-builtins';
 export { PolicyEvaluator } from './wasm-evaluator';
 export type { PolicyEvaluatorOptions } from './wasm-evaluator';
-export { compilePolicies, POLICY_ENTRYPOINTS, resolveOpaBinary, testPolicies } from './opa-cli';
+export { compilePolicies, OPTIONAL_POLICY_ENTRYPOINTS, POLICY_ENTRYPOINTS, resolveOpaBinary, testPolicies } from './opa-cli';
 export type { CompiledPolicies, OpaCliOptions } from './opa-cli';
 export {
+  CLASS_CONTRACT,
+  CLASS_CONTRACT_ENTRYPOINT,
   ControllerPolicy,
   DECISION_ENTRYPOINT,
   EXTENSION_KEY,
@@ -25,7 +27,11 @@ export {
   netmapsInput,
   REQUIRED_ENTRYPOINTS,
 } from './controller-policy';
-export type { ControllerPolicyOptions, RegoNetmap } from './controller-policy';
+export type { ControllerPolicyOptions, NetmapsStats, RegoNetmap } from './controller-policy';
+export { compareFilters, expandClasses, materialize, partitionNodes, repInput } from './netmap-classes';
+export type { NetmapNode, NodeClass, NodePartition } from './netmap-classes';
+export { directView, emptyView } from './netmap-view';
+export type { NetmapsView, NodeNetmap } from './netmap-view';
 export {
   configSchema,
   createPostureOpaPlugin,

@@ -332,9 +332,8 @@ class ClassNetmaps implements NetmapsView {
         srcIps = srcIps.filter((ip) => ip !== skip0 && ip !== skip1);
         if (srcIps.length === 0) continue;
       }
-      const f: FilterRule = { srcIps, proto: t.proto, dstPorts: t.dstPorts };
-      if (t.dst) f.dstIps = t.dst.map((d) => (typeof d === 'string' ? d : ipAt(m, d))).sort();
-      out.push(f);
+      const dstIps = t.dst ? { dstIps: t.dst.map((d) => (typeof d === 'string' ? d : ipAt(m, d))).sort() } : {};
+      out.push({ srcIps, ...dstIps, proto: t.proto, dstPorts: t.dstPorts });
     }
     out.sort(compareFilters);
     return out.filter((f, i) => i === 0 || compareFilters(out[i - 1]!, f) !== 0);

@@ -17,10 +17,15 @@ export const POLICY_ENTRYPOINTS = [
   'trellis/access/netmaps',
   'trellis/access/errors',
   'trellis/access/node_errors',
-  'trellis/access/class_contract',
   'trellis/posture/decision',
   'trellis/posture/compliant',
 ] as const;
+
+/**
+ * Entrypoints compiled in when the policy defines them; a policy without them still builds.
+ * trellis/access/class_contract lets the controller evaluate netmaps per class of alike nodes.
+ */
+export const OPTIONAL_POLICY_ENTRYPOINTS = ['trellis/access/class_contract'] as const;
 
 export interface OpaCliOptions {
   /** Path of the opa binary; default resolveOpaBinary(). */
@@ -102,10 +107,17 @@ export async function compilePolicies(dir: string, opts: OpaCliOptions = {}): Pr
   const roots = await bundleRoots(dir);
   const bundlePath = opts.outFile ?? join(dir, 'dist', 'bundle.tgz');
   await mkdir(dirname(bundlePath), { recursive: true });
-  const args = ['build', '-t', 'wasm', '--ignore', '*_test.rego'];
-  for (const ep of opts.entrypoints ?? POLICY_ENTRYPOINTS) args.push('-e', ep);
-  args.push('-o', bundlePath, ...roots);
-  const { code, output } = await runOpa(opa, args, opts.timeoutMs ?? 120_000);
+  const build = (entrypoints: readonly string[]) => {
+    const args = ['build', '-t', 'wasm', '--ignore', '*_test.rego'];
+    for (const ep of entrypoints) args.push('-e', ep);
+    args.push('-o', bundlePath, ...roots);
+    return runOpa(opa, args, opts.timeoutMs ?? 120_000);
+  };
+  let { code, output } = await build(opts.entrypoints ?? [...POLICY_ENTRYPOINTS, ...OPTIONAL_POLICY_ENTRYPOINTS]);
+  const missingOptional = OPTIONAL_POLICY_ENTRYPOINTS.filter((ep) => output.includes(`entrypoint "${ep}" does not refer to a rule`));
+  if (code !== 0 && !opts.entrypoints && missingOptional.length > 0) {
+    ({ code, output } = await build([...POLICY_ENTRYPOINTS, ...OPTIONAL_POLICY_ENTRYPOINTS.filter((ep) => !missingOptional.includes(ep))]));
+  }
   if (code !== 0) throw policyErrors.compileFailed(dir, output || `opa build exited with ${code}`);
   return { bundlePath, version: policyVersion(await readFile(bundlePath)) };
 }

@@ -104,7 +104,7 @@ export class ClickHouseConnection {
     try {
       await this.client.insert({
         table,
-        values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body]),
+        values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body], { objectMode: false }),
         format: 'TabSeparated',
         columns: columns as [string, ...string[]],
         ...(opts.queryId ? { query_id: opts.queryId } : {}),
