@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger';
 import type { DeltaMapResponse, MapResponse, NetworkMapData } from '../netmap/types';
+import { diffMaps } from '../netmap/delta';
 import type { Store } from '../store/store';
 import { composeDeltas } from './delta-history';
 import { isLiveNode, type MapBuilder } from './map-builder';
-import { diffSortedMaps } from './map-diff';
 import type { Presence } from './presence';
 
 /** MapSink is one open map stream of a node. */
@@ -150,7 +150,7 @@ export class MapStreamer {
         continue;
       }
       const next = { ...candidate, version: state.map.version + 1 };
-      const delta = diffSortedMaps(state.map, next);
+      const delta = diffMaps(state.map, next);
       if (!delta) continue;
       state.map = next;
       state.history.push(delta);

@@ -42,6 +42,13 @@ describe('diffMaps / applyMapResponse', () => {
     expect(applyMapResponse(prev, delta)).toEqual(next);
   });
 
+  it('treats a shared peer object as unchanged and a reordered-equal copy as unchanged', () => {
+    const shared = peer('b');
+    const prev = map(1, [peer('a'), shared]);
+    const next = map(2, [peer('a'), shared, peer('c')]);
+    expect(diffMaps(prev, next)!.peersUpserted.map((p) => p.id)).toEqual(['c']);
+  });
+
   it('carries self, filter, routes and extensions when they change', () => {
     const prev = map(1, []);
     const next = map(2, [], { packetFilter: [], routes: [{ prefix: '10.9.0.0/16', via: 'a' }], extensions: { x: 1 } });

@@ -1,17 +1,33 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DeltaMapResponse, MapResponse, NetworkMapData, PeerNode } from './types';
 
-/** diffMaps returns the delta that turns prev into next, or null when they are equal. */
+/**
+ * diffMaps returns the delta that turns prev into next, or null when they are equal. Peers are sorted
+ * by id in every map (the NetworkMap contract), so one merge pass finds the changes; peers shared by
+ * reference between builds (the controller's MapBuilder does this) compare without a deep walk.
+ */
 export function diffMaps(prev: NetworkMapData, next: NetworkMapData): DeltaMapResponse | null {
-  const before = new Map(prev.peers.map((p) => [p.id, p]));
-  const after = new Set<string>();
+  const a = prev.peers;
+  const b = next.peers;
   const peersUpserted: PeerNode[] = [];
-  for (const peer of next.peers) {
-    after.add(peer.id);
-    const old = before.get(peer.id);
-    if (!old || !isDeepStrictEqual(old, peer)) peersUpserted.push(peer);
+  const peersRemoved: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const pa = i < a.length ? a[i] : undefined;
+    const pb = j < b.length ? b[j] : undefined;
+    if (pa && pb && pa.id === pb.id) {
+      if (pa !== pb && !isDeepStrictEqual(pa, pb)) peersUpserted.push(pb);
+      i++;
+      j++;
+    } else if (pb && (!pa || pb.id < pa.id)) {
+      peersUpserted.push(pb);
+      j++;
+    } else if (pa) {
+      peersRemoved.push(pa.id);
+      i++;
+    }
   }
-  const peersRemoved = prev.peers.filter((p) => !after.has(p.id)).map((p) => p.id);
   const delta: DeltaMapResponse = {
     kind: 'delta',
     epoch: next.epoch,
