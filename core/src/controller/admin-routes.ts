@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { requireAdmin } from './admin-token';
 import { errors } from '../errors';
 import { hashSecret } from '../store/secret-hash';
 import { newAuthKey } from './auth-key-format';
@@ -18,15 +19,7 @@ const DEFAULT_KEY_TTL_S = 3600;
  */
 export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices): void {
   void app.register(async (scope) => {
-    scope.addHook('onRequest', async (request: FastifyRequest) => {
-      if (s.admin.verify(request.headers.authorization)) return;
-      await s.audit({
-        action: 'auth.failure',
-        actor: `remote:${request.ip}`,
-        details: { code: errors.adminUnauthorized().code, remote: request.ip, route: `${request.method} ${request.url.split('?')[0].slice(0, 128)}` },
-      });
-      throw errors.adminUnauthorized();
-    });
+    scope.addHook('onRequest', requireAdmin(s));
     const limits = { bodyLimit: BODY_LIMITS.admin };
 
     const defaultBody = async (request: FastifyRequest) => {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FastifyRequest } from 'fastify';
 import { errors } from '../errors';
 import { hashSecret, secretMatches } from '../store/secret-hash';
 import type { Store } from '../store/store';
+import type { ControllerServices } from './controller-services';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 const META_TOKEN_HASH = 'admin.tokenHash';
@@ -43,4 +45,20 @@ export class AdminGuard {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     return m !== null && secretMatches(m[1], this.tokenHash);
   }
+}
+
+/**
+ * requireAdmin is the onRequest hook of every admin route scope: it checks the Bearer token before
+ * the body is read, and audits each refusal.
+ */
+export function requireAdmin(s: Pick<ControllerServices, 'admin' | 'audit'>): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    if (s.admin.verify(request.headers.authorization)) return;
+    await s.audit({
+      action: 'auth.failure',
+      actor: `remote:${request.ip}`,
+      details: { code: errors.adminUnauthorized().code, remote: request.ip, route: `${request.method} ${request.url.split('?')[0].slice(0, 128)}` },
+    });
+    throw errors.adminUnauthorized();
+  };
 }

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { requireAdmin } from './admin-token';
 import type { AdminRouteHandler } from '../api/plugin';
 import { errors } from '../errors';
 import type { ControllerServices } from './controller-services';
@@ -43,15 +44,7 @@ export class PluginAdminRoutes {
     this.mounted = true;
     if (this.routes.size === 0) return;
     void app.register(async (scope) => {
-      scope.addHook('onRequest', async (request: FastifyRequest) => {
-        if (s.admin.verify(request.headers.authorization)) return;
-        await s.audit({
-          action: 'auth.failure',
-          actor: `remote:${request.ip}`,
-          details: { code: errors.adminUnauthorized().code, remote: request.ip, route: `${request.method} ${request.url.split('?')[0].slice(0, 128)}` },
-        });
-        throw errors.adminUnauthorized();
-      });
+      scope.addHook('onRequest', requireAdmin(s));
       for (const [path, handler] of this.routes) {
         scope.get(path, { bodyLimit: BODY_LIMITS.admin }, async (request) => {
           const query = Object.fromEntries(Object.entries((request.query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));

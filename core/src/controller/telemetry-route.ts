@@ -3,9 +3,9 @@
  * stamps them with the authenticated node, drops batch ids it already took, folds them into the
  * LiveTelemetry store and hands them to onTelemetry exporters without waiting for them.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { requireAdmin } from './admin-token';
+import type { FastifyInstance } from 'fastify';
 import type { TelemetryBatch } from '../api/telemetry';
-import { errors } from '../errors';
 import { BatchIdLru } from './batch-id-lru';
 import type { ControllerServices } from './controller-services';
 import type { LiveTelemetry } from './live-telemetry';
@@ -138,15 +138,7 @@ export function registerTelemetryRoute(app: FastifyInstance, s: ControllerServic
   });
 
   void app.register(async (scope) => {
-    scope.addHook('onRequest', async (request: FastifyRequest) => {
-      if (s.admin.verify(request.headers.authorization)) return;
-      await s.audit({
-        action: 'auth.failure',
-        actor: `remote:${request.ip}`,
-        details: { code: errors.adminUnauthorized().code, remote: request.ip, route: `${request.method} ${request.url.split('?')[0].slice(0, 128)}` },
-      });
-      throw errors.adminUnauthorized();
-    });
+    scope.addHook('onRequest', requireAdmin(s));
     scope.get(ROUTES.adminTelemetryLive, { bodyLimit: BODY_LIMITS.admin, schema: { querystring: emptyQuery } }, async () => ({
       at: s.clock(),
       paths: opts.live.snapshot(),
