@@ -10,6 +10,7 @@ const SUITES = [
   ['map-delta', () => require('./map-delta').run()],
   ['mesh', () => require('./mesh').run()],
   ['telemetry', () => require('./telemetry').run()],
+  ['policy', () => require('./policy').run()],
   ['shaping', () => require('./shaping').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
 ];

@@ -8,6 +8,8 @@
  * 2. telemetry-clickhouse-ingest: probe rows/s through the plugin's onTelemetry hook (core rows →
  *    plugin rows → exporter → ClickHouse with views and ledger), in 500-row agent batches, against
  *    plain INSERT … FORMAT JSONEachRow blocks (bench/clickhouse-ingest.js's baseline). Goal ≥ 100 000 rows/s.
+ * 3. clickhouse-ingest: bench/clickhouse-ingest.js's run() (exporter vs plain JSONEachRow, plus
+ *    TabSeparated ceilings; medians of RUNS runs).
  * Run after `npx tsc -b core/tsconfig.json plugins/telemetry-clickhouse/tsconfig.json`.
  */
 const { execFileSync, spawn } = require('node:child_process');
@@ -204,6 +206,8 @@ async function run() {
   const out = [];
   if (!only || only === 'cpu') out.push(await cpuBench());
   if (!only || only === 'ingest') out.push(await ingestBench());
+  // The exporter-level ingest with its baseline and ceilings (medians of RUNS runs), bench/clickhouse-ingest.js.
+  if (!only || only === 'ingest' || only === 'clickhouse-ingest') out.push(await require('./clickhouse-ingest').run());
   return out;
 }
 

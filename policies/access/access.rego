@@ -576,7 +576,7 @@ netmaps := ms if {
 }
 
 # class_contract tells the controller how netmaps reads nodes: only through a node's user when a
-# user selector names it, its groups, its tags, its quarantine flag, its id or name when a node
+# user selector names it, the groups and tags a selector (or quarantine.tags) names, its quarantine flag, its id or name when a node
 # selector names it, and which CIDR selectors hold its addresses (otherwise addresses and ids only
 # appear in the output). The controller then evaluates netmaps over one or two nodes per class of
 # alike nodes and expands the result (plugins/posture-opa/src/netmap-classes.ts). A policy that

@@ -3,7 +3,8 @@
  * nodes the access policy cannot tell apart, then expanded to every node in TypeScript.
  *
  * The shipped access policy (its class_contract rule) sees a node only through its user when a
- * user selector names it, its groups, its tags, its quarantine flag, its id or name when a node
+ * user selector names it, the groups and tags a selector (or the quarantine tags) names, its
+ * quarantine flag, its id or name when a node
  * selector names it, and which CIDR selectors hold each of its addresses; its addresses otherwise
  * only appear in the output (packet filter srcIps/dstIps). Nodes alike in all of these form a
  * class. Two representatives per class tell whether members of a class reach each other. The
@@ -48,6 +49,9 @@ interface AclFacts {
   cidrs: IpPrefix[];
   /** normalized group name -> members */
   aclGroups: Array<[string, Set<string>]>;
+  /** Groups and tags some selector (or the quarantine tags) can name; others cannot matter. */
+  namedGroups: Set<string>;
+  namedTags: Set<string>;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,7 +76,8 @@ function readAcls(acls: unknown): AclFacts | null {
   const quarantine = doc.quarantine ?? {};
   if (!Array.isArray(rules) || !isObject(groups) || !isObject(quarantine)) return null;
   const remediation = quarantine.remediation ?? [];
-  if (!Array.isArray(remediation)) return null;
+  const quarantineTags = quarantine.tags ?? ['tag:quarantine'];
+  if (!Array.isArray(remediation) || !Array.isArray(quarantineTags) || !quarantineTags.every((t) => typeof t === 'string')) return null;
   const selectors = new Set<string>();
   const addAll = (xs: unknown) => {
     if (Array.isArray(xs)) for (const s of xs) if (typeof s === 'string') selectors.add(s);
@@ -83,12 +88,21 @@ function readAcls(acls: unknown): AclFacts | null {
     addAll(r.dst);
   }
   addAll(remediation);
-  const facts: AclFacts = { namedUsers: new Set(), namedNodes: new Set(), cidrs: [], aclGroups: [] };
+  const facts: AclFacts = {
+    namedUsers: new Set(),
+    namedNodes: new Set(),
+    cidrs: [],
+    aclGroups: [],
+    namedGroups: new Set(),
+    namedTags: new Set((quarantineTags as string[]).map((t) => `tag:${stripPrefix(t, 'tag:')}`)),
+  };
   for (const s of [...selectors].sort()) {
     // Conservative: any selector that could name a user or node by this string makes it count.
     facts.namedUsers.add(s);
     facts.namedUsers.add(stripPrefix(s, 'user:'));
     if (s.startsWith('node:')) facts.namedNodes.add(s.slice(5));
+    if (s.startsWith('group:')) facts.namedGroups.add(s.slice(6));
+    if (s.startsWith('tag:')) facts.namedTags.add(s);
     if (isCidrSelector(s)) {
       const prefix = parsePrefix(asCidr(s));
       if (!prefix) return null;
@@ -151,7 +165,9 @@ export function partitionNodes(nodes: readonly unknown[], acls: unknown): NodePa
         bits += `${in4 ? 1 : 0}${in6 ? 1 : 0}`;
       }
     }
-    const key = JSON.stringify([user, sortedSet(groups), sortedSet(tags), n.quarantined, named, bits]);
+    const seenGroups = groups.filter((g) => facts.namedGroups.has(g));
+    const seenTags = tags.filter((t) => facts.namedTags.has(t));
+    const key = JSON.stringify([user, sortedSet(seenGroups), sortedSet(seenTags), n.quarantined, named, bits]);
     let idx = byKey.get(key);
     if (idx === undefined) {
       idx = classes.length;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PolicyErrorCode } from './errors';
-import { compilePolicies, POLICY_ENTRYPOINTS } from './opa-cli';
+import { compilePolicies, OPTIONAL_POLICY_ENTRYPOINTS, POLICY_ENTRYPOINTS } from './opa-cli';
 import { loadPolicyBundle, parsePolicyBundle } from './policy-bundle';
 import { readTar } from './tar-reader';
 
@@ -23,7 +23,7 @@ describe('loadPolicyBundle', () => {
   it('extracts policy.wasm, data.json and the manifest entrypoints from opa build output', async () => {
     const bundle = await loadPolicyBundle(bundlePath);
     expect(bundle.wasm.subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]));
-    expect(bundle.entrypoints).toEqual([...POLICY_ENTRYPOINTS]);
+    expect(bundle.entrypoints).toEqual([...POLICY_ENTRYPOINTS, ...OPTIONAL_POLICY_ENTRYPOINTS]);
     expect(bundle.data).toMatchObject({ trellis: { acls: { rules: [{ name: 'default-allow-all', src: ['*'], dst: ['*'] }] }, posture_config: { minKernelVersion: '5.10' } } });
     expect(bundle.version).toBe(createHash('sha256').update(readFileSync(bundlePath)).digest('hex'));
     expect(bundle.source).toBe(bundlePath);

@@ -33,7 +33,8 @@ export const CONFIG_DEFAULTS = {
   password: '',
   database: 'trellis',
   tablePrefix: 'trellis_',
-  batchMaxRows: 5000,
+  // 20,000-row blocks measured 3x the ingest rate of 5,000 on ClickHouse 18.16 (bench/clickhouse-ingest.js).
+  batchMaxRows: 20_000,
   batchMaxMs: 1000,
   spoolMaxBytes: 256 * 1024 * 1024,
   requestTimeoutMs: 10_000,

@@ -3,7 +3,8 @@
  * export() validates and buffers, and returns at once; the Batcher cuts insert blocks by size and
  * time; one delivery loop inserts blocks in order. When an insert fails, that block and every
  * later one go to the on-disk Spool, which the loop replays in order (with backoff) once
- * ClickHouse answers again, asking the ingest ledger first so a block never lands twice.
+ * ClickHouse answers again, asking the ingest ledger first (for blocks that may have landed) so a
+ * block never lands twice.
  */
 import { randomUUID } from 'node:crypto';
 import type { PluginLogger } from '@trellis/core/api';
@@ -67,6 +68,13 @@ export class ClickHouseExporter implements TelemetryExporter<TelemetryBatch> {
   private retryAt = 0;
   private retryTimer: unknown = null;
   private readonly attempts = new Map<string, number>();
+  /**
+   * Blocks whose insert was tried and may have landed. Only these (and the spool's head after a
+   * start, whose history is unknown) need a ledger lookup before replay: a block that was never
+   * sent cannot be in ClickHouse, and only the spool's head can ever have been sent unacked.
+   */
+  private readonly tried = new Set<string>();
+  private headUnknown: boolean;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly counts = { inserted: 0, spooled: 0, replayed: 0, duplicatesSkipped: 0, dropped: 0, rejectedBatches: 0 };
   private lastError: string | undefined;
@@ -83,6 +91,7 @@ export class ClickHouseExporter implements TelemetryExporter<TelemetryBatch> {
     this.maxAttempts = o.maxBlockAttempts ?? 5;
     this.retryDelay = this.retryMin;
     this.spool = new Spool({ dir: o.spoolDir, maxBytes: o.spoolMaxBytes });
+    this.headUnknown = !this.spool.isEmpty();
     this.batcher = new Batcher({ maxRows: o.batchMaxRows, maxMs: o.batchMaxMs, clock: this.clock, onBlock: (t, rows) => this.enqueue(t, rows) });
     if (!this.spool.isEmpty()) {
       o.log?.info({ spooledRows: this.spool.size().rows }, 'telemetry spool holds rows from an earlier run; replaying them');
@@ -224,7 +233,9 @@ export class ClickHouseExporter implements TelemetryExporter<TelemetryBatch> {
     const ac = new AbortController();
     this.inflight = ac;
     try {
-      if (replay && (await this.o.sink.has(rec.id, ac.signal))) {
+      const mayHaveLanded = replay && (this.headUnknown || this.tried.has(rec.id));
+      this.tried.add(rec.id);
+      if (mayHaveLanded && (await this.o.sink.has(rec.id, ac.signal))) {
         this.counts.duplicatesSkipped += rec.rows.length;
       } else {
         await this.o.sink.insert(rec, ac.signal);
@@ -232,6 +243,8 @@ export class ClickHouseExporter implements TelemetryExporter<TelemetryBatch> {
         else this.counts.inserted += rec.rows.length;
       }
       this.attempts.delete(rec.id);
+      this.tried.delete(rec.id);
+      if (replay) this.headUnknown = false;
       this.retryDelay = this.retryMin;
       this.retryAt = 0;
       return 'done';
@@ -244,6 +257,8 @@ export class ClickHouseExporter implements TelemetryExporter<TelemetryBatch> {
         this.attempts.set(rec.id, n);
         if (n >= this.maxAttempts) {
           this.attempts.delete(rec.id);
+          this.tried.delete(rec.id);
+          if (replay) this.headUnknown = false;
           this.counts.dropped += rec.rows.length;
           this.o.log?.error({ table: rec.table, rows: rec.rows.length, err: e.message }, 'ClickHouse keeps refusing a telemetry block; dropped it');
           return 'done';
