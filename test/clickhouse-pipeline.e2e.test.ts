@@ -95,15 +95,15 @@ const probe = (src: string, dst: string, path: string, seq: number, at: number, 
 test('migrations apply once and are idempotent', async () => {
   const first = await pipeline('migrate');
   expect(first.features.version).toMatch(/^18\.16\./);
-  expect(first.migrations.applied).toEqual([1, 2, 3]);
+  expect(first.migrations.applied).toEqual([1, 2, 3, 4]);
   const again = await pipeline('migrate', { spoolDir: join(dir, 'spool-migrate-2') });
   expect(again.migrations.applied).toEqual([]);
   const tables = await again.connection.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'e2e_migrate' ORDER BY name`, 'tables');
   expect(tables.map((t) => t.name)).toEqual(
-    expect.arrayContaining(['trellis_probe_samples', 'trellis_probe_rollup_1m', 'trellis_probe_rollup_1m_mv', 'trellis_ingest_ledger', 'trellis_schema_migrations', 'trellis_audit_events']),
+    expect.arrayContaining(['trellis_probe_samples', 'trellis_probe_rollup_1m', 'trellis_probe_rollup_1m_mv', 'trellis_probe_hist_1m', 'trellis_probe_hist_10m', 'trellis_ingest_ledger', 'trellis_schema_migrations', 'trellis_audit_events']),
   );
   const versions = await again.connection.queryRows<{ version: number }>('SELECT version FROM e2e_migrate.trellis_schema_migrations FINAL ORDER BY version', 'v');
-  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
+  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
 });
 
 test('probe rows round-trip, and a resent batch does not duplicate them', async () => {
@@ -215,6 +215,31 @@ test('rollups: the materialized view gives the p50/p95/p99, loss rate and jitter
     expect(r.rtt_p95_us).toBeCloseTo(quantile(rtts, 0.95), 3);
     expect(r.rtt_p99_us).toBeCloseTo(quantile(rtts, 0.99), 3);
   }
+  // The histogram rollups (1 and 10 minutes): counts exact; quantiles in 100 µs units (exact below
+  // 102.4 ms), nearest rank, so within one rank of the exact quantile, floored to 100 µs.
+  for (const [table, bucketMs] of [['probe_hist_1m', 60_000], ['probe_hist_10m', 600_000]] as const) {
+    const hist = await p.connection.queryRows<Record<string, unknown>>(
+      `SELECT toUInt32(bucket) AS b, path, quantilesTimingIfMerge(0.5, 0.95, 0.99)(rtt_q) AS q, countMerge(samples) AS n, sumMerge(lost_n) AS lost, avgIfMerge(jitter_avg) AS jitter\n` +
+        `FROM ${p.names.table(table)} WHERE src = 'r1' GROUP BY b, path ORDER BY b, path`,
+      table,
+    );
+    expect(hist).toHaveLength(new Set(data.map((d) => `${d.path}|${Math.floor(d.at / bucketMs)}`)).size);
+    for (const h of hist) {
+      const rows = data.filter((d) => d.path === h.path && Math.floor(d.at / bucketMs) * bucketMs === Number(h.b) * 1000);
+      const ok = rows.filter((d) => !d.lost);
+      const rtts = ok.map((d) => d.rttUs as number).sort((a, b) => a - b);
+      expect(Number(h.n)).toBe(rows.length);
+      expect(Number(h.lost)).toBe(rows.length - ok.length);
+      expect(Number(h.jitter)).toBeCloseTo(ok.reduce((n, d) => n + d.jitterUs, 0) / ok.length, 6);
+      (h.q as number[]).forEach((units, i) => {
+        const idx = [0.5, 0.95, 0.99][i]! * (rtts.length - 1);
+        const lo = rtts[Math.max(0, Math.floor(idx) - 1)]!;
+        const hi = rtts[Math.min(rtts.length - 1, Math.ceil(idx) + 1)]!;
+        expect(units * 100).toBeGreaterThanOrEqual(Math.floor(lo / 100) * 100);
+        expect(units * 100).toBeLessThanOrEqual(hi);
+      });
+    }
+  }
 });
 
 describe('configuration errors', () => {
@@ -272,7 +297,7 @@ describe('configuration errors', () => {
     expect(e.code).toBe(ClickHouseErrorCode.AUTH_FAILED);
     expect(e.message).toContain('"trellis"');
     const good = await pipeline('auth', { username: 'trellis', password: 'trellis-test' });
-    expect(good.migrations.applied).toEqual([1, 2, 3]);
+    expect(good.migrations.applied).toEqual([1, 2, 3, 4]);
   });
 
   test('a bad table prefix names the field', async () => {

@@ -18,6 +18,8 @@ export interface PanelQuery {
   format: 'table' | 'timeseries';
   /** Columns the panel reads, in order. */
   columns: string[];
+  /** The panel's min interval (Grafana raises $__interval to at least this), in ms. */
+  minIntervalMs?: number;
 }
 
 export interface LinkSpec {
@@ -40,8 +42,8 @@ export class PanelFactory {
 
   constructor(readonly dashboardUid: string) {}
 
-  private target(panel: string, sql: string, format: 'table' | 'timeseries', columns: string[]): ClickHouseQueryBuilder {
-    this.queries.push({ dashboardUid: this.dashboardUid, panel, sql, format, columns });
+  private target(panel: string, sql: string, format: 'table' | 'timeseries', columns: string[], minIntervalMs?: number): ClickHouseQueryBuilder {
+    this.queries.push({ dashboardUid: this.dashboardUid, panel, sql, format, columns, ...(minIntervalMs ? { minIntervalMs } : {}) });
     const q = new ClickHouseQueryBuilder(DATASOURCE_REF).rawSql(sql);
     return format === 'timeseries' ? q.timeSeries() : q.table();
   }
@@ -60,14 +62,19 @@ export class PanelFactory {
     return p;
   }
 
-  timeSeries(title: string, sql: string, columns: string[], o: { unit?: string; width?: number; threshold?: number } = {}): timeseries.PanelBuilder {
+  /**
+   * `minIntervalMinutes` sets the panel's min interval: mesh-wide series use 10 so Grafana's
+   * $__interval_s is a multiple of 600 and the query reads the 10-minute rollup.
+   */
+  timeSeries(title: string, sql: string, columns: string[], o: { unit?: string; width?: number; threshold?: number; minIntervalMinutes?: number } = {}): timeseries.PanelBuilder {
     const p = new timeseries.PanelBuilder()
       .id(this.nextId++)
       .title(title)
       .datasource(DATASOURCE_REF)
-      .withTarget(this.target(title, sql, 'timeseries', columns))
+      .withTarget(this.target(title, sql, 'timeseries', columns, o.minIntervalMinutes ? o.minIntervalMinutes * 60_000 : undefined))
       .height(8)
       .span(o.width ?? 12);
+    if (o.minIntervalMinutes) p.interval(`${o.minIntervalMinutes}m`);
     if (o.unit) p.unit(o.unit);
     if (o.threshold !== undefined) {
       p.thresholds({ build: () => ({ mode: 'absolute' as never, steps: [{ value: null, color: 'green' }, { value: o.threshold!, color: 'red' }] }) });

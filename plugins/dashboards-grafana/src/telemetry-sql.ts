@@ -7,7 +7,7 @@
  * `rawProbes: true` builds the same probe queries over the raw probe_samples table instead of the
  * rollup (FINAL, quantiles computed from samples): the benchmark's baseline.
  */
-import { ROLLUP_QUANTILES, SchemaNames } from '@trellis/plugin-telemetry-clickhouse';
+import { PROBE_HIST_UNIT_US, ROLLUP_QUANTILES, SchemaNames } from '@trellis/plugin-telemetry-clickhouse';
 import type { AlertThresholds } from './thresholds';
 
 /** quoteString makes a ClickHouse string literal (the same escaping telemetry-clickhouse uses). */
@@ -66,6 +66,41 @@ export class TelemetrySql {
       timeCol: 'minute',
       p50: `quantilesIfMerge(${q})(rtt_q)[${i50}]`,
       p95: `quantilesIfMerge(${q})(rtt_q)[${i95}]`,
+      n: 'countMerge(samples)',
+      lost: 'sumMerge(lost_n)',
+      jitter: 'avgIfMerge(jitter_avg)',
+    };
+  }
+
+  /**
+   * Probe aggregates for panels, over the histogram rollups: whole 10-minute buckets inside the
+   * range come from probe_hist_10m, the minutes at either edge from probe_hist_1m, so the result
+   * covers exactly the minutes the one-minute rollup would. Bucketed series use the 10-minute
+   * table only when $__interval_s is a multiple of 600 (Grafana's "10m" min interval on the
+   * mesh-wide panels), else every bucket would mix two granularities. `where` filters both.
+   */
+  private panelProbe(where: string, bucketed: boolean): ProbeAgg {
+    if (this.raw) {
+      const p = this.probe();
+      return { ...p, from: `${p.from}\nWHERE $__timeFilter(${p.timeCol})${where ? ` AND ${where}` : ''}` };
+    }
+    const q = ROLLUP_QUANTILES.join(', ');
+    const i50 = ROLLUP_QUANTILES.indexOf(0.5) + 1;
+    const i95 = ROLLUP_QUANTILES.indexOf(0.95) + 1;
+    const m0 = 'toDateTime(intDiv(toUInt32($__fromTime) + 599, 600) * 600)';
+    const full = `greatest(${m0}, toDateTime(intDiv(toUInt32($__toTime) + 60, 600) * 600))`;
+    const m1 = bucketed ? `if($__interval_s % 600 = 0, ${full}, ${m0})` : full;
+    const cols = 'bucket, src, dst, path, rtt_q, samples, lost_n, jitter_avg';
+    // PREWHERE on time: only the granules holding range rows get their quantile states read.
+    const w = where ? ` WHERE ${where}` : '';
+    const from =
+      `(\n  SELECT ${cols} FROM ${this.t('probe_hist_1m')}\n  PREWHERE $__timeFilter(bucket) AND (bucket < ${m0} OR bucket >= ${m1})${w}\n` +
+      `  UNION ALL\n  SELECT ${cols} FROM ${this.t('probe_hist_10m')}\n  PREWHERE bucket >= ${m0} AND bucket < ${m1}${w}\n)`;
+    return {
+      from,
+      timeCol: 'bucket',
+      p50: `quantilesTimingIfMerge(${q})(rtt_q)[${i50}] * ${PROBE_HIST_UNIT_US}`,
+      p95: `quantilesTimingIfMerge(${q})(rtt_q)[${i95}] * ${PROBE_HIST_UNIT_US}`,
       n: 'countMerge(samples)',
       lost: 'sumMerge(lost_n)',
       jitter: 'avgIfMerge(jitter_avg)',
@@ -136,12 +171,12 @@ export class TelemetrySql {
 
   /** Per path over the range: p50/p95 RTT (ms), loss %, jitter (ms), samples; `where` narrows it. */
   pathSummary(where: string, orderLimit: string): string {
-    const p = this.probe();
+    const p = this.panelProbe(where, false);
     return (
       `SELECT src, dst, path, round(p50 / 1000, 3) AS p50_ms, round(p95 / 1000, 3) AS p95_ms,\n` +
       `  round(100 * lost_sum / n_all, 3) AS loss_pct, round(jitter_us / 1000, 3) AS jitter_ms, n_all AS samples\n` +
       `FROM (\n  SELECT src, dst, path, ${p.p50} AS p50, ${p.p95} AS p95, ${p.n} AS n_all, ${p.lost} AS lost_sum, ${p.jitter} AS jitter_us\n` +
-      `  FROM ${p.from}\n  WHERE $__timeFilter(${p.timeCol})${where ? ` AND ${where}` : ''}\n  GROUP BY src, dst, path\n)\n${orderLimit}`
+      `  FROM ${p.from}\n  GROUP BY src, dst, path\n)\n${orderLimit}`
     );
   }
 
@@ -151,7 +186,7 @@ export class TelemetrySql {
 
   /** One probe metric over time, one series per path (long format: time, series, value). */
   probeSeries(metric: 'p95_ms' | 'p50_ms' | 'loss_pct' | 'jitter_ms', where: string, series: string): string {
-    const p = this.probe();
+    const p = this.panelProbe(where, true);
     const value = {
       p95_ms: `${p.p95} / 1000`,
       p50_ms: `${p.p50} / 1000`,
@@ -160,7 +195,7 @@ export class TelemetrySql {
     }[metric];
     return (
       `SELECT ${this.bucket(p.timeCol)} AS time, ${series} AS series, ${value} AS ${metric}\n` +
-      `FROM ${p.from}\nWHERE $__timeFilter(${p.timeCol}) AND ${where}\nGROUP BY time, series\nORDER BY time, series`
+      `FROM ${p.from}\nGROUP BY time, series\nORDER BY time, series`
     );
   }
 

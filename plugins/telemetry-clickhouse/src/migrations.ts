@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseConnection } from './connection';
 import { clickhouseErrors } from './errors';
-import { createDatabase, createMigrationsTable, ingestLedger, MIGRATIONS_TABLE, probeRollup, rawTables, SchemaNames, quoteString, type SchemaOptions } from './schema';
+import { createDatabase, createMigrationsTable, ingestLedger, MIGRATIONS_TABLE, probeHistRollups, probeRollup, rawTables, SchemaNames, quoteString, type SchemaOptions } from './schema';
 
 export interface Migration {
   version: number;
@@ -18,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'raw telemetry tables', statements: rawTables },
   { version: 2, name: 'one-minute probe rollups', statements: probeRollup },
   { version: 3, name: 'ingest ledger for replay dedup', statements: ingestLedger },
+  { version: 4, name: 'histogram probe rollups (1 and 10 minutes) for dashboards', statements: probeHistRollups },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
