@@ -1,11 +1,14 @@
 import type { PluginEntry } from '../../config/runtime-config';
 
-/** One path's per-minute p95 RTT, ms; minute is unix seconds. */
+/**
+ * One path's per-minute p95 RTT, ms; minute is unix seconds (start of the minute). p95Ms is null
+ * for a minute in which every probe was lost: there is no RTT then, and 0 would chart as perfect.
+ */
 export interface HistorySeries {
   src: string;
   dst: string;
   path: string;
-  points: Array<{ minute: number; p95Ms: number; lossPercent: number }>;
+  points: Array<{ minute: number; p95Ms: number | null; lossPercent: number }>;
 }
 
 export interface ClickHouseHistoryOptions {
@@ -27,6 +30,7 @@ const IDENT = /^[a-z_][a-z0-9_]*$/;
 export class ClickHouseHistory {
   constructor(private readonly o: ClickHouseHistoryOptions) {
     if (!IDENT.test(o.database) || !IDENT.test(o.tablePrefix)) throw new TypeError('database and tablePrefix must be plain identifiers');
+    if (!/^https?:$/.test(new URL(o.url).protocol)) throw new TypeError(`url must be http(s), got ${JSON.stringify(o.url)}`);
   }
 
   /** fromPluginEntry builds a reader from the controller's telemetry-clickhouse entry, or null when it has none. */
@@ -55,24 +59,50 @@ export class ClickHouseHistory {
       `  if(countMerge(samples) = 0, 0, 100 * sumMerge(lost_n) / countMerge(samples)) AS loss_pct\n` +
       `FROM ${table}\nWHERE minute >= now() - INTERVAL ${Math.max(1, Math.min(1440, Math.floor(minutes)))} MINUTE\n` +
       `GROUP BY minute, src, dst, path\nORDER BY src, dst, path, minute\nFORMAT JSONEachRow`;
-    const res = await fetch(this.o.url.replace(/\/+$/, '') + '/', {
-      method: 'POST',
-      headers: { 'x-clickhouse-user': this.o.username, 'x-clickhouse-key': this.o.password, 'content-type': 'text/plain' },
-      body: sql,
-      signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`ClickHouse answered ${res.status}: ${text.slice(0, 200)}`);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(this.endpoint(), {
+        method: 'POST',
+        headers: { 'x-clickhouse-user': this.o.username, 'x-clickhouse-key': this.o.password, 'content-type': 'text/plain' },
+        body: sql,
+        signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000),
+      });
+      text = await res.text();
+    } catch (err) {
+      // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what the operator needs.
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const why = e.cause?.code ?? e.cause?.message ?? e.message;
+      throw new Error(`${this.safeUrl()} is not reachable (${why}); check the telemetry-clickhouse url and that ClickHouse is running`);
+    }
+    if (!res.ok) throw new Error(`ClickHouse at ${this.safeUrl()} answered ${res.status}: ${text.trim().slice(0, 300)}`);
     const bySeries = new Map<string, HistorySeries>();
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
-      const r = JSON.parse(line) as { src: string; dst: string; path: string; m: number | string; p95_ms: number | string; loss_pct: number | string };
+      const r = JSON.parse(line) as { src: string; dst: string; path: string; m: number | string; p95_ms: number | string | null; loss_pct: number | string };
       const key = `${r.src}\u0000${r.dst}\u0000${r.path}`;
       let s = bySeries.get(key);
       if (!s) bySeries.set(key, (s = { src: r.src, dst: r.dst, path: r.path, points: [] }));
-      const p95 = Number(r.p95_ms);
-      s.points.push({ minute: Number(r.m), p95Ms: Number.isFinite(p95) ? p95 : 0, lossPercent: Number(r.loss_pct) });
+      // ClickHouse writes the NaN of an all-lost minute's quantile as null (Number(null) is 0).
+      const p95 = r.p95_ms === null ? NaN : Number(r.p95_ms);
+      s.points.push({ minute: Number(r.m), p95Ms: Number.isFinite(p95) ? p95 : null, lossPercent: Number(r.loss_pct) });
     }
     return [...bySeries.values()];
+  }
+
+  /** The query endpoint: the configured URL's path with a trailing slash, keeping its query string. */
+  private endpoint(): string {
+    const u = new URL(this.o.url);
+    if (!u.pathname.endsWith('/')) u.pathname += '/';
+    return u.toString();
+  }
+
+  /** The URL for messages, without any credentials embedded in it. */
+  private safeUrl(): string {
+    const u = new URL(this.o.url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString().replace(/\/$/, '');
   }
 }
