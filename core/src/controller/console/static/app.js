@@ -161,13 +161,25 @@
     const svg = el('svg:svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}` });
     const pts = series.points;
     const t0 = Math.min(...pts.map((p) => p.minute)), t1 = Math.max(...pts.map((p) => p.minute), t0 + 60);
-    const vmax = Math.max(1, ...pts.map((p) => p.p95Ms)) * 1.1;
+    const vmax = Math.max(1, ...pts.map((p) => p.p95Ms ?? 0)) * 1.1;
     const x = (t) => pad + ((t - t0) / (t1 - t0)) * (w - pad - 6);
     const y = (v) => h - 16 - (v / vmax) * (h - 26);
     svg.appendChild(el('svg:line', { x1: pad, y1: h - 16, x2: w - 6, y2: h - 16, stroke: '#999' }));
     svg.appendChild(el('svg:text', { x: 2, y: 12 }, vmax.toFixed(1) + ' ms'));
     svg.appendChild(el('svg:text', { x: pad, y: h - 3 }, new Date(t0 * 1000).toLocaleTimeString()));
-    svg.appendChild(el('svg:polyline', { points: pts.map((p) => `${x(p.minute).toFixed(1)},${y(p.p95Ms).toFixed(1)}`).join(' '), fill: 'none', stroke: '#3a6fd8', 'stroke-width': 2 }));
+    // A minute with no answered probe (p95Ms null) breaks the line and is marked in red at the top.
+    let run = [];
+    const flush = () => {
+      if (run.length > 0) svg.appendChild(el('svg:polyline', { points: run.join(' '), fill: 'none', stroke: '#3a6fd8', 'stroke-width': 2 }));
+      run = [];
+    };
+    for (const p of pts) {
+      if (p.p95Ms === null) {
+        flush();
+        svg.appendChild(el('svg:rect', { x: x(p.minute) - 2, y: 4, width: 4, height: 6, fill: '#c0392b' }));
+      } else run.push(`${x(p.minute).toFixed(1)},${y(p.p95Ms).toFixed(1)}`);
+    }
+    flush();
     box.appendChild(svg);
     return box;
   }
