@@ -13,7 +13,7 @@ import { errors } from '../errors';
 import { createLogger } from '../log/logger';
 import type { NetworkMap, NetworkMapData } from '../netmap/types';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
-import { loadPluginHost } from '../plugins/plugin-host';
+import type { loadPluginHost as LoadPluginHost } from '../plugins/plugin-host';
 import * as wgLink from '../wg/link';
 import type { WgDevice, WgPeerStats } from '../wg/types';
 import { UapiDevice } from '../wg/uapi-device';
@@ -154,6 +154,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
   let hooks: HookRunner;
   if (opts.hooks) hooks = opts.hooks;
   else if (opts.configFile) {
+    // Loaded only when a config names plugins: it pulls in Ajv, YAML and semver, which cost a
+    // noticeable part of `trellis up`'s start-up (and so of join time) on small machines.
+    const { loadPluginHost } = require('../plugins/plugin-host') as { loadPluginHost: typeof LoadPluginHost };
     const host = await loadPluginHost({ side: 'agent', configFile: opts.configFile, log, agent: access, metrics: { collect: () => metrics.collect() } });
     ownHost = host;
     hooks = host;
