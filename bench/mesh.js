@@ -75,7 +75,7 @@ function baselineUp(lab) {
   };
 }
 
-async function throughput(lab, rounds = 3, seconds = 5) {
+async function throughput(lab, rounds = 5, seconds = 5) {
   const base = baselineUp(lab);
   try {
     const trellisMbit = [];

@@ -22,7 +22,12 @@ acls := input.acls if {
 rules := object.get(acls, "rules", [])
 
 # Group membership: group name (without "group:") -> user names. input.groups adds to acls.groups.
-group_members := object.union(object.get(acls, "groups", {}), object.get(input, "groups", {}))
+group_members := g if {
+	# (the union with no input.groups, without copying the ACL's groups per evaluation)
+	object.get(input, "groups", {}) == {}
+	g := object.get(acls, "groups", {})
+	is_object(g)
+} else := object.union(object.get(acls, "groups", {}), object.get(input, "groups", {}))
 
 # Central tag assignment: "tag:x" -> node names or ids that carry it besides their own tags.
 tag_assignments := object.get(input, "tags", {})
@@ -331,15 +336,106 @@ decision_dst_match(s) if {
 	net.cidr_contains(as_cidr(s), input.dst.ip)
 }
 
-matched_labels := {rule_label(i, r) |
+# matched_labels looks up only the rules whose src can match decision_src (decision_index), so a
+# decision costs the rules that name the source, not every rule.
+matched_labels := {info.label |
+	idx := decision_index
+	some j in src_candidates(idx, decision_src)
+	info := idx.rules[j]
+	proto_match(info.proto, decision_proto)
+	indexed_port_match(info, decision_port, decision_proto)
+	some d in info.dst
+	decision_dst_match(d)
+}
+
+# decision_index: the valid rules, parsed once, and their positions by source selector. It depends
+# on the ACL document only; a host that evaluates many decisions under one data document may
+# evaluate it once and store the result at data.trellis.access_index (the controller's evaluator
+# does, at setData time). input.acls always gets a fresh index.
+decision_index := data.trellis.access_index if {
+	# (`not is_object(input.acls)` is never true in a rule body when input.acls is undefined.)
+	not is_object(object.get(input, "acls", null))
+	is_object(data.trellis.access_index)
+} else := build_decision_index
+
+build_decision_index := {
+	"rules": decision_rules,
+	"src": {k: sort([j | some j, info in decision_rules; some s in info.src; selector_key(s) == k]) |
+		some info in decision_rules
+		some s in info.src
+		k := selector_key(s)
+	},
+	"src_cidrs": [{"cidr": as_cidr(s), "rule": j} |
+		some j, info in decision_rules
+		some s in info.src
+		selector_kind(s) == "cidr"
+	],
+	"dst": {k: sort([j | some j, info in decision_rules; some s in info.dst; selector_key(s) == k]) |
+		some info in decision_rules
+		some s in info.dst
+		k := selector_key(s)
+	},
+	"dst_cidr_rules": [j |
+		some j, info in decision_rules
+		some s in info.dst
+		selector_kind(s) == "cidr"
+	],
+}
+
+decision_rules := [info |
 	some i, r in rules
 	valid_rule(i, r)
-	proto_match(rule_proto(r), decision_proto)
-	port_match(r, decision_port, decision_proto)
-	some s in r.src
-	src_match(s, decision_src)
-	some d in r.dst
-	decision_dst_match(d)
+	info := {
+		"label": rule_label(i, r),
+		"proto": rule_proto(r),
+		"ranges": [port_range(p) | some p in rule_ports(r)],
+		"star": "*" in rule_ports(r),
+		"src": r.src,
+		"dst": r.dst,
+	}
+]
+
+# selector_key: the index key of a named selector: "*", or "user:", "group:", "tag:", "node:" and
+# the name it matches (undefined for CIDRs, which are checked one by one).
+selector_key(s) := "*" if {
+	selector_kind(s) == "any"
+} else := concat("", ["user:", strip_prefix(s, "user:")]) if {
+	selector_kind(s) == "user"
+} else := concat("", ["group:", normalize_group(s)]) if {
+	selector_kind(s) == "group"
+} else := normalize_tag(s) if {
+	selector_kind(s) == "tag"
+} else := concat("", ["node:", strip_prefix(s, "node:")]) if {
+	selector_kind(s) == "node"
+}
+
+# principal_keys: the selector keys that name p (named_match, as an index lookup).
+principal_keys(p) := (({"*"} | {concat("", ["user:", p.user]) | is_string(p.user)}) | {concat("", ["group:", g]) | some g in p.groups}) | ({t | some t in p.tags} | {concat("", ["node:", x]) | some x in {p.id, p.name}; is_string(x)})
+
+# src_candidates: positions in idx.rules of the rules with a src selector matching p.
+src_candidates(idx, p) := {j |
+	some k in principal_keys(p)
+	some j in object.get(idx.src, k, [])
+} | {c.rule |
+	some c in idx.src_cidrs
+	some ip in p.ips
+	net.cidr_contains(c.cidr, ip)
+}
+
+indexed_port_match(_, _, proto) if proto == "icmp"
+
+indexed_port_match(info, port, proto) if {
+	proto != "icmp"
+	is_number(port)
+	some [lo, hi] in info.ranges
+	lo <= port
+	port <= hi
+}
+
+indexed_port_match(info, port, proto) if {
+	proto != "icmp"
+	not is_number(port)
+	info.star
 }
 
 remediation_path if {
@@ -432,7 +528,11 @@ principals := {p.id: p |
 	p := principal(n)
 }
 
-duplicate_ids := {id |
+# duplicate_ids: empty unless two nodes share an id (checked with one pass before the pairwise scan).
+duplicate_ids := set() if {
+	ids := [n.id | some n in input.nodes]
+	count(ids) == count({x | some x in ids})
+} else := {id |
 	some i, n in input.nodes
 	some j, m in input.nodes
 	i < j
@@ -582,3 +682,58 @@ netmaps := ms if {
 # alike nodes and expands the result (plugins/posture-opa/src/netmap-classes.ts). A policy that
 # reads nodes any other way must drop this rule.
 class_contract := "node-classes/v1"
+
+# netmap_pairs holds what netmap_index holds, as (rule, node) pairs found by looking each node's
+# selector keys up in decision_index: the cost is nodes x (keys + matches), not rules x nodes, and
+# the controller groups the pairs by rule (plugins/posture-opa/src/netmap-classes.ts). Rule numbers
+# are positions in decision_index.rules (the valid rules, in order).
+netmap_pairs := {
+	"rules": [{"filter_cidrs": [as_cidr(s) | some s in info.src; selector_kind(s) == "cidr"], "proto": info.proto, "ports": indexed_dst_ports(info)} |
+		some info in decision_index.rules
+	],
+	# named source matches (their addresses make filter_src) and CIDR source matches.
+	"src_named": {[j, id] |
+		idx := decision_index
+		some id, p in principals
+		not p.quarantined
+		some k in principal_keys(p)
+		some j in object.get(idx.src, k, [])
+	},
+	"src_cidr": {[c.rule, id] |
+		some c in decision_index.src_cidrs
+		some id, p in principals
+		not p.quarantined
+		some ip in p.ips
+		net.cidr_contains(c.cidr, ip)
+	},
+	"dst": {[j, id, addrs] |
+		idx := decision_index
+		some id, p in principals
+		not p.quarantined
+		some k in principal_keys(p)
+		some j in object.get(idx.dst, k, [])
+		addrs := pair_dst_addrs(idx, j, p)
+	} | {[j, id, addrs] |
+		idx := decision_index
+		some j in idx.dst_cidr_rules
+		some id, p in principals
+		not p.quarantined
+		addrs := pair_dst_addrs(idx, j, p)
+		count(addrs) > 0
+	},
+	"ips": {id: p.ips | some id, p in principals},
+	"quarantined": {id | some id, p in principals; p.quarantined},
+	"remediation_src": {id | some id, p in principals; remediates(p)},
+	"remediation_dst": {id | some id, p in principals; remediation_dst(p)},
+}
+
+# pair_dst_addrs: what rule_info's dst gives node p for rule j (a named match reaches p's own addresses).
+pair_dst_addrs(idx, j, p) := {a | some a in p.ips} if {
+	not j in idx.dst_cidr_rules
+} else := {a | some d in idx.rules[j].dst; some a in dst_addrs(d, p)}
+
+indexed_dst_ports(info) := [] if {
+	info.star
+} else := sort(info.ranges) if {
+	info.proto != "icmp"
+} else := []

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { NodeInfo } from '../api/hooks';
+import type { MapsBuildContext, NodeInfo } from '../api/hooks';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { NetworkMapData, PeerNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
@@ -16,6 +16,20 @@ export interface MapBuildInput {
   previousPeers?: ReadonlyMap<string, PeerNode>;
   /** user name -> groups, for policy plugins (NodeInfo.groups). */
   userGroups?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Make each map's peers an accessor that builds the array on first read (see MapBuilder.build):
+   * a transformNetworkMaps plugin that replaces every peer list then never pays for the full mesh.
+   */
+  lazyPeers?: boolean;
+}
+
+/**
+ * The context MapBuilder gives transformNetworkMaps: besides MapsBuildContext, the shared peer
+ * entries of every live node by id, in id order. A map whose peers property is still an accessor
+ * has the untouched full mesh: entries of approved nodes other than itself (none if unapproved).
+ */
+export interface SharedPeersContext {
+  peerEntries: ReadonlyMap<string, PeerNode>;
 }
 
 export interface MapBuildOutput {
@@ -93,18 +107,31 @@ export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
   // Nodes waiting for approval see no one and no one sees them.
   const visible = live.map(isApproved);
   const allApproved = visible.every(Boolean);
+  const peerListOf = (i: number) => (!visible[i] ? [] : allApproved ? entries.slice(0, i).concat(entries.slice(i + 1)) : entries.filter((_, j) => j !== i && visible[j]));
   live.forEach((node, i) => {
-    const peerList = !visible[i] ? [] : allApproved ? entries.slice(0, i).concat(entries.slice(i + 1)) : entries.filter((_, j) => j !== i && visible[j]);
-    maps.set(node.id, {
+    const map: NetworkMapData = {
       version: 0,
       epoch: input.epoch,
       self: { ...entries[i], expiresAt: node.expiresAt },
-      peers: peerList,
+      peers: input.lazyPeers ? [] : peerListOf(i),
       packetFilter: null,
       routes: [],
       extensions: {},
       overlay: { ipv4Cidr: input.overlay.ipv4Cidr, ipv6Prefix: input.overlay.ipv6Prefix },
-    });
+    };
+    if (input.lazyPeers) {
+      Object.defineProperty(map, 'peers', {
+        configurable: true,
+        enumerable: true,
+        get: () => {
+          const value = peerListOf(i);
+          Object.defineProperty(map, 'peers', { value, writable: true, configurable: true, enumerable: true });
+          return value;
+        },
+        set: (value: PeerNode[]) => Object.defineProperty(map, 'peers', { value, writable: true, configurable: true, enumerable: true }),
+      });
+    }
+    maps.set(node.id, map);
   });
   return { maps, peers };
 }
@@ -125,7 +152,9 @@ export class MapBuilder {
   constructor(private readonly hooks: HookRunner) {}
 
   async build(input: Omit<MapBuildInput, 'previousPeers'>): Promise<Map<string, NetworkMapData>> {
-    const out = buildNetworkMaps({ ...input, previousPeers: this.previousPeers });
+    // Only transformNetworkMaps (no per-node transform) reads the maps: peers are built on demand.
+    const lazyPeers = this.hooks.has('transformNetworkMaps') && !this.hooks.has('transformNetworkMap');
+    const out = buildNetworkMaps({ ...input, previousPeers: this.previousPeers, lazyPeers });
     this.previousPeers = out.peers;
     if (this.hooks.has('transformNetworkMap')) {
       for (const [nodeId, map] of out.maps) {
@@ -138,7 +167,8 @@ export class MapBuilder {
       const byNode = new Map(input.nodes.map((n) => [n.id, n]));
       const ids = [...out.maps.keys()];
       const nodes = ids.map((id) => nodeInfoOf(byNode.get(id)!, input.userGroups));
-      const next = await this.hooks.runSequential('transformNetworkMaps', ids.map((id) => out.maps.get(id)!), { nodes });
+      const ctx: MapsBuildContext & SharedPeersContext = { nodes, peerEntries: out.peers };
+      const next = await this.hooks.runSequential('transformNetworkMaps', ids.map((id) => out.maps.get(id)!), ctx);
       // One map per input map, for the same node: anything else is ignored (the per-node maps stay).
       if (next.length === ids.length && next.every((m, i) => m?.self?.id === ids[i])) {
         next.forEach((m, i) => out.maps.set(ids[i], sortPeers(m)));

@@ -18,6 +18,7 @@ import {
   type MapsBuildContext,
   type NetworkMapData,
   type NodeInfo,
+  type PeerNode,
   type PluginLogger,
   type PolicyEngine,
   type PolicySource,
@@ -25,7 +26,7 @@ import {
 } from '@trellis/core/api';
 import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
-import { expandClasses, partitionNodes, repInput } from './netmap-classes';
+import { expandClasses, indexFromPairs, netmapsFromIndex, partitionNodes, repInput } from './netmap-classes';
 import { directView, emptyView, type NetmapsView, type RegoNetmap } from './netmap-view';
 import { compilePolicies, testPolicies } from './opa-cli';
 import { parsePolicyBundle } from './policy-bundle';
@@ -35,6 +36,12 @@ import { PolicyEvaluator } from './wasm-evaluator';
 export const EXTENSION_KEY = 'posture-opa';
 export const NETMAPS_ENTRYPOINT = 'trellis/access/netmaps';
 export const DECISION_ENTRYPOINT = 'trellis/access/decision';
+/**
+ * The optional per-rule index (rule -> source nodes, destination nodes and addresses) netmaps is
+ * computed from, as (rule, node) pairs; in class mode the controller expands it itself
+ * (indexFromPairs, netmapsFromIndex).
+ */
+export const NETMAP_INDEX_ENTRYPOINT = 'trellis/access/netmap_pairs';
 /** The optional entrypoint by which an access policy declares how netmaps reads nodes. */
 export const CLASS_CONTRACT_ENTRYPOINT = 'trellis/access/class_contract';
 /** The class contract netmap-classes.ts implements. */
@@ -100,6 +107,18 @@ export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: Array<Record<
         quarantined: isQuarantined(n),
       })),
   };
+}
+
+/** The context core's MapBuilder passes to transformNetworkMaps (core/src/controller/map-builder.ts). */
+interface SharedPeersContext {
+  peerEntries: ReadonlyMap<string, PeerNode>;
+}
+
+/** withoutPeers copies a map with new peers, filter and extensions, never reading its old peers (which may be built on read). */
+function withoutPeers(map: NetworkMapData, peers: PeerNode[], packetFilter: NetworkMapData['packetFilter'], extensions: NetworkMapData['extensions']): NetworkMapData {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(map)) if (key !== 'peers') out[key] = (map as unknown as Record<string, unknown>)[key];
+  return { ...(out as unknown as NetworkMapData), peers, packetFilter, extensions };
 }
 
 function rewriteMessage(err: unknown, from: string, to: string): unknown {
@@ -225,14 +244,18 @@ export class ControllerPolicy {
       view = this.lastGood;
     }
     const info = new Map(ctx.nodes.map((n) => [n.id, n]));
+    const entries = (ctx as MapsBuildContext & Partial<SharedPeersContext>).peerEntries;
     return maps.map((map) => {
       const self = info.get(map.self.id);
       // The node learns the controller's verdict on it, so `trellis status` can say why it was cut off.
       const quarantine = self && isQuarantined(self) ? { quarantined: true, reasons: [...(self.posture?.reasons ?? [])] } : { quarantined: false };
       const extensions = { ...map.extensions, [EXTENSION_KEY]: { version: evaluator.version, ...quarantine } };
       const r = self?.approved ? view.get(map.self.id) : undefined;
-      if (!r) return { ...map, peers: [], packetFilter: [], extensions };
-      return { ...map, peers: r.filterPeers(map.peers), packetFilter: r.packetFilter, extensions };
+      if (!r) return withoutPeers(map, [], [], extensions);
+      // Untouched full mesh (peers still the builder's accessor): pick from the shared entries.
+      const fullMesh = entries instanceof Map && typeof Object.getOwnPropertyDescriptor(map, 'peers')?.get === 'function';
+      const peers = fullMesh && r.peersAmong ? r.peersAmong(entries) : r.filterPeers(map.peers);
+      return withoutPeers(map, peers, r.packetFilter, extensions);
     });
   }
 
@@ -248,7 +271,13 @@ export class ControllerPolicy {
       const partition = partitionNodes(input.nodes, acls);
       if (partition) {
         const reps = repInput(partition);
-        const value = evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, reps);
+        let value: Record<string, RegoNetmap> | null | undefined;
+        if (evaluator.entrypoints.includes(NETMAP_INDEX_ENTRYPOINT)) {
+          const index = indexFromPairs(evaluator.evaluate(NETMAP_INDEX_ENTRYPOINT, reps));
+          value = index && netmapsFromIndex(partition, index);
+          if (!value) this.o.log.warn({ policyVersion: evaluator.version }, 'netmap_pairs has an unexpected shape; evaluating netmaps over the representatives');
+        }
+        value ??= evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, reps);
         const view = expandClasses(partition, value && typeof value === 'object' ? value : {});
         if (view) {
           this.lastNetmapsStats = { mode: 'classes', nodes: input.nodes.length, evaluatedNodes: reps.nodes.length, classes: partition.classes.length, evalMs: performance.now() - started };

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { NetworkMapData, NodeInfo, PeerNode, PluginLogger } from '@trellis/core/api';
-import { ControllerPolicy, netmapsInput, NETMAPS_ENTRYPOINT } from './controller-policy';
-import { expandClasses, materialize, partitionNodes, repInput } from './netmap-classes';
+import type { MapsBuildContext, NetworkMapData, NodeInfo, PeerNode, PluginLogger } from '@trellis/core/api';
+import { ControllerPolicy, DECISION_ENTRYPOINT, NETMAP_INDEX_ENTRYPOINT, netmapsInput, NETMAPS_ENTRYPOINT } from './controller-policy';
+import { expandClasses, indexFromPairs, materialize, netmapsFromIndex, partitionNodes, repInput } from './netmap-classes';
 import type { RegoNetmap } from './netmap-view';
 import { compilePolicies } from './opa-cli';
 import { loadPolicyBundle, type PolicyBundle } from './policy-bundle';
@@ -93,10 +93,21 @@ describe('netmap classes', () => {
       const view = expandClasses(partition!, reps);
       expect(view).not.toBeNull();
       const classes = materialize(view!, input.nodes.map((n) => n.id as string));
+      // The same through the per-rule pairs, expanded in TypeScript (the controller's path).
+      const index = indexFromPairs(ev.evaluate(NETMAP_INDEX_ENTRYPOINT, repInput(partition!)));
+      expect(index).not.toBeNull();
+      const fromIndex = netmapsFromIndex(partition!, index);
+      expect(fromIndex).not.toBeNull();
+      const pairView = expandClasses(partition!, fromIndex!);
+      expect(pairView).not.toBeNull();
+      const viaPairs = materialize(pairView!, input.nodes.map((n) => n.id as string));
       for (const id of Object.keys(direct)) {
         const want = { ...direct[id]!, peers: direct[id]!.peers, packetFilter: direct[id]!.packetFilter };
         if (JSON.stringify(sortKeys(classes[id])) !== JSON.stringify(sortKeys(want))) {
           throw new Error(`seed ${seed * 7919}, node ${id}: class path ${JSON.stringify(classes[id])}\n direct ${JSON.stringify(want)}`);
+        }
+        if (JSON.stringify(sortKeys(viaPairs[id])) !== JSON.stringify(sortKeys(want))) {
+          throw new Error(`seed ${seed * 7919}, node ${id}: pairs path ${JSON.stringify(viaPairs[id])}\n direct ${JSON.stringify(want)}`);
         }
         compared++;
       }
@@ -139,6 +150,39 @@ describe('netmap classes', () => {
       throw new Error(`map ${diff}: by class ${JSON.stringify(brief(a[diff]!)).slice(0, 3000)}\n direct ${JSON.stringify(brief(b[diff]!)).slice(0, 3000)}`);
     }
     expect(a.some((m) => m.peers.length > 0 && (m.packetFilter ?? []).length > 0)).toBe(true);
+    // MapBuilder's lazy full mesh (peers an accessor, shared entries in ctx) gives the same maps.
+    const entries = new Map([...nodes].sort((x, y) => (x.id < y.id ? -1 : 1)).map((n) => [n.id, peerOf(n)] as const));
+    const lazy = maps.map((m) => {
+      const copy = { ...m };
+      Object.defineProperty(copy, 'peers', { configurable: true, enumerable: true, get: () => m.peers.filter((p) => nodes.find((n) => n.id === p.id)!.approved) });
+      return copy;
+    });
+    const c = await byClass.transformMaps(lazy, { nodes, peerEntries: entries } as MapsBuildContext);
+    c.forEach((m, i) => {
+      const self = nodes[i]!;
+      const want = self.approved ? b[i]! : { ...b[i]!, peers: [] };
+      expect(Object.getOwnPropertyDescriptor(m, 'peers')?.get).toBeUndefined();
+      expect(m.peers.map((p) => p.id)).toEqual(want.peers.filter((p) => nodes.find((n) => n.id === p.id)!.approved).map((p) => p.id));
+      expect(m.packetFilter).toEqual(want.packetFilter);
+    });
+  }, 60_000);
+
+  it('decides alike with the index prepared at setData time and with a fresh one (input.acls)', async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const { nodes, acls } = randomMesh(seed * 104729, 60);
+      const ev = await evaluatorWith(acls);
+      const rand = prng(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+      const side = (n: NodeInfo) => ({ node: n.name, user: n.user, groups: n.groups, tags: n.tags, ip: rand() < 0.5 ? n.addresses.ipv4 : n.addresses.ipv6, quarantined: n.posture?.compliant === false });
+      let allowed = 0;
+      for (let i = 0; i < 150; i++) {
+        const input = { src: side(pick(nodes)), dst: { ...side(pick(nodes)), subnets: rand() < 0.1 ? ['100.64.0.0/24'] : [] }, proto: pick(['tcp', 'udp', 'icmp']), port: pick([22, 53, 443, 1500, 5432, 8080]) };
+        const prepared = ev.evaluate<{ allow: boolean }>(DECISION_ENTRYPOINT, input);
+        expect(prepared).toEqual(ev.evaluate(DECISION_ENTRYPOINT, { ...input, acls }));
+        if (prepared?.allow) allowed++;
+      }
+      expect(allowed).toBeGreaterThan(0);
+    }
   }, 60_000);
 });
 

@@ -255,6 +255,8 @@ class ClassNetmaps implements NetmapsView {
   /** address of a representative -> [class, position] */
   private readonly repIps = new Map<string, [number, Pos]>();
   private readonly expanded = new Map<string, string[]>();
+  /** Per class, the entries its members may see (self included), for the entries map it was built from. */
+  private shared: { from: ReadonlyMap<string, PeerNode>; lists: Array<readonly PeerNode[] | undefined> } | null = null;
 
   constructor(private readonly p: NodePartition, result: Record<string, RegoNetmap>) {
     p.classes.forEach((c, k) => c.reps.forEach((r) => ([0, 1] as const).forEach((pos) => this.repIps.set(ipAt(r, pos), [k, pos]))));
@@ -334,8 +336,35 @@ class ClassNetmaps implements NetmapsView {
         }
         return out;
       },
+      peersAmong: (entries) => this.peersAmong(k, nodeId, entries),
       packetFilter: this.filtersOf(v, m),
     };
+  }
+
+  private peersAmong(k: number, nodeId: string, entries: ReadonlyMap<string, PeerNode>): PeerNode[] {
+    if (this.shared?.from !== entries) this.shared = { from: entries, lists: [] };
+    let list = this.shared.lists[k];
+    if (!list) {
+      const { allowed } = this.verdicts[k]!;
+      const classOf = this.p.classOf;
+      const out: PeerNode[] = [];
+      for (const [id, peer] of entries) {
+        const c = classOf.get(id);
+        if (c !== undefined && allowed[c] === 1) out.push(peer);
+      }
+      list = Object.freeze(out);
+      this.shared.lists[k] = list;
+    }
+    // The node is in the list only when its class sees itself; then it gets its own copy without itself.
+    if (this.verdicts[k]!.allowed[k] !== 1) return list as PeerNode[];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.id < nodeId) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < list.length && list[lo]!.id === nodeId ? list.slice(0, lo).concat(list.slice(lo + 1)) : list.slice();
   }
 
   private filtersOf(v: ClassVerdict, m: NetmapNode): FilterRule[] {
@@ -371,4 +400,133 @@ export function materialize(view: NetmapsView, nodeIds: readonly string[]): Reco
     out[id] = { node: id, quarantined: v.quarantined, peers, packetFilter: v.packetFilter };
   }
   return out;
+}
+
+/** The value of trellis/access/netmap_index (sets arrive as sorted arrays). */
+export interface RegoNetmapIndex {
+  rules: Array<{ src: string[]; dst: Record<string, string[]>; filter_src: string[]; proto: FilterRule['proto']; ports: Array<[number, number]> }>;
+  quarantined: string[];
+  remediation_src: string[];
+  remediation_dst: string[];
+}
+
+const isStringArray = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+
+/**
+ * netmapsFromIndex computes, in TypeScript, what netmap_of in access.rego gives each class's first
+ * representative, from the policy's per-rule index over the representatives (rules x nodes of
+ * Rego work instead of nodes² x rules). Peers: a reaches b when a rule's src has a and its dst has
+ * b (either way round), plus the quarantine paths; filters: one entry per rule whose dst has the
+ * node, plus the quarantine entry. null when the index does not have the expected shape.
+ */
+export function netmapsFromIndex(partition: NodePartition, index: unknown): Record<string, RegoNetmap> | null {
+  if (!isObject(index) || !Array.isArray(index.rules)) return null;
+  const { quarantined, remediation_src: remSrc, remediation_dst: remDst } = index;
+  if (!isStringArray(quarantined) || !isStringArray(remSrc) || !isStringArray(remDst)) return null;
+  const reps = partition.classes.flatMap((c) => c.reps);
+  const pos = new Map<string, number>();
+  reps.forEach((r, i) => pos.set(r.id, i));
+  const words = (reps.length + 31) >>> 5;
+  const bitsOf = (ids: Iterable<string>): Uint32Array | null => {
+    const bits = new Uint32Array(words);
+    for (const id of ids) {
+      const i = pos.get(id);
+      if (i === undefined) return null;
+      bits[i >>> 5]! |= 1 << (i & 31);
+    }
+    return bits;
+  };
+  const has = (bits: Uint32Array, i: number) => (bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+  const rules: Array<{ src: Uint32Array; dst: Uint32Array; dstAddrs: Record<string, string[]>; filterSrc: string[]; proto: FilterRule['proto']; ports: Array<[number, number]> }> = [];
+  for (const r of index.rules as unknown[]) {
+    if (!isObject(r) || !isStringArray(r.src) || !isObject(r.dst) || !isStringArray(r.filter_src) || typeof r.proto !== 'string' || !Array.isArray(r.ports)) return null;
+    const src = bitsOf(r.src);
+    const dst = bitsOf(Object.keys(r.dst));
+    if (!src || !dst) return null;
+    rules.push({ src, dst, dstAddrs: r.dst as Record<string, string[]>, filterSrc: r.filter_src, proto: r.proto as FilterRule['proto'], ports: r.ports as Array<[number, number]> });
+  }
+  const q = bitsOf(quarantined);
+  const rs = bitsOf(remSrc);
+  const rd = bitsOf(remDst);
+  if (!q || !rs || !rd) return null;
+  const or = (acc: Uint32Array, bits: Uint32Array) => {
+    for (let w = 0; w < words; w++) acc[w]! |= bits[w]!;
+  };
+  const ipsOf = (n: NetmapNode) => [n.addresses.ipv4, n.addresses.ipv6].sort();
+  const out: Record<string, RegoNetmap> = {};
+  for (const c of partition.classes) {
+    const me = c.reps[0]!;
+    const i = pos.get(me.id)!;
+    const acc = new Uint32Array(words);
+    const packetFilter: FilterRule[] = [];
+    for (const r of rules) {
+      if (has(r.src, i)) or(acc, r.dst);
+      if (has(r.dst, i)) {
+        or(acc, r.src);
+        const addrs = r.dstAddrs[me.id];
+        if (!isStringArray(addrs)) return null;
+        if (r.filterSrc.length > 0) packetFilter.push({ srcIps: r.filterSrc, dstIps: [...addrs].sort(), proto: r.proto, dstPorts: r.ports });
+      }
+    }
+    const meQ = has(q, i);
+    if (meQ) {
+      or(acc, rd);
+      or(acc, rs);
+    }
+    if (has(rs, i) || has(rd, i)) or(acc, q);
+    // quarantine_sources: quarantined nodes when me is a remediation destination, remediation sources when me is quarantined.
+    const qsrc = new Uint32Array(words);
+    if (has(rd, i)) or(qsrc, q);
+    if (meQ) or(qsrc, rs);
+    const peers: string[] = [];
+    const qips: string[] = [];
+    for (let j = 0; j < reps.length; j++) {
+      if (j === i) continue;
+      if (has(acc, j)) peers.push(reps[j]!.id);
+      if (has(qsrc, j)) qips.push(...ipsOf(reps[j]!));
+    }
+    if (qips.length > 0) packetFilter.push({ srcIps: [...new Set(qips)].sort(), dstIps: ipsOf(me), proto: 'any', dstPorts: [] });
+    out[me.id] = { node: me.id, quarantined: meQ, peers: peers.sort(), packetFilter };
+  }
+  return out;
+}
+
+/**
+ * indexFromPairs groups the value of trellis/access/netmap_pairs by rule into the shape of
+ * netmap_index; null when it does not have the expected shape.
+ */
+export function indexFromPairs(pairs: unknown): RegoNetmapIndex | null {
+  if (!isObject(pairs) || !Array.isArray(pairs.rules) || !isObject(pairs.ips)) return null;
+  const { src_named: named, src_cidr: cidr, dst, quarantined, remediation_src: remSrc, remediation_dst: remDst } = pairs;
+  if (!Array.isArray(named) || !Array.isArray(cidr) || !Array.isArray(dst)) return null;
+  if (!isStringArray(quarantined) || !isStringArray(remSrc) || !isStringArray(remDst)) return null;
+  const ips = pairs.ips as Record<string, unknown>;
+  const n = pairs.rules.length;
+  const src = Array.from({ length: n }, () => new Set<string>());
+  const filterSrc = Array.from({ length: n }, () => new Set<string>());
+  const dsts = Array.from({ length: n }, () => ({}) as Record<string, string[]>);
+  const pairOk = (x: unknown): x is [number, string, ...unknown[]] => Array.isArray(x) && Number.isInteger(x[0]) && x[0] >= 0 && x[0] < n && typeof x[1] === 'string';
+  for (const x of named) {
+    if (!pairOk(x)) return null;
+    const own = ips[x[1]];
+    if (!isStringArray(own)) return null;
+    src[x[0]]!.add(x[1]);
+    for (const ip of own) filterSrc[x[0]]!.add(ip);
+  }
+  for (const x of cidr) {
+    if (!pairOk(x)) return null;
+    src[x[0]]!.add(x[1]);
+  }
+  for (const x of dst) {
+    if (!pairOk(x) || !isStringArray(x[2])) return null;
+    dsts[x[0]]![x[1]] = x[2];
+  }
+  const rules: RegoNetmapIndex['rules'] = [];
+  for (let j = 0; j < n; j++) {
+    const r: unknown = pairs.rules[j];
+    if (!isObject(r) || !isStringArray(r.filter_cidrs) || typeof r.proto !== 'string' || !Array.isArray(r.ports)) return null;
+    for (const c of r.filter_cidrs) filterSrc[j]!.add(c);
+    rules.push({ src: [...src[j]!], dst: dsts[j]!, filter_src: [...filterSrc[j]!].sort(), proto: r.proto as FilterRule['proto'], ports: r.ports as Array<[number, number]> });
+  }
+  return { rules, quarantined, remediation_src: remSrc, remediation_dst: remDst };
 }

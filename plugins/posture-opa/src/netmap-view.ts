@@ -18,6 +18,11 @@ export interface NodeNetmap {
   quarantined: boolean;
   /** filterPeers keeps, in order, the peer entries this node may see (never itself). */
   filterPeers(peers: readonly PeerNode[]): PeerNode[];
+  /**
+   * peersAmong is filterPeers over every live node's shared entry (in id order) without the node
+   * itself; members of a class share one frozen array when they do not see each other.
+   */
+  peersAmong?(entries: ReadonlyMap<string, PeerNode>): PeerNode[];
   /** Sorted as Rego sorts it; arrays may be shared with other nodes (maps are read-only). */
   packetFilter: FilterRule[];
 }

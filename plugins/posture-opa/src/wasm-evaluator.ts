@@ -5,8 +5,18 @@
  */
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { OpaHostBuiltins, type WallClock } from './opa-builtins';
+import { TrellisError } from '@trellis/core/api';
 import { policyErrors } from './errors';
 import { loadPolicyBundle, type PolicyBundle } from './policy-bundle';
+
+/**
+ * Values derived from the data document alone, evaluated once at setData time and stored at path
+ * in the data the policy sees (currentData stays as given). The policy must read them only when
+ * they are present and fall back to computing them (see decision_index in access.rego).
+ */
+export const PREPARED_DATA: ReadonlyArray<{ entrypoint: string; path: readonly string[] }> = [
+  { entrypoint: 'trellis/access/build_decision_index', path: ['trellis', 'access_index'] },
+];
 
 export interface PolicyEvaluatorOptions {
   /** Unix ms; time.now_ns reads it. Defaults to Date.now. */
@@ -105,10 +115,39 @@ export class PolicyEvaluator {
     const previous = JSON.stringify(this.data);
     try {
       this.policy.setData(new TextEncoder().encode(text).buffer);
+      const prepared = this.prepareData(JSON.parse(text) as Record<string, unknown>);
+      if (prepared) this.policy.setData(new TextEncoder().encode(prepared).buffer);
     } catch (err) {
       this.policy.setData(new TextEncoder().encode(previous).buffer);
-      throw policyErrors.dataInvalid(describe(err));
+      const again = this.prepareData(JSON.parse(previous) as Record<string, unknown>);
+      if (again) this.policy.setData(new TextEncoder().encode(again).buffer);
+      throw err instanceof TrellisError ? err : policyErrors.dataInvalid(describe(err));
     }
     this.data = JSON.parse(text) as Record<string, unknown>;
+  }
+
+  /**
+   * prepareData evaluates, once per data document, the values a policy declares as derived from
+   * data alone (PREPARED_DATA) and returns the data text with them stored where the policy looks
+   * for them, or null when the bundle has none. Without this every decision would re-derive them.
+   */
+  private prepareData(data: Record<string, unknown>): string | null {
+    const known = this.policy.entrypoints as Record<string, number>;
+    let changed = false;
+    for (const { entrypoint, path } of PREPARED_DATA) {
+      if (!Object.prototype.hasOwnProperty.call(known, entrypoint)) continue;
+      const value = this.evaluate(entrypoint, {});
+      let at: Record<string, unknown> = data;
+      for (const key of path.slice(0, -1)) {
+        const next = at[key] ?? {};
+        if (typeof next !== 'object' || next === null || Array.isArray(next)) break;
+        at = at[key] = { ...(next as Record<string, unknown>) };
+      }
+      if (at === data && path.length > 1) continue;
+      if (value === undefined) delete at[path[path.length - 1]!];
+      else at[path[path.length - 1]!] = value;
+      changed = true;
+    }
+    return changed ? JSON.stringify(data) : null;
   }
 }
