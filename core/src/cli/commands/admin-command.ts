@@ -57,6 +57,9 @@ ${ADMIN_FLAG_HELP}`,
         io.stdout(this.help);
         return 0;
       }
+      if (spec.positionals.length === 0 && positionals.length > 0) {
+        throw new UsageError(`unexpected argument "${positionals[0]}"`, spec.name);
+      }
       if (positionals.length !== spec.positionals.length) {
         const what = spec.positionals.length === 0 ? 'no arguments' : `${spec.positionals.join(' ')}`;
         throw new UsageError(`expected ${what}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ')}`, spec.name);
