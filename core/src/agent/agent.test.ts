@@ -17,24 +17,9 @@ import type { AgentLink } from './agent-link';
 import type { ProbeRunner, ProbeRunnerConfig } from './probe-runner';
 import type { ProbeTarget } from './probes/probe-scheduler';
 import { AGENT_API, type AgentStatus } from './types';
+import { fakeKey as key, fakePeer as peer } from './testing/peer-fixture';
 
 const log = pino({ level: 'silent' });
-const key = (c: string) => c.repeat(43).slice(0, 43) + '=';
-
-function peer(id: string, n: number): PeerNode {
-  return {
-    id,
-    name: `node-${id}`,
-    wgKey: key(id.toUpperCase()),
-    addresses: { ipv4: `100.64.0.${n}`, ipv6: `fd7a:7e11:5000::${n}` },
-    endpoints: [`198.18.0.${n}:51820`],
-    allowedIps: [`100.64.0.${n}/32`, `fd7a:7e11:5000::${n}/128`],
-    tags: [],
-    user: null,
-    online: true,
-    lastSeen: null,
-  };
-}
 
 /** The smallest controller that speaks enroll, the map stream, endpoints and facts, verifying signatures. */
 class TinyController {

@@ -9,24 +9,9 @@ import { ControllerRequestError } from './controller-client';
 import { MapCache } from './map-cache';
 import { MapSession, type MapStreamSource } from './map-session';
 import type { SseEvent } from './sse-parser';
+import { fakeKey as key, fakePeer as peer } from './testing/peer-fixture';
 
 const log = pino({ level: 'silent' });
-const key = (c: string) => c.repeat(43).slice(0, 43) + '=';
-
-function peer(id: string, n: number): PeerNode {
-  return {
-    id,
-    name: `node-${id}`,
-    wgKey: key(id.toUpperCase()),
-    addresses: { ipv4: `100.64.0.${n}`, ipv6: `fd7a:7e11:5000::${n}` },
-    endpoints: [`198.18.0.${n}:51820`],
-    allowedIps: [`100.64.0.${n}/32`, `fd7a:7e11:5000::${n}/128`],
-    tags: [],
-    user: null,
-    online: true,
-    lastSeen: null,
-  };
-}
 
 function fullMap(version: number, peers: PeerNode[], epoch = 'e1'): NetworkMapData {
   return {
