@@ -67,32 +67,52 @@ os_failure := "operating system was not reported (os.id is missing)" if {
 } else := concat("", [os_id, " version was not reported (os.versionId is missing)"]) if {
 	not version_string(os_version)
 } else := concat("", [os_id, " ", version_string(os_version), " is not a version that can be compared"]) if {
-	not normalize_version(os_version)
+	not os_have.parts
 } else := concat("", ["minOsVersion for ", os_id, " is not a version: ", json.marshal(config.minOsVersion[os_id])]) if {
-	not normalize_version(config.minOsVersion[os_id])
+	not os_want.parts
 } else := concat("", [os_id, " ", version_string(os_version), " is older than the required ", version_string(config.minOsVersion[os_id])]) if {
-	version_older(os_version, config.minOsVersion[os_id])
+	os_have.parts < os_want.parts
 }
+
+# Each reported and required version is parsed once per decision (rules are evaluated once per
+# query, functions on every call): {"parts": version_parts(v)}, or {} when v is not a version.
+parsed_version(v) := {"parts": parts} if {
+	parts := version_parts(v)
+} else := {}
+
+os_have := parsed_version(os_version)
+
+os_want := parsed_version(config.minOsVersion[os_id])
+
+kernel_have := parsed_version(fact(["kernel", "release"]))
+
+kernel_want := parsed_version(config.minKernelVersion)
+
+agent_have := parsed_version(fact(["agent", "version"]))
+
+agent_want := parsed_version(config.minAgentVersion)
 
 failures["kernel_version"] := reason if {
 	"kernel_version" in configured
-	reason := version_failure("kernel", fact(["kernel", "release"]), "kernel.release", config.minKernelVersion, "minKernelVersion")
+	reason := version_failure("kernel", fact(["kernel", "release"]), kernel_have, config.minKernelVersion, kernel_want, "minKernelVersion")
 }
 
 failures["agent_version"] := reason if {
 	"agent_version" in configured
-	reason := version_failure("agent", fact(["agent", "version"]), "agent.version", config.minAgentVersion, "minAgentVersion")
+	reason := version_failure("agent", fact(["agent", "version"]), agent_have, config.minAgentVersion, agent_want, "minAgentVersion")
 }
 
-# version_failure is the reason "what" at version have is not at least want; undefined when it is.
-version_failure(what, have, _, want, setting) := concat("", [setting, " is not a version: ", json.marshal(want)]) if {
-	not normalize_version(want)
+# version_failure is the reason "what" at version have is not at least want (both also given
+# parsed, by parsed_version); undefined when it is. Normalized versions are major.minor.patch, so
+# semver precedence is the order of their three numbers.
+version_failure(what, have, have_parsed, want, want_parsed, setting) := concat("", [setting, " is not a version: ", json.marshal(want)]) if {
+	not want_parsed.parts
 } else := concat("", [what, " version was not reported"]) if {
 	not version_string(have)
 } else := concat("", [what, " ", version_string(have), " is not a version that can be compared"]) if {
-	not normalize_version(have)
+	not have_parsed.parts
 } else := concat("", [what, " ", version_string(have), " is older than the required ", want]) if {
-	version_older(have, want)
+	have_parsed.parts < want_parsed.parts
 }
 
 failures["disk_encryption"] := "root filesystem is not on an encrypted (dm-crypt/LUKS) device" if {

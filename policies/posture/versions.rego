@@ -1,6 +1,6 @@
 # Version normalization for posture checks.
 # Turns the versions devices report ("6.1.0-18-amd64", "12", "22.04", "v0.3.1") into plain
-# semver ("6.1.0", "12.0.0", "22.4.0", "0.3.1") that semver.compare accepts. Only the leading
+# semver ("6.1.0", "12.0.0", "22.4.0", "0.3.1"), compared by semver precedence. Only the leading
 # dotted numbers count: a kernel's "-18-amd64" is a build, not a pre-release, so 6.1.0-18 meets 6.1.
 package trellis.posture
 
@@ -13,17 +13,28 @@ version_string(v) := v if {
 	v >= 0
 }
 
-# normalize_version is undefined when v has no leading dotted number.
-normalize_version(v) := concat(".", [format_int(n, 10) | some n in padded]) if {
+# version_parts is the leading dotted numbers of v, padded or cut to three ([6, 1, 0] for
+# "6.1.0-18-amd64"); undefined when v has no leading dotted number. Each part is 1-9 ASCII digits
+# (checked with trim, not regex.match: opa's wasm target compiles a regex again on every evaluation).
+version_parts(v) := padded if {
 	s := trim_prefix(trim_space(version_string(v)), "v")
 	base := split(split(split(s, "-")[0], "+")[0], "~")[0]
 	raw := split(base, ".")
 	every part in raw {
-		regex.match(`^[0-9]{1,9}$`, part)
+		count(part) > 0
+		count(part) <= 9
+		trim(part, "0123456789") == ""
 	}
 	numbers := [to_number(part) | some part in array.slice(raw, 0, 3)]
 	padded := array.slice(array.concat(numbers, [0, 0, 0]), 0, 3)
 }
 
+# normalize_version is undefined when v has no leading dotted number.
+normalize_version(v) := concat(".", [format_int(n, 10) | some n in parts]) if {
+	parts := version_parts(v)
+}
+
 # version_older(have, want): have < want after normalization; undefined when either is not a version.
-version_older(have, want) if semver.compare(normalize_version(have), normalize_version(want)) < 0
+# Normalized versions are plain major.minor.patch, so semver precedence is the order of the three
+# numbers: compare the arrays (as semver.compare would, without a host call per comparison).
+version_older(have, want) if version_parts(have) < version_parts(want)
