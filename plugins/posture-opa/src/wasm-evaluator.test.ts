@@ -48,7 +48,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('PolicyEvaluator', () => {
-  it('evaluates posture with the custom builtins: semver.compare on normalized kernels, time.now_ns from the clock', async () => {
+  it('evaluates posture: versions compared after normalizing kernels, time.now_ns from the host clock', async () => {
     let now = NOW;
     const ev = await PolicyEvaluator.fromBundle(bundle, { clock: () => now, data: { trellis: { posture_config: config } } });
     expect(ev.version).toBe(bundle.version);

@@ -25,6 +25,9 @@ export interface PolicyEvaluatorOptions {
   data?: Record<string, unknown>;
 }
 
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'string') return err;
@@ -33,6 +36,37 @@ function describe(err: unknown): string {
   }
   return String(err);
 }
+
+/**
+ * fastEvalOf gives LoadedPolicy.evaluate's ABI 1.2 path (one opa_eval call) without its per-call
+ * allocations: the input text is encoded straight into the module's memory above the data, and the
+ * result is read back with one shared decoder. That saves several microseconds per call, a large
+ * share of a decision on a small input. null for modules older than ABI 1.2 (use evaluate).
+ */
+function fastEvalOf(p: LoadedPolicy): FastEval | null {
+  const exports = ((p.wasmInstance as WebAssembly.WebAssemblyInstantiatedSource).instance ?? p.wasmInstance).exports as { opa_eval?: unknown };
+  if (!(typeof p.minorVersion === 'number' && p.minorVersion >= 2) || typeof exports.opa_eval !== 'function') return null;
+  const opaEval = exports.opa_eval as (reserved: number, entrypoint: number, data: number, input: number, inputLen: number, heap: number, format: number) => number;
+  return (entrypointId, text) => {
+    const mem = p.mem;
+    const base = p.dataHeapPtr as number;
+    let inputLen = 0;
+    if (text !== undefined) {
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+      const short = base + text.length * 3 - mem.buffer.byteLength;
+      if (short > 0) mem.grow(Math.ceil(short / 65536));
+      inputLen = utf8.encodeInto(text, new Uint8Array(mem.buffer, base)).written;
+    }
+    // The heap for the evaluation starts after the input; the result is NUL-terminated JSON.
+    const at = opaEval(0, entrypointId, p.dataAddr, text === undefined ? 0 : base, inputLen, base + inputLen, 0);
+    const bytes = new Uint8Array(mem.buffer);
+    const end = bytes.indexOf(0, at);
+    return JSON.parse(utf8Decoder.decode(bytes.subarray(at, end < 0 ? bytes.length : end)));
+  };
+}
+
+/** FastEval evaluates one entrypoint (by id) on input JSON text (undefined: no input). */
+type FastEval = (entrypointId: number, text: string | undefined) => unknown;
 
 export class PolicyEvaluator {
   private constructor(
@@ -43,7 +77,11 @@ export class PolicyEvaluator {
     /** Where the bundle came from. */
     readonly source: string,
     private data: Record<string, unknown>,
-  ) {}
+  ) {
+    this.fastEval = fastEvalOf(policy);
+  }
+
+  private readonly fastEval: FastEval | null;
 
   /** fromBundle instantiates a bundle's wasm module and loads its data. */
   static async fromBundle(bundle: PolicyBundle, opts: PolicyEvaluatorOptions = {}): Promise<PolicyEvaluator> {
@@ -92,8 +130,7 @@ export class PolicyEvaluator {
     this.host.beginQuery();
     let results: unknown;
     try {
-      // An ArrayBuffer input is taken as JSON text as is; an empty input means "no input".
-      results = this.policy.evaluate(text === undefined ? undefined : new TextEncoder().encode(text).buffer, entrypoint);
+      results = this.fastEval ? this.fastEval(known[entrypoint]!, text) : this.policy.evaluate(text === undefined ? undefined : utf8.encode(text).buffer, entrypoint);
     } catch (err) {
       throw policyErrors.evalFailed(entrypoint, describe(err));
     }
@@ -114,13 +151,13 @@ export class PolicyEvaluator {
     }
     const previous = JSON.stringify(this.data);
     try {
-      this.policy.setData(new TextEncoder().encode(text).buffer);
+      this.policy.setData(utf8.encode(text).buffer);
       const prepared = this.prepareData(JSON.parse(text) as Record<string, unknown>);
-      if (prepared) this.policy.setData(new TextEncoder().encode(prepared).buffer);
+      if (prepared) this.policy.setData(utf8.encode(prepared).buffer);
     } catch (err) {
-      this.policy.setData(new TextEncoder().encode(previous).buffer);
+      this.policy.setData(utf8.encode(previous).buffer);
       const again = this.prepareData(JSON.parse(previous) as Record<string, unknown>);
-      if (again) this.policy.setData(new TextEncoder().encode(again).buffer);
+      if (again) this.policy.setData(utf8.encode(again).buffer);
       throw err instanceof TrellisError ? err : policyErrors.dataInvalid(describe(err));
     }
     this.data = JSON.parse(text) as Record<string, unknown>;
