@@ -57,11 +57,33 @@ string_list(x) := [s | some s in x; is_string(s)] if is_array(x)
 
 else := []
 
-user_groups(user) := {g |
+user_groups(user) := member_groups(user) | {normalize_group(g) | some g in string_list(object.get(object.get(user_directory, user, {}), "groups", []))}
+
+# member_groups: the groups whose members list user. A string user is looked up in
+# user_group_index (built from the same group_members unless input.groups adds to them), not found
+# by scanning every group's members.
+member_groups(user) := {g | some g in object.get(user_group_index, user, [])} if {
+	is_string(user)
+	object.get(input, "groups", {}) == {}
+} else := {g |
 	some name, members in group_members
 	user in members
 	g := normalize_group(name)
-} | {normalize_group(g) | some g in string_list(object.get(object.get(user_directory, user, {}), "groups", []))}
+}
+
+# user_group_index: decision_index's groups by user, read from the prepared index like
+# decision_index, else computed.
+user_group_index := data.trellis.access_index.user_groups if {
+	not is_object(object.get(input, "acls", null))
+	is_object(data.trellis.access_index.user_groups)
+} else := groups_by_user
+
+# groups_by_user: string member -> the groups (without "group:") that list it, sorted.
+groups_by_user := {u: sort([g | some name, members in group_members; u in members; g := normalize_group(name)]) |
+	some members in group_members
+	some u in members
+	is_string(u)
+}
 
 assigned_tags(id, name) := {normalize_tag(tag) |
 	some tag, holders in tag_assignments
@@ -340,15 +362,31 @@ decision_dst_match(s) if {
 # decision costs the rules that name the source, not every rule.
 matched_labels := {info.label |
 	idx := decision_index
-	some j in src_candidates(idx, decision_src)
+	some j in src_candidates(idx, decision_src) & dst_candidates
 	info := idx.rules[j]
 	proto_match(info.proto, decision_proto)
 	indexed_port_match(info, decision_port, decision_proto)
-	some d in info.dst
-	decision_dst_match(d)
 }
 
-# decision_index: the valid rules, parsed once, and their positions by source selector. It depends
+# dst_candidates: positions in decision_index.rules of the rules with a dst selector that matches
+# (decision_dst_match) decision_dst: named selectors by key, CIDR selectors one by one.
+dst_candidates := dst_named_candidates | dst_cidr_candidates
+
+dst_named_candidates := {j |
+	not dst_ip_is_subnet
+	idx := decision_index
+	some k in principal_keys(decision_dst)
+	some j in object.get(idx.dst, k, [])
+}
+
+dst_cidr_candidates := {c.rule |
+	is_string(input.dst.ip)
+	some c in decision_index.dst_cidrs
+	net.cidr_contains(c.cidr, input.dst.ip)
+}
+
+# decision_index: the valid rules, parsed once, their positions by source and destination selector,
+# and the groups of each user group_members lists. It depends
 # on the ACL document only; a host that evaluates many decisions under one data document may
 # evaluate it once and store the result at data.trellis.access_index (the controller's evaluator
 # does, at setData time). input.acls always gets a fresh index.
@@ -380,6 +418,12 @@ build_decision_index := {
 		some s in info.dst
 		selector_kind(s) == "cidr"
 	],
+	"dst_cidrs": [{"cidr": as_cidr(s), "rule": j} |
+		some j, info in decision_rules
+		some s in info.dst
+		selector_kind(s) == "cidr"
+	],
+	"user_groups": groups_by_user,
 }
 
 decision_rules := [info |
