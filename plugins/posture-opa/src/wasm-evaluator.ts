@@ -44,7 +44,9 @@ function describe(err: unknown): string {
  * share of a decision on a small input. null for modules older than ABI 1.2 (use evaluate).
  */
 function fastEvalOf(p: LoadedPolicy): FastEval | null {
-  const exports = ((p.wasmInstance as WebAssembly.WebAssemblyInstantiatedSource).instance ?? p.wasmInstance).exports as { opa_eval?: unknown };
+  // wasmInstance is an Instance, or a {module, instance} pair depending on how it was made.
+  const holder = p.wasmInstance as unknown as { instance?: { exports: Record<string, unknown> }; exports?: Record<string, unknown> };
+  const exports = (holder.instance ?? holder).exports ?? {};
   if (!(typeof p.minorVersion === 'number' && p.minorVersion >= 2) || typeof exports.opa_eval !== 'function') return null;
   const opaEval = exports.opa_eval as (reserved: number, entrypoint: number, data: number, input: number, inputLen: number, heap: number, format: number) => number;
   return (entrypointId, text) => {
