@@ -1,8 +1,9 @@
 import type { HookRunner } from '../plugins/hook-runner';
 import { noHooks } from '../plugins/hook-runner';
-import type { NetworkMapData } from '../netmap/types';
+import type { MapsBuildContext } from '../api/hooks';
+import type { NetworkMapData, PeerNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
-import { buildNetworkMaps, MapBuilder } from './map-builder';
+import { buildNetworkMaps, MapBuilder, type SharedPeersContext } from './map-builder';
 
 const NOW = 1_700_000_000_000;
 const node = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
@@ -71,6 +72,51 @@ describe('MapBuilder', () => {
     const maps = await new MapBuilder(hooks).build(input([node('a'), node('b')]));
     expect(seen.sort()).toEqual(['a', 'b']);
     expect(maps.get('b')!.extensions).toEqual({ test: { node: 'b' } });
+  });
+
+  /** A whole-mesh plugin as posture-opa is one: one shared list per group of alike nodes. */
+  const sharedListsPlugin = (sees: (self: string, other: string) => boolean, useWithout: boolean, mangle?: (l: PeerNode[]) => PeerNode[]): HookRunner => ({
+    ...noHooks,
+    has: (h) => h === 'transformNetworkMaps',
+    runSequential: (async (_hook: string, maps: NetworkMapData[], ctx: MapsBuildContext & SharedPeersContext) => {
+      const all = [...ctx.peerEntries.values()];
+      // Nodes named alike (same first letter) share a list; it holds themselves when they see each other.
+      const lists = new Map<string, PeerNode[]>();
+      return maps.map((m) => {
+        const group = m.self.id[0]!;
+        let list = lists.get(group);
+        if (!list) {
+          list = all.filter((p) => p.id === m.self.id || sees(m.self.id, p.id) || p.id[0] === group);
+          list = Object.freeze(mangle ? mangle(list) : list) as PeerNode[];
+          lists.set(group, list);
+        }
+        const peers = useWithout ? ctx.peersWithout(list, m.self.id) : list.filter((p) => p.id !== m.self.id);
+        return { ...m, peers };
+      });
+    }) as HookRunner['runSequential'],
+  });
+
+  it('gives each node the shared list less itself through peersWithout, the same peers as filtering', async () => {
+    const nodes = ['a1', 'a2', 'a3', 'b1', 'b2', 'c1'].map((id) => node(id, { ipv4: `100.64.0.${id.charCodeAt(0) - 90 + Number(id[1])}` }));
+    const sees = (self: string, other: string) => self[0] === 'a' && other[0] === 'c';
+    const reference = (self: string) => nodes.map((n) => n.id).filter((id) => id !== self && (id[0] === self[0] || sees(self, id))).sort();
+    const maps = await new MapBuilder(sharedListsPlugin(sees, true)).build(input(nodes));
+    for (const n of nodes) {
+      const peers = maps.get(n.id)!.peers;
+      expect(peers.map((p) => p.id)).toEqual(reference(n.id));
+      expect(Object.isFrozen(peers)).toBe(true);
+      // Entries are the shared ones, not copies: every map holds the same object for a peer.
+      for (const p of peers) expect(p).toBe([...maps.values()].flatMap((m) => m.peers).find((q) => q.id === p.id));
+    }
+    const plain = await new MapBuilder(sharedListsPlugin(sees, false)).build(input(nodes));
+    for (const n of nodes) expect(plain.get(n.id)!.peers.map((p) => p.id)).toEqual(reference(n.id));
+  });
+
+  it('does not take a frozen list for sorted without checking it: peersWithout and the result are sorted by id', async () => {
+    const nodes = ['a1', 'a2', 'a3', 'b1'].map((id, i) => node(id, { ipv4: `100.64.0.${i + 1}` }));
+    const maps = await new MapBuilder(sharedListsPlugin(() => true, true, (l) => [...l].reverse())).build(input(nodes));
+    expect(maps.get('a2')!.peers.map((p) => p.id)).toEqual(['a1', 'a3', 'b1']);
+    expect(maps.get('b1')!.peers.map((p) => p.id)).toEqual(['a1', 'a2', 'a3']);
   });
 
   it('keeps peers sorted by id even when a plugin reorders them', async () => {

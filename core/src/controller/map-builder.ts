@@ -30,6 +30,13 @@ export interface MapBuildInput {
  */
 export interface SharedPeersContext {
   peerEntries: ReadonlyMap<string, PeerNode>;
+  /**
+   * peersWithout gives list without the entry of nodeId, in the same order, frozen. When list is a
+   * frozen list MapBuilder has seen sorted by id, the copy is known sorted too and is not checked
+   * again: a plugin that gives many nodes one shared list less themselves pays a copy per node,
+   * not a copy and a sort check.
+   */
+  peersWithout(list: readonly PeerNode[], nodeId: string): PeerNode[];
 }
 
 export interface MapBuildOutput {
@@ -136,10 +143,50 @@ export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
   return { maps, peers };
 }
 
-const sortPeers = (map: NetworkMapData): NetworkMapData => {
-  const sorted = map.peers.every((p, i) => i === 0 || map.peers[i - 1].id < p.id);
-  return sorted ? map : { ...map, peers: [...map.peers].sort(byId) };
-};
+function isSortedById(peers: readonly PeerNode[]): boolean {
+  for (let i = 1; i < peers.length; i++) if (!(peers[i - 1].id < peers[i].id)) return false;
+  return true;
+}
+
+/**
+ * SortedPeerLists remembers the frozen peer lists known to be sorted by id (strictly, so without
+ * duplicates). A frozen array cannot change, so a list shared by many maps is checked once, and
+ * lists derived from a known one (withoutPeer) are never checked.
+ */
+class SortedPeerLists {
+  private readonly known = new WeakSet<readonly PeerNode[]>();
+
+  isSorted(peers: readonly PeerNode[]): boolean {
+    if (this.known.has(peers)) return true;
+    if (!isSortedById(peers)) return false;
+    if (Object.isFrozen(peers)) this.known.add(peers);
+    return true;
+  }
+
+  /** sortPeers gives map itself when its peers are sorted, else a copy with sorted peers. */
+  sortPeers(map: NetworkMapData): NetworkMapData {
+    return this.isSorted(map.peers) ? map : { ...map, peers: [...map.peers].sort(byId) };
+  }
+
+  withoutPeer(list: readonly PeerNode[], nodeId: string): PeerNode[] {
+    if (!this.isSorted(list)) return Object.freeze(list.filter((p) => p.id !== nodeId)) as PeerNode[];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid].id < nodeId) lo = mid + 1;
+      else hi = mid;
+    }
+    const found = lo < list.length && list[lo].id === nodeId;
+    if (!found && Object.isFrozen(list)) return list as PeerNode[];
+    // A plain loop: slice, concat and toSpliced take a slow path on frozen arrays (about 5x here).
+    const out: PeerNode[] = new Array<PeerNode>(found ? list.length - 1 : list.length);
+    for (let i = 0, j = 0; i < list.length; i++) if (!found || i !== lo) out[j++] = list[i];
+    Object.freeze(out);
+    this.known.add(out);
+    return out;
+  }
+}
 
 /**
  * MapBuilder runs buildNetworkMaps, remembers the shared peer entries for the next build, and lets
@@ -148,6 +195,7 @@ const sortPeers = (map: NetworkMapData): NetworkMapData => {
  */
 export class MapBuilder {
   private previousPeers: ReadonlyMap<string, PeerNode> = new Map();
+  private readonly sortedLists = new SortedPeerLists();
 
   constructor(private readonly hooks: HookRunner) {}
 
@@ -160,18 +208,19 @@ export class MapBuilder {
       for (const [nodeId, map] of out.maps) {
         const next = await this.hooks.runSequential('transformNetworkMap', map, { nodeId });
         // Peers stay sorted by id whatever a plugin did: agents and diffs rely on it.
-        out.maps.set(nodeId, sortPeers(next));
+        out.maps.set(nodeId, this.sortedLists.sortPeers(next));
       }
     }
     if (this.hooks.has('transformNetworkMaps')) {
       const byNode = new Map(input.nodes.map((n) => [n.id, n]));
       const ids = [...out.maps.keys()];
       const nodes = ids.map((id) => nodeInfoOf(byNode.get(id)!, input.userGroups));
-      const ctx: MapsBuildContext & SharedPeersContext = { nodes, peerEntries: out.peers };
+      const lists = this.sortedLists;
+      const ctx: MapsBuildContext & SharedPeersContext = { nodes, peerEntries: out.peers, peersWithout: (list, nodeId) => lists.withoutPeer(list, nodeId) };
       const next = await this.hooks.runSequential('transformNetworkMaps', ids.map((id) => out.maps.get(id)!), ctx);
       // One map per input map, for the same node: anything else is ignored (the per-node maps stay).
       if (next.length === ids.length && next.every((m, i) => m?.self?.id === ids[i])) {
-        next.forEach((m, i) => out.maps.set(ids[i], sortPeers(m)));
+        next.forEach((m, i) => out.maps.set(ids[i], lists.sortPeers(m)));
       }
     }
     return out.maps;
