@@ -27,7 +27,7 @@ import {
 import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
 import { expandClasses, indexFromPairs, netmapsFromIndex, partitionNodes, repInput } from './netmap-classes';
-import { directView, emptyView, type NetmapsView, type RegoNetmap } from './netmap-view';
+import { directView, emptyView, type NetmapsView, type PeersWithout, type RegoNetmap } from './netmap-view';
 import { compilePolicies, testPolicies } from './opa-cli';
 import { parsePolicyBundle } from './policy-bundle';
 import { PolicyEvaluator } from './wasm-evaluator';
@@ -112,6 +112,7 @@ export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: Array<Record<
 /** The context core's MapBuilder passes to transformNetworkMaps (core/src/controller/map-builder.ts). */
 interface SharedPeersContext {
   peerEntries: ReadonlyMap<string, PeerNode>;
+  peersWithout?: PeersWithout;
 }
 
 /** withoutPeers copies a map with new peers, filter and extensions, never reading its old peers (which may be built on read). */
@@ -244,7 +245,7 @@ export class ControllerPolicy {
       view = this.lastGood;
     }
     const info = new Map(ctx.nodes.map((n) => [n.id, n]));
-    const entries = (ctx as MapsBuildContext & Partial<SharedPeersContext>).peerEntries;
+    const { peerEntries: entries, peersWithout } = ctx as MapsBuildContext & Partial<SharedPeersContext>;
     return maps.map((map) => {
       const self = info.get(map.self.id);
       // The node learns the controller's verdict on it, so `trellis status` can say why it was cut off.
@@ -254,7 +255,7 @@ export class ControllerPolicy {
       if (!r) return withoutPeers(map, [], [], extensions);
       // Untouched full mesh (peers still the builder's accessor): pick from the shared entries.
       const fullMesh = entries instanceof Map && typeof Object.getOwnPropertyDescriptor(map, 'peers')?.get === 'function';
-      const peers = fullMesh && r.peersAmong ? r.peersAmong(entries) : r.filterPeers(map.peers);
+      const peers = fullMesh && r.peersAmong ? r.peersAmong(entries, typeof peersWithout === 'function' ? peersWithout : undefined) : r.filterPeers(map.peers);
       return withoutPeers(map, peers, r.packetFilter, extensions);
     });
   }

@@ -14,7 +14,6 @@ export interface IpPrefix {
 }
 
 const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /** parseIpv4 reads a dotted quad without leading zeros; null for anything else. */
 export function parseIpv4(s: string): IpBytes | null {
@@ -31,25 +30,39 @@ export function parseIpv4(s: string): IpBytes | null {
   return out;
 }
 
+/** hexGroup is the value of 1-4 hex digits, or -1 for anything else. */
+function hexGroup(g: string): number {
+  if (g.length < 1 || g.length > 4) return -1;
+  let v = 0;
+  for (let i = 0; i < g.length; i++) {
+    const c = g.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
 /** parseIpv6 reads hex groups with at most one "::"; null for zones, embedded IPv4 or bad groups. */
 export function parseIpv6(s: string): IpBytes | null {
   if (!s.includes(':') || s.includes('.') || s.includes('%')) return null;
   const halves = s.split('::');
   if (halves.length > 2) return null;
-  const groups = (h: string) => (h === '' ? [] : h.split(':'));
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (![...head, ...tail].every((g) => HEX_GROUP.test(g))) return null;
+  const head = halves[0] === '' ? [] : halves[0]!.split(':');
+  const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : [];
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
-  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
   const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  });
-  return out;
+  const put = (groups: string[], at: number): boolean => {
+    for (let i = 0; i < groups.length; i++) {
+      const v = hexGroup(groups[i]!);
+      if (v < 0) return false;
+      out[2 * (at + i)] = v >> 8;
+      out[2 * (at + i) + 1] = v & 0xff;
+    }
+    return true;
+  };
+  return put(head, 0) && put(tail, 8 - tail.length) ? out : null;
 }
 
 export const parseIp = (s: string): IpBytes | null => parseIpv4(s) ?? parseIpv6(s);

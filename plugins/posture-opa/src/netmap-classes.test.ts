@@ -158,13 +158,28 @@ describe('netmap classes', () => {
       return copy;
     });
     const c = await byClass.transformMaps(lazy, { nodes, peerEntries: entries } as MapsBuildContext);
-    c.forEach((m, i) => {
-      const self = nodes[i]!;
-      const want = self.approved ? b[i]! : { ...b[i]!, peers: [] };
-      expect(Object.getOwnPropertyDescriptor(m, 'peers')?.get).toBeUndefined();
-      expect(m.peers.map((p) => p.id)).toEqual(want.peers.filter((p) => nodes.find((n) => n.id === p.id)!.approved).map((p) => p.id));
-      expect(m.packetFilter).toEqual(want.packetFilter);
-    });
+    // And with MapBuilder's peersWithout, which the class lists go through for nodes that see their own class.
+    const withoutCalls: string[] = [];
+    const peersWithout = (list: readonly PeerNode[], id: string) => {
+      withoutCalls.push(id);
+      return Object.freeze(list.filter((p) => p.id !== id)) as PeerNode[];
+    };
+    const d = await byClass.transformMaps(lazy, { nodes, peerEntries: entries, peersWithout } as MapsBuildContext);
+    expect(withoutCalls.length).toBeGreaterThan(0);
+    for (const out of [c, d]) {
+      out.forEach((m, i) => {
+        const self = nodes[i]!;
+        const want = self.approved ? b[i]! : { ...b[i]!, peers: [] };
+        expect(Object.getOwnPropertyDescriptor(m, 'peers')?.get).toBeUndefined();
+        expect(m.peers.map((p) => p.id)).toEqual(want.peers.filter((p) => nodes.find((n) => n.id === p.id)!.approved).map((p) => p.id));
+        expect(m.packetFilter).toEqual(want.packetFilter);
+        m.peers.forEach((p) => expect(p).toBe(entries.get(p.id)));
+      });
+    }
+    // Nodes that do not go through peersWithout share their class's one frozen list.
+    const shared = d.filter((m, i) => nodes[i]!.approved && !withoutCalls.includes(m.self.id) && m.peers.length > 0);
+    expect(new Set(shared.map((m) => m.peers)).size).toBeLessThan(shared.length);
+    shared.forEach((m) => expect(Object.isFrozen(m.peers)).toBe(true));
   }, 60_000);
 
   it('decides alike with the index prepared at setData time and with a fresh one (input.acls)', async () => {

@@ -16,7 +16,7 @@
  * the policy over all nodes, as before.
  */
 import type { FilterRule, PeerNode } from '@trellis/core/api';
-import type { NetmapsView, NodeNetmap, RegoNetmap } from './netmap-view';
+import type { NetmapsView, NodeNetmap, PeersWithout, RegoNetmap } from './netmap-view';
 import { parseIp, parsePrefix, prefixContains, type IpPrefix } from './ip-prefix';
 
 /** A node as netmapsInput hands it to the policy. */
@@ -158,12 +158,14 @@ export function partitionNodes(nodes: readonly unknown[], acls: unknown): NodePa
       const a4 = parseIp(ipv4);
       const a6 = parseIp(ipv6);
       if (!a4 || !a6) return null;
+      const held: number[] = [];
       for (const c of facts.cidrs) {
         const in4 = prefixContains(c, a4);
         const in6 = prefixContains(c, a6);
         if (in4 === null || in6 === null) return null;
-        bits += `${in4 ? 1 : 0}${in6 ? 1 : 0}`;
+        held.push((in4 ? 1 : 0) + (in6 ? 2 : 0));
       }
+      bits = held.join('');
     }
     const seenGroups = groups.filter((g) => facts.namedGroups.has(g));
     const seenTags = tags.filter((t) => facts.namedTags.has(t));
@@ -250,13 +252,32 @@ export function repInput(partition: NodePartition): { nodes: NetmapNode[] } {
   return { nodes: partition.classes.flatMap((c) => c.reps) };
 }
 
+/** A filter's srcIps as the class expansion reads them. */
+interface FilterSources {
+  /** class -> the addresses of its representatives in srcIps, with their position. */
+  byClass: Map<number, Array<[Pos, string]>>;
+  /** srcIps with every representative's address replaced by its whole class's (sorted, shared). */
+  expanded: string[];
+}
+
+/** Entries of one MapBuilder build, in id order, with the class of each and the lists built so far. */
+interface SharedLists {
+  from: ReadonlyMap<string, PeerNode>;
+  entries: PeerNode[];
+  classes: Int32Array;
+  lists: Array<readonly PeerNode[] | undefined>;
+}
+
+const NO_CLASS = 0x7fffffff;
+
 class ClassNetmaps implements NetmapsView {
   private readonly verdicts: ClassVerdict[];
   /** address of a representative -> [class, position] */
   private readonly repIps = new Map<string, [number, Pos]>();
   private readonly expanded = new Map<string, string[]>();
+  private readonly sources = new WeakMap<readonly string[], FilterSources>();
   /** Per class, the entries its members may see (self included), for the entries map it was built from. */
-  private shared: { from: ReadonlyMap<string, PeerNode>; lists: Array<readonly PeerNode[] | undefined> } | null = null;
+  private shared: SharedLists | null = null;
 
   constructor(private readonly p: NodePartition, result: Record<string, RegoNetmap>) {
     p.classes.forEach((c, k) => c.reps.forEach((r) => ([0, 1] as const).forEach((pos) => this.repIps.set(ipAt(r, pos), [k, pos]))));
@@ -279,29 +300,9 @@ class ClassNetmaps implements NetmapsView {
   private templateOf(f: FilterRule, k: number, rep: NetmapNode): FilterTemplate {
     const self: [boolean, boolean] = [false, false];
     const sibling: [boolean, boolean] = [false, false];
-    const parts: string[] = [];
-    const literals: string[] = [];
-    for (const ip of f.srcIps) {
-      const owner = this.repIps.get(ip);
-      if (!owner) {
-        literals.push(ip);
-        continue;
-      }
-      const [cls, pos] = owner;
-      if (cls === k) (ip === ipAt(rep, pos) ? self : sibling)[pos] = true;
-      parts.push(`${cls}:${pos}`);
-    }
-    const key = JSON.stringify([sortedSet(parts), sortedSet(literals)]);
-    let srcIps = this.expanded.get(key);
-    if (!srcIps) {
-      const all = new Set(literals);
-      for (const part of new Set(parts)) {
-        const [cls, pos] = part.split(':').map(Number) as [number, Pos];
-        for (const m of this.p.classes[cls]!.members) all.add(ipAt(m, pos));
-      }
-      srcIps = [...all].sort();
-      this.expanded.set(key, srcIps);
-    }
+    const src = this.sourcesOf(f.srcIps);
+    for (const [pos, ip] of src.byClass.get(k) ?? []) (ip === ipAt(rep, pos) ? self : sibling)[pos] = true;
+    const srcIps = src.expanded;
     const dst = f.dstIps
       ? f.dstIps.map((ip): Pos | string => {
           if (ip === rep.addresses.ipv4) return 0;
@@ -317,6 +318,44 @@ class ClassNetmaps implements NetmapsView {
       proto: f.proto,
       dstPorts: f.dstPorts.map(([a, b]) => [a, b] as [number, number]),
     };
+  }
+
+  /**
+   * sourcesOf reads a filter's srcIps once per array: netmapsFromIndex gives every class the same
+   * array for a rule, so a rule's sources are expanded once, not once per class it reaches.
+   */
+  private sourcesOf(ips: readonly string[]): FilterSources {
+    let src = this.sources.get(ips);
+    if (src) return src;
+    const byClass = new Map<number, Array<[Pos, string]>>();
+    const parts: string[] = [];
+    const literals: string[] = [];
+    for (const ip of ips) {
+      const owner = this.repIps.get(ip);
+      if (!owner) {
+        literals.push(ip);
+        continue;
+      }
+      const [cls, pos] = owner;
+      let own = byClass.get(cls);
+      if (!own) byClass.set(cls, (own = []));
+      own.push([pos, ip]);
+      parts.push(`${cls}:${pos}`);
+    }
+    const key = JSON.stringify([sortedSet(parts), sortedSet(literals)]);
+    let expanded = this.expanded.get(key);
+    if (!expanded) {
+      const all = new Set(literals);
+      for (const part of new Set(parts)) {
+        const [cls, pos] = part.split(':').map(Number) as [number, Pos];
+        for (const m of this.p.classes[cls]!.members) all.add(ipAt(m, pos));
+      }
+      expanded = [...all].sort();
+      this.expanded.set(key, expanded);
+    }
+    src = { byClass, expanded };
+    this.sources.set(ips, src);
+    return src;
   }
 
   get(nodeId: string): NodeNetmap | undefined {
@@ -336,35 +375,41 @@ class ClassNetmaps implements NetmapsView {
         }
         return out;
       },
-      peersAmong: (entries) => this.peersAmong(k, nodeId, entries),
+      peersAmong: (entries, without) => this.peersAmong(k, nodeId, entries, without),
       packetFilter: this.filtersOf(v, m),
     };
   }
 
-  private peersAmong(k: number, nodeId: string, entries: ReadonlyMap<string, PeerNode>): PeerNode[] {
-    if (this.shared?.from !== entries) this.shared = { from: entries, lists: [] };
-    let list = this.shared.lists[k];
+  private peersAmong(k: number, nodeId: string, entries: ReadonlyMap<string, PeerNode>, without?: PeersWithout): PeerNode[] {
+    const shared = this.sharedFor(entries);
+    let list = shared.lists[k];
     if (!list) {
       const { allowed } = this.verdicts[k]!;
-      const classOf = this.p.classOf;
+      const { entries: all, classes } = shared;
       const out: PeerNode[] = [];
-      for (const [id, peer] of entries) {
-        const c = classOf.get(id);
-        if (c !== undefined && allowed[c] === 1) out.push(peer);
-      }
+      for (let i = 0; i < all.length; i++) if (allowed[classes[i]!] === 1) out.push(all[i]!);
       list = Object.freeze(out);
-      this.shared.lists[k] = list;
+      shared.lists[k] = list;
     }
     // The node is in the list only when its class sees itself; then it gets its own copy without itself.
     if (this.verdicts[k]!.allowed[k] !== 1) return list as PeerNode[];
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid]!.id < nodeId) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < list.length && list[lo]!.id === nodeId ? list.slice(0, lo).concat(list.slice(lo + 1)) : list.slice();
+    return without ? without(list, nodeId) : list.filter((p) => p.id !== nodeId);
+  }
+
+  /**
+   * sharedFor gives the entries in id order with each one's class (NO_CLASS for a node outside
+   * the partition), computed once per entries map, so a class's list is one pass over a typed
+   * array rather than a map lookup per entry.
+   */
+  private sharedFor(entries: ReadonlyMap<string, PeerNode>): SharedLists {
+    if (this.shared?.from === entries) return this.shared;
+    const all = [...entries.values()];
+    const classes = new Int32Array(all.length);
+    const classOf = this.p.classOf;
+    // verdicts' allowed arrays have one slot per class; NO_CLASS points past them (undefined !== 1).
+    all.forEach((e, i) => (classes[i] = classOf.get(e.id) ?? NO_CLASS));
+    this.shared = { from: entries, entries: all, classes, lists: [] };
+    return this.shared;
   }
 
   private filtersOf(v: ClassVerdict, m: NetmapNode): FilterRule[] {

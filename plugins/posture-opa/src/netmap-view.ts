@@ -20,12 +20,16 @@ export interface NodeNetmap {
   filterPeers(peers: readonly PeerNode[]): PeerNode[];
   /**
    * peersAmong is filterPeers over every live node's shared entry (in id order) without the node
-   * itself; members of a class share one frozen array when they do not see each other.
+   * itself; members of a class share one frozen array when they do not see each other, and get
+   * that array less themselves (through without, when given) when they do.
    */
-  peersAmong?(entries: ReadonlyMap<string, PeerNode>): PeerNode[];
+  peersAmong?(entries: ReadonlyMap<string, PeerNode>, without?: PeersWithout): PeerNode[];
   /** Sorted as Rego sorts it; arrays may be shared with other nodes (maps are read-only). */
   packetFilter: FilterRule[];
 }
+
+/** PeersWithout gives a sorted peer list without one node's entry (MapBuilder's peersWithout). */
+export type PeersWithout = (list: readonly PeerNode[], nodeId: string) => PeerNode[];
 
 export interface NetmapsView {
   /** get is undefined for a node the policy gave no netmap (unapproved, unknown, bad id). */
