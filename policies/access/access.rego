@@ -735,41 +735,52 @@ netmap_pairs := {
 	"rules": [{"filter_cidrs": [as_cidr(s) | some s in info.src; selector_kind(s) == "cidr"], "proto": info.proto, "ports": indexed_dst_ports(info)} |
 		some info in decision_index.rules
 	],
-	# named source matches (their addresses make filter_src) and CIDR source matches.
-	"src_named": {[j, id] |
+	# named source matches (their addresses make filter_src) and CIDR source matches. Arrays, not
+	# sets: the controller groups them by rule, so a repeated pair costs nothing there, while a set
+	# would hash every pair (most of this rule's cost on a large mesh).
+	"src_named": [[j, id] |
 		idx := decision_index
 		some id, p in principals
 		not p.quarantined
 		some k in principal_keys(p)
 		some j in object.get(idx.src, k, [])
-	},
-	"src_cidr": {[c.rule, id] |
+	],
+	"src_cidr": [[c.rule, id] |
 		some c in decision_index.src_cidrs
 		some id, p in principals
 		not p.quarantined
 		some ip in p.ips
 		net.cidr_contains(c.cidr, ip)
-	},
-	"dst": {[j, id, addrs] |
-		idx := decision_index
-		some id, p in principals
-		not p.quarantined
-		some k in principal_keys(p)
-		some j in object.get(idx.dst, k, [])
-		addrs := pair_dst_addrs(idx, j, p)
-	} | {[j, id, addrs] |
-		idx := decision_index
-		some j in idx.dst_cidr_rules
-		some id, p in principals
-		not p.quarantined
-		addrs := pair_dst_addrs(idx, j, p)
-		count(addrs) > 0
-	},
+	],
+	# [j, id] when rule j reaches exactly node id's own addresses (ips[id]); [j, id, addrs] when it
+	# has a CIDR destination and so may reach some of them.
+	"dst": array.concat(
+		[pair |
+			idx := decision_index
+			some id, p in principals
+			not p.quarantined
+			some k in principal_keys(p)
+			some j in object.get(idx.dst, k, [])
+			pair := dst_pair(idx, j, id, p)
+		],
+		[[j, id, addrs] |
+			idx := decision_index
+			some j in idx.dst_cidr_rules
+			some id, p in principals
+			not p.quarantined
+			addrs := pair_dst_addrs(idx, j, p)
+			count(addrs) > 0
+		],
+	),
 	"ips": {id: p.ips | some id, p in principals},
 	"quarantined": {id | some id, p in principals; p.quarantined},
 	"remediation_src": {id | some id, p in principals; remediates(p)},
 	"remediation_dst": {id | some id, p in principals; remediation_dst(p)},
 }
+
+dst_pair(idx, j, id, p) := [j, id] if {
+	not j in idx.dst_cidr_rules
+} else := [j, id, pair_dst_addrs(idx, j, p)]
 
 # pair_dst_addrs: what rule_info's dst gives node p for rule j (a named match reaches p's own addresses).
 pair_dst_addrs(idx, j, p) := {a | some a in p.ips} if {

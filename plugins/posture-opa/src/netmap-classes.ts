@@ -498,6 +498,7 @@ export function netmapsFromIndex(partition: NodePartition, index: unknown): Reco
     for (let w = 0; w < words; w++) acc[w]! |= bits[w]!;
   };
   const ipsOf = (n: NetmapNode) => [n.addresses.ipv4, n.addresses.ipv6].sort();
+  const byIdOrder = reps.map((_, j) => j).sort((a, b) => compareStrings(reps[a]!.id, reps[b]!.id));
   const out: Record<string, RegoNetmap> = {};
   for (const c of partition.classes) {
     const me = c.reps[0]!;
@@ -525,13 +526,14 @@ export function netmapsFromIndex(partition: NodePartition, index: unknown): Reco
     if (meQ) or(qsrc, rs);
     const peers: string[] = [];
     const qips: string[] = [];
-    for (let j = 0; j < reps.length; j++) {
+    // Walk the representatives in id order, so peers come out sorted without a sort per class.
+    for (const j of byIdOrder) {
       if (j === i) continue;
       if (has(acc, j)) peers.push(reps[j]!.id);
       if (has(qsrc, j)) qips.push(...ipsOf(reps[j]!));
     }
     if (qips.length > 0) packetFilter.push({ srcIps: [...new Set(qips)].sort(), dstIps: ipsOf(me), proto: 'any', dstPorts: [] });
-    out[me.id] = { node: me.id, quarantined: meQ, peers: peers.sort(), packetFilter };
+    out[me.id] = { node: me.id, quarantined: meQ, peers, packetFilter };
   }
   return out;
 }
@@ -563,8 +565,11 @@ export function indexFromPairs(pairs: unknown): RegoNetmapIndex | null {
     src[x[0]]!.add(x[1]);
   }
   for (const x of dst) {
-    if (!pairOk(x) || !isStringArray(x[2])) return null;
-    dsts[x[0]]![x[1]] = x[2];
+    // [rule, node]: the rule reaches the node's own addresses; [rule, node, addrs]: those addresses.
+    if (!pairOk(x)) return null;
+    const addrs = x.length === 2 ? ips[x[1]] : x[2];
+    if (!isStringArray(addrs)) return null;
+    dsts[x[0]]![x[1]] = addrs;
   }
   const rules: RegoNetmapIndex['rules'] = [];
   for (let j = 0; j < n; j++) {
