@@ -59,24 +59,42 @@ else := []
 
 user_groups(user) := member_groups(user) | {normalize_group(g) | some g in string_list(object.get(object.get(user_directory, user, {}), "groups", []))}
 
-# member_groups: the groups whose members list user. A string user is looked up in
-# user_group_index (built from the same group_members unless input.groups adds to them), not found
-# by scanning every group's members.
-member_groups(user) := {g | some g in object.get(user_group_index, user, [])} if {
+# member_groups: the groups whose members list user, looked up in principal_facts (built from the
+# same group_members unless input.groups adds to them) rather than found by scanning every group's
+# members. Only strings are indexed: another user is in no group when every member is a string.
+member_groups(user) := {g | some g in object.get(principal_facts.groups_by_user, user, [])} if {
 	is_string(user)
 	object.get(input, "groups", {}) == {}
+} else := set() if {
+	object.get(input, "groups", {}) == {}
+	principal_facts.string_members
 } else := {g |
 	some name, members in group_members
 	user in members
 	g := normalize_group(name)
 }
 
-# user_group_index: decision_index's groups by user, read from the prepared index like
-# decision_index, else computed.
-user_group_index := data.trellis.access_index.user_groups if {
+# principal_facts: what principal() needs from the ACL document alone, read from the prepared
+# decision index like decision_index, else computed.
+principal_facts := data.trellis.access_index.principal_facts if {
 	not is_object(object.get(input, "acls", null))
-	is_object(data.trellis.access_index.user_groups)
-} else := groups_by_user
+	is_object(data.trellis.access_index.principal_facts)
+} else := build_principal_facts
+
+build_principal_facts := {
+	"groups_by_user": groups_by_user,
+	"string_members": string_members,
+	"quarantine_tags": {t: true | some t in quarantine_tags},
+}
+
+string_members if {
+	every members in group_members {
+		is_array(members)
+		every m in members {
+			is_string(m)
+		}
+	}
+}
 
 # groups_by_user: string member -> the groups (without "group:") that list it, sorted.
 groups_by_user := {u: sort([g | some name, members in group_members; u in members; g := normalize_group(name)]) |
@@ -122,7 +140,8 @@ node_ips(n) := sort([ip |
 node_quarantined(n, tags) if {
 	object.get(n, "quarantined", false) == true
 } else if {
-	count(tags & quarantine_tags) > 0
+	some t in tags
+	principal_facts.quarantine_tags[t]
 } else := false
 
 # ---------------------------------------------------------------------------------------------
@@ -386,7 +405,7 @@ dst_cidr_candidates := {c.rule |
 }
 
 # decision_index: the valid rules, parsed once, their positions by source and destination selector,
-# and the groups of each user group_members lists. It depends
+# and what principal() reads from the ACL document (principal_facts). It depends
 # on the ACL document only; a host that evaluates many decisions under one data document may
 # evaluate it once and store the result at data.trellis.access_index (the controller's evaluator
 # does, at setData time). input.acls always gets a fresh index.
@@ -423,7 +442,7 @@ build_decision_index := {
 		some s in info.dst
 		selector_kind(s) == "cidr"
 	],
-	"user_groups": groups_by_user,
+	"principal_facts": build_principal_facts,
 }
 
 decision_rules := [info |
