@@ -49,7 +49,10 @@ strip_prefix(s, p) := substring(s, count(p), -1) if {
 	startswith(s, p)
 } else := s
 
-normalize_tag(t) := concat("", ["tag:", strip_prefix(t, "tag:")])
+# normalize_tag: "tag:" and the name; a tag already in that form is itself (no string building).
+normalize_tag(t) := t if {
+	startswith(t, "tag:")
+} else := concat("", ["tag:", t])
 
 normalize_group(g) := strip_prefix(g, "group:")
 
@@ -381,28 +384,28 @@ decision_dst_match(s) if {
 # decision costs the rules that name the source, not every rule.
 matched_labels := {info.label |
 	idx := decision_index
-	some j in src_candidates(idx, decision_src) & dst_candidates
+	some j in src_candidates(idx, decision_src)
 	info := idx.rules[j]
 	proto_match(info.proto, decision_proto)
 	indexed_port_match(info, decision_port, decision_proto)
+	reaches_decision_dst(info)
 }
 
-# dst_candidates: positions in decision_index.rules of the rules with a dst selector that matches
-# (decision_dst_match) decision_dst: named selectors by key, CIDR selectors one by one.
-dst_candidates := dst_named_candidates | dst_cidr_candidates
-
-dst_named_candidates := {j |
+# reaches_decision_dst: some dst selector of the (indexed) rule matches decision_dst, as
+# decision_dst_match says: a named selector by its key among decision_dst's, a CIDR one by address.
+reaches_decision_dst(info) if {
 	not dst_ip_is_subnet
-	idx := decision_index
-	some k in principal_keys(decision_dst)
-	some j in object.get(idx.dst, k, [])
+	some k in info.dst_keys
+	k in decision_dst_keys
 }
 
-dst_cidr_candidates := {c.rule |
+reaches_decision_dst(info) if {
 	is_string(input.dst.ip)
-	some c in decision_index.dst_cidrs
-	net.cidr_contains(c.cidr, input.dst.ip)
+	some c in info.dst_cidrs
+	net.cidr_contains(c, input.dst.ip)
 }
+
+decision_dst_keys := principal_keys(decision_dst)
 
 # decision_index: the valid rules, parsed once, their positions by source and destination selector,
 # and what principal() reads from the ACL document (principal_facts). It depends
@@ -437,11 +440,12 @@ build_decision_index := {
 		some s in info.dst
 		selector_kind(s) == "cidr"
 	],
-	"dst_cidrs": [{"cidr": as_cidr(s), "rule": j} |
-		some j, info in decision_rules
-		some s in info.dst
+	"src_cidr_rules": {c: sort([j | some j, info in decision_rules; some s in info.src; selector_kind(s) == "cidr"; as_cidr(s) == c]) |
+		some info in decision_rules
+		some s in info.src
 		selector_kind(s) == "cidr"
-	],
+		c := as_cidr(s)
+	},
 	"principal_facts": build_principal_facts,
 }
 
@@ -455,6 +459,8 @@ decision_rules := [info |
 		"star": "*" in rule_ports(r),
 		"src": r.src,
 		"dst": r.dst,
+		"dst_keys": [k | some d in r.dst; k := selector_key(d)],
+		"dst_cidrs": [as_cidr(d) | some d in r.dst; selector_kind(d) == "cidr"],
 	}
 ]
 
@@ -479,10 +485,12 @@ principal_keys(p) := (({"*"} | {concat("", ["user:", p.user]) | is_string(p.user
 src_candidates(idx, p) := {j |
 	some k in principal_keys(p)
 	some j in object.get(idx.src, k, [])
-} | {c.rule |
-	some c in idx.src_cidrs
+} | {j |
+	# Each distinct CIDR once, however many rules name it.
+	some cidr, js in idx.src_cidr_rules
 	some ip in p.ips
-	net.cidr_contains(c.cidr, ip)
+	net.cidr_contains(cidr, ip)
+	some j in js
 }
 
 indexed_port_match(_, _, proto) if proto == "icmp"
