@@ -6,7 +6,7 @@ import { base64ToHex, generateWgKeyPair } from '../auth/keys';
 import { TrellisError } from '../api/errors';
 import type { WgConfig } from './types';
 import { serializeGetResponse, type UapiDeviceState } from './uapi';
-import { UapiDevice } from './uapi-device';
+import { UapiDevice, deviceEnv } from './uapi-device';
 
 /** A fake wireguard-go UAPI endpoint: answers get=1 from `state`, records every request. */
 class FakeUapi {
@@ -213,5 +213,12 @@ describe('UapiDevice start failures', () => {
 
   it('refuses an interface name the kernel would refuse', () => {
     expect(() => new UapiDevice({ name: 'a-name-longer-than-15' })).toThrow(/1-15 characters/);
+  });
+});
+
+describe('deviceEnv', () => {
+  it('keeps the environment but drops TRELLIS_* (the auth key) and logs errors only', () => {
+    const env = deviceEnv({ PATH: '/usr/bin', TRELLIS_AUTH_KEY: 'trellis-auth-x-y', TRELLIS_WIREGUARD_GO: '/bin/wg-go', LOG_LEVEL: 'debug' });
+    expect(env).toEqual({ PATH: '/usr/bin', LOG_LEVEL: 'error' });
   });
 });

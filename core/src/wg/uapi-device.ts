@@ -49,6 +49,18 @@ const ERRNO_LINE = /(?:^|\n)errno=-?\d+\n/;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * deviceEnv is the environment wireguard-go starts with: the agent's, less every TRELLIS_*
+ * variable (the lab and operators pass the auth key as TRELLIS_AUTH_KEY, and a long-lived
+ * child has no business holding it in /proc/<pid>/environ), and with errors-only logging.
+ */
+export function deviceEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('TRELLIS_')) out[k] = v;
+  out.LOG_LEVEL = 'error';
+  return out;
+}
+
 export class UapiDevice implements WgDevice {
   readonly name: string;
   /** The UAPI socket this device talks to. */
@@ -177,7 +189,7 @@ export class UapiDevice implements WgDevice {
     const bin = resolveWireguardGo(this.opts.wireguardGo);
     const { netns } = this.opts;
     const [file, args] = netns ? ['ip', ['netns', 'exec', netns, bin, '-f', this.name]] : [bin, ['-f', this.name]];
-    const child = spawn(file, args, { env: { ...process.env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(file, args, { env: deviceEnv(process.env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let spawnError: Error | null = null;
     let exited: string | null = null;
