@@ -122,6 +122,11 @@ function withoutPeers(map: NetworkMapData, peers: PeerNode[], packetFilter: Netw
   return { ...(out as unknown as NetworkMapData), peers, packetFilter, extensions };
 }
 
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 function rewriteMessage(err: unknown, from: string, to: string): unknown {
   if (!(err instanceof TrellisError)) return err;
   return new TrellisError(err.code, err.message.split(from).join(to), err.details);
@@ -246,11 +251,17 @@ export class ControllerPolicy {
     }
     const info = new Map(ctx.nodes.map((n) => [n.id, n]));
     const { peerEntries: entries, peersWithout } = ctx as MapsBuildContext & Partial<SharedPeersContext>;
-    return maps.map((map) => {
-      const self = info.get(map.self.id);
+    // Most maps carry no other extension and are not quarantined: they share one read-only object.
+    const plainExtensions = Object.freeze({ [EXTENSION_KEY]: Object.freeze({ version: evaluator.version, quarantined: false }) });
+    return maps.map((map, i) => {
+      // MapBuilder passes ctx.nodes in the maps' order; anything else is looked up by id.
+      const self = ctx.nodes[i]?.id === map.self.id ? ctx.nodes[i] : info.get(map.self.id);
       // The node learns the controller's verdict on it, so `trellis status` can say why it was cut off.
-      const quarantine = self && isQuarantined(self) ? { quarantined: true, reasons: [...(self.posture?.reasons ?? [])] } : { quarantined: false };
-      const extensions = { ...map.extensions, [EXTENSION_KEY]: { version: evaluator.version, ...quarantine } };
+      const quarantined = self !== undefined && isQuarantined(self);
+      const extensions =
+        !quarantined && isEmpty(map.extensions)
+          ? plainExtensions
+          : { ...map.extensions, [EXTENSION_KEY]: quarantined ? { version: evaluator.version, quarantined: true, reasons: [...(self.posture?.reasons ?? [])] } : { version: evaluator.version, quarantined: false } };
       const r = self?.approved ? view.get(map.self.id) : undefined;
       if (!r) return withoutPeers(map, [], [], extensions);
       // Untouched full mesh (peers still the builder's accessor): pick from the shared entries.
