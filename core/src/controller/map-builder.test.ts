@@ -119,6 +119,32 @@ describe('MapBuilder', () => {
     expect(maps.get('b1')!.peers.map((p) => p.id)).toEqual(['a1', 'a2', 'a3']);
   });
 
+  it('peersAt picks entries by increasing position as a sorted list and refuses positions out of order', async () => {
+    const nodes = ['a', 'b', 'c', 'd'].map((id) => node(id));
+    let refused: unknown = null;
+    const hooks: HookRunner = {
+      ...noHooks,
+      has: (h) => h === 'transformNetworkMaps',
+      runSequential: (async (_hook: string, maps: NetworkMapData[], ctx: MapsBuildContext & SharedPeersContext) => {
+        // Odd nodes see b and d (positions 1 and 3), the others see a and c (positions 0 and 2).
+        const odd = ctx.peersAt([1, 3]);
+        const even = ctx.peersAt(new Int32Array([0, 2]));
+        try {
+          ctx.peersAt([2, 1]);
+        } catch (err) {
+          refused = err;
+        }
+        return maps.map((m) => ({ ...m, peers: ctx.peersWithout(['a', 'c'].includes(m.self.id) ? odd : even, m.self.id) }));
+      }) as HookRunner['runSequential'],
+    };
+    const maps = await new MapBuilder(hooks).build(input(nodes));
+    expect(refused).toBeInstanceOf(RangeError);
+    expect(maps.get('a')!.peers.map((p) => p.id)).toEqual(['b', 'd']);
+    expect(maps.get('b')!.peers.map((p) => p.id)).toEqual(['a', 'c']);
+    expect(maps.get('a')!.peers).toBe(maps.get('c')!.peers);
+    expect(Object.isFrozen(maps.get('d')!.peers)).toBe(true);
+  });
+
   it('keeps peers sorted by id even when a plugin reorders them', async () => {
     const hooks: HookRunner = {
       ...noHooks,

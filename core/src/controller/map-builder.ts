@@ -37,6 +37,11 @@ export interface SharedPeersContext {
    * not a copy and a sort check.
    */
   peersWithout(list: readonly PeerNode[], nodeId: string): PeerNode[];
+  /**
+   * peersAt gives the entries at the given positions of peerEntries (strictly increasing), as a
+   * frozen list known to be sorted: checking positions is far cheaper than comparing ids.
+   */
+  peersAt(positions: ArrayLike<number>): PeerNode[];
 }
 
 export interface MapBuildOutput {
@@ -168,6 +173,21 @@ class SortedPeerLists {
     return this.isSorted(map.peers) ? map : { ...map, peers: [...map.peers].sort(byId) };
   }
 
+  /** at picks entries (in id order) by strictly increasing positions; null if they are not. */
+  at(entries: readonly PeerNode[], positions: ArrayLike<number>): PeerNode[] | null {
+    const out: PeerNode[] = new Array<PeerNode>(positions.length);
+    let last = -1;
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i];
+      if (!(Number.isInteger(p) && p > last && p < entries.length)) return null;
+      out[i] = entries[p];
+      last = p;
+    }
+    Object.freeze(out);
+    this.known.add(out);
+    return out;
+  }
+
   withoutPeer(list: readonly PeerNode[], nodeId: string): PeerNode[] {
     if (!this.isSorted(list)) return Object.freeze(list.filter((p) => p.id !== nodeId)) as PeerNode[];
     let lo = 0;
@@ -216,7 +236,18 @@ export class MapBuilder {
       const ids = [...out.maps.keys()];
       const nodes = ids.map((id) => nodeInfoOf(byNode.get(id)!, input.userGroups));
       const lists = this.sortedLists;
-      const ctx: MapsBuildContext & SharedPeersContext = { nodes, peerEntries: out.peers, peersWithout: (list, nodeId) => lists.withoutPeer(list, nodeId) };
+      let inOrder: PeerNode[] | null = null;
+      const ctx: MapsBuildContext & SharedPeersContext = {
+        nodes,
+        peerEntries: out.peers,
+        peersWithout: (list, nodeId) => lists.withoutPeer(list, nodeId),
+        peersAt: (positions) => {
+          inOrder ??= [...out.peers.values()];
+          const picked = lists.at(inOrder, positions);
+          if (!picked) throw new RangeError('peersAt: positions must be strictly increasing integers within peerEntries');
+          return picked;
+        },
+      };
       const next = await this.hooks.runSequential('transformNetworkMaps', ids.map((id) => out.maps.get(id)!), ctx);
       // One map per input map, for the same node: anything else is ignored (the per-node maps stay).
       if (next.length === ids.length && next.every((m, i) => m?.self?.id === ids[i])) {

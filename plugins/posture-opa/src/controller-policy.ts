@@ -27,7 +27,7 @@ import {
 import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
 import { expandClasses, indexFromPairs, netmapsFromIndex, partitionNodes, repInput } from './netmap-classes';
-import { directView, emptyView, type NetmapsView, type PeersWithout, type RegoNetmap } from './netmap-view';
+import { directView, emptyView, type NetmapsView, type RegoNetmap, type SharedPeerLists } from './netmap-view';
 import { compilePolicies, testPolicies } from './opa-cli';
 import { parsePolicyBundle } from './policy-bundle';
 import { PolicyEvaluator } from './wasm-evaluator';
@@ -110,9 +110,8 @@ export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: Array<Record<
 }
 
 /** The context core's MapBuilder passes to transformNetworkMaps (core/src/controller/map-builder.ts). */
-interface SharedPeersContext {
+interface SharedPeersContext extends SharedPeerLists {
   peerEntries: ReadonlyMap<string, PeerNode>;
-  peersWithout?: PeersWithout;
 }
 
 /** withoutPeers copies a map with new peers, filter and extensions, never reading its old peers (which may be built on read). */
@@ -250,7 +249,11 @@ export class ControllerPolicy {
       view = this.lastGood;
     }
     const info = new Map(ctx.nodes.map((n) => [n.id, n]));
-    const { peerEntries: entries, peersWithout } = ctx as MapsBuildContext & Partial<SharedPeersContext>;
+    const { peerEntries: entries, peersWithout, peersAt } = ctx as MapsBuildContext & Partial<SharedPeersContext>;
+    const shared: SharedPeerLists = {
+      ...(typeof peersWithout === 'function' ? { peersWithout } : {}),
+      ...(typeof peersAt === 'function' ? { peersAt } : {}),
+    };
     // Most maps carry no other extension and are not quarantined: they share one read-only object.
     const plainExtensions = Object.freeze({ [EXTENSION_KEY]: Object.freeze({ version: evaluator.version, quarantined: false }) });
     return maps.map((map, i) => {
@@ -266,7 +269,7 @@ export class ControllerPolicy {
       if (!r) return withoutPeers(map, [], [], extensions);
       // Untouched full mesh (peers still the builder's accessor): pick from the shared entries.
       const fullMesh = entries instanceof Map && typeof Object.getOwnPropertyDescriptor(map, 'peers')?.get === 'function';
-      const peers = fullMesh && r.peersAmong ? r.peersAmong(entries, typeof peersWithout === 'function' ? peersWithout : undefined) : r.filterPeers(map.peers);
+      const peers = fullMesh && r.peersAmong ? r.peersAmong(entries, shared) : r.filterPeers(map.peers);
       return withoutPeers(map, peers, r.packetFilter, extensions);
     });
   }

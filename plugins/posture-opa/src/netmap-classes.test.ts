@@ -164,8 +164,15 @@ describe('netmap classes', () => {
       withoutCalls.push(id);
       return Object.freeze(list.filter((p) => p.id !== id)) as PeerNode[];
     };
-    const d = await byClass.transformMaps(lazy, { nodes, peerEntries: entries, peersWithout } as MapsBuildContext);
+    const inOrder = [...entries.values()];
+    let atCalls = 0;
+    const peersAt = (positions: ArrayLike<number>) => {
+      atCalls++;
+      return Object.freeze(Array.from(positions, (i) => inOrder[i]!)) as PeerNode[];
+    };
+    const d = await byClass.transformMaps(lazy, { nodes, peerEntries: entries, peersWithout, peersAt } as MapsBuildContext);
     expect(withoutCalls.length).toBeGreaterThan(0);
+    expect(atCalls).toBeGreaterThan(0);
     for (const out of [c, d]) {
       out.forEach((m, i) => {
         const self = nodes[i]!;

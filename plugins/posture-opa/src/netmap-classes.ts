@@ -16,7 +16,7 @@
  * the policy over all nodes, as before.
  */
 import type { FilterRule, PeerNode } from '@trellis/core/api';
-import type { NetmapsView, NodeNetmap, PeersWithout, RegoNetmap } from './netmap-view';
+import type { NetmapsView, NodeNetmap, RegoNetmap, SharedPeerLists } from './netmap-view';
 import { parseIp, parsePrefix, prefixContains, type IpPrefix } from './ip-prefix';
 
 /** A node as netmapsInput hands it to the policy. */
@@ -265,6 +265,8 @@ interface SharedLists {
   from: ReadonlyMap<string, PeerNode>;
   entries: PeerNode[];
   classes: Int32Array;
+  /** Scratch space for the positions of one class's list. */
+  positions: Int32Array;
   lists: Array<readonly PeerNode[] | undefined>;
 }
 
@@ -375,25 +377,31 @@ class ClassNetmaps implements NetmapsView {
         }
         return out;
       },
-      peersAmong: (entries, without) => this.peersAmong(k, nodeId, entries, without),
+      peersAmong: (entries, helpers) => this.peersAmong(k, nodeId, entries, helpers),
       packetFilter: this.filtersOf(v, m),
     };
   }
 
-  private peersAmong(k: number, nodeId: string, entries: ReadonlyMap<string, PeerNode>, without?: PeersWithout): PeerNode[] {
+  private peersAmong(k: number, nodeId: string, entries: ReadonlyMap<string, PeerNode>, helpers: SharedPeerLists = {}): PeerNode[] {
     const shared = this.sharedFor(entries);
     let list = shared.lists[k];
     if (!list) {
       const { allowed } = this.verdicts[k]!;
-      const { entries: all, classes } = shared;
-      const out: PeerNode[] = [];
-      for (let i = 0; i < all.length; i++) if (allowed[classes[i]!] === 1) out.push(all[i]!);
-      list = Object.freeze(out);
+      const { entries: all, classes, positions } = shared;
+      let n = 0;
+      for (let i = 0; i < all.length; i++) if (allowed[classes[i]!] === 1) positions[n++] = i;
+      if (helpers.peersAt) {
+        list = helpers.peersAt(positions.subarray(0, n));
+      } else {
+        const out: PeerNode[] = new Array<PeerNode>(n);
+        for (let j = 0; j < n; j++) out[j] = all[positions[j]!]!;
+        list = Object.freeze(out);
+      }
       shared.lists[k] = list;
     }
     // The node is in the list only when its class sees itself; then it gets its own copy without itself.
     if (this.verdicts[k]!.allowed[k] !== 1) return list as PeerNode[];
-    return without ? without(list, nodeId) : list.filter((p) => p.id !== nodeId);
+    return helpers.peersWithout ? helpers.peersWithout(list, nodeId) : list.filter((p) => p.id !== nodeId);
   }
 
   /**
@@ -408,7 +416,7 @@ class ClassNetmaps implements NetmapsView {
     const classOf = this.p.classOf;
     // verdicts' allowed arrays have one slot per class; NO_CLASS points past them (undefined !== 1).
     all.forEach((e, i) => (classes[i] = classOf.get(e.id) ?? NO_CLASS));
-    this.shared = { from: entries, entries: all, classes, lists: [] };
+    this.shared = { from: entries, entries: all, classes, positions: new Int32Array(all.length), lists: [] };
     return this.shared;
   }
 

@@ -21,15 +21,20 @@ export interface NodeNetmap {
   /**
    * peersAmong is filterPeers over every live node's shared entry (in id order) without the node
    * itself; members of a class share one frozen array when they do not see each other, and get
-   * that array less themselves (through without, when given) when they do.
+   * that array less themselves (through shared.peersWithout, when given) when they do.
    */
-  peersAmong?(entries: ReadonlyMap<string, PeerNode>, without?: PeersWithout): PeerNode[];
+  peersAmong?(entries: ReadonlyMap<string, PeerNode>, shared?: SharedPeerLists): PeerNode[];
   /** Sorted as Rego sorts it; arrays may be shared with other nodes (maps are read-only). */
   packetFilter: FilterRule[];
 }
 
-/** PeersWithout gives a sorted peer list without one node's entry (MapBuilder's peersWithout). */
-export type PeersWithout = (list: readonly PeerNode[], nodeId: string) => PeerNode[];
+/** MapBuilder's helpers for peer lists shared between maps (core's SharedPeersContext). */
+export interface SharedPeerLists {
+  /** A sorted list without one node's entry. */
+  peersWithout?: (list: readonly PeerNode[], nodeId: string) => PeerNode[];
+  /** The entries at strictly increasing positions of peerEntries, as a list known sorted. */
+  peersAt?: (positions: ArrayLike<number>) => PeerNode[];
+}
 
 export interface NetmapsView {
   /** get is undefined for a node the policy gave no netmap (unapproved, unknown, bad id). */
