@@ -278,6 +278,7 @@ class ClassNetmaps implements NetmapsView {
   private readonly repIps = new Map<string, [number, Pos]>();
   private readonly expanded = new Map<string, string[]>();
   private readonly sources = new WeakMap<readonly string[], FilterSources>();
+  private addresses: { ips: string[]; slots: Int32Array } | null = null;
   /** Per class, the entries its members may see (self included), for the entries map it was built from. */
   private shared: SharedLists | null = null;
 
@@ -347,17 +348,50 @@ class ClassNetmaps implements NetmapsView {
     const key = JSON.stringify([sortedSet(parts), sortedSet(literals)]);
     let expanded = this.expanded.get(key);
     if (!expanded) {
-      const all = new Set(literals);
-      for (const part of new Set(parts)) {
-        const [cls, pos] = part.split(':').map(Number) as [number, Pos];
-        for (const m of this.p.classes[cls]!.members) all.add(ipAt(m, pos));
-      }
-      expanded = [...all].sort();
+      expanded = this.expand(new Set(parts), literals);
       this.expanded.set(key, expanded);
     }
     src = { byClass, expanded };
     this.sources.set(ips, src);
     return src;
+  }
+
+  /**
+   * expand gives, sorted and without repeats, every address at position pos of every member of
+   * class cls for each "cls:pos" in parts, and the literals: one pass over all member addresses
+   * sorted once, rather than a sort per expansion.
+   */
+  private expand(parts: ReadonlySet<string>, literals: readonly string[]): string[] {
+    const slots = new Uint8Array(this.p.classes.length * 2);
+    for (const part of parts) {
+      const [cls, pos] = part.split(':').map(Number) as [number, Pos];
+      slots[cls * 2 + pos] = 1;
+    }
+    const all = this.allAddresses();
+    const picked: string[] = [];
+    for (let i = 0; i < all.ips.length; i++) if (slots[all.slots[i]!] === 1) picked.push(all.ips[i]!);
+    if (literals.length === 0) return picked;
+    const lits = [...new Set(literals)].sort(compareStrings);
+    const out: string[] = [];
+    let a = 0;
+    let b = 0;
+    while (a < picked.length || b < lits.length) {
+      const c = a >= picked.length ? 1 : b >= lits.length ? -1 : compareStrings(picked[a]!, lits[b]!);
+      if (c <= 0) out.push(picked[a++]!);
+      if (c >= 0) out.push(lits[b++]!);
+      if (c === 0) out.pop();
+    }
+    return out;
+  }
+
+  /** Every member's two addresses, sorted, each with its slot (class * 2 + position). */
+  private allAddresses(): { ips: string[]; slots: Int32Array } {
+    if (this.addresses) return this.addresses;
+    const rows: Array<[string, number]> = [];
+    this.p.classes.forEach((c, k) => c.members.forEach((m) => rows.push([m.addresses.ipv4, k * 2], [m.addresses.ipv6, k * 2 + 1])));
+    rows.sort((x, y) => compareStrings(x[0], y[0]));
+    this.addresses = { ips: rows.map((r) => r[0]), slots: Int32Array.from(rows, (r) => r[1]) };
+    return this.addresses;
   }
 
   get(nodeId: string): NodeNetmap | undefined {
