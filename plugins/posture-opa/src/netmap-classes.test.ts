@@ -98,6 +98,8 @@ describe('netmap classes', () => {
       expect(index).not.toBeNull();
       const fromIndex = netmapsFromIndex(partition!, index);
       expect(fromIndex).not.toBeNull();
+      // Its peers (built when read) are the policy's own for each class's first representative.
+      for (const c of partition!.classes) expect(fromIndex![c.reps[0]!.id]!.peers).toEqual(reps[c.reps[0]!.id]!.peers);
       const pairView = expandClasses(partition!, fromIndex!);
       expect(pairView).not.toBeNull();
       const viaPairs = materialize(pairView!, input.nodes.map((n) => n.id as string));

@@ -290,12 +290,16 @@ class ClassNetmaps implements NetmapsView {
   private verdictOf(c: NodeClass, k: number, result: Record<string, RegoNetmap>): ClassVerdict {
     const rep = c.reps[0]!;
     const r = Object.prototype.hasOwnProperty.call(result, rep.id) ? result[rep.id] : undefined;
-    if (!r || !Array.isArray(r.peers) || !Array.isArray(r.packetFilter)) throw new ClassContractBroken();
-    const allowed = new Uint8Array(this.p.classes.length);
-    for (const id of r.peers) {
-      const other = this.p.classOf.get(id);
-      if (other === undefined) throw new ClassContractBroken();
-      allowed[other] = 1;
+    if (!r || !Array.isArray(r.packetFilter)) throw new ClassContractBroken();
+    let allowed = classesSeen.get(r);
+    if (!allowed || allowed.length !== this.p.classes.length) {
+      if (!Array.isArray(r.peers)) throw new ClassContractBroken();
+      allowed = new Uint8Array(this.p.classes.length);
+      for (const id of r.peers) {
+        const other = this.p.classOf.get(id);
+        if (other === undefined) throw new ClassContractBroken();
+        allowed[other] = 1;
+      }
     }
     return { quarantined: r.quarantined === true, allowed, filters: r.packetFilter.map((f) => this.templateOf(f, k, rep)) };
   }
@@ -541,6 +545,7 @@ export function netmapsFromIndex(partition: NodePartition, index: unknown): Reco
   };
   const ipsOf = (n: NetmapNode) => [n.addresses.ipv4, n.addresses.ipv6].sort();
   const byIdOrder = reps.map((_, j) => j).sort((a, b) => compareStrings(reps[a]!.id, reps[b]!.id));
+  const repClass = Int32Array.from(reps, (r) => partition.classOf.get(r.id)!);
   const out: Record<string, RegoNetmap> = {};
   for (const c of partition.classes) {
     const me = c.reps[0]!;
@@ -566,19 +571,41 @@ export function netmapsFromIndex(partition: NodePartition, index: unknown): Reco
     const qsrc = new Uint32Array(words);
     if (has(rd, i)) or(qsrc, q);
     if (meQ) or(qsrc, rs);
-    const peers: string[] = [];
     const qips: string[] = [];
-    // Walk the representatives in id order, so peers come out sorted without a sort per class.
-    for (const j of byIdOrder) {
-      if (j === i) continue;
-      if (has(acc, j)) peers.push(reps[j]!.id);
-      if (has(qsrc, j)) qips.push(...ipsOf(reps[j]!));
+    const seen = new Uint8Array(partition.classes.length);
+    // Only set bits: a class's peers are usually a small part of the representatives.
+    for (let w = 0; w < words; w++) {
+      let bits = acc[w]! | qsrc[w]!;
+      while (bits !== 0) {
+        const low = bits & -bits;
+        const j = (w << 5) + (31 - Math.clz32(low));
+        bits ^= low;
+        if (j === i) continue;
+        if (has(acc, j)) seen[repClass[j]!] = 1;
+        if (has(qsrc, j)) qips.push(...ipsOf(reps[j]!));
+      }
     }
     if (qips.length > 0) packetFilter.push({ srcIps: [...new Set(qips)].sort(), dstIps: ipsOf(me), proto: 'any', dstPorts: [] });
-    out[me.id] = { node: me.id, quarantined: meQ, peers, packetFilter };
+    const peerBits = acc;
+    const netmap = { node: me.id, quarantined: meQ, packetFilter } as RegoNetmap;
+    // peers (ids in id order) is built only when read; expandClasses reads the classes seen instead.
+    Object.defineProperty(netmap, 'peers', {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        const peers = byIdOrder.filter((j) => j !== i && has(peerBits, j)).map((j) => reps[j]!.id);
+        Object.defineProperty(netmap, 'peers', { value: peers, enumerable: true, configurable: true, writable: true });
+        return peers;
+      },
+    });
+    classesSeen.set(netmap, seen);
+    out[me.id] = netmap;
   }
   return out;
 }
+
+/** The classes each netmap from netmapsFromIndex sees, so expandClasses need not map peer ids back. */
+const classesSeen = new WeakMap<RegoNetmap, Uint8Array>();
 
 /**
  * indexFromPairs groups the value of trellis/access/netmap_pairs by rule into the shape of
