@@ -18,6 +18,7 @@ import {
   FEATURES_18_16,
   SchemaNames,
   ExportResultCode,
+  migrate,
   openPipeline,
   probeRollupQuery,
   probeSamplesQuery,
@@ -95,15 +96,64 @@ const probe = (src: string, dst: string, path: string, seq: number, at: number, 
 test('migrations apply once and are idempotent', async () => {
   const first = await pipeline('migrate');
   expect(first.features.version).toMatch(/^18\.16\./);
-  expect(first.migrations.applied).toEqual([1, 2, 3, 4]);
+  expect(first.migrations.applied).toEqual([1, 2, 3, 4, 5]);
   const again = await pipeline('migrate', { spoolDir: join(dir, 'spool-migrate-2') });
   expect(again.migrations.applied).toEqual([]);
   const tables = await again.connection.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'e2e_migrate' ORDER BY name`, 'tables');
   expect(tables.map((t) => t.name)).toEqual(
-    expect.arrayContaining(['trellis_probe_samples', 'trellis_probe_rollup_1m', 'trellis_probe_rollup_1m_mv', 'trellis_probe_hist_1m', 'trellis_probe_hist_10m', 'trellis_ingest_ledger', 'trellis_schema_migrations', 'trellis_audit_events']),
+    expect.arrayContaining(['trellis_probe_samples', 'trellis_probe_rollup_1m', 'trellis_probe_rollup_1m_mv', 'trellis_probe_hist_by_time_1m', 'trellis_probe_hist_by_time_10m_mv', 'trellis_ingest_ledger', 'trellis_schema_migrations', 'trellis_audit_events']),
   );
+  // v5 replaced the v4 histogram tables and their views.
+  expect(tables.map((t) => t.name).filter((n) => /probe_hist_1\d?0?m/.test(n))).toEqual([]);
   const versions = await again.connection.queryRows<{ version: number }>('SELECT version FROM e2e_migrate.trellis_schema_migrations FINAL ORDER BY version', 'v');
-  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
+  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
+});
+
+test('upgrading v4 to v5 moves the histogram states to the time-sorted tables unchanged, and a re-run copies nothing twice', async () => {
+  const conn = new ClickHouseConnection({ url, username: 'default', password: '', requestTimeoutMs: 10_000 });
+  try {
+    const o = { database: 'e2e_upgrade', tablePrefix: 'trellis_', features: await conn.detectFeatures(), rawRetentionDays: 30, rollupRetentionDays: 400 };
+    const n = new SchemaNames(o);
+    expect((await migrate(conn, o, 4)).applied).toEqual([1, 2, 3, 4]);
+    const t0 = Date.UTC(2024, 4, 1, 12, 0, 0) / 1000;
+    // Two inserts, so each v4 table holds several unmerged parts of the same buckets.
+    const insert = (from: number, rows: number) =>
+      conn.command(
+        `INSERT INTO ${n.table('probe_samples')} (ts, ts_ms, src, dst, path, seq, rtt_us, lost, jitter_us, block_id)\n` +
+          `SELECT toDateTime(${t0} + number * 7), (${t0} + number * 7) * 1000, concat('u', toString(number % 3)), 'u9', 'direct', number, ` +
+          `toUInt32(if(number % 13 = 0, 0, 2000 + (number * 7919) % 150000)), toUInt8(number % 13 = 0), toUInt32(number % 900), 'up' FROM numbers(${from}, ${rows})`,
+        'insert probes',
+      );
+    await insert(0, 3000);
+    await insert(3000, 2000);
+    const summary = (table: string) =>
+      conn.queryRows<Record<string, unknown>>(
+        `SELECT toUInt32(bucket) AS b, src, quantilesTimingIfMerge(0.5, 0.95, 0.99)(rtt_q) AS q, countMerge(samples) AS n, sumMerge(lost_n) AS lost, avgIfMerge(jitter_avg) AS jitter\n` +
+          `FROM ${n.table(table)} GROUP BY b, src ORDER BY b, src`,
+        table,
+      );
+    const before = { m1: await summary('probe_hist_1m'), m10: await summary('probe_hist_10m') };
+    expect(before.m10.reduce((k, r) => k + Number(r.n), 0)).toBe(5000);
+    expect((await migrate(conn, o)).applied).toEqual([5]);
+    expect(await summary('probe_hist_by_time_1m')).toEqual(before.m1);
+    expect(await summary('probe_hist_by_time_10m')).toEqual(before.m10);
+    const left = await conn.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'e2e_upgrade' AND name LIKE '%probe_hist_1%'`, 'tables');
+    expect(left).toEqual([]);
+    // New rows reach the v5 tables through their own views.
+    await insert(5000, 10);
+    expect((await summary('probe_hist_by_time_10m')).reduce((k, r) => k + Number(r.n), 0)).toBe(5010);
+    // A migration recorded as not applied (a crash before its record) runs again without copying twice.
+    await conn.command(`ALTER TABLE ${n.table('schema_migrations')} DELETE WHERE version = 5`, 'forget v5');
+    for (let i = 0; i < 100; i++) {
+      const pending = await conn.queryRows<{ n: string }>(`SELECT count() AS n FROM system.mutations WHERE database = 'e2e_upgrade' AND is_done = 0`, 'mutations');
+      if (Number(pending[0]!.n) === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await migrate(conn, o)).applied).toEqual([5]);
+    expect((await summary('probe_hist_by_time_10m')).reduce((k, r) => k + Number(r.n), 0)).toBe(5010);
+  } finally {
+    await conn.close();
+  }
 });
 
 test('probe rows round-trip, and a resent batch does not duplicate them', async () => {
@@ -217,7 +267,7 @@ test('rollups: the materialized view gives the p50/p95/p99, loss rate and jitter
   }
   // The histogram rollups (1 and 10 minutes): counts exact; quantiles in 100 µs units (exact below
   // 102.4 ms), nearest rank, so within one rank of the exact quantile, floored to 100 µs.
-  for (const [table, bucketMs] of [['probe_hist_1m', 60_000], ['probe_hist_10m', 600_000]] as const) {
+  for (const [table, bucketMs] of [['probe_hist_by_time_1m', 60_000], ['probe_hist_by_time_10m', 600_000]] as const) {
     const hist = await p.connection.queryRows<Record<string, unknown>>(
       `SELECT toUInt32(bucket) AS b, path, quantilesTimingIfMerge(0.5, 0.95, 0.99)(rtt_q) AS q, countMerge(samples) AS n, sumMerge(lost_n) AS lost, avgIfMerge(jitter_avg) AS jitter\n` +
         `FROM ${p.names.table(table)} WHERE src = 'r1' GROUP BY b, path ORDER BY b, path`,
@@ -297,7 +347,7 @@ describe('configuration errors', () => {
     expect(e.code).toBe(ClickHouseErrorCode.AUTH_FAILED);
     expect(e.message).toContain('"trellis"');
     const good = await pipeline('auth', { username: 'trellis', password: 'trellis-test' });
-    expect(good.migrations.applied).toEqual([1, 2, 3, 4]);
+    expect(good.migrations.applied).toEqual([1, 2, 3, 4, 5]);
   });
 
   test('a bad table prefix names the field', async () => {

@@ -26,8 +26,8 @@ export { featuresForVersion, FEATURES_18_16, FEATURES_CURRENT } from './server-f
 export type { ServerFeatures } from './server-features';
 export { allStatements, migrate, MIGRATIONS, LATEST_SCHEMA_VERSION } from './migrations';
 export type { Migration, MigrationResult } from './migrations';
-export { SchemaNames, createTable, probeRollup, ingestLedger, rawTables, RAW_TABLE_SPECS, ROLLUP_QUANTILES, probeHistRollups, PROBE_HIST_SPEC, PROBE_HIST_TABLES, PROBE_HIST_UNIT_US } from './schema';
-export type { SchemaOptions } from './schema';
+export { SchemaNames, createTable, probeRollup, ingestLedger, rawTables, RAW_TABLE_SPECS, ROLLUP_QUANTILES, probeHistRollups, PROBE_HIST_SPEC, PROBE_HIST_TABLES, PROBE_HIST_UNIT_US, probeHistByTime, probeHistByTimeBackfill, PROBE_HIST_BY_TIME_SPEC, PROBE_HIST_BY_TIME_TABLES } from './schema';
+export type { BackfillStep, SchemaOptions } from './schema';
 export { probeRollupQuery, probeSamplesQuery, toProbeRollupRow } from './queries';
 export type { ProbeRollupFilter, ProbeRollupRow } from './queries';
 export { toDbRows, TABLES, NODE_EVENT_KINDS } from './rows';

@@ -6,12 +6,32 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseConnection } from './connection';
 import { clickhouseErrors } from './errors';
-import { createDatabase, createMigrationsTable, ingestLedger, MIGRATIONS_TABLE, probeHistRollups, probeRollup, rawTables, SchemaNames, quoteString, type SchemaOptions } from './schema';
+import {
+  createDatabase,
+  createMigrationsTable,
+  ingestLedger,
+  MIGRATIONS_TABLE,
+  probeHistByTime,
+  probeHistByTimeBackfill,
+  probeHistRollups,
+  probeRollup,
+  rawTables,
+  SchemaNames,
+  quoteString,
+  type BackfillStep,
+  type SchemaOptions,
+} from './schema';
 
 export interface Migration {
   version: number;
   name: string;
   statements: (o: SchemaOptions) => string[];
+  /**
+   * Data moved out of an earlier version's tables after `statements`. A step runs only while its
+   * source table exists and drops that table last, so re-running a half-applied migration neither
+   * fails on a missing table nor copies rows twice.
+   */
+  backfill?: (o: SchemaOptions) => BackfillStep[];
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -19,17 +39,22 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'one-minute probe rollups', statements: probeRollup },
   { version: 3, name: 'ingest ledger for replay dedup', statements: ingestLedger },
   { version: 4, name: 'histogram probe rollups (1 and 10 minutes) for dashboards', statements: probeHistRollups },
+  { version: 5, name: 'histogram probe rollups sorted by time first, backfilled from v4', statements: probeHistByTime, backfill: probeHistByTimeBackfill },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
-export function migrationChecksum(m: Migration, o: SchemaOptions): string {
-  return createHash('sha256').update(m.statements(o).join(';\n')).digest('hex').slice(0, 16);
+function backfillStatements(m: Migration, o: SchemaOptions): string[] {
+  return (m.backfill?.(o) ?? []).flatMap((s) => s.statements);
 }
 
-/** allStatements is every statement a fresh database gets, in order (for docs and tests). */
+export function migrationChecksum(m: Migration, o: SchemaOptions): string {
+  return createHash('sha256').update([...m.statements(o), ...backfillStatements(m, o)].join(';\n')).digest('hex').slice(0, 16);
+}
+
+/** allStatements is every statement an upgrade through every version runs, in order (for docs and tests). */
 export function allStatements(o: SchemaOptions): string[] {
-  return [createDatabase(o), createMigrationsTable(o), ...MIGRATIONS.flatMap((m) => m.statements(o))];
+  return [createDatabase(o), createMigrationsTable(o), ...MIGRATIONS.flatMap((m) => [...m.statements(o), ...backfillStatements(m, o)])];
 }
 
 export interface MigrationResult {
@@ -37,8 +62,11 @@ export interface MigrationResult {
   version: number;
 }
 
-/** migrate brings the database to LATEST_SCHEMA_VERSION and reports which versions it applied. */
-export async function migrate(conn: ClickHouseConnection, o: SchemaOptions): Promise<MigrationResult> {
+/**
+ * migrate brings the database to LATEST_SCHEMA_VERSION (or `upTo`, for tests of an upgrade) and
+ * reports which versions it applied.
+ */
+export async function migrate(conn: ClickHouseConnection, o: SchemaOptions, upTo: number = LATEST_SCHEMA_VERSION): Promise<MigrationResult> {
   const names = new SchemaNames({ ...o, cluster: undefined });
   await conn.command(createDatabase(o), 'create database');
   await conn.command(createMigrationsTable(o), 'create schema_migrations');
@@ -48,14 +76,23 @@ export async function migrate(conn: ClickHouseConnection, o: SchemaOptions): Pro
   );
   const done = new Set(rows.map((r) => Number(r.version)));
   const applied: number[] = [];
+  const run = async (m: Migration, stmt: string) => {
+    try {
+      await conn.command(stmt, `migration ${m.version}`);
+    } catch (err) {
+      throw clickhouseErrors.migrationFailed(m.version, m.name, (err as Error).message);
+    }
+  };
   for (const m of MIGRATIONS) {
-    if (done.has(m.version)) continue;
-    for (const stmt of m.statements(o)) {
-      try {
-        await conn.command(stmt, `migration ${m.version}`);
-      } catch (err) {
-        throw clickhouseErrors.migrationFailed(m.version, m.name, (err as Error).message);
-      }
+    if (done.has(m.version) || m.version > upTo) continue;
+    for (const stmt of m.statements(o)) await run(m, stmt);
+    for (const step of m.backfill?.(o) ?? []) {
+      const present = await conn.queryRows<{ n: number | string }>(
+        `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(o.database)} AND name = ${quoteString(step.whileExists)}`,
+        `migration ${m.version}: is ${step.whileExists} still there`,
+      );
+      if (Number(present[0]?.n ?? 0) === 0) continue;
+      for (const stmt of step.statements) await run(m, stmt);
     }
     await conn.command(
       `INSERT INTO ${names.table(MIGRATIONS_TABLE)} (version, name, checksum, applied_at) VALUES ` +
@@ -64,5 +101,5 @@ export async function migrate(conn: ClickHouseConnection, o: SchemaOptions): Pro
     );
     applied.push(m.version);
   }
-  return { applied, version: LATEST_SCHEMA_VERSION };
+  return { applied, version: Math.min(upTo, LATEST_SCHEMA_VERSION) };
 }

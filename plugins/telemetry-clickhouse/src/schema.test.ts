@@ -1,5 +1,5 @@
-import { allStatements } from './migrations';
-import { createTable, probeRollup, RAW_TABLE_SPECS, type SchemaOptions } from './schema';
+import { allStatements, MIGRATIONS } from './migrations';
+import { createTable, probeHistByTime, probeHistByTimeBackfill, probeRollup, RAW_TABLE_SPECS, type SchemaOptions } from './schema';
 import { FEATURES_18_16, FEATURES_CURRENT, featuresForVersion } from './server-features';
 
 const base = (over: Partial<SchemaOptions> = {}): SchemaOptions => ({
@@ -41,6 +41,26 @@ describe('DDL for ClickHouse 18.16', () => {
     expect(mv).toContain('CREATE MATERIALIZED VIEW IF NOT EXISTS `trellis`.`tp_probe_rollup_1m_mv` TO `trellis`.`tp_probe_rollup_1m`');
     expect(mv).toContain('quantilesIfState(0.5, 0.95, 0.99)(toFloat64(rtt_us), lost = 0)');
   });
+  it('sorts the v5 histogram rollups by time first, with small marks, and moves the v4 views to them', () => {
+    const [t1, t10, drop1, drop10, mv1, mv10] = probeHistByTime(base());
+    expect(t1).toContain('CREATE TABLE IF NOT EXISTS `trellis`.`tp_probe_hist_by_time_1m`');
+    expect(t1).toContain('ORDER BY (bucket, src, dst, path)\nSETTINGS index_granularity = 1024');
+    expect(t10).toContain('`tp_probe_hist_by_time_10m`');
+    expect([drop1, drop10]).toEqual(['DROP TABLE IF EXISTS `trellis`.`tp_probe_hist_1m_mv`', 'DROP TABLE IF EXISTS `trellis`.`tp_probe_hist_10m_mv`']);
+    expect(mv1).toContain('TO `trellis`.`tp_probe_hist_by_time_1m`');
+    expect(mv1).toContain('toDateTime(intDiv(toUInt32(ts), 60) * 60) AS bucket');
+    expect(mv10).toContain('toDateTime(intDiv(toUInt32(ts), 600) * 600) AS bucket');
+  });
+  it('backfills v5 from each v4 table while it exists, dropping it last', () => {
+    const steps = probeHistByTimeBackfill(base());
+    expect(steps.map((s) => s.whileExists)).toEqual(['tp_probe_hist_1m', 'tp_probe_hist_10m']);
+    expect(steps[0]!.statements).toEqual([
+      'INSERT INTO `trellis`.`tp_probe_hist_by_time_1m` (`bucket`, `src`, `dst`, `path`, `rtt_q`, `samples`, `lost_n`, `jitter_avg`)\n' +
+        'SELECT `bucket`, `src`, `dst`, `path`, `rtt_q`, `samples`, `lost_n`, `jitter_avg` FROM `trellis`.`tp_probe_hist_1m`',
+      'DROP TABLE IF EXISTS `trellis`.`tp_probe_hist_1m`',
+    ]);
+    expect(MIGRATIONS.find((m) => m.version === 5)?.backfill).toBe(probeHistByTimeBackfill);
+  });
   it('has no ON CLUSTER, Replicated or Distributed without a cluster', () => {
     expect(ddl).not.toMatch(/ON CLUSTER|Replicated|Distributed/);
   });
@@ -77,7 +97,16 @@ describe('DDL in cluster mode', () => {
     expect(mv).toContain('FROM `trellis`.`tp_probe_samples_local`');
   });
   it('creates the database and every statement ON CLUSTER', () => {
-    for (const s of allStatements(o)) expect(s).toContain('ON CLUSTER `mesh`');
+    for (const s of allStatements(o).filter((s) => !s.startsWith('INSERT'))) expect(s).toContain('ON CLUSTER `mesh`');
+  });
+  it('backfills v5 through the Distributed tables, so one server copies every shard, then drops both v4 tables', () => {
+    const [step] = probeHistByTimeBackfill(o);
+    expect(step!.whileExists).toBe('tp_probe_hist_1m');
+    expect(step!.statements[0]).toMatch(/^INSERT INTO `trellis`.`tp_probe_hist_by_time_1m` .*\nSELECT .* FROM `trellis`.`tp_probe_hist_1m`$/);
+    expect(step!.statements.slice(1)).toEqual([
+      'DROP TABLE IF EXISTS `trellis`.`tp_probe_hist_1m` ON CLUSTER `mesh`',
+      'DROP TABLE IF EXISTS `trellis`.`tp_probe_hist_1m_local` ON CLUSTER `mesh`',
+    ]);
   });
   it('uses plain engines ON CLUSTER when not replicated', () => {
     const [local] = createTable('node_events', RAW_TABLE_SPECS.node_events, base({ cluster: { name: 'mesh', replicated: false } }));

@@ -36,6 +36,8 @@ interface TableSpec {
   shardBy: string;
   /** Retention column expression for TTL, with the retention kind. */
   ttl?: { column: string; kind: 'raw' | 'rollup' | 'ledger' };
+  /** Rows per primary-key mark, when the default (8192) reads too much for a narrow range. */
+  indexGranularity?: number;
 }
 
 /** Column type "Name" is a low-cardinality string: LowCardinality(String) where supported. */
@@ -191,9 +193,10 @@ export function createTable(name: string, spec: TableSpec, o: SchemaOptions): st
   const n = new SchemaNames(o);
   const cols = spec.columns.map(([c, t]) => `  ${quoteIdent(c)} ${columnType(t, o.features)}`).join(',\n');
   const ttl = spec.ttl && o.features.ttl ? `\nTTL ${spec.ttl.column} + INTERVAL ${retentionDays(spec.ttl.kind, o)} DAY` : '';
+  const settings = spec.indexGranularity ? `\nSETTINGS index_granularity = ${spec.indexGranularity}` : '';
   const out = [
     `CREATE TABLE IF NOT EXISTS ${n.local(name)}${onCluster(o)}\n(\n${cols}\n)\nENGINE = ${engineClause(spec, o, name)}\n` +
-      `PARTITION BY ${spec.partitionBy}\nORDER BY (${spec.orderBy})${ttl}`,
+      `PARTITION BY ${spec.partitionBy}\nORDER BY (${spec.orderBy})${ttl}${settings}`,
   ];
   if (o.cluster) {
     out.push(
@@ -241,11 +244,14 @@ export function probeRollup(o: SchemaOptions): string[] {
 /**
  * Histogram rollups for dashboards: one-minute and ten-minute tables with quantilesTiming states,
  * each fed by its own materialized view straight from the raw table (18.16 does not chain views
- * off an AggregatingMergeTree target reliably). A quantilesTiming state is a fixed histogram, so
- * merging thousands of them is cheap, unlike the reservoir states of probe_rollup_1m. RTT goes in
- * in units of PROBE_HIST_UNIT_US (0.1 ms): exact below 102.4 ms, 1.6 ms steps up to 3 s, clamped
- * at 3 s. Dashboards read the 10-minute table for whole 10-minute buckets inside the range and
- * the 1-minute table for the edges (telemetry-sql.ts), so a range keeps its minute granularity.
+ * off an AggregatingMergeTree target reliably). A quantilesTiming state keeps every value (2 bytes
+ * each) up to about 5,670 values and becomes a fixed histogram beyond, so merging thousands of
+ * them is cheap, unlike the reservoir states of probe_rollup_1m; the answer does not depend on
+ * how the values were split into states. RTT goes in in units of PROBE_HIST_UNIT_US (0.1 ms):
+ * exact below 102.4 ms, 1.6 ms steps up to 3 s once a histogram, clamped at 3 s. Dashboards read
+ * the 10-minute table for whole 10-minute buckets inside the range and the 1-minute table for the
+ * edges (telemetry-sql.ts), so a range keeps its minute granularity. Schema v5 replaces these two
+ * tables with the time-sorted PROBE_HIST_BY_TIME_TABLES below.
  */
 export const PROBE_HIST_UNIT_US = 100;
 /** Bucket length per histogram rollup table, in seconds. */
@@ -269,19 +275,89 @@ export const PROBE_HIST_SPEC: TableSpec = {
   ttl: { column: 'bucket', kind: 'rollup' },
 };
 
+function histViewName(o: SchemaOptions, table: string): string {
+  return `${quoteIdent(o.database)}.${quoteIdent(`${o.tablePrefix}${table}_mv`)}`;
+}
+
+function histView(o: SchemaOptions, table: string, bucketS: number): string {
+  const n = new SchemaNames(o);
+  return (
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${histViewName(o, table)}${onCluster(o)} TO ${n.local(table)}\nAS SELECT\n` +
+    `  toDateTime(intDiv(toUInt32(ts), ${bucketS}) * ${bucketS}) AS bucket, src, dst, path,\n` +
+    `  quantilesTimingIfState(${Q})(toUInt32(intDiv(rtt_us, ${PROBE_HIST_UNIT_US})), lost = 0) AS rtt_q,\n` +
+    `  countState() AS samples,\n` +
+    `  sumState(toUInt64(lost)) AS lost_n,\n` +
+    `  avgIfState(jitter_us, lost = 0) AS jitter_avg\n` +
+    `FROM ${n.local('probe_samples')}\nGROUP BY bucket, src, dst, path`
+  );
+}
+
 /** Histogram probe rollups (1 and 10 minutes), each with the materialized view feeding it from probe_samples. */
 export function probeHistRollups(o: SchemaOptions): string[] {
+  return (Object.entries(PROBE_HIST_TABLES) as Array<[string, number]>).flatMap(([name, bucketS]) => [...createTable(name, PROBE_HIST_SPEC, o), histView(o, name, bucketS)]);
+}
+
+/**
+ * The histogram rollups again, sorted by time first with 1024-row marks (schema v5). Mesh-wide
+ * panels filter on nothing but the time range, and under `src, dst, path, bucket` every mark of
+ * the one-minute table holds some minute of the range edges, so a 6 h query decoded all 24 h (and
+ * in production all 400 days) of quantile states. Under `bucket, src, dst, path` a range reads
+ * only its own marks; a one-node query reads every pair of the range, which is still a few
+ * thousand small states. ClickHouse 18.16 does not prune on a key such as toStartOfHour(bucket)
+ * from a condition on bucket, so the key starts with bucket itself.
+ */
+export const PROBE_HIST_BY_TIME_TABLES = { probe_hist_by_time_1m: 60, probe_hist_by_time_10m: 600 } as const;
+
+export const PROBE_HIST_BY_TIME_SPEC: TableSpec = { ...PROBE_HIST_SPEC, orderBy: 'bucket, src, dst, path', indexGranularity: 1024 };
+
+/** The v4 table each time-sorted rollup replaces. */
+const HIST_REPLACES: Record<keyof typeof PROBE_HIST_BY_TIME_TABLES, keyof typeof PROBE_HIST_TABLES> = {
+  probe_hist_by_time_1m: 'probe_hist_1m',
+  probe_hist_by_time_10m: 'probe_hist_10m',
+};
+
+/**
+ * Schema v5, in an order that neither loses nor doubles a row when ingest waits for the migration
+ * (the plugin migrates before its exporter starts): new tables, the v4 views dropped, the new
+ * views created. probeHistByTimeBackfill then copies the v4 states.
+ */
+export function probeHistByTime(o: SchemaOptions): string[] {
+  const entries = Object.entries(PROBE_HIST_BY_TIME_TABLES) as Array<[keyof typeof PROBE_HIST_BY_TIME_TABLES, number]>;
+  return [
+    ...entries.flatMap(([name]) => createTable(name, PROBE_HIST_BY_TIME_SPEC, o)),
+    ...entries.map(([name]) => `DROP TABLE IF EXISTS ${histViewName(o, HIST_REPLACES[name])}${onCluster(o)}`),
+    ...entries.map(([name, bucketS]) => histView(o, name, bucketS)),
+  ];
+}
+
+/**
+ * The v5 backfill, one step per v4 table, each run only while that table exists: the states are
+ * copied as they are (an AggregatingMergeTree merges them like any insert, so the answers stay
+ * identical), then the v4 table is dropped. In cluster mode the copy goes through the Distributed
+ * tables, which shard by the same key, so one server backfills every shard.
+ */
+export function probeHistByTimeBackfill(o: SchemaOptions): BackfillStep[] {
   const n = new SchemaNames(o);
-  return (Object.entries(PROBE_HIST_TABLES) as Array<[string, number]>).flatMap(([name, bucketS]) => [
-    ...createTable(name, PROBE_HIST_SPEC, o),
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdent(o.database)}.${quoteIdent(`${o.tablePrefix}${name}_mv`)}${onCluster(o)} TO ${n.local(name)}\nAS SELECT\n` +
-      `  toDateTime(intDiv(toUInt32(ts), ${bucketS}) * ${bucketS}) AS bucket, src, dst, path,\n` +
-      `  quantilesTimingIfState(${Q})(toUInt32(intDiv(rtt_us, ${PROBE_HIST_UNIT_US})), lost = 0) AS rtt_q,\n` +
-      `  countState() AS samples,\n` +
-      `  sumState(toUInt64(lost)) AS lost_n,\n` +
-      `  avgIfState(jitter_us, lost = 0) AS jitter_avg\n` +
-      `FROM ${n.local('probe_samples')}\nGROUP BY bucket, src, dst, path`,
-  ]);
+  const cols = PROBE_HIST_SPEC.columns.map(([c]) => quoteIdent(c)).join(', ');
+  return (Object.keys(PROBE_HIST_BY_TIME_TABLES) as Array<keyof typeof PROBE_HIST_BY_TIME_TABLES>).map((name) => {
+    const old = HIST_REPLACES[name];
+    // The table read from goes first, so a re-run after a partial drop skips the step instead of copying twice.
+    return {
+      whileExists: o.tablePrefix + old,
+      statements: [
+        `INSERT INTO ${n.table(name)} (${cols})\nSELECT ${cols} FROM ${n.table(old)}`,
+        `DROP TABLE IF EXISTS ${n.table(old)}${onCluster(o)}`,
+        ...(o.cluster ? [`DROP TABLE IF EXISTS ${n.local(old)}${onCluster(o)}`] : []),
+      ],
+    };
+  });
+}
+
+/** Statements that move data out of an earlier version's table, run only while it exists (see migrations.ts). */
+export interface BackfillStep {
+  /** Table name (unquoted, in the plugin's database) whose presence means the step has not run yet. */
+  whileExists: string;
+  statements: string[];
 }
 
 /** The ingest ledger and one materialized view per raw table recording each insert block id. */
