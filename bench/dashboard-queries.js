@@ -71,7 +71,7 @@ async function run() {
       'generate probe rows',
     );
     const insertS = (Date.now() - t0) / 1000;
-    for (const t of ['probe_rollup_1m', 'probe_hist_1m', 'probe_hist_10m']) await conn.command(`OPTIMIZE TABLE ${names.table(t)} FINAL`, 'merge rollup').catch(() => undefined);
+    for (const t of ['probe_rollup_1m', 'probe_hist_by_time_1m', 'probe_hist_by_time_10m']) await conn.command(`OPTIMIZE TABLE ${names.table(t)} FINAL`, 'merge rollup').catch(() => undefined);
     const counted = await conn.queryRows(`SELECT count() AS n FROM ${names.table('probe_samples')}`, 'count');
     const rollupRows = await conn.queryRows(`SELECT count() AS n FROM ${names.table('probe_rollup_1m')}`, 'count');
 
@@ -82,7 +82,7 @@ async function run() {
       variables: { node: Array.from({ length: NODES }, (_, i) => `n${i}`), peer: ['n1', 'n2', 'n3', 'n4'], path: ['direct', 'relay-r1'] },
     };
     const single = { ...ctx, variables: { ...ctx.variables, node: 'n0' } };
-    const probePanel = (q) => /probe_(rollup_1m|hist_1m|samples)/.test(q.sql) && !q.panel.startsWith('variable');
+    const probePanel = (q) => /probe_(rollup_1m|hist_by_time_1m|samples)/.test(q.sql) && !q.panel.startsWith('variable');
     const trellis = dg.generate({ database: DB }).queries.filter(probePanel);
     const baseline = dg.generate({ database: DB, rawProbes: true }).queries.filter(probePanel);
     const queries = [];

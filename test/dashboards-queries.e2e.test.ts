@@ -202,3 +202,46 @@ test('every alert query runs, returns its label columns and value, and fires whe
     'trellis-shaping-drops': ['n1/trellis0/1:20'],
   });
 });
+
+/**
+ * The panels read 10-minute histogram states inside the range and 1-minute ones at its edges; the
+ * answer must be the one a single quantilesTiming over the raw samples of the same minutes gives
+ * (same 0.1 ms units), for a range whose ends are neither 10-minute nor minute aligned.
+ */
+test('probe panels over the rollups equal the same aggregation over the raw samples of their minutes', async () => {
+  const ctx: MacroContext = { ...panelCtx, from: now - 2 * 3_600_000 + 3 * 60_000 + 17_000, to: now - 7 * 60_000 - 5_000 };
+  const [fromS, toS] = [Math.floor(ctx.from / 1000), Math.floor(ctx.to / 1000)];
+  const raw = (groupBy: string, where: string, select: string) =>
+    `SELECT ${select}\nFROM ${DB}.trellis_probe_samples FINAL\n` +
+    `WHERE toStartOfMinute(ts) >= toDateTime(${fromS}) AND toStartOfMinute(ts) <= toDateTime(${toS}) AND ${where}\nGROUP BY ${groupBy}`;
+  const q = 'quantilesTimingIf(0.5, 0.95, 0.99)(toUInt32(intDiv(rtt_us, 100)), lost = 0)';
+  const panel = (dashboardUid: string, title: string) => g.queries.find((x) => x.dashboardUid === dashboardUid && x.panel === title)!;
+
+  const matrix = await run(expandMacros(panel('trellis-latency-matrix', 'All paths').sql, ctx));
+  const matrixRaw = await run(
+    `SELECT src, dst, path, round(p50 / 1000, 3) AS p50_ms, round(p95 / 1000, 3) AS p95_ms, round(100 * lost_sum / n_all, 3) AS loss_pct, round(jitter_us / 1000, 3) AS jitter_ms, n_all AS samples\n` +
+      `FROM (\n${raw('src, dst, path', "path IN ('direct', 'relay-r1')", `src, dst, path, ${q}[1] * 100 AS p50, ${q}[2] * 100 AS p95, count() AS n_all, sum(toUInt64(lost)) AS lost_sum, avgIf(jitter_us, lost = 0) AS jitter_us`)}\n)\nORDER BY src, dst, path`,
+  );
+  expect(matrix.rows.length).toBe(20);
+  expect(matrix.rows).toEqual(matrixRaw.rows);
+
+  // Mesh-wide series at Grafana's 10-minute min interval: whole buckets from the 10-minute table, edge buckets from minutes.
+  const series = panel('trellis-mesh-overview', 'p95 RTT per path');
+  const tenMin = { ...ctx, intervalMs: series.minIntervalMs!, variables: { ...ctx.variables, node: NODES } };
+  const bucket = 'toDateTime(intDiv(toUInt32(ts), 600) * 600)';
+  const seriesRaw = await run(
+    `SELECT time, series, p95_ms FROM (\n${raw('time, series', `src IN (${NODES.map((x) => `'${x}'`).join(', ')})`, `${bucket} AS time, concat(src, ' -> ', dst, ' (', path, ')') AS series, ${q}[2] * 100 / 1000 AS p95_ms`)}\n)\nORDER BY time, series`,
+  );
+  const got = await run(expandMacros(series.sql, tenMin));
+  expect(got.rows.length).toBeGreaterThan(20 * 10);
+  expect(got.rows).toEqual(seriesRaw.rows);
+
+  // One node's peers at 60 s buckets: minutes only.
+  const nodeCtx = { ...ctx, variables: { ...ctx.variables, node: 'n3', peer: ['n1', 'n2'] } };
+  const loss = await run(expandMacros(panel('trellis-node-detail', 'Loss per peer').sql, nodeCtx));
+  const lossRaw = await run(
+    `SELECT time, series, loss_pct FROM (\n${raw('time, series', "src = 'n3' AND dst IN ('n1', 'n2')", `toStartOfMinute(ts) AS time, concat(dst, ' (', path, ')') AS series, 100 * sum(toUInt64(lost)) / count() AS loss_pct`)}\n)\nORDER BY time, series`,
+  );
+  expect(loss.rows.length).toBeGreaterThan(200);
+  expect(loss.rows).toEqual(lossRaw.rows);
+});
