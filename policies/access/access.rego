@@ -479,7 +479,15 @@ selector_key(s) := "*" if {
 }
 
 # principal_keys: the selector keys that name p (named_match, as an index lookup).
-principal_keys(p) := (({"*"} | {concat("", ["user:", p.user]) | is_string(p.user)}) | {concat("", ["group:", g]) | some g in p.groups}) | ({t | some t in p.tags} | {concat("", ["node:", x]) | some x in {p.id, p.name}; is_string(x)})
+# An array (a key may repeat when id and name are equal): lookups need no set, and arrays cost
+# less to build than sets in the wasm target.
+principal_keys(p) := array.concat(
+	array.concat(["*"], [concat("", ["user:", p.user]) | is_string(p.user)]),
+	array.concat(
+		[concat("", ["group:", g]) | some g in p.groups],
+		array.concat([t | some t in p.tags], [concat("", ["node:", x]) | some x in [p.id, p.name]; is_string(x)]),
+	),
+)
 
 # src_candidates: positions in idx.rules of the rules with a src selector matching p.
 src_candidates(idx, p) := {j |
