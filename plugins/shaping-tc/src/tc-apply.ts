@@ -82,6 +82,19 @@ export interface TcShaperOptions {
   now?: () => number;
 }
 
+/** GSO_BURST_MS is how long, at the link rate, one GSO super-packet may hold the interface. */
+export const GSO_BURST_MS = 1;
+
+/**
+ * gsoSegsFor is the gso_max_segs that keeps one super-packet within GSO_BURST_MS of the link
+ * rate: 3 segments of 1420 bytes at 42 Mbit, 17 at 200 Mbit; never below 1, never above the
+ * kernel's 65535.
+ */
+export function gsoSegsFor(linkRateMbit: number, mtu: number): number {
+  const bytes = (linkRateMbit * 1e6 * GSO_BURST_MS) / 1000 / 8;
+  return Math.min(65_535, Math.max(1, Math.floor(bytes / Math.max(mtu, 68))));
+}
+
 export class TcShaper {
   private created: CreatedState;
   private desired: DesiredState | null = null;
@@ -126,7 +139,7 @@ export class TcShaper {
       }
     };
 
-    await this.limitGso(ran);
+    await this.limitGso(profile.linkRateMbit, ran);
     const iface = await this.readDevice(this.opts.iface, true);
     const egress = diffDevice(iface, desired.egress);
     if (!isOurRoot(iface)) this.created.egressRoot = true;
@@ -157,16 +170,22 @@ export class TcShaper {
   }
 
   /**
-   * limitGso makes local TCP hand the interface one segment per packet. With GSO a socket queues
-   * 64 KB super-packets: HTB then releases up to 45 packets at once (12 ms of a 42 Mbit link) and a
-   * realtime packet waits behind them in wireguard-go. The previous value is kept to restore.
+   * limitGso bounds the super-packets local TCP hands the interface to one GSO burst (about 1 ms)
+   * of the profile's link rate. With full GSO a socket queues 64 KB super-packets: HTB releases up
+   * to 45 packets at once (12 ms of a 42 Mbit link) and a realtime packet waits behind them in
+   * wireguard-go. One segment per packet everywhere costs the sender its GSO batching, which cut the
+   * unshaped wireguard-go path here to about a third; bounding by the link rate keeps both. The
+   * value the interface had before Trellis touched it is kept to restore.
    */
-  private async limitGso(ran: Command[]): Promise<void> {
+  private async limitGso(linkRateMbit: number, ran: Command[]): Promise<void> {
     const out = await tryRun(this.opts.runner, ['ip', '-d', '-j', 'link', 'show', 'dev', this.opts.iface]);
     if (out === null) return;
-    const segs = (JSON.parse(out || '[]') as Array<{ gso_max_segs?: number }>)[0]?.gso_max_segs;
-    if (segs === undefined || segs === 1) return;
-    const cmd = ['ip', 'link', 'set', 'dev', this.opts.iface, 'gso_max_segs', '1'];
+    const link = (JSON.parse(out || '[]') as Array<{ gso_max_segs?: number; mtu?: number }>)[0];
+    const segs = link?.gso_max_segs;
+    if (segs === undefined) return;
+    const want = gsoSegsFor(linkRateMbit, link?.mtu ?? 1420);
+    if (segs === want) return;
+    const cmd = ['ip', 'link', 'set', 'dev', this.opts.iface, 'gso_max_segs', String(want)];
     if ((await tryRun(this.opts.runner, cmd)) === null) {
       this.opts.log.warn({ iface: this.opts.iface }, 'could not limit GSO on the interface; bulk bursts may delay realtime traffic');
       return;
