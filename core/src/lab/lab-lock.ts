@@ -66,3 +66,15 @@ export function releaseLabLock(): void {
   held = false;
   if (ownerOf() === process.pid) rmSync(LOCK_DIR, { recursive: true, force: true });
 }
+
+/**
+ * handOverLabLock gives the lock this process holds to another live process, the lab's controller,
+ * when the lab outlives this process (`trellis lab up` returns while the lab keeps running). Without
+ * it the next Lab.up (a test, a benchmark) would see no live owner and clear the running lab.
+ * `lab down` stops the controller, and a lock whose owner died is taken over as usual.
+ */
+export function handOverLabLock(pid: number): void {
+  if (!held) return;
+  writeFileSync(join(LOCK_DIR, 'owner'), `${pid}\n`);
+  held = false;
+}

@@ -1,4 +1,5 @@
 import { Lab, type LabProgress } from '../../lab/lab';
+import { handOverLabLock } from '../../lab/lab-lock';
 import { labDir } from '../../lab/lab-state';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
@@ -102,6 +103,9 @@ Flags:
       io.stderr('lab: what started is left running for inspection; `trellis lab down` removes it\n');
       throw err;
     });
+    // The lab outlives this command: its controller holds the one-lab lock until `lab down`.
+    const controllerPid = lab.describe().controller.pid;
+    if (controllerPid !== null) handOverLabLock(controllerPid);
     if (values.json) {
       printJson(io, lab.describe());
       return 0;
