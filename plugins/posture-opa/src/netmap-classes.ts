@@ -126,7 +126,7 @@ function isNetmapNode(n: unknown): n is NetmapNode {
   );
 }
 
-const sortedSet = (xs: Iterable<string>) => [...new Set(xs)].sort();
+const sortedSet = (xs: Iterable<string>) => (Array.isArray(xs) && xs.length < 2 ? xs : [...new Set(xs)].sort());
 
 /**
  * partitionNodes groups nodes the policy treats alike; null when it cannot be sure (then evaluate
@@ -149,9 +149,20 @@ export function partitionNodes(nodes: readonly unknown[], acls: unknown): NodePa
     ips.add(ipv4);
     ips.add(ipv6);
     const user = n.user !== null && facts.namedUsers.has(n.user) ? n.user : null;
-    const groups = n.groups.filter((g): g is string => typeof g === 'string').map((g) => stripPrefix(g, 'group:'));
-    if (n.user !== null) for (const [name, members] of facts.aclGroups) if (members.has(n.user)) groups.push(name);
-    const tags = n.tags.filter((t): t is string => typeof t === 'string').map((t) => `tag:${stripPrefix(t, 'tag:')}`);
+    // Only the groups and tags some selector can name count.
+    const seenGroups: string[] = [];
+    for (const g of n.groups) {
+      if (typeof g !== 'string') continue;
+      const name = stripPrefix(g, 'group:');
+      if (facts.namedGroups.has(name)) seenGroups.push(name);
+    }
+    if (n.user !== null) for (const [name, members] of facts.aclGroups) if (members.has(n.user) && facts.namedGroups.has(name)) seenGroups.push(name);
+    const seenTags: string[] = [];
+    for (const t of n.tags) {
+      if (typeof t !== 'string') continue;
+      const tag = t.startsWith('tag:') ? t : `tag:${t}`;
+      if (facts.namedTags.has(tag)) seenTags.push(tag);
+    }
     const named = facts.namedNodes.has(n.id) || facts.namedNodes.has(n.name) ? n.id : null;
     let bits = '';
     if (facts.cidrs.length > 0) {
@@ -167,8 +178,6 @@ export function partitionNodes(nodes: readonly unknown[], acls: unknown): NodePa
       }
       bits = held.join('');
     }
-    const seenGroups = groups.filter((g) => facts.namedGroups.has(g));
-    const seenTags = tags.filter((t) => facts.namedTags.has(t));
     const key = JSON.stringify([user, sortedSet(seenGroups), sortedSet(seenTags), n.quarantined, named, bits]);
     let idx = byKey.get(key);
     if (idx === undefined) {
@@ -335,7 +344,8 @@ class ClassNetmaps implements NetmapsView {
     let src = this.sources.get(ips);
     if (src) return src;
     const byClass = new Map<number, Array<[Pos, string]>>();
-    const parts: string[] = [];
+    // slot = class * 2 + position of the address in the class's members.
+    const slots = new Uint8Array(this.p.classes.length * 2);
     const literals: string[] = [];
     for (const ip of ips) {
       const owner = this.repIps.get(ip);
@@ -347,12 +357,14 @@ class ClassNetmaps implements NetmapsView {
       let own = byClass.get(cls);
       if (!own) byClass.set(cls, (own = []));
       own.push([pos, ip]);
-      parts.push(`${cls}:${pos}`);
+      slots[cls * 2 + pos] = 1;
     }
-    const key = JSON.stringify([sortedSet(parts), sortedSet(literals)]);
+    const used: number[] = [];
+    for (let i = 0; i < slots.length; i++) if (slots[i] === 1) used.push(i);
+    const key = `${used.join(',')}|${JSON.stringify(sortedSet(literals))}`;
     let expanded = this.expanded.get(key);
     if (!expanded) {
-      expanded = this.expand(new Set(parts), literals);
+      expanded = this.expand(slots, literals);
       this.expanded.set(key, expanded);
     }
     src = { byClass, expanded };
@@ -362,15 +374,10 @@ class ClassNetmaps implements NetmapsView {
 
   /**
    * expand gives, sorted and without repeats, every address at position pos of every member of
-   * class cls for each "cls:pos" in parts, and the literals: one pass over all member addresses
-   * sorted once, rather than a sort per expansion.
+   * class cls for each slot cls * 2 + pos set in slots, and the literals: one pass over all member
+   * addresses sorted once, rather than a sort per expansion.
    */
-  private expand(parts: ReadonlySet<string>, literals: readonly string[]): string[] {
-    const slots = new Uint8Array(this.p.classes.length * 2);
-    for (const part of parts) {
-      const [cls, pos] = part.split(':').map(Number) as [number, Pos];
-      slots[cls * 2 + pos] = 1;
-    }
+  private expand(slots: Uint8Array, literals: readonly string[]): string[] {
     const all = this.allAddresses();
     const picked: string[] = [];
     for (let i = 0; i < all.ips.length; i++) if (slots[all.slots[i]!] === 1) picked.push(all.ips[i]!);
