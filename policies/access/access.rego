@@ -384,8 +384,21 @@ decision_dst_match(s) if {
 # decision costs the rules that name the source, not every rule.
 matched_labels := {info.label |
 	idx := decision_index
-	some j in src_candidates(idx, decision_src)
+	some k in principal_keys(decision_src)
+	some j in object.get(idx.src, k, [])
 	info := idx.rules[j]
+	decision_rule_matches(info)
+} | {info.label |
+	idx := decision_index
+	some j in src_cidr_candidates(idx, decision_src)
+	info := idx.rules[j]
+	decision_rule_matches(info)
+}
+
+# decision_rule_matches: the rule (whose src matches decision_src) allows the proto and port and
+# reaches decision_dst. Rules are looked up per source key, without first collecting their
+# positions in a set: a rule named by two of the source's keys is checked twice, which costs less.
+decision_rule_matches(info) if {
 	proto_match(info.proto, decision_proto)
 	indexed_port_match(info, decision_port, decision_proto)
 	reaches_decision_dst(info)
@@ -489,11 +502,9 @@ principal_keys(p) := array.concat(
 	),
 )
 
-# src_candidates: positions in idx.rules of the rules with a src selector matching p.
-src_candidates(idx, p) := {j |
-	some k in principal_keys(p)
-	some j in object.get(idx.src, k, [])
-} | {j |
+# src_cidr_candidates: positions in idx.rules of the rules with a CIDR src selector holding an
+# address of p (the named ones are looked up by key).
+src_cidr_candidates(idx, p) := {j |
 	# Each distinct CIDR once, however many rules name it.
 	some cidr, js in idx.src_cidr_rules
 	some ip in p.ips
