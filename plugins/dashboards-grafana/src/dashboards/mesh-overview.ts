@@ -15,8 +15,8 @@ export function meshOverview({ sql, thresholds: t }: DashboardContext): BuiltDas
         links: [{ title: 'Node detail: ${__data.fields.src} -> ${__data.fields.dst}', url: nodeDetailUrl('${__data.fields.src}', '${__data.fields.dst}') }],
       }),
     )
-    .withPanel(f.timeSeries('p95 RTT per path', sql.meshSeries('p95_ms'), ['time', 'series', 'p95_ms'], { unit: 'ms', width: 8, threshold: t.rttP95DefaultMs, minIntervalMinutes: 10 }))
-    .withPanel(f.timeSeries('Loss per path', sql.meshSeries('loss_pct'), ['time', 'series', 'loss_pct'], { unit: 'percent', width: 8, threshold: t.lossMaxPercent, minIntervalMinutes: 10 }))
-    .withPanel(f.timeSeries('Jitter per path', sql.meshSeries('jitter_ms'), ['time', 'series', 'jitter_ms'], { unit: 'ms', width: 8, threshold: t.jitterMaxMs, minIntervalMinutes: 10 }));
+    .withPanel(f.timeSeries('p95 RTT, 10 worst paths', sql.meshSeries('p95_ms'), ['time', 'series', 'p95_ms'], { unit: 'ms', width: 8, threshold: t.rttP95DefaultMs, minIntervalMinutes: 10 }))
+    .withPanel(f.timeSeries('Loss, 10 worst paths', sql.meshSeries('loss_pct'), ['time', 'series', 'loss_pct'], { unit: 'percent', width: 8, threshold: t.lossMaxPercent, minIntervalMinutes: 10 }))
+    .withPanel(f.timeSeries('Jitter, 10 worst paths', sql.meshSeries('jitter_ms'), ['time', 'series', 'jitter_ms'], { unit: 'ms', width: 8, threshold: t.jitterMaxMs, minIntervalMinutes: 10 }));
   return { uid, file: 'mesh-overview.json', dashboard: b.build(), queries: f.queries };
 }
