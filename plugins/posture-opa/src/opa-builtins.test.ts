@@ -37,7 +37,9 @@ describe('OpaHostBuiltins', () => {
       reads++;
       return now;
     });
-    const nowNs = host.implementations['time.now_ns']!;
+    // JSON text as bytes: opa-wasm copies an ArrayBuffer result in without stringifying it.
+    const nowNsJson = host.implementations['time.now_ns']!;
+    const nowNs = () => JSON.parse(Buffer.from(nowNsJson() as ArrayBuffer).toString('ascii')) as number;
     host.beginQuery();
     expect(nowNs()).toBe(1_700_000_000_000 * 1_000_000);
     now += 5_000;
@@ -46,6 +48,13 @@ describe('OpaHostBuiltins', () => {
     host.beginQuery();
     expect(nowNs()).toBe(1_700_000_005_000 * 1_000_000);
     expect(reads).toBe(2);
+  });
+
+  it('gives time.now_ns as the exact integer, which a double may not hold', () => {
+    const host = new OpaHostBuiltins(() => 1_765_113_475_123);
+    const text = (impl: unknown) => Buffer.from(impl as ArrayBuffer).toString('ascii');
+    expect(text(host.implementations['time.now_ns']!())).toBe('1765113475123000000');
+    expect(text(new OpaHostBuiltins(() => 0).implementations['time.now_ns']!())).toBe('0');
   });
 
   it('exposes semver.compare by its Rego name', () => {

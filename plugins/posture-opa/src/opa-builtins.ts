@@ -57,7 +57,10 @@ export function semverCompare(a: unknown, b: unknown): -1 | 0 | 1 | undefined {
   return cmp(x.prerelease.length, y.prerelease.length);
 }
 
-/** A builtin implementation as opa-wasm calls it: JSON values in, a JSON value (or undefined) out. */
+/**
+ * A builtin implementation as opa-wasm calls it: JSON values in, a JSON value (or undefined) out.
+ * An ArrayBuffer result is taken as JSON text and copied in as is (opa-wasm's loadJSON).
+ */
 export type BuiltinImpl = (...args: unknown[]) => unknown;
 
 /**
@@ -65,26 +68,51 @@ export type BuiltinImpl = (...args: unknown[]) => unknown;
  * per query, like OPA, so every rule in one evaluation sees the same instant.
  */
 export class OpaHostBuiltins {
-  private queryNowNs: number | null = null;
+  /** The clock reading (whole ms) of the current query, once read. */
+  private queryMs: number | null = null;
+  /** The clock reading (ms) whose JSON text nowNsJson last encoded, and that text. */
+  private encodedMs = Number.NaN;
+  private encodedNs: ArrayBuffer = new ArrayBuffer(0);
 
   constructor(private readonly clock: WallClock = Date.now) {}
 
   /** beginQuery starts a new evaluation: the next time.now_ns reads the clock again. */
   beginQuery(): void {
-    this.queryNowNs = null;
+    this.queryMs = null;
   }
 
   /** The builtins by Rego name, for opa-wasm's loadPolicy. */
   get implementations(): Record<string, BuiltinImpl> {
     return {
       'semver.compare': (a, b) => semverCompare(a, b),
-      'time.now_ns': () => this.nowNs(),
+      'time.now_ns': () => this.nowNsJson(),
     };
   }
 
   /** nowNs is time.now_ns: unix nanoseconds (at millisecond resolution), fixed for one query. */
   nowNs(): number {
-    if (this.queryNowNs === null) this.queryNowNs = Math.round(this.clock()) * 1_000_000;
-    return this.queryNowNs;
+    return this.nowMs() * 1_000_000;
+  }
+
+  private nowMs(): number {
+    if (this.queryMs === null) this.queryMs = Math.round(this.clock());
+    return this.queryMs;
+  }
+
+  /**
+   * nowNsJson is nowNs as JSON text, the exact integer (ms and six zeros, which a double cannot
+   * always hold). Handing opa-wasm the bytes spares it a JSON.stringify and a new TextEncoder on
+   * every call; the text is encoded again only when the clock has moved to another millisecond.
+   */
+  nowNsJson(): ArrayBuffer {
+    const ms = this.nowMs();
+    if (ms !== this.encodedMs) {
+      const text = ms === 0 ? '0' : Number.isSafeInteger(ms) ? `${ms}000000` : JSON.stringify(ms * 1_000_000);
+      const bytes = new Uint8Array(new ArrayBuffer(text.length));
+      for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+      this.encodedNs = bytes.buffer;
+      this.encodedMs = ms;
+    }
+    return this.encodedNs;
   }
 }
