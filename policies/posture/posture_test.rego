@@ -165,3 +165,24 @@ test_unconfigured_checks_are_not_reported if {
 	e := posture.decision with input as {} with data.trellis.posture_config as {"requireFirewall": true}
 	e.checks == {"firewall": false}
 }
+
+# The evaluator stores build_posture_index at data.trellis.posture_index; decisions must not change.
+test_prepared_index_gives_the_same_decisions if {
+	index := posture.build_posture_index with data.trellis.posture_config as strict_config
+	every facts in [
+		good_facts,
+		with_fact("os", {"id": "arch", "versionId": "rolling"}),
+		with_fact("os", {"id": "ubuntu", "versionId": "20.04"}),
+		with_fact("kernel", {"release": "5.10.0-28-amd64"}),
+		with_fact("agent", {"version": "dev"}),
+		with_fact("processes", ["telnetd", "sshd"]),
+		with_fact("wgKey", {"createdAt": now_ms - (120 * day_ms)}),
+		object.remove(good_facts, ["os", "wgKey"]),
+	] {
+		prepared := posture.decision with input as facts
+			with data.trellis.posture_config as strict_config
+			with data.trellis.posture_index as index
+			with time.now_ns as now_ns
+		prepared == decide(facts)
+	}
+}

@@ -16,18 +16,25 @@ version_string(v) := v if {
 # version_parts is the leading dotted numbers of v, padded or cut to three ([6, 1, 0] for
 # "6.1.0-18-amd64"); undefined when v has no leading dotted number. Each part is 1-9 ASCII digits
 # (checked with trim, not regex.match: opa's wasm target compiles a regex again on every evaluation).
-version_parts(v) := padded if {
+# It runs on every reported version, so it builds few values: one trim for the digits of all parts,
+# and the three numbers picked by position rather than sliced and padded.
+version_parts(v) := first_three(raw) if {
 	s := trim_prefix(trim_space(version_string(v)), "v")
 	base := split(split(split(s, "-")[0], "+")[0], "~")[0]
+	trim(base, "0123456789.") == ""
 	raw := split(base, ".")
 	every part in raw {
 		count(part) > 0
 		count(part) <= 9
-		trim(part, "0123456789") == ""
 	}
-	numbers := [to_number(part) | some part in array.slice(raw, 0, 3)]
-	padded := array.slice(array.concat(numbers, [0, 0, 0]), 0, 3)
 }
+
+# first_three: the first three of a non-empty list of digit strings as numbers, padded with 0.
+first_three(raw) := [to_number(raw[0]), to_number(raw[1]), to_number(raw[2])] if {
+	count(raw) >= 3
+} else := [to_number(raw[0]), to_number(raw[1]), 0] if {
+	count(raw) == 2
+} else := [to_number(raw[0]), 0, 0]
 
 # normalize_version is undefined when v has no leading dotted number.
 normalize_version(v) := concat(".", [format_int(n, 10) | some n in parts]) if {

@@ -25,10 +25,17 @@ export const POLICY_ENTRYPOINTS = [
  * Entrypoints compiled in when the policy defines them; a policy without them still builds.
  * trellis/access/class_contract lets the controller evaluate netmaps per class of alike nodes;
  * trellis/access/build_decision_index is evaluated once per data document (wasm-evaluator.ts
- * PREPARED_DATA) so a decision looks rules up instead of scanning them; trellis/access/netmap_pairs
- * gives the per-rule index the controller expands to peers and filters (netmap-classes.ts).
+ * PREPARED_DATA) so a decision looks rules up instead of scanning them, and so is
+ * trellis/posture/build_posture_index (minimum versions parsed, process lists as lookups);
+ * trellis/access/netmap_pairs gives the per-rule index the controller expands to peers and filters
+ * (netmap-classes.ts).
  */
-export const OPTIONAL_POLICY_ENTRYPOINTS = ['trellis/access/class_contract', 'trellis/access/build_decision_index', 'trellis/access/netmap_pairs'] as const;
+export const OPTIONAL_POLICY_ENTRYPOINTS = [
+  'trellis/access/class_contract',
+  'trellis/access/build_decision_index',
+  'trellis/access/netmap_pairs',
+  'trellis/posture/build_posture_index',
+] as const;
 
 export interface OpaCliOptions {
   /** Path of the opa binary; default resolveOpaBinary(). */

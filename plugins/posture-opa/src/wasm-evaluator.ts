@@ -16,6 +16,7 @@ import { loadPolicyBundle, type PolicyBundle } from './policy-bundle';
  */
 export const PREPARED_DATA: ReadonlyArray<{ entrypoint: string; path: readonly string[] }> = [
   { entrypoint: 'trellis/access/build_decision_index', path: ['trellis', 'access_index'] },
+  { entrypoint: 'trellis/posture/build_posture_index', path: ['trellis', 'posture_index'] },
 ];
 
 export interface PolicyEvaluatorOptions {
