@@ -18,14 +18,19 @@ const sh = (cmd, args, opts = {}) =>
 const nsx = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Unix ms when a process started, from /proc (resolution: one clock tick). */
+/**
+ * Unix ms when a process started, from /proc (resolution: one clock tick). The start is counted
+ * back from now with /proc/uptime, the clock /proc/<pid>/stat counts in: adding it to /proc/stat's
+ * btime instead (whole seconds, and drifting from wall time on a VM) put starts 680 ms early on
+ * this machine, which made every join look that much slower.
+ */
 function processStartMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const startTicks = Number(fields[19]);
-  const btime = Number(/btime (\d+)/.exec(readFileSync('/proc/stat', 'utf8'))[1]);
   const hz = Number(sh('getconf', ['CLK_TCK']).trim());
-  return btime * 1000 + (startTicks / hz) * 1000;
+  const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Date.now() - (uptimeS * 1000 - (startTicks / hz) * 1000);
 }
 
 const note = (msg) => process.stderr.write(`bench: ${msg}\n`);
