@@ -131,7 +131,12 @@ principal(n) := p if {
 	}
 }
 
-node_ips(n) := sort([ip |
+# node_ips: a decision's src or dst carries only ip (no addresses or ips), the common case kept short.
+node_ips(n) := [ip | ip := object.get(n, "ip", ""); is_string(ip); ip != ""] if {
+	is_object(n)
+	not has_key(n, "addresses")
+	not has_key(n, "ips")
+} else := sort([ip |
 	some ip in array.concat(
 		[object.get(object.get(n, "addresses", {}), "ipv4", ""), object.get(object.get(n, "addresses", {}), "ipv6", "")],
 		array.concat(string_list(object.get(n, "ips", [])), [object.get(n, "ip", "")]),
@@ -139,6 +144,11 @@ node_ips(n) := sort([ip |
 	is_string(ip)
 	ip != ""
 ])
+
+# has_key: x has key k, whatever its value (false and null too).
+has_key(x, k) if {
+	_ = x[k]
+}
 
 node_quarantined(n, tags) if {
 	object.get(n, "quarantined", false) == true
@@ -381,16 +391,56 @@ decision_dst_match(s) if {
 }
 
 # matched_labels looks up only the rules whose src can match decision_src (decision_index), so a
-# decision costs the rules that name the source, not every rule.
-matched_labels := {info.label |
+# decision costs the rules that name the source, not every rule. One body per kind of selector,
+# looked up by the source's own user, groups, tags, id and name: no selector keys are built per
+# decision (principal_keys spells them out; that costs more than the lookups).
+matched_labels contains info.label if {
 	idx := decision_index
-	some k in principal_keys(decision_src)
-	some j in object.get(idx.src, k, [])
+	some j in idx.src_any
 	info := idx.rules[j]
 	decision_rule_matches(info)
-} | {info.label |
+}
+
+matched_labels contains info.label if {
 	idx := decision_index
-	some j in src_cidr_candidates(idx, decision_src)
+	is_string(decision_src.user)
+	some j in object.get(idx.src_user, decision_src.user, [])
+	info := idx.rules[j]
+	decision_rule_matches(info)
+}
+
+matched_labels contains info.label if {
+	idx := decision_index
+	some g in decision_src.groups
+	some j in object.get(idx.src_group, g, [])
+	info := idx.rules[j]
+	decision_rule_matches(info)
+}
+
+matched_labels contains info.label if {
+	idx := decision_index
+	some t in decision_src.tags
+	some j in object.get(idx.src_tag, t, [])
+	info := idx.rules[j]
+	decision_rule_matches(info)
+}
+
+matched_labels contains info.label if {
+	idx := decision_index
+	some x in [decision_src.id, decision_src.name]
+	is_string(x)
+	some j in object.get(idx.src_node, x, [])
+	info := idx.rules[j]
+	decision_rule_matches(info)
+}
+
+# (each distinct CIDR once per address, however many rules name it, without collecting a set)
+matched_labels contains info.label if {
+	idx := decision_index
+	some cidr, js in idx.src_cidr_rules
+	some ip in decision_src.ips
+	net.cidr_contains(cidr, ip)
+	some j in js
 	info := idx.rules[j]
 	decision_rule_matches(info)
 }
@@ -405,11 +455,11 @@ decision_rule_matches(info) if {
 }
 
 # reaches_decision_dst: some dst selector of the (indexed) rule matches decision_dst, as
-# decision_dst_match says: a named selector by its key among decision_dst's, a CIDR one by address.
+# decision_dst_match says: a named selector by its name among decision_dst's (the rule's named
+# selectors are kept by kind), a CIDR one by address.
 reaches_decision_dst(info) if {
 	not dst_ip_is_subnet
-	some k in info.dst_keys
-	k in decision_dst_keys
+	reaches_decision_dst_named(info)
 }
 
 reaches_decision_dst(info) if {
@@ -418,7 +468,27 @@ reaches_decision_dst(info) if {
 	net.cidr_contains(c, input.dst.ip)
 }
 
-decision_dst_keys := principal_keys(decision_dst)
+reaches_decision_dst_named(info) if info.dst_named.any
+
+reaches_decision_dst_named(info) if {
+	some t in info.dst_named.tag
+	t in decision_dst.tags
+}
+
+reaches_decision_dst_named(info) if {
+	some g in info.dst_named.group
+	g in decision_dst.groups
+}
+
+reaches_decision_dst_named(info) if {
+	some u in info.dst_named.user
+	decision_dst.user == u
+}
+
+reaches_decision_dst_named(info) if {
+	some x in info.dst_named.node
+	x in [decision_dst.id, decision_dst.name]
+}
 
 # decision_index: the valid rules, parsed once, their positions by source and destination selector,
 # and what principal() reads from the ACL document (principal_facts). It depends
@@ -459,7 +529,38 @@ build_decision_index := {
 		selector_kind(s) == "cidr"
 		c := as_cidr(s)
 	},
+	"src_any": [j | some j, info in decision_rules; some s in info.src; selector_kind(s) == "any"],
+	"src_user": src_positions("user"),
+	"src_group": src_positions("group"),
+	"src_tag": src_positions("tag"),
+	"src_node": src_positions("node"),
 	"principal_facts": build_principal_facts,
+}
+
+# src_positions(kind): for the named selectors of one kind, the name they match (selector_name)
+# -> the positions of the rules with that selector in src.
+src_positions(kind) := {name: sort([j |
+	some j, info in decision_rules
+	some s in info.src
+	selector_kind(s) == kind
+	selector_name(s) == name
+]) |
+	some info in decision_rules
+	some s in info.src
+	selector_kind(s) == kind
+	name := selector_name(s)
+}
+
+# selector_name: what a named selector matches: a user name, a group name (without "group:"), a tag
+# ("tag:" and the name), or a node name or id; selector_key is its kind and this.
+selector_name(s) := strip_prefix(s, "user:") if {
+	selector_kind(s) == "user"
+} else := normalize_group(s) if {
+	selector_kind(s) == "group"
+} else := normalize_tag(s) if {
+	selector_kind(s) == "tag"
+} else := strip_prefix(s, "node:") if {
+	selector_kind(s) == "node"
 }
 
 decision_rules := [info |
@@ -473,6 +574,13 @@ decision_rules := [info |
 		"src": r.src,
 		"dst": r.dst,
 		"dst_keys": [k | some d in r.dst; k := selector_key(d)],
+		"dst_named": {
+			"any": "*" in r.dst,
+			"user": [selector_name(d) | some d in r.dst; selector_kind(d) == "user"],
+			"group": [selector_name(d) | some d in r.dst; selector_kind(d) == "group"],
+			"tag": [selector_name(d) | some d in r.dst; selector_kind(d) == "tag"],
+			"node": [selector_name(d) | some d in r.dst; selector_kind(d) == "node"],
+		},
 		"dst_cidrs": [as_cidr(d) | some d in r.dst; selector_kind(d) == "cidr"],
 	}
 ]
@@ -501,16 +609,6 @@ principal_keys(p) := array.concat(
 		array.concat([t | some t in p.tags], [concat("", ["node:", x]) | some x in [p.id, p.name]; is_string(x)]),
 	),
 )
-
-# src_cidr_candidates: positions in idx.rules of the rules with a CIDR src selector holding an
-# address of p (the named ones are looked up by key).
-src_cidr_candidates(idx, p) := {j |
-	# Each distinct CIDR once, however many rules name it.
-	some cidr, js in idx.src_cidr_rules
-	some ip in p.ips
-	net.cidr_contains(cidr, ip)
-	some j in js
-}
 
 indexed_port_match(_, _, proto) if proto == "icmp"
 
@@ -547,8 +645,12 @@ quarantine_involved if decision_dst.quarantined
 decision_valid if {
 	is_object(input.src)
 	is_object(input.dst)
-	decision_proto in {"tcp", "udp", "icmp"}
+	decision_protos[decision_proto]
 }
+
+# decision_protos: the protos a decision may name (an object rule: a set literal is built again on
+# every evaluation).
+decision_protos := {"tcp": true, "udp": true, "icmp": true}
 
 default allow := false
 
