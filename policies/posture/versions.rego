@@ -15,19 +15,30 @@ version_string(v) := v if {
 
 # version_parts is the leading dotted numbers of v, padded or cut to three ([6, 1, 0] for
 # "6.1.0-18-amd64"); undefined when v has no leading dotted number. Each part is 1-9 ASCII digits
-# (checked with trim, not regex.match: opa's wasm target compiles a regex again on every evaluation).
-# It runs on every reported version, so it builds few values: one trim for the digits of all parts,
-# and the three numbers picked by position rather than sliced and padded.
+# (checked with trim_left, not regex.match: opa's wasm target compiles a regex again on every
+# evaluation). The numbers end at the first "-", "+" or "~" (a build or pre-release), so the digits
+# and dots that trim_left takes off must be followed by one of those or by nothing. It runs on every
+# reported version, so it builds few values: one trim_left instead of a split per separator, and
+# the three numbers picked by position rather than sliced and padded.
 version_parts(v) := first_three(raw) if {
 	s := trim_prefix(trim_space(version_string(v)), "v")
-	base := split(split(split(s, "-")[0], "+")[0], "~")[0]
-	trim(base, "0123456789.") == ""
-	raw := split(base, ".")
+	rest := trim_left(s, "0123456789.")
+	version_suffix(rest)
+	raw := split(trim_suffix(s, rest), ".")
 	every part in raw {
 		count(part) > 0
 		count(part) <= 9
 	}
 }
+
+# version_suffix: what follows a version's numbers: nothing, or a build or pre-release.
+version_suffix("")
+
+version_suffix(rest) if startswith(rest, "-")
+
+version_suffix(rest) if startswith(rest, "+")
+
+version_suffix(rest) if startswith(rest, "~")
 
 # first_three: the first three of a non-empty list of digit strings as numbers, padded with 0.
 first_three(raw) := [to_number(raw[0]), to_number(raw[1]), to_number(raw[2])] if {
