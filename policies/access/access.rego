@@ -60,7 +60,10 @@ string_list(x) := [s | some s in x; is_string(s)] if is_array(x)
 
 else := []
 
-user_groups(user) := member_groups(user) | {normalize_group(g) | some g in string_list(object.get(object.get(user_directory, user, {}), "groups", []))}
+# user_groups: without a user directory (the usual decision) no empty set is built and joined.
+user_groups(user) := member_groups(user) if {
+	user_directory == {}
+} else := member_groups(user) | {normalize_group(g) | some g in string_list(object.get(object.get(user_directory, user, {}), "groups", []))}
 
 # member_groups: the groups whose members list user, looked up in principal_facts (built from the
 # same group_members unless input.groups adds to them) rather than found by scanning every group's
@@ -106,6 +109,11 @@ groups_by_user := {u: sort([g | some name, members in group_members; u in member
 	is_string(u)
 }
 
+# with_assigned_tags: a node's own tags, plus those input.tags assigns it when there are any.
+with_assigned_tags(own, id, name) := own if {
+	tag_assignments == {}
+} else := own | assigned_tags(id, name)
+
 assigned_tags(id, name) := {normalize_tag(tag) |
 	some tag, holders in tag_assignments
 	some h in holders
@@ -117,7 +125,7 @@ principal(n) := p if {
 	id := object.get(n, "id", object.get(n, "node", ""))
 	name := object.get(n, "name", object.get(n, "node", id))
 	user := object.get(n, "user", null)
-	tags := {normalize_tag(t) | some t in string_list(object.get(n, "tags", []))} | assigned_tags(id, name)
+	tags := with_assigned_tags({normalize_tag(t) | some t in string_list(object.get(n, "tags", []))}, id, name)
 	groups := {normalize_group(g) | some g in string_list(object.get(n, "groups", []))} | user_groups(user)
 	p := {
 		"id": id,
