@@ -251,9 +251,11 @@ failures["required_processes"] := concat("", ["required processes are not runnin
 	count(missing_processes) > 0
 }
 
+# (forbidden_running is empty exactly when running_forbidden is; the list in config order is built
+# only for the reason)
 failures["forbidden_processes"] := concat("", ["forbidden processes are running: ", concat(", ", running_forbidden)]) if {
 	is_configured.forbidden_processes
-	count(running_forbidden) > 0
+	count(forbidden_running) > 0
 }
 
 day_ms := 86400000
