@@ -9,7 +9,15 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="$REPO_ROOT/.opa/bin"
 OPA="$BIN_DIR/opa"
 
-if [ -x "$OPA" ] && "$OPA" version 2>/dev/null | grep -qx "Version: ${OPA_VERSION#v}"; then
+# The version is read into a variable first: `opa version | grep -q` under pipefail fails whenever
+# grep exits at the first line and opa, still writing, dies of SIGPIPE.
+reports_pinned_version() {
+  local out
+  out=$("$OPA" version 2>/dev/null) || return 1
+  grep -qx "Version: ${OPA_VERSION#v}" <<<"$out"
+}
+
+if [ -x "$OPA" ] && reports_pinned_version; then
   exit 0
 fi
 
@@ -23,7 +31,7 @@ start=$(date +%s)
 GOBIN="$BIN_DIR" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false" \
   go install "github.com/open-policy-agent/opa@${OPA_VERSION}"
 
-if ! "$OPA" version | grep -qx "Version: ${OPA_VERSION#v}"; then
+if ! reports_pinned_version; then
   echo "install-opa: built $OPA but it does not report version ${OPA_VERSION}" >&2
   exit 1
 fi

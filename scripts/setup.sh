@@ -13,7 +13,7 @@ DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptabl
   build-essential python3 clickhouse-server clickhouse-client prometheus chromium)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
