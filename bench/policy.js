@@ -234,6 +234,14 @@ async function rebuildChild(n) {
     base.maps = null;
     const stats = [];
     const pol = await time(new MapBuilder(hooks), () => stats.push({ transformMs, ...policy.lastNetmapsStats }));
+    // The same policy beside shaping-tc, which assigns a profile to every map in the same rebuild
+    // (whole-mesh hook: its copies keep MapBuilder's peer lists unbuilt for the policy to replace).
+    const { assignProfiles } = require(join(ROOT, 'plugins', 'shaping-tc', 'dist', 'assign.js'));
+    const profile = (name, link) => ({ name, linkRateMbit: link, classes: { realtime: { rateMbit: link / 10, ceilMbit: link, priority: 0 }, critical: { rateMbit: link / 10, ceilMbit: link, priority: 1 }, default: { rateMbit: link / 2, ceilMbit: link, priority: 2 }, bulk: { rateMbit: link / 10, ceilMbit: link, priority: 3 } } });
+    const shaping = { profiles: { office: profile('office', 100), server: profile('server', 1000) }, assign: [{ tag: 'tag:prod', profile: 'server' }], default: 'office' };
+    const withShaping = await time(new MapBuilder({ ...hooks, async runSequential(h, maps, ctx) { return assignProfiles(shaping, await hooks.runSequential(h, maps, ctx)); } }));
+    const shapedPeers = [...withShaping.maps.values()].reduce((s, m) => s + m.peers.length, 0);
+    withShaping.maps = null;
     const maps = [...pol.maps.values()];
     const policyPeers = maps.reduce((s, m) => s + m.peers.length, 0);
     const filterEntries = maps.reduce((s, m) => s + (m.packetFilter ?? []).length, 0);
@@ -250,6 +258,8 @@ async function rebuildChild(n) {
       rules: acls.rules.length,
       withPolicyMs: round(median(pol.ms), 1),
       withoutPolicyMs: round(median(base.ms), 1),
+      withPolicyAndShapingMs: round(median(withShaping.ms), 1),
+      shapedPeers,
       samples: { withPolicy: pol.ms.map((x) => round(x, 1)), withoutPolicy: base.ms.map((x) => round(x, 1)) },
       breakdown: { transformMs: round(median(stats.map((s) => s.transformMs)), 1), policyEvalMs: round(median(stats.map((s) => s.evalMs)), 1), mode: last.mode, classes: last.classes, evaluatedNodes: last.evaluatedNodes },
       directNetmapsEvalMs: direct?.evalMs ?? null,
@@ -275,6 +285,7 @@ function rebuildResult(n) {
     rules: r.rules,
     trellis: { what: 'MapBuilder.build + posture-opa transformNetworkMaps (100-rule ACL)', p50Ms: r.withPolicyMs, samples: r.samples.withPolicy, ...r.breakdown },
     baseline: { what: 'MapBuilder.build without a policy (plain full mesh)', p50Ms: r.withoutPolicyMs, samples: r.samples.withoutPolicy },
+    withShaping: { what: 'the same rebuild with shaping-tc assigning a profile to every map', p50Ms: r.withPolicyAndShapingMs, samePeers: r.shapedPeers === r.peersTotal.withPolicy },
     directNetmapsEvalMs: r.directNetmapsEvalMs,
     peersTotal: r.peersTotal,
     filterEntries: r.filterEntries,

@@ -145,6 +145,25 @@ describe('MapBuilder', () => {
     expect(Object.isFrozen(maps.get('d')!.peers)).toBe(true);
   });
 
+  it('lets a whole-mesh plugin copy a map by its property descriptors without building its peers; the copy builds them on read', async () => {
+    let peersReadInHook = false;
+    const hooks: HookRunner = {
+      ...noHooks,
+      has: (h) => h === 'transformNetworkMaps',
+      runSequential: (async (_hook: string, maps: NetworkMapData[]) =>
+        maps.map((m) => {
+          const d = Object.getOwnPropertyDescriptors(m);
+          peersReadInHook ||= d.peers.get === undefined;
+          d.extensions = { value: { mark: m.self.id }, writable: true, enumerable: true, configurable: true };
+          return Object.defineProperties({}, d) as NetworkMapData;
+        })) as HookRunner['runSequential'],
+    };
+    const maps = await new MapBuilder(hooks).build(input([node('a'), node('b'), node('c')]));
+    expect(peersReadInHook).toBe(false);
+    expect(maps.get('b')!.peers.map((p) => p.id)).toEqual(['a', 'c']);
+    expect(maps.get('b')!.extensions).toEqual({ mark: 'b' });
+  });
+
   it('keeps peers sorted by id even when a plugin reorders them', async () => {
     const hooks: HookRunner = {
       ...noHooks,

@@ -132,15 +132,19 @@ export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
       overlay: { ipv4Cidr: input.overlay.ipv4Cidr, ipv6Prefix: input.overlay.ipv6Prefix },
     };
     if (input.lazyPeers) {
+      // The getter settles on whichever object it is read through, so a plugin may copy the map's
+      // property descriptors (to set an extension) and the copy still builds its peers on first read.
       Object.defineProperty(map, 'peers', {
         configurable: true,
         enumerable: true,
-        get: () => {
+        get(this: NetworkMapData) {
           const value = peerListOf(i);
-          Object.defineProperty(map, 'peers', { value, writable: true, configurable: true, enumerable: true });
+          Object.defineProperty(this, 'peers', { value, writable: true, configurable: true, enumerable: true });
           return value;
         },
-        set: (value: PeerNode[]) => Object.defineProperty(map, 'peers', { value, writable: true, configurable: true, enumerable: true }),
+        set(this: NetworkMapData, value: PeerNode[]) {
+          Object.defineProperty(this, 'peers', { value, writable: true, configurable: true, enumerable: true });
+        },
       });
     }
     maps.set(node.id, map);

@@ -1,5 +1,5 @@
 import type { NetworkMapData } from '@trellis/core/api';
-import { assignProfile, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
+import { assignProfile, assignProfiles, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
 import { officeProfile } from './test-profiles';
 
 const bulkOnly = () => ({ ...officeProfile(), name: 'branch', linkRateMbit: 200 });
@@ -54,5 +54,36 @@ describe('checkConfig', () => {
     expect(() => checkConfig({ profiles: { office: officeProfile() }, assign: [], default: 'gone' })).toThrow('default names unknown profile "gone"');
     expect(() => checkConfig({ profiles: { x: officeProfile() }, assign: [] })).toThrow('profile "x" has name "office"; the name must equal its key');
     expect(checkConfig(config)).toBe(config);
+  });
+});
+
+describe('assignProfiles', () => {
+  it('never builds a peer list that is built on first read, and the copy still builds it when read', () => {
+    const map = mapFor('a', ['tag:office']);
+    let builds = 0;
+    // As MapBuilder does in whole-mesh mode: a getter that settles on the object it is read through.
+    Object.defineProperty(map, 'peers', {
+      configurable: true,
+      enumerable: true,
+      get(this: NetworkMapData) {
+        builds++;
+        Object.defineProperty(this, 'peers', { value: [{ id: 'n-b' }], writable: true, configurable: true, enumerable: true });
+        return this.peers;
+      },
+    });
+    const [out] = assignProfiles(config, [map]);
+    expect(builds).toBe(0);
+    expect((out.extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('office');
+    expect(out.extensions.other).toEqual({ keep: true });
+    expect(out.peers).toEqual([{ id: 'n-b' }]);
+    expect(builds).toBe(1);
+    expect(map.extensions[EXTENSION_KEY]).toBeUndefined();
+  });
+
+  it('shares one frozen extension per profile across maps', () => {
+    const [a, b, c] = assignProfiles(config, [mapFor('a', ['tag:office']), mapFor('b', ['tag:office']), mapFor('c', ['tag:branch'])]);
+    expect(a.extensions[EXTENSION_KEY]).toBe(b.extensions[EXTENSION_KEY]);
+    expect(a.extensions[EXTENSION_KEY]).not.toBe(c.extensions[EXTENSION_KEY]);
+    expect(Object.isFrozen(a.extensions[EXTENSION_KEY])).toBe(true);
   });
 });

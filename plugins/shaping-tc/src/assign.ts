@@ -59,11 +59,42 @@ export function profileFor(config: ShapingConfig, self: Pick<SelfNode, 'id' | 'n
   return name !== undefined ? (config.profiles[name] ?? null) : null;
 }
 
-/** assignProfile returns the map with this node's profile set (or the extension removed when none applies). */
-export function assignProfile(config: ShapingConfig, map: NetworkMapData): NetworkMapData {
+/**
+ * assignProfile returns the map with this node's profile set (or the extension removed when none
+ * applies). The copy takes the map's property descriptors as they are, so a peer list that
+ * MapBuilder builds on first read (whole-mesh mode, e.g. beside a policy plugin) stays unbuilt:
+ * spreading the map would build all N peer lists of an N-node mesh just to set one extension.
+ * `extensionOf` lets a caller share one extension object per profile across every map.
+ */
+export function assignProfile(
+  config: ShapingConfig,
+  map: NetworkMapData,
+  extensionOf: (profile: ShapingProfile) => ShapingExtension = (profile) => ({ profile: structuredClone(profile) }),
+): NetworkMapData {
   const profile = profileFor(config, map.self);
   const extensions = { ...map.extensions };
-  if (profile) extensions[EXTENSION_KEY] = { profile: structuredClone(profile) } satisfies ShapingExtension;
+  if (profile) extensions[EXTENSION_KEY] = extensionOf(profile);
   else delete extensions[EXTENSION_KEY];
-  return { ...map, extensions };
+  const descriptors = Object.getOwnPropertyDescriptors(map);
+  descriptors.extensions = { value: extensions, writable: true, enumerable: true, configurable: true };
+  return Object.defineProperties({}, descriptors) as NetworkMapData;
+}
+
+/** assignProfiles sets every map's profile in one pass, with one frozen extension per profile. */
+export function assignProfiles(config: ShapingConfig, maps: readonly NetworkMapData[]): NetworkMapData[] {
+  const shared = new Map<ShapingProfile, ShapingExtension>();
+  const extensionOf = (profile: ShapingProfile) => {
+    let ext = shared.get(profile);
+    if (!ext) shared.set(profile, (ext = deepFreeze({ profile: structuredClone(profile) })));
+    return ext;
+  };
+  return maps.map((m) => assignProfile(config, m, extensionOf));
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+  }
+  return o;
 }

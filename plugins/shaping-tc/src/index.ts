@@ -17,7 +17,7 @@ import {
   type TelemetryContribution,
   type TrellisPlugin,
 } from '@trellis/core/api';
-import { assignProfile, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
+import { assignProfiles, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
 import { detectCapabilities, missingCapabilities } from './capabilities';
 import { ExecRunner, type CommandRunner } from './command-runner';
 import { configSchema } from './config-schema';
@@ -146,8 +146,10 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
       }, interval);
       timer.unref();
     },
-    transformNetworkMap(map) {
-      return config ? assignProfile(config, map) : map;
+    // Whole-mesh, not per node: a per-node transform makes MapBuilder build every peer list up
+    // front, which beside a policy plugin (which replaces them) cost a full N² mesh per rebuild.
+    transformNetworkMaps(maps) {
+      return config ? assignProfiles(config, maps) : [...maps];
     },
     onNetworkMap(map) {
       return enqueue(map);

@@ -94,7 +94,7 @@ describe('shaping-tc controller config', () => {
     return c;
   };
   const assigned = async (p: ReturnType<typeof createShapingTcPlugin>) =>
-    ((await p.transformNetworkMap!(map('n1', undefined) as NetworkMapData, { nodeId: 'id-n1' })).extensions['shaping-tc'] as { profile: { classes: { bulk: { rateMbit: number } } } }).profile;
+    ((await p.transformNetworkMaps!([map('n1', undefined) as NetworkMapData], { nodes: [] }))[0].extensions['shaping-tc'] as { profile: { classes: { bulk: { rateMbit: number } } } }).profile;
 
   it('refuses a bad config and keeps the last good one in force, audited', async () => {
     const dir = tmp();
