@@ -4,7 +4,7 @@
  * connects; A→B:22, B→A and C→B do not. B's agent holds the `inet trellis` nft table.
  */
 import { resolve } from 'node:path';
-import type { AgentStatus } from '../core/src/agent/types';
+import type { AgentStatus } from '../core/src/wire';
 import { Lab } from '../core/src/lab/lab';
 import { pushPolicy } from './support/policy';
 import { connectFrom, listenIn, type Listener } from './support/tcp-probe';

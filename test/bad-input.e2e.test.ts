@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair } from '../core/src/auth/keys';
 import { signRequest } from '../core/src/auth/signing';
 import { startController } from '../core/src/controller/controller';
-import { BODY_LIMITS, ROUTES, type CreateKeyResponse, type EnrollResponse } from '../core/src/controller/protocol';
+import { BODY_LIMITS, ROUTES, type CreateKeyResponse, type EnrollResponse } from '../core/src/wire';
 import type { ControllerHandle } from '../core/src/controller/types';
 import { createLogger } from '../core/src/log/logger';
 

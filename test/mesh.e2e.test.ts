@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { ed25519PrivateKey } from '../core/src/auth/keys';
 import { signRequest } from '../core/src/auth/signing';
-import { ROUTES } from '../core/src/controller/protocol';
+import { ROUTES } from '../core/src/wire';
 import { Lab } from '../core/src/lab/lab';
 import { pingPairs, peerNames, ping } from './support/mesh';
 import { waitFor } from './support/wait';

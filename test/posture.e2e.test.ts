@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AgentStatus } from '../core/src/agent/types';
+import type { AgentStatus } from '../core/src/wire';
 import { renderAgentStatus } from '../core/src/cli/status-view';
 import { Lab } from '../core/src/lab/lab';
 import { pushPolicy } from './support/policy';

@@ -7,7 +7,6 @@ import pino from 'pino';
 import type { Facts, PeerProbeStats, PostureDecision } from '../api/hooks';
 import { ed25519PublicKey } from '../auth/keys';
 import { SIG_HEADERS, verifySignature } from '../auth/signing';
-import type { EnrollRequest, EnrollResponse } from '../controller/protocol';
 import { ErrorCode } from '../errors';
 import type { DeltaMapResponse, NetworkMapData, PeerNode } from '../netmap/types';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
@@ -16,7 +15,7 @@ import { startAgent, type StartAgentOptions } from './agent';
 import type { AgentLink } from './agent-link';
 import type { ProbeRunner, ProbeRunnerConfig } from './probe-runner';
 import type { ProbeTarget } from './probes/probe-scheduler';
-import { AGENT_API, type AgentStatus } from './types';
+import { AGENT_API, type AgentStatus, type EnrollRequest, type EnrollResponse } from '../wire';
 import { fakeKey as key, fakePeer as peer } from './testing/peer-fixture';
 
 const log = pino({ level: 'silent' });

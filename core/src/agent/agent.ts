@@ -34,7 +34,8 @@ import { loadRuntimeConfig } from '../config/runtime-config';
 import { AgentMetrics } from '../metrics/agent-metrics';
 import { TrellisMetrics } from '../metrics/trellis-metrics';
 import { Reconfigurer, type MapSource } from './reconfigurer';
-import type { AgentHandle, AgentOptions, AgentStatus, PeerStatus } from './types';
+import type { AgentStatus, PeerStatus } from '../wire';
+import type { AgentHandle, AgentOptions } from './types';
 
 export type { AgentHandle };
 

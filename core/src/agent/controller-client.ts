@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { TrellisError } from '../api/errors';
 import { signRequest } from '../auth/signing';
-import type { EndpointsRequest, EnrollRequest, EnrollResponse, ErrorBody, FactsRequest, TelemetryRequest, TelemetryResponse } from '../controller/protocol';
-import { ROUTES } from '../controller/protocol';
+import { ROUTES, type EndpointsRequest, type EnrollRequest, type EnrollResponse, type ErrorBody, type FactsRequest, type TelemetryRequest, type TelemetryResponse } from '../wire';
 import { ErrorCode, errors } from '../errors';
 import { SseParser, type SseEvent } from './sse-parser';
 
@@ -37,7 +36,7 @@ export interface ControllerClientOptions {
 }
 
 /**
- * ControllerClient speaks the node side of controller/protocol.ts: enroll unsigned, everything
+ * ControllerClient speaks the node side of the wire contract (wire/): enroll unsigned, everything
  * else signed with the node identity key.
  */
 export class ControllerClient {

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { errors } from '../errors';
-import { AGENT_API, type AgentStatus } from './types';
+import { AGENT_API, type AgentStatus } from '../wire';
 
 export const AGENT_SOCKET = 'agent.sock';
 

@@ -1,7 +1,8 @@
 /**
- * agent: the node runtime behind `trellis up`. These types are its contract with the CLI and lab.
+ * agent: the node runtime behind `trellis up`. These types are how the CLI starts it; the local
+ * API it serves is in wire/agent-api.ts.
  */
-import type { PeerProbeStats, PostureDecision } from '../api/hooks';
+import type { AgentStatus } from '../wire/agent-api';
 
 export interface AgentOptions {
   /** e.g. http://198.18.0.1:8080 */
@@ -26,51 +27,6 @@ export interface AgentOptions {
   /** Underlay endpoints to advertise; default: discovered from the host's addresses + listenPort. */
   endpoints?: string[];
 }
-
-export interface PeerStatus {
-  id: string;
-  name: string;
-  wgKey: string;
-  addresses: { ipv4: string; ipv6: string };
-  endpoint: string | null;
-  allowedIps: string[];
-  /** Unix ms, null before the first handshake. */
-  lastHandshake: number | null;
-  rxBytes: number;
-  txBytes: number;
-  probe: PeerProbeStats | null;
-}
-
-export interface AgentStatus {
-  node: {
-    id: string | null;
-    name: string;
-    iface: string;
-    addresses: { ipv4: string; ipv6: string } | null;
-    wgKey: string;
-    listenPort: number;
-  };
-  controller: { url: string; connected: boolean; lastError: string | null };
-  map: {
-    version: number;
-    epoch: string | null;
-    source: 'controller' | 'cache' | 'none';
-    appliedAt: number | null;
-    /** How long the last apply (config, device, addresses, routes) took, ms. */
-    lastApplyMs?: number | null;
-  };
-  peers: PeerStatus[];
-  posture: PostureDecision | null;
-  /** Plugin-provided status sections, keyed by plugin name. */
-  extensions: Record<string, unknown>;
-}
-
-/** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */
-export const AGENT_API = {
-  status: '/v1/status',
-  /** POST: tear the device down and exit. */
-  down: '/v1/down',
-} as const;
 
 /** AgentHandle is what startAgent returns: the CLI wires SIGTERM/SIGINT to stop() and exits on done. */
 export interface AgentHandle {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrellisError } from '../api/errors';
-import type { ErrorBody } from '../controller/protocol';
+import type { ErrorBody } from '../wire';
 import { errors } from '../errors';
 import { Lab } from '../lab/lab';
 import { labDir } from '../lab/lab-state';

@@ -3,7 +3,7 @@
  */
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { AGENT_API, type AgentStatus } from '../agent/types';
+import { AGENT_API, type AgentStatus } from '../wire';
 import { TrellisError } from '../api/errors';
 import { errors } from '../errors';
 

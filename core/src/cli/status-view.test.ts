@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../agent/types';
+import type { AgentStatus } from '../wire';
 import { FIXED_STATUS, NOW } from './testing/agent-status-fixture';
 import { renderAgentStatus } from './status-view';
 

@@ -1,7 +1,7 @@
 /**
  * renderAgentStatus is the human form of `trellis status`: the node, then one row per peer.
  */
-import type { AgentStatus } from '../agent/types';
+import type { AgentStatus } from '../wire';
 import { formatAgo, formatBytes, formatLoss, formatMicros } from './human-format';
 import { renderTable } from './text-table';
 

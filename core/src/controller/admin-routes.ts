@@ -7,7 +7,7 @@ import type { ControllerServices } from './controller-services';
 import { registerIdentityRoutes } from './identity-routes';
 import { toAuthKeyView, toNodeView } from './node-view';
 import { registerPolicyAdminRoutes } from './policy-routes';
-import { BODY_LIMITS, ROUTES, type AuditEvent, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from './protocol';
+import { BODY_LIMITS, ROUTES, type AuditEvent, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from '../wire';
 import { auditQuery, createKeyBody, emptyQuery, revokeBody, revokeParams } from './schemas';
 
 const ACTOR = 'admin';

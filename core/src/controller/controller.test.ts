@@ -11,7 +11,7 @@ import { applyMapResponse } from '../netmap/delta';
 import type { DeltaMapResponse, MapResponse, NetworkMapData } from '../netmap/types';
 import { hashSecret } from '../store/secret-hash';
 import { startController, type RunningController, type StartControllerOptions } from './controller';
-import type { CreateKeyResponse, EnrollResponse, NodeView } from './protocol';
+import type { CreateKeyResponse, EnrollResponse, NodeView } from '../wire';
 
 const log = pino({ level: 'silent' });
 let dir: string;

@@ -35,7 +35,7 @@ import { registerPolicyNodeRoutes } from './policy-routes';
 import { PostureDecider } from './posture-decider';
 import { applyRequireApproval } from './settings';
 import { Presence } from './presence';
-import { ROUTES } from './protocol';
+import { ROUTES } from '../wire';
 import type { ControllerHandle, ControllerOptions } from './types';
 
 export interface StartControllerOptions extends ControllerOptions {

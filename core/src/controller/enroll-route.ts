@@ -7,7 +7,7 @@ import { parseAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';
 import { newNodeId } from './node-id';
 import { SETTING_REQUIRE_APPROVAL } from './settings';
-import { BODY_LIMITS, ROUTES, type EnrollRequest, type EnrollResponse } from './protocol';
+import { BODY_LIMITS, ROUTES, type EnrollRequest, type EnrollResponse } from '../wire';
 import { emptyQuery, enrollBody } from './schemas';
 
 /** canonicalEndpoints validates reported endpoints, naming the bad entry. */

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { TrellisError } from '../api/errors';
 import { ErrorCode, errors } from '../errors';
 import type { Logger } from '../log/logger';
-import type { ErrorBody } from './protocol';
+import type { ErrorBody } from '../wire';
 
 /** The one place where error codes become HTTP statuses; a code not listed is a 500. */
 export const HTTP_STATUS: Partial<Record<string, number>> = {

@@ -4,7 +4,7 @@ import type { GroupRecord, UserRecord } from '../store/store';
 import type { ControllerServices } from './controller-services';
 import { isLiveNode } from './map-builder';
 import { toNodeView } from './node-view';
-import { BODY_LIMITS, ROUTES, type GroupView, type RemoveUserResponse, type UserView } from './protocol';
+import { BODY_LIMITS, ROUTES, type GroupView, type RemoveUserResponse, type UserView } from '../wire';
 import { emptyQuery, groupBody, groupParams, memberBody, memberParams, revokeParams, userBody, userParams } from './schemas';
 
 const ACTOR = 'admin';

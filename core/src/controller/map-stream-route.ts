@@ -4,7 +4,7 @@ import type { MapResponse } from '../netmap/types';
 import type { ControllerServices } from './controller-services';
 import type { MapSink } from './map-streamer';
 import { signedNode } from './node-routes';
-import { ROUTES } from './protocol';
+import { ROUTES } from '../wire';
 import { mapStreamQuery } from './schemas';
 
 /** A stream whose client stopped reading is dropped past this much buffered output; it reconnects with ?since=. */

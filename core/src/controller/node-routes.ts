@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { ControllerServices } from './controller-services';
 import { canonicalEndpoints } from './enroll-route';
-import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest } from './protocol';
+import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest } from '../wire';
 import { emptyQuery, endpointsBody, factsBody } from './schemas';
 
 /** signedNode is the preValidation hook of every node route: it verifies the request signature. */

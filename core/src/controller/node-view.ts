@@ -1,6 +1,6 @@
 import type { AuthKeyRecord, NodeRecord } from '../store/store';
 import type { Presence } from './presence';
-import type { AuthKeyView, NodeView } from './protocol';
+import type { AuthKeyView, NodeView } from '../wire';
 
 /** toNodeView is what admins see of a node: everything but secrets, with live presence. */
 export function toNodeView(node: NodeRecord, presence: Presence): NodeView {

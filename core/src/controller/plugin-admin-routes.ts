@@ -3,7 +3,7 @@ import { requireAdmin } from './admin-token';
 import type { AdminRouteHandler } from '../api/plugin';
 import { errors } from '../errors';
 import type { ControllerServices } from './controller-services';
-import { BODY_LIMITS, ROUTES } from './protocol';
+import { BODY_LIMITS, ROUTES } from '../wire';
 
 const PATH = /^\/v1\/admin\/[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/;
 const CORE_PATHS = new Set<string>(Object.values(ROUTES));

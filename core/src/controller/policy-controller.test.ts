@@ -10,7 +10,7 @@ import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair, type Key
 import { signRequest } from '../auth/signing';
 import type { NetworkMapData } from '../netmap/types';
 import { startController, type RunningController, type StartControllerOptions } from './controller';
-import type { CreateKeyResponse, EnrollResponse } from './protocol';
+import type { CreateKeyResponse, EnrollResponse } from '../wire';
 
 const log = pino({ level: 'silent' });
 const POLICIES = resolve(__dirname, '../../../policies');

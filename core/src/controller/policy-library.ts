@@ -5,7 +5,7 @@ import type { ActivePolicy, ControllerPolicyAccess, PolicyEngine, PolicySource }
 import { errors } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Store } from '../store/store';
-import type { PolicyChangeResponse, PolicyStatusView } from './protocol';
+import type { PolicyChangeResponse, PolicyStatusView } from '../wire';
 
 /** Bundles live in <dataDir>/policies/<sha256>.tgz: content-addressed, written once. */
 export const POLICY_DIR = 'policies';

@@ -5,7 +5,7 @@ import type { NodeRecord } from '../store/store';
 import type { ControllerServices } from './controller-services';
 import { isLiveNode } from './map-builder';
 import { signedNode } from './node-routes';
-import { BODY_LIMITS, POLICY_VERSION_HEADER, ROUTES, type ExplainRequest, type ExplainResponse, type PolicyPushRequest } from './protocol';
+import { BODY_LIMITS, POLICY_VERSION_HEADER, ROUTES, type ExplainRequest, type ExplainResponse, type PolicyPushRequest } from '../wire';
 import { emptyQuery, explainBody, policyPushBody } from './schemas';
 
 const ACTOR = 'admin';

@@ -7,7 +7,7 @@ import type { TelemetryBatch } from '../api/telemetry';
 import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair } from '../auth/keys';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import { startController, type RunningController } from './controller';
-import type { CreateKeyResponse, TelemetryRequest } from './protocol';
+import type { CreateKeyResponse, TelemetryRequest } from '../wire';
 
 const log = pino({ level: 'silent' });
 let dir: string;

@@ -10,7 +10,7 @@ import { BatchIdLru } from './batch-id-lru';
 import type { ControllerServices } from './controller-services';
 import type { LiveTelemetry } from './live-telemetry';
 import { signedNode } from './node-routes';
-import { BODY_LIMITS, ROUTES, type TelemetryRequest, type TelemetryResponse } from './protocol';
+import { BODY_LIMITS, ROUTES, type TelemetryRequest, type TelemetryResponse } from '../wire';
 import { emptyQuery } from './schemas';
 
 const name = { type: 'string', minLength: 1, maxLength: 253 } as const;

@@ -2,7 +2,7 @@
  * watchTunnels follows the mesh forming: it polls every node's status and reports each ordered
  * pair (a → b) once a has a WireGuard handshake with b and a first probe RTT to it.
  */
-import type { AgentStatus } from '../agent/types';
+import type { AgentStatus } from '../wire';
 import { errors } from '../errors';
 import type { Lab } from './lab';
 import { sleep } from './lab-process';

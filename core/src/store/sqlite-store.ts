@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../api/hooks';
-import type { AuditEvent } from '../controller/protocol';
+import type { AuditEvent } from '../wire';
 import { errors } from '../errors';
 import { AddressPool } from './address-pool';
 import { checkAuthKeyUsable } from './auth-key-rules';

@@ -4,7 +4,7 @@
  * the interface is async so that a networked store (PostgreSQL) can implement it later.
  */
 import type { Facts, PostureDecision } from '../api/hooks';
-import type { AuditEvent } from '../controller/protocol';
+import type { AuditEvent } from '../wire';
 
 export interface NodeRecord {
   id: string;

@@ -7,7 +7,7 @@
 import type { TelemetryContribution } from '../../api/telemetry';
 import type { Logger } from '../../log/logger';
 import type { HookRunner } from '../../plugins/hook-runner';
-import type { TelemetryRequest, TelemetryResponse } from '../../controller/protocol';
+import type { TelemetryRequest, TelemetryResponse } from '../../wire';
 import { ErrorCode } from '../../errors';
 import type { WgPeerStats } from '../../wg/types';
 import { Backoff } from '../backoff';

@@ -1,5 +1,5 @@
 /** `trellis groups add|list|remove|add-member|remove-member`: groups of users, for access rules (group:NAME). */
-import { ROUTES, type GroupView } from '../../controller/protocol';
+import { ROUTES, type GroupView } from '../../wire';
 import type { CliIO } from '../cli-io';
 import { printJson } from '../command';
 import { renderTable } from '../text-table';

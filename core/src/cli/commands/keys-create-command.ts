@@ -1,5 +1,4 @@
-import type { CreateKeyRequest, CreateKeyResponse } from '../../controller/protocol';
-import { ROUTES } from '../../controller/protocol';
+import { ROUTES, type CreateKeyRequest, type CreateKeyResponse } from '../../wire';
 import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admin-client';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';

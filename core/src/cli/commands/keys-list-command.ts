@@ -1,4 +1,4 @@
-import { ROUTES, type AuthKeyView } from '../../controller/protocol';
+import { ROUTES, type AuthKeyView } from '../../wire';
 import { printJson, type Command } from '../command';
 import { formatAgo, formatDuration } from '../human-format';
 import { renderTable } from '../text-table';

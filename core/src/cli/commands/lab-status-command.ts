@@ -1,5 +1,4 @@
-import type { AgentStatus } from '../../agent/types';
-import { ROUTES } from '../../controller/protocol';
+import { ROUTES, type AgentStatus } from '../../wire';
 import { Lab } from '../../lab/lab';
 import { isAlive } from '../../lab/lab-process';
 import { labDir } from '../../lab/lab-state';

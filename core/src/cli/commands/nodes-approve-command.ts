@@ -1,5 +1,5 @@
 /** `trellis nodes approve <name>`: let a node that waits for approval into the mesh. */
-import { ROUTES, type NodeView } from '../../controller/protocol';
+import { ROUTES, type NodeView } from '../../wire';
 import { printJson } from '../command';
 import { parseNodeName } from '../flag-values';
 import { adminCommand, pathPart } from './admin-command';

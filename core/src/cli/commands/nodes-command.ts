@@ -1,4 +1,4 @@
-import { ROUTES, type NodeView } from '../../controller/protocol';
+import { ROUTES, type NodeView } from '../../wire';
 import { printJson, type Command } from '../command';
 import { formatAgo } from '../human-format';
 import { renderTable } from '../text-table';

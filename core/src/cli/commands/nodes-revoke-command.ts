@@ -1,4 +1,4 @@
-import { ROUTES } from '../../controller/protocol';
+import { ROUTES } from '../../wire';
 import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admin-client';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';

@@ -14,7 +14,7 @@ import {
   type PolicyChangeResponse,
   type PolicyPushRequest,
   type PolicyStatusView,
-} from '../../controller/protocol';
+} from '../../wire';
 import { printJson } from '../command';
 import { parseInteger } from '../flag-values';
 import { renderTable } from '../text-table';

@@ -1,5 +1,5 @@
 /** `trellis users add|list|remove`: the people who own nodes and auth keys. */
-import { ROUTES, type RemoveUserResponse, type UserView } from '../../controller/protocol';
+import { ROUTES, type RemoveUserResponse, type UserView } from '../../wire';
 import { printJson } from '../command';
 import { renderTable } from '../text-table';
 import { adminCommand, pathPart } from './admin-command';

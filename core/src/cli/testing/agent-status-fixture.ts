@@ -1,5 +1,5 @@
 /** A fixed AgentStatus for renderer and command tests; NOW is the clock it was taken at. */
-import type { AgentStatus } from '../../agent/types';
+import type { AgentStatus } from '../../wire';
 
 export const NOW = 1_700_000_000_000;
 

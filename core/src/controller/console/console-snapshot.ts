@@ -2,7 +2,7 @@ import type { PostureDecision } from '../../api/hooks';
 import type { ControllerServices } from '../controller-services';
 import type { LivePath, LiveTelemetry } from '../live-telemetry';
 import type { PluginAdminRoutes } from '../plugin-admin-routes';
-import type { AuditEvent } from '../protocol';
+import type { AuditEvent } from '../../wire';
 
 /** The admin route alerts-live registers; the console shows its panel only when it is served. */
 export const ALERTS_ROUTE = '/v1/admin/alerts';

@@ -1,0 +1,125 @@
+/** Bodies of the admin routes, as the controller answers them and the CLI and the lab read them. */
+import type { Facts, PostureDecision } from '../api/hooks';
+
+export interface CreateKeyRequest {
+  tags?: string[];
+  user?: string;
+  reusable?: boolean;
+  /** seconds; default 3600 */
+  ttlSeconds?: number;
+  /** seconds until enrolled nodes' keys expire; null or absent = never */
+  nodeTtlSeconds?: number | null;
+}
+
+export interface AuthKeyView {
+  id: string;
+  tags: string[];
+  user: string | null;
+  reusable: boolean;
+  uses: number;
+  createdAt: number;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+export interface CreateKeyResponse extends AuthKeyView {
+  /** The secret, shown once; only its hash is stored. */
+  key: string;
+}
+
+export interface NodeView {
+  id: string;
+  name: string;
+  hostname: string;
+  user: string | null;
+  tags: string[];
+  wgKey: string;
+  identityKey: string;
+  addresses: { ipv4: string; ipv6: string };
+  endpoints: string[];
+  online: boolean;
+  lastSeen: number | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revoked: boolean;
+  revokedAt: number | null;
+  facts: Facts | null;
+  posture: PostureDecision | null;
+  /** False while the node waits for `trellis nodes approve`. */
+  approved: boolean;
+}
+
+export interface UserView {
+  name: string;
+  groups: string[];
+  createdAt: number;
+}
+
+export interface RemoveUserResponse {
+  name: string;
+  revokedNodes: string[];
+  revokedKeys: string[];
+}
+
+export interface GroupView {
+  name: string;
+  members: string[];
+  createdAt: number;
+}
+
+export interface PolicyPushRequest {
+  /** Relative path (e.g. access/access.rego) to file text; only .rego and .json. */
+  files: Record<string, string>;
+  /** The pushed dir, for messages and the version history. */
+  source?: string;
+}
+
+export interface PolicyVersionView {
+  version: string;
+  source: string;
+  size: number;
+  createdAt: number;
+}
+
+export interface PolicyActivationView {
+  version: string;
+  at: number;
+  actor: string;
+  kind: string;
+}
+
+export interface PolicyStatusView {
+  /** Whether a policy engine plugin (posture-opa) is loaded. */
+  engine: boolean;
+  active: (PolicyVersionView & { activatedAt: number }) | null;
+  /** Activations still in force, newest last: rollback goes to the one before the last. */
+  activations: PolicyActivationView[];
+  versions: PolicyVersionView[];
+}
+
+export interface PolicyChangeResponse {
+  version: string;
+  previousVersion: string | null;
+  /** True when the pushed policy was already the active version. */
+  unchanged: boolean;
+  testSummary?: string;
+}
+
+export interface ExplainRequest {
+  /** Node name or user name. */
+  from: string;
+  /** Node name. */
+  to: string;
+  proto?: 'tcp' | 'udp' | 'icmp';
+  port?: number | null;
+}
+
+export interface ExplainResponse {
+  allow: boolean;
+  reasons: string[];
+  policyVersion: string;
+  from: string;
+  to: string;
+  proto: 'tcp' | 'udp' | 'icmp';
+  port: number | null;
+}

@@ -1,0 +1,50 @@
+/**
+ * The agent's local API: HTTP on the unix socket <stateDir>/agent.sock, read by `trellis status`,
+ * `trellis down` and the lab.
+ */
+import type { PeerProbeStats, PostureDecision } from '../api/hooks';
+
+export interface PeerStatus {
+  id: string;
+  name: string;
+  wgKey: string;
+  addresses: { ipv4: string; ipv6: string };
+  endpoint: string | null;
+  allowedIps: string[];
+  /** Unix ms, null before the first handshake. */
+  lastHandshake: number | null;
+  rxBytes: number;
+  txBytes: number;
+  probe: PeerProbeStats | null;
+}
+
+export interface AgentStatus {
+  node: {
+    id: string | null;
+    name: string;
+    iface: string;
+    addresses: { ipv4: string; ipv6: string } | null;
+    wgKey: string;
+    listenPort: number;
+  };
+  controller: { url: string; connected: boolean; lastError: string | null };
+  map: {
+    version: number;
+    epoch: string | null;
+    source: 'controller' | 'cache' | 'none';
+    appliedAt: number | null;
+    /** How long the last apply (config, device, addresses, routes) took, ms. */
+    lastApplyMs?: number | null;
+  };
+  peers: PeerStatus[];
+  posture: PostureDecision | null;
+  /** Plugin-provided status sections, keyed by plugin name. */
+  extensions: Record<string, unknown>;
+}
+
+/** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */
+export const AGENT_API = {
+  status: '/v1/status',
+  /** POST: tear the device down and exit. */
+  down: '/v1/down',
+} as const;

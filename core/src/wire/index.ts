@@ -1,0 +1,28 @@
+/**
+ * wire: the contract between Trellis processes — the controller's routes with their request and
+ * response bodies, the audit event shape, the error body, and the agent's local API. It holds only
+ * types and constants, so the controller, the agent, the store, the CLI and the lab all import it
+ * without importing one another.
+ */
+export { AGENT_API } from './agent-api';
+export type { AgentStatus, PeerStatus } from './agent-api';
+export type {
+  AuthKeyView,
+  CreateKeyRequest,
+  CreateKeyResponse,
+  ExplainRequest,
+  ExplainResponse,
+  GroupView,
+  NodeView,
+  PolicyActivationView,
+  PolicyChangeResponse,
+  PolicyPushRequest,
+  PolicyStatusView,
+  PolicyVersionView,
+  RemoveUserResponse,
+  UserView,
+} from './admin-messages';
+export type { AuditEvent } from './audit-event';
+export type { ErrorBody } from './error-body';
+export type { EndpointsRequest, EnrollRequest, EnrollResponse, FactsRequest, TelemetryRequest, TelemetryResponse } from './node-messages';
+export { BODY_LIMITS, POLICY_VERSION_HEADER, ROUTES } from './routes';

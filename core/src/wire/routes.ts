@@ -1,0 +1,59 @@
+/**
+ * The controller's HTTP routes and their body limits. Node routes are signed with the node identity
+ * key (auth/signing.ts); admin routes take `Authorization: Bearer <admin token>`.
+ */
+export const ROUTES = {
+  health: '/healthz',
+  enroll: '/v1/enroll',
+  /** GET, signed; SSE stream of `event: map` (MapResponse JSON) and `event: ping`. Query: since, epoch. */
+  mapStream: '/v1/map/stream',
+  /** POST, signed: reported endpoints; doubles as a heartbeat. */
+  endpoints: '/v1/node/endpoints',
+  /** POST, signed: device facts and the local posture decision. */
+  facts: '/v1/node/facts',
+  adminKeys: '/v1/admin/keys',
+  adminNodes: '/v1/admin/nodes',
+  /** POST /v1/admin/nodes/:name/revoke */
+  adminRevoke: '/v1/admin/nodes/:name/revoke',
+  adminAudit: '/v1/admin/audit',
+  /** POST, signed: a telemetry batch (api/telemetry.ts TelemetryBatch without node/nodeId). */
+  telemetry: '/v1/node/telemetry',
+  /** GET, admin: the latest per-path figures (LiveTelemetry). */
+  adminTelemetryLive: '/v1/admin/telemetry/live',
+  /** POST /v1/admin/nodes/:name/approve: let a node waiting for approval into the mesh. */
+  adminApprove: '/v1/admin/nodes/:name/approve',
+  /** GET list, POST { name } add. */
+  adminUsers: '/v1/admin/users',
+  /** DELETE: remove the user, revoking its nodes and keys. */
+  adminUser: '/v1/admin/users/:name',
+  /** GET list, POST { name } add. */
+  adminGroups: '/v1/admin/groups',
+  /** DELETE: remove the group. */
+  adminGroup: '/v1/admin/groups/:name',
+  /** POST { user }: add a member. */
+  adminGroupMembers: '/v1/admin/groups/:name/members',
+  /** DELETE: remove a member. */
+  adminGroupMember: '/v1/admin/groups/:name/members/:user',
+  /** GET: active policy version and history; POST { files, source }: compile, test and activate. */
+  adminPolicy: '/v1/admin/policy',
+  /** POST: go back to the version active before the current one. */
+  adminPolicyRollback: '/v1/admin/policy/rollback',
+  /** POST { from, to, proto, port }: the active policy's decision and its reasons. */
+  adminPolicyExplain: '/v1/admin/policy/explain',
+  /** GET, signed: the active policy bundle (application/gzip), version in x-trellis-policy-version. */
+  policyBundle: '/v1/policy/bundle',
+} as const;
+
+/** Response header carrying the policy version of GET /v1/policy/bundle. */
+export const POLICY_VERSION_HEADER = 'x-trellis-policy-version';
+
+/** Body size limits, bytes. */
+export const BODY_LIMITS = {
+  enroll: 16 * 1024,
+  endpoints: 4 * 1024,
+  facts: 64 * 1024,
+  admin: 16 * 1024,
+  telemetry: 1024 * 1024,
+  /** A pushed policy dir (rego + data.json). */
+  policy: 2 * 1024 * 1024,
+} as const;
