@@ -43,6 +43,8 @@ export const ErrorCode = {
   POLICY_TESTS_FAILED: 'TRELLIS_ERR_POLICY_TESTS_FAILED',
   POLICY_BUNDLE_INVALID: 'TRELLIS_ERR_POLICY_BUNDLE_INVALID',
   POLICY_DATA_INVALID: 'TRELLIS_ERR_POLICY_DATA_INVALID',
+  POLICY_OPA_MISSING: 'TRELLIS_ERR_POLICY_OPA_MISSING',
+  POLICY_NO_REGO: 'TRELLIS_ERR_POLICY_NO_REGO',
   GRAFANA_UNREACHABLE: 'TRELLIS_ERR_GRAFANA_UNREACHABLE',
   GRAFANA_UNAUTHORIZED: 'TRELLIS_ERR_GRAFANA_UNAUTHORIZED',
   DASHBOARDS_MISSING: 'TRELLIS_ERR_DASHBOARDS_MISSING',
@@ -96,6 +98,10 @@ export const errors = {
     e(ErrorCode.PROBE_BIND, `cannot bind the probe socket on ${address}:${port} (${why}); free the port or set another probe port`),
   packetFilterInvalid: (what: string) =>
     e(ErrorCode.PACKET_FILTER_INVALID, `packet filter from the controller is invalid: ${what}; the previous filter stays in force (check the access policy)`),
+  opaMissing: (path: string, why: string) =>
+    e(ErrorCode.POLICY_OPA_MISSING, `the opa CLI at ${path} cannot run (${why}); build it with \`bash scripts/install-opa.sh\` in the Trellis checkout, or set TRELLIS_OPA to an opa binary`, { path }),
+  policyNoRego: (dir: string) =>
+    e(ErrorCode.POLICY_NO_REGO, `${dir} holds no .rego files, so opa has nothing to check (it reports nothing and exits 0); point at a folder of policies, e.g. policies/`, { dir }),
   alreadyExists: (what: string) => e(ErrorCode.ALREADY_EXISTS, `${what} already exists; choose another name or remove it first`),
   policyEngineMissing: () =>
     e(

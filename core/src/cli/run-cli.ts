@@ -29,6 +29,7 @@ import {
 } from './commands/groups-commands';
 import { nodesApproveCommand } from './commands/nodes-approve-command';
 import { policyExplainCommand, policyPushCommand, policyRollbackCommand, policyShowCommand } from './commands/policy-commands';
+import { policyCheckCommand, policyTestCommand } from './commands/policy-opa-commands';
 import { usersAddCommand, usersListCommand, usersRemoveCommand } from './commands/users-commands';
 import { statusCommand } from './commands/status-command';
 import { upCommand } from './commands/up-command';
@@ -55,6 +56,8 @@ export const COMMANDS: Command[] = [
   policyRollbackCommand,
   policyExplainCommand,
   policyShowCommand,
+  policyTestCommand,
+  policyCheckCommand,
   upCommand,
   downCommand,
   statusCommand,
@@ -72,7 +75,7 @@ const GROUPS: Record<string, string> = {
   keys: 'manage auth keys',
   users: 'manage users (owners of nodes and keys)',
   groups: 'manage groups of users, for access rules',
-  policy: 'the access and posture policy: push, rollback, explain',
+  policy: 'the access and posture policy: push, rollback, explain; test and check a folder locally with opa',
   lab: 'a local mesh in network namespaces',
   dashboards: 'generated Grafana dashboards and alert rules',
 };
