@@ -1,0 +1,266 @@
+/**
+ * AgentRuntime owns the running pieces of one started agent — device, apply loop, map session,
+ * packet filter, probes, telemetry, metrics, reports and the local API — starts them in order and
+ * tears them down in reverse, each step on its own so one failure does not leak the rest.
+ */
+import type { Logger } from 'pino';
+import { AgentMetrics } from '../metrics/agent-metrics';
+import type { TrellisMetrics } from '../metrics/trellis-metrics';
+import type { NetworkMapData } from '../netmap/types';
+import type { HookRunner } from '../plugins/hook-runner';
+import type { WgDevice } from '../wg/types';
+import type { AgentStatus } from '../wire';
+import type { AgentLink } from './agent-link';
+import { AgentStatusReader, type AppliedMap } from './agent-status';
+import { AgentTimers } from './agent-timers';
+import type { ControllerClient } from './controller-client';
+import { EndpointReporter } from './endpoint-reporter';
+import { FactsReporter } from './facts-reporter';
+import { newIdentity, saveIdentity, type NodeIdentity } from './identity';
+import { agentSocketPath, LocalApi } from './local-api';
+import { MapCache } from './map-cache';
+import { MapSession } from './map-session';
+import { OverlayProbes } from './overlay-probes';
+import { PacketFilter } from './packet-filter';
+import type { Prefs } from './prefs';
+import type { ProbeSample } from './probes/probe-scheduler';
+import { Reconfigurer } from './reconfigurer';
+import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
+import { AgentTelemetry, type TelemetryOptions } from './telemetry/agent-telemetry';
+
+export interface RuntimeDeps {
+  opts: StartAgentOptions;
+  log: Logger;
+  prefs: Prefs;
+  link: AgentLink;
+  intervals: AgentIntervals;
+  listenPort: number;
+  identity: NodeIdentity;
+  client: ControllerClient;
+  hooks: HookRunner;
+  device: WgDevice;
+  ownHost: { shutdown(): Promise<void> } | null;
+  discoverEndpoints: () => Promise<string[]>;
+  telemetryOptions: TelemetryOptions;
+  metrics: TrellisMetrics;
+  maxPeerSeries: number | undefined;
+}
+
+export class AgentRuntime {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private readonly reconf: Reconfigurer;
+  private readonly session: MapSession;
+  private readonly api: LocalApi;
+  private readonly packetFilter: PacketFilter;
+  private readonly telemetry: AgentTelemetry;
+  private readonly agentMetrics: AgentMetrics;
+  private readonly probes: OverlayProbes;
+  private readonly facts: FactsReporter;
+  private readonly endpoints: EndpointReporter;
+  private readonly timers: AgentTimers;
+  private readonly reader: AgentStatusReader;
+  private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map() };
+  private applied: AppliedMap | null = null;
+  private deviceUp = false;
+  private apiUp = false;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly d: RuntimeDeps) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const isStopping = () => this.stopping !== null;
+    this.packetFilter = new PacketFilter({ iface: d.opts.iface, probePort: d.opts.probePort ?? DEFAULT_PROBE_PORT, log: d.log, nft: d.opts.nft });
+    this.probes = new OverlayProbes({
+      factory: d.opts.probes,
+      port: d.opts.probePort ?? DEFAULT_PROBE_PORT,
+      intervalMs: d.opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+      log: d.log,
+      sink: () => this.probeSink(),
+      currentMap: () => this.applied?.map ?? null,
+      stopping: isStopping,
+    });
+    this.reconf = new Reconfigurer({
+      packetFilter: this.packetFilter,
+      device: d.device,
+      hooks: d.hooks,
+      link: d.link,
+      privateKey: d.identity.wg.privateKey,
+      listenPort: d.listenPort,
+      prefs: d.prefs,
+      log: d.log,
+      probes: () => this.probes.runner,
+      onApplied: (info) => {
+        this.applied = { map: info.map, source: info.source, at: info.at };
+        this.notePeers(info.map);
+        void this.probes.ensure(info.map);
+      },
+    });
+    this.telemetry = new AgentTelemetry({
+      stateDir: d.opts.stateDir,
+      nodeName: () => this.applied?.map.self.name ?? d.identity.name,
+      peers: () => this.peerNames,
+      wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
+      post: (batch) => d.client.postTelemetry(batch),
+      hooks: d.hooks,
+      log: d.log,
+      options: d.telemetryOptions,
+    });
+    this.session = new MapSession({
+      client: d.client,
+      cache: new MapCache(d.opts.stateDir),
+      log: d.log,
+      backoff: d.opts.backoff,
+      onMap: (map) => void this.reconf.schedule(map, 'controller'),
+      onRevoked: (err) => this.onRevoked(err.message),
+      onConnection: (connected, lastError) => {
+        if (connected) {
+          d.log.info('connected to the controller');
+          this.endpoints.forget();
+          void this.endpoints.report();
+        } else if (lastError) d.log.warn({ lastError }, 'disconnected from the controller');
+      },
+    });
+    this.facts = new FactsReporter({
+      hooks: d.hooks,
+      post: (body) => d.client.postFacts(body),
+      log: d.log,
+      revoked: () => this.session.revoked,
+      stopping: isStopping,
+    });
+    this.endpoints = new EndpointReporter({
+      discover: d.discoverEndpoints,
+      post: (eps) => d.client.postEndpoints(eps),
+      log: d.log,
+      idle: () => isStopping() || this.session.revoked,
+    });
+    this.reader = new AgentStatusReader({
+      identity: d.identity,
+      iface: d.opts.iface,
+      controllerUrl: d.opts.controllerUrl,
+      listenPort: d.listenPort,
+      device: d.device,
+      deviceUp: () => this.deviceUp,
+      probes: this.probes,
+      applied: () => this.applied,
+      connection: () => ({ connected: this.session.connected, lastError: this.session.lastError ?? this.reconf.lastError }),
+      lastApplyMs: () => this.reconf.lastDurationMs,
+      posture: () => this.facts.posture,
+      hooks: d.hooks,
+      log: d.log,
+    });
+    this.agentMetrics = new AgentMetrics(d.metrics.meter('trellis.agent'), () => this.reader.metricsSnapshot(), { maxPeerSeries: d.maxPeerSeries });
+    this.timers = new AgentTimers(d.intervals, {
+      reportEndpoints: () => void this.endpoints.report(),
+      refreshFacts: () => this.facts.refresh(),
+      samplePeerStats: d.hooks.has('onPeerStats') ? () => void this.emitPeerStats() : null,
+    });
+    this.api = new LocalApi({
+      socketPath: agentSocketPath(d.opts.stateDir),
+      status: () => this.status(),
+      onDown: () => void this.stop(),
+      log: d.log,
+    });
+  }
+
+  async start(enrollMap: NetworkMapData | null): Promise<void> {
+    const { device, link, prefs, log } = this.d;
+    await device.up();
+    this.deviceUp = true;
+    await link.setLinkUp(device.name, prefs.mtu);
+    if (enrollMap) {
+      await this.session.seed(enrollMap);
+    } else {
+      const cached = await this.session.loadCache();
+      if (cached) {
+        log.info({ version: cached.version, peers: cached.peers.length }, 'restoring the mesh from the cached map');
+        void this.reconf.schedule(cached, 'cache');
+      }
+    }
+    await this.reconf.idle();
+    await this.api.listen();
+    this.apiUp = true;
+    this.session.start();
+    this.telemetry.start();
+    void this.endpoints.report();
+    this.facts.refresh();
+    this.timers.start();
+  }
+
+  status(): Promise<AgentStatus> {
+    return this.reader.status();
+  }
+
+  /** refreshFacts collects facts and posture now (AgentAccess.requestFactsRefresh). */
+  refreshFacts(): void {
+    this.facts.refresh();
+  }
+
+  /** probeSink feeds each probe outcome to telemetry and to the RTT histogram. */
+  private async probeSink(): Promise<(s: ProbeSample) => void> {
+    const toTelemetry = await this.telemetry.probeSink();
+    return (s) => {
+      toTelemetry(s);
+      const name = this.peerNames.nameById.get(s.peerId);
+      if (name !== undefined) this.agentMetrics.recordProbe(name, s.rttUs);
+    };
+  }
+
+  /** notePeers keeps the id/key → name lookups telemetry and metrics label rows with. */
+  private notePeers(map: AppliedMap['map']): void {
+    const peers = map.peers.filter((p) => p.id !== map.self.id);
+    this.peerNames = { nameById: new Map(peers.map((p) => [p.id, p.name])), nameByKey: new Map(peers.map((p) => [p.wgKey, p.name])) };
+    this.agentMetrics.setPeerCount(peers.length);
+    if (typeof this.reconf.lastDurationMs === 'number') this.agentMetrics.recordApply(this.reconf.lastDurationMs);
+  }
+
+  private async onRevoked(message: string): Promise<void> {
+    const { opts, log, identity } = this.d;
+    await this.reconf.clearPeers();
+    this.applied = null;
+    await Promise.resolve(this.probes.runner?.setPeers([]));
+    // The revoked node id and keys are dead: the next `trellis up --auth-key` enrolls a new node.
+    await saveIdentity(opts.stateDir, newIdentity(identity.name, opts.controllerUrl)).catch((err) =>
+      log.error({ err }, 'could not reset identity.json after revocation'),
+    );
+    log.error(`${message}; the tunnels were removed. Run \`trellis up\` again with a new auth key.`);
+  }
+
+  private async emitPeerStats(): Promise<void> {
+    try {
+      await this.d.hooks.runParallel('onPeerStats', await this.reader.peerStatsSample());
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message }, 'could not sample peer stats');
+    }
+  }
+
+  stop(): Promise<void> {
+    if (!this.stopping) this.stopping = this.teardown();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    const { log, device, ownHost } = this.d;
+    this.timers.stop();
+    const step = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err }, `stopping: ${what} failed`);
+      }
+    };
+    await step('map session', () => this.session.stop());
+    await step('reconfiguration', () => this.reconf.idle());
+    await step('pending reports', () => Promise.all([this.facts.pending, this.endpoints.pending]));
+    await step('telemetry', () => this.telemetry.stop());
+    await step('probes', () => this.probes.stop());
+    await step('packet filter', () => this.packetFilter.stop());
+    if (this.deviceUp) await step('device', () => device.down());
+    this.deviceUp = false;
+    if (this.apiUp) await step('local API', () => this.api.close());
+    this.apiUp = false;
+    if (ownHost) await step('plugins', () => ownHost.shutdown());
+    await step('metrics', () => this.d.metrics.shutdown());
+    log.info('agent stopped');
+    this.resolveDone();
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * What the agent says about itself and its peers: the status `trellis status` shows, the snapshot
+ * a metrics collection observes, and the onPeerStats sample. All three join the applied map's
+ * peers with the device's WireGuard figures (by key) and the probes' figures (by peer id).
+ */
+import type { Logger } from 'pino';
+import type { PeerProbeStats, PeerStatsSample, PostureDecision } from '../api/hooks';
+import type { AgentMetricsSnapshot } from '../metrics/agent-metrics';
+import type { NetworkMap } from '../netmap/types';
+import type { HookRunner } from '../plugins/hook-runner';
+import type { WgDevice, WgPeerStats } from '../wg/types';
+import type { AgentStatus, PeerStatus } from '../wire';
+import type { NodeIdentity } from './identity';
+import type { OverlayProbes } from './overlay-probes';
+import type { MapSource } from './reconfigurer';
+
+/** The map in force on the device, where it came from and when it was applied. */
+export interface AppliedMap {
+  map: NetworkMap;
+  source: MapSource;
+  at: number;
+}
+
+export interface AgentStatusSources {
+  identity: NodeIdentity;
+  iface: string;
+  controllerUrl: string;
+  listenPort: number;
+  device: WgDevice;
+  deviceUp: () => boolean;
+  probes: OverlayProbes;
+  applied: () => AppliedMap | null;
+  connection: () => { connected: boolean; lastError: string | null };
+  lastApplyMs: () => number | null;
+  posture: () => PostureDecision | null;
+  hooks: HookRunner;
+  log: Logger;
+}
+
+interface JoinedPeer {
+  peer: NetworkMap['peers'][number];
+  wg: WgPeerStats | undefined;
+  probe: PeerProbeStats | undefined;
+}
+
+/** A peer is up while its last handshake is younger than WireGuard's reject-after time. */
+const UP_WITHIN_S = 180;
+
+export class AgentStatusReader {
+  constructor(private readonly s: AgentStatusSources) {}
+
+  async status(): Promise<AgentStatus> {
+    const { identity, iface, controllerUrl, listenPort } = this.s;
+    const applied = this.s.applied();
+    const map = applied?.map ?? null;
+    const peers: PeerStatus[] = (await this.joinedPeers(map)).map(({ peer: p, wg: s, probe }) => ({
+      id: p.id,
+      name: p.name,
+      wgKey: p.wgKey,
+      addresses: { ...p.addresses },
+      endpoint: s?.endpoint ?? (p.endpoints.length > 0 ? p.endpoints[0] : null),
+      allowedIps: s ? [...s.allowedIps] : [...p.allowedIps],
+      lastHandshake: s?.lastHandshake ?? null,
+      rxBytes: s?.rxBytes ?? 0,
+      txBytes: s?.txBytes ?? 0,
+      probe: probe ?? null,
+    }));
+    const addresses = map ? { ...map.self.addresses } : identity.addresses;
+    return {
+      node: { id: identity.nodeId, name: identity.name, iface, addresses, wgKey: identity.wg.publicKey, listenPort },
+      controller: { url: controllerUrl, ...this.s.connection() },
+      map: {
+        version: map?.version ?? 0,
+        epoch: map?.epoch ?? null,
+        source: applied?.source ?? 'none',
+        appliedAt: applied?.at ?? null,
+        lastApplyMs: this.s.lastApplyMs(),
+      },
+      peers,
+      posture: this.s.posture(),
+      extensions: await this.statusSections(),
+    };
+  }
+
+  /** metricsSnapshot is what a metrics collection observes: per-peer WireGuard and probe figures. */
+  async metricsSnapshot(): Promise<AgentMetricsSnapshot> {
+    const map = this.s.applied()?.map ?? null;
+    const now = Date.now();
+    const peers = (await this.joinedPeers(map)).map(({ peer, wg: s, probe: pr }) => {
+      const age = s?.lastHandshake != null ? Math.max(0, (now - s.lastHandshake) / 1000) : null;
+      return { name: peer.name, loss: pr?.loss ?? 0, jitterUs: pr?.jitterUs ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, handshakeAgeS: age, up: age !== null && age < UP_WITHIN_S };
+    });
+    const posture = this.s.posture();
+    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant };
+  }
+
+  /** peerStatsSample is what onPeerStats hooks get; it throws when the device cannot be read. */
+  async peerStatsSample(): Promise<PeerStatsSample> {
+    const [wg, probes] = await Promise.all([this.s.device.stats(), Promise.resolve(this.s.probes.runner?.stats() ?? [])]);
+    return { at: Date.now(), wg, probes };
+  }
+
+  /** joinedPeers are the map's peers (not the node itself) with their device and probe figures. */
+  private async joinedPeers(map: NetworkMap | null): Promise<JoinedPeer[]> {
+    if (!map) return [];
+    const wg = this.s.deviceUp() ? await this.s.device.stats().catch(() => [] as WgPeerStats[]) : [];
+    const byKey = new Map(wg.map((s) => [s.publicKey, s]));
+    const byId = new Map(this.s.probes.stats().map((p) => [p.peerId, p]));
+    return map.peers.filter((p) => p.id !== map.self.id).map((peer) => ({ peer, wg: byKey.get(peer.wgKey), probe: byId.get(peer.id) }));
+  }
+
+  /** statusSections gathers each plugin's statusSection, keyed by plugin name; a failing one is left out. */
+  private async statusSections(): Promise<Record<string, unknown>> {
+    try {
+      const named = await this.s.hooks.runParallelNamed('statusSection');
+      return Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined && v !== null));
+    } catch (err) {
+      this.s.log.warn({ err: (err as Error).message }, 'could not collect plugin status sections');
+      return {};
+    }
+  }
+}
