@@ -10,7 +10,7 @@ import { errors } from '../errors';
 import { createLogger, type Logger } from '../log/logger';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import { loadPluginHost, type PluginHost } from '../plugins/plugin-host';
-import { SqliteStore } from '../store/sqlite-store';
+import { SqliteStore } from '../store/sqlite/sqlite-store';
 import type { AuditEntry, Store } from '../store/store';
 import { registerAdminRoutes } from './admin-routes';
 import { AdminGuard, ensureAdminToken } from './admin-token';

@@ -3,23 +3,30 @@
  */
 export { AddressPool, DEFAULT_IPV4_CIDR, DEFAULT_IPV6_PREFIX } from './address-pool';
 export { checkAuthKeyUsable } from './auth-key-rules';
-export { SQLITE_MIGRATIONS } from './migrations';
-export type { Migration } from './migrations';
+export { SQLITE_MIGRATIONS } from './sqlite/migrations';
+export type { Migration } from './sqlite/migrations';
 export { hashSecret, secretMatches } from './secret-hash';
-export { SqliteStore } from './sqlite-store';
-export type { SqliteStoreOptions } from './sqlite-store';
+export { SqliteStore } from './sqlite/sqlite-store';
+export type { SqliteStoreOptions } from './sqlite/sqlite-store';
 export type {
   AuditEntry,
+  AuditRepository,
   AuthKeyRecord,
+  AuthKeyRepository,
   EnrollInput,
   EnrollOutcome,
   EnrollResult,
   GroupRecord,
+  MetaRepository,
   NewAuthKey,
   NodeRecord,
+  NodeRepository,
+  NonceRepository,
   PolicyActivation,
+  PolicyRepository,
   PolicyVersionRecord,
   RemoveUserResult,
   Store,
+  UserGroupRepository,
   UserRecord,
 } from './store';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations';
-import { hashSecret } from './secret-hash';
+import { hashSecret } from '../secret-hash';
 import { SqliteStore } from './sqlite-store';
-import type { EnrollInput } from './store';
+import type { EnrollInput } from '../store';
 
 let dir: string;
 const stores: SqliteStore[] = [];

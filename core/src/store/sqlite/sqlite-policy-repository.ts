@@ -1,0 +1,78 @@
+import type Database from 'better-sqlite3';
+import { errors } from '../../errors';
+import type { AuditEntry } from '../audit-repository';
+import type { PolicyActivation, PolicyRepository, PolicyVersionRecord } from '../policy-repository';
+import type { SqliteAuditRepository } from './sqlite-audit-repository';
+import type { SqliteMetaRepository } from './sqlite-meta-repository';
+
+interface PolicyVersionRow {
+  version: string;
+  file: string;
+  size: number;
+  source: string;
+  created_at: number;
+}
+
+const toVersion = (r: PolicyVersionRow): PolicyVersionRecord => ({ version: r.version, file: r.file, size: r.size, source: r.source, createdAt: r.created_at });
+
+const META_POLICY_ACTIVE = 'policy.activeVersion';
+
+export class SqlitePolicyRepository implements PolicyRepository {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly meta: SqliteMetaRepository,
+    private readonly audit: SqliteAuditRepository,
+  ) {}
+
+  private versionSync(version: string): PolicyVersionRecord | null {
+    const r = this.db.prepare('SELECT * FROM policy_versions WHERE version = ?').get(version) as PolicyVersionRow | undefined;
+    return r ? toVersion(r) : null;
+  }
+
+  private activationsSync(): PolicyActivation[] {
+    return this.db.prepare('SELECT seq, version, at, actor, kind FROM policy_activations WHERE undone = 0 ORDER BY seq').all() as PolicyActivation[];
+  }
+
+  async activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT OR IGNORE INTO policy_versions (version, file, size, source, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(version.version, version.file, version.size, version.source, version.createdAt);
+      this.db.prepare('INSERT INTO policy_activations (version, at, actor, kind) VALUES (?, ?, ?, ?)').run(version.version, activation.at, activation.actor, activation.kind);
+      this.meta.setSync(META_POLICY_ACTIVE, version.version);
+      this.audit.appendSync(audit);
+    })();
+  }
+
+  async rollbackPolicy(activation: { at: number; actor: string }, audit: (from: string, to: string) => AuditEntry): Promise<{ from: string; to: PolicyVersionRecord }> {
+    return this.db.transaction(() => {
+      const stack = this.activationsSync();
+      const current = stack[stack.length - 1];
+      const previous = [...stack].reverse().find((a) => current && a.version !== current.version);
+      if (!current || !previous) throw errors.policyNoPrevious(current?.version ?? null);
+      // Undo every activation after the previous version's, so a second rollback goes further back.
+      this.db.prepare('UPDATE policy_activations SET undone = 1 WHERE seq > ? AND undone = 0').run(previous.seq);
+      this.db.prepare('UPDATE policy_activations SET undone = 0 WHERE seq = ?').run(previous.seq);
+      this.meta.setSync(META_POLICY_ACTIVE, previous.version);
+      this.audit.appendSync({ at: activation.at, ...audit(current.version, previous.version) });
+      return { from: current.version, to: this.versionSync(previous.version) as PolicyVersionRecord };
+    })();
+  }
+
+  async activePolicy(): Promise<(PolicyVersionRecord & { activatedAt: number }) | null> {
+    const version = this.meta.getSync(META_POLICY_ACTIVE);
+    if (version === null) return null;
+    const record = this.versionSync(version);
+    if (!record) return null;
+    const stack = this.activationsSync();
+    return { ...record, activatedAt: stack[stack.length - 1]?.at ?? record.createdAt };
+  }
+
+  async listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return (this.db.prepare('SELECT * FROM policy_versions ORDER BY created_at, version').all() as PolicyVersionRow[]).map(toVersion);
+  }
+
+  async listPolicyActivations(): Promise<PolicyActivation[]> {
+    return this.activationsSync();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * SqliteStore keeps the controller state in <dataDir>/trellis.db (better-sqlite3, WAL), one
+ * repository per aggregate over one connection. Each public method is one transaction; a method
+ * that touches several aggregates (enrollment, removing a user) runs their Sync steps inside it.
+ */
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Facts, PostureDecision } from '../../api/hooks';
+import type { AuditEvent } from '../../wire';
+import { AddressPool } from '../address-pool';
+import type {
+  AuditEntry,
+  AuthKeyRecord,
+  EnrollInput,
+  EnrollResult,
+  GroupRecord,
+  NewAuthKey,
+  NodeRecord,
+  PolicyActivation,
+  PolicyVersionRecord,
+  RemoveUserResult,
+  Store,
+  UserRecord,
+} from '../store';
+import { runMigrations, schemaVersions, SQLITE_MIGRATIONS, type Migration } from './migrations';
+import { SqliteAuditRepository } from './sqlite-audit-repository';
+import { SqliteAuthKeyRepository } from './sqlite-auth-key-repository';
+import { SqliteMetaRepository } from './sqlite-meta-repository';
+import { SqliteNodeRepository } from './sqlite-node-repository';
+import { SqliteNonceRepository } from './sqlite-nonce-repository';
+import { SqlitePolicyRepository } from './sqlite-policy-repository';
+import { SqliteUserGroupRepository } from './sqlite-user-group-repository';
+
+export interface SqliteStoreOptions {
+  /** Directory holding trellis.db; created (0700) if missing. */
+  dataDir: string;
+  ipv4Cidr?: string;
+  ipv6Prefix?: string;
+  /** Override the migration list (tests of the migration runner). */
+  migrations?: Migration[];
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly overlay: { ipv4Cidr: string; ipv6Prefix: string };
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly audit: SqliteAuditRepository;
+  private readonly meta: SqliteMetaRepository;
+  private readonly nonces: SqliteNonceRepository;
+  private readonly keys: SqliteAuthKeyRepository;
+  private readonly nodes: SqliteNodeRepository;
+  private readonly usersAndGroups: SqliteUserGroupRepository;
+  private readonly policies: SqlitePolicyRepository;
+
+  constructor(opts: SqliteStoreOptions) {
+    const pool = new AddressPool(opts.ipv4Cidr, opts.ipv6Prefix);
+    this.overlay = { ipv4Cidr: pool.ipv4Cidr, ipv6Prefix: pool.ipv6Prefix };
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    this.path = join(opts.dataDir, 'trellis.db');
+    const db = (this.db = new Database(this.path));
+    this.audit = new SqliteAuditRepository(db);
+    this.meta = new SqliteMetaRepository(db, this.audit);
+    this.nonces = new SqliteNonceRepository(db);
+    this.keys = new SqliteAuthKeyRepository(db, this.audit, (name, at) => this.usersAndGroups.ensureUserSync(name, at));
+    this.nodes = new SqliteNodeRepository({ db, path: this.path, pool, meta: this.meta, keys: this.keys, audit: this.audit });
+    this.usersAndGroups = new SqliteUserGroupRepository({
+      db,
+      audit: this.audit,
+      revokeNodesOf: (user, at) => this.nodes.revokeOwnedBySync(user, at),
+      revokeKeysOf: (user) => this.keys.revokeOwnedBySync(user),
+    });
+    this.policies = new SqlitePolicyRepository(db, this.meta, this.audit);
+    try {
+      chmodSync(this.path, 0o600);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      runMigrations(db, this.path, opts.migrations ?? SQLITE_MIGRATIONS);
+      this.nodes.checkPool();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** The applied schema versions, oldest first. */
+  schemaVersions(): number[] {
+    return schemaVersions(this.db);
+  }
+
+  getMeta(key: string): Promise<string | null> {
+    return this.meta.getMeta(key);
+  }
+  setMeta(key: string, value: string, audit?: AuditEntry): Promise<void> {
+    return this.meta.setMeta(key, value, audit);
+  }
+
+  createAuthKey(key: NewAuthKey, audit: AuditEntry): Promise<AuthKeyRecord> {
+    return this.keys.createAuthKey(key, audit);
+  }
+  listAuthKeys(): Promise<AuthKeyRecord[]> {
+    return this.keys.listAuthKeys();
+  }
+
+  enrollNode(input: EnrollInput): Promise<EnrollResult> {
+    return this.nodes.enrollNode(input);
+  }
+  getNode(id: string): Promise<NodeRecord | null> {
+    return this.nodes.getNode(id);
+  }
+  findNode(idOrName: string): Promise<NodeRecord | null> {
+    return this.nodes.findNode(idOrName);
+  }
+  listNodes(): Promise<NodeRecord[]> {
+    return this.nodes.listNodes();
+  }
+  revokeNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.nodes.revokeNode(id, at, audit);
+  }
+  setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
+    return this.nodes.setEndpoints(id, endpoints);
+  }
+  setFacts(id: string, facts: Facts, posture: PostureDecision | null): Promise<boolean> {
+    return this.nodes.setFacts(id, facts, posture);
+  }
+  touchNode(id: string, at: number): Promise<void> {
+    return this.nodes.touchNode(id, at);
+  }
+  approveNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.nodes.approveNode(id, at, audit);
+  }
+
+  consumeNonce(nodeId: string, nonce: string, expiresAt: number): Promise<boolean> {
+    return this.nonces.consumeNonce(nodeId, nonce, expiresAt);
+  }
+  purgeNonces(now: number): Promise<number> {
+    return this.nonces.purgeNonces(now);
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.usersAndGroups.listUsers();
+  }
+  addUser(name: string, at: number, audit: AuditEntry): Promise<UserRecord> {
+    return this.usersAndGroups.addUser(name, at, audit);
+  }
+  removeUser(name: string, at: number, audit: AuditEntry): Promise<RemoveUserResult> {
+    return this.usersAndGroups.removeUser(name, at, audit);
+  }
+  listGroups(): Promise<GroupRecord[]> {
+    return this.usersAndGroups.listGroups();
+  }
+  addGroup(name: string, at: number, audit: AuditEntry): Promise<GroupRecord> {
+    return this.usersAndGroups.addGroup(name, at, audit);
+  }
+  removeGroup(name: string, audit: AuditEntry): Promise<GroupRecord> {
+    return this.usersAndGroups.removeGroup(name, audit);
+  }
+  addGroupMember(group: string, user: string, at: number, audit: AuditEntry): Promise<GroupRecord> {
+    return this.usersAndGroups.addGroupMember(group, user, at, audit);
+  }
+  removeGroupMember(group: string, user: string, audit: AuditEntry): Promise<GroupRecord> {
+    return this.usersAndGroups.removeGroupMember(group, user, audit);
+  }
+  userGroups(): Promise<Record<string, string[]>> {
+    return this.usersAndGroups.userGroups();
+  }
+
+  activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void> {
+    return this.policies.activatePolicy(version, activation, audit);
+  }
+  rollbackPolicy(activation: { at: number; actor: string }, audit: (from: string, to: string) => AuditEntry): Promise<{ from: string; to: PolicyVersionRecord }> {
+    return this.policies.rollbackPolicy(activation, audit);
+  }
+  activePolicy(): Promise<(PolicyVersionRecord & { activatedAt: number }) | null> {
+    return this.policies.activePolicy();
+  }
+  listPolicyVersions(): Promise<PolicyVersionRecord[]> {
+    return this.policies.listPolicyVersions();
+  }
+  listPolicyActivations(): Promise<PolicyActivation[]> {
+    return this.policies.listPolicyActivations();
+  }
+
+  appendAudit(entry: AuditEntry): Promise<AuditEvent> {
+    return this.audit.appendAudit(entry);
+  }
+  listAudit(limit: number): Promise<AuditEvent[]> {
+    return this.audit.listAudit(limit);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
