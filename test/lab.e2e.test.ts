@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../core/src/lab/lab';
-import { isAlive } from '../core/src/lab/lab-process';
+import { isAlive } from '../core/src/lab/process-group';
 import { run } from '../core/src/sys/run';
 
 jest.setTimeout(180_000);

@@ -5,7 +5,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { run, runJson, tryRun } from '../sys/run';
-import { cmdlineOf, isAlive, signalGroup, sleep, waitForExit } from './lab-process';
+import { cmdlineOf, isAlive, signalGroup, sleep, waitForExit } from './process-group';
 import { LAB_BRIDGE, LAB_SUBNET, NAMESPACE_PREFIX, VETH_PREFIX, WG_PREFIX } from './lab-state';
 
 export const WIREGUARD_SOCKET_DIR = '/var/run/wireguard';

@@ -4,18 +4,19 @@
  * tests, the benchmark and `trellis lab` all drive it through this class. One lab per machine;
  * its state file lists everything it made so `down` can remove it even after a crash.
  */
-import { acquireLabLock, releaseLabLock } from './lab-lock';
-import { writeLabConfig } from './lab-config';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AgentClient } from '../cli/agent-client';
-import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse } from '../wire';
+import { AdminClient } from '../client/admin-client';
+import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
 import { run } from '../sys/run';
+import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse } from '../wire';
+import { writeLabConfig } from './lab-config';
+import { acquireLabLock, releaseLabLock } from './lab-lock';
 import { createBridge, createNodeNetwork, freePort, removeNamespace, sweepLabNetwork } from './lab-network';
-import { isAlive, isLabProcess, sleep, spawnDetached, terminateGroup, waitForExit } from './lab-process';
+import type { LabDescription, LabUpOptions } from './lab-options';
+import { isAlive, isLabProcess, terminateGroup, waitForExit } from './process-group';
+import { spawnAgentProcess, startControllerProcess, waitForAgentApi } from './lab-processes';
 import {
   LAB_BRIDGE,
   LAB_SUBNET,
@@ -30,62 +31,13 @@ import {
   type LabNodeState,
   type LabState,
 } from './lab-state';
+import { waitForMesh } from './mesh-readiness';
+import { execInNamespace, type ExecResult } from './namespace-exec';
 
-export interface LabUpOptions {
-  /** How many nodes (n1..nN) to start. */
-  nodes: number;
-  /** Plugin config file passed to the controller and every agent. */
-  configFile?: string;
-  /** Agent probe interval, ms. Default 1000. */
-  probeIntervalMs?: number;
-  /** ClickHouse HTTP URL: the controller loads telemetry-clickhouse with it (merged into configFile). */
-  clickhouseUrl?: string;
-  /** ClickHouse database for clickhouseUrl. Default "trellis". */
-  clickhouseDatabase?: string;
-  /** Where the lab keeps its state; default TRELLIS_LAB_DIR or /run/trellis-lab. */
-  dir?: string;
-  /** The CLI entry to run; default core/dist/cli/main.js (build with `npx tsc -b core/tsconfig.json`). */
-  cliPath?: string;
-  /** How long to wait for every agent to hold its map with N−1 peers, ms. Default 90 000. */
-  readyTimeoutMs?: number;
-  /** Wait for the mesh before resolving (default true); false returns once every agent is started. */
-  waitForMesh?: boolean;
-  /** Extra environment for the lab's processes (e.g. TRELLIS_LOG_LEVEL). */
-  env?: Record<string, string>;
-  /** Told about each step, for progress output. */
-  onProgress?: (event: LabProgress) => void;
-}
-
-export type LabProgress =
-  | { kind: 'cleared' }
-  | { kind: 'network' }
-  | { kind: 'controller'; url: string }
-  | { kind: 'node-started'; name: string }
-  | { kind: 'node-ready'; name: string; status: AgentStatus };
-
-/** The shape `trellis lab up --json` prints. */
-export interface LabDescription {
-  controller: { url: string; pid: number | null; dataDir: string };
-  nodes: Array<{
-    name: string;
-    namespace: string;
-    iface: string;
-    addresses: { ipv4: string; ipv6: string } | null;
-    underlay: string;
-    stateDir: string;
-    socket: string;
-    pid: number | null;
-  }>;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { LabDescription, LabProgress, LabUpOptions } from './lab-options';
+export type { ExecResult } from './namespace-exec';
 
 const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const AGENT_LISTEN_PORT = 51820;
 
 /** defaultCliPath finds core/dist/cli/main.js from both core/src/lab (ts-jest) and core/dist/lab. */
 export function defaultCliPath(): string {
@@ -146,10 +98,12 @@ export class Lab {
     await lab.startController();
     opts.onProgress?.({ kind: 'controller', url: lab.st.controller.url });
 
-    const key = await lab.adminJson<CreateKeyResponse>('POST', ROUTES.adminKeys, {
-      reusable: true,
-      ttlSeconds: 7 * 24 * 3600,
-    } satisfies CreateKeyRequest);
+    const key = await lab
+      .admin()
+      .request<CreateKeyResponse>('POST', ROUTES.adminKeys, { reusable: true, ttlSeconds: 7 * 24 * 3600 } satisfies CreateKeyRequest)
+      .catch((err: Error) => {
+        throw errors.lab(`the controller did not create the lab's auth key: ${err.message}`);
+      });
     lab.st.authKey = key.key;
     lab.save();
 
@@ -275,25 +229,7 @@ export class Lab {
 
   /** startController (re)starts the controller on the same data dir and port, waiting for /healthz. */
   async startController(): Promise<void> {
-    const c = this.controllerState();
-    if (isLabProcess(c.pid, this.st.cliPath)) return;
-    const args = [this.st.cliPath, 'controller', '--listen', c.listen, '--data-dir', c.dataDir];
-    if (this.st.configFile) args.push('--config', this.st.configFile);
-    mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
-    c.pid = await spawnDetached(process.execPath, args, c.log, this.childEnv());
-    this.save();
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (!isAlive(c.pid)) throw errors.lab(`controller exited during start; see ${c.log}`);
-      try {
-        const res = await fetch(c.url + ROUTES.health, { signal: AbortSignal.timeout(1000) });
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw errors.lab(`controller did not answer ${ROUTES.health} within 30s; see ${c.log}`);
-      await sleep(100);
-    }
+    await startControllerProcess(this.st, this.controllerState(), () => this.save());
   }
 
   /** stopAgent sends SIGTERM to the node's agent (its whole process group) and waits for it to exit. */
@@ -323,19 +259,7 @@ export class Lab {
     const n = this.nodeState(name);
     if (isLabProcess(n.pid, this.st.cliPath)) return;
     await this.spawnAgent(n);
-    const client = new AgentClient(n.socket);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!isAlive(n.pid)) throw errors.lab(`agent ${name} exited during start; see ${n.log}`);
-      try {
-        await client.status(1000);
-        return;
-      } catch {
-        // socket not up yet
-      }
-      if (Date.now() > deadline) throw errors.lab(`agent ${name} did not answer on ${n.socket} within ${timeoutMs / 1000}s; see ${n.log}`);
-      await sleep(100);
-    }
+    await waitForAgentApi(n, timeoutMs);
   }
 
   /** status asks a node's agent for its AgentStatus over its unix socket. */
@@ -345,39 +269,12 @@ export class Lab {
 
   /** exec runs a command inside the node's namespace; a non-zero exit is a result, not an error. */
   exec(name: string, cmd: string, args: string[] = [], opts: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
-    const ns = this.nodeState(name).namespace;
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.on('data', (c: Buffer) => err.push(c));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(errors.lab(`cannot run ${cmd} in ${ns}: ${e.message}`));
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
-        resolvePromise({
-          code: code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1),
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-        });
-      });
-      // A command that exits before reading its stdin must not crash the caller with EPIPE.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.input ?? '');
-    });
+    return execInNamespace(this.nodeState(name).namespace, cmd, args, opts);
   }
 
-  /** adminFetch calls the controller's admin API with the lab's admin token. */
+  /** adminFetch calls the controller's admin API with the lab's admin token and returns the raw answer. */
   adminFetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const c = this.controllerState();
-    const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${this.adminToken()}`);
-    if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
-    return fetch(c.url + path, { ...init, headers });
+    return this.admin().fetch(path, init);
   }
 
   /** down stops every lab process, removes the namespaces, links, sockets and the lab directory. */
@@ -395,41 +292,7 @@ export class Lab {
     onReady?: (name: string, status: AgentStatus) => void,
     names: string[] = this.nodeNames,
   ): Promise<void> {
-    const want = this.st.nodes.length - 1;
-    const pending = new Set(names);
-    const last = new Map<string, string>();
-    const deadline = Date.now() + timeoutMs;
-    while (pending.size > 0) {
-      for (const name of [...pending]) {
-        const n = this.nodeState(name);
-        if (!isAlive(n.pid)) throw errors.lab(`agent ${name} exited before it got its map; see ${n.log}`);
-        try {
-          const s = await new AgentClient(n.socket).status(2000);
-          last.set(name, `map ${s.map.source} v${s.map.version}, ${s.peers.length} peers`);
-          if (s.map.source !== 'none' && s.peers.length >= want) {
-            pending.delete(name);
-            if (s.node.addresses) n.addresses = { ...s.node.addresses };
-            this.save();
-            onReady?.(name, s);
-          }
-        } catch (err) {
-          last.set(name, (err as Error).message);
-        }
-      }
-      if (pending.size === 0) break;
-      if (Date.now() > deadline) {
-        const first = [...pending][0]!;
-        throw errors.lab(
-          `node ${first} did not get its map with ${want} peers within ${Math.round(timeoutMs / 1000)}s ` +
-            `(last: ${last.get(first) ?? 'no answer'}); see ${this.nodeState(first).log}`,
-        );
-      }
-      await sleep(200);
-    }
-  }
-
-  private childEnv(): NodeJS.ProcessEnv {
-    return { ...process.env, ...(this.st.env ?? {}) };
+    await waitForMesh({ nodes: this.st.nodes, names, timeoutMs, onReady, save: () => this.save() });
   }
 
   private async createNode(name: string, k: number): Promise<void> {
@@ -460,40 +323,21 @@ export class Lab {
     await this.spawnAgent(n);
   }
 
-  private async spawnAgent(n: LabNodeState): Promise<void> {
-    const args = [
-      'netns', 'exec', n.namespace,
-      process.execPath, this.st.cliPath, 'up',
-      '--controller', this.controllerState().url,
-      '--name', n.name,
-      '--state-dir', n.stateDir,
-      '--iface', n.iface,
-      '--listen-port', String(AGENT_LISTEN_PORT),
-      '--endpoint', `${n.underlay}:${AGENT_LISTEN_PORT}`,
-      '--probe-interval', `${this.st.probeIntervalMs}ms`,
-    ];
-    if (this.st.configFile) args.push('--config', this.st.configFile);
-    const env = this.childEnv();
-    // The auth key goes by environment, not argv, so `ps` does not show it; only the first start needs it.
-    if (this.st.authKey && !existsSync(join(n.stateDir, 'identity.json'))) env.TRELLIS_AUTH_KEY = this.st.authKey;
-    n.pid = await spawnDetached('ip', args, n.log, env);
-    this.save();
+  private spawnAgent(n: LabNodeState): Promise<void> {
+    return spawnAgentProcess(this.st, n, this.controllerState().url, () => this.save());
   }
 
-  private adminToken(): string {
-    const file = join(this.controllerState().dataDir, 'admin.token');
+  /** admin is the controller's admin API with the token the controller wrote into its data dir. */
+  private admin(): AdminClient {
+    const c = this.controllerState();
+    const file = join(c.dataDir, 'admin.token');
+    let token: string;
     try {
-      return readFileSync(file, 'utf8').trim();
+      token = readFileSync(file, 'utf8').trim();
     } catch (err) {
       throw errors.lab(`cannot read the controller's admin token ${file}: ${(err as Error).message}`);
     }
-  }
-
-  private async adminJson<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.adminFetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    if (!res.ok) throw errors.lab(`controller answered ${res.status} to ${method} ${path}: ${text.slice(0, 300)}`);
-    return JSON.parse(text) as T;
+    return new AdminClient(c.url, token);
   }
 
   private controllerState() {
@@ -516,8 +360,4 @@ export class Lab {
   private save(): void {
     writeLabState(this.st);
   }
-}
-
-function signalNumber(sig: NodeJS.Signals): number | undefined {
-  return osConstants.signals[sig];
 }

@@ -5,7 +5,7 @@
 import type { AgentStatus } from '../wire';
 import { errors } from '../errors';
 import type { Lab } from './lab';
-import { sleep } from './lab-process';
+import { sleep } from './process-group';
 
 export interface TunnelUp {
   from: string;

@@ -4,7 +4,8 @@
  * --json, --help and the controller flags come with it.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget, type AdminClient } from '../admin-client';
+import type { AdminClient } from '../../client/admin-client';
+import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admin-target';
 import type { CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseCommandArgs } from '../parse-command-args';

@@ -4,7 +4,7 @@
  */
 import { Lab } from '../../lab/lab';
 import { labDir } from '../../lab/lab-state';
-import { AgentClient } from '../agent-client';
+import { AgentClient } from '../../client/agent-client';
 import { UsageError } from '../usage-error';
 
 export const AGENT_TARGET_OPTIONS = {

@@ -1,5 +1,5 @@
 import { ROUTES, type CreateKeyRequest, type CreateKeyResponse } from '../../wire';
-import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admin-client';
+import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admin-target';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { parseDurationInRange, parseTags } from '../flag-values';

@@ -1,6 +1,6 @@
 import { ROUTES, type AgentStatus } from '../../wire';
 import { Lab } from '../../lab/lab';
-import { isAlive } from '../../lab/lab-process';
+import { isAlive } from '../../lab/process-group';
 import { labDir } from '../../lab/lab-state';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';

@@ -1,55 +1,15 @@
 /**
- * AdminClient calls the controller's admin API. resolveAdminTarget finds the controller and token
- * from flags, environment, a data dir, or the running lab, in that order.
+ * resolveAdminTarget finds the controller and its admin token from flags, environment, a data
+ * dir, or the running lab, in that order.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TrellisError } from '../api/errors';
-import type { ErrorBody } from '../wire';
+import { AdminClient } from '../client/admin-client';
 import { errors } from '../errors';
 import { Lab } from '../lab/lab';
 import { labDir } from '../lab/lab-state';
 import { parseUrl } from './flag-values';
 import { UsageError } from './usage-error';
-
-export class AdminClient {
-  constructor(
-    readonly url: string,
-    private readonly token: string,
-  ) {}
-
-  /** request sends JSON and returns the parsed answer; error bodies become TrellisErrors. */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(this.url + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw errors.controllerUnreachable(this.url, cause?.code ?? cause?.message ?? (err as Error).message);
-    }
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text === '' ? null : JSON.parse(text);
-    } catch {
-      parsed = null;
-    }
-    if (!res.ok) {
-      const e = (parsed as Partial<ErrorBody> | null)?.error;
-      if (e?.code) throw new TrellisError(e.code, e.message);
-      throw errors.controllerUnreachable(this.url, `HTTP ${res.status} from ${method} ${path}: ${text.slice(0, 200)}`);
-    }
-    return parsed as T;
-  }
-}
 
 export interface AdminFlags {
   controller?: string;

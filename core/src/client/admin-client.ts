@@ -1,0 +1,46 @@
+/**
+ * AdminClient calls the controller's admin API with the admin token. The CLI and the lab both use
+ * it; where the URL and the token come from is theirs to decide.
+ */
+import { TrellisError } from '../api/errors';
+import { errors } from '../errors';
+import type { ErrorBody } from '../wire';
+
+export class AdminClient {
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  /** request sends JSON and returns the parsed answer; error bodies become TrellisErrors. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw errors.controllerUnreachable(this.url, cause?.code ?? cause?.message ?? (err as Error).message);
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    if (!res.ok) {
+      const e = (parsed as Partial<ErrorBody> | null)?.error;
+      if (e?.code) throw new TrellisError(e.code, e.message);
+      throw errors.controllerUnreachable(this.url, `HTTP ${res.status} from ${method} ${path}: ${text.slice(0, 200)}`);
+    }
+    return parsed as T;
+  }
+
+  /** fetch sends one authenticated request and returns the raw answer (a body is sent as JSON unless typed). */
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${this.token}`);
+    if (init.body !== undefined && init.body !== null && !headers.has('content-type')) headers.set('content-type', 'application/json');
+    return fetch(this.url + path, { ...init, headers });
+  }
+}

@@ -1,0 +1,49 @@
+/** What `Lab.up` takes, what it reports while it works, and what `trellis lab up --json` prints. */
+import type { AgentStatus } from '../wire';
+
+export interface LabUpOptions {
+  /** How many nodes (n1..nN) to start. */
+  nodes: number;
+  /** Plugin config file passed to the controller and every agent. */
+  configFile?: string;
+  /** Agent probe interval, ms. Default 1000. */
+  probeIntervalMs?: number;
+  /** ClickHouse HTTP URL: the controller loads telemetry-clickhouse with it (merged into configFile). */
+  clickhouseUrl?: string;
+  /** ClickHouse database for clickhouseUrl. Default "trellis". */
+  clickhouseDatabase?: string;
+  /** Where the lab keeps its state; default TRELLIS_LAB_DIR or /run/trellis-lab. */
+  dir?: string;
+  /** The CLI entry to run; default core/dist/cli/main.js (build with `npx tsc -b core/tsconfig.json`). */
+  cliPath?: string;
+  /** How long to wait for every agent to hold its map with N−1 peers, ms. Default 90 000. */
+  readyTimeoutMs?: number;
+  /** Wait for the mesh before resolving (default true); false returns once every agent is started. */
+  waitForMesh?: boolean;
+  /** Extra environment for the lab's processes (e.g. TRELLIS_LOG_LEVEL). */
+  env?: Record<string, string>;
+  /** Told about each step, for progress output. */
+  onProgress?: (event: LabProgress) => void;
+}
+
+export type LabProgress =
+  | { kind: 'cleared' }
+  | { kind: 'network' }
+  | { kind: 'controller'; url: string }
+  | { kind: 'node-started'; name: string }
+  | { kind: 'node-ready'; name: string; status: AgentStatus };
+
+/** The shape `trellis lab up --json` prints. */
+export interface LabDescription {
+  controller: { url: string; pid: number | null; dataDir: string };
+  nodes: Array<{
+    name: string;
+    namespace: string;
+    iface: string;
+    addresses: { ipv4: string; ipv6: string } | null;
+    underlay: string;
+    stateDir: string;
+    socket: string;
+    pid: number | null;
+  }>;
+}

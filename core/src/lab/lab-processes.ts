@@ -1,0 +1,76 @@
+/**
+ * The lab's processes: the controller in the root namespace and one `trellis up` per node
+ * namespace, each in its own process group with its log file. Starting records the pid (through
+ * save) before waiting, so `lab down` finds a process even when the wait fails.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentClient } from '../client/agent-client';
+import { errors } from '../errors';
+import { ROUTES } from '../wire';
+import { isAlive, isLabProcess, sleep, spawnDetached } from './process-group';
+import type { LabControllerState, LabNodeState, LabState } from './lab-state';
+
+export const AGENT_LISTEN_PORT = 51820;
+
+const childEnv = (st: LabState): NodeJS.ProcessEnv => ({ ...process.env, ...(st.env ?? {}) });
+
+/** startControllerProcess (re)starts the controller on its data dir and port and waits for /healthz. */
+export async function startControllerProcess(st: LabState, c: LabControllerState, save: () => void): Promise<void> {
+  if (isLabProcess(c.pid, st.cliPath)) return;
+  const args = [st.cliPath, 'controller', '--listen', c.listen, '--data-dir', c.dataDir];
+  if (st.configFile) args.push('--config', st.configFile);
+  mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+  c.pid = await spawnDetached(process.execPath, args, c.log, childEnv(st));
+  save();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (!isAlive(c.pid)) throw errors.lab(`controller exited during start; see ${c.log}`);
+    try {
+      const res = await fetch(c.url + ROUTES.health, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw errors.lab(`controller did not answer ${ROUTES.health} within 30s; see ${c.log}`);
+    await sleep(100);
+  }
+}
+
+/** spawnAgentProcess starts `trellis up` in the node's namespace; it does not wait for it. */
+export async function spawnAgentProcess(st: LabState, n: LabNodeState, controllerUrl: string, save: () => void): Promise<void> {
+  const args = [
+    'netns', 'exec', n.namespace,
+    process.execPath, st.cliPath, 'up',
+    '--controller', controllerUrl,
+    '--name', n.name,
+    '--state-dir', n.stateDir,
+    '--iface', n.iface,
+    '--listen-port', String(AGENT_LISTEN_PORT),
+    '--endpoint', `${n.underlay}:${AGENT_LISTEN_PORT}`,
+    '--probe-interval', `${st.probeIntervalMs}ms`,
+  ];
+  if (st.configFile) args.push('--config', st.configFile);
+  const env = childEnv(st);
+  // The auth key goes by environment, not argv, so `ps` does not show it; only the first start needs it.
+  if (st.authKey && !existsSync(join(n.stateDir, 'identity.json'))) env.TRELLIS_AUTH_KEY = st.authKey;
+  n.pid = await spawnDetached('ip', args, n.log, env);
+  save();
+}
+
+/** waitForAgentApi waits until the node's agent answers on its socket (not for a map). */
+export async function waitForAgentApi(n: LabNodeState, timeoutMs: number): Promise<void> {
+  const client = new AgentClient(n.socket);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isAlive(n.pid)) throw errors.lab(`agent ${n.name} exited during start; see ${n.log}`);
+    try {
+      await client.status(1000);
+      return;
+    } catch {
+      // socket not up yet
+    }
+    if (Date.now() > deadline) throw errors.lab(`agent ${n.name} did not answer on ${n.socket} within ${timeoutMs / 1000}s; see ${n.log}`);
+    await sleep(100);
+  }
+}
