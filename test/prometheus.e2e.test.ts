@@ -51,17 +51,18 @@ test("an agent's /metrics passes promtool and has the per-peer RTT histogram", a
     async () => {
       const r = await l.exec('n1', 'curl', ['-sf', 'http://127.0.0.1:9464/metrics']);
       if (r.code !== 0) return null;
-      return /trellis_probe_rtt_bucket\{peer="n2",/.test(r.stdout) && /trellis_probe_rtt_bucket\{peer="n3",/.test(r.stdout) ? r.stdout : null;
+      return /trellis_probe_rtt_seconds_bucket\{peer="n2",/.test(r.stdout) && /trellis_probe_rtt_seconds_bucket\{peer="n3",/.test(r.stdout) ? r.stdout : null;
     },
     30_000,
     500,
   );
   promtool(text);
-  expect(text).toMatch(/# TYPE trellis_probe_rtt histogram/);
-  expect(text).toMatch(/trellis_probe_rtt_count\{peer="n2"\} [1-9]/);
-  expect(text).toMatch(/trellis_peer_handshake_age\{peer="n2"\} /);
-  expect(text).toMatch(/trellis_tunnels\{state="up"\} 2/);
-  expect(text).toMatch(/trellis_netmap_version [1-9]/);
+  expect(text).toMatch(/# TYPE trellis_probe_rtt_seconds histogram/);
+  expect(text).toMatch(/trellis_probe_rtt_seconds_count\{peer="n2",service_name="trellis-agent",node="n1"\} [1-9]/);
+  expect(text).toMatch(/trellis_peer_handshake_age_seconds\{peer="n2",service_name="trellis-agent",node="n1"\} /);
+  expect(text).toMatch(/trellis_tunnels\{state="up",service_name="trellis-agent",node="n1"\} 2/);
+  expect(text).toMatch(/trellis_netmap_version\{service_name="trellis-agent",node="n1"\} [1-9]/);
+  expect(text).toMatch(/^nodejs_heap_size_used_bytes\{service_name="trellis-agent",node="n1"\} \d/m);
 });
 
 test("the controller's /metrics passes promtool and counts online nodes and telemetry", async () => {
@@ -70,14 +71,15 @@ test("the controller's /metrics passes promtool and counts online nodes and tele
     async () => {
       const res = await fetch(`http://127.0.0.1:${controllerPort}/metrics`);
       const t = await res.text();
-      return res.ok && /trellis_telemetry_rows_total\{kind="probes"\}/.test(t) ? t : null;
+      return res.ok && /trellis_telemetry_rows_total\{kind="probes"/.test(t) ? t : null;
     },
     30_000,
     500,
   );
   promtool(text);
-  expect(text).toMatch(/trellis_nodes_online 3/);
-  expect(text).toMatch(/trellis_stream_clients 3/);
-  expect(text).toMatch(/# TYPE trellis_api_latency histogram/);
-  expect(text).toMatch(/# TYPE trellis_map_build_time histogram/);
+  expect(text).toMatch(/trellis_nodes_online\{service_name="trellis-controller",node="[^"]+"\} 3/);
+  expect(text).toMatch(/trellis_stream_clients\{service_name="trellis-controller",node="[^"]+"\} 3/);
+  expect(text).toMatch(/# TYPE trellis_api_request_duration_seconds histogram/);
+  expect(text).toMatch(/# TYPE trellis_map_build_duration_seconds histogram/);
+  expect(text).toMatch(/^process_cpu_seconds_total\{service_name="trellis-controller",node="[^"]+"\} /m);
 });

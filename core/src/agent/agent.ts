@@ -74,7 +74,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     fetchFromController: (path) => client.getRaw(path),
   };
   const settings = resolveAgentSettings(opts.configFile, opts);
-  const metrics = new TrellisMetrics('agent');
+  const metrics = new TrellisMetrics('agent', { node: identity.name });
   const { hooks, ownHost } = await loadAgentPlugins({ hooks: opts.hooks, configFile: opts.configFile, log, access, metrics: { collect: () => metrics.collect() } });
 
   const device = opts.device ?? new UapiDevice({ name: iface, wireguardGo: resolveWireguardGo(opts.wireguardGo), log });

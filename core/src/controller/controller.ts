@@ -236,7 +236,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   }
 }
 
-/** timedBuilder reports how long each whole-mesh map build takes (the trellis_map_build_time histogram). */
+/** timedBuilder reports how long each whole-mesh map build takes (the trellis_map_build_duration_seconds histogram). */
 function timedBuilder(builder: MapBuilder, record: (ms: number) => void): MapBuilder {
   const build = builder.build.bind(builder);
   builder.build = async (input) => {

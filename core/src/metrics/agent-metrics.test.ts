@@ -1,11 +1,12 @@
 import { AgentMetrics, type AgentMetricsSnapshot } from './agent-metrics';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { TrellisMetrics } from './trellis-metrics';
 
 const peers = (n: number): AgentMetricsSnapshot['peers'] =>
   Array.from({ length: n }, (_, i) => ({ name: `p${i}`, loss: i / n, jitterUs: 100 * i, rxBytes: 10 * i, txBytes: 20 * i, handshakeAgeS: i, up: true }));
 
 async function seriesOf(maxPeerSeries: number, n: number) {
-  const m = new TrellisMetrics('agent');
+  const m = new TrellisMetrics('agent', { node: 'n0' });
   const snap: AgentMetricsSnapshot = { peers: peers(n), netmapVersion: 7, compliant: true };
   const am = new AgentMetrics(m.meter('test'), async () => snap, { maxPeerSeries });
   am.setPeerCount(n);
@@ -15,21 +16,44 @@ async function seriesOf(maxPeerSeries: number, n: number) {
   await m.shutdown();
   const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
   const byName = (name: string) => metrics.find((x) => x.descriptor.name === name)!;
-  return { byName };
+  return { byName, resource: resourceMetrics.resource };
 }
 
 describe('AgentMetrics cardinality', () => {
   it('records one series per peer up to the limit', async () => {
     const { byName } = await seriesOf(5, 3);
-    const rtt = byName('trellis_probe_rtt');
+    const rtt = byName('trellis_probe_rtt_seconds');
     expect(rtt.dataPoints.map((d) => d.attributes.peer).sort()).toEqual(['p0', 'p1', 'p2']);
     expect(byName('trellis_peer_loss_ratio').dataPoints).toHaveLength(3);
     expect(byName('trellis_netmap_version').dataPoints[0]!.value).toBe(7);
   });
 
+  it('records in base units: seconds for RTT, jitter and handshake age, bytes counters', async () => {
+    const { byName } = await seriesOf(5, 3);
+    const rtt = byName('trellis_probe_rtt_seconds');
+    expect(rtt.descriptor.unit).toBe('s');
+    const p1 = rtt.dataPoints.find((d) => d.attributes.peer === 'p1')!.value as { sum: number; count: number };
+    expect(p1.count).toBe(1);
+    expect(p1.sum).toBeCloseTo(501e-6, 9);
+    const jitter = byName('trellis_peer_jitter_seconds').dataPoints.find((d) => d.attributes.peer === 'p2')!;
+    expect(jitter.value).toBeCloseTo(200e-6, 9);
+    expect(byName('trellis_peer_handshake_age_seconds').dataPoints.find((d) => d.attributes.peer === 'p2')!.value).toBe(2);
+    const rx = byName('trellis_peer_rx_bytes_total');
+    expect(rx.dataPointType).toBe(DataPointType.SUM);
+    expect((rx as { isMonotonic?: boolean }).isMonotonic).toBe(true);
+    expect(rx.dataPoints.find((d) => d.attributes.peer === 'p2')!.value).toBe(20);
+  });
+
+  it('names the process: service.name trellis-agent and the node as service.instance.id', async () => {
+    const { resource } = await seriesOf(5, 1);
+    expect(resource.attributes['service.name']).toBe('trellis-agent');
+    expect(resource.attributes['service.instance.id']).toBe('n0');
+    expect(resource.attributes['service.version']).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it('switches to peer="_aggregate" series above the limit', async () => {
     const { byName } = await seriesOf(5, 8);
-    const rtt = byName('trellis_probe_rtt');
+    const rtt = byName('trellis_probe_rtt_seconds');
     expect(rtt.dataPoints).toHaveLength(1);
     expect(rtt.dataPoints[0]!.attributes).toEqual({ peer: '_aggregate' });
     const loss = byName('trellis_peer_loss_ratio').dataPoints;
@@ -37,7 +61,32 @@ describe('AgentMetrics cardinality', () => {
     expect(loss.every((d) => d.attributes.peer === '_aggregate')).toBe(true);
     const max = loss.find((d) => d.attributes.stat === 'max')!.value as number;
     expect(max).toBeCloseTo(7 / 8);
-    const probes = byName('trellis_probes').dataPoints;
+    const probes = byName('trellis_probes_total').dataPoints;
     expect(probes.map((d) => `${d.attributes.peer}/${d.attributes.outcome}`).sort()).toEqual(['_aggregate/answered', '_aggregate/lost']);
+    // Counters are summed over the peers: 10 * (0 + 1 + ... + 7) received bytes.
+    const rx = byName('trellis_peer_rx_bytes_total').dataPoints;
+    expect(rx.map((d) => d.attributes)).toEqual([{ peer: '_aggregate' }]);
+    expect(rx[0]!.value).toBe(280);
+  });
+
+  it("drops a departed peer's gauges at the next collection, keeping counters cumulative", async () => {
+    const m = new TrellisMetrics('agent', { node: 'n0' });
+    let snap: AgentMetricsSnapshot = { peers: peers(3), netmapVersion: 1, compliant: true };
+    const am = new AgentMetrics(m.meter('test'), async () => snap, { maxPeerSeries: 5 });
+    am.recordProbe('p2', 700);
+    const names = async (metric: string) => {
+      const { resourceMetrics } = await m.collect();
+      const found = resourceMetrics.scopeMetrics.flatMap((x) => x.metrics).find((x) => x.descriptor.name === metric);
+      return (found?.dataPoints ?? []).map((d) => String(d.attributes.peer)).sort();
+    };
+    try {
+      expect(await names('trellis_peer_handshake_age_seconds')).toEqual(['p0', 'p1', 'p2']);
+      snap = { ...snap, peers: peers(3).slice(0, 2) };
+      expect(await names('trellis_peer_handshake_age_seconds')).toEqual(['p0', 'p1']);
+      expect(await names('trellis_tunnel_up')).toEqual(['p0', 'p1']);
+      expect(await names('trellis_probe_rtt_seconds')).toEqual(['p2']);
+    } finally {
+      await m.shutdown();
+    }
   });
 });

@@ -26,14 +26,18 @@ export interface AgentMetricsOptions {
   maxPeerSeries?: number;
 }
 
-const RTT_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
-const APPLY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+/** Probe RTT buckets, seconds: 100 µs (same host) to 2.5 s (a satellite hop). */
+export const RTT_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** NetworkMap apply-time buckets, seconds. */
+export const APPLY_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * AgentMetrics are the agent's instruments. Probe outcomes are recorded as they happen; the rest is
- * observed from a snapshot at collection time. With more peers than maxPeerSeries, per-peer series
- * are replaced by aggregates (peer="_aggregate", and stat="min|avg|max" on gauges) so a large mesh
- * cannot blow up the number of series.
+ * AgentMetrics are the agent's instruments. Names follow the Prometheus conventions (base units
+ * in the name, `_total` on counters), so the Prometheus endpoint and OTLP receivers show the same
+ * names. Probe outcomes are recorded as they happen; the rest is observed from a snapshot at
+ * collection time. With more peers than maxPeerSeries, per-peer series are replaced by aggregates
+ * (peer="_aggregate"; counters summed over the peers, gauges as stat="min|avg|max") so a large
+ * mesh cannot blow up the number of series.
  */
 export class AgentMetrics {
   private readonly rtt: Histogram;
@@ -48,22 +52,22 @@ export class AgentMetrics {
     opts: AgentMetricsOptions = {},
   ) {
     this.maxPeerSeries = opts.maxPeerSeries ?? DEFAULT_MAX_PEER_SERIES;
-    this.rtt = meter.createHistogram('trellis_probe_rtt', {
+    this.rtt = meter.createHistogram('trellis_probe_rtt_seconds', {
       description: 'Overlay probe round-trip time per peer',
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: RTT_BUCKETS_MS },
+      unit: 's',
+      advice: { explicitBucketBoundaries: RTT_BUCKETS_S },
     });
-    this.probes = meter.createCounter('trellis_probes', { description: 'Overlay probes by peer and outcome (answered, lost)' });
-    this.applyTime = meter.createHistogram('trellis_netmap_apply_time', {
+    this.probes = meter.createCounter('trellis_probes_total', { description: 'Overlay probes sent, by peer and outcome (answered, lost)' });
+    this.applyTime = meter.createHistogram('trellis_netmap_apply_duration_seconds', {
       description: 'Time to apply a NetworkMap to the device, addresses and routes',
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: APPLY_BUCKETS_MS },
+      unit: 's',
+      advice: { explicitBucketBoundaries: APPLY_BUCKETS_S },
     });
-    const loss = meter.createObservableGauge('trellis_peer_loss_ratio', { description: 'Probe loss over the window, 0..1' });
-    const jitter = meter.createObservableGauge('trellis_peer_jitter', { description: 'RFC 3550 probe jitter', unit: 'ms' });
-    const rx = meter.createObservableGauge('trellis_peer_rx_bytes', { description: 'WireGuard bytes received from the peer', unit: 'By' });
-    const tx = meter.createObservableGauge('trellis_peer_tx_bytes', { description: 'WireGuard bytes sent to the peer', unit: 'By' });
-    const hs = meter.createObservableGauge('trellis_peer_handshake_age', { description: 'Seconds since the last WireGuard handshake', unit: 's' });
+    const loss = meter.createObservableGauge('trellis_peer_loss_ratio', { description: 'Probe loss over the probe window, 0..1', unit: '1' });
+    const jitter = meter.createObservableGauge('trellis_peer_jitter_seconds', { description: 'RFC 3550 interarrival jitter of the probes', unit: 's' });
+    const rx = meter.createObservableCounter('trellis_peer_rx_bytes_total', { description: 'WireGuard bytes received from the peer', unit: 'By' });
+    const tx = meter.createObservableCounter('trellis_peer_tx_bytes_total', { description: 'WireGuard bytes sent to the peer', unit: 'By' });
+    const hs = meter.createObservableGauge('trellis_peer_handshake_age_seconds', { description: 'Time since the last WireGuard handshake with the peer', unit: 's' });
     const up = meter.createObservableGauge('trellis_tunnel_up', { description: '1 when the tunnel to the peer had a handshake in the last 180 s' });
     const upCount = meter.createObservableGauge('trellis_tunnels', { description: 'Tunnels by state (up, down)' });
     const version = meter.createObservableGauge('trellis_netmap_version', { description: 'Version of the applied NetworkMap' });
@@ -79,27 +83,31 @@ export class AgentMetrics {
         const nUp = s.peers.filter((p) => p.up).length;
         obs.observe(upCount, nUp, { state: 'up' });
         obs.observe(upCount, s.peers.length - nUp, { state: 'down' });
-        const perPeer: Array<[typeof loss, (p: PeerMetricsSnapshot) => number | null]> = [
+        const gauges: Array<[typeof loss, (p: PeerMetricsSnapshot) => number | null]> = [
           [loss, (p) => p.loss],
-          [jitter, (p) => p.jitterUs / 1000],
-          [rx, (p) => p.rxBytes],
-          [tx, (p) => p.txBytes],
+          [jitter, (p) => p.jitterUs / 1e6],
           [hs, (p) => p.handshakeAgeS],
           [up, (p) => (p.up ? 1 : 0)],
         ];
+        const counters: Array<[typeof rx, (p: PeerMetricsSnapshot) => number]> = [
+          [rx, (p) => p.rxBytes],
+          [tx, (p) => p.txBytes],
+        ];
         if (this.aggregated(s.peers.length)) {
-          for (const [inst, get] of perPeer) {
+          for (const [inst, get] of gauges) {
             const agg = minAvgMax(s.peers.map(get).filter((v): v is number => v !== null));
             if (!agg) continue;
             for (const stat of ['min', 'avg', 'max'] as const) obs.observe(inst, agg[stat], { peer: AGGREGATE_PEER, stat });
           }
+          for (const [inst, get] of counters) obs.observe(inst, s.peers.reduce((sum, p) => sum + get(p), 0), { peer: AGGREGATE_PEER });
           return;
         }
         for (const p of s.peers) {
-          for (const [inst, get] of perPeer) {
+          for (const [inst, get] of gauges) {
             const v = get(p);
             if (v !== null) obs.observe(inst, v, { peer: p.name });
           }
+          for (const [inst, get] of counters) obs.observe(inst, get(p), { peer: p.name });
         }
       },
       [loss, jitter, rx, tx, hs, up, upCount, version, posture, peers],
@@ -128,11 +136,12 @@ export class AgentMetrics {
       return;
     }
     this.probes.add(1, { ...attrs, outcome: 'answered' });
-    this.rtt.record(rttUs / 1000, attrs);
+    this.rtt.record(rttUs / 1e6, attrs);
   }
 
+  /** recordApply records one NetworkMap apply that took ms milliseconds. */
   recordApply(ms: number): void {
-    this.applyTime.record(ms);
+    this.applyTime.record(ms / 1000);
   }
 }
 

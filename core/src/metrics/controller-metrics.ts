@@ -7,9 +7,14 @@ export interface ControllerMetricsSnapshot {
   rebuilds: number;
 }
 
-const LATENCY_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+/** Map build and API request duration buckets, seconds: 0.5 ms to 5 s. */
+export const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-/** ControllerMetrics are the controller's instruments: nodes, streams, map builds, API latency, telemetry intake. */
+/**
+ * ControllerMetrics are the controller's instruments: nodes, streams, map builds, API request
+ * durations, telemetry intake. Names follow the Prometheus conventions (base units in the name,
+ * `_total` on counters), so every exporter shows the same names.
+ */
 export class ControllerMetrics {
   private readonly buildTime: Histogram;
   private readonly apiLatency: Histogram;
@@ -17,22 +22,22 @@ export class ControllerMetrics {
   private readonly rows: Counter;
 
   constructor(meter: Meter, snapshot: () => Promise<ControllerMetricsSnapshot> | ControllerMetricsSnapshot) {
-    this.buildTime = meter.createHistogram('trellis_map_build_time', {
+    this.buildTime = meter.createHistogram('trellis_map_build_duration_seconds', {
       description: 'Time to build every node NetworkMap in one rebuild',
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
-    this.apiLatency = meter.createHistogram('trellis_api_latency', {
-      description: 'Controller HTTP request latency by route, method and status',
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+    this.apiLatency = meter.createHistogram('trellis_api_request_duration_seconds', {
+      description: 'Controller HTTP request duration by route, method and status',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
-    this.batches = meter.createCounter('trellis_telemetry_batches', { description: 'Telemetry batches received (duplicate: a retry already accepted)' });
-    this.rows = meter.createCounter('trellis_telemetry_rows', { description: 'Telemetry rows accepted by kind' });
+    this.batches = meter.createCounter('trellis_telemetry_batches_total', { description: 'Telemetry batches received (duplicate: a retry already accepted)' });
+    this.rows = meter.createCounter('trellis_telemetry_rows_total', { description: 'Telemetry rows accepted by kind' });
     const nodes = meter.createObservableGauge('trellis_nodes', { description: 'Live (not revoked or expired) nodes' });
     const online = meter.createObservableGauge('trellis_nodes_online', { description: 'Nodes holding an open map stream' });
     const streams = meter.createObservableGauge('trellis_stream_clients', { description: 'Open map streams' });
-    const rebuilds = meter.createObservableGauge('trellis_map_rebuilds', { description: 'Map rebuilds since start' });
+    const rebuilds = meter.createObservableCounter('trellis_map_rebuilds_total', { description: 'Map rebuilds since the controller started' });
     meter.addBatchObservableCallback(
       async (obs) => {
         const s = await snapshot();
@@ -45,12 +50,14 @@ export class ControllerMetrics {
     );
   }
 
+  /** recordBuild records one whole-mesh map build that took ms milliseconds. */
   recordBuild(ms: number): void {
-    this.buildTime.record(ms);
+    this.buildTime.record(ms / 1000);
   }
 
+  /** recordRequest records one answered HTTP request that took ms milliseconds. */
   recordRequest(route: string, method: string, status: number, ms: number): void {
-    this.apiLatency.record(ms, { route, method, status: String(status) });
+    this.apiLatency.record(ms / 1000, { route, method, status: String(status) });
   }
 
   recordTelemetry(counts: { probes: number; tunnels: number; shaping: number }, duplicate: boolean): void {

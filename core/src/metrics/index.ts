@@ -1,7 +1,8 @@
 /**
  * metrics: core's OpenTelemetry instruments (agent and controller) and the provider they record into.
  */
-export { TrellisMetrics, PullMetricReader } from './trellis-metrics';
+export { TrellisMetrics, PullMetricReader, SERVICE_NAMES } from './trellis-metrics';
+export type { TrellisMetricsOptions } from './trellis-metrics';
 export { AgentMetrics } from './agent-metrics';
 export type { AgentMetricsOptions, AgentMetricsSnapshot, PeerMetricsSnapshot } from './agent-metrics';
 export { ControllerMetrics } from './controller-metrics';

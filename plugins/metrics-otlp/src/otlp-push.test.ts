@@ -46,7 +46,7 @@ class FakeCollector {
 }
 
 interface OtlpJson {
-  resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<{ name: string; histogram?: { dataPoints: Array<{ count: string | number; attributes: Array<{ key: string; value: { stringValue?: string } }> }> } }> }> }>;
+  resourceMetrics: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeMetrics: Array<{ metrics: Array<{ name: string; unit?: string; histogram?: { dataPoints: Array<{ count: string | number; attributes: Array<{ key: string; value: { stringValue?: string } }> }> } }> }> }>;
 }
 
 /**
@@ -129,8 +129,12 @@ describe('metrics-otlp', () => {
     expect(req.headers['x-trellis-test']).toBe('yes');
     const body = JSON.parse(req.body) as OtlpJson;
     const metrics = body.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics));
-    const rtt = metrics.find((x) => x.name === 'trellis_probe_rtt');
+    const rtt = metrics.find((x) => x.name === 'trellis_probe_rtt_seconds');
     expect(rtt?.histogram).toBeDefined();
+    expect(rtt?.unit).toBe('s');
+    // The resource names the process, so a collector maps it to job="trellis-agent", instance="n1".
+    const resource = Object.fromEntries(body.resourceMetrics[0]!.resource.attributes.map((a) => [a.key, a.value.stringValue]));
+    expect(resource).toMatchObject({ 'service.name': 'trellis-agent', 'service.instance.id': 'n1' });
     const n2 = rtt!.histogram!.dataPoints.find((d) => d.attributes.some((a) => a.key === 'peer' && a.value.stringValue === 'n2'));
     expect(Number(n2?.count)).toBe(2);
     expect(await rt.stop()).toBe(0);

@@ -15,7 +15,7 @@ const { metricsOtlpPlugin, otlpPush } = require(join(__dirname, '..', 'dist', 'i
 
 async function main() {
   const config = JSON.parse(process.argv[2]);
-  const m = new TrellisMetrics('agent');
+  const m = new TrellisMetrics('agent', { node: 'n1' });
   const am = new AgentMetrics(m.meter('trellis.agent'), async () => ({ peers: [], netmapVersion: 1, compliant: null }));
   am.recordProbe('n2', 420);
   am.recordProbe('n2', 380);

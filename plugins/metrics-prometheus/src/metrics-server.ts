@@ -1,22 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MetricsAccess, PluginLogger } from '@trellis/core/api';
-import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { prometheusErrors } from './errors';
+import { CONTENT_TYPE, PrometheusExposition } from './prometheus-exposition';
 
-export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-/** renderMetrics collects once and serializes in the Prometheus text exposition format. */
-export async function renderMetrics(metrics: MetricsAccess, serializer = new PrometheusSerializer()): Promise<string> {
-  const { resourceMetrics, errors } = await metrics.collect();
-  if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
-  return serializer.serialize(resourceMetrics);
+/** renderMetrics collects once and returns the Prometheus text exposition (process metrics included). */
+export function renderMetrics(metrics: MetricsAccess): Promise<string> {
+  return new PrometheusExposition(metrics).render();
 }
 
 /** parseListen splits host:port or [v6]:port. */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(listen) ?? /^([^:[\]]+):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new Error(`listen "${listen}" is not host:port or [ipv6]:port (e.g. 127.0.0.1:9464)`);
+  if (!m || !(port >= 0 && port <= 65535)) throw prometheusErrors.listenInvalid(listen);
   return { host: m[1]!, port };
 }
 
@@ -26,23 +23,29 @@ export function parseListen(listen: string): { host: string; port: number } {
  */
 export class MetricsServer {
   private server: Server | null = null;
-  private readonly serializer = new PrometheusSerializer();
+  private readonly exposition: PrometheusExposition;
 
   constructor(
-    private readonly metrics: MetricsAccess,
+    metrics: MetricsAccess,
     private readonly log?: PluginLogger,
-  ) {}
+  ) {
+    this.exposition = new PrometheusExposition(metrics, log);
+  }
 
   async listen(listen: string): Promise<AddressInfo> {
     const { host, port } = parseListen(listen);
     const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      throw prometheusErrors.listenFailed(listen, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    }
     this.server = server;
     return server.address() as AddressInfo;
   }
@@ -58,12 +61,12 @@ export class MetricsServer {
       return;
     }
     try {
-      const text = await renderMetrics(this.metrics, this.serializer);
+      const text = await this.exposition.render();
       res.writeHead(200, { 'content-type': CONTENT_TYPE });
       res.end(req.method === 'HEAD' ? undefined : text);
     } catch (err) {
       this.log?.error({ err: (err as Error).message }, 'metrics collection failed');
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics collection failed: ${(err as Error).message}\n`);
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
   }
 

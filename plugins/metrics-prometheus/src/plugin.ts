@@ -18,7 +18,7 @@ export const configSchema = {
 
 let server: MetricsServer | null = null;
 
-/** boundAddress is where the running plugin listens (host:port), or null. */
+/** metricsAddress is where the running plugin listens (host:port), or null. */
 let bound: string | null = null;
 export function metricsAddress(): string | null {
   return bound;
@@ -36,12 +36,8 @@ export const metricsPrometheusPlugin = definePlugin<MetricsPrometheusConfig>({
     if (!ctx.metrics) throw new SkipPlugin('this runtime exposes no metrics to plugins');
     const listen = ctx.config.listen ?? DEFAULT_LISTEN[ctx.side];
     const s = new MetricsServer(ctx.metrics, ctx.log);
-    try {
-      const addr = await s.listen(listen);
-      bound = `${addr.address}:${addr.port}`;
-    } catch (err) {
-      throw new Error(`metrics-prometheus cannot listen on ${listen} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set config.listen to a free host:port`);
-    }
+    const addr = await s.listen(listen);
+    bound = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
     server = s;
     ctx.log.info({ listen: bound }, 'serving Prometheus metrics at /metrics');
   },
