@@ -9,6 +9,8 @@ export { alertConditions } from './alert-conditions';
 export type { AlertCondition } from './alert-conditions';
 export { alertRulesProvisioning, notificationProvisioning, buildRule, RULE_GROUP, CONTACT_POINT } from './alert-rules';
 export { expandMacros, interpolateVariables } from './macros';
+export { prometheusRules, prometheusRulesYaml, recordingRules, alertingRules, promDuration, PROMETHEUS_RULES_FILE, RECORDED, RECORDING_GROUP, ALERTING_GROUP } from './prometheus-rules';
+export type { PrometheusRuleGroup, PrometheusRecordingRule, PrometheusAlertingRule } from './prometheus-rules';
 export type { MacroContext } from './macros';
 export { TelemetrySql } from './telemetry-sql';
 export type { TelemetrySqlOptions } from './telemetry-sql';

@@ -1,0 +1,225 @@
+/**
+ * Prometheus recording and alerting rules over the metrics-prometheus series, from the same
+ * thresholds as the Grafana alerts (thresholds.ts), so a team on Prometheus and Alertmanager gets
+ * the same alerts at the same numbers. Generated into dashboards/prometheus/trellis-rules.yml;
+ * checked in the suite with `promtool check rules` and `promtool test rules`.
+ *
+ * Series: every agent series carries node (the agent) and peer (the other end); probes measure
+ * the direct path, so per-path limits "a->b:direct" and "a->b" both apply to node="a", peer="b"
+ * (other ":path" keys have no Prometheus series and are left to the ClickHouse rules). With more
+ * peers than maxPeerSeries an agent serves peer="_aggregate" series instead (stat="min|avg|max"
+ * on gauges); the rules read the worst stat, so they still fire, naming peer="_aggregate".
+ */
+import { stringify as stringifyYaml } from 'yaml';
+import type { AlertThresholds } from './thresholds';
+
+export const PROMETHEUS_RULES_FILE = 'prometheus/trellis-rules.yml';
+export const RECORDING_GROUP = 'trellis-recording';
+export const ALERTING_GROUP = 'trellis-alerts';
+
+export interface PrometheusRecordingRule {
+  record: string;
+  expr: string;
+}
+
+export interface PrometheusAlertingRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface PrometheusRuleGroup {
+  name: string;
+  interval: string;
+  rules: Array<PrometheusRecordingRule | PrometheusAlertingRule>;
+}
+
+/** Recorded series, named level:metric:operations as the Prometheus docs ask. */
+export const RECORDED = {
+  rttP95: 'node_peer:trellis_probe_rtt_seconds:p95',
+  rttP95LimitRatio: 'node_peer:trellis_probe_rtt_seconds:p95_over_limit',
+  lossRatio: 'node_peer:trellis_probes_lost:ratio',
+  jitterAvg: 'node_peer:trellis_peer_jitter_seconds:avg',
+} as const;
+
+/** promDuration renders seconds as a Prometheus duration (5m, 90s, 1h). */
+export function promDuration(s: number): string {
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}
+
+/** promNumber renders a threshold without float noise (0.15, not 0.15000000000000002). */
+const promNumber = (v: number) => String(Number(v.toPrecision(12)));
+
+const quoteLabel = (v: string) => JSON.stringify(v);
+
+/** The per-path RTT limits that apply to the direct path, most specific first (as rttLimitMs resolves them). */
+function directPathLimits(t: AlertThresholds): Array<{ src: string; dst: string; ms: number }> {
+  const out = new Map<string, { src: string; dst: string; ms: number }>();
+  const entries = Object.entries(t.rttP95PathMs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const exact of [true, false]) {
+    for (const [key, ms] of entries) {
+      const [pair, path] = key.split(':') as [string, string | undefined];
+      if (exact ? path !== 'direct' : path !== undefined) continue;
+      const [src, dst] = pair.split('->') as [string, string];
+      if (!out.has(pair)) out.set(pair, { src, dst, ms });
+    }
+  }
+  return [...out.values()];
+}
+
+/** realtimeSelectors turns "src->dst" patterns (* any) into label matchers; "" matches every path. */
+function realtimeSelectors(t: AlertThresholds): string[] {
+  return t.realtimePaths.map((p) => {
+    const [src, dst] = p.split('->') as [string, string];
+    const m = [...(src !== '*' ? [`node=${quoteLabel(src)}`] : []), ...(dst !== '*' ? [`peer=${quoteLabel(dst)}`] : [])];
+    return m.join(', ');
+  });
+}
+
+export function recordingRules(t: AlertThresholds): PrometheusRuleGroup {
+  const rttWindow = promDuration(t.rttWindowSeconds);
+  const lossWindow = promDuration(t.lossWindowSeconds);
+  const jitterWindow = promDuration(t.jitterWindowSeconds);
+  const limits = directPathLimits(t);
+  const ratio = [
+    ...limits.map((l) => `${RECORDED.rttP95}{node=${quoteLabel(l.src)}, peer=${quoteLabel(l.dst)}} / ${promNumber(l.ms / 1000)}`),
+    `${RECORDED.rttP95} / ${promNumber(t.rttP95DefaultMs / 1000)}`,
+  ].join('\nor\n');
+  return {
+    name: RECORDING_GROUP,
+    interval: promDuration(t.evaluationIntervalSeconds),
+    rules: [
+      {
+        record: RECORDED.rttP95,
+        expr: `histogram_quantile(0.95, sum by (node, peer, le) (rate(trellis_probe_rtt_seconds_bucket[${rttWindow}])))`,
+      },
+      // Each path's p95 over its own limit (rttP95PathMs, else rttP95DefaultMs): above 1 is too slow.
+      { record: RECORDED.rttP95LimitRatio, expr: ratio },
+      {
+        // 0 (not absent) for a path that lost nothing: the "lost" counter exists only after a loss.
+        record: RECORDED.lossRatio,
+        expr:
+          `(sum by (node, peer) (rate(trellis_probes_total{outcome="lost"}[${lossWindow}])) or 0 * sum by (node, peer) (rate(trellis_probes_total[${lossWindow}])))\n` +
+          `/ sum by (node, peer) (rate(trellis_probes_total[${lossWindow}]))`,
+      },
+      {
+        record: RECORDED.jitterAvg,
+        expr: `max by (node, peer) (avg_over_time(trellis_peer_jitter_seconds{stat=~"|max"}[${jitterWindow}]))`,
+      },
+    ],
+  };
+}
+
+export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
+  const labels = (severity: 'critical' | 'warning', area: string) => ({ area, severity, team: 'trellis' });
+  const rt = realtimeSelectors(t);
+  const jitterSeries = rt.map((sel) => `${RECORDED.jitterAvg}${sel === '' ? '' : `{${sel}}`}`);
+  const jitterExpr = jitterSeries.length === 0 ? null : jitterSeries.length === 1 ? jitterSeries[0]! : `(\n${jitterSeries.join('\nor\n')}\n)`;
+  const rules: PrometheusAlertingRule[] = [
+    {
+      alert: 'TrellisTunnelDown',
+      // Stale handshake, or a peer that never had one (no age series, tunnel_up 0).
+      expr:
+        `max by (node, peer) (trellis_peer_handshake_age_seconds{stat=~"|max"}) > ${t.handshakeMaxAgeSeconds}\n` +
+        `or\n(max by (node, peer) (trellis_tunnel_up{stat=~"|min"}) == 0 unless on (node, peer) trellis_peer_handshake_age_seconds)`,
+      for: promDuration(t.tunnelForSeconds),
+      labels: labels('critical', 'tunnels'),
+      annotations: {
+        summary: `Tunnel {{ $labels.node }} -> {{ $labels.peer }} is down: {{ if eq $value 0.0 }}no handshake yet{{ else }}last handshake {{ $value | humanizeDuration }} ago{{ end }} (limit ${t.handshakeMaxAgeSeconds} s)`,
+        grafana_uid: 'trellis-tunnel-down',
+        threshold: String(t.handshakeMaxAgeSeconds),
+      },
+    },
+    {
+      alert: 'TrellisPathLoss',
+      expr: `${RECORDED.lossRatio} > ${promNumber(t.lossMaxPercent / 100)}`,
+      for: promDuration(t.lossForSeconds),
+      labels: labels('warning', 'paths'),
+      annotations: {
+        summary: `Loss {{ $labels.node }} -> {{ $labels.peer }}: {{ $value | humanizePercentage }} over ${promDuration(t.lossWindowSeconds)} (limit ${t.lossMaxPercent} %)`,
+        grafana_uid: 'trellis-path-loss',
+        threshold: promNumber(t.lossMaxPercent / 100),
+      },
+    },
+    {
+      alert: 'TrellisPathRttP95',
+      expr: `${RECORDED.rttP95LimitRatio} > 1`,
+      for: promDuration(t.rttForSeconds),
+      labels: labels('warning', 'paths'),
+      annotations: {
+        summary: `p95 RTT {{ $labels.node }} -> {{ $labels.peer }} is {{ $value | printf "%.2f" }} x its limit (default ${t.rttP95DefaultMs} ms)`,
+        grafana_uid: 'trellis-path-rtt-p95',
+        threshold: '1',
+      },
+    },
+    ...(jitterExpr === null
+      ? []
+      : [
+          {
+            alert: 'TrellisRealtimeJitter',
+            expr: `${jitterExpr} > ${promNumber(t.jitterMaxMs / 1000)}`,
+            for: promDuration(t.jitterForSeconds),
+            labels: labels('warning', 'paths'),
+            annotations: {
+              summary: `Jitter {{ $labels.node }} -> {{ $labels.peer }}: {{ $value | humanizeDuration }} (limit ${t.jitterMaxMs} ms)`,
+              grafana_uid: 'trellis-realtime-jitter',
+              threshold: promNumber(t.jitterMaxMs / 1000),
+            },
+          },
+        ]),
+    {
+      alert: 'TrellisNodesOffline',
+      expr: `trellis_nodes - trellis_nodes_online > 0`,
+      for: promDuration(t.nodeOfflineForSeconds),
+      labels: labels('critical', 'nodes'),
+      annotations: {
+        summary: '{{ $value }} node(s) hold no map stream to controller {{ $labels.node }}',
+        grafana_uid: 'trellis-node-offline',
+        threshold: '0',
+      },
+    },
+    {
+      alert: 'TrellisPostureFailure',
+      expr: `trellis_posture_compliant == 0`,
+      labels: labels('critical', 'posture'),
+      annotations: {
+        summary: 'Node {{ $labels.node }} fails its posture check',
+        grafana_uid: 'trellis-posture',
+        threshold: '0',
+      },
+    },
+    {
+      alert: 'TrellisTelemetryStalled',
+      // No batch reached the controller in the window while nodes are online to send one.
+      expr:
+        `(sum without (duplicate) (increase(trellis_telemetry_batches_total[${promDuration(t.telemetryStalledSeconds)}])) or 0 * trellis_nodes_online) == 0\n` +
+        `and trellis_nodes_online > 0`,
+      for: promDuration(t.telemetryForSeconds),
+      labels: labels('critical', 'telemetry'),
+      annotations: {
+        summary: `Controller {{ $labels.node }} received no telemetry for ${t.telemetryStalledSeconds} s while nodes are online`,
+        grafana_uid: 'trellis-telemetry-stalled',
+        threshold: String(t.telemetryStalledSeconds),
+      },
+    },
+  ];
+  return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
+}
+
+/** prometheusRules is the rules file document: { groups: [recording, alerting] }. */
+export function prometheusRules(t: AlertThresholds): { groups: PrometheusRuleGroup[] } {
+  return { groups: [recordingRules(t), alertingRules(t)] };
+}
+
+/**
+ * prometheusRulesYaml renders the rules file. Keys stay in the order Prometheus documents them
+ * (record/alert, expr, for, labels, annotations), which the code above fixes, so the output is
+ * as stable as the sorted files beside it.
+ */
+export function prometheusRulesYaml(t: AlertThresholds, headerLines: string[]): string {
+  return headerLines.map((l) => `# ${l}\n`).join('') + stringifyYaml(prometheusRules(t), { lineWidth: 0 });
+}
