@@ -1,39 +1,65 @@
 /**
- * metrics-prometheus on a lab: an agent's /metrics (scraped inside its namespace, 127.0.0.1:9464)
- * and the controller's (root namespace, its own port) pass `promtool check metrics` and carry the
- * per-peer RTT histogram and the controller's node gauges.
+ * metrics-prometheus on a lab, scraped by a real Prometheus (Debian's prometheus 2.42, started by
+ * `Lab.up({ prometheus })` on a free port, its TSDB in a temp dir): an agent's and the controller's
+ * /metrics pass `promtool check metrics`; through Prometheus' HTTP API, PromQL finds a per-path
+ * RTT series for every ordered pair of the 3 nodes and the controller's node count of 3, every
+ * target identifies itself, and the shipped rules (dashboards/prometheus/trellis-rules.yml) load,
+ * evaluate on the lab's series and fire nothing on a healthy mesh. `down` stops Prometheus too.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../core/src/lab/lab';
+import { isAlive } from '../core/src/lab/process-group';
+import { strayLabPrometheusPids } from '../core/src/lab/lab-prometheus';
 import { waitFor } from './support/wait';
 
-jest.setTimeout(180_000);
+jest.setTimeout(240_000);
 
 let dir: string;
 let lab: Lab | null = null;
-let controllerPort: number;
+let promUrl: string;
+let controllerMetrics: string;
+
+const NODES = ['n1', 'n2', 'n3'];
+const PAIRS = NODES.flatMap((a) => NODES.filter((b) => b !== a).map((b) => `${a}->${b}`)).sort();
 
 const promtool = (text: string) => execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'trellis-prom-e2e-'));
+async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  controllerPort = (s.address() as AddressInfo).port;
+  const port = (s.address() as AddressInfo).port;
   await new Promise((r) => s.close(r));
+  return port;
+}
+
+interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** query runs an instant PromQL query through Prometheus' HTTP API. */
+async function query(promql: string): Promise<Sample[]> {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  const body = (await res.json()) as { status: string; data: { resultType: string; result: Sample[] }; error?: string };
+  if (body.status !== 'success') throw new Error(`PromQL ${promql}: ${body.error}`);
+  return body.data.result;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trellis-prom-e2e-'));
   const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      controller: { plugins: [{ name: 'metrics-prometheus', config: { listen: `127.0.0.1:${controllerPort}` } }] },
-      agent: { plugins: ['metrics-prometheus'] },
-    }),
-  );
-  lab = await Lab.up({ nodes: 3, configFile: config });
+  // The lab puts metrics-prometheus on both sides (listening where its Prometheus can scrape) over this config.
+  writeFileSync(config, JSON.stringify({ agent: { plugins: ['facts-host'] } }));
+  const port = await freePort();
+  lab = await Lab.up({ nodes: 3, configFile: config, dir: join(dir, 'lab'), prometheus: { listen: `127.0.0.1:${port}` } });
+  const p = lab.describe().prometheus!;
+  promUrl = p.url;
+  controllerMetrics = `http://${p.targets.controller}/metrics`;
+  expect(promUrl).toBe(`http://127.0.0.1:${port}`);
 });
 
 afterAll(async () => {
@@ -69,7 +95,7 @@ test("the controller's /metrics passes promtool and counts online nodes and tele
   const { value: text } = await waitFor(
     'controller metrics with telemetry rows',
     async () => {
-      const res = await fetch(`http://127.0.0.1:${controllerPort}/metrics`);
+      const res = await fetch(controllerMetrics);
       const t = await res.text();
       return res.ok && /trellis_telemetry_rows_total\{kind="probes"/.test(t) ? t : null;
     },
@@ -82,4 +108,104 @@ test("the controller's /metrics passes promtool and counts online nodes and tele
   expect(text).toMatch(/# TYPE trellis_api_request_duration_seconds histogram/);
   expect(text).toMatch(/# TYPE trellis_map_build_duration_seconds histogram/);
   expect(text).toMatch(/^process_cpu_seconds_total\{service_name="trellis-controller",node="[^"]+"\} /m);
+});
+
+test('Prometheus scrapes the controller and all three agents from the lab scrape config', async () => {
+  const { value: targets } = await waitFor(
+    'four healthy targets',
+    async () => {
+      const body = (await (await fetch(`${promUrl}/api/v1/targets?state=active`)).json()) as {
+        data: { activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string }> };
+      };
+      const t = body.data.activeTargets;
+      return t.length === 4 && t.every((x) => x.health === 'up') ? t : null;
+    },
+    60_000,
+    1000,
+  );
+  expect(targets.map((t) => `${t.labels.job} ${t.labels.instance}`).sort()).toEqual([
+    ...lab!.describe().nodes.map((n) => `trellis-agent ${n.underlay}:9464`),
+    `trellis-controller ${lab!.describe().prometheus!.targets.controller}`,
+  ].sort());
+});
+
+test('PromQL: a per-path RTT series for every ordered pair, and the controller counts 3 nodes', async () => {
+  // Mean RTT per path over the last 30 s: needs two scrapes with new probes on every path.
+  const promql = 'sum by (node, peer) (rate(trellis_probe_rtt_seconds_sum{job="trellis-agent"}[30s])) / sum by (node, peer) (rate(trellis_probe_rtt_seconds_count{job="trellis-agent"}[30s]))';
+  const { value: rtt } = await waitFor(
+    'an RTT series for each of the 6 ordered pairs',
+    async () => {
+      const r = await query(promql);
+      return r.length === PAIRS.length && r.every((s) => Number.isFinite(Number(s.value[1]))) ? r : null;
+    },
+    60_000,
+    1000,
+  );
+  console.log(`${promql}\n${rtt.map((s) => `  ${s.metric.node} -> ${s.metric.peer}: ${(Number(s.value[1]) * 1000).toFixed(3)} ms`).join('\n')}`);
+  expect(rtt.map((s) => `${s.metric.node}->${s.metric.peer}`).sort()).toEqual(PAIRS);
+  for (const s of rtt) {
+    const v = Number(s.value[1]);
+    expect(v).toBeGreaterThan(0);
+    expect(v).toBeLessThan(0.5); // a lab path on one machine: well under 500 ms
+  }
+
+  const nodes = await query('trellis_nodes{job="trellis-controller"}');
+  console.log(`trellis_nodes{job="trellis-controller"} = ${nodes.map((s) => `${s.value[1]} ${JSON.stringify(s.metric)}`).join(', ')}`);
+  expect(nodes).toHaveLength(1);
+  expect(Number(nodes[0]!.value[1])).toBe(3);
+  expect(nodes[0]!.metric).toMatchObject({ service_name: 'trellis-controller', job: 'trellis-controller' });
+  const online = await query('trellis_nodes_online{job="trellis-controller"}');
+  expect(Number(online[0]!.value[1])).toBe(3);
+});
+
+test('every target names its service and node; process metrics come from all four processes', async () => {
+  const ids = await query('count by (service_name, node) (target_info)');
+  const names = ids.map((s) => `${s.metric.service_name}/${s.metric.node}`).sort();
+  console.log(`count by (service_name, node) (target_info): ${names.join(', ')}`);
+  expect(names.filter((n) => n.startsWith('trellis-agent/'))).toEqual(NODES.map((n) => `trellis-agent/${n}`));
+  expect(names.filter((n) => n.startsWith('trellis-controller/'))).toHaveLength(1);
+  expect(names.some((n) => n.includes('unknown_service'))).toBe(false);
+  const heap = await query('count by (service_name) (nodejs_heap_size_used_bytes)');
+  expect(Object.fromEntries(heap.map((s) => [s.metric.service_name, Number(s.value[1])]))).toEqual({ 'trellis-agent': 3, 'trellis-controller': 1 });
+  const lag = await query('nodejs_eventloop_lag_seconds{service_name="trellis-agent"}');
+  expect(lag).toHaveLength(3);
+  const fds = await query('process_open_fds{service_name="trellis-controller"}');
+  expect(Number(fds[0]!.value[1])).toBeGreaterThan(0);
+});
+
+test('the shipped rules load, evaluate on the lab series, and fire nothing on a healthy mesh', async () => {
+  interface Rule { name: string; health: string; lastError?: string; lastEvaluation: string; type: string }
+  const { value: groups } = await waitFor(
+    'every rule evaluated once without error',
+    async () => {
+      const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ name: string; file: string; rules: Rule[] }> } };
+      const g = body.data.groups;
+      const rules = g.flatMap((x) => x.rules);
+      return g.length === 2 && rules.every((r) => r.health === 'ok' && !r.lastEvaluation.startsWith('0001')) ? g : null;
+    },
+    100_000, // the groups evaluate once a minute (evaluationIntervalSeconds)
+    2000,
+  );
+  expect(groups.map((g) => g.name).sort()).toEqual(['trellis-alerts', 'trellis-recording']);
+  for (const g of groups) expect(g.file).toMatch(/dashboards\/prometheus\/trellis-rules\.yml$/);
+  const p95 = await query('node_peer:trellis_probe_rtt_seconds:p95');
+  console.log(`node_peer:trellis_probe_rtt_seconds:p95\n${p95.map((s) => `  ${s.metric.node} -> ${s.metric.peer}: ${(Number(s.value[1]) * 1000).toFixed(3)} ms`).join('\n')}`);
+  expect(p95.map((s) => `${s.metric.node}->${s.metric.peer}`).sort()).toEqual(PAIRS);
+  const loss = await query('node_peer:trellis_probes_lost:ratio');
+  expect(loss.map((s) => `${s.metric.node}->${s.metric.peer}`).sort()).toEqual(PAIRS);
+  const alerts = await query('ALERTS');
+  console.log(`ALERTS: ${alerts.length === 0 ? 'none' : JSON.stringify(alerts.map((a) => a.metric))}`);
+  expect(alerts.map((a) => a.metric)).toEqual([]);
+});
+
+test('lab down stops Prometheus and removes its files', async () => {
+  const l = lab!;
+  const p = l.state.prometheus!;
+  expect(isAlive(p.pid)).toBe(true);
+  await l.down();
+  lab = null;
+  expect(isAlive(p.pid)).toBe(false);
+  expect(strayLabPrometheusPids()).toEqual([]);
+  expect(existsSync(p.dir)).toBe(false);
+  await expect(fetch(`${promUrl}/-/ready`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
 });

@@ -33,4 +33,18 @@ describe('writeLabConfig', () => {
   it('refuses a URL that is not http(s)', () => {
     expect(() => writeLabConfig(join(dir, 'c.json'), null, { url: 'tcp://x:9000' })).toThrow(/--clickhouse/);
   });
+
+  it('for the lab Prometheus, puts metrics-prometheus on both sides at scrapeable addresses, keeping the rest of an existing entry', () => {
+    const user = join(dir, 'user.json');
+    writeFileSync(user, JSON.stringify({ agent: { plugins: ['facts-host', { name: 'metrics-prometheus', config: { listen: '127.0.0.1:1' } }] } }));
+    const out = writeLabConfig(join(dir, 'c.json'), user, null, { controller: '198.18.0.1:4000', agent: '0.0.0.0:9464' });
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.agent.plugins).toEqual(['facts-host', { name: 'metrics-prometheus', config: { listen: '0.0.0.0:9464' } }]);
+    expect(doc.controller.plugins).toEqual([{ name: 'metrics-prometheus', config: { listen: '198.18.0.1:4000' } }]);
+  });
+
+  it('merges ClickHouse and Prometheus together', () => {
+    const doc = JSON.parse(readFileSync(writeLabConfig(join(dir, 'c.json'), null, { url: 'http://127.0.0.1:8123' }, { controller: '198.18.0.1:4000', agent: '0.0.0.0:9464' }), 'utf8'));
+    expect(doc.controller.plugins.map((p: { name: string }) => p.name)).toEqual(['telemetry-clickhouse', 'metrics-prometheus']);
+  });
 });

@@ -1,5 +1,6 @@
 /** What `Lab.up` takes, what it reports while it works, and what `trellis lab up --json` prints. */
 import type { AgentStatus } from '../wire';
+import type { LabPrometheusOptions } from './lab-prometheus';
 
 export interface LabUpOptions {
   /** How many nodes (n1..nN) to start. */
@@ -22,6 +23,11 @@ export interface LabUpOptions {
   waitForMesh?: boolean;
   /** Extra environment for the lab's processes (e.g. TRELLIS_LOG_LEVEL). */
   env?: Record<string, string>;
+  /**
+   * Run a Prometheus that scrapes every agent and the controller (metrics-prometheus is loaded on
+   * both, merged into configFile) and loads the shipped rules; stopped by `down`.
+   */
+  prometheus?: LabPrometheusOptions | boolean;
   /** Told about each step, for progress output. */
   onProgress?: (event: LabProgress) => void;
 }
@@ -30,12 +36,15 @@ export type LabProgress =
   | { kind: 'cleared' }
   | { kind: 'network' }
   | { kind: 'controller'; url: string }
+  | { kind: 'prometheus'; url: string; rulesFile: string | null }
   | { kind: 'node-started'; name: string }
   | { kind: 'node-ready'; name: string; status: AgentStatus };
 
 /** The shape `trellis lab up --json` prints. */
 export interface LabDescription {
   controller: { url: string; pid: number | null; dataDir: string };
+  /** The lab's Prometheus and what it scrapes; null without --prometheus. */
+  prometheus: { url: string; pid: number | null; configFile: string; rulesFile: string | null; targets: { controller: string; agents: string[] } } | null;
   nodes: Array<{
     name: string;
     namespace: string;

@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errors } from '../errors';
+import type { LabPrometheusState } from './lab-prometheus';
 
 /** The root-namespace bridge that "plays the internet" between the node namespaces. */
 export const LAB_BRIDGE = 'trlbr0';
@@ -59,6 +60,8 @@ export interface LabState {
   env: Record<string, string>;
   controller: LabControllerState | null;
   nodes: LabNodeState[];
+  /** The lab's Prometheus (`lab up --prometheus`); absent or null without one. */
+  prometheus?: LabPrometheusState | null;
 }
 
 /** labDir is where the lab keeps its state: TRELLIS_LAB_DIR or /run/trellis-lab. */

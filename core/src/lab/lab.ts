@@ -14,6 +14,16 @@ import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse
 import { writeLabConfig } from './lab-config';
 import { acquireLabLock, releaseLabLock } from './lab-lock';
 import { createBridge, createNodeNetwork, freePort, removeNamespace, sweepLabNetwork } from './lab-network';
+import {
+  DEFAULT_LAB_PROMETHEUS_LISTEN,
+  LAB_AGENT_METRICS_PORT,
+  defaultRulesFile,
+  isLabPrometheus,
+  labPrometheusState,
+  startPrometheus,
+  strayLabPrometheusPids,
+  writeAgentTargets,
+} from './lab-prometheus';
 import type { LabDescription, LabUpOptions } from './lab-options';
 import { isAlive, isLabProcess, terminateGroup, waitForExit } from './process-group';
 import { spawnAgentProcess, startControllerProcess, waitForAgentApi } from './lab-processes';
@@ -63,10 +73,7 @@ export class Lab {
     await acquireLabLock();
     await Lab.clear(dir);
     opts.onProgress?.({ kind: 'cleared' });
-    let configFile = opts.configFile !== undefined ? resolve(opts.configFile) : null;
-    if (opts.clickhouseUrl !== undefined) {
-      configFile = writeLabConfig(join(dir, 'controller', 'lab-config.json'), configFile, { url: opts.clickhouseUrl, database: opts.clickhouseDatabase });
-    }
+    const configFile = opts.configFile !== undefined ? resolve(opts.configFile) : null;
 
     const lab = new Lab({
       version: 1,
@@ -86,6 +93,21 @@ export class Lab {
     await createBridge();
     opts.onProgress?.({ kind: 'network' });
 
+    const prometheus = opts.prometheus === true ? {} : opts.prometheus === false ? undefined : opts.prometheus;
+    if (prometheus !== undefined) {
+      const controllerTarget = `${LAB_SUBNET.gateway}:${await freePort(LAB_SUBNET.gateway)}`;
+      lab.st.prometheus = labPrometheusState(dir, prometheus.listen ?? DEFAULT_LAB_PROMETHEUS_LISTEN, controllerTarget, prometheus.rulesFile ?? defaultRulesFile(cliPath));
+    }
+    if (opts.clickhouseUrl !== undefined || lab.st.prometheus) {
+      lab.st.configFile = writeLabConfig(
+        join(dir, 'controller', 'lab-config.json'),
+        configFile,
+        opts.clickhouseUrl !== undefined ? { url: opts.clickhouseUrl, database: opts.clickhouseDatabase } : null,
+        lab.st.prometheus ? { controller: lab.st.prometheus.controllerTarget, agent: `0.0.0.0:${LAB_AGENT_METRICS_PORT}` } : null,
+      );
+    }
+    lab.save();
+
     const port = await freePort(LAB_SUBNET.gateway);
     lab.st.controller = {
       url: `http://${LAB_SUBNET.gateway}:${port}`,
@@ -97,6 +119,12 @@ export class Lab {
     lab.save();
     await lab.startController();
     opts.onProgress?.({ kind: 'controller', url: lab.st.controller.url });
+    const p = lab.st.prometheus;
+    if (p) {
+      p.pid = await startPrometheus(p, [], { ...process.env, ...lab.st.env });
+      lab.save();
+      opts.onProgress?.({ kind: 'prometheus', url: p.url, rulesFile: p.rulesFile });
+    }
 
     const key = await lab
       .admin()
@@ -154,8 +182,10 @@ export class Lab {
       const pids = [...st.nodes.map((n) => n.pid), st.controller?.pid ?? null];
       await Promise.all(pids.map((p) => (p !== null && isLabProcess(p, st!.cliPath) ? terminateGroup(p, 5000) : undefined)));
     }
+    const promPids = [...new Set([...(st?.prometheus?.pid != null && isLabPrometheus(st.prometheus.pid) ? [st.prometheus.pid] : []), ...strayLabPrometheusPids()])];
+    await Promise.all(promPids.map((p) => terminateGroup(p, 5000)));
     await sweepLabNetwork(st ? st.nodes.map((n) => n.namespace) : []);
-    for (const entry of ['controller', 'nodes', 'logs']) rmSync(join(dir, entry), { recursive: true, force: true });
+    for (const entry of ['controller', 'nodes', 'logs', 'prometheus']) rmSync(join(dir, entry), { recursive: true, force: true });
     rmSync(stateFilePath(dir), { force: true });
     try {
       rmdirSync(dir);
@@ -189,8 +219,18 @@ export class Lab {
 
   describe(): LabDescription {
     const c = this.controllerState();
+    const p = this.st.prometheus ?? null;
     return {
       controller: { url: c.url, pid: c.pid, dataDir: c.dataDir },
+      prometheus: p
+        ? {
+            url: p.url,
+            pid: p.pid,
+            configFile: p.configFile,
+            rulesFile: p.rulesFile,
+            targets: { controller: p.controllerTarget, agents: this.st.nodes.map((n) => `${n.underlay}:${LAB_AGENT_METRICS_PORT}`) },
+          }
+        : null,
       nodes: this.st.nodes.map((n) => ({
         name: n.name,
         namespace: n.namespace,
@@ -321,6 +361,7 @@ export class Lab {
     }
     mkdirSync(n.stateDir, { recursive: true, mode: 0o700 });
     await this.spawnAgent(n);
+    if (this.st.prometheus) writeAgentTargets(this.st.prometheus, this.st.nodes);
   }
 
   private spawnAgent(n: LabNodeState): Promise<void> {

@@ -16,14 +16,16 @@ export const LAB_UP_OPTIONS = {
   'probe-interval': { type: 'string' },
   clickhouse: { type: 'string' },
   'clickhouse-database': { type: 'string' },
+  prometheus: { type: 'boolean' },
+  'prometheus-listen': { type: 'string' },
 } as const;
 
 /** labUpOptions validates the flags lab up and lab demo share. */
 export function labUpOptions(
-  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string },
+  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string },
   command: string,
   defaultNodes: number,
-): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string } {
+): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string } } {
   if (values.clickhouse !== undefined && !/^https?:\/\/[^\s]+$/.test(values.clickhouse)) {
     throw new UsageError(`--clickhouse must be the ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (got "${values.clickhouse}")`, command);
   }
@@ -33,7 +35,13 @@ export function labUpOptions(
   if (values['clickhouse-database'] !== undefined && values.clickhouse === undefined) {
     throw new UsageError('--clickhouse-database needs --clickhouse <url>', command);
   }
+  const listen = values['prometheus-listen'];
+  if (listen !== undefined && !/^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):\d{1,5}$/.test(listen)) {
+    throw new UsageError(`--prometheus-listen must be host:port, e.g. 127.0.0.1:9090 (got "${listen}")`, command);
+  }
+  if (listen !== undefined && !values.prometheus) throw new UsageError('--prometheus-listen needs --prometheus', command);
   return {
+    ...(values.prometheus ? { prometheus: listen !== undefined ? { listen } : {} } : {}),
     ...(values.clickhouse !== undefined ? { clickhouseUrl: values.clickhouse } : {}),
     ...(values['clickhouse-database'] !== undefined ? { clickhouseDatabase: values['clickhouse-database'] } : {}),
     nodes: values.nodes !== undefined ? parseInteger('--nodes', values.nodes, command, 1, 50) : defaultNodes,
@@ -54,6 +62,8 @@ export function progressLine(e: LabProgress): string | null {
       return 'lab: bridge trlbr0 up (198.18.0.1/24)';
     case 'controller':
       return `lab: controller listening on ${e.url}`;
+    case 'prometheus':
+      return `lab: prometheus on ${e.url}, scraping the controller and every agent${e.rulesFile ? `, rules ${e.rulesFile}` : ''}`;
     case 'node-started':
       return `lab: ${e.name} started`;
     case 'node-ready':
@@ -65,7 +75,7 @@ export function progressLine(e: LabProgress): string | null {
 export const labUpCommand: Command = {
   name: NAME,
   summary: 'start a local lab: a controller and N nodes in network namespaces',
-  help: `Usage: trellis lab up [--nodes N] [--config <file>] [--probe-interval 1s] [--clickhouse <url>] [--json]
+  help: `Usage: trellis lab up [--nodes N] [--config <file>] [--probe-interval 1s] [--clickhouse <url>] [--prometheus] [--json]
 
 Clears whatever a previous lab left, then starts a bridge (trlbr0, 198.18.0.1/24), a controller
 and N nodes (namespaces trl-n1..trl-nN), and waits until every node has its map with N−1 peers.
@@ -79,6 +89,10 @@ Flags:
   --clickhouse <url>       load telemetry-clickhouse on the controller with this HTTP URL
                            (merged with --config; build plugins/telemetry-clickhouse first)
   --clickhouse-database <db>  its database (default trellis)
+  --prometheus             run Prometheus (Debian's prometheus) scraping the controller and every
+                           agent (metrics-prometheus on both, merged with --config; agents serve
+                           0.0.0.0:9464 in their namespaces) with dashboards/prometheus/trellis-rules.yml
+  --prometheus-listen <host:port>  its web UI and API (default 127.0.0.1:9090)
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,
@@ -118,8 +132,9 @@ Flags:
 export function renderLabSummary(lab: Lab): string {
   const d = lab.describe();
   const rows = d.nodes.map((n) => [n.name, n.namespace, n.iface, n.underlay, n.addresses?.ipv4 ?? '-', String(n.pid ?? '-')]);
+  const prom = d.prometheus ? `prometheus  ${d.prometheus.url} (pid ${d.prometheus.pid ?? '-'}; scrapes ${d.prometheus.targets.controller} and ${d.prometheus.targets.agents.length} agents)\n` : '';
   return (
-    `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'})\n\n` +
+    `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'})\n${prom}\n` +
     renderTable(['NODE', 'NAMESPACE', 'IFACE', 'UNDERLAY', 'OVERLAY', 'PID'], rows) +
     `\nnext: trellis lab status | trellis status --node n1 | trellis lab exec n1 -- ping ${d.nodes[1]?.addresses?.ipv4 ?? '<peer>'} | trellis lab down\n`
   );
