@@ -23,7 +23,7 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 # Debian packages the runtime, lab and tests use.
 # clickhouse-* for telemetry tests, prometheus for promtool, chromium for the console's browser test.
 DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables iperf3 procps psmisc curl socat
-  build-essential python3 clickhouse-server clickhouse-client prometheus chromium)
+  build-essential python3 python3-venv clickhouse-server clickhouse-client prometheus chromium)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do
@@ -69,6 +69,14 @@ step_opa() {
   if [ -n "$out" ]; then note "built $(.opa/bin/opa version | sed -n 's/^Version: /v/p')"; else note "up to date"; fi
 }
 
+# chDB (ClickHouse 26.x in-process, pinned) in .venv-chdb, for the suite's current-engine SQL check.
+step_chdb() {
+  local out
+  out=$(bash scripts/install-chdb.sh 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  if [ -n "$out" ]; then note "$(tail -n 1 <<<"$out" | sed 's/^install-chdb: //')"; else note "up to date"; fi
+}
+
 # Build every project; Nx caches, so an unchanged tree builds in about a second.
 step_build() {
   local out
@@ -94,6 +102,7 @@ STEPS=(
   'debian-packages||step_debian_packages'
   'opa||step_opa'
   'npm-deps|debian-packages|step_npm_deps'
+  'chdb|debian-packages|step_chdb'
   'build|npm-deps opa|step_build'
   'trellis-command|build|step_trellis_command'
 )
