@@ -3,7 +3,7 @@
  * INSERT whose query_id is the block id (so a retry cannot run beside a still-running first try) and a ledger
  * lookup that tells whether an earlier try of a block already landed.
  */
-import type { ClickHouseConnection } from './connection';
+import type { ClickHouseStatements } from './connection';
 import { quoteString, SchemaNames } from './schema';
 import type { ServerFeatures } from './server-features';
 import type { SpoolRecord } from './spool';
@@ -19,7 +19,7 @@ export class ClickHouseBlockSink implements BlockSink {
   private readonly settings: Record<string, string | number>;
 
   constructor(
-    private readonly conn: ClickHouseConnection,
+    private readonly conn: ClickHouseStatements,
     private readonly names: SchemaNames,
     features: ServerFeatures,
     clustered: boolean,

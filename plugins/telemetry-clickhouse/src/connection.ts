@@ -23,6 +23,13 @@ export interface InsertOptions {
   abortSignal?: AbortSignal;
 }
 
+/**
+ * ClickHouseStatements is what migrations and the block sink send: DDL and inserts, and small
+ * reads. ClickHouseConnection is the production one; the suite also runs the same code through
+ * chDB (ClickHouse 26.x in-process) behind this interface, to keep current engines covered.
+ */
+export type ClickHouseStatements = Pick<ClickHouseConnection, 'command' | 'queryRows' | 'insertTabSeparated'>;
+
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET']);
 
 export class ClickHouseConnection {

@@ -19,7 +19,7 @@ export type { SpoolOptions, SpoolRecord, SpoolAppendResult } from './spool';
 export { ClickHouseBlockSink } from './block-sink';
 export type { BlockSink } from './block-sink';
 export { ClickHouseConnection } from './connection';
-export type { ConnectionOptions, InsertOptions } from './connection';
+export type { ClickHouseStatements, ConnectionOptions, InsertOptions } from './connection';
 export { configSchema, resolveConfig, CONFIG_DEFAULTS, IDENTIFIER_PATTERN } from './config';
 export type { ClickHouseConfig, ClusterOption } from './config';
 export { featuresForVersion, FEATURES_18_16, FEATURES_CURRENT } from './server-features';

@@ -4,7 +4,7 @@
  * applies only what is missing and a half-applied migration re-runs safely.
  */
 import { createHash } from 'node:crypto';
-import type { ClickHouseConnection } from './connection';
+import type { ClickHouseStatements } from './connection';
 import { clickhouseErrors } from './errors';
 import {
   createDatabase,
@@ -66,7 +66,7 @@ export interface MigrationResult {
  * migrate brings the database to LATEST_SCHEMA_VERSION (or `upTo`, for tests of an upgrade) and
  * reports which versions it applied.
  */
-export async function migrate(conn: ClickHouseConnection, o: SchemaOptions, upTo: number = LATEST_SCHEMA_VERSION): Promise<MigrationResult> {
+export async function migrate(conn: ClickHouseStatements, o: SchemaOptions, upTo: number = LATEST_SCHEMA_VERSION): Promise<MigrationResult> {
   const names = new SchemaNames({ ...o, cluster: undefined });
   await conn.command(createDatabase(o), 'create database');
   await conn.command(createMigrationsTable(o), 'create schema_migrations');

@@ -39,13 +39,18 @@ function where(f: ProbeRollupFilter, timeCol: string): string {
   return c.length ? `WHERE ${c.join(' AND ')}` : '';
 }
 
-/** probeRollupQuery reads per-minute RTT quantiles, loss rate and jitter per (src, dst, path). */
+/**
+ * probeRollupQuery reads per-minute RTT quantiles, loss rate and jitter per (src, dst, path). No
+ * alias reuses a column's name: under the analyzer that is the default since ClickHouse 24.3, WHERE
+ * resolves an alias first, so `toString(minute) AS minute` turned the time filter into a String
+ * against DateTime comparison (NO_COMMON_TYPE). DateTime reads as the same "YYYY-MM-DD hh:mm:ss" in JSON.
+ */
 export function probeRollupQuery(names: SchemaNames, f: ProbeRollupFilter = {}): string {
   const q = ROLLUP_QUANTILES.join(', ');
   return (
-    `SELECT toString(minute) AS minute, src, dst, path,\n` +
-    `  quantilesIfMerge(${q})(rtt_q) AS rtt_q,\n` +
-    `  rtt_q[1] AS rtt_p50_us, rtt_q[2] AS rtt_p95_us, rtt_q[3] AS rtt_p99_us,\n` +
+    `SELECT minute, src, dst, path,\n` +
+    `  quantilesIfMerge(${q})(rtt_q) AS rtt_quantiles,\n` +
+    `  rtt_quantiles[1] AS rtt_p50_us, rtt_quantiles[2] AS rtt_p95_us, rtt_quantiles[3] AS rtt_p99_us,\n` +
     `  countMerge(samples) AS samples_n, sumMerge(lost_n) AS lost_total,\n` +
     `  if(samples_n = 0, 0, lost_total / samples_n) AS loss_rate,\n` +
     `  avgIfMerge(jitter_avg) AS jitter_avg_us\n` +
