@@ -186,7 +186,8 @@ export class TelemetrySql {
   }
 
   worstPaths(): string {
-    return this.pathSummary('src IN (${node:singlequote})', 'ORDER BY p95_ms DESC, loss_pct DESC LIMIT 10');
+    // Ties broken by name, so the same ten rows show on every refresh and every server version.
+    return this.pathSummary('src IN (${node:singlequote})', 'ORDER BY p95_ms DESC, loss_pct DESC, src, dst, path LIMIT 10');
   }
 
   private metricValue(metric: 'p95_ms' | 'p50_ms' | 'loss_pct' | 'jitter_ms', p: ProbeAgg): string {
@@ -437,13 +438,15 @@ export class TelemetrySql {
 
   /**
    * Delivery lag: how much later than its newest probe a block landed. Spooled blocks replayed
-   * after an outage land late, so a growing lag means the spool is filling or draining.
+   * after an outage land late, so a growing lag means the spool is filling or draining. Both
+   * joined subqueries are named: ClickHouse 20.3 and later refuse an unnamed one
+   * (joined_subquery_requires_alias).
    */
   alertTelemetryLag(): string {
     return (
       `SELECT 'probe_samples' AS pipeline, toFloat64(max(toInt64(toUInt32(landed)) - toInt64(toUInt32(newest)))) AS value\n` +
-      `FROM (\n  SELECT block_id, max(ts) AS newest FROM ${this.t('probe_samples')} WHERE $__timeFilter(ts) GROUP BY block_id\n)\n` +
-      `ANY INNER JOIN (\n  SELECT block_id, max(at) AS landed FROM ${this.t('ingest_ledger')} WHERE $__timeFilter(at) GROUP BY block_id\n) USING block_id`
+      `FROM (\n  SELECT block_id, max(ts) AS newest FROM ${this.t('probe_samples')} WHERE $__timeFilter(ts) GROUP BY block_id\n) AS probes\n` +
+      `ANY INNER JOIN (\n  SELECT block_id, max(at) AS landed FROM ${this.t('ingest_ledger')} WHERE $__timeFilter(at) GROUP BY block_id\n) AS ledger USING block_id`
     );
   }
 
