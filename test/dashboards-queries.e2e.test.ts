@@ -10,7 +10,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expandMacros, generate, type AlertCondition, type MacroContext } from '@trellis/plugin-dashboards-grafana';
-import { ExportResultCode, openPipeline, type ClickHousePipeline, type TelemetryBatch } from '@trellis/plugin-telemetry-clickhouse';
+import { ExportResultCode, openPipeline, type ClickHousePipeline } from '@trellis/plugin-telemetry-clickhouse';
+import { dashboardAlertContext, dashboardDataSet, dashboardLateBlock, dashboardNodeVariable, dashboardPanelContext, DASHBOARD_NODES } from './support/dashboard-data-set';
 
 jest.setTimeout(120_000);
 
@@ -28,82 +29,10 @@ async function freePort(): Promise<number> {
 let dir: string;
 let pipeline: ClickHousePipeline;
 const now = Math.floor(Date.now() / 60_000) * 60_000;
-const NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
+const NODES = DASHBOARD_NODES;
 const g = generate({ database: DB });
 
-/** Realistic telemetry for five nodes over two hours, with a few things wrong on purpose. */
-function dataSet(): TelemetryBatch[] {
-  const batches: TelemetryBatch[] = [];
-  const start = now - 2 * 3_600_000;
-  let seq = 0;
-  for (let m = 0; m < 120; m += 10) {
-    const probes: NonNullable<TelemetryBatch['probes']> = [];
-    for (let k = 0; k < 10; k++) {
-      const minute = start + (m + k) * 60_000;
-      for (const src of NODES) {
-        for (const dst of NODES) {
-          if (src === dst) continue;
-          for (let i = 0; i < 6; i++) {
-            const at = minute + i * 10_000;
-            const slow = src === 'n2' && dst === 'n4'; // p95 over the 150 ms default
-            const lossy = src === 'n3' && dst === 'n1' && i === 0; // ~17 % loss
-            const jittery = src === 'n1' && dst === 'n5'; // 40 ms jitter
-            const rtt = (slow ? 180_000 : 8_000 + ((seq * 7919) % 4000)) + i * 100;
-            probes.push({ at, src, dst, path: dst === 'n5' ? 'relay-r1' : 'direct', seq: seq++, rttUs: lossy ? null : rtt, lost: lossy, jitterUs: jittery ? 40_000 : 1_500 });
-          }
-        }
-      }
-    }
-    const at = start + (m + 9) * 60_000;
-    batches.push({
-      batchId: `dash-${m}`,
-      probes,
-      tunnels: NODES.flatMap((node) =>
-        NODES.filter((p) => p !== node).map((peer) => ({
-          at,
-          node,
-          peer,
-          rxBytes: 1_000_000 * (m + 1) + peer.charCodeAt(1) * 1000,
-          txBytes: 800_000 * (m + 1),
-          handshakeAgeS: node === 'n2' && peer === 'n3' ? 400 : 40,
-        })),
-      ),
-      shaping: ['1:10', '1:20'].flatMap((classId) => Array.from({ length: 10 }, (_, k) => ({
-        at: start + (m + k) * 60_000 + 30_000,
-        node: 'n1',
-        iface: 'trellis0',
-        classId,
-        bytes: 5_000_000 * (m + k + 1),
-        packets: 4000 * (m + k + 1),
-        drops: classId === '1:20' ? 600 * (m + k) : 0,
-        overlimits: 10 * (m + k),
-        backlog: 1500,
-      }))),
-      posture: NODES.map((node) => ({ at, node, compliant: node !== 'n4', reasons: node === 'n4' ? ['disk not encrypted', 'os outdated'] : [], policyVersion: 'v7' })),
-    });
-  }
-  batches.push({
-    batchId: 'dash-events',
-    nodeEvents: [
-      ...NODES.map((node) => ({ at: start, node, kind: 'join' as const })),
-      { at: now - 30 * 60_000, node: 'n5', kind: 'offline' as const },
-      { at: now - 20 * 60_000, node: 'n4', kind: 'quarantine' as const, details: { reason: 'posture' } },
-    ],
-    audit: [
-      { at: now - 50 * 60_000, action: 'admin.key.created', actor: 'admin', details: { reusable: false } },
-      { at: now - 40 * 60_000, action: 'auth.failure', actor: 'node:unknown', target: '198.51.100.7', details: { code: 'TRELLIS_ERR_AUTH_BAD_SIGNATURE' } },
-      { at: now - 10 * 60_000, action: 'node.revoked', actor: 'admin', target: 'n6' },
-    ],
-  });
-  return batches;
-}
-
-const panelCtx: MacroContext = {
-  from: now - 3 * 3_600_000,
-  to: now + 60_000,
-  intervalMs: 60_000,
-  variables: { node: 'n1', peer: ['n2', 'n3', 'n5'], path: ['direct', 'relay-r1'], class: ['1:10', '1:20'], action: ['admin.key.created', 'auth.failure', 'node.revoked'] },
-};
+const panelCtx: MacroContext = dashboardPanelContext(now);
 
 async function run(sql: string): Promise<{ columns: string[]; rows: Array<Record<string, unknown>> }> {
   const rs = await pipeline.connection.client.query({ query: sql, format: 'JSON' });
@@ -117,11 +46,10 @@ beforeAll(async () => {
   const tcp = await freePort();
   execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(http), String(tcp)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
   pipeline = await openPipeline({ url: `http://127.0.0.1:${http}`, database: DB, spoolDir: join(dir, 'spool'), batchMaxMs: 50, requestTimeoutMs: 10_000 });
-  for (const b of dataSet()) expect((await pipeline.exporter.export(b)).code).toBe(ExportResultCode.SUCCESS);
+  for (const b of dashboardDataSet(now)) expect((await pipeline.exporter.export(b)).code).toBe(ExportResultCode.SUCCESS);
   expect(await pipeline.exporter.drain(30_000)).toBe(true);
   // A block whose rows are 10 minutes old when it lands, in a block of its own: what a spool replay looks like.
-  const late: TelemetryBatch = { batchId: 'dash-late', probes: [{ at: now - 10 * 60_000, src: 'n1', dst: 'n2', path: 'direct', seq: 999_999, rttUs: 9000, lost: false, jitterUs: 1000 }] };
-  expect((await pipeline.exporter.export(late)).code).toBe(ExportResultCode.SUCCESS);
+  expect((await pipeline.exporter.export(dashboardLateBlock(now))).code).toBe(ExportResultCode.SUCCESS);
   expect(await pipeline.exporter.drain(30_000)).toBe(true);
 });
 
@@ -152,7 +80,7 @@ test('every dashboard panel and variable query runs on ClickHouse 18.16 and retu
   const failures: string[] = [];
   for (const q of g.queries) {
     // Single-node dashboards look at n1; the multi-node ones at the whole mesh.
-    const node = q.dashboardUid === 'trellis-node-detail' || q.dashboardUid === 'trellis-traffic-shaping' ? 'n1' : NODES;
+    const node = dashboardNodeVariable(q.dashboardUid);
     const sql = expandMacros(q.sql, { ...panelCtx, variables: { ...panelCtx.variables, node } });
     try {
       const { columns, rows } = await run(sql);
@@ -179,7 +107,7 @@ test('panel results reflect the data: worst path, loss, matrix cell, posture', a
 });
 
 function alertCtx(c: AlertCondition): MacroContext {
-  return { from: now + 60_000 - c.windowSeconds * 1000, to: now + 60_000, intervalMs: 60_000 };
+  return dashboardAlertContext(now, c);
 }
 
 test('every alert query runs, returns its label columns and value, and fires where the data is bad', async () => {
