@@ -22,7 +22,7 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 
 # Debian packages the runtime, lab and tests use.
 # clickhouse-* for telemetry tests, prometheus for promtool, chromium for the console's browser test.
-DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables iperf3 procps psmisc curl socat
+DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables iperf3 ethtool procps psmisc curl socat
   build-essential python3 python3-venv clickhouse-server clickhouse-client prometheus chromium)
 step_debian_packages() {
   local missing=() p
@@ -77,6 +77,15 @@ step_chdb() {
   if [ -n "$out" ]; then note "$(tail -n 1 <<<"$out" | sed 's/^install-chdb: //')"; else note "up to date"; fi
 }
 
+# The current wireguard-go the agents run (Debian's predates TUN offloads). Never fails: when it
+# cannot be built, its note is the one-line warning naming why, and agents fall back to Debian's.
+step_wireguard_go() {
+  local out
+  out=$(bash scripts/install-wireguard-go.sh 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  note "$(if [ -n "$out" ]; then tail -n 1 <<<"$out" | sed 's/^install-wireguard-go: //'; else echo "up to date"; fi)"
+}
+
 # Build every project; Nx caches, so an unchanged tree builds in about a second.
 step_build() {
   local out
@@ -101,6 +110,7 @@ step_trellis_command() {
 STEPS=(
   'debian-packages||step_debian_packages'
   'opa||step_opa'
+  'wireguard-go||step_wireguard_go'
   'npm-deps|debian-packages|step_npm_deps'
   'chdb|debian-packages|step_chdb'
   'build|npm-deps opa|step_build'

@@ -8,7 +8,7 @@ import type { PeerProbeStats, PeerStatsSample, PostureDecision } from '../api/ho
 import type { AgentMetricsSnapshot } from '../metrics/agent-metrics';
 import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
-import type { WgDevice, WgPeerStats } from '../wg/types';
+import type { WgDevice, WgDeviceInfo, WgPeerStats } from '../wg/types';
 import type { AgentStatus, PeerStatus } from '../wire';
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
@@ -76,6 +76,7 @@ export class AgentStatusReader {
         appliedAt: applied?.at ?? null,
         lastApplyMs: this.s.lastApplyMs(),
       },
+      device: await this.deviceInfo(),
       peers,
       posture: this.s.posture(),
       extensions: await this.statusSections(),
@@ -107,6 +108,16 @@ export class AgentStatusReader {
     const byKey = new Map(wg.map((s) => [s.publicKey, s]));
     const byId = new Map(this.s.probes.stats().map((p) => [p.peerId, p]));
     return map.peers.filter((p) => p.id !== map.self.id).map((peer) => ({ peer, wg: byKey.get(peer.wgKey), probe: byId.get(peer.id) }));
+  }
+
+  /** deviceInfo says which build serves the interface and its offloads; null while down or unreadable. */
+  private async deviceInfo(): Promise<WgDeviceInfo | null> {
+    const { device } = this.s;
+    if (!this.s.deviceUp() || !device.describe) return null;
+    return device.describe().catch((err: Error) => {
+      this.s.log.warn({ err: err.message }, 'could not describe the WireGuard device');
+      return null;
+    });
   }
 
   /** statusSections gathers each plugin's statusSection, keyed by plugin name; a failing one is left out. */

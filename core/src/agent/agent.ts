@@ -13,7 +13,6 @@ import { createLogger } from '../log/logger';
 import { TrellisMetrics } from '../metrics/trellis-metrics';
 import * as wgLink from '../wg/link';
 import { UapiDevice } from '../wg/uapi-device';
-import { resolveWireguardGo } from '../wg/wireguard-go';
 import type { AgentLink } from './agent-link';
 import { loadAgentPlugins, resolveAgentSettings } from './agent-plugins';
 import { AgentRuntime } from './agent-runtime';
@@ -77,7 +76,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
   const metrics = new TrellisMetrics('agent', { node: identity.name });
   const { hooks, ownHost } = await loadAgentPlugins({ hooks: opts.hooks, configFile: opts.configFile, log, access, metrics: { collect: () => metrics.collect() } });
 
-  const device = opts.device ?? new UapiDevice({ name: iface, wireguardGo: resolveWireguardGo(opts.wireguardGo), log });
+  const device = opts.device ?? new UapiDevice({ name: iface, wireguardGo: opts.wireguardGo, log });
   const runtime = new AgentRuntime({
     opts,
     log,

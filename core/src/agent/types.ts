@@ -20,7 +20,10 @@ export interface AgentOptions {
   probeIntervalMs: number;
   /** UDP port for overlay probes. Default 51999. */
   probePort: number;
-  /** Path of the wireguard-go binary. Default: TRELLIS_WIREGUARD_GO or `wireguard-go` on PATH. */
+  /**
+   * Path of the wireguard-go binary. Default: TRELLIS_WIREGUARD_GO, else the bundled current build
+   * (/usr/local/lib/trellis/wireguard-go), else `wireguard-go` on PATH with a warning saying why.
+   */
   wireguardGo?: string;
   /** YAML/JSON config file with the `agent.plugins` list. */
   configFile?: string;

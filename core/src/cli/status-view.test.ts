@@ -34,3 +34,49 @@ describe('renderAgentStatus', () => {
     expect(out.endsWith('no peers\n')).toBe(true);
   });
 });
+
+describe('renderAgentStatus: the device line', () => {
+  const current = {
+    driver: 'wireguard-go',
+    binary: '/usr/local/lib/trellis/wireguard-go',
+    version: 'v0.0.20250522',
+    moduleVersion: 'v0.0.0-20260522210424-ecfc5a8d5446',
+    commit: 'ecfc5a8d5446',
+    pid: 4242,
+    offloads: { vnetHdr: true, txChecksum: true, tso4: true, tso6: true, uso: true },
+    fallback: null,
+  };
+
+  it('names the build, binary and pid, and the TUN offloads in force', () => {
+    const out = renderAgentStatus({ ...FIXED_STATUS, device: current }, NOW);
+    expect(out).toContain(
+      'interface   trlwg1, port 51820\n' +
+        'device      wireguard-go v0.0.20250522 (commit ecfc5a8d5446), /usr/local/lib/trellis/wireguard-go, pid 4242\n' +
+        'offloads    TSO, USO, checksum\n' +
+        'addresses   ',
+    );
+  });
+
+  it("says why a node runs Debian's build, and that its TUN has no offloads", () => {
+    const debian = {
+      ...current,
+      binary: '/usr/bin/wireguard-go',
+      version: 'v0.0.20220316',
+      moduleVersion: null,
+      commit: null,
+      offloads: { vnetHdr: false, txChecksum: false, tso4: false, tso6: false, uso: false },
+      fallback: 'the current build is not installed at /usr/local/lib/trellis/wireguard-go (run scripts/setup.sh to build it)',
+    };
+    const out = renderAgentStatus({ ...FIXED_STATUS, device: debian }, NOW);
+    expect(out).toContain(
+      'device      wireguard-go v0.0.20220316, /usr/bin/wireguard-go, pid 4242\n' +
+        'offloads    off\n' +
+        '            fallback: the current build is not installed at /usr/local/lib/trellis/wireguard-go (run scripts/setup.sh to build it)\n',
+    );
+  });
+
+  it('says what it does not know: no process found, offloads unreadable', () => {
+    const out = renderAgentStatus({ ...FIXED_STATUS, device: { ...current, binary: null, version: null, commit: null, pid: null, offloads: null } }, NOW);
+    expect(out).toContain('device      wireguard-go (version unknown), binary not found\noffloads    unknown\n');
+  });
+});

@@ -2,6 +2,8 @@
  * renderAgentStatus is the human form of `trellis status`: the node, then one row per peer.
  */
 import type { AgentStatus } from '../wire';
+import type { WgDeviceInfo } from '../wg/types';
+import { describeOffloads } from '../wg/tun-offloads';
 import { formatAgo, formatBytes, formatLoss, formatMicros } from './human-format';
 import { renderTable } from './text-table';
 
@@ -17,6 +19,7 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   let out = '';
   out += `node        ${s.node.name}${s.node.id ? ` (${s.node.id})` : ''}\n`;
   out += `interface   ${s.node.iface}, port ${s.node.listenPort}\n`;
+  if (s.device) out += renderDeviceLines(s.device);
   out += `addresses   ${addr}\n`;
   out += `key         ${s.node.wgKey}\n`;
   out += `map         ${mapLine}\n`;
@@ -25,6 +28,23 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   out += '\n';
   if (s.peers.length === 0) return out + 'no peers\n' + renderShapingSection(s);
   return out + renderPeerTable(s, now) + renderShapingSection(s);
+}
+
+/** describeDeviceBuild is the one-line name of a device's build: "wireguard-go v0.0.20250522 (commit ecfc5a8d5446)". */
+export function describeDeviceBuild(d: WgDeviceInfo): string {
+  return `${d.driver} ${d.version ?? '(version unknown)'}${d.commit ? ` (commit ${d.commit})` : ''}`;
+}
+
+/**
+ * renderDeviceLines shows which build serves the interface, its pid and the TUN offloads in force,
+ * and why it is not the current bundled build when the agent fell back.
+ */
+export function renderDeviceLines(d: WgDeviceInfo): string {
+  const where = [d.binary ?? 'binary not found', d.pid !== null ? `pid ${d.pid}` : null].filter((x) => x !== null).join(', ');
+  let out = `device      ${describeDeviceBuild(d)}, ${where}\n`;
+  out += `offloads    ${describeOffloads(d.offloads)}\n`;
+  if (d.fallback) out += `            fallback: ${d.fallback}\n`;
+  return out;
 }
 
 /** The fields of one shaping-tc class the view reads; the plugin's status may carry more. */

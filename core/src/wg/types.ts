@@ -43,6 +43,39 @@ export interface ReconfigureResult {
   changed: boolean;
 }
 
+/** TunOffloads are the segmentation offloads in force on a wireguard-go TUN (see tun-offloads.ts). */
+export interface TunOffloads {
+  /** The TUN carries a virtio-net header (IFF_VNET_HDR); null when the link is not a TUN. */
+  vnetHdr: boolean | null;
+  /** Active kernel features; each null when ethtool is not installed. */
+  txChecksum: boolean | null;
+  /** TCP segmentation offload for IPv4 and IPv6. */
+  tso4: boolean | null;
+  tso6: boolean | null;
+  /** UDP segmentation offload (Linux >= 6.2 with a wireguard-go that asks for it). */
+  uso: boolean | null;
+}
+
+/** WgDeviceInfo says which implementation and build serve a device, and what the kernel offloads to it. */
+export interface WgDeviceInfo {
+  /** "wireguard-go" for UapiDevice. */
+  driver: string;
+  /** Path of the binary the device's process runs; null when the process cannot be found. */
+  binary: string | null;
+  /** What the binary reports (`--version`), e.g. "v0.0.20250522". */
+  version: string | null;
+  /** Go module version from the binary's build info; a pseudo-version names the upstream commit. */
+  moduleVersion: string | null;
+  /** Upstream commit (12 hex) for builds that record one; null for Debian's package. */
+  commit: string | null;
+  /** pid of the device's process, null when not found. */
+  pid: number | null;
+  /** Segmentation offloads in force on the interface; null when they cannot be read. */
+  offloads: TunOffloads | null;
+  /** Why the device does not run the current bundled build, when it falls back to another (one line). */
+  fallback: string | null;
+}
+
 /**
  * WgDevice is one WireGuard interface. UapiDevice drives wireguard-go over its unix socket;
  * a kernel driver (wg/netlink) or boringtun can implement the same interface.
@@ -56,4 +89,6 @@ export interface WgDevice {
   stats(): Promise<WgPeerStats[]>;
   /** Remove the interface and stop its process. Idempotent. */
   down(): Promise<void>;
+  /** Which implementation and build serve the device (for `trellis status`); optional for fakes. */
+  describe?(): Promise<WgDeviceInfo>;
 }

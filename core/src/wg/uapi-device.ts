@@ -12,7 +12,8 @@ import { errors } from '../errors';
 import type { Logger } from '../log/logger';
 import { tryRun } from '../sys/run';
 import { diffWgConfig, isEmptyDiff, summarizeDiff } from './config-diff';
-import type { ReconfigureResult, WgConfig, WgDevice, WgPeerStats } from './types';
+import { readTunOffloads, type TunOffloads } from './tun-offloads';
+import type { ReconfigureResult, WgConfig, WgDevice, WgDeviceInfo, WgPeerStats } from './types';
 import {
   UAPI_GET,
   parseErrno,
@@ -23,7 +24,15 @@ import {
   stateToWgConfig,
   type UapiDeviceState,
 } from './uapi';
-import { resolveWireguardGo } from './wireguard-go';
+import {
+  chooseWireguardGo,
+  describeWireguardGo,
+  executableOf,
+  findWireguardGoPid,
+  wireguardGoVersion,
+  type WireguardGoBuild,
+  type WireguardGoChoice,
+} from './wireguard-go';
 
 /** DEFAULT_UAPI_SOCKET_DIR is where wireguard-go puts <iface>.sock (shared by all network namespaces). */
 export const DEFAULT_UAPI_SOCKET_DIR = '/var/run/wireguard';
@@ -31,7 +40,7 @@ export const DEFAULT_UAPI_SOCKET_DIR = '/var/run/wireguard';
 export interface UapiDeviceOptions {
   /** Interface name; unique on the machine, at most 15 characters. */
   name: string;
-  /** wireguard-go binary; default from resolveWireguardGo(). */
+  /** wireguard-go binary; default from chooseWireguardGo() (the bundled build, else PATH's). */
   wireguardGo?: string;
   /** Network namespace to create the interface in (the socket dir stays shared). */
   netns?: string;
@@ -46,6 +55,8 @@ const PROBE_TIMEOUT_MS = 1_000;
 const STDERR_TAIL = 4_096;
 const IFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const ERRNO_LINE = /(?:^|\n)errno=-?\d+\n/;
+/** How long describe() reuses the offloads it read: they are set when the TUN is created. */
+const OFFLOADS_TTL_MS = 5_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -68,6 +79,9 @@ export class UapiDevice implements WgDevice {
   private readonly opts: UapiDeviceOptions;
   private child: ChildProcess | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private choice: WireguardGoChoice | null = null;
+  private described: { pid: number; build: WireguardGoBuild; binary: string | null } | null = null;
+  private offloads: { pid: number | null; at: number; value: TunOffloads | null } | null = null;
 
   constructor(opts: UapiDeviceOptions) {
     if (!IFACE_NAME.test(opts.name)) {
@@ -97,6 +111,38 @@ export class UapiDevice implements WgDevice {
 
   down(): Promise<void> {
     return this.serialize(() => this.doDown());
+  }
+
+  /**
+   * describe says which wireguard-go build serves the device (read from the running process, so an
+   * adopted device or a binary replaced on disk is reported as it really runs) and which TUN
+   * offloads are in force.
+   */
+  async describe(): Promise<WgDeviceInfo> {
+    const adopted = this.described && existsSync(`/proc/${this.described.pid}`) ? this.described.pid : null;
+    const pid = this.child?.pid ?? adopted ?? findWireguardGoPid(this.name);
+    if (pid !== null && this.described?.pid !== pid) {
+      this.described = { pid, build: await describeWireguardGo(`/proc/${pid}/exe`), binary: executableOf(pid) };
+    }
+    const known = pid !== null && this.described?.pid === pid ? this.described : null;
+    const now = Date.now();
+    if (!this.offloads || this.offloads.pid !== pid || now - this.offloads.at > OFFLOADS_TTL_MS) {
+      const netns = this.opts.netns ? { netns: this.opts.netns } : {};
+      this.offloads = { pid, at: now, value: await readTunOffloads(this.name, netns).catch(() => null) };
+    }
+    const binary = known?.binary ?? null;
+    // An adopted device was started by someone else: it falls back when we would have, too.
+    const fallback = (this.choice ?? chooseWireguardGo(this.opts.wireguardGo)).fallback;
+    return {
+      driver: 'wireguard-go',
+      binary,
+      version: known?.build.version ?? null,
+      moduleVersion: known?.build.moduleVersion ?? null,
+      commit: known?.build.commit ?? null,
+      pid,
+      offloads: this.offloads.value,
+      fallback,
+    };
   }
 
   /** readState asks the device for everything it holds (`get=1`). */
@@ -186,7 +232,9 @@ export class UapiDevice implements WgDevice {
   }
 
   private async spawnDevice(): Promise<void> {
-    const bin = resolveWireguardGo(this.opts.wireguardGo);
+    const choice = chooseWireguardGo(this.opts.wireguardGo);
+    this.choice = choice;
+    const bin = choice.path;
     const { netns } = this.opts;
     const [file, args] = netns ? ['ip', ['netns', 'exec', netns, bin, '-f', this.name]] : [bin, ['-f', this.name]];
     const child = spawn(file, args, { env: deviceEnv(process.env), stdio: ['ignore', 'ignore', 'pipe'] });
@@ -237,6 +285,12 @@ export class UapiDevice implements WgDevice {
       await sleep(50);
     }
     this.log?.info({ iface: this.name, pid: child.pid, bin, netns: netns ?? null }, 'started wireguard-go');
+    if (choice.fallback) {
+      const version = await wireguardGoVersion(bin).catch(() => 'version unknown');
+      this.log?.warn(
+        `${this.name}: falling back to ${bin} (${version}) because ${choice.fallback}; builds from before 2023 have no TUN offloads and carry about a fifth of the throughput`,
+      );
+    }
   }
 
   private async doReconfigure(next: WgConfig, prev: WgConfig | null): Promise<ReconfigureResult> {

@@ -3,6 +3,7 @@
  * `trellis down` and the lab.
  */
 import type { PeerProbeStats, PostureDecision } from '../api/hooks';
+import type { WgDeviceInfo } from '../wg/types';
 
 export interface PeerStatus {
   id: string;
@@ -36,6 +37,8 @@ export interface AgentStatus {
     /** How long the last apply (config, device, addresses, routes) took, ms. */
     lastApplyMs?: number | null;
   };
+  /** Which WireGuard implementation and build serve the interface; null before it is up, absent from older agents. */
+  device?: WgDeviceInfo | null;
   peers: PeerStatus[];
   posture: PostureDecision | null;
   /** Plugin-provided status sections, keyed by plugin name. */

@@ -1,3 +1,4 @@
+import type { WgDeviceInfo } from '../../wg/types';
 import { FIXED_STATUS } from '../testing/agent-status-fixture';
 import { renderLabStatus } from './lab-status-command';
 
@@ -16,5 +17,38 @@ describe('renderLabStatus', () => {
     // One of two peers has a handshake; only n2 has an RTT (0.412 ms).
     expect(lines[3]).toMatch(/^n1\s+up \(11\)\s+100\.64\.0\.1\s+v7 controller\s+1\/2\s+0\.412 ms\s+connected$/);
     expect(lines[4]).toMatch(/^n2\s+stopped\s+-\s+-\s+-\s+-\s+agent socket \/x is unreachable \(ENOENT\)$/);
+  });
+});
+
+describe('renderLabStatus: devices', () => {
+  const device: WgDeviceInfo = {
+    driver: 'wireguard-go',
+    binary: '/usr/local/lib/trellis/wireguard-go',
+    version: 'v0.0.20250522',
+    moduleVersion: 'v0.0.0-20260522210424-ecfc5a8d5446',
+    commit: 'ecfc5a8d5446',
+    pid: 1,
+    offloads: { vnetHdr: true, txChecksum: true, tso4: true, tso6: true, uso: true },
+    fallback: null,
+  };
+  const node = (name: string, d: WgDeviceInfo | null) => ({
+    name,
+    pid: 11,
+    running: true,
+    status: { ...FIXED_STATUS, node: { ...FIXED_STATUS.node, name }, device: d },
+    error: null,
+  });
+
+  it('groups the nodes by the build their device runs, one line per build', () => {
+    const debian = { ...device, binary: '/usr/bin/wireguard-go', version: 'v0.0.20220316', moduleVersion: null, commit: null, offloads: { vnetHdr: false, txChecksum: false, tso4: false, tso6: false, uso: false }, fallback: 'x' };
+    const out = renderLabStatus({
+      controller: { url: 'http://198.18.0.1:4000', pid: 10, running: true, healthy: true },
+      nodes: [node('n1', device), node('n2', debian), node('n3', { ...device, pid: 3 }), node('n4', null)],
+    });
+    const tail = out.trimEnd().split('\n').slice(-2);
+    expect(tail).toEqual([
+      'devices     n1, n3: wireguard-go v0.0.20250522 (commit ecfc5a8d5446), offloads TSO, USO, checksum, /usr/local/lib/trellis/wireguard-go',
+      'devices     n2: wireguard-go v0.0.20220316, offloads off, /usr/bin/wireguard-go (fallback: x)',
+    ]);
   });
 });

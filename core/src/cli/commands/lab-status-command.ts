@@ -6,7 +6,9 @@ import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { formatMicros } from '../human-format';
 import { parseCommandArgs } from '../parse-command-args';
+import { describeDeviceBuild } from '../status-view';
 import { renderTable } from '../text-table';
+import { describeOffloads } from '../../wg/tun-offloads';
 
 const NAME = 'lab status';
 
@@ -30,7 +32,8 @@ export const labStatusCommand: Command = {
   help: `Usage: trellis lab status [--json]
 
 Shows whether the lab's controller answers, and per node: process, overlay address, map, peers
-with a handshake, mean probe RTT and the controller connection.
+with a handshake, mean probe RTT and the controller connection; then which wireguard-go build
+(version, commit, binary) and TUN offloads each node's device runs with.
 
 Flags:
   --json      print the controller and every node's AgentStatus as JSON
@@ -90,5 +93,21 @@ export function renderLabStatus(v: LabStatusView): string {
       s.controller.connected ? 'connected' : `disconnected${s.controller.lastError ? `: ${s.controller.lastError}` : ''}`,
     ];
   });
-  return ctl + renderTable(['NODE', 'AGENT', 'OVERLAY', 'MAP', 'TUNNELS', 'MEAN RTT', 'CONTROLLER'], rows);
+  return ctl + renderTable(['NODE', 'AGENT', 'OVERLAY', 'MAP', 'TUNNELS', 'MEAN RTT', 'CONTROLLER'], rows) + renderLabDevices(v);
+}
+
+/**
+ * renderLabDevices groups the nodes by the device build they run, one line per build, so a lab
+ * where some node fell back to an old wireguard-go shows it at a glance; empty when no agent says.
+ */
+export function renderLabDevices(v: LabStatusView): string {
+  const groups = new Map<string, string[]>();
+  for (const n of v.nodes) {
+    const d = n.status?.device;
+    if (!d) continue;
+    const key = `${describeDeviceBuild(d)}, offloads ${describeOffloads(d.offloads)}, ${d.binary ?? 'binary not found'}${d.fallback ? ` (fallback: ${d.fallback})` : ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), n.name]);
+  }
+  if (groups.size === 0) return '';
+  return '\n' + [...groups].map(([build, names]) => `devices     ${names.join(', ')}: ${build}\n`).join('');
 }
