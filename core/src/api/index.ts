@@ -41,6 +41,18 @@ export type {
   PolicySource,
   PreparedPolicy,
 } from './policy';
+export type {
+  AggregationTemporalityValue,
+  ExponentialHistogramValue,
+  HistogramValue,
+  MetricData,
+  MetricDataPoint,
+  MetricDescriptor,
+  MetricsCollection,
+  MetricsResource,
+  ResourceMetrics,
+  ScopeMetrics,
+} from './metrics';
 export type { ProbeRow, ShapingClassRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';

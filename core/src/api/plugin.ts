@@ -1,6 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
-import type { CollectionResult } from '@opentelemetry/sdk-metrics';
 import type { HookSignatures } from './hooks';
+import type { MetricsCollection } from './metrics';
 import type { ControllerPolicyAccess } from './policy';
 
 /** JSON Schema (draft 2020-12 subset understood by Ajv) for a plugin's config. */
@@ -76,8 +76,8 @@ export type AdminRouteHandler = (request: AdminRouteRequest) => Promise<unknown>
 
 /** Read access to the runtime's OpenTelemetry metrics, for exporters (Prometheus, OTLP). */
 export interface MetricsAccess {
-  /** Collects every core and plugin instrument now (sdk-metrics CollectionResult). */
-  collect(): Promise<CollectionResult>;
+  /** Collects every core and plugin instrument now. */
+  collect(): Promise<MetricsCollection>;
 }
 
 export interface PluginContext<C = unknown> {
