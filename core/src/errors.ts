@@ -1,8 +1,12 @@
 /**
  * The catalogue of core error codes. Each code has one factory whose message names what was wrong
  * and what to do about it. controller/http-errors.ts maps codes to HTTP statuses in one place.
+ * It sits at the bottom of core with TrellisError: every folder may import it, and it imports
+ * nothing else of Trellis.
  */
-import { TrellisError } from './api/errors';
+import { TrellisError } from './trellis-error';
+
+export { TrellisError };
 
 export const ErrorCode = {
   BAD_REQUEST: 'TRELLIS_ERR_BAD_REQUEST',

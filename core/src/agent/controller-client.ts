@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { TrellisError } from '../api/errors';
+import { ErrorCode, errors, TrellisError } from '../errors';
 import { signRequest } from '../auth/signing';
 import { ROUTES, type EndpointsRequest, type EnrollRequest, type EnrollResponse, type ErrorBody, type FactsRequest, type TelemetryRequest, type TelemetryResponse } from '../wire';
-import { ErrorCode, errors } from '../errors';
 import { SseParser, type SseEvent } from './sse-parser';
 
 /**

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { TrellisError } from '../api/errors';
-import { ErrorCode } from '../errors';
+import { ErrorCode, TrellisError } from '../errors';
 import { applyMapResponse, MapDeltaMismatch } from '../netmap/delta';
 import type { MapResponse, NetworkMapData } from '../netmap/types';
 import { Backoff, sleep, type BackoffOptions } from './backoff';

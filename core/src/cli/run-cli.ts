@@ -3,7 +3,7 @@
  * code: 0 done, 1 runtime failure (one line with the error code), 2 wrong usage (one line with a
  * pointer to the command's --help).
  */
-import { TrellisError } from '../api/errors';
+import { TrellisError } from '../errors';
 import type { CliIO } from './cli-io';
 import type { Command } from './command';
 import { alertsCommand } from './commands/alerts-command';

@@ -2,8 +2,7 @@
  * AdminClient calls the controller's admin API with the admin token. The CLI and the lab both use
  * it; where the URL and the token come from is theirs to decide.
  */
-import { TrellisError } from '../api/errors';
-import { errors } from '../errors';
+import { errors, TrellisError } from '../errors';
 import type { ErrorBody } from '../wire';
 
 export class AdminClient {

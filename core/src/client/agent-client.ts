@@ -4,8 +4,7 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { AGENT_API, type AgentStatus } from '../wire';
-import { TrellisError } from '../api/errors';
-import { errors } from '../errors';
+import { errors, TrellisError } from '../errors';
 
 export class AgentClient {
   constructor(readonly socketPath: string) {}

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { TrellisError } from '../api/errors';
+import { errors, TrellisError } from '../errors';
 import { ed25519PublicKey, isKey32 } from '../auth/keys';
-import { errors } from '../errors';
 import { canonicalEndpoint } from '../wg/cidr';
 import { parseAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';

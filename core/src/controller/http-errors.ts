@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TrellisError } from '../api/errors';
-import { ErrorCode, errors } from '../errors';
+import { ErrorCode, errors, TrellisError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { ErrorBody } from '../wire';
 

@@ -1,8 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { TrellisError } from '../api/errors';
+import { errors, TrellisError } from '../errors';
 import { ed25519PublicKey } from '../auth/keys';
 import { SIGNATURE_MAX_SKEW_MS, SIG_HEADERS, verifySignature } from '../auth/signing';
-import { errors } from '../errors';
 import type { AuditEntry, NodeRecord, Store } from '../store/store';
 import type { Presence } from './presence';
 

@@ -1,4 +1,4 @@
-import { TrellisError } from '../api/errors';
+import { TrellisError } from '../errors';
 import { canonicalAddress, canonicalCidr, canonicalEndpoint, formatIp, parseIp } from './cidr';
 
 describe('cidr', () => {

@@ -1,5 +1,5 @@
 import { generateWgKeyPair } from '../auth/keys';
-import { TrellisError } from '../api/errors';
+import { TrellisError } from '../errors';
 import { diffWgConfig, isEmptyDiff, summarizeDiff } from './config-diff';
 import { serializeSet, setFromDiff } from './uapi';
 import type { WgConfig, WgPeerConfig } from './types';

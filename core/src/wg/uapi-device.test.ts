@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base64ToHex, generateWgKeyPair } from '../auth/keys';
-import { TrellisError } from '../api/errors';
+import { TrellisError } from '../errors';
 import type { WgConfig } from './types';
 import { serializeGetResponse, type UapiDeviceState } from './uapi';
 import { UapiDevice, deviceEnv } from './uapi-device';

@@ -1,5 +1,5 @@
 import { base64ToHex, generateWgKeyPair } from '../auth/keys';
-import { TrellisError } from '../api/errors';
+import { TrellisError } from '../errors';
 import {
   parseErrno,
   parseGetResponse,

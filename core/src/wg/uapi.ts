@@ -4,8 +4,7 @@
  * the wire and base64 everywhere else.
  */
 import { base64ToHex, hexToBase64 } from '../auth/keys';
-import { TrellisError } from '../api/errors';
-import { ErrorCode } from '../errors';
+import { ErrorCode, TrellisError } from '../errors';
 import { canonicalCidr } from './cidr';
 import type { WgConfigDiff } from './config-diff';
 import type { WgConfig, WgPeerConfig, WgPeerStats } from './types';

@@ -1,5 +1,4 @@
-import { TrellisError } from '../../api/errors';
-import { ErrorCode, errors } from '../../errors';
+import { ErrorCode, errors, TrellisError } from '../../errors';
 import { printJson } from '../command';
 import { formatAgo } from '../human-format';
 import { renderTable } from '../text-table';

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { TrellisError } from '../../api/errors';
+import { TrellisError } from '../../errors';
 import {
   BODY_LIMITS,
   ROUTES,
