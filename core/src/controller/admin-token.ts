@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { errors } from '../errors';
 import { hashSecret, secretMatches } from '../store/secret-hash';
-import type { Store } from '../store/store';
-import type { ControllerServices } from './controller-services';
+import type { AuditEntry, Store } from '../store/store';
 
 export const ADMIN_TOKEN_FILE = 'admin.token';
 const META_TOKEN_HASH = 'admin.tokenHash';
@@ -51,7 +50,7 @@ export class AdminGuard {
  * requireAdmin is the onRequest hook of every admin route scope: it checks the Bearer token before
  * the body is read, and audits each refusal.
  */
-export function requireAdmin(s: Pick<ControllerServices, 'admin' | 'audit'>): (request: FastifyRequest) => Promise<void> {
+export function requireAdmin(s: { admin: AdminGuard; audit(entry: AuditEntry): Promise<void> }): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     if (s.admin.verify(request.headers.authorization)) return;
     await s.audit({

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { PluginHost } from '../../../core/src/plugins/plugin-host';
+import { PluginHost } from '@trellis/core';
 import { resolveAlertsConfig } from './config';
 import { createAlertsLivePlugin } from './plugin';
 

@@ -6,12 +6,10 @@
  * probes to peer n2, prints {"names": [...]} once setup is done, pino logs as JSON lines, and
  * {"exported": n} after stdin closes and the host has shut down.
  */
-const { join } = require('node:path');
 const pino = require('pino');
-const { AgentMetrics, TrellisMetrics } = require('@trellis/core');
+const { AgentMetrics, PluginHost, TrellisMetrics } = require('@trellis/core');
 const { definePlugin } = require('@trellis/core/api');
-const { PluginHost } = require(join(__dirname, '..', '..', '..', 'core', 'dist', 'plugins', 'plugin-host.js'));
-const { metricsOtlpPlugin, otlpPush } = require(join(__dirname, '..', 'dist', 'index.js'));
+const { metricsOtlpPlugin, otlpPush } = require('../dist/index.js');
 
 async function main() {
   const config = JSON.parse(process.argv[2]);
