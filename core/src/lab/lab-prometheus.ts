@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'n
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors';
 import { cmdlineOf, isAlive, sleep, spawnDetached } from './process-group';
-import type { LabNodeState } from './lab-state';
+import type { LabNodeState, LabPrometheusState } from './lab-state';
 
 /** Where every lab agent serves /metrics, inside its namespace. */
 export const LAB_AGENT_METRICS_PORT = 9464;
@@ -26,20 +26,6 @@ export interface LabPrometheusOptions {
   listen?: string;
   /** Rules file to load; default the repository's dashboards/prometheus/trellis-rules.yml when present. */
   rulesFile?: string;
-}
-
-export interface LabPrometheusState {
-  listen: string;
-  url: string;
-  pid: number | null;
-  /** <lab dir>/prometheus: config, target list, TSDB. */
-  dir: string;
-  configFile: string;
-  agentTargetsFile: string;
-  /** host:port of the controller's metrics-prometheus endpoint. */
-  controllerTarget: string;
-  rulesFile: string | null;
-  log: string;
 }
 
 /** defaultRulesFile is dashboards/prometheus/trellis-rules.yml of the checkout the CLI runs from. */

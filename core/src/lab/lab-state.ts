@@ -5,7 +5,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errors } from '../errors';
-import type { LabPrometheusState } from './lab-prometheus';
 
 /** The root-namespace bridge that "plays the internet" between the node namespaces. */
 export const LAB_BRIDGE = 'trlbr0';
@@ -42,6 +41,21 @@ export interface LabNodeState {
   stateDir: string;
   socket: string;
   pid: number | null;
+  log: string;
+}
+
+/** The lab's Prometheus (lab-prometheus.ts). */
+export interface LabPrometheusState {
+  listen: string;
+  url: string;
+  pid: number | null;
+  /** <lab dir>/prometheus: config, target list, TSDB. */
+  dir: string;
+  configFile: string;
+  agentTargetsFile: string;
+  /** host:port of the controller's metrics-prometheus endpoint. */
+  controllerTarget: string;
+  rulesFile: string | null;
   log: string;
 }
 
