@@ -89,7 +89,7 @@ export class AgentStatusReader {
     const now = Date.now();
     const peers = (await this.joinedPeers(map)).map(({ peer, wg: s, probe: pr }) => {
       const age = s?.lastHandshake != null ? Math.max(0, (now - s.lastHandshake) / 1000) : null;
-      return { name: peer.name, loss: pr?.loss ?? 0, jitterUs: pr?.jitterUs ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, handshakeAgeS: age, up: age !== null && age < UP_WITHIN_S };
+      return { name: peer.name, loss: pr?.loss ?? null, jitterUs: pr?.jitterUs ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, handshakeAgeS: age, up: age !== null && age < UP_WITHIN_S };
     });
     const posture = this.s.posture();
     return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant };

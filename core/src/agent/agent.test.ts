@@ -167,7 +167,7 @@ function fakeProbes() {
       start: () => undefined,
       stop: () => undefined,
       setPeers: (p) => (peers = p),
-      stats: (): PeerProbeStats[] => peers.map((p) => ({ peerId: p.id, peerName: p.name, rttUs: 420, loss: 0, jitterUs: 3, sent: 5, received: 5 })),
+      stats: (): PeerProbeStats[] => peers.map((p) => ({ peerId: p.id, peerName: p.name, rttUs: 420, loss: 0, jitterUs: 3, sent: 5, received: 5, early: 0, replied: true })),
     };
   };
   return { factory, made };

@@ -16,14 +16,22 @@ export type Facts = Record<string, unknown>;
 export interface PeerProbeStats {
   peerId: string;
   peerName: string;
-  /** Microseconds; null until the first reply. */
+  /** Microseconds; null until the first counted reply. */
   rttUs: number | null;
-  /** Fraction 0..1 over the sliding window. */
-  loss: number;
+  /**
+   * Lost fraction 0..1 over the sliding window of probes sent once the peer had answered once;
+   * null while there is no such settled probe (never answered: "no reply", not 0 %).
+   */
+  loss: number | null;
   /** RFC 3550 interarrival jitter, microseconds. */
   jitterUs: number;
+  /** Counted probes in the window (sent once the peer had answered) and how many were answered. */
   sent: number;
   received: number;
+  /** Probes in the window sent before the peer's first reply: counted neither as received nor as lost. */
+  early: number;
+  /** Whether the peer ever answered a probe (a reply path exists). */
+  replied: boolean;
 }
 
 export interface PeerStatsSample {

@@ -1,6 +1,6 @@
 import type { AgentStatus } from '../wire';
 import { FIXED_STATUS, NOW } from './testing/agent-status-fixture';
-import { renderAgentStatus } from './status-view';
+import { formatPeerLoss, renderAgentStatus, renderPeerTable } from './status-view';
 
 describe('renderAgentStatus', () => {
   it('renders the node block and a peer table sorted by name', () => {
@@ -32,6 +32,28 @@ describe('renderAgentStatus', () => {
     expect(out).toContain('map         v7 from cache\n');
     expect(out).toContain('controller  http://198.18.0.1:8080 (not connected: ECONNREFUSED)\n');
     expect(out.endsWith('no peers\n')).toBe(true);
+  });
+
+  it('says "no reply" for a peer that never answered a probe, never 0.0 %', () => {
+    const base = FIXED_STATUS.peers.find((p) => p.name === 'n2')!;
+    const s: AgentStatus = {
+      ...FIXED_STATUS,
+      peers: [{ ...base, lastHandshake: null, probe: { ...base.probe!, rttUs: null, loss: null, sent: 0, received: 0, early: 12, replied: false } }],
+    };
+    const table = renderPeerTable(s, NOW);
+    expect(table).toContain('no reply');
+    expect(table).not.toContain('%');
+  });
+});
+
+describe('formatPeerLoss', () => {
+  const probe = { peerId: 'p', peerName: 'p', rttUs: 400, jitterUs: 0, sent: 10, received: 10, early: 2 };
+  it('reads the loss of a peer that answered, "-" before a counted probe settled, "no reply" before any answer', () => {
+    expect(formatPeerLoss(null)).toBe('-');
+    expect(formatPeerLoss({ ...probe, loss: null, replied: false })).toBe('no reply');
+    expect(formatPeerLoss({ ...probe, loss: null, replied: true })).toBe('-');
+    expect(formatPeerLoss({ ...probe, loss: 0, replied: true })).toBe('0.0%');
+    expect(formatPeerLoss({ ...probe, loss: 0.2, replied: true })).toBe('20.0%');
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * renderAgentStatus is the human form of `trellis status`: the node, then one row per peer.
  */
+import type { PeerProbeStats } from '../api/hooks';
 import type { AgentStatus } from '../wire';
 import type { WgDeviceInfo } from '../wg/types';
 import { describeOffloads } from '../wg/tun-offloads';
@@ -99,6 +100,17 @@ export function renderShapingSection(s: AgentStatus, indent = ''): string {
   return head + renderTable(['DIR', 'CLASS', 'RATE', 'CEIL', 'PRIO', 'SENT', 'PKTS', 'DROPS', 'OVERLIMITS', 'BACKLOG'], rows, indent);
 }
 
+/**
+ * formatPeerLoss is the LOSS cell: "no reply" while the peer has never answered a probe (no
+ * tunnel to measure yet, which is not 0 %), "-" until a counted probe has settled, else the
+ * loss over probes sent since the first reply.
+ */
+export function formatPeerLoss(probe: PeerProbeStats | null): string {
+  if (!probe) return '-';
+  if (!probe.replied) return 'no reply';
+  return formatLoss(probe.loss);
+}
+
 /** renderPeerTable is the peer rows alone, also used by `trellis lab demo`. */
 export function renderPeerTable(s: AgentStatus, now: number, indent = ''): string {
   const rows = [...s.peers]
@@ -110,7 +122,7 @@ export function renderPeerTable(s: AgentStatus, now: number, indent = ''): strin
       formatAgo(p.lastHandshake, now),
       `${formatBytes(p.rxBytes)} / ${formatBytes(p.txBytes)}`,
       formatMicros(p.probe?.rttUs ?? null),
-      p.probe ? formatLoss(p.probe.loss) : '-',
+      formatPeerLoss(p.probe),
       p.probe ? formatMicros(p.probe.jitterUs) : '-',
     ]);
   return renderTable(['PEER', 'ADDRESS', 'ENDPOINT', 'HANDSHAKE', 'RX / TX', 'RTT', 'LOSS', 'JITTER'], rows, indent);

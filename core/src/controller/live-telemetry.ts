@@ -8,8 +8,12 @@ export interface LivePath {
   updatedAt: number;
   /** Newest answered probe's RTT, µs; null before the first answer. */
   rttUs: number | null;
-  /** Lost fraction over the last `window` probes (0..1). */
-  loss: number;
+  /**
+   * Lost fraction over the last `window` probe rows (0..1); null before the first probe row. Agents
+   * send rows only for probes sent once the peer had answered (agent/probes/peer-window.ts), so a
+   * pair that never connected has no loss figure here, in ClickHouse or in alerts: not 0 %.
+   */
+  loss: number | null;
   jitterUs: number;
   /** Seconds since the last handshake as of the newest tunnel row; null before the first. */
   handshakeAgeS: number | null;
@@ -54,7 +58,7 @@ export class LiveTelemetry {
         dst,
         updatedAt: at,
         rttUs: null,
-        loss: 0,
+        loss: null,
         jitterUs: 0,
         handshakeAgeS: null,
         up: null,

@@ -4,8 +4,8 @@ import { AGGREGATE_PEER, DEFAULT_MAX_PEER_SERIES, minAvgMax } from './peer-aggre
 /** One peer's current figures, as the agent knows them at a scrape. */
 export interface PeerMetricsSnapshot {
   name: string;
-  /** Lost fraction 0..1 over the probe window. */
-  loss: number;
+  /** Lost fraction 0..1 over the probe window; null (not observed) before the peer ever answered. */
+  loss: number | null;
   jitterUs: number;
   rxBytes: number;
   txBytes: number;

@@ -2,12 +2,22 @@
  * PeerWindow keeps the last N probes sent to one peer in a ring of typed arrays, so recording a
  * probe or a reply allocates nothing. A probe is pending until it is answered or its timeout
  * passes; only then does it count as received or lost, so loss never includes probes in flight.
+ *
+ * Loss describes the tunnel, not its start. Until the peer has answered once there is no reply
+ * path (no WireGuard session yet, or the peer has not yet added us or bound its probe socket), so
+ * probes sent before the first reply are "early": they count neither as received nor as lost, and
+ * the window reports no loss figure at all (null, "no reply"), never 0 %. The first reply opens
+ * the path; every probe sent from then on counts, so a tunnel that later drops probes shows it.
  */
 
 const EMPTY = 0;
 const PENDING = 1;
 const RECEIVED = 2;
 const LOST = 3;
+/** Sent before the reply path opened, not settled yet: it keeps a timeout but will never count. */
+const EARLY_PENDING = 4;
+/** Sent before the reply path opened and settled (answered, timed out, or overtaken by the first reply). */
+const EARLY = 5;
 
 /** What a reply did to the window. */
 export type ReplyOutcome =
@@ -15,17 +25,23 @@ export type ReplyOutcome =
   | 'answered'
   /** The reply came after the timeout; the probe is (now) counted lost, the RTT is ignored. */
   | 'late'
+  /** The first reply from the peer: the reply path is open; this and every earlier probe stay uncounted. */
+  | 'opened'
   /** No pending probe matches: unknown, evicted, already settled, or a timestamp mismatch. */
   | 'ignored';
 
 export interface PeerWindowStats {
-  /** Probes in the window, settled or pending. */
+  /** Whether the peer ever answered (the reply path is open); only then do probes count. */
+  replied: boolean;
+  /** Counted probes in the window (sent once the reply path was open), settled or pending. */
   sent: number;
   received: number;
   lost: number;
   pending: number;
-  /** lost / (received + lost); 0 while nothing is settled. */
-  loss: number;
+  /** Probes in the window sent before the reply path opened; they count neither way. */
+  early: number;
+  /** lost / (received + lost) over counted probes whose fate is final (see stats); null while none is settled (no data, not 0 %). */
+  loss: number | null;
   /** The most recent accepted RTT (kept after it slides out of the window); null before any. */
   lastRttUs: number | null;
   /** Over replies still in the window; null if none. */
@@ -47,6 +63,7 @@ export class PeerWindow {
   /** Logical index from which pending probes may remain (everything before is settled). */
   private scanFrom = 0;
   private pendingCount = 0;
+  private opened = false;
   private lastRtt: number | null = null;
   private jitter = 0;
 
@@ -69,12 +86,12 @@ export class PeerWindow {
     if (this.state[slot] === PENDING) {
       this.pendingCount--;
       onLost?.(this.seqs[slot]!, this.sentAtMs[slot]!);
-    }
+    } else if (this.state[slot] === EARLY_PENDING) this.pendingCount--;
     this.seqs[slot] = seq;
     this.sentUs[slot] = sentUs;
     this.sentAtMs[slot] = sentAtMs;
     this.rttUs[slot] = 0;
-    this.state[slot] = PENDING;
+    this.state[slot] = this.opened ? PENDING : EARLY_PENDING;
     this.total++;
     this.pendingCount++;
     if (this.scanFrom < this.total - this.size) this.scanFrom = this.total - this.size;
@@ -83,10 +100,20 @@ export class PeerWindow {
   /**
    * recordReply settles a pending probe. `sentUs` is the timestamp echoed by the peer; it must
    * match what was recorded, so a stale reply from an earlier run with a reused seq is ignored.
+   * The first reply to any probe still in the window, even a late one (WireGuard holds packets
+   * while it handshakes), opens the reply path.
    */
   recordReply(seq: number, sentUs: number, nowUs: number, timeoutUs: number): ReplyOutcome {
     const slot = this.findSlot(seq);
-    if (slot < 0 || this.state[slot] !== PENDING || this.sentUs[slot] !== sentUs) return 'ignored';
+    if (slot < 0 || this.sentUs[slot] !== sentUs) return 'ignored';
+    const st = this.state[slot];
+    if (st === EARLY_PENDING || st === EARLY) {
+      // Once open, no probe is EARLY_PENDING any more: a further early reply is only a latecomer.
+      if (this.opened) return 'ignored';
+      this.open();
+      return 'opened';
+    }
+    if (st !== PENDING) return 'ignored';
     this.pendingCount--;
     const rtt = nowUs - sentUs;
     if (rtt > timeoutUs || rtt < 0) {
@@ -103,6 +130,23 @@ export class PeerWindow {
     return 'answered';
   }
 
+  /** Whether the peer ever answered: probes count from then on. */
+  get replied(): boolean {
+    return this.opened;
+  }
+
+  /** open starts counting: every probe still waiting was sent before the path existed and never counts. */
+  private open(): void {
+    this.opened = true;
+    for (let i = 0; i < this.size; i++) {
+      if (this.state[i] === EARLY_PENDING) {
+        this.state[i] = EARLY;
+        this.pendingCount--;
+      }
+    }
+    if (this.pendingCount === 0) this.scanFrom = this.total;
+  }
+
   /** The send time (unix ms) recorded for a probe still in the window, or null. */
   sentAtOf(seq: number): number | null {
     const slot = this.findSlot(seq);
@@ -111,18 +155,23 @@ export class PeerWindow {
 
   /**
    * expire marks pending probes older than the timeout as lost, oldest first, calling onLost for
-   * each. Amortised O(1): probes are stored in send order, so the scan stops at the first young one.
+   * each (early probes time out silently: they never count). Returns how many became lost.
+   * Amortised O(1): probes are stored in send order, so the scan stops at the first young one.
    */
   expire(nowUs: number, timeoutUs: number, onLost?: (seq: number, sentAtMs: number) => void): number {
     let expired = 0;
     while (this.pendingCount > 0 && this.scanFrom < this.total) {
       const slot = this.scanFrom % this.size;
-      if (this.state[slot] === PENDING) {
+      const st = this.state[slot];
+      if (st === PENDING || st === EARLY_PENDING) {
         if (nowUs - this.sentUs[slot]! <= timeoutUs) break;
-        this.state[slot] = LOST;
         this.pendingCount--;
-        expired++;
-        onLost?.(this.seqs[slot]!, this.sentAtMs[slot]!);
+        if (st === EARLY_PENDING) this.state[slot] = EARLY;
+        else {
+          this.state[slot] = LOST;
+          expired++;
+          onLost?.(this.seqs[slot]!, this.sentAtMs[slot]!);
+        }
       }
       this.scanFrom++;
     }
@@ -134,7 +183,7 @@ export class PeerWindow {
   oldestPendingUs(): number {
     while (this.pendingCount > 0 && this.scanFrom < this.total) {
       const slot = this.scanFrom % this.size;
-      if (this.state[slot] === PENDING) return this.sentUs[slot]!;
+      if (this.state[slot] === PENDING || this.state[slot] === EARLY_PENDING) return this.sentUs[slot]!;
       this.scanFrom++;
     }
     return Infinity;
@@ -148,29 +197,44 @@ export class PeerWindow {
     return this.lastRtt;
   }
 
-  stats(): PeerWindowStats {
+  /**
+   * stats summarises the window. Given the time and the timeout, loss is taken over probes sent at
+   * least one timeout ago, whose fate is final either way: an answer settles a probe at once but a
+   * loss only at its timeout, so counting the young answered ones would dilute the loss (by a
+   * sixth at 100 ms probes and a 1 s timeout). Until some probe is that old, loss is 0 if
+   * everything settled was answered (nothing can be known lost yet), null if nothing settled.
+   */
+  stats(nowUs = Infinity, timeoutUs = 0): PeerWindowStats {
+    const cutoffUs = nowUs - timeoutUs;
     let received = 0;
+    let receivedFinal = 0;
     let lost = 0;
     let pending = 0;
+    let early = 0;
     let sum = 0;
     let min = Infinity;
     for (let i = 0; i < this.size; i++) {
       const s = this.state[i];
       if (s === RECEIVED) {
         received++;
+        if (this.sentUs[i]! <= cutoffUs) receivedFinal++;
         const r = this.rttUs[i]!;
         sum += r;
         if (r < min) min = r;
       } else if (s === LOST) lost++;
       else if (s === PENDING) pending++;
+      else if (s === EARLY || s === EARLY_PENDING) early++;
     }
-    const settled = received + lost;
+    // A probe is lost only past its timeout, so every lost one is final.
+    const final = receivedFinal + lost;
     return {
-      sent: settled + pending,
+      replied: this.opened,
+      sent: received + lost + pending,
       received,
       lost,
       pending,
-      loss: settled === 0 ? 0 : lost / settled,
+      early,
+      loss: final > 0 ? lost / final : received > 0 ? 0 : null,
       lastRttUs: this.lastRtt,
       minRttUs: received === 0 ? null : min,
       avgRttUs: received === 0 ? null : sum / received,

@@ -206,11 +206,15 @@ export class ProbeScheduler {
     this.arm(this.nowUs());
   }
 
-  /** Per-peer stats in peer-list order; rttUs is the latest reply's RTT. */
+  /**
+   * Per-peer stats in peer-list order; rttUs is the latest reply's RTT. Probes count only once the
+   * peer has answered (peer-window.ts): before that a peer has replied false and loss null.
+   */
   stats(): PeerProbeStats[] {
-    this.expireAll(this.nowUs());
+    const nowUs = this.nowUs();
+    this.expireAll(nowUs);
     return this.peers.map((p) => {
-      const s = p.window.stats();
+      const s = p.window.stats(nowUs, this.timeoutUs);
       return {
         peerId: p.target.id,
         peerName: p.target.name,
@@ -219,6 +223,8 @@ export class ProbeScheduler {
         jitterUs: s.jitterUs,
         sent: s.sent,
         received: s.received,
+        early: s.early,
+        replied: s.replied,
       };
     });
   }
@@ -227,8 +233,9 @@ export class ProbeScheduler {
   windowStats(peerId: string): PeerWindowStats | null {
     const p = this.byId.get(peerId);
     if (!p) return null;
-    this.expireAll(this.nowUs());
-    return p.window.stats();
+    const nowUs = this.nowUs();
+    this.expireAll(nowUs);
+    return p.window.stats(nowUs, this.timeoutUs);
   }
 
   /** Datagrams received that were not valid probes. */
@@ -392,6 +399,12 @@ export class ProbeScheduler {
     const nowUs = this.nowUs();
     const sentUs = Number(packet.timestampUs);
     const outcome = p.window.recordReply(packet.seq, sentUs, nowUs, this.timeoutUs);
+    if (outcome === 'opened') {
+      // The path exists now; measure it at once rather than at the peer's next turn.
+      this.sendPing(p);
+      this.arm(nowUs);
+      return;
+    }
     if (outcome === 'ignored' || !this.onSample) return;
     this.emit({
       peerId: p.target.id,

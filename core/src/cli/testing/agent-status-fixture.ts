@@ -37,7 +37,7 @@ export const FIXED_STATUS: AgentStatus = {
       lastHandshake: NOW - 3_200,
       rxBytes: 1536,
       txBytes: 2 * 1024 * 1024,
-      probe: { peerId: 'node-2', peerName: 'n2', rttUs: 412, loss: 0.05, jitterUs: 37, sent: 20, received: 19 },
+      probe: { peerId: 'node-2', peerName: 'n2', rttUs: 412, loss: 0.05, jitterUs: 37, sent: 20, received: 19, early: 0, replied: true },
     },
   ],
   posture: null,

@@ -24,8 +24,11 @@ export interface ConsoleNode {
 /** A live path with what the console shows: the peer's endpoint and one state. */
 export interface ConsolePath extends LivePath {
   endpoint: string | null;
-  /** down: tunnel reported down, an end offline, or no report for 15 s; degraded: some recent loss. */
-  state: 'up' | 'degraded' | 'down';
+  /**
+   * down: tunnel reported down, an end offline, or no report for 15 s; degraded: some recent loss;
+   * unknown: no probe figures yet (the peer has not answered a probe), which is neither up nor lossy.
+   */
+  state: 'up' | 'degraded' | 'down' | 'unknown';
 }
 
 export interface ConsoleSnapshot {
@@ -71,7 +74,8 @@ export async function buildConsoleSnapshot(
       const src = byName.get(p.src)!;
       const dst = byName.get(p.dst)!;
       const down = p.up === false || !src.online || !dst.online || now - p.updatedAt > STALE_MS;
-      return { ...p, endpoint: dst.endpoints[0] ?? null, state: down ? 'down' : p.loss > 0 ? 'degraded' : 'up' };
+      const state = down ? 'down' : p.loss === null ? 'unknown' : p.loss > 0 ? 'degraded' : 'up';
+      return { ...p, endpoint: dst.endpoints[0] ?? null, state };
     });
   let alerts: unknown = null;
   if (routes.paths().includes(ALERTS_ROUTE)) {

@@ -30,7 +30,8 @@
     tbody.replaceChildren(...rows);
   }
   const ms = (us) => (us === null || us === undefined ? '–' : (us / 1000).toFixed(us < 10000 ? 2 : 1) + ' ms');
-  const pct = (f) => (f * 100).toFixed(f > 0 && f < 0.1 ? 1 : 0) + ' %';
+  // null: no probe figures yet (the peer never answered a probe), which is not 0 %.
+  const pct = (f) => (f === null || f === undefined ? '–' : (f * 100).toFixed(f > 0 && f < 0.1 ? 1 : 0) + ' %');
   function bytes(n) {
     if (n === null || n === undefined) return '–';
     const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -54,10 +55,10 @@
     if (!p) return 'unknown';
     if (p.state === 'down') return 'down';
     const rtt = p.rttUs === null ? null : p.rttUs / 1000;
-    const loss = p.loss * 100;
-    if (loss > lim.lossPct || (rtt !== null && rtt > lim.rttMs)) return 'down';
-    if (loss > lim.lossPct / 2 || (rtt !== null && rtt > lim.rttMs / 2) || p.state === 'degraded') return 'degraded';
-    return rtt === null ? 'unknown' : 'up';
+    const loss = p.loss === null ? null : p.loss * 100;
+    if ((loss !== null && loss > lim.lossPct) || (rtt !== null && rtt > lim.rttMs)) return 'down';
+    if ((loss !== null && loss > lim.lossPct / 2) || (rtt !== null && rtt > lim.rttMs / 2) || p.state === 'degraded') return 'degraded';
+    return rtt === null || loss === null ? 'unknown' : 'up';
   }
   const worse = (a, b) => (['down', 'degraded', 'unknown', 'up'].indexOf(a) <= ['down', 'degraded', 'unknown', 'up'].indexOf(b) ? a : b);
 

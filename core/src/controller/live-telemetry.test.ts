@@ -1,0 +1,25 @@
+import type { ProbeRow, TunnelRow } from '../api/telemetry';
+import { LiveTelemetry } from './live-telemetry';
+
+const probe = (seq: number, lost: boolean, ts = 1000 + seq): ProbeRow => ({ ts, src: 'n1', dst: 'n2', path: 'direct', seq, rttUs: lost ? null : 500 + seq, lost, jitterUs: 7 });
+const tunnel = (up: boolean, ts = 1000): TunnelRow => ({ ts, src: 'n1', dst: 'n2', rxBytes: 10, txBytes: 20, handshakeAgeS: up ? 3 : null, up });
+
+describe('LiveTelemetry', () => {
+  it('has no loss figure for a path with tunnel rows but no probe rows yet (no data, not 0 %)', () => {
+    const live = new LiveTelemetry({ clock: () => 2000 });
+    live.addTunnels([tunnel(true)]);
+    expect(live.snapshot()).toEqual([
+      expect.objectContaining({ src: 'n1', dst: 'n2', up: true, handshakeAgeS: 3, rttUs: null, loss: null, lastSeq: null }),
+    ]);
+  });
+
+  it('takes loss over the last `window` probe rows and keeps the newest RTT', () => {
+    const live = new LiveTelemetry({ window: 5, clock: () => 2000 });
+    live.addProbes([probe(1, false), probe(2, true)]);
+    expect(live.snapshot()[0]).toMatchObject({ loss: 0.5, rttUs: 501, lastSeq: 2 });
+    live.addProbes([3, 4, 5, 6].map((s) => probe(s, false)));
+    expect(live.snapshot()[0]).toMatchObject({ loss: 0.2, rttUs: 506, lastSeq: 6 });
+    live.addProbes([probe(7, false)]); // the lost row slides out of the 5-row window
+    expect(live.snapshot()[0]!.loss).toBe(0);
+  });
+});
