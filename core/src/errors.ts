@@ -26,6 +26,10 @@ export const ErrorCode = {
   AUTH_UNKNOWN_NODE: 'TRELLIS_ERR_AUTH_UNKNOWN_NODE',
   NODE_REVOKED: 'TRELLIS_ERR_NODE_REVOKED',
   NODE_EXPIRED: 'TRELLIS_ERR_NODE_EXPIRED',
+  IDENTITY_EXPIRED: 'TRELLIS_ERR_IDENTITY_EXPIRED',
+  NODE_NOT_LIVE: 'TRELLIS_ERR_NODE_NOT_LIVE',
+  KEY_REVOKED: 'TRELLIS_ERR_KEY_REVOKED',
+  KEY_RETIRED: 'TRELLIS_ERR_KEY_RETIRED',
   ADMIN_UNAUTHORIZED: 'TRELLIS_ERR_ADMIN_UNAUTHORIZED',
   CONFIG_INVALID: 'TRELLIS_ERR_CONFIG_INVALID',
   CONTROLLER_UNREACHABLE: 'TRELLIS_ERR_CONTROLLER_UNREACHABLE',
@@ -83,6 +87,20 @@ export const errors = {
   authUnknownNode: () => e(ErrorCode.AUTH_UNKNOWN_NODE, 'request is signed by a node this controller does not know; enroll again'),
   nodeRevoked: (name: string) => e(ErrorCode.NODE_REVOKED, `node "${name}" was revoked; it must be enrolled again with a new auth key`),
   nodeExpired: (name: string) => e(ErrorCode.NODE_EXPIRED, `node "${name}" key expired; re-enroll it with a new auth key`),
+  identityExpired: (name: string, at: number) =>
+    e(
+      ErrorCode.IDENTITY_EXPIRED,
+      `node "${name}" identity credential expired at ${new Date(at).toISOString()} (the node was not there to renew it); re-enroll it with a new auth key`,
+    ),
+  nodeNotLive: (name: string, state: 'revoked' | 'expired') =>
+    e(ErrorCode.NODE_NOT_LIVE, `node "${name}" is ${state}, so its keys and expiry can no longer change; enroll it again with a new auth key`),
+  keyRevoked: (kind: 'WireGuard' | 'identity', owner: string) =>
+    e(
+      ErrorCode.KEY_REVOKED,
+      `this ${kind} key belonged to node "${owner}", which was revoked; a revoked node's keys never enroll again: start the agent with an empty state dir (new keys) and a new auth key`,
+    ),
+  keyRetired: (kind: 'WireGuard' | 'identity', owner: string) =>
+    e(ErrorCode.KEY_RETIRED, `this ${kind} key was replaced by a rotation of node "${owner}" and is never used again; generate a new key`),
   adminUnauthorized: () =>
     e(ErrorCode.ADMIN_UNAUTHORIZED, 'admin token missing or wrong; pass --admin-token-file or set TRELLIS_ADMIN_TOKEN'),
   configInvalid: (where: string, what: string) => e(ErrorCode.CONFIG_INVALID, `invalid config ${where}: ${what}`),

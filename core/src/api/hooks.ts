@@ -48,7 +48,7 @@ export interface PostureDecision {
 }
 
 export interface NodeEvent {
-  kind: 'enrolled' | 'online' | 'offline' | 'revoked' | 'expired' | 'facts' | 'removed';
+  kind: 'enrolled' | 'online' | 'offline' | 'revoked' | 'expired' | 'facts' | 'removed' | 'key-rotated' | 'identity-renewed';
   nodeId: string;
   nodeName: string;
   at: number;

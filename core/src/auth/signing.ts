@@ -51,3 +51,23 @@ export function verifySignature(
   if (sig.length !== 64) return false;
   return verify(null, Buffer.from(canonicalRequest(method, pathAndQuery, timestamp, nonce, body)), key, sig);
 }
+
+/**
+ * identityRenewalMessage is what a node signs with its new identity key when renewing, so the
+ * controller only ever registers a key whose private half the node holds.
+ */
+export function identityRenewalMessage(nodeId: string, oldIdentityKey: string, newIdentityKey: string): Buffer {
+  return Buffer.from(`TRELLIS-IDENTITY-RENEW-V1\n${nodeId}\n${oldIdentityKey}\n${newIdentityKey}`);
+}
+
+/** identityRenewalProof signs identityRenewalMessage with the new key; base64. */
+export function identityRenewalProof(newKey: KeyObject, nodeId: string, oldIdentityKey: string, newIdentityKey: string): string {
+  return sign(null, identityRenewalMessage(nodeId, oldIdentityKey, newIdentityKey), newKey).toString('base64');
+}
+
+/** verifyIdentityRenewalProof checks a renewal proof against the new public key. */
+export function verifyIdentityRenewalProof(newPublicKey: KeyObject, nodeId: string, oldIdentityKey: string, newIdentityKey: string, proofB64: string): boolean {
+  const sig = Buffer.from(proofB64, 'base64');
+  if (sig.length !== 64) return false;
+  return verify(null, identityRenewalMessage(nodeId, oldIdentityKey, newIdentityKey), newPublicKey, sig);
+}

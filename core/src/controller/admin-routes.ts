@@ -5,6 +5,7 @@ import { hashSecret } from '../store/secret-hash';
 import { newAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';
 import { registerIdentityRoutes } from './identity-routes';
+import { registerKeyAdminRoutes } from './node-key-routes';
 import { toAuthKeyView, toNodeView } from './node-view';
 import { registerPolicyAdminRoutes } from './policy-routes';
 import { BODY_LIMITS, ROUTES, type AuditEvent, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from '../wire';
@@ -59,7 +60,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
     });
 
     scope.get(ROUTES.adminNodes, { ...limits, schema: { querystring: emptyQuery } }, async () => {
-      const nodes: NodeView[] = (await s.store.listNodes()).map((n) => toNodeView(n, s.presence));
+      const nodes: NodeView[] = (await s.store.listNodes()).map((n) => toNodeView(n, s.presence, s.keys.policy));
       await s.audit({ action: 'admin.nodes.listed', actor: ACTOR, details: { count: nodes.length } });
       return nodes;
     });
@@ -92,7 +93,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
           s.streamer.markDirty(`revoke ${node.name}`);
           await s.nodeEvent('revoked', node, { reason });
         }
-        return toNodeView(node, s.presence);
+        return toNodeView(node, s.presence, s.keys.policy);
       },
     );
 
@@ -104,6 +105,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
     });
 
     registerIdentityRoutes(scope, s);
+    registerKeyAdminRoutes(scope, s);
     registerPolicyAdminRoutes(scope, s);
   });
 }

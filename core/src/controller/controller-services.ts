@@ -5,6 +5,7 @@ import type { AuditEntry, NodeRecord, Store } from '../store/store';
 import type { AdminGuard } from './admin-token';
 import type { MapStreamer } from './map-streamer';
 import type { NodeAuthenticator } from './node-auth';
+import type { NodeKeys } from './node-keys';
 import type { PolicyLibrary } from './policy-library';
 import type { PostureDecider } from './posture-decider';
 import type { Presence } from './presence';
@@ -16,6 +17,8 @@ export interface ControllerServices {
   presence: Presence;
   hooks: HookRunner;
   nodeAuth: NodeAuthenticator;
+  /** The key lifecycle: rotation, renewal, rotation requests, expiry, `event: key`. */
+  keys: NodeKeys;
   /** Policy versions (push, rollback, explain through the registered engine). */
   policies: PolicyLibrary;
   /** The controller's posture decisions on reported facts. */

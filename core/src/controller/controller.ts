@@ -21,6 +21,10 @@ import { MapBuilder } from './map-builder';
 import { registerMapStreamRoute } from './map-stream-route';
 import { MapStreamer, type MapStreamerStats } from './map-streamer';
 import { NodeAuthenticator } from './node-auth';
+import { registerNodeKeyRoutes } from './node-key-routes';
+import { NodeKeys } from './node-keys';
+import { parseKeyPolicy } from './key-policy';
+import { KeyMetrics } from '../metrics/key-metrics';
 import { registerNodeRoutes } from './node-routes';
 import { LiveTelemetry } from './live-telemetry';
 import { registerTelemetryRoute } from './telemetry-route';
@@ -48,6 +52,8 @@ export interface StartControllerOptions extends ControllerOptions {
   clock?: () => number;
   /** Interval of SSE pings, ms. Default 15000. */
   pingIntervalMs?: number;
+  /** Key settings as `controller.settings` holds them (keyRotation, keyExpiry, identityLifetime); default: the config file's. */
+  keySettings?: Record<string, unknown>;
 }
 
 /** RunningController is the handle plus what embedders and tests inspect. */
@@ -55,6 +61,9 @@ export interface RunningController extends ControllerHandle {
   app: FastifyInstance;
   store: Store;
   streamer: MapStreamer;
+  keys: NodeKeys;
+  /** The controller's metrics, as a /metrics scrape collects them. */
+  metrics: TrellisMetrics;
   /** Rebuild count, live node count, open streams and epoch. */
   stats(): MapStreamerStats;
 }
@@ -83,6 +92,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   const log = opts.log ?? createLogger('trellis-controller');
   const clock = opts.clock ?? Date.now;
   const { host, port } = parseListen(opts.listen);
+  // Checked before anything is opened or written: a bad key setting refuses to start, naming the path.
+  const keyPolicy = parseKeyPolicy(opts.keySettings ?? (opts.configFile ? loadRuntimeConfig(opts.configFile).controller.settings : {}), opts.configFile ?? 'keySettings');
   const store = new SqliteStore({ dataDir: opts.dataDir, ipv4Cidr: opts.ipv4Cidr, ipv6Prefix: opts.ipv6Prefix });
   let pluginHost: PluginHost | null = null;
   let streamer: MapStreamer | null = null;
@@ -90,6 +101,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let purgeTimer: NodeJS.Timeout | null = null;
   let metricsRt: TrellisMetrics | null = null;
   let webConsole: WebConsole | null = null;
+  let keys: NodeKeys | null = null;
 
   const audit = async (entry: AuditEntry) => {
     try {
@@ -141,6 +153,33 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       pingIntervalMs: opts.pingIntervalMs,
     });
     posture = new PostureDecider({ store, hooks, streamer, log, clock, audit });
+    const mapStreamer = streamer;
+    const postureDecider = posture;
+    let keyMetrics: KeyMetrics | null = null;
+    const nodeEvent: ControllerServices['nodeEvent'] = async (kind, node, details) => {
+      await hooks.runParallel('onNodeEvent', { kind, nodeId: node.id, nodeName: node.name, at: clock(), ...(details ? { details } : {}) });
+      webConsole?.notify();
+    };
+    keys = new NodeKeys({
+      store,
+      policy: keyPolicy,
+      clock,
+      log,
+      audit,
+      nodeChanged: (_nodeId, reason) => mapStreamer.markDirty(reason),
+      closeStreams: (nodeId) => {
+        mapStreamer.closeStreams(nodeId);
+        presence.forget(nodeId);
+      },
+      isOnline: (nodeId) => presence.isOnline(nodeId),
+      reevaluatePosture: async (node, facts) => {
+        await postureDecider.decide(node, facts, null, `controller:key rotation of ${node.name}`);
+      },
+      nodeEvent,
+      onRotated: (reason) => keyMetrics?.recordRotation(reason),
+      onRenewed: () => keyMetrics?.recordRenewal(),
+    });
+    await keys.start();
     await streamer.refresh('startup');
 
     const services: ControllerServices = {
@@ -155,10 +194,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       log,
       clock,
       audit,
-      nodeEvent: async (kind, node, details) => {
-        await hooks.runParallel('onNodeEvent', { kind, nodeId: node.id, nodeName: node.name, at: clock(), ...(details ? { details } : {}) });
-        webConsole?.notify();
-      },
+      keys,
+      nodeEvent,
     };
     const live = new LiveTelemetry({ clock });
     const running0 = streamer;
@@ -167,6 +204,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       const nodes = await store.listNodes();
       return { nodes: st.nodes, nodesOnline: nodes.filter((n) => presence.isOnline(n.id)).length, streamClients: st.streams, rebuilds: st.rebuilds };
     });
+    const nodeKeys = keys;
+    keyMetrics = new KeyMetrics(trellisMetrics.meter('trellis.controller.keys'), async () => ({ nodes: await nodeKeys.keyAges(), graceMs: keyPolicy.rotation.graceMs }));
     const cm = controllerMetrics;
     app = createHttpApp(log);
     app.addHook('onResponse', async (request, reply) => {
@@ -178,6 +217,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     }));
     registerEnrollRoute(app, services);
     registerNodeRoutes(app, services);
+    registerNodeKeyRoutes(app, services);
     registerMapStreamRoute(app, services);
     registerAdminRoutes(app, services);
     registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry({ probes: b.probes.length, tunnels: b.tunnels.length, shaping: b.shaping?.length ?? 0 }, duplicate) });
@@ -200,11 +240,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [], requireApproval, policyVersion: policies.active()?.version ?? null }, 'controller listening');
 
     const running = streamer;
+    const runningKeys = keys;
     const server = app;
     let closing: Promise<void> | null = null;
     const close = async () => {
       if (purgeTimer) clearInterval(purgeTimer);
       webConsole?.close();
+      runningKeys.close();
       const now = clock();
       for (const node of await store.listNodes()) {
         if (presence.isOnline(node.id)) await store.touchNode(node.id, now);
@@ -222,12 +264,15 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       app: server,
       store,
       streamer: running,
+      keys: runningKeys,
+      metrics: trellisMetrics,
       stats: () => running.stats(),
       close: () => (closing ??= close()),
     };
   } catch (err) {
     if (purgeTimer) clearInterval(purgeTimer);
     webConsole?.close();
+    keys?.close();
     await streamer?.close();
     await app?.close().catch(() => undefined);
     await pluginHost?.shutdown();

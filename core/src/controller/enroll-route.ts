@@ -48,6 +48,7 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
         now: s.clock(),
         actor: `remote:${request.ip}`,
         requireApproval: (await s.store.getMeta(SETTING_REQUIRE_APPROVAL)) === 'true',
+        lifetimes: s.keys.lifetimes,
       });
     } catch (err) {
       if (err instanceof TrellisError) {
@@ -69,7 +70,10 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
     if (outcome !== 'reenrolled' || !s.streamer.currentMap(node.id)) await s.streamer.refresh(`enroll ${node.name}`);
     const map = s.streamer.currentMap(node.id);
     if (!map) throw errors.internal();
-    if (outcome !== 'reenrolled') await s.nodeEvent('enrolled', node, { outcome, ipv4: node.ipv4, ipv6: node.ipv6 });
+    if (outcome !== 'reenrolled') {
+      s.keys.nodeEnrolled();
+      await s.nodeEvent('enrolled', node, { outcome, ipv4: node.ipv4, ipv6: node.ipv6, ...s.keys.eventDetails(node) });
+    }
     const res: EnrollResponse = { nodeId: node.id, name: node.name, addresses: { ipv4: node.ipv4, ipv6: node.ipv6 }, map };
     return res;
   });

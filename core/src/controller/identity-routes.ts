@@ -93,7 +93,7 @@ export function registerIdentityRoutes(scope: FastifyInstance, s: ControllerServ
         details: { name: found.name, alreadyApproved: found.approved !== false },
       });
       if (found.approved === false) await s.streamer.refresh(`approve ${node.name}`);
-      return toNodeView(node, s.presence);
+      return toNodeView(node, s.presence, s.keys.policy);
     },
   );
 }

@@ -12,8 +12,8 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 /**
  * registerMapStreamRoute: GET /v1/map/stream, signed, Server-Sent Events. The first `event: map` is
- * a delta from ?since= when possible, else the full map; live deltas follow, and `event: ping` keeps
- * the connection warm. A node is online while at least one of its streams is open.
+ * a delta from ?since= when possible, else the full map; live deltas follow, `event: key` carries
+ * the node's NodeKeyState (first, then on each change), and `event: ping` keeps the connection warm. A node is online while at least one of its streams is open.
  */
 export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServices): void {
   app.get(ROUTES.mapStream, { bodyLimit: 1024, preValidation: signedNode(s), schema: { querystring: mapStreamQuery } }, async (request, reply) => {
@@ -51,12 +51,14 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
     };
     sink.send(initial);
     const detach = s.streamer.attach(node.id, sink);
+    const detachKeys = s.keys.attach(node, (state) => write('key', JSON.stringify(state)));
     if (s.presence.connect(node.id, s.clock())) {
       s.streamer.markDirty(`${node.name} online`);
-      void s.nodeEvent('online', node);
+      void s.nodeEvent('online', node, s.keys.eventDetails(node));
     }
     res.on('close', () => {
       detach();
+      detachKeys();
       const now = s.clock();
       if (s.presence.disconnect(node.id, now)) {
         s.streamer.markDirty(`${node.name} offline`);

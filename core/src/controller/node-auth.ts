@@ -32,7 +32,8 @@ const header = (h: SignedRequestParts['headers'], name: string): string | null =
  * NodeAuthenticator verifies a signed node request: the four x-trellis-* headers, a timestamp within
  * SIGNATURE_MAX_SKEW_MS, an Ed25519 signature by the node's identity key over method, path+query,
  * timestamp, nonce and sha256(raw body), a nonce never seen before (kept in the store, so a replay
- * after a restart is still refused), and a node that is neither revoked nor expired. Every refusal
+ * after a restart is still refused), and a node that is neither revoked nor expired, whose identity
+ * credential has not lapsed. Every refusal
  * is audited as auth.failure.
  */
 export class NodeAuthenticator {
@@ -73,6 +74,7 @@ export class NodeAuthenticator {
     if (!node) throw errors.authUnknownNode();
     if (!verifySignature(this.keyOf(node), req.method, req.url, timestamp, nonce, req.rawBody, signature)) throw errors.authBadSignature();
     if (node.revoked) throw errors.nodeRevoked(node.name);
+    if (node.identityExpiresAt != null && node.identityExpiresAt <= this.deps.clock()) throw errors.identityExpired(node.name, node.identityExpiresAt);
     if (node.expiresAt !== null && node.expiresAt <= this.deps.clock()) throw errors.nodeExpired(node.name);
     // The nonce is kept until its timestamp could no longer pass the skew check.
     if (!(await this.deps.store.consumeNonce(node.id, nonce, Number(timestamp) + SIGNATURE_MAX_SKEW_MS))) throw errors.authReplay();

@@ -32,7 +32,8 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
   app.post(ROUTES.facts, { bodyLimit: BODY_LIMITS.facts, preValidation, schema: { body: factsBody, querystring: emptyQuery } }, async (request) => {
     const node = request.node!;
     const body = request.body as FactsRequest;
-    const facts: Facts = body.facts;
+    // The key age posture checks is the controller's record of the key, not what the node says.
+    const facts: Facts = s.keys.withKeyAge(node, body.facts);
     const agentPosture: PostureDecision | null = body.posture ?? null;
     // The controller decides with the active policy version; the agent's own decision is only recorded.
     const { posture, transition } = await s.posture.decide(node, facts, agentPosture, `node:${node.id}`);

@@ -1,9 +1,10 @@
 import type { AuthKeyRecord, NodeRecord } from '../store/store';
+import { rotationIntervalFor, type KeyPolicy } from './key-policy';
 import type { Presence } from './presence';
 import type { AuthKeyView, NodeView } from '../wire';
 
 /** toNodeView is what admins see of a node: everything but secrets, with live presence. */
-export function toNodeView(node: NodeRecord, presence: Presence): NodeView {
+export function toNodeView(node: NodeRecord, presence: Presence, keys: KeyPolicy): NodeView {
   return {
     id: node.id,
     name: node.name,
@@ -23,6 +24,10 @@ export function toNodeView(node: NodeRecord, presence: Presence): NodeView {
     facts: node.facts,
     posture: node.posture,
     approved: node.approved !== false,
+    wgKeyCreatedAt: node.wgKeyCreatedAt ?? node.createdAt,
+    keyRotationIntervalMs: rotationIntervalFor(keys, node.tags),
+    rotateRequestedAt: node.rotateRequestedAt ?? null,
+    identityExpiresAt: node.identityExpiresAt ?? null,
   };
 }
 

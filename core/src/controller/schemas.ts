@@ -161,3 +161,33 @@ export const explainBody = {
     port: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 0, maximum: 65535 }] },
   },
 } as const;
+
+export const wgKeyRotateBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['wgKey', 'reason'],
+  properties: { wgKey: key32, reason: { enum: ['scheduled', 'requested'] } },
+} as const;
+
+export const identityRenewBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['identityKey', 'proof'],
+  properties: { identityKey: key32, proof: { type: 'string', minLength: 86, maxLength: 88 } },
+} as const;
+
+/** `trellis keys rotate [--node <name>]`: no body, or { node }. */
+export const rotateKeysBody = {
+  anyOf: [
+    { type: 'null' },
+    { type: 'object', additionalProperties: false, properties: { node: { type: 'string', minLength: 1, maxLength: 63 } } },
+  ],
+} as const;
+
+/** `trellis nodes expire <name> [--at|--in]`: no body (now), or { at } in Unix ms. */
+export const expireBody = {
+  anyOf: [
+    { type: 'null' },
+    { type: 'object', additionalProperties: false, properties: { at: { type: 'integer', minimum: 0 } } },
+  ],
+} as const;

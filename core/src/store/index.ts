@@ -19,6 +19,7 @@ export type {
   GroupRecord,
   MetaRepository,
   NewAuthKey,
+  NodeKeyLifetimes,
   NodeRecord,
   NodeRepository,
   NonceRepository,

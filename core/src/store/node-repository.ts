@@ -1,6 +1,7 @@
 /**
  * Nodes: enrollment (key check, address allocation, the key's use count and the audit entry in
- * one transaction), endpoints, facts and posture, presence, approval and revocation.
+ * one transaction), endpoints, facts and posture, presence, approval and revocation, and the key
+ * lifecycle: WireGuard key rotation, identity renewal, expiry, and the keys revoked nodes held.
  */
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { AuditEntry } from './audit-repository';
@@ -31,6 +32,20 @@ export interface NodeRecord {
   posture: PostureDecision | null;
   /** False while the node waits for admin approval; absent (older records, test fixtures) means approved. */
   approved?: boolean;
+  /** Unix ms the controller registered the current WireGuard key; absent in test fixtures (then createdAt). */
+  wgKeyCreatedAt?: number;
+  /** Unix ms the identity credential lapses unless renewed; null for no lifetime. */
+  identityExpiresAt?: number | null;
+  /** Set by `trellis keys rotate`: the node should rotate its WireGuard key now; cleared by the rotation. */
+  rotateRequestedAt?: number | null;
+}
+
+/** KeyLifetimes are the controller's key settings that apply to one node (by its tags). */
+export interface NodeKeyLifetimes {
+  /** Node key expiry from enrolment, ms, when the auth key names none; null = never. */
+  nodeTtlMs: number | null;
+  /** Lifetime of the identity credential, ms. */
+  identityLifetimeMs: number;
 }
 
 export interface EnrollInput {
@@ -49,6 +64,8 @@ export interface EnrollInput {
   actor: string;
   /** A new node waits for admin approval (controller setting requireApproval). */
   requireApproval?: boolean;
+  /** The controller's key settings for a node with these tags; absent = no expiry, no identity lifetime. */
+  lifetimes?: (tags: readonly string[]) => NodeKeyLifetimes;
 }
 
 /**
@@ -84,4 +101,26 @@ export interface NodeRepository {
   touchNode(id: string, at: number): Promise<void>;
   /** approveNode lets a waiting node into the mesh and audits; idempotent. Throws NOT_FOUND. */
   approveNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord>;
+  /**
+   * rotateWgKey makes wgKey the node's WireGuard key (created at `at`), retires the old one and
+   * clears a rotation request, in one transaction with its audit entry. Registering the key the
+   * node already holds changes nothing. Throws NOT_FOUND, NODE_NOT_LIVE, KEY_IN_USE (another node's
+   * key), KEY_REVOKED or KEY_RETIRED (a key some node held before).
+   */
+  rotateWgKey(id: string, wgKey: string, at: number, audit: AuditEntry): Promise<NodeRecord>;
+  /**
+   * renewIdentity replaces the node's identity key and its lifetime (retiring the old key), with
+   * its audit entry. Renewing to the key the node already holds only moves the expiry. Throws
+   * NOT_FOUND, NODE_NOT_LIVE, KEY_IN_USE, KEY_REVOKED or KEY_RETIRED.
+   */
+  renewIdentity(id: string, identityKey: string, expiresAt: number, at: number, audit: AuditEntry): Promise<NodeRecord>;
+  /** requestKeyRotation flags live nodes to rotate now and audits each; returns them. Throws NOT_FOUND, NODE_NOT_LIVE. */
+  requestKeyRotation(ids: readonly string[], at: number, audit: (node: NodeRecord) => AuditEntry): Promise<NodeRecord[]>;
+  /**
+   * setNodeExpiry sets when a live node's key expires (at or before now: it leaves the mesh) and
+   * audits. Throws NOT_FOUND, NODE_NOT_LIVE (revoked or already expired).
+   */
+  setNodeExpiry(id: string, expiresAt: number, now: number, audit: AuditEntry): Promise<NodeRecord>;
+  /** giveIdentityLifetimes sets identityExpiresAt on live nodes that have none (nodes enrolled before lifetimes existed). */
+  giveIdentityLifetimes(expiresAt: (node: NodeRecord) => number | null, at: number): Promise<number>;
 }

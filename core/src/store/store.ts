@@ -15,7 +15,7 @@ import type { UserGroupRepository } from './user-group-repository';
 export type { AuditEntry, AuditRepository } from './audit-repository';
 export type { AuthKeyRecord, AuthKeyRepository, NewAuthKey } from './auth-key-repository';
 export type { MetaRepository } from './meta-repository';
-export type { EnrollInput, EnrollOutcome, EnrollResult, NodeRecord, NodeRepository } from './node-repository';
+export type { EnrollInput, EnrollOutcome, EnrollResult, NodeKeyLifetimes, NodeRecord, NodeRepository } from './node-repository';
 export type { NonceRepository } from './nonce-repository';
 export type { PolicyActivation, PolicyRepository, PolicyVersionRecord } from './policy-repository';
 export type { GroupRecord, RemoveUserResult, UserGroupRepository, UserRecord } from './user-group-repository';

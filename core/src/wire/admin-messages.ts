@@ -47,6 +47,29 @@ export interface NodeView {
   posture: PostureDecision | null;
   /** False while the node waits for `trellis nodes approve`. */
   approved: boolean;
+  /** Unix ms the current WireGuard key was registered; its age is what rotation and posture check. */
+  wgKeyCreatedAt: number;
+  /** The node's WireGuard key rotation interval, ms (keyRotation setting, by tag). */
+  keyRotationIntervalMs: number;
+  /** Set while a `trellis keys rotate` request waits for the node. */
+  rotateRequestedAt: number | null;
+  /** Unix ms the identity credential lapses unless the node renews it; null for no lifetime. */
+  identityExpiresAt: number | null;
+}
+
+/** POST ROUTES.adminRotateKeys: one node by name, or every live node when node is absent. */
+export interface RotateKeysRequest {
+  node?: string;
+}
+
+export interface RotateKeysResponse {
+  /** The nodes asked to rotate, with when; each rotates as soon as it hears (online) or comes back. */
+  requested: Array<{ name: string; online: boolean; rotateRequestedAt: number }>;
+}
+
+/** POST ROUTES.adminExpire: when the node's key expires, Unix ms; absent = now. */
+export interface ExpireNodeRequest {
+  at?: number;
 }
 
 export interface UserView {

@@ -10,6 +10,7 @@ export type {
   AuthKeyView,
   CreateKeyRequest,
   CreateKeyResponse,
+  ExpireNodeRequest,
   ExplainRequest,
   ExplainResponse,
   GroupView,
@@ -20,9 +21,22 @@ export type {
   PolicyStatusView,
   PolicyVersionView,
   RemoveUserResponse,
+  RotateKeysRequest,
+  RotateKeysResponse,
   UserView,
 } from './admin-messages';
 export type { AuditEvent } from './audit-event';
 export type { ErrorBody } from './error-body';
-export type { EndpointsRequest, EnrollRequest, EnrollResponse, FactsRequest, TelemetryRequest, TelemetryResponse } from './node-messages';
+export type {
+  EndpointsRequest,
+  EnrollRequest,
+  EnrollResponse,
+  FactsRequest,
+  IdentityRenewRequest,
+  NodeKeyState,
+  TelemetryRequest,
+  TelemetryResponse,
+  WgKeyRotateRequest,
+  WgKeyRotationReason,
+} from './node-messages';
 export { BODY_LIMITS, POLICY_VERSION_HEADER, ROUTES } from './routes';

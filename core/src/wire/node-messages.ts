@@ -38,3 +38,52 @@ export interface TelemetryResponse {
   duplicate: boolean;
   accepted: { probes: number; tunnels: number; shaping: number };
 }
+
+/** Why a node registers a new WireGuard key. */
+export type WgKeyRotationReason = 'scheduled' | 'requested';
+
+/**
+ * POST ROUTES.nodeWgKey, signed with the node identity key: the public half of a WireGuard key
+ * the node generated (the private half never leaves it). The answer is the NodeKeyState with it.
+ */
+export interface WgKeyRotateRequest {
+  wgKey: string;
+  reason: WgKeyRotationReason;
+}
+
+/**
+ * POST ROUTES.nodeIdentity, signed with the current identity key: the new Ed25519 public key, and
+ * proof that the node holds its private half (auth/signing.ts identityRenewalProof). The answer is
+ * the NodeKeyState with the new key and expiry; from then on requests are signed with the new key.
+ */
+export interface IdentityRenewRequest {
+  identityKey: string;
+  /** base64 Ed25519 signature by the new key over identityRenewalMessage(nodeId, old key, new key). */
+  proof: string;
+}
+
+/**
+ * NodeKeyState is what the controller holds about one node's keys and when they change next:
+ * GET ROUTES.nodeKeys answers it, and the map stream carries it as `event: key` when it changes.
+ */
+export interface NodeKeyState {
+  nodeId: string;
+  /** The WireGuard public key peers use for the node. */
+  wgKey: string;
+  /** Unix ms the controller registered wgKey. */
+  wgKeyCreatedAt: number;
+  /** How often the node rotates its WireGuard key, ms (controller setting keyRotation, by tag). */
+  rotationIntervalMs: number;
+  /** wgKeyCreatedAt + rotationIntervalMs: when the next scheduled rotation is due. */
+  rotationDueAt: number;
+  /** Set by `trellis keys rotate`: rotate now; null once a rotation registered a new key. */
+  rotateRequestedAt: number | null;
+  /** The Ed25519 public key node requests are verified with. */
+  identityKey: string;
+  /** Unix ms the identity credential lapses unless renewed; null for no lifetime. */
+  identityExpiresAt: number | null;
+  /** Lifetime a renewal grants, ms (controller setting identityLifetime). */
+  identityLifetimeMs: number;
+  /** Unix ms the node's key expires (it must enroll again with an auth key); null for never. */
+  expiresAt: number | null;
+}

@@ -5,7 +5,7 @@
 export const ROUTES = {
   health: '/healthz',
   enroll: '/v1/enroll',
-  /** GET, signed; SSE stream of `event: map` (MapResponse JSON) and `event: ping`. Query: since, epoch. */
+  /** GET, signed; SSE stream of `event: map` (MapResponse JSON), `event: key` (NodeKeyState JSON, first and on change) and `event: ping`. Query: since, epoch. */
   mapStream: '/v1/map/stream',
   /** POST, signed: reported endpoints; doubles as a heartbeat. */
   endpoints: '/v1/node/endpoints',
@@ -42,6 +42,16 @@ export const ROUTES = {
   adminPolicyExplain: '/v1/admin/policy/explain',
   /** GET, signed: the active policy bundle (application/gzip), version in x-trellis-policy-version. */
   policyBundle: '/v1/policy/bundle',
+  /** GET, signed: the node's NodeKeyState. */
+  nodeKeys: '/v1/node/keys',
+  /** POST, signed: WgKeyRotateRequest, register a rotated WireGuard public key. */
+  nodeWgKey: '/v1/node/keys/wireguard',
+  /** POST, signed: IdentityRenewRequest, renew the identity credential with a new key. */
+  nodeIdentity: '/v1/node/keys/identity',
+  /** POST, admin, { node? }: ask one node (or every live node) to rotate its WireGuard key now. */
+  adminRotateKeys: '/v1/admin/node-keys/rotate',
+  /** POST /v1/admin/nodes/:name/expire, { at? }: the node's key expires at `at` (default now). */
+  adminExpire: '/v1/admin/nodes/:name/expire',
 } as const;
 
 /** Response header carrying the policy version of GET /v1/policy/bundle. */
@@ -51,6 +61,8 @@ export const POLICY_VERSION_HEADER = 'x-trellis-policy-version';
 export const BODY_LIMITS = {
   enroll: 16 * 1024,
   endpoints: 4 * 1024,
+  /** Key rotation and identity renewal requests. */
+  keys: 1024,
   facts: 64 * 1024,
   admin: 16 * 1024,
   telemetry: 1024 * 1024,

@@ -118,6 +118,31 @@ CREATE TABLE policy_activations (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'key-lifecycle',
+    // node_keys remembers every WireGuard and identity key a node ever held: a rotated-out key is
+    // retired, every key of a revoked node is revoked, and neither ever enrolls or registers again.
+    sql: `
+ALTER TABLE nodes ADD COLUMN wg_key_created_at INTEGER;
+UPDATE nodes SET wg_key_created_at = created_at;
+ALTER TABLE nodes ADD COLUMN identity_expires_at INTEGER;
+ALTER TABLE nodes ADD COLUMN rotate_requested_at INTEGER;
+CREATE TABLE node_keys (
+  kind TEXT NOT NULL CHECK (kind IN ('wg', 'identity')),
+  key TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  retired_at INTEGER,
+  revoked_at INTEGER,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO node_keys (kind, key, node_id, added_at) SELECT 'wg', wg_key, id, created_at FROM nodes WHERE revoked = 0;
+INSERT OR IGNORE INTO node_keys (kind, key, node_id, added_at) SELECT 'identity', identity_key, id, created_at FROM nodes WHERE revoked = 0;
+INSERT OR IGNORE INTO node_keys (kind, key, node_id, added_at, revoked_at) SELECT 'wg', wg_key, id, created_at, COALESCE(revoked_at, created_at) FROM nodes WHERE revoked = 1;
+INSERT OR IGNORE INTO node_keys (kind, key, node_id, added_at, revoked_at) SELECT 'identity', identity_key, id, created_at, COALESCE(revoked_at, created_at) FROM nodes WHERE revoked = 1;
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

@@ -4,7 +4,7 @@ import { errors } from '../../errors';
 import type { AddressPool } from '../address-pool';
 import type { AuditEntry } from '../audit-repository';
 import { checkAuthKeyUsable } from '../auth-key-rules';
-import type { EnrollInput, EnrollResult, NodeRecord, NodeRepository } from '../node-repository';
+import type { EnrollInput, EnrollResult, NodeKeyLifetimes, NodeRecord, NodeRepository } from '../node-repository';
 import { secretMatches } from '../secret-hash';
 import { toKey, type SqliteAuthKeyRepository } from './sqlite-auth-key-repository';
 import type { SqliteAuditRepository } from './sqlite-audit-repository';
@@ -32,7 +32,19 @@ interface NodeRow {
   posture: string | null;
   approved: number;
   approved_at: number | null;
+  wg_key_created_at: number | null;
+  identity_expires_at: number | null;
+  rotate_requested_at: number | null;
 }
+
+interface KeyRow {
+  node_id: string;
+  retired_at: number | null;
+  revoked_at: number | null;
+}
+
+type KeyKind = 'wg' | 'identity';
+const KIND_LABEL: Record<KeyKind, 'WireGuard' | 'identity'> = { wg: 'WireGuard', identity: 'identity' };
 
 const toNode = (r: NodeRow): NodeRecord => ({
   id: r.id,
@@ -54,7 +66,12 @@ const toNode = (r: NodeRow): NodeRecord => ({
   facts: r.facts === null ? null : (JSON.parse(r.facts) as Facts),
   posture: r.posture === null ? null : (JSON.parse(r.posture) as PostureDecision),
   approved: r.approved !== 0,
+  wgKeyCreatedAt: r.wg_key_created_at ?? r.created_at,
+  identityExpiresAt: r.identity_expires_at,
+  rotateRequestedAt: r.rotate_requested_at,
 });
+
+const isExpired = (n: NodeRecord, now: number) => n.expiresAt !== null && n.expiresAt <= now;
 
 const META_IPV4 = 'ipam.ipv4Cidr';
 const META_IPV6 = 'ipam.ipv6Prefix';
@@ -106,7 +123,54 @@ export class SqliteNodeRepository implements NodeRepository {
   revokeOwnedBySync(user: string, at: number): NodeRecord[] {
     const nodes = (this.db.prepare('SELECT * FROM nodes WHERE owner_user = ? AND revoked = 0 ORDER BY name').all(user) as NodeRow[]).map(toNode);
     this.db.prepare('UPDATE nodes SET revoked = 1, revoked_at = ? WHERE owner_user = ? AND revoked = 0').run(at, user);
+    for (const n of nodes) this.revokeKeysSync(n.id, at);
     return nodes.map((n) => ({ ...n, revoked: true, revokedAt: at }));
+  }
+
+  /** revokeKeysSync marks every key the node ever held as revoked: none of them enrolls again. */
+  private revokeKeysSync(nodeId: string, at: number): void {
+    this.db.prepare('UPDATE node_keys SET revoked_at = ? WHERE node_id = ? AND revoked_at IS NULL').run(at, nodeId);
+  }
+
+  private keyRow(kind: KeyKind, key: string): KeyRow | undefined {
+    return this.db.prepare('SELECT node_id, retired_at, revoked_at FROM node_keys WHERE kind = ? AND key = ?').get(kind, key) as KeyRow | undefined;
+  }
+
+  private ownerName(nodeId: string): string {
+    const row = this.db.prepare('SELECT name FROM nodes WHERE id = ?').get(nodeId) as { name: string } | undefined;
+    return row?.name ?? nodeId;
+  }
+
+  /** refuseSpentKeySync throws when some node held the key before and it was revoked or rotated out. */
+  private refuseSpentKeySync(kind: KeyKind, key: string): void {
+    const row = this.keyRow(kind, key);
+    if (!row) return;
+    if (row.revoked_at !== null) throw errors.keyRevoked(KIND_LABEL[kind], this.ownerName(row.node_id));
+    if (row.retired_at !== null) throw errors.keyRetired(KIND_LABEL[kind], this.ownerName(row.node_id));
+  }
+
+  /** checkNewKeySync refuses a key any node holds now or held before: a rotation always brings a fresh key. */
+  private checkNewKeySync(kind: KeyKind, key: string): void {
+    this.refuseSpentKeySync(kind, key);
+    const column = kind === 'wg' ? 'wg_key' : 'identity_key';
+    if (this.keyRow(kind, key) || this.db.prepare(`SELECT 1 FROM nodes WHERE ${column} = ?`).get(key)) throw errors.keyInUse();
+  }
+
+  private addKeySync(kind: KeyKind, key: string, nodeId: string, at: number): void {
+    this.db.prepare('INSERT INTO node_keys (kind, key, node_id, added_at) VALUES (?, ?, ?, ?)').run(kind, key, nodeId, at);
+  }
+
+  private retireKeySync(kind: KeyKind, key: string, at: number): void {
+    this.db.prepare('UPDATE node_keys SET retired_at = ? WHERE kind = ? AND key = ? AND retired_at IS NULL').run(at, kind, key);
+  }
+
+  /** liveNodeSync reads a node that must exist, be neither revoked nor expired at `now`. */
+  private liveNodeSync(id: string, now: number): NodeRecord {
+    const node = this.nodeRow('SELECT * FROM nodes WHERE id = ?', id);
+    if (!node) throw errors.notFound(`node ${id}`);
+    if (node.revoked) throw errors.nodeNotLive(node.name, 'revoked');
+    if (isExpired(node, now)) throw errors.nodeNotLive(node.name, 'expired');
+    return node;
   }
 
   async enrollNode(input: EnrollInput): Promise<EnrollResult> {
@@ -117,6 +181,15 @@ export class SqliteNodeRepository implements NodeRepository {
       const key = toKey(keyRow);
       const audit = (action: string, node: NodeRecord, extra: Record<string, unknown> = {}) =>
         this.d.audit.appendSync({ at: input.now, action, actor: input.actor, target: node.id, details: { name: node.name, keyId: key.id, ...extra } });
+      // A key some node held before (revoked with it, or rotated out) never comes back.
+      this.refuseSpentKeySync('wg', input.wgKey);
+      this.refuseSpentKeySync('identity', input.identityKey);
+      const lifetimes = (tags: readonly string[]): NodeKeyLifetimes => input.lifetimes?.(tags) ?? { nodeTtlMs: null, identityLifetimeMs: 0 };
+      const identityExpiry = (tags: readonly string[]) => {
+        const ms = lifetimes(tags).identityLifetimeMs;
+        return ms > 0 ? input.now + ms : null;
+      };
+      const nodeTtl = (tags: readonly string[]) => key.nodeTtlMs ?? lifetimes(tags).nodeTtlMs;
 
       const existing = this.nodeRow('SELECT * FROM nodes WHERE identity_key = ? AND revoked = 0', input.identityKey);
       if (existing) {
@@ -129,9 +202,14 @@ export class SqliteNodeRepository implements NodeRepository {
         }
         checkAuthKeyUsable(key, input.now);
         keys.countUseSync(key.id);
-        const expiresAt = expired ? (key.nodeTtlMs === null ? null : input.now + key.nodeTtlMs) : existing.expiresAt;
-        this.db.prepare('UPDATE nodes SET expires_at = ?, auth_key_id = ? WHERE id = ?').run(expiresAt, key.id, existing.id);
-        const node = { ...existing, expiresAt, authKeyId: key.id };
+        const ttl = nodeTtl(existing.tags);
+        const expiresAt = expired ? (ttl === null ? null : input.now + ttl) : existing.expiresAt;
+        // The auth key vouches for the node again, so its identity credential starts a new lifetime.
+        const identityExpiresAt = identityExpiry(existing.tags);
+        this.db
+          .prepare('UPDATE nodes SET expires_at = ?, auth_key_id = ?, identity_expires_at = ? WHERE id = ?')
+          .run(expiresAt, key.id, identityExpiresAt, existing.id);
+        const node = { ...existing, expiresAt, authKeyId: key.id, identityExpiresAt };
         audit(expired ? 'node.renewed' : 'node.reenrolled', node, { usesCounted: true });
         return { node, outcome: expired ? 'renewed' : 'reenrolled', replaced: null };
       }
@@ -143,6 +221,7 @@ export class SqliteNodeRepository implements NodeRepository {
         const holderExpired = holder.expiresAt !== null && holder.expiresAt <= input.now;
         if (!holderExpired) throw errors.nameTaken(input.name);
         this.db.prepare('UPDATE nodes SET revoked = 1, revoked_at = ? WHERE id = ?').run(input.now, holder.id);
+        this.revokeKeysSync(holder.id, input.now);
         replaced = { ...holder, revoked: true, revokedAt: input.now };
         this.d.audit.appendSync({
           at: input.now,
@@ -157,12 +236,13 @@ export class SqliteNodeRepository implements NodeRepository {
       const taken = this.db.prepare('SELECT 1 FROM nodes WHERE addr_index = ?');
       const index = pool.allocate(Number(meta.getSync(META_CURSOR) ?? '1'), (i) => taken.get(i) !== undefined);
       const { ipv4, ipv6 } = pool.addressAt(index);
-      const expiresAt = key.nodeTtlMs === null ? null : input.now + key.nodeTtlMs;
+      const ttl = nodeTtl(key.tags);
+      const expiresAt = ttl === null ? null : input.now + ttl;
       this.db
         .prepare(
           `INSERT INTO nodes (id, name, hostname, owner_user, tags, wg_key, identity_key, addr_index, ipv4, ipv6, endpoints,
-             auth_key_id, last_seen, created_at, expires_at, approved)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             auth_key_id, last_seen, created_at, expires_at, approved, wg_key_created_at, identity_expires_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           input.newNodeId,
@@ -181,7 +261,11 @@ export class SqliteNodeRepository implements NodeRepository {
           input.now,
           expiresAt,
           input.requireApproval ? 0 : 1,
+          input.now,
+          identityExpiry(key.tags),
         );
+      this.addKeySync('wg', input.wgKey, input.newNodeId, input.now);
+      this.addKeySync('identity', input.identityKey, input.newNodeId, input.now);
       meta.setSync(META_CURSOR, String((index % pool.size) + 1));
       keys.countUseSync(key.id);
       const node = this.nodeRow('SELECT * FROM nodes WHERE id = ?', input.newNodeId) as NodeRecord;
@@ -209,7 +293,10 @@ export class SqliteNodeRepository implements NodeRepository {
     return this.db.transaction(() => {
       const node = this.nodeRow('SELECT * FROM nodes WHERE id = ?', id);
       if (!node) throw errors.notFound(`node ${id}`);
-      if (!node.revoked) this.db.prepare('UPDATE nodes SET revoked = 1, revoked_at = ? WHERE id = ?').run(at, id);
+      if (!node.revoked) {
+        this.db.prepare('UPDATE nodes SET revoked = 1, revoked_at = ? WHERE id = ?').run(at, id);
+        this.revokeKeysSync(id, at);
+      }
       this.d.audit.appendSync(audit);
       return node.revoked ? node : { ...node, revoked: true, revokedAt: at };
     })();
@@ -240,6 +327,70 @@ export class SqliteNodeRepository implements NodeRepository {
       if (!node.approved) this.db.prepare('UPDATE nodes SET approved = 1, approved_at = ? WHERE id = ?').run(at, id);
       this.d.audit.appendSync(audit);
       return { ...node, approved: true };
+    })();
+  }
+
+  async rotateWgKey(id: string, wgKey: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const node = this.liveNodeSync(id, at);
+      if (node.wgKey === wgKey) return node;
+      this.checkNewKeySync('wg', wgKey);
+      this.retireKeySync('wg', node.wgKey, at);
+      this.addKeySync('wg', wgKey, id, at);
+      this.db.prepare('UPDATE nodes SET wg_key = ?, wg_key_created_at = ?, rotate_requested_at = NULL WHERE id = ?').run(wgKey, at, id);
+      this.d.audit.appendSync(audit);
+      return { ...node, wgKey, wgKeyCreatedAt: at, rotateRequestedAt: null };
+    })();
+  }
+
+  async renewIdentity(id: string, identityKey: string, expiresAt: number, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const node = this.liveNodeSync(id, at);
+      if (node.identityKey !== identityKey) {
+        this.checkNewKeySync('identity', identityKey);
+        this.retireKeySync('identity', node.identityKey, at);
+        this.addKeySync('identity', identityKey, id, at);
+      }
+      this.db.prepare('UPDATE nodes SET identity_key = ?, identity_expires_at = ? WHERE id = ?').run(identityKey, expiresAt, id);
+      this.d.audit.appendSync(audit);
+      return { ...node, identityKey, identityExpiresAt: expiresAt };
+    })();
+  }
+
+  async requestKeyRotation(ids: readonly string[], at: number, audit: (node: NodeRecord) => AuditEntry): Promise<NodeRecord[]> {
+    return this.db.transaction(() => {
+      const nodes = ids.map((id) => this.liveNodeSync(id, at));
+      const flag = this.db.prepare('UPDATE nodes SET rotate_requested_at = ? WHERE id = ?');
+      return nodes.map((n) => {
+        flag.run(at, n.id);
+        this.d.audit.appendSync(audit(n));
+        return { ...n, rotateRequestedAt: at };
+      });
+    })();
+  }
+
+  async setNodeExpiry(id: string, expiresAt: number, now: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.db.transaction(() => {
+      const node = this.liveNodeSync(id, now);
+      this.db.prepare('UPDATE nodes SET expires_at = ? WHERE id = ?').run(expiresAt, id);
+      this.d.audit.appendSync(audit);
+      return { ...node, expiresAt };
+    })();
+  }
+
+  async giveIdentityLifetimes(expiresAt: (node: NodeRecord) => number | null, at: number): Promise<number> {
+    return this.db.transaction(() => {
+      const rows = (this.db.prepare('SELECT * FROM nodes WHERE revoked = 0 AND identity_expires_at IS NULL').all() as NodeRow[]).map(toNode);
+      const set = this.db.prepare('UPDATE nodes SET identity_expires_at = ? WHERE id = ?');
+      let n = 0;
+      for (const node of rows) {
+        if (isExpired(node, at)) continue;
+        const when = expiresAt(node);
+        if (when === null) continue;
+        set.run(when, node.id);
+        n++;
+      }
+      return n;
     })();
   }
 }

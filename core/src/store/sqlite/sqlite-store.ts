@@ -191,6 +191,22 @@ export class SqliteStore implements Store {
     return this.audit.listAudit(limit);
   }
 
+  rotateWgKey(id: string, wgKey: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.nodes.rotateWgKey(id, wgKey, at, audit);
+  }
+  renewIdentity(id: string, identityKey: string, expiresAt: number, at: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.nodes.renewIdentity(id, identityKey, expiresAt, at, audit);
+  }
+  requestKeyRotation(ids: readonly string[], at: number, audit: (node: NodeRecord) => AuditEntry): Promise<NodeRecord[]> {
+    return this.nodes.requestKeyRotation(ids, at, audit);
+  }
+  setNodeExpiry(id: string, expiresAt: number, now: number, audit: AuditEntry): Promise<NodeRecord> {
+    return this.nodes.setNodeExpiry(id, expiresAt, now, audit);
+  }
+  giveIdentityLifetimes(expiresAt: (node: NodeRecord) => number | null, at: number): Promise<number> {
+    return this.nodes.giveIdentityLifetimes(expiresAt, at);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
