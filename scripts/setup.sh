@@ -14,16 +14,27 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
+# `setup.sh --runtime` (deploy/install.sh) prepares a machine that only runs a controller or an
+# agent: the runtime's Debian packages and the build, without what the lab and the tests use.
+PROFILE=all
+case "${1:-}" in
+  '') ;;
+  --runtime) PROFILE=runtime ;;
+  *) say "usage: scripts/setup.sh [--runtime]"; exit 2 ;;
+esac
+
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/trellis-setup.XXXXXX")
 # note <text>: the short result a step prints on its line (e.g. "up to date").
 note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 
 # --- the steps ------------------------------------------------------------------------------------
 
-# Debian packages the runtime, lab and tests use.
-# clickhouse-* for telemetry tests, prometheus for promtool, chromium for the console's browser test.
-DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables iperf3 ethtool procps psmisc curl socat
-  build-essential python3 python3-venv clickhouse-server clickhouse-client prometheus chromium)
+# Debian packages the runtime uses (build-essential and python3 compile better-sqlite3, ethtool reads
+# the TUN offloads `trellis status` shows), then those the lab and tests add: clickhouse-* for
+# telemetry tests, prometheus for promtool, chromium for the console's browser test, python3-venv for
+# chDB, systemd for `systemd-analyze verify` of deploy/systemd/.
+DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 nftables ethtool procps curl build-essential python3)
+[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat python3-venv clickhouse-server clickhouse-client prometheus chromium systemd)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do
@@ -104,17 +115,18 @@ step_trellis_command() {
   note "$(tail -n 1 <<<"$out")"
 }
 
-# name, the steps it needs (space-separated), function. Steps are listed in an order that respects
-# their needs. Further Go-built or pip-installed tools go beside opa (or after debian-packages when
-# they need a Debian package), and "build" needs them only if the build uses them.
+# name | the steps it needs (space-separated) | function | "tests" when only the suite needs it (not
+# run by --runtime). Steps are listed in an order that respects their needs. Further Go-built or
+# pip-installed tools go beside opa (or after debian-packages when they need a Debian package), and
+# "build" needs them only if the build uses them.
 STEPS=(
-  'debian-packages||step_debian_packages'
-  'opa||step_opa'
-  'wireguard-go||step_wireguard_go'
-  'npm-deps|debian-packages|step_npm_deps'
-  'chdb|debian-packages|step_chdb'
-  'build|npm-deps opa|step_build'
-  'trellis-command|build|step_trellis_command'
+  'debian-packages||step_debian_packages|'
+  'opa||step_opa|'
+  'wireguard-go||step_wireguard_go|'
+  'npm-deps|debian-packages|step_npm_deps|'
+  'chdb|debian-packages|step_chdb|tests'
+  'build|npm-deps opa|step_build|'
+  'trellis-command|build|step_trellis_command|'
 )
 
 # --- the scheduler --------------------------------------------------------------------------------
@@ -126,7 +138,8 @@ fi
 declare -A NEEDS FN STATE STARTED
 ORDER=()
 for s in "${STEPS[@]}"; do
-  IFS='|' read -r name needs fn <<<"$s"
+  IFS='|' read -r name needs fn only <<<"$s"
+  [ "$PROFILE" = runtime ] && [ "$only" = tests ] && continue
   ORDER+=("$name"); NEEDS[$name]=$needs; FN[$name]=$fn; STATE[$name]=waiting
 done
 

@@ -1,6 +1,6 @@
 /**
  * resolveAdminTarget finds the controller and its admin token from flags, environment, a data
- * dir, or the running lab, in that order.
+ * dir, the running lab, or the controller service (/etc/trellis/controller.env), in that order.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { errors } from '../errors';
 import { Lab } from '../lab/lab';
 import { labDir } from '../lab/lab-state';
 import { parseUrl } from './flag-values';
+import { installedController } from './installed-services';
 import { UsageError } from './usage-error';
 
 export interface AdminFlags {
@@ -25,15 +26,20 @@ export const ADMIN_FLAG_OPTIONS = {
 } as const;
 
 export const ADMIN_FLAG_HELP = `Controller:
-  --controller <url>         controller URL (env TRELLIS_CONTROLLER; default: the running lab's)
+  --controller <url>         controller URL (env TRELLIS_CONTROLLER; default: the running lab's, else the
+                             service's in /etc/trellis/controller.env, with the token from its data dir)
   --admin-token-file <path>  file holding the admin token (env TRELLIS_ADMIN_TOKEN holds the token itself)
   --data-dir <dir>           the controller's data dir: reads <dir>/admin.token
 `;
 
-/** resolveAdminTarget builds an AdminClient from flags, then environment, then the running lab. */
+/**
+ * resolveAdminTarget builds an AdminClient from flags, then environment, then the running lab, then
+ * the controller installed as a service (/etc/trellis/controller.env).
+ */
 export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, command: string): AdminClient {
   const lab = flags.controller === undefined && !env.TRELLIS_CONTROLLER ? Lab.running(labDir(env)) : null;
-  const rawUrl = flags.controller ?? (env.TRELLIS_CONTROLLER || undefined) ?? lab?.controllerUrl;
+  const service = flags.controller === undefined && !env.TRELLIS_CONTROLLER && !lab ? installedController(env) : null;
+  const rawUrl = flags.controller ?? (env.TRELLIS_CONTROLLER || undefined) ?? lab?.controllerUrl ?? service?.url;
   if (rawUrl === undefined) {
     throw new UsageError('no controller given: pass --controller <url>, set TRELLIS_CONTROLLER, or start a lab', command);
   }
@@ -44,6 +50,7 @@ export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, co
   else if (env.TRELLIS_ADMIN_TOKEN) token = env.TRELLIS_ADMIN_TOKEN.trim();
   else if (flags['data-dir'] !== undefined) token = readToken(join(flags['data-dir'], 'admin.token'));
   else if (lab) token = readToken(join(lab.state.controller!.dataDir, 'admin.token'));
+  else if (service) token = readToken(join(service.dataDir, 'admin.token'));
   if (token === undefined || token === '') {
     throw new UsageError('no admin token: pass --admin-token-file or --data-dir, or set TRELLIS_ADMIN_TOKEN', command);
   }

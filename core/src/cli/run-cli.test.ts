@@ -12,8 +12,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** An env that points the lab lookup at an empty dir, so no real lab is consulted. */
-const env = () => ({ TRELLIS_LAB_DIR: join(tmp, 'no-lab') });
+/** An env that points the lab and service lookups at empty dirs, so no real lab or service is consulted. */
+const env = () => ({ TRELLIS_LAB_DIR: join(tmp, 'no-lab'), TRELLIS_CONFIG_DIR: join(tmp, 'no-etc') });
 
 async function cli(argv: string[], e: NodeJS.ProcessEnv = env()) {
   const io = captureIO(e);

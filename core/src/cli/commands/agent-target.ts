@@ -1,10 +1,11 @@
 /**
- * agentTarget picks the agent socket for `status` and `down`: --socket, --state-dir, or a lab
- * node's (--node).
+ * agentTarget picks the agent socket for `status` and `down`: --socket, --state-dir, a lab node's
+ * (--node), else the agent installed as a service (its state dir from /etc/trellis/agent.env).
  */
 import { Lab } from '../../lab/lab';
 import { labDir } from '../../lab/lab-state';
 import { AgentClient } from '../../client/agent-client';
+import { installedAgentStateDir } from '../installed-services';
 import { UsageError } from '../usage-error';
 
 export const AGENT_TARGET_OPTIONS = {
@@ -17,6 +18,7 @@ export const AGENT_TARGET_HELP = `Agent:
   --state-dir <dir>  the agent's state dir (uses <dir>/agent.sock)
   --socket <path>    the agent's socket
   --node <name>      a node of the running lab
+  (none)             the agent service's, from /etc/trellis/agent.env (default /var/lib/trellis/agent)
 `;
 
 export function agentTarget(
@@ -36,5 +38,7 @@ export function agentTarget(
     }
     return new AgentClient(lab.node(values.node).socket);
   }
+  const service = installedAgentStateDir(env);
+  if (service !== null) return AgentClient.forStateDir(service);
   throw new UsageError('which agent? pass --state-dir <dir>, --socket <path> or --node <name>', command);
 }

@@ -3,7 +3,7 @@ import { createLogger } from '../../log/logger';
 import { waitForAbort, type CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseHostPort } from '../flag-values';
-import { parseCommandArgs } from '../parse-command-args';
+import { optionalFlag, parseFlagsWithEnv, requiredFlag } from '../env-flags';
 import { UsageError } from '../usage-error';
 
 /** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
@@ -12,61 +12,71 @@ const startController = (...args: Parameters<typeof Start>): ReturnType<typeof S
 
 const NAME = 'controller';
 
+/** Flags the environment may give (TRELLIS_LISTEN, TRELLIS_DATA_DIR, …). */
+const ENV_FLAGS = ['listen', 'data-dir', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval'] as const;
+
 /** `trellis controller`: the coordination server, in the foreground until SIGINT/SIGTERM. */
 export const controllerCommand: Command = {
   name: NAME,
   summary: 'run the coordination server in the foreground',
   help: `Usage: trellis controller --listen <host:port> --data-dir <dir> [flags]
 
-Runs the controller until SIGINT or SIGTERM, then closes it cleanly.
+Runs the controller until SIGINT or SIGTERM, then closes it cleanly. Every flag can also come from
+the environment variable in brackets (a flag given on the command line wins); the systemd unit
+reads them from /etc/trellis/controller.env.
 
 Flags:
-  --listen <host:port>    address to serve on, e.g. 127.0.0.1:8080 (port 0 picks a free one)
-  --data-dir <dir>        holds trellis.db and admin.token (created 0600)
-  --ipv4-cidr <cidr>      overlay IPv4 pool (default 100.64.0.0/10)
-  --ipv6-prefix <prefix>  overlay IPv6 ULA /48 (default fd7a:7e11:5000::/48)
-  --config <file>         YAML/JSON config with the controller.plugins list
+  --listen <host:port>    address to serve on, e.g. 127.0.0.1:8080 (port 0 picks a free one) [TRELLIS_LISTEN]
+  --data-dir <dir>        holds trellis.db and admin.token (created 0600) [TRELLIS_DATA_DIR]
+  --ipv4-cidr <cidr>      overlay IPv4 pool (default 100.64.0.0/10) [TRELLIS_IPV4_CIDR]
+  --ipv6-prefix <prefix>  overlay IPv6 ULA /48 (default fd7a:7e11:5000::/48) [TRELLIS_IPV6_PREFIX]
+  --config <file>         YAML/JSON config with the controller.plugins list [TRELLIS_CONFIG]
   --require-approval      new nodes wait, with no peers, until \`trellis nodes approve <name>\` (kept in settings)
   --no-require-approval   new nodes join at once (the default; kept in settings)
+                          [TRELLIS_REQUIRE_APPROVAL=true|false]
   -h, --help              show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(NAME, {
-      args: argv,
-      options: {
-        listen: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'ipv4-cidr': { type: 'string' },
-        'ipv6-prefix': { type: 'string' },
-        config: { type: 'string' },
-        'require-approval': { type: 'boolean' },
-        'no-require-approval': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const options = {
+      listen: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'ipv4-cidr': { type: 'string' },
+      'ipv6-prefix': { type: 'string' },
+      config: { type: 'string' },
+      'require-approval': { type: 'boolean' },
+      'no-require-approval': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    } as const;
+    const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
+    const { values, source } = flags;
     if (values.help) {
       io.stdout(this.help);
       return 0;
     }
-    if (values.listen === undefined) throw new UsageError('--listen <host:port> is required', NAME);
-    if (values['data-dir'] === undefined) throw new UsageError('--data-dir <dir> is required', NAME);
-    const listen = parseHostPort('--listen', values.listen, NAME);
-    if (values['require-approval'] && values['no-require-approval']) {
+    const listenText = requiredFlag(flags, 'listen', '<host:port>', NAME);
+    const dataDir = requiredFlag(flags, 'data-dir', '<dir>', NAME);
+    const listen = parseHostPort(source.listen!, listenText, NAME);
+    if (values['require-approval'] === true && values['no-require-approval'] === true) {
       throw new UsageError('--require-approval and --no-require-approval contradict each other; pass one', NAME);
     }
-    const requireApproval = values['require-approval'] ? true : values['no-require-approval'] ? false : undefined;
-    if (values['ipv4-cidr'] !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(values['ipv4-cidr'])) {
-      throw new UsageError(`--ipv4-cidr "${values['ipv4-cidr']}" is not an IPv4 CIDR, e.g. 100.64.0.0/10`, NAME);
+    // --no-require-approval on the command line outranks TRELLIS_REQUIRE_APPROVAL=true.
+    const fromArgv = source['require-approval'] === '--require-approval';
+    const requireApproval =
+      values['no-require-approval'] === true && !fromArgv ? false : typeof values['require-approval'] === 'boolean' ? values['require-approval'] : undefined;
+    const ipv4Cidr = optionalFlag(flags, 'ipv4-cidr');
+    const ipv6Prefix = optionalFlag(flags, 'ipv6-prefix');
+    if (ipv4Cidr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(ipv4Cidr)) {
+      throw new UsageError(`${source['ipv4-cidr']} "${ipv4Cidr}" is not an IPv4 CIDR, e.g. 100.64.0.0/10`, NAME);
     }
-    if (values['ipv6-prefix'] !== undefined && !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(values['ipv6-prefix'])) {
-      throw new UsageError(`--ipv6-prefix "${values['ipv6-prefix']}" is not an IPv6 prefix, e.g. fd7a:7e11:5000::/48`, NAME);
+    if (ipv6Prefix !== undefined && !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(ipv6Prefix)) {
+      throw new UsageError(`${source['ipv6-prefix']} "${ipv6Prefix}" is not an IPv6 prefix, e.g. fd7a:7e11:5000::/48`, NAME);
     }
     const handle = await startController({
       listen,
-      dataDir: values['data-dir'],
-      ipv4Cidr: values['ipv4-cidr'],
-      ipv6Prefix: values['ipv6-prefix'],
-      configFile: values.config,
+      dataDir,
+      ipv4Cidr,
+      ipv6Prefix,
+      configFile: optionalFlag(flags, 'config'),
       requireApproval,
       log: createLogger('controller'),
     });

@@ -3,14 +3,16 @@ import { createLogger } from '../../log/logger';
 import type { CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseDurationInRange, parseHostPort, parseIface, parseNodeName, parsePort, parseUrl } from '../flag-values';
-import { parseCommandArgs } from '../parse-command-args';
-import { UsageError } from '../usage-error';
+import { optionalFlag, parseFlagsWithEnv, requiredFlag } from '../env-flags';
 
 /** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
 const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
   (require('../../agent/agent') as { startAgent: typeof Start }).startAgent(...args);
 
 const NAME = 'up';
+
+/** Flags the environment may give (TRELLIS_CONTROLLER, TRELLIS_NAME, …). */
+const ENV_FLAGS = ['controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint'] as const;
 
 /** `trellis up`: join the mesh and run the agent in the foreground until SIGINT/SIGTERM or `trellis down`. */
 export const upCommand: Command = {
@@ -19,64 +21,63 @@ export const upCommand: Command = {
   help: `Usage: trellis up --controller <url> --name <name> --state-dir <dir> --iface <name> [flags]
 
 Runs the node agent until SIGINT, SIGTERM or \`trellis down\`. The first start enrolls with
---auth-key; later starts reuse the identity kept in --state-dir.
+--auth-key; later starts reuse the identity kept in --state-dir. Every flag can also come from the
+environment variable in brackets (a flag given on the command line wins); the systemd unit reads
+them from /etc/trellis/agent.env.
 
 Flags:
-  --controller <url>       controller URL (env TRELLIS_CONTROLLER)
-  --name <name>            node name: lower-case letters, digits and -
-  --state-dir <dir>        identity, cached map and agent.sock live here
-  --iface <name>           WireGuard interface, at most 15 of [a-zA-Z0-9_-]; unique on the machine
-  --auth-key <key>         auth key for the first enrollment (env TRELLIS_AUTH_KEY)
-  --listen-port <port>     WireGuard UDP port (default 51820)
-  --probe-interval <dur>   time between probes to each peer, e.g. 1s, 250ms (default 1s)
-  --probe-port <port>      UDP port for overlay probes (default 51999)
-  --config <file>          YAML/JSON config with the agent.plugins list
+  --controller <url>       controller URL [TRELLIS_CONTROLLER]
+  --name <name>            node name: lower-case letters, digits and - [TRELLIS_NAME]
+  --state-dir <dir>        identity, cached map and agent.sock live here [TRELLIS_STATE_DIR]
+  --iface <name>           WireGuard interface, at most 15 of [a-zA-Z0-9_-]; unique on the machine [TRELLIS_IFACE]
+  --auth-key <key>         auth key for the first enrollment [TRELLIS_AUTH_KEY]
+  --listen-port <port>     WireGuard UDP port (default 51820) [TRELLIS_LISTEN_PORT]
+  --probe-interval <dur>   time between probes to each peer, e.g. 1s, 250ms (default 1s) [TRELLIS_PROBE_INTERVAL]
+  --probe-port <port>      UDP port for overlay probes (default 51999) [TRELLIS_PROBE_PORT]
+  --config <file>          YAML/JSON config with the agent.plugins list [TRELLIS_CONFIG]
   --endpoint <host:port>   underlay endpoint to advertise; repeat for more (default: discovered)
+                           [TRELLIS_ENDPOINT, comma-separated]
   -h, --help               show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs(NAME, {
-      args: argv,
-      options: {
-        controller: { type: 'string' },
-        name: { type: 'string' },
-        'state-dir': { type: 'string' },
-        iface: { type: 'string' },
-        'auth-key': { type: 'string' },
-        'listen-port': { type: 'string' },
-        'probe-interval': { type: 'string' },
-        'probe-port': { type: 'string' },
-        config: { type: 'string' },
-        endpoint: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const options = {
+      controller: { type: 'string' },
+      name: { type: 'string' },
+      'state-dir': { type: 'string' },
+      iface: { type: 'string' },
+      'auth-key': { type: 'string' },
+      'listen-port': { type: 'string' },
+      'probe-interval': { type: 'string' },
+      'probe-port': { type: 'string' },
+      config: { type: 'string' },
+      endpoint: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    } as const;
+    const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
+    const { values, source } = flags;
     if (values.help) {
       io.stdout(this.help);
       return 0;
     }
-    const controllerUrl = values.controller ?? (io.env.TRELLIS_CONTROLLER || undefined);
-    if (controllerUrl === undefined) throw new UsageError('--controller <url> is required (or set TRELLIS_CONTROLLER)', NAME);
-    if (values.name === undefined) throw new UsageError('--name <name> is required', NAME);
-    if (values['state-dir'] === undefined) throw new UsageError('--state-dir <dir> is required', NAME);
-    if (values.iface === undefined) throw new UsageError('--iface <name> is required', NAME);
-    const listenPort = values['listen-port'] !== undefined ? parsePort('--listen-port', values['listen-port'], NAME) : 51820;
-    const probePort = values['probe-port'] !== undefined ? parsePort('--probe-port', values['probe-port'], NAME) : 51999;
-    const probeIntervalMs =
-      values['probe-interval'] !== undefined
-        ? parseDurationInRange('--probe-interval', values['probe-interval'], NAME, 10, 3_600_000)
-        : 1000;
+    const controllerUrl = requiredFlag(flags, 'controller', '<url>', NAME, true);
+    const name = requiredFlag(flags, 'name', '<name>', NAME);
+    const stateDir = requiredFlag(flags, 'state-dir', '<dir>', NAME);
+    const iface = requiredFlag(flags, 'iface', '<name>', NAME);
+    const listenPort = optionalFlag(flags, 'listen-port');
+    const probePort = optionalFlag(flags, 'probe-port');
+    const probeInterval = optionalFlag(flags, 'probe-interval');
+    const endpoints = values.endpoint as string[] | undefined;
     const opts = {
-      controllerUrl: parseUrl('--controller', controllerUrl, NAME),
-      name: parseNodeName('--name', values.name, NAME),
-      stateDir: values['state-dir'],
-      iface: parseIface('--iface', values.iface, NAME),
-      authKey: values['auth-key'] ?? (io.env.TRELLIS_AUTH_KEY || undefined),
-      listenPort,
-      probePort,
-      probeIntervalMs,
-      configFile: values.config,
-      endpoints: values.endpoint?.map((e) => parseHostPort('--endpoint', e, NAME)),
+      controllerUrl: parseUrl(source.controller!, controllerUrl, NAME),
+      name: parseNodeName(source.name!, name, NAME),
+      stateDir,
+      iface: parseIface(source.iface!, iface, NAME),
+      authKey: optionalFlag(flags, 'auth-key'),
+      listenPort: listenPort !== undefined ? parsePort(source['listen-port']!, listenPort, NAME) : 51820,
+      probePort: probePort !== undefined ? parsePort(source['probe-port']!, probePort, NAME) : 51999,
+      probeIntervalMs: probeInterval !== undefined ? parseDurationInRange(source['probe-interval']!, probeInterval, NAME, 10, 3_600_000) : 1000,
+      configFile: optionalFlag(flags, 'config'),
+      endpoints: endpoints?.map((e) => parseHostPort(source.endpoint!, e, NAME)),
     };
     if (io.shutdown.aborted) return 130;
     const handle = await startAgent({ ...opts, log: createLogger('agent'), signal: io.shutdown }).catch((err: unknown) => {
