@@ -28,8 +28,9 @@ fi
 
 mkdir -p "$BIN_DIR"
 start=$(date +%s)
-GOBIN="$BIN_DIR" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false" \
-  go install "github.com/open-policy-agent/opa@${OPA_VERSION}"
+# -s -w leave out the symbol table and DWARF (a faster link, a smaller binary; opa behaves the same).
+GOBIN="$BIN_DIR" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false -trimpath" \
+  go install -ldflags='-s -w' "github.com/open-policy-agent/opa@${OPA_VERSION}"
 
 if ! reports_pinned_version; then
   echo "install-opa: built $OPA but it does not report version ${OPA_VERSION}" >&2

@@ -5,7 +5,7 @@
 #
 # Steps run as soon as the steps they need are done, side by side otherwise: the Go builds start at
 # once (they need only the Go toolchain), npm ci waits for the Debian packages (node-gyp needs the
-# compilers), the build waits for npm ci and opa (the policies project compiles with opa). Each step's
+# compilers), the TypeScript build for npm ci, the policy bundle for npm ci and opa. Each step's
 # output goes to its own log; setup prints one line per step with its time, and a failed step's
 # whole output (its log is kept, and its path printed).
 set -euo pipefail
@@ -97,14 +97,23 @@ step_wireguard_go() {
   note "$(if [ -n "$out" ]; then tail -n 1 <<<"$out" | sed 's/^install-wireguard-go: //'; else echo "up to date"; fi)"
 }
 
-# Build every project; Nx caches, so an unchanged tree builds in about a second.
+# Build the TypeScript projects; Nx caches, so an unchanged tree builds in about a second. The
+# policies project (opa build -t wasm) is its own step, so this one need not wait for opa.
+nx_cached() { grep -o 'from the cache instead of running the command for [0-9]* out of [0-9]* tasks' <<<"$1" | grep -o '[0-9]* out of [0-9]*' || true; }
 step_build() {
-  local out
-  out=$(npx nx run-many -t build --outputStyle=static 2>&1) || { echo "$out"; return 1; }
+  local out cached
+  out=$(npx nx run-many -t build --exclude=policies --outputStyle=static 2>&1) || { echo "$out"; return 1; }
   echo "$out"
-  local cached
-  cached=$(grep -o 'from the cache instead of running the command for [0-9]* out of [0-9]* tasks' <<<"$out" | grep -o '[0-9]* out of [0-9]*' || true)
+  cached=$(nx_cached "$out")
   note "${cached:+$cached from the Nx cache}"
+}
+
+# The policy bundle (policies/dist/bundle.tgz), compiled by the pinned opa.
+step_policy_bundle() {
+  local out
+  out=$(npx nx run policies:build --outputStyle=static 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  if grep -q 'local cache' <<<"$out"; then note "from the Nx cache"; else note "built"; fi
 }
 
 # `trellis` on the PATH: /usr/local/bin/trellis -> this checkout's core/dist/cli/main.js.
@@ -125,7 +134,8 @@ STEPS=(
   'wireguard-go||step_wireguard_go|'
   'npm-deps|debian-packages|step_npm_deps|'
   'chdb|debian-packages|step_chdb|tests'
-  'build|npm-deps opa|step_build|'
+  'build|npm-deps|step_build|'
+  'policy-bundle|npm-deps opa|step_policy_bundle|'
   'trellis-command|build|step_trellis_command|'
 )
 
