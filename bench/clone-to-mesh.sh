@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # clone-to-mesh: how long a new user waits from `git clone` to a running mesh. Clones <source> (default:
-# this checkout's committed HEAD) into a temp dir, points GOMODCACHE, GOCACHE, the npm cache and the Nx
-# cache (kept per user, outside the checkout, so a fresh clone would reuse its builds) at empty temp
-# dirs, runs `npm run demo` there and stops it (SIGINT, the demo tears its lab down) once it prints
+# this checkout's committed HEAD) into a temp dir, points GOMODCACHE, GOCACHE, the npm, pip and Nx
+# caches (Nx keeps its cache per user, outside the checkout, so a fresh clone would reuse its builds)
+# and wireguard-go's install path (machine-wide, so it would count as built) at empty temp dirs, runs
+# `npm run demo` there and stops it (SIGINT, the demo tears its lab down) once it prints
 # "The lab is running". Prints every output line with the seconds since the start, then the total.
 # Debian packages are not removed first: the figure assumes they are installed (say so when reporting).
 #
@@ -27,9 +28,10 @@ trap cleanup EXIT
 
 git clone -q --no-local "$src" "$tmp/trellis"
 git -C "$tmp/trellis" checkout -q "$rev"
-mkdir -p "$tmp/gomodcache" "$tmp/gocache" "$tmp/npm-cache" "$tmp/nx-cache"
-export GOMODCACHE="$tmp/gomodcache" GOCACHE="$tmp/gocache" npm_config_cache="$tmp/npm-cache" NX_CACHE_DIRECTORY="$tmp/nx-cache"
-echo "clone-to-mesh: $(git -C "$tmp/trellis" log -1 --format='%h %s') in $tmp/trellis; empty GOMODCACHE, GOCACHE, npm and Nx caches"
+mkdir -p "$tmp/gomodcache" "$tmp/gocache" "$tmp/npm-cache" "$tmp/nx-cache" "$tmp/pip-cache" "$tmp/wireguard-go"
+export GOMODCACHE="$tmp/gomodcache" GOCACHE="$tmp/gocache" npm_config_cache="$tmp/npm-cache" NX_CACHE_DIRECTORY="$tmp/nx-cache" \
+  PIP_CACHE_DIR="$tmp/pip-cache" TRELLIS_WIREGUARD_GO_DEST="$tmp/wireguard-go/wireguard-go"
+echo "clone-to-mesh: $(git -C "$tmp/trellis" log -1 --format='%h %s') in $tmp/trellis; empty GOMODCACHE, GOCACHE, npm, pip and Nx caches, wireguard-go not installed"
 
 start=$(date +%s%N)
 since() { printf '%6.1f' "$(( ($(date +%s%N) - start) / 1000000 ))e-3"; }
