@@ -16,6 +16,8 @@ src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 rev=${2:-HEAD}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/trellis-clone-to-mesh.XXXXXX")
 demo_pgid=
+# The clone's setup points /usr/local/bin/trellis at the clone; point it back when the clone is gone.
+link_was=$(readlink /usr/local/bin/trellis 2>/dev/null || true)
 cleanup() {
   if [ -n "$demo_pgid" ] && kill -0 -- "-$demo_pgid" 2>/dev/null; then
     kill -INT -- "-$demo_pgid" 2>/dev/null || true
@@ -23,6 +25,7 @@ cleanup() {
     kill -KILL -- "-$demo_pgid" 2>/dev/null || true
   fi
   rm -rf "$tmp"
+  if [ -n "$link_was" ] && [ "$(readlink /usr/local/bin/trellis 2>/dev/null)" != "$link_was" ]; then ln -sfn "$link_was" /usr/local/bin/trellis; fi
 }
 trap cleanup EXIT
 
