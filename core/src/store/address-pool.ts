@@ -1,23 +1,9 @@
 import { errors } from '../errors';
-import { canonicalCidr, formatIp, parseIp } from '../wg/cidr';
+import { formatIp, ipFromBigInt, ipToBigInt, parseIp } from '../net';
+import { canonicalCidr } from '../wg/cidr';
 
 export const DEFAULT_IPV4_CIDR = '100.64.0.0/10';
 export const DEFAULT_IPV6_PREFIX = 'fd7a:7e11:5000::/48';
-
-function toBigInt(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n;
-}
-
-function fromBigInt(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = len - 1; i >= 0; i--) {
-    out[i] = Number(n & 0xffn);
-    n >>= 8n;
-  }
-  return out;
-}
 
 /**
  * AddressPool maps an allocation index to one overlay IPv4 and one IPv6 address (index i is
@@ -46,8 +32,8 @@ export class AddressPool {
     if (Number(len4) > 30) throw errors.configInvalid('ipv4Cidr', `"${ipv4Cidr}" leaves no usable addresses; use a /30 or wider prefix`);
     if ((ip6.bytes[0] & 0xfe) !== 0xfc) throw errors.configInvalid('ipv6Prefix', `"${ipv6Prefix}" is not a unique local (fc00::/7) prefix`);
     if (Number(len6) > 120) throw errors.configInvalid('ipv6Prefix', `"${ipv6Prefix}" is too narrow; use a /48 (or at most /120)`);
-    this.base4 = toBigInt(ip4.bytes);
-    this.base6 = toBigInt(ip6.bytes);
+    this.base4 = ipToBigInt(ip4);
+    this.base6 = ipToBigInt(ip6);
     const size4 = 2 ** (32 - Number(len4)) - 2;
     const size6 = 2n ** BigInt(128 - Number(len6)) - 1n;
     this.size = BigInt(size4) < size6 ? size4 : Number(size6);
@@ -58,8 +44,8 @@ export class AddressPool {
     if (!Number.isInteger(index) || index < 1 || index > this.size) throw errors.store(`address index ${index} is outside 1..${this.size}`);
     const i = BigInt(index);
     return {
-      ipv4: formatIp({ family: 4, bytes: fromBigInt(this.base4 + i, 4) }),
-      ipv6: formatIp({ family: 6, bytes: fromBigInt(this.base6 + i, 16) }),
+      ipv4: formatIp(ipFromBigInt(4, this.base4 + i)),
+      ipv6: formatIp(ipFromBigInt(6, this.base6 + i)),
     };
   }
 

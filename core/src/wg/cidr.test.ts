@@ -1,5 +1,6 @@
 import { TrellisError } from '../errors';
-import { canonicalAddress, canonicalCidr, canonicalEndpoint, formatIp, parseIp } from './cidr';
+import { formatIp, parseIp } from '../net';
+import { canonicalAddress, canonicalCidr, canonicalEndpoint } from './cidr';
 
 describe('cidr', () => {
   it('masks host bits and normalizes spelling like wireguard-go', () => {

@@ -5,7 +5,8 @@
  */
 import { errors } from '../errors';
 import { run, runJson, type RunOptions } from '../sys/run';
-import { canonicalAddress, canonicalCidr, cidrFamily, parseIp } from './cidr';
+import { parseIp } from '../net';
+import { canonicalAddress, canonicalCidr, cidrFamily } from './cidr';
 
 interface IpAddrInfo {
   family?: string;

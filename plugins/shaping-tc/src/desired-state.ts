@@ -3,7 +3,8 @@
  * Trellis owns: root qdisc 1:, parent class 1:1, classes 1:10 realtime, 1:20 critical,
  * 1:30 default, 1:40 bulk, caps from 1:100; filters at prefs 10+ (caps), 100, 200, 300.
  */
-import { parseIpv4Prefix, prefixMask, formatIpv4Prefix, type Ipv4Prefix } from './cidr';
+import { formatPrefix } from '@trellis/core/api';
+import { parseIpv4Prefix, prefixMask, u32Word, type Ipv4Prefix } from './ipv4-prefix';
 import { CLASS_NAMES, effectiveMatch, type PortMatch, type ShapingProfile, type TrafficClassName } from './profile';
 import type { U32Key } from './tc-state';
 
@@ -141,7 +142,7 @@ function buildDevice(profile: ShapingProfile, dev: string, rateMbit: number, dir
     })
     .filter((c): c is { cap: (typeof c)['cap']; target: string; address: Ipv4Prefix } => c.address !== null)
     // Most specific first, so a /32 cap inside a /24 cap wins.
-    .sort((a, b) => b.address.len - a.address.len || a.address.addr - b.address.addr);
+    .sort((a, b) => b.address.length - a.address.length || u32Word(a.address) - u32Word(b.address));
   caps.forEach(({ cap, target, address }, i) => {
     const classid = `1:${(CAP_MINOR_BASE + i).toString(16)}`;
     const rate = Math.min(kbit(cap.rateMbit), kbit(rateMbit));
@@ -164,8 +165,8 @@ function dscpMatch(dscp: number): { keys: U32Key[]; matchArgs: string[] } {
 
 function addrMatch(p: Ipv4Prefix, side: 'dst' | 'src'): { keys: U32Key[]; matchArgs: string[] } {
   return {
-    keys: [{ off: side === 'dst' ? 16 : 12, mask: prefixMask(p.len), value: p.addr }],
-    matchArgs: ['match', 'ip', side, formatIpv4Prefix(p)],
+    keys: [{ off: side === 'dst' ? 16 : 12, mask: prefixMask(p.length), value: u32Word(p) }],
+    matchArgs: ['match', 'ip', side, formatPrefix(p)],
   };
 }
 

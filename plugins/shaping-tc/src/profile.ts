@@ -2,8 +2,9 @@
  * ShapingProfile: the four traffic classes of one node, how traffic is sorted into them, and the
  * checks that refuse a profile before it can touch a device.
  */
+import { prefixesOverlap } from '@trellis/core/api';
 import { shapingErrors } from './errors';
-import { parseIpv4Prefix, prefixesOverlap, type Ipv4Prefix } from './cidr';
+import { parseIpv4Prefix, type Ipv4Prefix } from './ipv4-prefix';
 
 export const CLASS_NAMES = ['realtime', 'critical', 'default', 'bulk'] as const;
 export type TrafficClassName = (typeof CLASS_NAMES)[number];

@@ -1,89 +1,15 @@
-import { isIPv4, isIPv6 } from 'node:net';
+/**
+ * The address and port sets of the packet filter, in the form nft takes: no overlapping elements
+ * and hosts written bare. Addresses are parsed by net/.
+ */
 import { errors } from '../../errors';
+import { comparePrefixes, formatPrefix, maskPrefix, parseAddressWithLength, prefixContains, whyNotPrefix, type IpPrefix } from '../../net';
 
-/** One parsed prefix: family, network address as a number, prefix length. */
-export interface Prefix {
-  family: 4 | 6;
-  network: bigint;
-  length: number;
-}
-
-function v4ToBig(a: string): bigint {
-  return a.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
-}
-
-function v6ToBig(a: string): bigint {
-  let text = a;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hextets.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const n = v4ToBig(v4[1]);
-    text = text.slice(0, -v4[1].length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, null];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === null ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-function bigToV4(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
-}
-
-function bigToV6(n: bigint): string {
-  const groups: number[] = [];
-  for (let s = 112n; s >= 0n; s -= 16n) groups.push(Number((n >> s) & 0xffffn));
-  // Compress the longest run of zero groups (RFC 5952), when it is at least two long.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best === -1) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
-/** parsePrefix reads "100.64.0.1", "10.20.0.0/16" or "fd7a::/64"; host bits are cleared. */
-export function parsePrefix(text: string, field: string): Prefix {
-  const slash = text.indexOf('/');
-  const addr = slash === -1 ? text : text.slice(0, slash);
-  const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : null;
-  if (family === null) throw errors.packetFilterInvalid(`${field} "${text}" is not an IPv4/IPv6 address or CIDR`);
-  const max = family === 4 ? 32 : 128;
-  let length = max;
-  if (slash !== -1) {
-    const lenText = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max) {
-      throw errors.packetFilterInvalid(`${field} "${text}" has a prefix length outside 0..${max}`);
-    }
-    length = Number(lenText);
-  }
-  const n = family === 4 ? v4ToBig(addr) : v6ToBig(addr);
-  const hostBits = BigInt(max - length);
-  return { family, network: (n >> hostBits) << hostBits, length };
-}
-
-export function formatPrefix(p: Prefix): string {
-  const addr = p.family === 4 ? bigToV4(p.network) : bigToV6(p.network);
-  return p.length === (p.family === 4 ? 32 : 128) ? addr : `${addr}/${p.length}`;
-}
-
-function covers(outer: Prefix, inner: Prefix): boolean {
-  if (outer.family !== inner.family || outer.length > inner.length) return false;
-  const shift = BigInt((outer.family === 4 ? 32 : 128) - outer.length);
-  return inner.network >> shift === outer.network >> shift;
+/** parseFilterPrefix reads "100.64.0.1", "10.20.0.0/16" or "fd7a::/64" (host bits cleared), or refuses the filter. */
+function parseFilterPrefix(text: string, field: string): IpPrefix {
+  const parsed = parseAddressWithLength(text);
+  if (!parsed) throw errors.packetFilterInvalid(`${field} "${text}" ${whyNotPrefix(text)}`);
+  return maskPrefix(parsed.ip, parsed.length);
 }
 
 /**
@@ -92,13 +18,13 @@ function covers(outer: Prefix, inner: Prefix): boolean {
  * Returns the IPv4 and IPv6 elements, sorted, as nft set elements.
  */
 export function normalizePrefixes(list: readonly string[], field: string): { v4: string[]; v6: string[] } {
-  const parsed = list.map((t) => parsePrefix(t, field)).sort((a, b) => a.length - b.length);
-  const kept: Prefix[] = [];
-  for (const p of parsed) if (!kept.some((k) => covers(k, p))) kept.push(p);
-  const order = (a: Prefix, b: Prefix) => (a.network < b.network ? -1 : a.network > b.network ? 1 : a.length - b.length);
+  const parsed = list.map((t) => parseFilterPrefix(t, field)).sort((a, b) => a.length - b.length);
+  const kept: IpPrefix[] = [];
+  for (const p of parsed) if (!kept.some((k) => prefixContains(k, p))) kept.push(p);
+  const text = (p: IpPrefix) => formatPrefix(p, { bareHost: true, mapped: 'hex' });
   return {
-    v4: kept.filter((p) => p.family === 4).sort(order).map(formatPrefix),
-    v6: kept.filter((p) => p.family === 6).sort(order).map(formatPrefix),
+    v4: kept.filter((p) => p.family === 4).sort(comparePrefixes).map(text),
+    v6: kept.filter((p) => p.family === 6).sort(comparePrefixes).map(text),
   };
 }
 

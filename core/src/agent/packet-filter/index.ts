@@ -6,4 +6,4 @@ export { PacketFilter, defaultNftRunner } from './packet-filter';
 export type { NftRunner, PacketFilterOptions, PacketFilterResult } from './packet-filter';
 export { NFT_FAMILY, NFT_TABLE, removeScript, renderRuleset } from './ruleset';
 export type { PacketFilterRule, PacketFilterSpec } from './ruleset';
-export { mergePortRanges, normalizePrefixes, parsePrefix } from './address-set';
+export { mergePortRanges, normalizePrefixes } from './address-set';
