@@ -206,6 +206,17 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: String(t.telemetryStalledSeconds),
       },
     },
+    {
+      alert: 'TrellisShapingDrops',
+      expr: `sum by (node, iface, direction, class) (rate(trellis_shaping_dropped_packets_total[${promDuration(t.shapingWindowSeconds)}])) > ${promNumber(t.shapingDropsPerSecond)}`,
+      for: promDuration(t.shapingForSeconds),
+      labels: labels('warning', 'shaping'),
+      annotations: {
+        summary: `{{ $labels.node }} {{ $labels.iface }} {{ $labels.direction }} class {{ $labels.class }} drops {{ $value | printf "%.1f" }} packets/s (limit ${t.shapingDropsPerSecond})`,
+        grafana_uid: 'trellis-shaping-drops',
+        threshold: promNumber(t.shapingDropsPerSecond),
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

@@ -22,6 +22,7 @@ import { detectCapabilities, missingCapabilities } from './capabilities';
 import { ExecRunner, type CommandRunner } from './command-runner';
 import { configSchema } from './config-schema';
 import { ShapingErrorCode } from './errors';
+import { ShapingMetrics } from './shaping-metrics';
 import { TcShaper, type ClassStatsSample, type ShapingStatus } from './tc-apply';
 
 /** The controller keeps the last config it accepted here, so a bad edit cannot drop the shaping in force. */
@@ -53,6 +54,7 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
   let shaper: TcShaper | null = null;
   let log: PluginLogger | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let shapingMetrics: ShapingMetrics | null = null;
   let nodeName = '';
   // onNetworkMap is a parallel hook: maps are applied one at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
@@ -140,6 +142,7 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
       if (!shaper.leafKind) ctx.log.warn('no fq_codel or sfq in this kernel: each class keeps the default pfifo leaf (no fair queueing inside a class)');
       if (!caps.u32) ctx.log.warn('no u32 classifier in this kernel: all traffic will go to the default class');
       if (!shaper.ingressSupported) ctx.log.warn('no ifb/mirred/ingress in this kernel: ingress shaping is left out');
+      shapingMetrics = new ShapingMetrics(ctx.meter, freshStats);
       const interval = ctx.config.statsIntervalMs ?? 5000;
       timer = setInterval(() => {
         void shaper?.sampleStats().catch((err: Error) => log?.debug({ err: err.message }, 'tc stats sample failed'));
@@ -176,6 +179,8 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
     },
     async shutdown() {
       stopped = true;
+      shapingMetrics?.stop();
+      shapingMetrics = null;
       if (timer) clearInterval(timer);
       timer = null;
       if (retryTimer) clearTimeout(retryTimer);

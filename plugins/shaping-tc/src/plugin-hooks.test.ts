@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '@opentelemetry/api';
+import { TrellisMetrics } from '@trellis/core';
 import type { NetworkMap, NetworkMapData, PluginContext, PluginLogger } from '@trellis/core/api';
 import type { CommandRunner } from './command-runner';
 import { createShapingTcPlugin, LAST_GOOD_FILE, type ShapingTcPluginConfig } from './index';
@@ -83,6 +84,34 @@ describe('shaping-tc agent hooks', () => {
     expect(rt).toMatchObject({ node: 'n1', iface: 'trlwg1', bytes: 294, packets: 3, drops: 0, overlimits: 0, backlog: 0 });
     expect(rt!.ts).toBeGreaterThan(0);
     await plugin.shutdown!();
+  });
+});
+
+describe('shaping-tc metrics', () => {
+  it('observes each class\'s tc counters as trellis_shaping_* instruments, and nothing once stopped', async () => {
+    const m = new TrellisMetrics('agent', { node: 'n1' });
+    const plugin = createShapingTcPlugin({ runner: new FakeTc() });
+    await plugin.setup!({ ...ctx('agent', { profiles: {}, assign: [] }, tmp()), meter: m.meter('trellis.plugin.shaping-tc') });
+    await plugin.onNetworkMap!(map('n1', officeProfile()));
+    const collect = async () => {
+      const { resourceMetrics } = await m.collect();
+      return new Map(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((x) => [x.descriptor.name, x]));
+    };
+    try {
+      const got = await collect();
+      const point = (name: string) =>
+        got.get(name)!.dataPoints.find((d) => d.attributes.class === 'realtime' && d.attributes.direction === 'egress' && d.attributes.iface === 'trlwg1');
+      expect(point('trellis_shaping_sent_bytes_total')?.value).toBe(294);
+      expect(point('trellis_shaping_sent_packets_total')?.value).toBe(3);
+      expect(point('trellis_shaping_dropped_packets_total')?.value).toBe(0);
+      expect(point('trellis_shaping_overlimits_total')?.value).toBe(0);
+      expect(point('trellis_shaping_backlog_bytes')?.value).toBe(0);
+      expect(got.get('trellis_shaping_dropped_packets_total')!.descriptor.description).toMatch(/dropped/);
+      await plugin.shutdown!();
+      expect((await collect()).get('trellis_shaping_backlog_bytes')?.dataPoints ?? []).toEqual([]);
+    } finally {
+      await m.shutdown();
+    }
   });
 });
 
