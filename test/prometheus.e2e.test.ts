@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { collectLabStatus } from '../core/src/cli/commands/lab-status-command';
 import { Lab } from '../core/src/lab/lab';
 import { isAlive } from '../core/src/lab/process-group';
 import { strayLabPrometheusPids } from '../core/src/lab/lab-prometheus';
@@ -142,6 +143,7 @@ test('Prometheus scrapes the controller and all three agents from the lab scrape
     60_000,
     1000,
   );
+  expect((await collectLabStatus(lab!)).prometheus).toMatchObject({ url: promUrl, running: true, ready: true, targetsUp: 4, targets: 4 });
   expect(targets.map((t) => `${t.labels.job} ${t.labels.instance}`).sort()).toEqual([
     ...lab!.describe().nodes.map((n) => `trellis-agent ${n.underlay}:9464`),
     `trellis-controller ${lab!.describe().prometheus!.targets.controller}`,

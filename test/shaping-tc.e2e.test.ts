@@ -6,6 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { metrics } from '@opentelemetry/api';
 import type { NetworkMap, PluginLogger } from '@trellis/core/api';
 import { createShapingTcPlugin, detectCapabilities, ExecRunner, RecordingRunner, type ShapingProfile } from '@trellis/plugin-shaping-tc';
 
@@ -84,7 +85,7 @@ beforeAll(async () => {
   await plugin.setup!({
     side: 'agent',
     log,
-    meter: undefined as never,
+    meter: metrics.getMeter('shaping-tc-e2e'),
     config: { profiles: {}, assign: [], statsIntervalMs: 60_000 },
     agent: { nodeName: 'a', iface: IF_A, stateDir, requestFactsRefresh: () => undefined },
   });

@@ -18,6 +18,17 @@ describe('renderLabStatus', () => {
     expect(lines[3]).toMatch(/^n1\s+up \(11\)\s+100\.64\.0\.1\s+v7 controller\s+1\/2\s+0\.412 ms\s+connected$/);
     expect(lines[4]).toMatch(/^n2\s+stopped\s+-\s+-\s+-\s+-\s+agent socket \/x is unreachable \(ENOENT\)$/);
   });
+
+  it("shows the lab's Prometheus under the controller when there is one", () => {
+    const out = renderLabStatus({
+      controller: { url: 'http://198.18.0.1:4000', pid: 10, running: true, healthy: true },
+      prometheus: { url: 'http://127.0.0.1:9090', pid: 20, running: true, ready: true, targetsUp: 3, targets: 4 },
+      nodes: [{ name: 'n1', pid: 11, running: true, status: FIXED_STATUS, error: null }],
+    });
+    const lines = out.trimEnd().split('\n');
+    expect(lines[1]).toBe('prometheus  http://127.0.0.1:9090  ready, 3/4 targets up (pid 20)');
+    expect(lines[3]).toMatch(/^NODE\s+AGENT/);
+  });
 });
 
 describe('renderLabStatus: devices', () => {

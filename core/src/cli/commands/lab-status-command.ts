@@ -22,6 +22,8 @@ export interface LabNodeSummary {
 
 export interface LabStatusView {
   controller: { url: string; pid: number | null; running: boolean; healthy: boolean };
+  /** The lab's Prometheus (`lab up --prometheus`): ready, and how many scrape targets are up. */
+  prometheus?: { url: string; pid: number | null; running: boolean; ready: boolean; targetsUp: number; targets: number } | null;
   nodes: LabNodeSummary[];
 }
 
@@ -31,9 +33,10 @@ export const labStatusCommand: Command = {
   summary: "show the lab's controller and nodes",
   help: `Usage: trellis lab status [--json]
 
-Shows whether the lab's controller answers, and per node: process, overlay address, map, peers
-with a handshake, mean probe RTT and the controller connection; then which wireguard-go build
-(version, commit, binary) and TUN offloads each node's device runs with.
+Shows whether the lab's controller answers, its Prometheus (after \`lab up --prometheus\`) and how
+many targets it scrapes, and per node: process, overlay address, map, peers with a handshake, mean
+probe RTT and the controller connection; then which wireguard-go build (version, commit, binary)
+and TUN offloads each node's device runs with.
 
 Flags:
   --json      print the controller and every node's AgentStatus as JSON
@@ -71,12 +74,31 @@ export async function collectLabStatus(lab: Lab): Promise<LabStatusView> {
       }
     }),
   );
-  return { controller: { url: c.url, pid: c.pid, running: isAlive(c.pid), healthy }, nodes };
+  return { controller: { url: c.url, pid: c.pid, running: isAlive(c.pid), healthy }, prometheus: await prometheusStatus(lab), nodes };
+}
+
+/** prometheusStatus asks the lab's Prometheus whether it is ready and how many targets it scrapes. */
+async function prometheusStatus(lab: Lab): Promise<LabStatusView['prometheus']> {
+  const p = lab.describe().prometheus;
+  if (!p) return null;
+  const ready = await fetch(`${p.url}/-/ready`, { signal: AbortSignal.timeout(2000) })
+    .then((r) => r.ok)
+    .catch(() => false);
+  const targets = ready
+    ? await fetch(`${p.url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) })
+        .then(async (r) => ((await r.json()) as { data: { activeTargets: Array<{ health: string }> } }).data.activeTargets)
+        .catch(() => [])
+    : [];
+  return { url: p.url, pid: p.pid, running: isAlive(p.pid), ready, targetsUp: targets.filter((t) => t.health === 'up').length, targets: targets.length };
 }
 
 export function renderLabStatus(v: LabStatusView): string {
   const c = v.controller;
-  const ctl = `controller  ${c.url}  ${c.healthy ? 'healthy' : c.running ? 'running, not answering' : 'stopped'}${c.pid !== null ? ` (pid ${c.pid})` : ''}\n\n`;
+  const p = v.prometheus;
+  const prom = p
+    ? `prometheus  ${p.url}  ${p.ready ? `ready, ${p.targetsUp}/${p.targets} targets up` : p.running ? 'running, not ready' : 'stopped'}${p.pid !== null ? ` (pid ${p.pid})` : ''}\n`
+    : '';
+  const ctl = `controller  ${c.url}  ${c.healthy ? 'healthy' : c.running ? 'running, not answering' : 'stopped'}${c.pid !== null ? ` (pid ${c.pid})` : ''}\n${prom}\n`;
   const rows = v.nodes.map((n) => {
     const s = n.status;
     if (!s) return [n.name, n.running ? `up (${n.pid})` : 'stopped', '-', '-', '-', '-', n.error ?? '-'];
