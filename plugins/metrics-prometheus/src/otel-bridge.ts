@@ -5,7 +5,7 @@
  * whose samples are exactly the collected data points, so there is one source of truth and nothing
  * is recorded twice. Families whose instrument reported nothing this time leave the registry.
  */
-import { DataPointType, type DataPoint, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { HistogramValue, MetricData, ResourceMetrics } from '@trellis/core/api';
 import { Registry, type Metric } from 'prom-client';
 import { baseUnit, labelName, labelValue, metricName } from './prometheus-names';
 
@@ -46,11 +46,11 @@ class BridgedFamily {
 /** kindOf maps an OpenTelemetry data point type to a Prometheus type; null for kinds core never creates. */
 function kindOf(m: MetricData): Kind | null {
   switch (m.dataPointType) {
-    case DataPointType.HISTOGRAM:
+    case 0: // histogram
       return 'histogram';
-    case DataPointType.GAUGE:
+    case 2: // gauge
       return 'gauge';
-    case DataPointType.SUM:
+    case 3: // sum
       return m.isMonotonic ? 'counter' : 'gauge';
     default:
       // Exponential histograms need a view, and core configures none.
@@ -80,7 +80,7 @@ const labelKey = (labels: Labels) =>
     .join('\u0001');
 
 /** histogramSamples gives the cumulative `le` buckets, sum and count; factor converts to the base unit. */
-function histogramSamples(name: string, labels: Labels, h: Histogram, factor: number): Sample[] {
+function histogramSamples(name: string, labels: Labels, h: HistogramValue, factor: number): Sample[] {
   const out: Sample[] = [];
   let cumulative = 0;
   h.buckets.boundaries.forEach((bound, i) => {
@@ -137,12 +137,12 @@ export class OtelBridge {
           this.warnOnce(`metric ${instrument} is a ${kind} named ${name}, already a ${fam.kind}; it is left out of /metrics`);
           continue;
         }
-        for (const dp of m.dataPoints as Array<DataPoint<number | Histogram>>) {
+        for (const dp of m.dataPoints as ReadonlyArray<{ attributes: Record<string, unknown>; value: number | HistogramValue }>) {
           const labels = labelsOf(dp.attributes);
           const key = labelKey(labels);
           if (fam.seen.has(key)) continue; // the same series from a second meter: the first one stands
           fam.seen.add(key);
-          if (kind === 'histogram') fam.samples.push(...histogramSamples(name, labels, dp.value as Histogram, factor));
+          if (kind === 'histogram') fam.samples.push(...histogramSamples(name, labels, dp.value as HistogramValue, factor));
           else fam.samples.push({ labels, value: scale(dp.value as number, factor) });
         }
       }
