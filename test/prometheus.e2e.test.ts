@@ -226,7 +226,16 @@ test('the shipped rules load, evaluate on the lab series, and raise no tunnel, n
   );
   expect(groups.map((g) => g.name).sort()).toEqual(['trellis-alerts', 'trellis-recording']);
   for (const g of groups) expect(g.file).toMatch(/dashboards\/prometheus\/trellis-rules\.yml$/);
-  const p95 = await query('node_peer:trellis_probe_rtt_seconds:p95');
+  // A first evaluation can come before the first probes were scraped; the next is a minute later.
+  const { value: p95 } = await waitFor(
+    'recorded p95 RTT for all six paths',
+    async () => {
+      const r = await query('node_peer:trellis_probe_rtt_seconds:p95');
+      return r.length === PAIRS.length ? r : null;
+    },
+    100_000,
+    2000,
+  );
   console.log(`node_peer:trellis_probe_rtt_seconds:p95\n${p95.map((s) => `  ${s.metric.node} -> ${s.metric.peer}: ${(Number(s.value[1]) * 1000).toFixed(3)} ms`).join('\n')}`);
   expect(p95.map((s) => `${s.metric.node}->${s.metric.peer}`).sort()).toEqual(PAIRS);
   const loss = await query('node_peer:trellis_probes_lost:ratio');
