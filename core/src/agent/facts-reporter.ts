@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { HookRunner } from '../plugins/hook-runner';
+import { canonicalJson } from '../json';
 import type { FactsRequest } from '../wire';
 
 export interface FactsReporterOptions {
@@ -61,7 +62,7 @@ export class FactsReporter {
       log.error({ err }, 'collecting facts failed');
       return;
     }
-    const key = stableJson({ facts, posture: this.last });
+    const key = canonicalJson({ facts, posture: this.last });
     if (key === this.postedKey || this.o.revoked()) return;
     try {
       // The wire carries the PostureDecision contract only; extras (a plugin's per-check map) stay local.
@@ -73,13 +74,4 @@ export class FactsReporter {
       log.warn({ err: (err as Error).message }, 'could not report facts; will retry');
     }
   }
-}
-
-/** stableJson serializes with sorted object keys, so equal facts always compare equal. */
-function stableJson(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : val,
-  );
 }

@@ -55,6 +55,7 @@ export type {
 } from './metrics';
 export type { ProbeRow, ShapingClassRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
+export { canonicalJson, sortKeysDeep } from '../json';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';
 export type { IpAddress, IpFamily, IpPrefix, MappedStyle, PrefixFormat } from '../net';
 export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';

@@ -5,7 +5,7 @@ export { startController, parseListen } from './controller';
 export type { RunningController, StartControllerOptions } from './controller';
 export { buildNetworkMaps, isApproved, isLiveNode, MapBuilder, nodeInfoOf } from './map-builder';
 export { PolicyLibrary, POLICY_DIR } from './policy-library';
-export { canonicalJson, inputDigest, PostureDecider } from './posture-decider';
+export { inputDigest, PostureDecider } from './posture-decider';
 export { SETTING_REQUIRE_APPROVAL } from './settings';
 export type { MapBuildInput, MapBuildOutput } from './map-builder';
 export { MapStreamer } from './map-streamer';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../json';
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { Logger } from '../log/logger';
 import type { HookRunner } from '../plugins/hook-runner';
@@ -20,16 +21,6 @@ export interface PostureOutcome {
   posture: PostureDecision | null;
   /** quarantined / restored when compliance changed, else null. */
   transition: 'quarantined' | 'restored' | null;
-}
-
-/** canonicalJson sorts object keys, so the same facts always give the same digest. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value as Record<string, unknown>).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 /** inputDigest is the sha256 (hex) of the canonical JSON of a posture input. */

@@ -23,4 +23,4 @@ export type { PanelQuery } from './panel-factory';
 export { DASHBOARD_UIDS } from './dashboards/dashboard-context';
 export type { BuiltDashboard } from './dashboards/dashboard-context';
 export { DashboardsErrorCode, dashboardsErrors } from './errors';
-export { stableJson, sortKeysDeep } from './stable-json';
+export { stableJson } from './stable-json';
