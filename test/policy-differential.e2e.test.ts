@@ -2,30 +2,52 @@
  * Differential test of the policy engine: opa-wasm in Node (with our host builtins) must give exactly
  * what the real `opa eval` gives on the same inputs, for generated access decisions, network maps
  * and posture facts. opa eval runs once, on a wrapper rule that evaluates the whole batch.
+ *
+ * Network maps are also made the controller's way and compared with opa eval's netmaps: the policy's
+ * grants (opa-wasm), per class of alike nodes where the controller would use classes, expanded by
+ * core (AccessIndex and Mesh) — with the ACL given in the input and, for netmaps_data cases, in the
+ * data document, where the wasm evaluator prepares the decision index at data load.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { compilePolicies, PolicyEvaluator, resolveOpaBinary } from '@trellis/plugin-posture-opa';
+import type { NodeGrants } from '@trellis/core/api';
+import {
+  compilePolicies,
+  forMember,
+  GRANTS_ENTRYPOINT,
+  NODE_READS_ENTRYPOINT,
+  partitionNodes,
+  PolicyEvaluator,
+  readGrants,
+  readNodeReads,
+  resolveOpaBinary,
+  type PolicyNode,
+} from '@trellis/plugin-posture-opa';
+import { assembleMesh } from '../core/src/controller/map-builder';
+import type { NodeRecord } from '../core/src/store/store';
 
 const ROOT = resolve(__dirname, '..');
 const DAY_MS = 86_400_000;
 const CASES = 1200;
 const SEED = 0x7e11150;
 
-type Kind = 'decision' | 'netmap' | 'netmaps' | 'errors' | 'posture';
+type Kind = 'decision' | 'netmap' | 'netmaps' | 'netmaps_data' | 'errors' | 'posture';
 interface Case {
   kind: Kind;
   input: unknown;
   /** posture only: data.trellis.posture_config for this case. */
   config?: unknown;
+  /** netmaps_data only: data.trellis.acls for this case (the input has none). */
+  acls?: unknown;
 }
 
 const ENTRYPOINT: Record<Kind, string> = {
   decision: 'trellis/access/decision',
   netmap: 'trellis/access/netmap',
   netmaps: 'trellis/access/netmaps',
+  netmaps_data: 'trellis/access/netmaps',
   errors: 'trellis/access/errors',
   posture: 'trellis/posture/decision',
 };
@@ -40,6 +62,8 @@ one(c) := [v | v := data.trellis.access.decision with input as c.input] if c.kin
 one(c) := [v | v := data.trellis.access.netmap with input as c.input] if c.kind == "netmap"
 
 one(c) := [v | v := data.trellis.access.netmaps with input as c.input] if c.kind == "netmaps"
+
+one(c) := [v | v := data.trellis.access.netmaps with input as c.input with data.trellis.acls as c.acls] if c.kind == "netmaps_data"
 
 one(c) := [v | v := data.trellis.access.errors with input as c.input] if c.kind == "errors"
 
@@ -132,6 +156,11 @@ function generator(seed: number) {
     const ns = nodes();
     return { nodes: ns, self: chance(0.95) ? pick(ns).id : 'missing', acls: acls(), ...(chance(0.2) ? { tags: { 'tag:db': ['n1'] } } : {}) };
   };
+  /** As the controller asks: no subnets, no central tags, the ACL in the data document. */
+  const netmapData = (): Case => {
+    const ns = nodes().map(({ subnets: _s, ...n }) => n);
+    return { kind: 'netmaps_data', input: { nodes: ns }, acls: acls() };
+  };
   const postureConfigs = [
     {
       minOsVersion: { debian: '12', ubuntu: '22.04' }, minKernelVersion: '6.1', minAgentVersion: '0.2.0',
@@ -163,7 +192,8 @@ function generator(seed: number) {
     if (r < 0.45) return { kind: 'decision', input: decision() };
     if (r < 0.55) return { kind: 'netmap', input: netmap() };
     if (r < 0.6) return { kind: 'netmaps', input: netmap() };
-    if (r < 0.65) return { kind: 'errors', input: { acls: acls() } };
+    if (r < 0.65) return netmapData();
+    if (r < 0.68) return { kind: 'errors', input: { acls: acls() } };
     return { kind: 'posture', ...posture() };
   };
 }
@@ -210,10 +240,27 @@ describe('policy differential: opa-wasm vs opa eval', () => {
         evaluator.setData({ trellis: { ...bundleData.trellis, posture_config: c.config } });
         lastConfig = c.config;
       }
+      if (c.kind === 'netmaps_data') {
+        evaluator.setData({ trellis: { ...bundleData.trellis, acls: c.acls } });
+        lastConfig = null;
+      }
       const v = evaluator.evaluate(ENTRYPOINT[c.kind], c.input);
       return v === undefined ? [] : [v];
     });
     const wasmMs = Date.now() - wasmStarted;
+
+    // The controller's way: grants (by class where it would use classes), expanded by core.
+    let classCases = 0;
+    const expanded = cases.map((c) => {
+      if (!c.kind.startsWith('netmap')) return null;
+      if (c.kind === 'netmaps_data') evaluator.setData({ trellis: { ...bundleData.trellis, acls: c.acls } });
+      const out = controllerNetmaps(evaluator, c);
+      if (out.byClass) classCases++;
+      if (c.kind !== 'netmap') return [out.maps];
+      const self = (c.input as { self: string }).self;
+      return out.maps[self] ? [out.maps[self]] : [];
+    });
+    evaluator.setData({ trellis: { ...bundleData.trellis } });
 
     expect(cliResults).toHaveLength(CASES);
     const mismatches = cases
@@ -221,6 +268,22 @@ describe('policy differential: opa-wasm vs opa eval', () => {
       .filter((m) => JSON.stringify(sortKeys(m.wasm)) !== JSON.stringify(sortKeys(m.opa)));
     if (mismatches.length > 0) console.error('first mismatch', JSON.stringify(mismatches[0], null, 1));
     expect(mismatches.map((m) => m.i)).toEqual([]);
+
+    // Peers and packet filters from the expanded grants equal opa eval's netmaps, node for node.
+    const peersAndFilters = (v: unknown) =>
+      Array.isArray(v) && v.length === 1 && typeof v[0] === 'object' && v[0] !== null && 'peers' in v[0]
+        ? [{ peers: (v[0] as { peers: unknown }).peers, packetFilter: (v[0] as { packetFilter: unknown }).packetFilter }]
+        : Array.isArray(v) && v.length === 1
+          ? [Object.fromEntries(Object.entries(v[0] as Record<string, { peers: unknown; packetFilter: unknown }>).map(([id, m]) => [id, { peers: m.peers, packetFilter: m.packetFilter }]))]
+          : v;
+    const expansionMismatches = cases
+      .map((c, i) => ({ i, kind: c.kind, input: c.input, acls: c.acls, core: expanded[i], opa: cliResults[i] }))
+      .filter((m) => m.core !== null && JSON.stringify(sortKeys(peersAndFilters(m.core))) !== JSON.stringify(sortKeys(peersAndFilters(m.opa))));
+    if (expansionMismatches.length > 0) console.error('first expansion mismatch', JSON.stringify(expansionMismatches[0], null, 1));
+    expect(expansionMismatches.map((m) => m.i)).toEqual([]);
+    const netmapCases = cases.filter((c) => c.kind.startsWith('netmap')).length;
+    expect(netmapCases).toBeGreaterThan(150);
+    expect(classCases).toBeGreaterThan(40);
 
     // The generator must have covered both outcomes of each kind.
     const values = wasmResults.map((r) => r[0] as Record<string, unknown> | undefined);
@@ -231,6 +294,7 @@ describe('policy differential: opa-wasm vs opa eval', () => {
       deny: count('decision', (v) => v.allow === false),
       quarantineAllow: count('decision', (v) => (v.reasons as string[]).some((r) => r.includes('remediation') && r.includes('allowed'))),
       netmapWithFilter: count('netmap', (v) => (v.packetFilter as unknown[]).length > 0),
+      netmapsDataWithFilter: count('netmaps_data', (v) => Object.values(v).some((m) => ((m as { packetFilter: unknown[] }).packetFilter ?? []).length > 0)),
       netmapUndefined: cases.filter((c, i) => c.kind === 'netmap' && values[i] === undefined).length,
       compliant: count('posture', (v) => v.compliant === true),
       nonCompliant: count('posture', (v) => v.compliant === false),
@@ -244,6 +308,66 @@ describe('policy differential: opa-wasm vs opa eval', () => {
     expect(coverage.deny).toBeGreaterThan(CASES * 0.1);
   }, 120_000);
 });
+
+interface InputNode {
+  id: string;
+  name: string;
+  user?: string | null;
+  tags?: string[];
+  groups?: string[];
+  addresses: { ipv4: string; ipv6: string };
+  subnets?: string[];
+  quarantined?: boolean;
+}
+
+/**
+ * controllerNetmaps makes a case's netmaps as the controller makes maps: grants evaluated over one
+ * node per class (when the input is one the controller could send: no subnets, no central tags;
+ * the classes are those node_reads gives) or over every node, then expanded by core's Mesh.
+ */
+function controllerNetmaps(evaluator: PolicyEvaluator, c: Case): { maps: Record<string, { peers: string[]; packetFilter: unknown }>; byClass: boolean } {
+  const input = c.input as { nodes: InputNode[]; acls?: unknown; tags?: unknown };
+  const acls = input.acls === undefined ? {} : { acls: input.acls };
+  const unique = input.nodes.filter((n, i) => input.nodes.findIndex((m) => m.id === n.id) === i);
+  const addresses = new Map(unique.map((n) => [n.id, n.addresses]));
+  const reads = input.tags === undefined && unique.every((n) => n.subnets === undefined) ? readNodeReads(evaluator.evaluate(NODE_READS_ENTRYPOINT, acls)) : null;
+  const policyNodes: PolicyNode[] = unique.map((n) => ({ id: n.id, name: n.name, user: n.user ?? null, tags: n.tags ?? [], groups: n.groups ?? [], addresses: n.addresses, quarantined: n.quarantined === true }));
+  const partition = reads ? partitionNodes(policyNodes, reads) : null;
+  let nodes: Map<string, NodeGrants>;
+  let grants;
+  if (partition) {
+    const reps = partition.classes.map((k) => input.nodes.find((n) => n.id === k.members[0]!.id)!);
+    const g = readGrants(evaluator.evaluate(GRANTS_ENTRYPOINT, { ...input, nodes: reps }), 'differential', undefined, (id) => addresses.get(id));
+    grants = g.grants;
+    nodes = new Map();
+    for (const k of partition.classes) {
+      const rep = k.members[0]!;
+      const ng = g.nodes.get(rep.id);
+      if (ng) for (const m of k.members) nodes.set(m.id, forMember(ng, rep.addresses, m.addresses));
+    }
+  } else {
+    ({ grants, nodes } = readGrants(evaluator.evaluate(GRANTS_ENTRYPOINT, input), 'differential', undefined, (id) => addresses.get(id)));
+  }
+  const records = unique
+    .filter((n) => typeof n.id === 'string' && n.id !== '')
+    .map((n) => ({ id: n.id, name: n.name, hostname: n.name, user: n.user ?? null, tags: n.tags ?? [], wgKey: '', identityKey: '', ipv4: n.addresses.ipv4, ipv6: n.addresses.ipv6, endpoints: [], authKeyId: null, lastSeen: null, createdAt: 0, expiresAt: null, revoked: false, revokedAt: null, facts: null, posture: null }) as NodeRecord)
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+  const infos = records.map((r) => ({ id: r.id, name: r.name, user: r.user, groups: [], tags: r.tags, addresses: { ipv4: r.ipv4, ipv6: r.ipv6 }, posture: null, approved: true }));
+  const mesh = assembleMesh(
+    { nodes: records, presence: () => ({ online: false, lastSeen: null }), overlay: { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a::/48' }, epoch: 'd', now: 0 },
+    records,
+    infos,
+    { version: 'differential', grants, nodes },
+    null,
+    () => undefined,
+  );
+  const maps: Record<string, { peers: string[]; packetFilter: unknown }> = {};
+  for (const r of records) {
+    const m = mesh.mapOf(r.id)!;
+    maps[r.id] = { peers: m.peers.map((p) => p.id), packetFilter: m.packetFilter };
+  }
+  return { maps, byClass: partition !== null };
+}
 
 /** sortKeys makes JSON comparison independent of object key order. */
 function sortKeys(v: unknown): unknown {

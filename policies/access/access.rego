@@ -3,8 +3,9 @@
 # description: |
 #   Who may reach whom on the mesh. ACL rules are data (data.trellis.acls, or input.acls for a
 #   one-off question), so a security team edits rules, not code. Default deny.
-#   Two ways to ask:
+#   Three ways to ask:
 #     decision: input {src, dst, proto, port} -> {allow, reasons}
+#     grants:   input {nodes, groups?, tags?, users?, acls?} -> who sees whom, as products of nodes
 #     netmap:   input {nodes, self, groups?, tags?, users?, acls?} -> {peers, packetFilter, quarantined}
 #   See policies/README.md for the selector grammar and the entrypoints.
 package trellis.access
@@ -767,184 +768,207 @@ dst_addrs(s, p) := ({a |
 }
 
 # ---------------------------------------------------------------------------------------------
-# The netmap is computed from one index per evaluation (rule -> source nodes, destination nodes and
-# addresses), so a whole tailnet costs O(rules x nodes) per node, not a re-evaluation per pair.
-# a reaches b (some traffic, any port) when:
-#   neither is quarantined and a rule's src matches a and its dst reaches b, or
-#   a is quarantined and b is a remediation destination, or
-#   b is quarantined and a is a remediation source.
+# ---------------------------------------------------------------------------------------------
+# Grants: access for a set of nodes as a list of grants, each a product of sources x destinations.
+# The controller only expands the products (core's AccessIndex); every membership is decided here.
+#   a and b (a != b) are peers when some grant has one of them as a source (named, or by a prefix
+#   holding its address) and the other as a destination (either way round).
+#   A destination's packet filter has one entry per grant with sources: srcIps are the addresses of
+#   the grant's named sources plus its src_prefixes (sorted, no repeats), dstIps the destination's
+#   own addresses (sorted) or the addresses its pair names, proto and dstPorts the grant's.
+# The grants are the valid rules, in decision_index.rules order (a quarantined node is in none),
+# then the two quarantine paths (any proto, any port): quarantined nodes reach the remediation
+# destinations, and the remediation sources reach quarantined nodes.
+# Every pair depends on one node and the ACL document only, so grants over some of the nodes are
+# exactly their pairs of grants over all of them.
 # ---------------------------------------------------------------------------------------------
 
-# netmap_index: everything about the nodes and rules that does not depend on which node asks.
-netmap_index := {
-	"rules": [info |
-		some i, r in rules
-		valid_rule(i, r)
-		info := rule_info(r)
-	],
-	"quarantined": {id | some id, p in principals; p.quarantined},
-	"remediation_src": {id | some id, p in principals; remediates(p)},
-	"remediation_dst": {id | some id, p in principals; remediation_dst(p)},
+# grants: input {nodes} -> {grants: [{label, proto, ports, src_prefixes}], src: [[g, id]],
+# src_prefix: [[g, id]], dst: [[g, id] | [g, id, addrs]]}. [g, id] in dst reaches the node's own
+# addresses, [g, id, addrs] only addrs (a CIDR destination). Pairs are arrays, not sets (a pair may
+# repeat): a set would hash every pair, most of the cost on a large mesh.
+grants := {
+	"grants": grant_list,
+	"src": array.concat(rule_src_pairs, quarantine_src_pairs),
+	"src_prefix": rule_src_prefix_pairs,
+	"dst": array.concat(rule_dst_pairs, quarantine_dst_pairs),
 }
 
-rule_info(r) := {
-	"src": {id |
-		some id, p in principals
-		not p.quarantined
-		some s in r.src
-		src_match(s, p)
-	},
-	"dst": {id: addrs |
-		some id, p in principals
-		not p.quarantined
-		addrs := {a | some d in r.dst; some a in dst_addrs(d, p)}
-		count(addrs) > 0
-	},
-	"filter_src": sort([ip | some ip in filter_src_ips(r)]),
-	"proto": rule_proto(r),
-	"ports": dst_ports(r),
-}
+# quarantine_grant and remediation_grant: the positions of the two quarantine paths in grant_list.
+quarantine_grant := count(decision_index.rules)
 
-# filter_src_ips: the addresses a rule's src covers: every address of each named, non-quarantined
-# node, and CIDR selectors as written (they also cover hosts behind subnet routers).
-filter_src_ips(r) := {ip |
-	some s in r.src
-	selector_kind(s) != "cidr"
-	some a in principals
-	not a.quarantined
-	named_match(s, a)
-	some ip in a.ips
-} | {as_cidr(s) |
-	some s in r.src
-	selector_kind(s) == "cidr"
-}
+remediation_grant := quarantine_grant + 1
 
-# peers_in(idx, me): ids of the nodes me reaches or is reached by.
-peers_in(idx, me) := (((acl_peers(idx, me) | {b | me in idx.quarantined; some b in idx.remediation_dst}) | {b |
-	me in idx.quarantined
-	some b in idx.remediation_src
-}) | {b | me in idx.remediation_src; some b in idx.quarantined}) | {b | me in idx.remediation_dst; some b in idx.quarantined}
-
-acl_peers(idx, me) := {b |
-	some info in idx.rules
-	me in info.src
-	some b, _ in info.dst
-} | {a |
-	some info in idx.rules
-	info.dst[me]
-	some a in info.src
-}
-
-# filter_in(idx, me): what me accepts inbound: one entry per rule whose dst reaches me, plus the
-# quarantine paths (from quarantined nodes when me remediates, from remediation when me is quarantined).
-filter_in(idx, me, ips) := {f |
-	some info in idx.rules
-	dst_ips := info.dst[me]
-	count(info.filter_src) > 0
-	f := {"srcIps": info.filter_src, "dstIps": sort([x | some x in dst_ips]), "proto": info.proto, "dstPorts": info.ports}
-} | {f |
-	src_ips := {ip |
-		some id in quarantine_sources(idx, me)
-		id != me
-		some ip in principals[id].ips
-	}
-	count(src_ips) > 0
-	f := {"srcIps": sort([x | some x in src_ips]), "dstIps": ips, "proto": "any", "dstPorts": []}
-}
-
-quarantine_sources(idx, me) := {id | me in idx.remediation_dst; some id in idx.quarantined} | {id |
-	me in idx.quarantined
-	some id in idx.remediation_src
-}
-
-netmap_of(idx, self_id) := {
-	"node": self_id,
-	"quarantined": self_id in idx.quarantined,
-	"peers": sort([id | some id in peers_in(idx, self_id); id != self_id]),
-	"packetFilter": sort([f | some f in filter_in(idx, self_id, principals[self_id].ips)]),
-}
-
-netmap := m if {
-	principals[input.self]
-	idx := netmap_index
-	m := netmap_of(idx, input.self)
-}
-
-netmaps := ms if {
-	idx := netmap_index
-	ms := {id: netmap_of(idx, id) | some id, _ in principals}
-}
-
-# class_contract tells the controller how netmaps reads nodes: only through a node's user when a
-# user selector names it, the groups and tags a selector (or quarantine.tags) names, its quarantine flag, its id or name when a node
-# selector names it, and which CIDR selectors hold its addresses (otherwise addresses and ids only
-# appear in the output). The controller then evaluates netmaps over one or two nodes per class of
-# alike nodes and expands the result (plugins/posture-opa/src/netmap-classes.ts). A policy that
-# reads nodes any other way must drop this rule.
-class_contract := "node-classes/v1"
-
-# netmap_pairs holds what netmap_index holds, as (rule, node) pairs found by looking each node's
-# selector keys up in decision_index: the cost is nodes x (keys + matches), not rules x nodes, and
-# the controller groups the pairs by rule (plugins/posture-opa/src/netmap-classes.ts). Rule numbers
-# are positions in decision_index.rules (the valid rules, in order).
-netmap_pairs := {
-	"rules": [{"filter_cidrs": [as_cidr(s) | some s in info.src; selector_kind(s) == "cidr"], "proto": info.proto, "ports": indexed_dst_ports(info)} |
+grant_list := array.concat(
+	[{"label": info.label, "proto": info.proto, "ports": indexed_dst_ports(info), "src_prefixes": [as_cidr(s) | some s in info.src; selector_kind(s) == "cidr"]} |
 		some info in decision_index.rules
 	],
-	# named source matches (their addresses make filter_src) and CIDR source matches. Arrays, not
-	# sets: the controller groups them by rule, so a repeated pair costs nothing there, while a set
-	# would hash every pair (most of this rule's cost on a large mesh).
-	"src_named": [[j, id] |
+	[
+		{"label": "quarantine: quarantined nodes reach remediation", "proto": "any", "ports": [], "src_prefixes": []},
+		{"label": "quarantine: remediation reaches quarantined nodes", "proto": "any", "ports": [], "src_prefixes": []},
+	],
+)
+
+# rule_src_pairs: [rule, node] for every named source match, found by looking the node's own
+# selector keys up in decision_index: nodes x (keys + matches), not rules x nodes.
+rule_src_pairs := [[j, id] |
+	idx := decision_index
+	some id, p in principals
+	not p.quarantined
+	some k in principal_keys(p)
+	some j in object.get(idx.src, k, [])
+]
+
+# rule_src_prefix_pairs: [rule, node] when a CIDR source of the rule holds an address of the node.
+rule_src_prefix_pairs := [[c.rule, id] |
+	some c in decision_index.src_cidrs
+	some id, p in principals
+	not p.quarantined
+	some ip in p.ips
+	net.cidr_contains(c.cidr, ip)
+]
+
+rule_dst_pairs := array.concat(
+	[pair |
 		idx := decision_index
 		some id, p in principals
 		not p.quarantined
 		some k in principal_keys(p)
-		some j in object.get(idx.src, k, [])
+		some j in object.get(idx.dst, k, [])
+		pair := dst_pair(idx, j, id, p)
 	],
-	"src_cidr": [[c.rule, id] |
-		some c in decision_index.src_cidrs
+	[[j, id, addrs] |
+		idx := decision_index
+		some j in idx.dst_cidr_rules
 		some id, p in principals
 		not p.quarantined
-		some ip in p.ips
-		net.cidr_contains(c.cidr, ip)
+		addrs := pair_dst_addrs(idx, j, p)
+		count(addrs) > 0
 	],
-	# [j, id] when rule j reaches exactly node id's own addresses (ips[id]); [j, id, addrs] when it
-	# has a CIDR destination and so may reach some of them.
-	"dst": array.concat(
-		[pair |
-			idx := decision_index
-			some id, p in principals
-			not p.quarantined
-			some k in principal_keys(p)
-			some j in object.get(idx.dst, k, [])
-			pair := dst_pair(idx, j, id, p)
-		],
-		[[j, id, addrs] |
-			idx := decision_index
-			some j in idx.dst_cidr_rules
-			some id, p in principals
-			not p.quarantined
-			addrs := pair_dst_addrs(idx, j, p)
-			count(addrs) > 0
-		],
-	),
-	"ips": {id: p.ips | some id, p in principals},
-	"quarantined": {id | some id, p in principals; p.quarantined},
-	"remediation_src": {id | some id, p in principals; remediates(p)},
-	"remediation_dst": {id | some id, p in principals; remediation_dst(p)},
-}
+)
 
+quarantine_src_pairs := array.concat(
+	[[quarantine_grant, id] | some id, p in principals; p.quarantined],
+	[[remediation_grant, id] | some id, p in principals; remediates(p)],
+)
+
+quarantine_dst_pairs := array.concat(
+	[[quarantine_grant, id] | some id, p in principals; remediation_dst(p)],
+	[[remediation_grant, id] | some id, p in principals; p.quarantined],
+)
+
+# dst_pair: a rule with a CIDR destination may reach only some of a node's addresses, so its pair
+# names them; any other reaches the node's own addresses.
 dst_pair(idx, j, id, p) := [j, id] if {
 	not j in idx.dst_cidr_rules
 } else := [j, id, pair_dst_addrs(idx, j, p)]
 
-# pair_dst_addrs: what rule_info's dst gives node p for rule j (a named match reaches p's own addresses).
-pair_dst_addrs(idx, j, p) := {a | some a in p.ips} if {
-	not j in idx.dst_cidr_rules
-} else := {a | some d in idx.rules[j].dst; some a in dst_addrs(d, p)}
+# pair_dst_addrs: the addresses of node p that rule j's destinations reach.
+pair_dst_addrs(idx, j, p) := sort([a | some a in {a | some d in idx.rules[j].dst; some a in dst_addrs(d, p)}])
 
 indexed_dst_ports(info) := [] if {
 	info.star
 } else := sort(info.ranges) if {
 	info.proto != "icmp"
 } else := []
+
+# ---------------------------------------------------------------------------------------------
+# node_reads: what grants reads of a node (contract node-classes/v2). Nodes alike in all of it get
+# the same grants, so the controller evaluates grants over one node per class of alike nodes and
+# gives every member its representative's grants (with the member's own addresses where a pair
+# names addresses). A node is read through:
+#   - its user, when listed in users (user selectors, members of ACL groups, the user directory);
+#   - the groups and tags it carries that are listed (both spellings, "group:x" and "x", "tag:x"
+#     and "x", as a node may carry either);
+#   - whether it is quarantined;
+#   - its id or name, when listed in nodes (node selectors, central tag holders);
+#   - which of the listed prefixes hold each of its addresses (CIDR selectors).
+# Its addresses and id otherwise only appear in the output. A policy that reads nodes any other way
+# must drop this rule (the controller then evaluates grants over every node).
+# ---------------------------------------------------------------------------------------------
+
+node_reads := {
+	"contract": "node-classes/v2",
+	"users": sort([u | some u in read_users]),
+	"groups": sort([g | some g in read_groups]),
+	"tags": sort([t | some t in read_tags]),
+	"nodes": sort([n | some n in read_nodes]),
+	"prefixes": sort([c | some c in read_prefixes]),
+}
+
+# read_selectors: the selectors that can match a node: those of valid rules and of remediation.
+read_selectors := {s | some info in decision_index.rules; some s in array.concat(info.src, info.dst)} | {s | some s in remediation; valid_selector(s)}
+
+read_users := ({selector_name(s) | some s in read_selectors; selector_kind(s) == "user"} | {m |
+	some members in group_members
+	some m in string_list(members)
+}) | {u | some u, _ in user_directory}
+
+read_groups := {x |
+	some s in read_selectors
+	selector_kind(s) == "group"
+	g := selector_name(s)
+	some x in [g, concat("", ["group:", g])]
+}
+
+read_tags := {x |
+	some t in ({selector_name(s) | some s in read_selectors; selector_kind(s) == "tag"} | quarantine_tags)
+	some x in [t, strip_prefix(t, "tag:")]
+}
+
+read_nodes := {selector_name(s) | some s in read_selectors; selector_kind(s) == "node"} | {h |
+	some _, holders in tag_assignments
+	some h in string_list(holders)
+}
+
+read_prefixes := {as_cidr(s) | some s in read_selectors; selector_kind(s) == "cidr"}
+
+# ---------------------------------------------------------------------------------------------
+# (a) Network maps, the expansion of grants with exactly the semantics above: netmaps for every
+# node, netmap for input.self. They are the reference the controller's expansion is tested against.
+# Input {nodes: [{id, name, user, tags, groups?, addresses: {ipv4, ipv6}, subnets?, quarantined?}],
+# self?}. Peers: the nodes self reaches or is reached by, on any port; packetFilter: what self
+# accepts (inbound), in core's FilterRule shape with dstIps.
+# ---------------------------------------------------------------------------------------------
+
+netmaps := {id: netmap_of(idx, id) | idx := grant_index; some id, _ in principals}
+
+netmap := netmap_of(grant_index, input.self) if principals[input.self]
+
+# grant_index: per grant, its sources (named or by prefix), its srcIps, and its destinations with
+# the addresses each is reached at.
+grant_index := [{
+	"sources": {pr[1] | some pr in array.concat(g.src, g.src_prefix); pr[0] == j},
+	"src_ips": sort([ip | some ip in ({ip | some pr in g.src; pr[0] == j; some ip in principals[pr[1]].ips} | {c | some c in gr.src_prefixes})]),
+	"dst": {id: sort([a | some a in {a | some pr in g.dst; pr[0] == j; pr[1] == id; some a in pair_addrs(pr)}]) |
+		some pr in g.dst
+		pr[0] == j
+		id := pr[1]
+	},
+	"proto": gr.proto,
+	"ports": gr.ports,
+} |
+	g := grants
+	some j, gr in g.grants
+]
+
+pair_addrs(pr) := principals[pr[1]].ips if {
+	count(pr) == 2
+} else := pr[2]
+
+netmap_of(idx, me) := {
+	"node": me,
+	"quarantined": principals[me].quarantined,
+	"peers": sort([b |
+		some b in ({b | some x in idx; me in x.sources; some b, _ in x.dst} | {a | some x in idx; x.dst[me]; some a in x.sources})
+		b != me
+	]),
+	"packetFilter": sort([f |
+		some f in {f |
+			some x in idx
+			dst_ips := x.dst[me]
+			count(x.src_ips) > 0
+			f := {"srcIps": x.src_ips, "dstIps": dst_ips, "proto": x.proto, "dstPorts": x.ports}
+		}
+	]),
+}

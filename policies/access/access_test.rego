@@ -279,3 +279,66 @@ test_duplicate_node_ids_are_left_out if {
 		"node null needs a unique, non-empty string id; it is left out of every map",
 	]
 }
+
+# --- grants and node_reads ------------------------------------------------------------------------
+
+grants_of(nodes) := g if {
+	g := access.grants with input as {"nodes": nodes} with data.trellis.acls as acls_fixture
+}
+
+test_grants_are_the_rules_then_the_quarantine_paths if {
+	g := grants_of(nodes_fixture)
+	[x.label | some x in g.grants] == [
+		"eng-ssh", "eng-db", "#3", "lan", "ping", "from-subnet",
+		"quarantine: quarantined nodes reach remediation", "quarantine: remediation reaches quarantined nodes",
+	]
+	g.grants[1] == {"label": "eng-db", "proto": "tcp", "ports": [[5432, 5432], [6000, 6010]], "src_prefixes": []}
+	g.grants[5].src_prefixes == ["100.64.0.0/24"]
+
+	# carol (n7) is quarantined: in no rule, a source of the first quarantine path and a destination of the second.
+	{[j, "n7"] | some pr in g.src; pr[1] == "n7"; j := pr[0]} == {[6, "n7"]}
+	{pr | some pr in g.dst; pr[1] == "n7"} == {[7, "n7"]}
+	{pr | some pr in g.src; pr[1] == "n8"} == {[4, "n8"], [7, "n8"]}
+	{pr | some pr in g.dst; pr[1] == "n8"} == {[6, "n8"]}
+
+	# alice's laptop is a named source of eng-ssh, eng-db, lan and ping, and a source of from-subnet by prefix.
+	{pr[0] | some pr in g.src; pr[1] == "n1"} == {0, 1, 3, 4}
+	{pr[0] | some pr in g.src_prefix; pr[1] == "n1"} == {5}
+
+	# the subnet router is reached at the routed prefix only.
+	{pr | some pr in g.dst; pr[1] == "n5"} == {[3, "n5", ["10.20.0.0/16"]]}
+}
+
+test_grants_over_some_nodes_are_their_pairs_over_all if {
+	all := grants_of(nodes_fixture)
+	some_nodes := [n | some n in nodes_fixture; n.id in {"n3", "n7"}]
+	part := grants_of(some_nodes)
+	part.grants == all.grants
+	{pr | some pr in part.src} == {pr | some pr in all.src; pr[1] in {"n3", "n7"}}
+	{pr | some pr in part.src_prefix} == {pr | some pr in all.src_prefix; pr[1] in {"n3", "n7"}}
+	{pr | some pr in part.dst} == {pr | some pr in all.dst; pr[1] in {"n3", "n7"}}
+}
+
+test_node_reads_lists_what_selectors_can_name if {
+	r := access.node_reads with input as {} with data.trellis.acls as acls_fixture
+	r.contract == "node-classes/v2"
+	r.users == ["alice", "bob", "ops"]
+	r.groups == ["eng", "group:eng", "group:remediation", "remediation"]
+	r.tags == ["ci", "db", "quarantine", "server", "tag:ci", "tag:db", "tag:quarantine", "tag:server"]
+	r.nodes == ["db-1", "web-1"]
+	r.prefixes == ["10.20.0.0/16", "100.64.0.0/24"]
+}
+
+test_netmap_is_the_expansion_of_grants if {
+	# A node both quarantined and a remediation destination keeps its own addresses in the sources
+	# of the path from quarantined nodes (the expansion does not take them out).
+	nodes := [object.union(n, {"tags": ["tag:quarantine"]}) | some n in nodes_fixture; n.id == "n8"]
+	m := access.netmap with input as {"nodes": array.concat([n | some n in nodes_fixture; n.id != "n8"], nodes), "self": "n8"}
+		with data.trellis.acls as acls_fixture
+	m.quarantined
+	m.peers == ["n7"]
+	m.packetFilter == [
+		{"dstIps": ["100.64.1.8", "fd7a::8"], "dstPorts": [], "proto": "any", "srcIps": ["100.64.0.7", "100.64.1.8", "fd7a::7", "fd7a::8"]},
+		{"dstIps": ["100.64.1.8", "fd7a::8"], "dstPorts": [], "proto": "any", "srcIps": ["100.64.1.8", "fd7a::8"]},
+	]
+}

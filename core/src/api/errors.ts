@@ -23,5 +23,7 @@ export const PluginErrorCode = {
   HOOK_FAILED: 'TRELLIS_ERR_PLUGIN_HOOK_FAILED',
   HOOK_TIMEOUT: 'TRELLIS_ERR_PLUGIN_HOOK_TIMEOUT',
   SETUP_FAILED: 'TRELLIS_ERR_PLUGIN_SETUP_FAILED',
+  /** A decideAccess result that does not fit api/access.ts (e.g. a grant position out of range). */
+  ACCESS_DECISION_INVALID: 'TRELLIS_ERR_PLUGIN_ACCESS_DECISION_INVALID',
 } as const;
 export type PluginErrorCode = (typeof PluginErrorCode)[keyof typeof PluginErrorCode];

@@ -1,6 +1,10 @@
-import type { NetworkMap, NetworkMapData } from '../netmap/types';
+import type { NetworkMap } from '../netmap/types';
 import type { WgConfig, WgPeerStats } from '../wg/types';
+import type { AccessDecision, AccessDecisionRequest } from './access';
+import type { NodeInfo, PostureDecision } from './node-info';
 import type { TelemetryBatch, TelemetryContribution } from './telemetry';
+
+export type { NodeInfo, PostureDecision } from './node-info';
 
 /**
  * Hook kinds, after Rollup:
@@ -40,43 +44,12 @@ export interface PeerStatsSample {
   probes: PeerProbeStats[];
 }
 
-/** A decision about a device's compliance; reasons are human readable. */
-export interface PostureDecision {
-  compliant: boolean;
-  reasons: string[];
-  policyVersion?: string;
-}
-
 export interface NodeEvent {
   kind: 'enrolled' | 'online' | 'offline' | 'revoked' | 'expired' | 'facts' | 'removed' | 'key-rotated' | 'identity-renewed';
   nodeId: string;
   nodeName: string;
   at: number;
   details?: Record<string, unknown>;
-}
-
-export interface MapBuildContext {
-  nodeId: string;
-}
-
-/** What the controller knows about one live node when it builds maps (for policy plugins). */
-export interface NodeInfo {
-  id: string;
-  name: string;
-  user: string | null;
-  /** Groups of the owning user. */
-  groups: string[];
-  tags: string[];
-  addresses: { ipv4: string; ipv6: string };
-  /** The controller's last posture decision; null before the first report. */
-  posture: PostureDecision | null;
-  /** False while the node waits for admin approval (it then gets no peers). */
-  approved: boolean;
-}
-
-export interface MapsBuildContext {
-  /** Every live node, sorted by id. */
-  nodes: NodeInfo[];
 }
 
 /** The signature of every hook; the kind of each is fixed in HOOK_KINDS. */
@@ -91,13 +64,19 @@ export interface HookSignatures {
   onNetworkMap: (map: NetworkMap) => Promise<void> | void;
   /** agent: a fresh sample of per-peer WireGuard and probe stats. */
   onPeerStats: (sample: PeerStatsSample) => Promise<void> | void;
-  /** controller: adjust one node's NetworkMap while it is built (policy, shaping profiles, ...). */
-  transformNetworkMap: (map: NetworkMapData, ctx: MapBuildContext) => Promise<NetworkMapData> | NetworkMapData;
   /**
-   * controller: adjust every node's map at once, after transformNetworkMap; one call per rebuild,
-   * so a policy can be evaluated once for the whole mesh. Must return one map per input map.
+   * controller: decide who sees whom and each node's packet filter, as grants (api/access.ts), for
+   * the whole mesh or for the nodes that changed. null: no decision (every approved node sees every
+   * other, no packet filter).
    */
-  transformNetworkMaps: (maps: NetworkMapData[], ctx: MapsBuildContext) => Promise<NetworkMapData[]> | NetworkMapData[];
+  decideAccess: (request: AccessDecisionRequest) => Promise<AccessDecision | null> | AccessDecision | null;
+  /**
+   * controller: this plugin's extension for one node's map, stored at extensions[plugin name]
+   * (null or undefined: no key). It must depend on the node (and the plugin's state) only: core
+   * calls it for the nodes that changed; a plugin whose state changed calls requestMapRebuild.
+   * Return a plain value: a promise costs a timer per node.
+   */
+  mapExtension: (node: NodeInfo) => unknown;
   /** controller: a node joined, came online, went offline, was revoked, or reported facts. */
   onNodeEvent: (event: NodeEvent) => Promise<void> | void;
   /** controller: a telemetry batch arrived from an agent; exporters write it out. */
@@ -110,6 +89,15 @@ export interface HookSignatures {
 
 export type HookName = keyof HookSignatures;
 
+/**
+ * Hooks earlier cores had, with what replaced them: a plugin that still defines one is refused at
+ * load time (its hook would silently never run).
+ */
+export const REMOVED_HOOKS: Readonly<Record<string, string>> = {
+  transformNetworkMap: 'decideAccess (who sees whom, packet filters) and mapExtension (the plugin\'s own extension)',
+  transformNetworkMaps: 'decideAccess (who sees whom, packet filters) and mapExtension (the plugin\'s own extension)',
+};
+
 /** Each hook's kind. Adding a hook to HookSignatures without a kind here does not compile. */
 export const HOOK_KINDS = {
   collectFacts: 'parallel',
@@ -117,8 +105,8 @@ export const HOOK_KINDS = {
   transformWgConfig: 'sequential',
   onNetworkMap: 'parallel',
   onPeerStats: 'parallel',
-  transformNetworkMap: 'sequential',
-  transformNetworkMaps: 'sequential',
+  decideAccess: 'first',
+  mapExtension: 'parallel',
   onNodeEvent: 'parallel',
   onTelemetry: 'parallel',
   collectTelemetry: 'parallel',
@@ -137,5 +125,5 @@ type AssertSequential<H extends HookName> =
 // Compile-time check that every hook's signature fits its kind.
 const _kindChecks: { [H in HooksOfKind<'first'>]: AssertFirst<H> } & {
   [H in HooksOfKind<'sequential'>]: AssertSequential<H>;
-} = { evaluatePosture: true, transformWgConfig: true, transformNetworkMap: true, transformNetworkMaps: true };
+} = { evaluatePosture: true, decideAccess: true, transformWgConfig: true };
 void _kindChecks;

@@ -16,21 +16,10 @@ export type {
   PluginManifest,
   TrellisPlugin,
 } from './plugin';
-export { HOOK_KINDS } from './hooks';
-export type {
-  Facts,
-  HookKind,
-  HookName,
-  HookSignatures,
-  HooksOfKind,
-  MapBuildContext,
-  MapsBuildContext,
-  NodeEvent,
-  NodeInfo,
-  PeerProbeStats,
-  PeerStatsSample,
-  PostureDecision,
-} from './hooks';
+export { HOOK_KINDS, REMOVED_HOOKS } from './hooks';
+export type { Facts, HookKind, HookName, HookSignatures, HooksOfKind, NodeEvent, PeerProbeStats, PeerStatsSample } from './hooks';
+export type { NodeInfo, PostureDecision } from './node-info';
+export type { AccessDecision, AccessDecisionRequest, AccessGrant, NodeGrants } from './access';
 export type {
   AccessAnswer,
   AccessPrincipal,

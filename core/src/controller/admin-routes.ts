@@ -90,7 +90,7 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
         s.streamer.closeStreams(node.id);
         s.presence.forget(node.id);
         if (!found.revoked) {
-          s.streamer.markDirty(`revoke ${node.name}`);
+          s.streamer.nodeChanged(node.id, `revoke ${node.name}`);
           await s.nodeEvent('revoked', node, { reason });
         }
         return toNodeView(node, s.presence, s.keys.policy);

@@ -439,7 +439,7 @@ describe('plugins', () => {
 exports.plugin = {
   manifest: { name: 'recorder', version: '1.0.0', apiRange: '^1.0.0', sides: ['controller'] },
   setup(ctx) { ctx.controller.audit({ action: 'recorder.started', actor: 'plugin:recorder' }); },
-  transformNetworkMap(map, ctx) { return { ...map, extensions: { ...map.extensions, recorder: { node: ctx.nodeId } } }; },
+  mapExtension(node) { return { node: node.id }; },
   onNodeEvent(e) { fs.appendFileSync(${JSON.stringify(events)}, e.kind + ' ' + e.nodeName + '\\n'); },
 };
 `,

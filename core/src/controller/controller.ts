@@ -122,7 +122,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       log,
       clock,
       onChange: (reason) => {
-        streamer?.markDirty(reason);
+        streamer?.meshChanged(reason);
         // Stored decisions were made with the old version: decide again with the new one.
         void posture?.reevaluateAll(reason).catch((err: unknown) => log.error({ err }, 'posture re-evaluation failed'));
       },
@@ -131,7 +131,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     const access: ControllerAccess = {
       dataDir: opts.dataDir,
       registerAdminRoute: (path, handler) => pluginRoutes.register(path, handler),
-      requestMapRebuild: (reason) => streamer?.markDirty(`plugin: ${reason}`),
+      requestMapRebuild: (reason) => streamer?.meshChanged(`plugin: ${reason}`),
       audit: (ev) => void audit({ action: ev.action, actor: ev.actor, target: ev.target ?? null, details: ev.details }),
       policy: policies,
     };
@@ -145,12 +145,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     }
     streamer = new MapStreamer({
       store,
-      builder: timedBuilder(new MapBuilder(hooks), (ms) => controllerMetrics?.recordBuild(ms)),
+      builder: new MapBuilder(hooks),
       presence,
       log,
       clock,
       batchWindowMs: opts.batchWindowMs ?? 25,
       pingIntervalMs: opts.pingIntervalMs,
+      onApplied: (ms, full) => controllerMetrics?.recordBuild(ms, full ? 'full' : 'incremental'),
     });
     posture = new PostureDecider({ store, hooks, streamer, log, clock, audit });
     const mapStreamer = streamer;
@@ -166,7 +167,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       clock,
       log,
       audit,
-      nodeChanged: (_nodeId, reason) => mapStreamer.markDirty(reason),
+      nodeChanged: (nodeId, reason) => mapStreamer.nodeChanged(nodeId, reason),
       closeStreams: (nodeId) => {
         mapStreamer.closeStreams(nodeId);
         presence.forget(nodeId);
@@ -279,18 +280,4 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     await store.close();
     throw err;
   }
-}
-
-/** timedBuilder reports how long each whole-mesh map build takes (the trellis_map_build_duration_seconds histogram). */
-function timedBuilder(builder: MapBuilder, record: (ms: number) => void): MapBuilder {
-  const build = builder.build.bind(builder);
-  builder.build = async (input) => {
-    const t0 = performance.now();
-    try {
-      return await build(input);
-    } finally {
-      record(performance.now() - t0);
-    }
-  };
-  return builder;
 }

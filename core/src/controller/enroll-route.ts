@@ -65,9 +65,13 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
     if (replaced) {
       s.streamer.closeStreams(replaced.id);
       s.presence.forget(replaced.id);
+      s.streamer.nodeChanged(replaced.id, `${replaced.name} replaced`);
       await s.nodeEvent('revoked', replaced, { reason: 'replaced by a new enrollment with the same name' });
     }
-    if (outcome !== 'reenrolled' || !s.streamer.currentMap(node.id)) await s.streamer.refresh(`enroll ${node.name}`);
+    if (outcome !== 'reenrolled' || !s.streamer.currentMap(node.id)) {
+      s.streamer.nodeChanged(node.id, `enroll ${node.name}`);
+      await s.streamer.settled();
+    }
     const map = s.streamer.currentMap(node.id);
     if (!map) throw errors.internal();
     if (outcome !== 'reenrolled') {

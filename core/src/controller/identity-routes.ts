@@ -34,7 +34,7 @@ export function registerIdentityRoutes(scope: FastifyInstance, s: ControllerServ
       s.streamer.closeStreams(node.id);
       s.presence.forget(node.id);
     }
-    s.streamer.markDirty(`user ${name} removed`);
+    s.streamer.meshChanged(`user ${name} removed`);
     for (const node of result.revokedNodes) await s.nodeEvent('revoked', node, { reason: `user ${name} removed` });
     const res: RemoveUserResponse = { name, revokedNodes: result.revokedNodes.map((n) => n.name), revokedKeys: result.revokedKeys };
     return res;
@@ -51,7 +51,7 @@ export function registerIdentityRoutes(scope: FastifyInstance, s: ControllerServ
   scope.delete(ROUTES.adminGroup, { ...limits, schema: { params: groupParams, querystring: emptyQuery } }, async (request) => {
     const { name } = request.params as { name: string };
     const group = await s.store.removeGroup(name, { at: s.clock(), action: 'group.removed', actor: ACTOR, target: name });
-    s.streamer.markDirty(`group ${name} removed`);
+    s.streamer.meshChanged(`group ${name} removed`);
     return groupView(group);
   });
 
@@ -60,14 +60,14 @@ export function registerIdentityRoutes(scope: FastifyInstance, s: ControllerServ
     const { user } = request.body as { user: string };
     const now = s.clock();
     const group = await s.store.addGroupMember(name, user, now, { at: now, action: 'group.member.added', actor: ACTOR, target: name, details: { user } });
-    s.streamer.markDirty(`group ${name} +${user}`);
+    s.streamer.meshChanged(`group ${name} +${user}`);
     return groupView(group);
   });
 
   scope.delete(ROUTES.adminGroupMember, { ...limits, schema: { params: memberParams, querystring: emptyQuery } }, async (request) => {
     const { name, user } = request.params as { name: string; user: string };
     const group = await s.store.removeGroupMember(name, user, { at: s.clock(), action: 'group.member.removed', actor: ACTOR, target: name, details: { user } });
-    s.streamer.markDirty(`group ${name} -${user}`);
+    s.streamer.meshChanged(`group ${name} -${user}`);
     return groupView(group);
   });
 
@@ -92,7 +92,10 @@ export function registerIdentityRoutes(scope: FastifyInstance, s: ControllerServ
         target: found.id,
         details: { name: found.name, alreadyApproved: found.approved !== false },
       });
-      if (found.approved === false) await s.streamer.refresh(`approve ${node.name}`);
+      if (found.approved === false) {
+        s.streamer.nodeChanged(node.id, `approve ${node.name}`);
+        await s.streamer.settled();
+      }
       return toNodeView(node, s.presence, s.keys.policy);
     },
   );

@@ -3,11 +3,17 @@
  */
 export { startController, parseListen } from './controller';
 export type { RunningController, StartControllerOptions } from './controller';
-export { buildNetworkMaps, isApproved, isLiveNode, MapBuilder, nodeInfoOf } from './map-builder';
+export { buildNetworkMaps, isApproved, isLiveNode, MapBuilder, Mesh, nodeInfoOf } from './map-builder';
+export { AccessIndex } from './access-index';
+export { applyNodeChanges } from './map-changes';
+export type { MeshUpdate, NodeChangesInput } from './map-changes';
+export { diffMeshes } from './mesh-diff';
+export { mapResponseJson } from './map-response-json';
+export type { MapChange } from './mesh-diff';
 export { PolicyLibrary, POLICY_DIR } from './policy-library';
 export { inputDigest, PostureDecider } from './posture-decider';
 export { SETTING_REQUIRE_APPROVAL } from './settings';
-export type { MapBuildInput, MapBuildOutput } from './map-builder';
+export type { MapBuildInput, MeshNode } from './map-builder';
 export { MapStreamer } from './map-streamer';
 export type { MapSink, MapStreamerOptions, MapStreamerStats } from './map-streamer';
 export { composeDeltas } from './delta-history';

@@ -1,9 +1,8 @@
-import type { HookRunner } from '../plugins/hook-runner';
-import { noHooks } from '../plugins/hook-runner';
-import type { MapsBuildContext } from '../api/hooks';
-import type { NetworkMapData, PeerNode } from '../netmap/types';
+import pino from 'pino';
+import { definePlugin, PluginErrorCode, type AccessDecision, type AccessDecisionRequest, type NodeGrants, type TrellisPlugin } from '../api';
+import { PluginHost } from '../plugins/plugin-host';
 import type { NodeRecord } from '../store/store';
-import { buildNetworkMaps, MapBuilder, type SharedPeersContext } from './map-builder';
+import { buildNetworkMaps, MapBuilder, type Mesh } from './map-builder';
 
 const NOW = 1_700_000_000_000;
 const node = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
@@ -58,119 +57,106 @@ describe('buildNetworkMaps', () => {
   });
 });
 
+/** hostWith runs plugins through the real PluginHost (hook kinds, wrapping) on the controller side. */
+async function hostWith(...plugins: Array<Partial<TrellisPlugin> & { name: string }>): Promise<PluginHost> {
+  const host = new PluginHost('controller', pino({ level: 'silent' }));
+  await host.start(
+    plugins.map(({ name, ...hooks }) => ({ plugin: definePlugin({ manifest: { name, version: '1.0.0', apiRange: '^1.0.0' }, ...hooks }), config: {} })),
+    {},
+  );
+  return host;
+}
+
+/** decider answers decideAccess with one grant per entry: [sources, destinations] by node id. */
+function decider(grants: Array<[string[], string[]]>, version = 'v1'): (req: AccessDecisionRequest) => AccessDecision {
+  return (req) => {
+    const nodes = new Map<string, NodeGrants>();
+    for (const n of req.nodes) {
+      const src = grants.flatMap(([s], g) => (s.includes(n.id) ? [g] : []));
+      const dst = grants.flatMap(([, d], g) => (d.includes(n.id) ? [g] : []));
+      nodes.set(n.id, { src, srcByPrefix: [], dst });
+    }
+    return { version, grants: grants.map((_, g) => ({ label: `g${g}`, proto: 'any', dstPorts: [], srcPrefixes: [] })), nodes };
+  };
+}
+
+const peerIds = (mesh: Mesh, id: string) => mesh.mapOf(id)!.peers.map((p) => p.id);
+
 describe('MapBuilder', () => {
-  it('runs transformNetworkMap per node when a plugin has it', async () => {
+  it('runs mapExtension per node when a plugin has it', async () => {
     const seen: string[] = [];
-    const hooks: HookRunner = {
-      ...noHooks,
-      has: (h) => h === 'transformNetworkMap',
-      runSequential: (async (_hook: string, map: NetworkMapData, ctx: { nodeId: string }) => {
-        seen.push(ctx.nodeId);
-        return { ...map, extensions: { test: { node: ctx.nodeId } } };
-      }) as HookRunner['runSequential'],
-    };
-    const maps = await new MapBuilder(hooks).build(input([node('a'), node('b')]));
+    const host = await hostWith({ name: 'test', mapExtension: (node) => (seen.push(node.id), { node: node.id }) });
+    const mesh = await new MapBuilder(host).build(input([node('a'), node('b')]));
     expect(seen.sort()).toEqual(['a', 'b']);
-    expect(maps.get('b')!.extensions).toEqual({ test: { node: 'b' } });
+    expect(mesh.mapOf('b')!.extensions).toEqual({ test: { node: 'b' } });
   });
 
-  /** A whole-mesh plugin as posture-opa is one: one shared list per group of alike nodes. */
-  const sharedListsPlugin = (sees: (self: string, other: string) => boolean, useWithout: boolean, mangle?: (l: PeerNode[]) => PeerNode[]): HookRunner => ({
-    ...noHooks,
-    has: (h) => h === 'transformNetworkMaps',
-    runSequential: (async (_hook: string, maps: NetworkMapData[], ctx: MapsBuildContext & SharedPeersContext) => {
-      const all = [...ctx.peerEntries.values()];
-      // Nodes named alike (same first letter) share a list; it holds themselves when they see each other.
-      const lists = new Map<string, PeerNode[]>();
-      return maps.map((m) => {
-        const group = m.self.id[0]!;
-        let list = lists.get(group);
-        if (!list) {
-          list = all.filter((p) => p.id === m.self.id || sees(m.self.id, p.id) || p.id[0] === group);
-          list = Object.freeze(mangle ? mangle(list) : list) as PeerNode[];
-          lists.set(group, list);
-        }
-        const peers = useWithout ? ctx.peersWithout(list, m.self.id) : list.filter((p) => p.id !== m.self.id);
-        return { ...m, peers };
-      });
-    }) as HookRunner['runSequential'],
-  });
-
-  it('gives each node the shared list less itself through peersWithout, the same peers as filtering', async () => {
+  it('gives each node its class list less itself, the same peers as filtering, sharing entries', async () => {
     const nodes = ['a1', 'a2', 'a3', 'b1', 'b2', 'c1'].map((id) => node(id, { ipv4: `100.64.0.${id.charCodeAt(0) - 90 + Number(id[1])}` }));
-    const sees = (self: string, other: string) => self[0] === 'a' && other[0] === 'c';
-    const reference = (self: string) => nodes.map((n) => n.id).filter((id) => id !== self && (id[0] === self[0] || sees(self, id))).sort();
-    const maps = await new MapBuilder(sharedListsPlugin(sees, true)).build(input(nodes));
+    const ids = nodes.map((n) => n.id);
+    // Nodes named alike (same first letter) see each other; a's and c's see each other too (both ways).
+    const groups = ['a', 'b', 'c'].map((l) => [ids.filter((id) => id[0] === l), ids.filter((id) => id[0] === l)] as [string[], string[]]);
+    const sees = (self: string, other: string) => (self[0] === 'a' && other[0] === 'c') || (self[0] === 'c' && other[0] === 'a');
+    const reference = (self: string) => ids.filter((id) => id !== self && (id[0] === self[0] || sees(self, id))).sort();
+    const host = await hostWith({ name: 'policy', decideAccess: decider([...groups, [ids.filter((id) => id[0] === 'a'), ids.filter((id) => id[0] === 'c')]]) });
+    const mesh = await new MapBuilder(host).build(input(nodes));
+    const all = nodes.map((n) => mesh.mapOf(n.id)!);
     for (const n of nodes) {
-      const peers = maps.get(n.id)!.peers;
+      const peers = mesh.mapOf(n.id)!.peers;
       expect(peers.map((p) => p.id)).toEqual(reference(n.id));
       expect(Object.isFrozen(peers)).toBe(true);
       // Entries are the shared ones, not copies: every map holds the same object for a peer.
-      for (const p of peers) expect(p).toBe([...maps.values()].flatMap((m) => m.peers).find((q) => q.id === p.id));
+      for (const p of peers) expect(p).toBe(all.flatMap((m) => m.peers).find((q) => q.id === p.id));
     }
-    const plain = await new MapBuilder(sharedListsPlugin(sees, false)).build(input(nodes));
-    for (const n of nodes) expect(plain.get(n.id)!.peers.map((p) => p.id)).toEqual(reference(n.id));
   });
 
-  it('does not take a frozen list for sorted without checking it: peersWithout and the result are sorted by id', async () => {
+  it('keeps peers sorted by id whatever order the decider lists grants and nodes in', async () => {
     const nodes = ['a1', 'a2', 'a3', 'b1'].map((id, i) => node(id, { ipv4: `100.64.0.${i + 1}` }));
-    const maps = await new MapBuilder(sharedListsPlugin(() => true, true, (l) => [...l].reverse())).build(input(nodes));
-    expect(maps.get('a2')!.peers.map((p) => p.id)).toEqual(['a1', 'a3', 'b1']);
-    expect(maps.get('b1')!.peers.map((p) => p.id)).toEqual(['a1', 'a2', 'a3']);
+    const reversed = (req: AccessDecisionRequest): AccessDecision => {
+      const nodes = new Map<string, NodeGrants>();
+      for (const n of [...req.nodes].reverse()) nodes.set(n.id, { src: [1, 0], srcByPrefix: [], dst: [1, 0, 1] });
+      return { version: 'r', grants: [0, 1].map((g) => ({ label: `g${g}`, proto: 'any', dstPorts: [], srcPrefixes: [] })), nodes };
+    };
+    const mesh = await new MapBuilder(await hostWith({ name: 'policy', decideAccess: reversed })).build(input(nodes));
+    expect(peerIds(mesh, 'a2')).toEqual(['a1', 'a3', 'b1']);
+    expect(peerIds(mesh, 'b1')).toEqual(['a1', 'a2', 'a3']);
   });
 
-  it('peersAt picks entries by increasing position as a sorted list and refuses positions out of order', async () => {
+  it('shares one frozen list between nodes of a class that does not see itself, and refuses grant positions out of range', async () => {
     const nodes = ['a', 'b', 'c', 'd'].map((id) => node(id));
-    let refused: unknown = null;
-    const hooks: HookRunner = {
-      ...noHooks,
-      has: (h) => h === 'transformNetworkMaps',
-      runSequential: (async (_hook: string, maps: NetworkMapData[], ctx: MapsBuildContext & SharedPeersContext) => {
-        // Odd nodes see b and d (positions 1 and 3), the others see a and c (positions 0 and 2).
-        const odd = ctx.peersAt([1, 3]);
-        const even = ctx.peersAt(new Int32Array([0, 2]));
-        try {
-          ctx.peersAt([2, 1]);
-        } catch (err) {
-          refused = err;
-        }
-        return maps.map((m) => ({ ...m, peers: ctx.peersWithout(['a', 'c'].includes(m.self.id) ? odd : even, m.self.id) }));
-      }) as HookRunner['runSequential'],
-    };
-    const maps = await new MapBuilder(hooks).build(input(nodes));
-    expect(refused).toBeInstanceOf(RangeError);
-    expect(maps.get('a')!.peers.map((p) => p.id)).toEqual(['b', 'd']);
-    expect(maps.get('b')!.peers.map((p) => p.id)).toEqual(['a', 'c']);
-    expect(maps.get('a')!.peers).toBe(maps.get('c')!.peers);
-    expect(Object.isFrozen(maps.get('d')!.peers)).toBe(true);
+    // a and c see b and d (and the other way round), nobody else.
+    const mesh = await new MapBuilder(await hostWith({ name: 'policy', decideAccess: decider([[['a', 'c'], ['b', 'd']]]) })).build(input(nodes));
+    expect(peerIds(mesh, 'a')).toEqual(['b', 'd']);
+    expect(peerIds(mesh, 'b')).toEqual(['a', 'c']);
+    expect(mesh.mapOf('a')!.peers).toBe(mesh.mapOf('c')!.peers);
+    expect(Object.isFrozen(mesh.mapOf('d')!.peers)).toBe(true);
+    const bad = (req: AccessDecisionRequest): AccessDecision => ({ ...decider([[['a'], ['b']]])(req), nodes: new Map([['a', { src: [3], srcByPrefix: [], dst: [] }]]) });
+    const refused = await new MapBuilder(await hostWith({ name: 'policy', decideAccess: bad })).build(input(nodes)).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: PluginErrorCode.ACCESS_DECISION_INVALID, message: expect.stringContaining('src of node a holds 3') });
   });
 
-  it('lets a whole-mesh plugin copy a map by its property descriptors without building its peers; the copy builds them on read', async () => {
-    let peersReadInHook = false;
-    const hooks: HookRunner = {
-      ...noHooks,
-      has: (h) => h === 'transformNetworkMaps',
-      runSequential: (async (_hook: string, maps: NetworkMapData[]) =>
-        maps.map((m) => {
-          const d = Object.getOwnPropertyDescriptors(m);
-          peersReadInHook ||= d.peers.get === undefined;
-          d.extensions = { value: { mark: m.self.id }, writable: true, enumerable: true, configurable: true };
-          return Object.defineProperties({}, d) as NetworkMapData;
-        })) as HookRunner['runSequential'],
-    };
-    const maps = await new MapBuilder(hooks).build(input([node('a'), node('b'), node('c')]));
-    expect(peersReadInHook).toBe(false);
-    expect(maps.get('b')!.peers.map((p) => p.id)).toEqual(['a', 'c']);
-    expect(maps.get('b')!.extensions).toEqual({ mark: 'b' });
+  it('builds no peer list while deciding and extending; a map builds its peers when read', async () => {
+    const host = await hostWith(
+      { name: 'policy', decideAccess: decider([[['a', 'b', 'c'], ['a', 'b', 'c']]]) },
+      { name: 'marker', mapExtension: (n) => ({ mark: n.id }) },
+    );
+    const mesh = await new MapBuilder(host).build(input([node('a'), node('b'), node('c')]));
+    expect(mesh.materializedLists).toBe(0);
+    expect(peerIds(mesh, 'b')).toEqual(['a', 'c']);
+    expect(mesh.mapOf('b')!.extensions).toEqual({ marker: { mark: 'b' } });
+    expect(mesh.materializedLists).toBe(1);
   });
 
-  it('keeps peers sorted by id even when a plugin reorders them', async () => {
-    const hooks: HookRunner = {
-      ...noHooks,
-      has: (h) => h === 'transformNetworkMap',
-      runSequential: (async (_hook: string, map: NetworkMapData) => ({ ...map, peers: [...map.peers].reverse() })) as HookRunner['runSequential'],
-    };
-    const maps = await new MapBuilder(hooks).build(input([node('a'), node('b'), node('c')]));
-    expect(maps.get('a')!.peers.map((p) => p.id)).toEqual(['b', 'c']);
+  it('gives unapproved nodes no peers and never shows them to the decider', async () => {
+    const asked: string[][] = [];
+    const host = await hostWith({ name: 'policy', decideAccess: (req) => (asked.push(req.nodes.map((n) => n.id)), decider([[['a', 'b', 'c'], ['a', 'b', 'c']]])(req)) });
+    const mesh = await new MapBuilder(host).build(input([node('a'), node('b', { approved: false }), node('c')]));
+    expect(asked).toEqual([['a', 'c']]);
+    expect(peerIds(mesh, 'a')).toEqual(['c']);
+    expect(mesh.mapOf('b')!.peers).toEqual([]);
+    expect(mesh.mapOf('b')!.packetFilter).toEqual([]);
+    const open = buildNetworkMaps(input([node('a'), node('b', { approved: false }), node('c')]));
+    expect(open.maps.get('b')!.packetFilter).toBeNull();
+    expect(open.maps.get('a')!.peers.map((p) => p.id)).toEqual(['c']);
   });
 });

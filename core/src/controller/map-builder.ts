@@ -1,9 +1,18 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { MapsBuildContext, NodeInfo } from '../api/hooks';
+import type { AccessDecision } from '../api/access';
+import type { NodeInfo } from '../api/node-info';
 import type { HookRunner } from '../plugins/hook-runner';
-import type { NetworkMapData, PeerNode } from '../netmap/types';
+import type { FilterRule, NetworkMapData, PeerNode, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
+import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
+
+/**
+ * The build step of the controller's map pipeline: store snapshot → decide (decideAccess) → build
+ * (this file: one shared, frozen peer entry per node, one peer list per class of alike nodes) →
+ * extend (mapExtension, each plugin its own key) → diff (mesh-diff.ts, map-changes.ts) → stream
+ * (map-streamer.ts). Nothing later replaces what an earlier step built.
+ */
 
 export interface MapBuildInput {
   /** Every stored node; the builder keeps only live ones (not revoked, not expired). */
@@ -12,43 +21,23 @@ export interface MapBuildInput {
   overlay: { ipv4Cidr: string; ipv6Prefix: string };
   epoch: string;
   now: number;
-  /** Peer entries of the previous build; an unchanged peer keeps its object so diffs compare by reference. */
-  previousPeers?: ReadonlyMap<string, PeerNode>;
-  /** user name -> groups, for policy plugins (NodeInfo.groups). */
+  /** user name -> groups (NodeInfo.groups). */
   userGroups?: Readonly<Record<string, readonly string[]>>;
-  /**
-   * Make each map's peers an accessor that builds the array on first read (see MapBuilder.build):
-   * a transformNetworkMaps plugin that replaces every peer list then never pays for the full mesh.
-   */
-  lazyPeers?: boolean;
 }
 
-/**
- * The context MapBuilder gives transformNetworkMaps: besides MapsBuildContext, the shared peer
- * entries of every live node by id, in id order. A map whose peers property is still an accessor
- * has the untouched full mesh: entries of approved nodes other than itself (none if unapproved).
- */
-export interface SharedPeersContext {
-  peerEntries: ReadonlyMap<string, PeerNode>;
-  /**
-   * peersWithout gives list without the entry of nodeId, in the same order, frozen. When list is a
-   * frozen list MapBuilder has seen sorted by id, the copy is known sorted too and is not checked
-   * again: a plugin that gives many nodes one shared list less themselves pays a copy per node,
-   * not a copy and a sort check.
-   */
-  peersWithout(list: readonly PeerNode[], nodeId: string): PeerNode[];
-  /**
-   * peersAt gives the entries at the given positions of peerEntries (strictly increasing), as a
-   * frozen list known to be sorted: checking positions is far cheaper than comparing ids.
-   */
-  peersAt(positions: ArrayLike<number>): PeerNode[];
-}
-
-export interface MapBuildOutput {
-  /** One map per live node, version 0: the MapStreamer numbers versions. */
-  maps: Map<string, NetworkMapData>;
-  /** The shared, frozen peer entries, by node id. */
-  peers: Map<string, PeerNode>;
+/** MeshNode: what the controller holds of one live node between builds. Its map is materialised on demand. */
+export interface MeshNode extends IndexedNode {
+  readonly id: string;
+  record: NodeRecord;
+  info: NodeInfo;
+  /** The node as its peers see it: frozen, shared by every map that lists it. */
+  entry: PeerNode;
+  self: SelfNode;
+  /** Its class in the mesh's AccessIndex; -1 when cut off (unapproved, or absent from the decision). */
+  cls: number;
+  packetFilter: FilterRule[] | null;
+  /** One key per plugin that gave an extension; frozen. */
+  extensions: Readonly<Record<string, unknown>>;
 }
 
 /** isApproved: a node enrolled while approval was required waits, with no peers, until an admin approves it. */
@@ -56,208 +45,322 @@ export function isApproved(node: NodeRecord): boolean {
   return node.approved !== false;
 }
 
-/** nodeInfoOf is what policy plugins learn about a live node. */
-export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string, readonly string[]>> = {}): NodeInfo {
-  return {
-    id: node.id,
-    name: node.name,
-    user: node.user,
-    groups: node.user ? [...(userGroups[node.user] ?? [])] : [],
-    tags: [...node.tags],
-    addresses: { ipv4: node.ipv4, ipv6: node.ipv6 },
-    posture: node.posture,
-    approved: isApproved(node),
-  };
-}
-
 /** isLiveNode: a node takes part in the mesh unless it is revoked or its key has expired. */
 export function isLiveNode(node: NodeRecord, now: number): boolean {
   return !node.revoked && (node.expiresAt === null || node.expiresAt > now);
 }
 
-const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** nodeInfoOf is what decider and extension plugins learn about a live node (frozen). */
+export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string, readonly string[]>> = {}): NodeInfo {
+  return Object.freeze({
+    id: node.id,
+    name: node.name,
+    user: node.user,
+    groups: Object.freeze(node.user ? [...(userGroups[node.user] ?? [])] : []),
+    tags: Object.freeze([...node.tags]),
+    addresses: Object.freeze({ ipv4: node.ipv4, ipv6: node.ipv6 }),
+    posture: node.posture,
+    approved: isApproved(node),
+  });
+}
 
-function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
-  return {
+export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** peerEntry is a node as its peers see it, frozen: entries are shared by every map. */
+export function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
+  return Object.freeze({
     id: node.id,
     name: node.name,
     wgKey: node.wgKey,
-    addresses: { ipv4: node.ipv4, ipv6: node.ipv6 },
-    endpoints: [...node.endpoints],
-    allowedIps: [`${node.ipv4}/32`, `${node.ipv6}/128`],
-    tags: [...node.tags],
+    addresses: Object.freeze({ ipv4: node.ipv4, ipv6: node.ipv6 }),
+    endpoints: Object.freeze([...node.endpoints]) as string[],
+    allowedIps: Object.freeze([`${node.ipv4}/32`, `${node.ipv6}/128`]) as string[],
+    tags: Object.freeze([...node.tags]) as string[],
     user: node.user,
     online: presence.online,
     lastSeen: presence.lastSeen,
-  };
+  });
 }
 
-/** freezePeer protects the entries shared by every map from a plugin that edits in place. */
-function freezePeer(p: PeerNode): PeerNode {
-  Object.freeze(p.addresses);
-  Object.freeze(p.endpoints);
-  Object.freeze(p.allowedIps);
-  Object.freeze(p.tags);
-  return Object.freeze(p);
+/** ownIpsOf: a node's addresses sorted, as filters name them (dstIps) and sources add them (srcIps). */
+export function ownIpsOf(node: NodeRecord): readonly string[] {
+  return Object.freeze(node.ipv4 < node.ipv6 ? [node.ipv4, node.ipv6] : [node.ipv6, node.ipv4]);
+}
+
+const EMPTY_EXTENSIONS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** keep returns prev when it equals next (so later diffs compare by reference), else next. */
+export function keep<T>(prev: T | undefined, next: T, same: (a: T, b: T) => boolean = isDeepStrictEqual): T {
+  return prev !== undefined && (prev === next || same(prev, next)) ? prev : next;
+}
+
+const sameStrings = (a: readonly string[], b: readonly string[]) => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+
+/** samePeer compares two peer entries field by field (a deep compare of 10,000 entries costs more). */
+export function samePeer(a: PeerNode, b: PeerNode): boolean {
+  return (
+    a.id === b.id && a.name === b.name && a.wgKey === b.wgKey && a.user === b.user && a.online === b.online && a.lastSeen === b.lastSeen &&
+    a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
+    sameStrings(a.endpoints, b.endpoints) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags)
+  );
+}
+
+/** sameInfo compares two NodeInfos field by field. */
+export function sameInfo(a: NodeInfo, b: NodeInfo): boolean {
+  return (
+    a.id === b.id && a.name === b.name && a.user === b.user && a.approved === b.approved &&
+    a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
+    sameStrings(a.groups, b.groups) && sameStrings(a.tags, b.tags) && (a.posture === b.posture || isDeepStrictEqual(a.posture, b.posture))
+  );
+}
+
+/** extensionsOf freezes one node's extensions, reusing the previous object when equal. */
+export function extensionsOf(found: Readonly<Record<string, unknown>> | undefined, prev: Readonly<Record<string, unknown>> | undefined): Readonly<Record<string, unknown>> {
+  if (!found) return prev && Object.keys(prev).length === 0 ? prev : EMPTY_EXTENSIONS;
+  let empty = true;
+  for (const _ in found) {
+    empty = false;
+    break;
+  }
+  if (empty) return EMPTY_EXTENSIONS;
+  if (prev) {
+    const keys = Object.keys(found);
+    if (keys.length === Object.keys(prev).length && keys.every((k) => prev[k] === found[k] || isDeepStrictEqual(prev[k], found[k]))) return prev;
+  }
+  return Object.freeze({ ...found });
 }
 
 /**
- * buildNetworkMaps is the pure step from stored nodes to one NetworkMap per live node. Peer entries
- * are built once and shared by all maps (N entries, not N²), each map gets its own peers array.
+ * Mesh holds every live node of one build: the AccessIndex and each node's entry, class, filter
+ * and extensions. Peer lists are materialised only when a whole map is needed (a full map for a
+ * connecting node, currentMap), one frozen list per class, cached until the mesh changes.
  */
-export function buildNetworkMaps(input: MapBuildInput): MapBuildOutput {
-  const live = input.nodes.filter((n) => isLiveNode(n, input.now)).sort(byId);
-  const peers = new Map<string, PeerNode>();
-  const entries: PeerNode[] = live.map((node) => {
-    const fresh = peerEntry(node, input.presence(node));
-    const prev = input.previousPeers?.get(node.id);
-    const entry = prev && isDeepStrictEqual(prev, fresh) ? prev : freezePeer(fresh);
-    peers.set(node.id, entry);
-    return entry;
-  });
-  const maps = new Map<string, NetworkMapData>();
-  // Nodes waiting for approval see no one and no one sees them.
-  const visible = live.map(isApproved);
-  const allApproved = visible.every(Boolean);
-  const peerListOf = (i: number) => (!visible[i] ? [] : allApproved ? entries.slice(0, i).concat(entries.slice(i + 1)) : entries.filter((_, j) => j !== i && visible[j]));
-  live.forEach((node, i) => {
-    const map: NetworkMapData = {
-      version: 0,
-      epoch: input.epoch,
-      self: { ...entries[i], expiresAt: node.expiresAt },
-      peers: input.lazyPeers ? [] : peerListOf(i),
-      packetFilter: null,
-      routes: [],
-      extensions: {},
-      overlay: { ipv4Cidr: input.overlay.ipv4Cidr, ipv6Prefix: input.overlay.ipv6Prefix },
-    };
-    if (input.lazyPeers) {
-      // The getter settles on whichever object it is read through, so a plugin may copy the map's
-      // property descriptors (to set an extension) and the copy still builds its peers on first read.
-      Object.defineProperty(map, 'peers', {
-        configurable: true,
-        enumerable: true,
-        get(this: NetworkMapData) {
-          const value = peerListOf(i);
-          Object.defineProperty(this, 'peers', { value, writable: true, configurable: true, enumerable: true });
-          return value;
-        },
-        set(this: NetworkMapData, value: PeerNode[]) {
-          Object.defineProperty(this, 'peers', { value, writable: true, configurable: true, enumerable: true });
-        },
-      });
+export class Mesh {
+  readonly nodes = new Map<string, MeshNode>();
+  /** Live nodes in id order. */
+  order: MeshNode[] = [];
+  private readonly lists = new Map<number, readonly PeerNode[]>();
+  /** How many class lists were materialised (for tests and benchmarks). */
+  materializedLists = 0;
+  /** True while applyNodeChanges writes: a mesh an error left so no longer says what nodes were sent. */
+  updating = false;
+
+  constructor(
+    readonly index: AccessIndex,
+    readonly epoch: string,
+    readonly overlay: Readonly<{ ipv4Cidr: string; ipv6Prefix: string }>,
+    readonly userGroups: Readonly<Record<string, readonly string[]>>,
+  ) {}
+
+  /** changed drops the materialised lists: call it after any change to nodes, entries or classes. */
+  changed(): void {
+    this.lists.clear();
+  }
+
+  /** insert adds a node in id order (and to its class). */
+  insert(node: MeshNode): void {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.order[mid]!.id < node.id) lo = mid + 1;
+      else hi = mid;
     }
-    maps.set(node.id, map);
-  });
-  return { maps, peers };
-}
-
-function isSortedById(peers: readonly PeerNode[]): boolean {
-  for (let i = 1; i < peers.length; i++) if (!(peers[i - 1].id < peers[i].id)) return false;
-  return true;
-}
-
-/**
- * SortedPeerLists remembers the frozen peer lists known to be sorted by id (strictly, so without
- * duplicates). A frozen array cannot change, so a list shared by many maps is checked once, and
- * lists derived from a known one (withoutPeer) are never checked.
- */
-class SortedPeerLists {
-  private readonly known = new WeakSet<readonly PeerNode[]>();
-
-  isSorted(peers: readonly PeerNode[]): boolean {
-    if (this.known.has(peers)) return true;
-    if (!isSortedById(peers)) return false;
-    if (Object.isFrozen(peers)) this.known.add(peers);
-    return true;
+    this.order.splice(lo, 0, node);
+    this.nodes.set(node.id, node);
+    if (node.cls >= 0) this.index.classes[node.cls]!.members.add(node.id);
+    this.changed();
   }
 
-  /** sortPeers gives map itself when its peers are sorted, else a copy with sorted peers. */
-  sortPeers(map: NetworkMapData): NetworkMapData {
-    return this.isSorted(map.peers) ? map : { ...map, peers: [...map.peers].sort(byId) };
-  }
-
-  /** at picks entries (in id order) by strictly increasing positions; null if they are not. */
-  at(entries: readonly PeerNode[], positions: ArrayLike<number>): PeerNode[] | null {
-    const out: PeerNode[] = new Array<PeerNode>(positions.length);
-    let last = -1;
-    for (let i = 0; i < positions.length; i++) {
-      const p = positions[i];
-      if (!(Number.isInteger(p) && p > last && p < entries.length)) return null;
-      out[i] = entries[p];
-      last = p;
+  /** remove takes a node out of the order and its class. */
+  remove(node: MeshNode): void {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.order[mid]!.id < node.id) lo = mid + 1;
+      else hi = mid;
     }
-    Object.freeze(out);
-    this.known.add(out);
-    return out;
+    if (this.order[lo] === node) this.order.splice(lo, 1);
+    this.nodes.delete(node.id);
+    if (node.cls >= 0) this.index.classes[node.cls]!.members.delete(node.id);
+    this.changed();
   }
 
-  withoutPeer(list: readonly PeerNode[], nodeId: string): PeerNode[] {
-    if (!this.isSorted(list)) return Object.freeze(list.filter((p) => p.id !== nodeId)) as PeerNode[];
+  /** setClass moves a node to another class. */
+  setClass(node: MeshNode, cls: number): void {
+    if (node.cls === cls) return;
+    if (node.cls >= 0) this.index.classes[node.cls]!.members.delete(node.id);
+    node.cls = cls;
+    if (cls >= 0) this.index.classes[cls]!.members.add(node.id);
+    this.changed();
+  }
+
+  /** classList: the entries, in id order, of every node members of class k see (themselves included when k sees itself). */
+  classList(k: number): readonly PeerNode[] {
+    if (k < 0) return [];
+    let list = this.lists.get(k);
+    if (list) return list;
+    const row = this.index.seesRow(k);
+    const out: PeerNode[] = [];
+    for (const n of this.order) if (n.cls >= 0 && row[n.cls] === 1) out.push(n.entry);
+    list = Object.freeze(out);
+    this.lists.set(k, list);
+    this.materializedLists++;
+    return list;
+  }
+
+  /** peersOf: a node's peers, sorted by id, never itself. */
+  peersOf(node: MeshNode): PeerNode[] {
+    const list = this.classList(node.cls);
+    if (!this.index.sees(node.cls, node.cls)) return list as PeerNode[];
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (list[mid].id < nodeId) lo = mid + 1;
+      if (list[mid]!.id < node.id) lo = mid + 1;
       else hi = mid;
     }
-    const found = lo < list.length && list[lo].id === nodeId;
-    if (!found && Object.isFrozen(list)) return list as PeerNode[];
-    // A plain loop: slice, concat and toSpliced take a slow path on frozen arrays (about 5x here).
-    const out: PeerNode[] = new Array<PeerNode>(found ? list.length - 1 : list.length);
-    for (let i = 0, j = 0; i < list.length; i++) if (!found || i !== lo) out[j++] = list[i];
-    Object.freeze(out);
-    this.known.add(out);
-    return out;
+    if (list[lo]?.id !== node.id) return list as PeerNode[];
+    // A plain loop: slice and concat take a slow path on frozen arrays.
+    const out = new Array<PeerNode>(list.length - 1);
+    for (let i = 0, j = 0; i < list.length; i++) if (i !== lo) out[j++] = list[i]!;
+    return Object.freeze(out) as PeerNode[];
+  }
+
+  /** mapOf materialises a live node's NetworkMap (version 0: the MapStreamer numbers versions). */
+  mapOf(nodeId: string): NetworkMapData | null {
+    const node = this.nodes.get(nodeId);
+    if (!node) return null;
+    return {
+      version: 0,
+      epoch: this.epoch,
+      self: node.self,
+      peers: this.peersOf(node),
+      packetFilter: node.packetFilter,
+      routes: [],
+      extensions: node.extensions as Record<string, unknown>,
+      overlay: { ipv4Cidr: this.overlay.ipv4Cidr, ipv6Prefix: this.overlay.ipv6Prefix },
+    };
   }
 }
 
+/** PreviousNode: what a build reuses of the last one when equal, so diffs compare by reference. */
+export interface PreviousNode {
+  entry?: PeerNode;
+  self?: SelfNode;
+  extensions?: Readonly<Record<string, unknown>>;
+  ownIps?: readonly string[];
+  packetFilter?: FilterRule[] | null;
+}
+
+/** keepFilter returns the previous filter when equal, so later diffs compare by reference. */
+function keepFilter(prev: FilterRule[] | null | undefined, next: FilterRule[] | null): FilterRule[] | null {
+  return prev !== undefined && sameFilter(prev, next) ? prev : next;
+}
+
+/** selfOf is a node's own view of itself: its entry plus its key expiry (the previous object when both are unchanged). */
+export function selfOf(entry: PeerNode, expiresAt: number | null, prev: PreviousNode | undefined): SelfNode {
+  if (prev?.self && prev.entry === entry && prev.self.expiresAt === expiresAt) return prev.self;
+  return Object.freeze({ ...entry, expiresAt });
+}
+
 /**
- * MapBuilder runs buildNetworkMaps, remembers the shared peer entries for the next build, and lets
- * plugins adjust each node's map through the sequential transformNetworkMap hook, then every map at
- * once through transformNetworkMaps (a policy evaluated once for the whole mesh).
+ * assembleMesh is the pure build step: the decision (null: none) and each node's extensions
+ * (absent: none) applied to the live nodes. previous gives the last build's objects to reuse when
+ * equal, so diffs compare by reference.
+ */
+export function assembleMesh(
+  input: MapBuildInput,
+  live: readonly NodeRecord[],
+  infos: readonly NodeInfo[],
+  decision: AccessDecision | null,
+  extensions: ReadonlyArray<Readonly<Record<string, unknown>>> | null,
+  previous: (id: string) => PreviousNode | undefined,
+  previousIndex: AccessIndex | null = null,
+): Mesh {
+  const ownIps = live.map((n) => {
+    const ips = ownIpsOf(n);
+    const prev = previous(n.id)?.ownIps;
+    return prev && prev[0] === ips[0] && prev[1] === ips[1] ? prev : ips;
+  });
+  const { index, placed } = AccessIndex.build(
+    decision,
+    live.map((n, i) => ({ id: n.id, approved: infos[i]!.approved, ownIps: ownIps[i]! })),
+    previousIndex,
+  );
+  const mesh = new Mesh(index, input.epoch, Object.freeze({ ...input.overlay }), input.userGroups ?? {});
+  live.forEach((record, i) => {
+    const prev = previous(record.id);
+    const entry = keep(prev?.entry, peerEntry(record, input.presence(record)), samePeer);
+    const node: MeshNode = {
+      id: record.id,
+      record,
+      info: infos[i]!,
+      entry,
+      self: selfOf(entry, record.expiresAt, prev),
+      cls: placed[i]!.cls,
+      grants: placed[i]!.grants,
+      ownIps: ownIps[i]!,
+      packetFilter: null,
+      extensions: extensionsOf(extensions?.[i], prev?.extensions),
+    };
+    node.packetFilter = keepFilter(prev?.packetFilter, index.filterFor(node));
+    mesh.order.push(node);
+    mesh.nodes.set(node.id, node);
+  });
+  return mesh;
+}
+
+/**
+ * buildNetworkMaps is the pure step without plugins: one NetworkMap per live node (version 0), every
+ * approved node seeing every other. Entries are built once and shared by every map.
+ */
+export function buildNetworkMaps(input: MapBuildInput & { previousPeers?: ReadonlyMap<string, PeerNode> }): { maps: Map<string, NetworkMapData>; peers: Map<string, PeerNode> } {
+  const live = input.nodes.filter((n) => isLiveNode(n, input.now)).sort(byId);
+  const infos = live.map((n) => nodeInfoOf(n, input.userGroups));
+  const prevEntry = input.previousPeers;
+  const mesh = assembleMesh(input, live, infos, null, null, (id) => ({ entry: prevEntry?.get(id) }));
+  const maps = new Map<string, NetworkMapData>();
+  const peers = new Map<string, PeerNode>();
+  for (const n of mesh.order) {
+    maps.set(n.id, mesh.mapOf(n.id)!);
+    peers.set(n.id, n.entry);
+  }
+  return { maps, peers };
+}
+
+/**
+ * MapBuilder runs a full build: every live node from the store snapshot, one decideAccess for the
+ * whole mesh (scope 'mesh'), one mapExtension per node, and the Mesh from them.
  */
 export class MapBuilder {
-  private previousPeers: ReadonlyMap<string, PeerNode> = new Map();
-  private readonly sortedLists = new SortedPeerLists();
-
   constructor(private readonly hooks: HookRunner) {}
 
-  async build(input: Omit<MapBuildInput, 'previousPeers'>): Promise<Map<string, NetworkMapData>> {
-    // Only transformNetworkMaps (no per-node transform) reads the maps: peers are built on demand.
-    const lazyPeers = this.hooks.has('transformNetworkMaps') && !this.hooks.has('transformNetworkMap');
-    const out = buildNetworkMaps({ ...input, previousPeers: this.previousPeers, lazyPeers });
-    this.previousPeers = out.peers;
-    if (this.hooks.has('transformNetworkMap')) {
-      for (const [nodeId, map] of out.maps) {
-        const next = await this.hooks.runSequential('transformNetworkMap', map, { nodeId });
-        // Peers stay sorted by id whatever a plugin did: agents and diffs rely on it.
-        out.maps.set(nodeId, this.sortedLists.sortPeers(next));
-      }
-    }
-    if (this.hooks.has('transformNetworkMaps')) {
-      const byNode = new Map(input.nodes.map((n) => [n.id, n]));
-      const ids = [...out.maps.keys()];
-      const nodes = ids.map((id) => nodeInfoOf(byNode.get(id)!, input.userGroups));
-      const lists = this.sortedLists;
-      let inOrder: PeerNode[] | null = null;
-      const ctx: MapsBuildContext & SharedPeersContext = {
-        nodes,
-        peerEntries: out.peers,
-        peersWithout: (list, nodeId) => lists.withoutPeer(list, nodeId),
-        peersAt: (positions) => {
-          inOrder ??= [...out.peers.values()];
-          const picked = lists.at(inOrder, positions);
-          if (!picked) throw new RangeError('peersAt: positions must be strictly increasing integers within peerEntries');
-          return picked;
-        },
-      };
-      const next = await this.hooks.runSequential('transformNetworkMaps', ids.map((id) => out.maps.get(id)!), ctx);
-      // One map per input map, for the same node: anything else is ignored (the per-node maps stay).
-      if (next.length === ids.length && next.every((m, i) => m?.self?.id === ids[i])) {
-        next.forEach((m, i) => out.maps.set(ids[i], lists.sortPeers(m)));
-      }
-    }
-    return out.maps;
+  async build(input: MapBuildInput, previous: Mesh | null = null): Promise<Mesh> {
+    const live = input.nodes.filter((n) => isLiveNode(n, input.now)).sort(byId);
+    const infos = live.map((n) => keep(previous?.nodes.get(n.id)?.info, nodeInfoOf(n, input.userGroups), sameInfo));
+    const decision = this.hooks.has('decideAccess')
+      ? await this.hooks.runFirst('decideAccess', { nodes: infos.filter((i) => i.approved), scope: 'mesh' })
+      : null;
+    const extensions = this.hooks.has('mapExtension') ? await this.hooks.runParallelEach('mapExtension', infos.map((i) => [i] as [NodeInfo])) : null;
+    return assembleMesh(input, live, infos, decision, extensions, (id) => previous?.nodes.get(id), previous?.index ?? null);
+  }
+
+  /** decideNodes asks the decider about changed nodes only (scope 'nodes'); null when there is none or it gave none. */
+  async decideNodes(infos: readonly NodeInfo[]): Promise<AccessDecision | null> {
+    if (!this.hooks.has('decideAccess')) return null;
+    return this.hooks.runFirst('decideAccess', { nodes: infos, scope: 'nodes' });
+  }
+
+  /** extensionsFor gives each node's extensions, by plugin name. */
+  async extensionsFor(infos: readonly NodeInfo[]): Promise<Array<Readonly<Record<string, unknown>>> | null> {
+    if (!this.hooks.has('mapExtension')) return null;
+    return this.hooks.runParallelEach('mapExtension', infos.map((i) => [i] as [NodeInfo]));
+  }
+
+  /** hasDecider: whether a plugin decides access (else the full mesh, no filters). */
+  hasDecider(): boolean {
+    return this.hooks.has('decideAccess');
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors';
 import type { MapResponse } from '../netmap/types';
 import type { ControllerServices } from './controller-services';
+import { mapResponseJson } from './map-response-json';
 import type { MapSink } from './map-streamer';
 import { signedNode } from './node-routes';
 import { ROUTES } from '../wire';
@@ -22,7 +23,8 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
     const first = () => s.streamer.initialResponse(node.id, q.since ?? null, q.epoch ?? null);
     let initial = first();
     if (!initial) {
-      await s.streamer.refresh(`stream of ${node.name}`);
+      s.streamer.nodeChanged(node.id, `stream of ${node.name}`);
+      await s.streamer.settled();
       initial = first();
     }
     if (!initial) throw errors.nodeExpired(node.name);
@@ -45,7 +47,7 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
       res.write(`event: ${event}\ndata: ${data}\n\n`);
     };
     const sink: MapSink = {
-      send: (r: MapResponse) => write('map', JSON.stringify(r)),
+      send: (r: MapResponse) => write('map', mapResponseJson(r)),
       ping: () => write('ping', JSON.stringify({ at: s.clock() })),
       close: () => res.end(),
     };
@@ -53,7 +55,7 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
     const detach = s.streamer.attach(node.id, sink);
     const detachKeys = s.keys.attach(node, (state) => write('key', JSON.stringify(state)));
     if (s.presence.connect(node.id, s.clock())) {
-      s.streamer.markDirty(`${node.name} online`);
+      s.streamer.nodeChanged(node.id, `${node.name} online`);
       void s.nodeEvent('online', node, s.keys.eventDetails(node));
     }
     res.on('close', () => {
@@ -61,7 +63,7 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
       detachKeys();
       const now = s.clock();
       if (s.presence.disconnect(node.id, now)) {
-        s.streamer.markDirty(`${node.name} offline`);
+        s.streamer.nodeChanged(node.id, `${node.name} offline`);
         void s.store.touchNode(node.id, now).catch((err: unknown) => s.log.error({ err }, 'could not record lastSeen'));
         void s.nodeEvent('offline', node);
       }

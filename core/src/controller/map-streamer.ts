@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger';
 import type { DeltaMapResponse, MapResponse, NetworkMapData } from '../netmap/types';
-import { diffMaps } from '../netmap/delta';
-import type { Store } from '../store/store';
+import type { NodeRecord, Store } from '../store/store';
 import { composeDeltas } from './delta-history';
-import { isLiveNode, type MapBuilder } from './map-builder';
+import { applyNodeChanges } from './map-changes';
+import type { MapBuilder, Mesh } from './map-builder';
+import { diffMeshes, type MapChange } from './mesh-diff';
 import type { Presence } from './presence';
 
 /** MapSink is one open map stream of a node. */
@@ -14,9 +15,9 @@ export interface MapSink {
   close(): void;
 }
 
-interface NodeMapState {
-  map: NetworkMapData;
-  /** Recent deltas, oldest first, the last one ending at map.version. */
+interface NodeVersions {
+  version: number;
+  /** Recent deltas, oldest first, the last one ending at version. */
   history: DeltaMapResponse[];
 }
 
@@ -26,40 +27,55 @@ export interface MapStreamerOptions {
   presence: Presence;
   log: Logger;
   clock: () => number;
-  /** How long changes are collected before one rebuild, ms. */
+  /** How long changes are collected before they are applied, ms. */
   batchWindowMs: number;
   /** Deltas kept per node for reconnects with ?since=. Default 32. */
   historyLimit?: number;
   /** Interval of `event: ping` on open streams, ms. Default 15000. */
   pingIntervalMs?: number;
+  /**
+   * A batch of node changes larger than this share of the live nodes (and more than 8 nodes) is
+   * applied as a full build. Default 1/8.
+   */
+  fullBuildShare?: number;
+  /** Told how long each batch took to apply, and whether it was a full build. */
+  onApplied?: (ms: number, full: boolean) => void;
 }
 
 export interface MapStreamerStats {
+  /** Batches applied (full builds and incremental changes). */
   rebuilds: number;
+  /** Of those, full builds. */
+  fullBuilds: number;
   nodes: number;
   streams: number;
   epoch: string;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** A burst of changes is collected for at most this many batch windows before maps are rebuilt. */
+/** A burst of changes is collected for at most this many batch windows before it is applied. */
 const BURST_WINDOWS = 4;
 
 /**
- * MapStreamer keeps every live node's current NetworkMap and version, rebuilds them in batches
- * (changes mark the state dirty; the rebuild runs once no change came for one batch window, or at
- * the latest after BURST_WINDOWS windows of a continuing burst), and pushes each node's delta to
- * its open streams. Versions are per node, start at 1 and move only when the map changed; the epoch
- * is random per controller process, so a node that reconnects to a restarted controller gets a full map.
+ * MapStreamer keeps every live node's map version and recent deltas, applies changes in batches
+ * (changes are collected until none came for one batch window, or at the latest for BURST_WINDOWS
+ * windows of a continuing burst) and pushes each node's delta to its open streams. A batch of
+ * node changes (nodeChanged) is applied incrementally (map-changes.ts); anything else
+ * (meshChanged: policy, groups, plugins) is a full build diffed against the last (mesh-diff.ts).
+ * Versions are per node, start at 1 and move only when the map changed; the epoch is random per
+ * controller process, so a node that reconnects to a restarted controller gets a full map.
  */
 export class MapStreamer {
   readonly epoch = randomBytes(8).toString('base64url');
   private rebuilds = 0;
-  private readonly states = new Map<string, NodeMapState>();
+  private fullBuilds = 0;
+  private mesh: Mesh | null = null;
+  private readonly versions = new Map<string, NodeVersions>();
   /** Last version of nodes that left the mesh, so a comeback never reuses a version number. */
   private readonly retiredVersions = new Map<string, number>();
   private readonly sinks = new Map<string, Set<MapSink>>();
-  private dirty = false;
+  private meshDirty = false;
+  private readonly changedNodes = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private batchStarted = 0;
   private running: Promise<void> | null = null;
@@ -78,107 +94,208 @@ export class MapStreamer {
   stats(): MapStreamerStats {
     let streams = 0;
     for (const s of this.sinks.values()) streams += s.size;
-    return { rebuilds: this.rebuilds, nodes: this.states.size, streams, epoch: this.epoch };
+    return { rebuilds: this.rebuilds, fullBuilds: this.fullBuilds, nodes: this.versions.size, streams, epoch: this.epoch };
   }
 
-  /** markDirty schedules a rebuild at the end of the current batch window. */
-  markDirty(reason: string): void {
+  /** nodeChanged: one node changed in the store (enrolled, endpoints, presence, revoked, approved, posture). */
+  nodeChanged(nodeId: string, reason: string): void {
     if (this.closed) return;
-    this.dirty = true;
-    this.opts.log.debug({ reason }, 'maps marked dirty');
+    this.changedNodes.set(nodeId, reason);
+    this.schedule(reason);
+  }
+
+  /** meshChanged: something every map may depend on changed (policy, groups, users, plugin state). */
+  meshChanged(reason: string): void {
+    if (this.closed) return;
+    this.meshDirty = true;
+    this.schedule(reason);
+  }
+
+  /** refresh rebuilds every map and resolves once a build that started after this call has finished. */
+  refresh(reason = 'refresh'): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.meshChanged(reason);
+    });
+  }
+
+  /** settled resolves once every change noted before this call has been applied. */
+  settled(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (!this.meshDirty && this.changedNodes.size === 0) return this.running ?? Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private schedule(reason: string): void {
+    this.opts.log.debug({ reason }, 'maps changed');
     if (this.running) return;
     const now = Date.now();
     if (!this.timer) {
       this.batchStarted = now;
-      this.schedule(this.opts.batchWindowMs);
+      this.setTimer(this.opts.batchWindowMs);
       return;
     }
     // Debounce inside a burst, but never hold a batch longer than BURST_WINDOWS windows.
     const deadline = this.batchStarted + this.opts.batchWindowMs * BURST_WINDOWS;
     clearTimeout(this.timer);
-    this.schedule(Math.max(0, Math.min(this.opts.batchWindowMs, deadline - now)));
+    this.setTimer(Math.max(0, Math.min(this.opts.batchWindowMs, deadline - now)));
   }
 
-  /** refresh resolves once a rebuild that started after this call has finished. */
-  refresh(reason = 'refresh'): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.markDirty(reason);
-    });
-  }
-
-  private schedule(delayMs: number): void {
+  private setTimer(delayMs: number): void {
     this.timer = setTimeout(() => void this.run(), delayMs);
   }
 
   private async run(): Promise<void> {
     this.timer = null;
-    this.dirty = false;
+    const full = this.meshDirty || this.mesh === null;
+    const changed = new Map(this.changedNodes);
+    this.meshDirty = false;
+    this.changedNodes.clear();
     const waiters = this.waiters;
     this.waiters = [];
-    this.running = this.rebuild().catch((err: unknown) => this.opts.log.error({ err }, 'map rebuild failed'));
+    this.running = this.apply(full, changed);
     await this.running;
     this.running = null;
     for (const w of waiters) w();
-    if (this.dirty && !this.closed) {
+    if ((this.meshDirty || this.changedNodes.size > 0) && !this.closed) {
       this.batchStarted = Date.now();
-      this.schedule(this.opts.batchWindowMs);
+      this.setTimer(this.opts.batchWindowMs);
     }
   }
 
-  private async rebuild(): Promise<void> {
-    this.rebuilds++;
+  private async apply(full: boolean, changed: Map<string, string>): Promise<void> {
+    const started = performance.now();
+    const live = this.mesh?.order.length ?? 0;
+    const share = this.opts.fullBuildShare ?? 1 / 8;
+    let asFull = full || (changed.size > 8 && changed.size > live * share);
+    try {
+      if (!asFull && !(await this.applyNodeChanges(changed))) asFull = true;
+      if (asFull) {
+        this.fullBuilds++;
+        await this.rebuild(false);
+      }
+      this.rebuilds++;
+      this.opts.onApplied?.(performance.now() - started, asFull);
+    } catch (err) {
+      this.opts.log.error({ err, nodes: changed.size, full: asFull }, 'map update failed; the maps in force stay');
+      if (this.mesh?.updating) {
+        // The mesh no longer says what nodes were sent: build it again and send full maps.
+        await this.rebuild(true).catch((e: unknown) => this.opts.log.error({ err: e }, 'map rebuild failed'));
+      } else if (!asFull) {
+        this.meshDirty = true;
+      }
+    }
+  }
+
+  /** applyNodeChanges applies a batch of node changes in place; false when it needs a full build. */
+  private async applyNodeChanges(changed: Map<string, string>): Promise<boolean> {
+    const mesh = this.mesh!;
+    const records = new Map<string, NodeRecord | null>();
+    for (const id of changed.keys()) records.set(id, await this.opts.store.getNode(id));
+    const update = await applyNodeChanges(mesh, this.opts.builder, {
+      records,
+      presence: (n) => this.opts.presence.state(n.id, n.lastSeen),
+      now: this.opts.clock(),
+    });
+    if (!update) return false;
+    if (this.closed) return true;
+    for (const id of update.joined) this.join(id);
+    for (const [id, change] of update.changes) this.emit(id, change);
+    for (const id of update.left) this.leave(id);
+    this.scheduleExpiry(mesh);
+    return true;
+  }
+
+  /** rebuild makes every map again from the store and sends what changed (resync: full maps to everyone). */
+  private async rebuild(resync: boolean): Promise<void> {
     const now = this.opts.clock();
     const nodes = await this.opts.store.listNodes();
     const userGroups = await this.opts.store.userGroups();
-    const maps = await this.opts.builder.build({
-      nodes,
-      userGroups,
-      presence: (n) => this.opts.presence.state(n.id, n.lastSeen),
-      overlay: this.opts.store.overlay,
-      epoch: this.epoch,
-      now,
-    });
+    const previous = resync ? null : this.mesh;
+    const next = await this.opts.builder.build(
+      { nodes, userGroups, presence: (n) => this.opts.presence.state(n.id, n.lastSeen), overlay: this.opts.store.overlay, epoch: this.epoch, now },
+      previous,
+    );
     if (this.closed) return;
-    for (const [nodeId, candidate] of maps) {
-      const state = this.states.get(nodeId);
-      if (!state) {
-        const version = (this.retiredVersions.get(nodeId) ?? 0) + 1;
-        this.retiredVersions.delete(nodeId);
-        this.states.set(nodeId, { map: { ...candidate, version }, history: [] });
-        continue;
+    const changes = previous ? diffMeshes(previous, next) : new Map<string, MapChange>();
+    this.mesh = next;
+    for (const n of next.order) {
+      if (!this.versions.has(n.id)) this.join(n.id);
+      else if (resync) this.resend(n.id);
+      else {
+        const change = changes.get(n.id);
+        if (change) this.emit(n.id, change);
       }
-      const next = { ...candidate, version: state.map.version + 1 };
-      const delta = diffMaps(state.map, next);
-      if (!delta) continue;
-      state.map = next;
-      state.history.push(delta);
-      if (state.history.length > this.historyLimit) state.history.shift();
-      for (const sink of this.sinks.get(nodeId) ?? []) sink.send(delta);
     }
-    for (const [nodeId, state] of this.states) {
-      if (maps.has(nodeId)) continue;
-      this.states.delete(nodeId);
-      this.retiredVersions.set(nodeId, state.map.version);
-      this.closeStreams(nodeId);
-    }
-    this.scheduleExpiry(nodes.filter((n) => isLiveNode(n, now)).map((n) => n.expiresAt), now);
+    for (const id of [...this.versions.keys()]) if (!next.nodes.has(id)) this.leave(id);
+    this.scheduleExpiry(next);
+  }
+
+  private join(nodeId: string): void {
+    const version = (this.retiredVersions.get(nodeId) ?? 0) + 1;
+    this.retiredVersions.delete(nodeId);
+    this.versions.set(nodeId, { version, history: [] });
+  }
+
+  private leave(nodeId: string): void {
+    const v = this.versions.get(nodeId);
+    if (!v) return;
+    this.versions.delete(nodeId);
+    this.retiredVersions.set(nodeId, v.version);
+    this.closeStreams(nodeId);
+  }
+
+  private emit(nodeId: string, change: MapChange): void {
+    const v = this.versions.get(nodeId);
+    if (!v) return;
+    const delta: DeltaMapResponse = { kind: 'delta', epoch: this.epoch, baseVersion: v.version, version: v.version + 1, ...change };
+    v.version++;
+    v.history.push(delta);
+    if (v.history.length > this.historyLimit) v.history.shift();
+    for (const sink of this.sinks.get(nodeId) ?? []) sink.send(delta);
+  }
+
+  /** resend gives a node a full map at a new version; deltas from before cannot be composed with it. */
+  private resend(nodeId: string): void {
+    const v = this.versions.get(nodeId)!;
+    v.version++;
+    v.history = [];
+    const map = this.currentMap(nodeId);
+    if (map) for (const sink of this.sinks.get(nodeId) ?? []) sink.send({ kind: 'full', map });
   }
 
   /** A node whose key expires leaves every map at that moment. */
-  private scheduleExpiry(expiries: Array<number | null>, now: number): void {
+  private scheduleExpiry(mesh: Mesh): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
-    const next = Math.min(...expiries.filter((e): e is number => e !== null));
+    let next = Infinity;
+    for (const n of mesh.order) if (n.record.expiresAt !== null && n.record.expiresAt < next) next = n.record.expiresAt;
     if (!Number.isFinite(next)) return;
-    this.expiryTimer = setTimeout(() => this.markDirty('node key expiry'), Math.min(MAX_TIMER_MS, Math.max(0, next - now) + 5));
+    const now = this.opts.clock();
+    this.expiryTimer = setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(0, next - now) + 5));
     this.expiryTimer.unref();
+  }
+
+  private expire(): void {
+    const mesh = this.mesh;
+    if (!mesh) return;
+    const now = this.opts.clock();
+    let any = false;
+    for (const n of mesh.order) {
+      if (n.record.expiresAt !== null && n.record.expiresAt <= now) {
+        this.nodeChanged(n.id, `key of ${n.record.name} expired`);
+        any = true;
+      }
+    }
+    if (!any) this.scheduleExpiry(mesh);
   }
 
   /** currentMap is the node's map as last built, or null if it is not in the mesh. */
   currentMap(nodeId: string): NetworkMapData | null {
-    return this.states.get(nodeId)?.map ?? null;
+    const v = this.versions.get(nodeId);
+    const map = v ? this.mesh?.mapOf(nodeId) : null;
+    return map ? { ...map, version: v!.version } : null;
   }
 
   /**
@@ -186,17 +303,17 @@ export class MapStreamer {
    * of this epoch is still in the history (an empty delta when it is current), else the full map.
    */
   initialResponse(nodeId: string, since: number | null, epoch: string | null): MapResponse | null {
-    const state = this.states.get(nodeId);
-    if (!state) return null;
-    const current = state.map;
+    const v = this.versions.get(nodeId);
+    if (!v) return null;
     if (since !== null && epoch === this.epoch) {
-      if (since === current.version) {
+      if (since === v.version) {
         return { kind: 'delta', epoch: this.epoch, baseVersion: since, version: since, peersUpserted: [], peersRemoved: [] };
       }
-      const from = state.history.findIndex((d) => d.baseVersion === since);
-      if (from >= 0) return composeDeltas(state.history.slice(from));
+      const from = v.history.findIndex((d) => d.baseVersion === since);
+      if (from >= 0) return composeDeltas(v.history.slice(from));
     }
-    return { kind: 'full', map: current };
+    const map = this.currentMap(nodeId);
+    return map ? { kind: 'full', map } : null;
   }
 
   /** attach registers an open stream; the returned function detaches it. */
@@ -224,7 +341,7 @@ export class MapStreamer {
     for (const set of this.sinks.values()) for (const sink of set) sink.ping();
   }
 
-  /** close stops timers, waits for a running rebuild and ends every stream. */
+  /** close stops timers, waits for a running update and ends every stream. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);

@@ -25,7 +25,7 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
   app.post(ROUTES.endpoints, { bodyLimit: BODY_LIMITS.endpoints, preValidation, schema: { body: endpointsBody, querystring: emptyQuery } }, async (request) => {
     const node = request.node!;
     const endpoints = canonicalEndpoints((request.body as EndpointsRequest).endpoints, 'body.endpoints');
-    if (await s.store.setEndpoints(node.id, endpoints)) s.streamer.markDirty(`endpoints of ${node.name}`);
+    if (await s.store.setEndpoints(node.id, endpoints)) s.streamer.nodeChanged(node.id, `endpoints of ${node.name}`);
     return { ok: true };
   });
 

@@ -45,7 +45,8 @@ export class PostureDecider {
     if (!hooks.has('evaluatePosture')) {
       // No posture engine on the controller: the foundation behaviour (record what the agent said).
       const changed = await store.setFacts(node.id, facts, agentPosture);
-      if (changed && (hooks.has('transformNetworkMap') || hooks.has('transformNetworkMaps'))) streamer.markDirty(`facts of ${node.name}`);
+      // The posture is part of what deciders and extensions see of the node.
+      if (changed) streamer.nodeChanged(node.id, `facts of ${node.name}`);
       return { posture: agentPosture, transition: null };
     }
     const digest = inputDigest(facts);
@@ -74,7 +75,7 @@ export class PostureDecider {
     await this.d.audit({ action: decision.compliant ? 'posture.allow' : 'posture.deny', actor, target: node.id, details });
     if (was === now) return { posture: decision, transition: null };
     await this.d.audit({ action: now ? 'posture.quarantine' : 'posture.restore', actor, target: node.id, details });
-    streamer.markDirty(`${node.name} ${now ? 'quarantined' : 'restored'}`);
+    streamer.nodeChanged(node.id, `${node.name} ${now ? 'quarantined' : 'restored'}`);
     this.d.log.info({ node: node.name, compliant: decision.compliant, reasons: decision.reasons, policyVersion: decision.policyVersion }, now ? 'node quarantined' : 'node restored');
     return { posture: decision, transition: now ? 'quarantined' : 'restored' };
   }

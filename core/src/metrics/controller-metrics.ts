@@ -23,7 +23,7 @@ export class ControllerMetrics {
 
   constructor(meter: Meter, snapshot: () => Promise<ControllerMetricsSnapshot> | ControllerMetricsSnapshot) {
     this.buildTime = meter.createHistogram('trellis_map_build_duration_seconds', {
-      description: 'Time to build every node NetworkMap in one rebuild',
+      description: 'Time to apply one batch of map changes: kind=full rebuilds every node map, kind=incremental only what the changed nodes affect',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
@@ -50,9 +50,9 @@ export class ControllerMetrics {
     );
   }
 
-  /** recordBuild records one whole-mesh map build that took ms milliseconds. */
-  recordBuild(ms: number): void {
-    this.buildTime.record(ms / 1000);
+  /** recordBuild records one batch of map changes that took ms milliseconds: a full build or an incremental change. */
+  recordBuild(ms: number, kind: 'full' | 'incremental' = 'full'): void {
+    this.buildTime.record(ms / 1000, { kind });
   }
 
   /** recordRequest records one answered HTTP request that took ms milliseconds. */

@@ -19,6 +19,12 @@ export interface HookRunner {
   runParallel<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Array<Result<H>>>;
   /** parallel, keyed by plugin name: for results that belong to a plugin (status sections). */
   runParallelNamed<H extends HooksOfKind<'parallel'>>(hook: H, ...args: Args<H>): Promise<Record<string, Result<H>>>;
+  /**
+   * parallel, once per item (e.g. mapExtension for every node of a build): one record per item,
+   * keyed by plugin name, without null or undefined results. A plain (non-promise) result costs a
+   * plain call: no promise or timer per item; failures are logged once per plugin and batch.
+   */
+  runParallelEach<H extends HooksOfKind<'parallel'>>(hook: H, items: ReadonlyArray<Args<H>>): Promise<Array<Record<string, NonNullable<Result<H>>>>>;
   /** Whether any loaded plugin implements the hook (lets callers skip work). */
   has(hook: HookName): boolean;
 }
@@ -36,6 +42,9 @@ export const noHooks: HookRunner = {
   },
   async runParallelNamed() {
     return {};
+  },
+  async runParallelEach(_hook, items) {
+    return items.map(() => ({}));
   },
   has() {
     return false;

@@ -28,6 +28,10 @@ describe('checkPlugins', () => {
     expect(() => checkPlugins([plugin('a', {}, { dependsOn: ['zz'] })])).toThrow(/depends on "zz"/);
     expect(() => checkPlugins([plugin('a', {}, { dependsOn: ['b'] }), plugin('b', {}, { dependsOn: ['a'] })])).toThrow(/cycle: a → b → a/);
   });
+  it('refuses a plugin that still defines a removed hook, naming what replaced it', () => {
+    const old = { ...plugin('old'), transformNetworkMaps: (maps: unknown[]) => maps } as unknown as TrellisPlugin;
+    expect(() => checkPlugins([old])).toThrow(/plugin "old" defines transformNetworkMaps, a hook this core no longer has; use decideAccess .* and mapExtension/);
+  });
 });
 
 describe('validatePluginConfig', () => {
@@ -132,5 +136,46 @@ describe('PluginHost', () => {
     await host.start([{ plugin: plugin('slow', { onNetworkMap: () => new Promise<void>(() => {}) }), config: {} }], {});
     await host.runParallel('onNetworkMap', {} as never);
     expect(lines.find((l) => l.msg === 'plugin hook failed')).toMatchObject({ plugin: 'slow', code: 'TRELLIS_ERR_PLUGIN_HOOK_TIMEOUT' });
+  });
+
+  it('decideAccess: the first plugin with a decision wins; a failing one is skipped', async () => {
+    const { log, lines } = captureLog();
+    const host = new PluginHost('controller', log);
+    const decision = { version: 'v', grants: [], nodes: new Map() };
+    await host.start(
+      [
+        { plugin: plugin('none', { decideAccess: () => null }), config: {} },
+        { plugin: plugin('broken', { decideAccess: () => { throw new Error('no policy'); } }), config: {} },
+        { plugin: plugin('policy', { decideAccess: async () => decision }), config: {} },
+        { plugin: plugin('later', { decideAccess: () => ({ ...decision, version: 'other' }) }), config: {} },
+      ],
+      {},
+    );
+    expect(await host.runFirst('decideAccess', { nodes: [], scope: 'mesh' })).toBe(decision);
+    expect(lines.filter((l) => l.msg === 'plugin hook failed').map((l) => [l.plugin, l.hook, l.kind])).toEqual([['broken', 'decideAccess', 'first']]);
+  });
+
+  it('mapExtension: one record per node keyed by plugin, no key for null, plain results without a timer, failures logged once per batch', async () => {
+    const { log, lines } = captureLog();
+    const host = new PluginHost('controller', log, 50);
+    const node = (id: string) => ({ id, name: id, user: null, groups: [], tags: [], addresses: { ipv4: '100.64.0.1', ipv6: 'fd7a::1' }, posture: null, approved: true });
+    await host.start(
+      [
+        { plugin: plugin('shape', { mapExtension: (n) => (n.id === 'b' ? null : { profile: n.id }) }), config: {} },
+        { plugin: plugin('slow', { mapExtension: async (n) => ({ later: n.id }) }), config: {} },
+        { plugin: plugin('flaky', { mapExtension: (n) => { if (n.id !== 'a') throw new Error(`no ${n.id}`); return 1; } }), config: {} },
+      ],
+      {},
+    );
+    const timers = jest.spyOn(global, 'setTimeout');
+    const plain = await host.runParallelEach('mapExtension', [[node('a')]]);
+    expect(plain).toEqual([{ shape: { profile: 'a' }, slow: { later: 'a' }, flaky: 1 }]);
+    // Only the plugin that answers with a promise costs a timer (its timeout).
+    expect(timers).toHaveBeenCalledTimes(1);
+    timers.mockRestore();
+    const out = await host.runParallelEach('mapExtension', [[node('a')], [node('b')], [node('c')]]);
+    expect(out).toEqual([{ shape: { profile: 'a' }, slow: { later: 'a' }, flaky: 1 }, { slow: { later: 'b' } }, { shape: { profile: 'c' }, slow: { later: 'c' } }]);
+    expect(lines.filter((l) => l.msg === 'plugin hook failed')).toEqual([expect.objectContaining({ plugin: 'flaky', hook: 'mapExtension', calls: 2, err: 'no b' })]);
+    expect(host.failures.get('flaky')).toBe(2);
   });
 });

@@ -4,7 +4,7 @@ import Ajv from 'ajv';
 import semver from 'semver';
 import { PluginErrorCode, SkipPlugin } from '../api/errors';
 import { TrellisError } from '../errors';
-import { HOOK_KINDS, type HookName, type HookSignatures, type HooksOfKind } from '../api/hooks';
+import { HOOK_KINDS, REMOVED_HOOKS, type HookName, type HookSignatures, type HooksOfKind } from '../api/hooks';
 import { PLUGIN_API_VERSION, type AgentAccess, type ControllerAccess, type MetricsAccess, type TrellisPlugin } from '../api/plugin';
 import { loadRuntimeConfig, type PluginEntry } from '../config/runtime-config';
 import type { Logger } from '../log/logger';
@@ -31,6 +31,11 @@ export function checkPlugins(plugins: TrellisPlugin[], coreVersion = PLUGIN_API_
       throw pluginError(PluginErrorCode.INVALID_PLUGIN, 'a plugin is missing manifest.name, manifest.version or manifest.apiRange; build it with definePlugin()');
     }
     if (byName.has(m.name)) throw pluginError(PluginErrorCode.DUPLICATE_NAME, `plugin "${m.name}" is loaded twice; plugin names must be unique`);
+    for (const [hook, instead] of Object.entries(REMOVED_HOOKS)) {
+      if (typeof (p as unknown as Record<string, unknown>)[hook] === 'function') {
+        throw pluginError(PluginErrorCode.INVALID_PLUGIN, `plugin "${m.name}" defines ${hook}, a hook this core no longer has; use ${instead} instead`);
+      }
+    }
     if (!semver.validRange(m.apiRange) || !semver.satisfies(coreVersion, m.apiRange)) {
       throw pluginError(PluginErrorCode.API_RANGE, `plugin "${m.name}" needs plugin API ${m.apiRange}, but this core provides ${coreVersion}`);
     }
@@ -171,9 +176,9 @@ export class PluginHost implements HookRunner {
     return out;
   }
 
-  private failed(plugin: string, hook: HookName, err: unknown): void {
-    this.failures.set(plugin, (this.failures.get(plugin) ?? 0) + 1);
-    this.log.error({ plugin, hook, kind: HOOK_KINDS[hook], code: codeOf(err), err: (err as Error)?.message }, 'plugin hook failed');
+  private failed(plugin: string, hook: HookName, err: unknown, calls = 1): void {
+    this.failures.set(plugin, (this.failures.get(plugin) ?? 0) + calls);
+    this.log.error({ plugin, hook, kind: HOOK_KINDS[hook], code: codeOf(err), err: (err as Error)?.message, ...(calls > 1 ? { calls } : {}) }, 'plugin hook failed');
   }
 
   async runFirst<H extends HooksOfKind<'first'>>(hook: H, ...args: Args<H>): Promise<Result<H> | null> {
@@ -216,6 +221,44 @@ export class PluginHost implements HookRunner {
     return out;
   }
 
+  async runParallelEach<H extends HooksOfKind<'parallel'>>(hook: H, items: ReadonlyArray<Args<H>>): Promise<Array<Record<string, NonNullable<Result<H>>>>> {
+    const out = items.map(() => ({}) as Record<string, NonNullable<Result<H>>>);
+    const pending: Array<Promise<void>> = [];
+    const failures: Array<{ name: string; calls: number; first: unknown }> = [];
+    for (const a of this.active) {
+      const fn = a.plugin[hook] as AnyHook | undefined;
+      if (typeof fn !== 'function') continue;
+      const name = a.plugin.manifest.name;
+      const failure = { name, calls: 0, first: undefined as unknown };
+      failures.push(failure);
+      const fail = (err: unknown) => {
+        if (failure.calls++ === 0) failure.first = err;
+      };
+      for (let i = 0; i < items.length; i++) {
+        let r: unknown;
+        try {
+          r = fn.apply(a.plugin, items[i] as unknown[]);
+        } catch (err) {
+          fail(err);
+          continue;
+        }
+        if (isPromiseLike(r)) {
+          const at = out[i]!;
+          pending.push(
+            withTimeout(Promise.resolve(r), this.hookTimeoutMs, name, hook).then((v) => {
+              if (v !== null && v !== undefined) at[name] = v as NonNullable<Result<H>>;
+            }, fail),
+          );
+        } else if (r !== null && r !== undefined) {
+          out[i]![name] = r as NonNullable<Result<H>>;
+        }
+      }
+    }
+    if (pending.length > 0) await Promise.all(pending);
+    for (const f of failures) if (f.calls > 0) this.failed(f.name, hook, f.first, f.calls);
+    return out;
+  }
+
   /** shutdown stops plugins in reverse setup order; a failing shutdown is logged and the rest continue. */
   async shutdown(): Promise<void> {
     for (const a of [...this.active].reverse()) {
@@ -242,6 +285,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, plugin: string, hook: string)
     timer.unref();
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function codeOf(err: unknown): string {

@@ -1,9 +1,9 @@
 /**
  * ControllerPolicy: the posture-opa plugin on the controller. It registers the policy engine
  * (compile + test with the real opa, validate bundles, explain decisions), evaluates the active
- * version (always the controller's active pointer, reloaded when it moves), and turns
- * trellis/access/netmaps into each node's visible peers and packet filter: per class of alike
- * nodes when the policy declares its class contract (netmap-classes.ts), else over all nodes.
+ * version (always the controller's active pointer, reloaded when it moves), and answers
+ * decideAccess from trellis/access/grants: per class of alike nodes when the policy declares what
+ * it reads of a node (trellis/access/node_reads, node-classes.ts), else over the nodes given.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,43 +13,37 @@ import { dirname, join, resolve, sep } from 'node:path';
 import {
   TrellisError,
   type AccessAnswer,
+  type AccessDecision,
+  type AccessDecisionRequest,
+  type AccessGrant,
   type AccessQuestion,
   type ControllerPolicyAccess,
-  type MapsBuildContext,
-  type NetworkMapData,
+  type NodeGrants,
   type NodeInfo,
-  type PeerNode,
   type PluginLogger,
   type PolicyEngine,
   type PolicySource,
   type PreparedPolicy,
 } from '@trellis/core/api';
+import { forMember, readGrants, type EvaluatedGrants } from './access-grants';
 import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
-import { expandClasses, indexFromPairs, netmapsFromIndex, partitionNodes, repInput } from './netmap-classes';
-import { directView, emptyView, type NetmapsView, type RegoNetmap, type SharedPeerLists } from './netmap-view';
+import { partitionNodes, readNodeReads, type NodeReads, type PolicyNode } from './node-classes';
 import { compilePolicies, testPolicies } from './opa-cli';
 import { parsePolicyBundle } from './policy-bundle';
 import { PolicyEvaluator } from './wasm-evaluator';
 
 /** The key of the map extension that carries the active policy version to agents. */
 export const EXTENSION_KEY = 'posture-opa';
+/** Who sees whom and what each node accepts, as grants (the controller expands them). */
+export const GRANTS_ENTRYPOINT = 'trellis/access/grants';
+/** The per-node netmaps: the expansion of grants, kept as the reference for tests and opa eval. */
 export const NETMAPS_ENTRYPOINT = 'trellis/access/netmaps';
 export const DECISION_ENTRYPOINT = 'trellis/access/decision';
-/**
- * The optional per-rule index (rule -> source nodes, destination nodes and addresses) netmaps is
- * computed from, as (rule, node) pairs; in class mode the controller expands it itself
- * (indexFromPairs, netmapsFromIndex).
- */
-export const NETMAP_INDEX_ENTRYPOINT = 'trellis/access/netmap_pairs';
-/** The optional entrypoint by which an access policy declares how netmaps reads nodes. */
-export const CLASS_CONTRACT_ENTRYPOINT = 'trellis/access/class_contract';
-/** The class contract netmap-classes.ts implements. */
-export const CLASS_CONTRACT = 'node-classes/v1';
+/** The optional entrypoint by which an access policy declares what it reads of a node (node-classes.ts). */
+export const NODE_READS_ENTRYPOINT = 'trellis/access/node_reads';
 /** Entrypoints a bundle must have to be activated on the controller. */
-export const REQUIRED_ENTRYPOINTS = [NETMAPS_ENTRYPOINT, DECISION_ENTRYPOINT, 'trellis/posture/decision'] as const;
-
-export type { RegoNetmap } from './netmap-view';
+export const REQUIRED_ENTRYPOINTS = [GRANTS_ENTRYPOINT, DECISION_ENTRYPOINT, 'trellis/posture/decision'] as const;
 
 export interface ControllerPolicyOptions {
   access: ControllerPolicyAccess;
@@ -57,18 +51,26 @@ export interface ControllerPolicyOptions {
   clock?: WallClock;
   /** opa binary for push (compile/test); default resolveOpaBinary(). */
   opaPath?: string;
-  /** Evaluate netmaps per class of alike nodes when the policy allows it (default true). */
+  /** Evaluate grants per class of alike nodes when the policy allows it (default true). */
   netmapClasses?: boolean;
 }
 
-/** How the last netmaps evaluation went, for logs and benchmarks. */
-export interface NetmapsStats {
+/** How the last access evaluation went, for logs and benchmarks. */
+export interface AccessDecisionStats {
+  scope: AccessDecisionRequest['scope'];
   mode: 'classes' | 'direct';
   nodes: number;
   /** Nodes the policy was evaluated over (representatives in class mode). */
   evaluatedNodes: number;
   classes: number | null;
   evalMs: number;
+}
+
+/** The extension posture-opa puts in every map: the policy version, and the controller's verdict on the node. */
+export interface PostureOpaExtension {
+  version: string;
+  quarantined: boolean;
+  reasons?: string[];
 }
 
 /**
@@ -92,8 +94,8 @@ export function findShippedBundle(): string | null {
 /** isQuarantined: the controller's last decision says non-compliant (no decision yet is not quarantine). */
 export const isQuarantined = (n: Pick<NodeInfo, 'posture'>): boolean => n.posture !== null && n.posture.compliant === false;
 
-/** netmapsInput is the trellis/access/netmaps input for the approved nodes of the mesh. */
-export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: Array<Record<string, unknown>> } {
+/** netmapsInput is the input of trellis/access/grants (and netmaps) for the approved nodes given. */
+export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: PolicyNode[] } {
   return {
     nodes: nodes
       .filter((n) => n.approved)
@@ -109,23 +111,6 @@ export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: Array<Record<
   };
 }
 
-/** The context core's MapBuilder passes to transformNetworkMaps (core/src/controller/map-builder.ts). */
-interface SharedPeersContext extends SharedPeerLists {
-  peerEntries: ReadonlyMap<string, PeerNode>;
-}
-
-/** withoutPeers copies a map with new peers, filter and extensions, never reading its old peers (which may be built on read). */
-function withoutPeers(map: NetworkMapData, peers: PeerNode[], packetFilter: NetworkMapData['packetFilter'], extensions: NetworkMapData['extensions']): NetworkMapData {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(map)) if (key !== 'peers') out[key] = (map as unknown as Record<string, unknown>)[key];
-  return { ...(out as unknown as NetworkMapData), peers, packetFilter, extensions };
-}
-
-function isEmpty(o: object): boolean {
-  for (const _ in o) return false;
-  return true;
-}
-
 function rewriteMessage(err: unknown, from: string, to: string): unknown {
   if (!(err instanceof TrellisError)) return err;
   return new TrellisError(err.code, err.message.split(from).join(to), err.details);
@@ -133,11 +118,15 @@ function rewriteMessage(err: unknown, from: string, to: string): unknown {
 
 export class ControllerPolicy {
   private evaluator: PolicyEvaluator | null = null;
-  /** Last successful netmaps result, kept when an evaluation fails so the mesh does not flap open or shut. */
-  private lastGood: NetmapsView = emptyView;
-  /** Whether each loaded version declares the class contract, by version. */
-  private readonly contract = new Map<string, boolean>();
-  lastNetmapsStats: NetmapsStats | null = null;
+  /** Last successful evaluation, kept when one fails so the mesh does not flap open or shut. */
+  private lastGood: { version: string; grants: readonly AccessGrant[]; nodes: Map<string, NodeGrants> } | null = null;
+  /** What each loaded version says it reads of a node (null: no usable node_reads), by version. */
+  private readonly reads = new Map<string, NodeReads | null>();
+  /** The grants list of the active version, read once and shared by every decision. */
+  private grantList: { version: string; grants: readonly AccessGrant[] } | null = null;
+  /** The extension of every node that is not quarantined, per version. */
+  private plain: { version: string; extension: PostureOpaExtension } | null = null;
+  lastDecisionStats: AccessDecisionStats | null = null;
   readonly engine: PolicyEngine;
 
   constructor(private readonly o: ControllerPolicyOptions) {
@@ -234,84 +223,98 @@ export class ControllerPolicy {
   }
 
   /**
-   * transformMaps keeps only the peers each node may reach or be reached by, sets its packet filter
-   * (default deny: no entry means []) and the policy version extension. Unapproved nodes get nothing.
+   * decideAccess answers core's access question from trellis/access/grants: for the whole mesh
+   * (scope 'mesh') or the nodes that changed ('nodes'). null when no policy is active (the mesh
+   * stays open, as without the plugin). A failed evaluation is logged and the last good decision
+   * stays in force.
    */
-  async transformMaps(maps: NetworkMapData[], ctx: MapsBuildContext): Promise<NetworkMapData[]> {
+  async decideAccess(request: AccessDecisionRequest): Promise<AccessDecision | null> {
     const evaluator = await this.current();
-    if (!evaluator) return maps;
-    let view: NetmapsView;
-    try {
-      view = this.evaluateNetmaps(evaluator, ctx.nodes);
-      this.lastGood = view;
-    } catch (err) {
-      this.o.log.error({ err: (err as Error).message, policyVersion: evaluator.version }, 'access policy evaluation failed; keeping the last good peers and filters');
-      view = this.lastGood;
-    }
-    const info = new Map(ctx.nodes.map((n) => [n.id, n]));
-    const { peerEntries: entries, peersWithout, peersAt } = ctx as MapsBuildContext & Partial<SharedPeersContext>;
-    const shared: SharedPeerLists = {
-      ...(typeof peersWithout === 'function' ? { peersWithout } : {}),
-      ...(typeof peersAt === 'function' ? { peersAt } : {}),
-    };
-    // Most maps carry no other extension and are not quarantined: they share one read-only object.
-    const plainExtensions = Object.freeze({ [EXTENSION_KEY]: Object.freeze({ version: evaluator.version, quarantined: false }) });
-    return maps.map((map, i) => {
-      // MapBuilder passes ctx.nodes in the maps' order; anything else is looked up by id.
-      const self = ctx.nodes[i]?.id === map.self.id ? ctx.nodes[i] : info.get(map.self.id);
-      // The node learns the controller's verdict on it, so `trellis status` can say why it was cut off.
-      const quarantined = self !== undefined && isQuarantined(self);
-      const extensions =
-        !quarantined && isEmpty(map.extensions)
-          ? plainExtensions
-          : { ...map.extensions, [EXTENSION_KEY]: quarantined ? { version: evaluator.version, quarantined: true, reasons: [...(self.posture?.reasons ?? [])] } : { version: evaluator.version, quarantined: false } };
-      const r = self?.approved ? view.get(map.self.id) : undefined;
-      if (!r) return withoutPeers(map, [], [], extensions);
-      // Untouched full mesh (peers still the builder's accessor): pick from the shared entries.
-      const fullMesh = entries instanceof Map && typeof Object.getOwnPropertyDescriptor(map, 'peers')?.get === 'function';
-      const peers = fullMesh && r.peersAmong ? r.peersAmong(entries, shared) : r.filterPeers(map.peers);
-      return withoutPeers(map, peers, r.packetFilter, extensions);
-    });
-  }
-
-  /**
-   * evaluateNetmaps runs trellis/access/netmaps: over class representatives when the policy
-   * declares the class contract and the mesh fits it, else over every approved node.
-   */
-  evaluateNetmaps(evaluator: PolicyEvaluator, nodes: readonly NodeInfo[]): NetmapsView {
+    if (!evaluator) return null;
     const started = performance.now();
-    const input = netmapsInput(nodes);
-    if (this.o.netmapClasses !== false && this.hasClassContract(evaluator)) {
-      const acls = (evaluator.currentData.trellis as Record<string, unknown> | undefined)?.acls;
-      const partition = partitionNodes(input.nodes, acls);
-      if (partition) {
-        const reps = repInput(partition);
-        let value: Record<string, RegoNetmap> | null | undefined;
-        if (evaluator.entrypoints.includes(NETMAP_INDEX_ENTRYPOINT)) {
-          const index = indexFromPairs(evaluator.evaluate(NETMAP_INDEX_ENTRYPOINT, reps));
-          value = index && netmapsFromIndex(partition, index);
-          if (!value) this.o.log.warn({ policyVersion: evaluator.version }, 'netmap_pairs has an unexpected shape; evaluating netmaps over the representatives');
+    try {
+      const reads = request.scope === 'mesh' && this.o.netmapClasses !== false ? this.nodeReads(evaluator) : null;
+      const known = this.grantList?.version === evaluator.version ? this.grantList.grants : undefined;
+      const evaluated = evaluateGrants(evaluator, request.nodes, reads, known);
+      if (!known) this.grantList = { version: evaluator.version, grants: evaluated.grants };
+      this.lastDecisionStats = { scope: request.scope, ...evaluated.stats, evalMs: performance.now() - started };
+      if (request.scope === 'mesh') {
+        this.lastGood = { version: evaluator.version, grants: evaluated.grants, nodes: evaluated.nodes };
+      } else if (this.lastGood?.version === evaluator.version) {
+        for (const n of request.nodes) {
+          const ng = evaluated.nodes.get(n.id);
+          if (ng) this.lastGood.nodes.set(n.id, ng);
+          else this.lastGood.nodes.delete(n.id);
         }
-        value ??= evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, reps);
-        const view = expandClasses(partition, value && typeof value === 'object' ? value : {});
-        if (view) {
-          this.lastNetmapsStats = { mode: 'classes', nodes: input.nodes.length, evaluatedNodes: reps.nodes.length, classes: partition.classes.length, evalMs: performance.now() - started };
-          return view;
-        }
-        this.o.log.warn({ policyVersion: evaluator.version }, 'netmaps over class representatives broke the class contract; evaluating over every node');
       }
+      return { version: evaluator.version, grants: evaluated.grants, nodes: evaluated.nodes };
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message, policyVersion: evaluator.version, scope: request.scope }, 'access policy evaluation failed; keeping the last good peers and filters');
+      // With nothing good yet every node is cut off, under a version no evaluation gives.
+      const last = this.lastGood ?? { version: `${evaluator.version}:failed`, grants: [], nodes: new Map<string, NodeGrants>() };
+      if (request.scope === 'mesh') return { version: last.version, grants: last.grants, nodes: last.nodes };
+      const nodes = new Map<string, NodeGrants>();
+      for (const n of request.nodes) {
+        const ng = last.nodes.get(n.id);
+        if (ng) nodes.set(n.id, ng);
+      }
+      return { version: last.version, grants: last.grants, nodes };
     }
-    const value = evaluator.evaluate<Record<string, RegoNetmap>>(NETMAPS_ENTRYPOINT, input);
-    this.lastNetmapsStats = { mode: 'direct', nodes: input.nodes.length, evaluatedNodes: input.nodes.length, classes: null, evalMs: performance.now() - started };
-    return directView(value && typeof value === 'object' ? value : {});
   }
 
-  private hasClassContract(evaluator: PolicyEvaluator): boolean {
-    let known = this.contract.get(evaluator.version);
-    if (known === undefined) {
-      known = evaluator.entrypoints.includes(CLASS_CONTRACT_ENTRYPOINT) && evaluator.evaluate(CLASS_CONTRACT_ENTRYPOINT, {}) === CLASS_CONTRACT;
-      this.contract.set(evaluator.version, known);
-    }
-    return known;
+  /** mapExtension is posture-opa's part of a node's map: the policy version, and whether (and why) the node is quarantined. */
+  mapExtension(node: NodeInfo): PostureOpaExtension | null {
+    const evaluator = this.evaluator;
+    if (!evaluator) return null;
+    if (isQuarantined(node)) return { version: evaluator.version, quarantined: true, reasons: [...(node.posture?.reasons ?? [])] };
+    if (this.plain?.version !== evaluator.version) this.plain = { version: evaluator.version, extension: Object.freeze({ version: evaluator.version, quarantined: false }) };
+    return this.plain.extension;
   }
+
+  private nodeReads(evaluator: PolicyEvaluator): NodeReads | null {
+    if (this.reads.has(evaluator.version)) return this.reads.get(evaluator.version)!;
+    const reads = nodeReadsOf(evaluator);
+    if (evaluator.entrypoints.includes(NODE_READS_ENTRYPOINT) && !reads) {
+      this.o.log.warn({ policyVersion: evaluator.version }, 'node_reads is not node-classes/v2 or names a prefix it cannot read exactly; evaluating grants over every node');
+    }
+    this.reads.set(evaluator.version, reads);
+    return reads;
+  }
+}
+
+/** nodeReadsOf reads what the loaded policy says it reads of a node; null without a usable node_reads. */
+export function nodeReadsOf(evaluator: PolicyEvaluator): NodeReads | null {
+  return evaluator.entrypoints.includes(NODE_READS_ENTRYPOINT) ? readNodeReads(evaluator.evaluate(NODE_READS_ENTRYPOINT, {})) : null;
+}
+
+/**
+ * evaluateGrants runs trellis/access/grants over one representative per class of alike nodes when
+ * reads (the policy's node_reads) is given and the nodes can be partitioned by it, else over every
+ * node given; each member gets its representative's grants. known: the version's grants list, to share.
+ */
+export function evaluateGrants(
+  evaluator: PolicyEvaluator,
+  nodes: readonly NodeInfo[],
+  reads: NodeReads | null,
+  known?: readonly AccessGrant[],
+): EvaluatedGrants & { stats: Omit<AccessDecisionStats, 'scope' | 'evalMs'> } {
+  const input = netmapsInput(nodes);
+  const source = `policy ${evaluator.version.slice(0, 12)}`;
+  const partition = reads ? partitionNodes(input.nodes, reads) : null;
+  if (!partition) {
+    const byId = new Map(input.nodes.map((n) => [n.id, n.addresses]));
+    const evaluated = readGrants(evaluator.evaluate(GRANTS_ENTRYPOINT, input), source, known, (id) => byId.get(id));
+    return { ...evaluated, stats: { mode: 'direct', nodes: input.nodes.length, evaluatedNodes: input.nodes.length, classes: null } };
+  }
+  const reps = partition.classes.map((c) => c.members[0]!);
+  const repAddrs = new Map(reps.map((n) => [n.id, n.addresses]));
+  const evaluated = readGrants(evaluator.evaluate(GRANTS_ENTRYPOINT, { nodes: reps }), source, known, (id) => repAddrs.get(id));
+  const out = new Map<string, NodeGrants>();
+  for (const c of partition.classes) {
+    const rep = c.members[0]!;
+    const ng = evaluated.nodes.get(rep.id);
+    if (!ng) continue;
+    for (const m of c.members) out.set(m.id, forMember(ng, rep.addresses, m.addresses));
+  }
+  return { grants: evaluated.grants, nodes: out, stats: { mode: 'classes', nodes: input.nodes.length, evaluatedNodes: reps.length, classes: partition.classes.length } };
 }

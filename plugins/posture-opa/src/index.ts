@@ -1,8 +1,7 @@
 /**
  * @trellis/plugin-posture-opa: Rego policies compiled to WebAssembly, evaluated in-process with
- * opa-wasm. Device posture on the agent (evaluatePosture), access decisions and per-node peer
- * visibility / packet filters for the controller (PolicyEvaluator), and the opa CLI to compile
- * and test policies.
+ * opa-wasm. Device posture on the agent and the controller (evaluatePosture), access decisions
+ * for the controller's maps as grants (decideAccess), and the opa CLI to compile and test policies.
  */
 export { PolicyErrorCode, policyErrors } from './errors';
 export { readTar } from './tar-reader';
@@ -16,22 +15,24 @@ export type { PolicyEvaluatorOptions } from './wasm-evaluator';
 export { compilePolicies, OPTIONAL_POLICY_ENTRYPOINTS, POLICY_ENTRYPOINTS, resolveOpaBinary, testPolicies } from './opa-cli';
 export type { CompiledPolicies, OpaCliOptions } from './opa-cli';
 export {
-  CLASS_CONTRACT,
-  CLASS_CONTRACT_ENTRYPOINT,
   ControllerPolicy,
   DECISION_ENTRYPOINT,
+  evaluateGrants,
   EXTENSION_KEY,
   findShippedBundle,
+  GRANTS_ENTRYPOINT,
   isQuarantined,
   NETMAPS_ENTRYPOINT,
   netmapsInput,
+  NODE_READS_ENTRYPOINT,
+  nodeReadsOf,
   REQUIRED_ENTRYPOINTS,
 } from './controller-policy';
-export type { ControllerPolicyOptions, NetmapsStats, RegoNetmap } from './controller-policy';
-export { compareFilters, expandClasses, materialize, partitionNodes, repInput } from './netmap-classes';
-export type { NetmapNode, NodeClass, NodePartition } from './netmap-classes';
-export { directView, emptyView } from './netmap-view';
-export type { NetmapsView, NodeNetmap } from './netmap-view';
+export type { AccessDecisionStats, ControllerPolicyOptions, PostureOpaExtension } from './controller-policy';
+export { forMember, readGrants } from './access-grants';
+export type { EvaluatedGrants } from './access-grants';
+export { NODE_READS_CONTRACT, partitionNodes, readNodeReads } from './node-classes';
+export type { NodeClass, NodePartition, NodeReads, PolicyNode } from './node-classes';
 export {
   configSchema,
   createPostureOpaPlugin,

@@ -17,23 +17,21 @@ export const POLICY_ENTRYPOINTS = [
   'trellis/access/netmaps',
   'trellis/access/errors',
   'trellis/access/node_errors',
+  'trellis/access/grants',
   'trellis/posture/decision',
   'trellis/posture/compliant',
 ] as const;
 
 /**
  * Entrypoints compiled in when the policy defines them; a policy without them still builds.
- * trellis/access/class_contract lets the controller evaluate netmaps per class of alike nodes;
- * trellis/access/build_decision_index is evaluated once per data document (wasm-evaluator.ts
- * PREPARED_DATA) so a decision looks rules up instead of scanning them, and so is
- * trellis/posture/build_posture_index (minimum versions parsed, process lists as lookups);
- * trellis/access/netmap_pairs gives the per-rule index the controller expands to peers and filters
- * (netmap-classes.ts).
+ * trellis/access/node_reads lets the controller evaluate grants per class of alike nodes
+ * (node-classes.ts); trellis/access/build_decision_index is evaluated once per data document
+ * (wasm-evaluator.ts PREPARED_DATA) so a decision looks rules up instead of scanning them, and so
+ * is trellis/posture/build_posture_index (minimum versions parsed, process lists as lookups).
  */
 export const OPTIONAL_POLICY_ENTRYPOINTS = [
-  'trellis/access/class_contract',
+  'trellis/access/node_reads',
   'trellis/access/build_decision_index',
-  'trellis/access/netmap_pairs',
   'trellis/posture/build_posture_index',
 ] as const;
 

@@ -1,7 +1,8 @@
 /**
  * The posture-opa plugin object. Agent side: evaluatePosture runs trellis/posture/decision on the
- * device's facts with the bundle named in config. Controller side: setup loads the same bundle so
- * later work can evaluate access and posture while maps are built.
+ * device's facts with the bundle named in config. Controller side: the active policy decides
+ * posture (evaluatePosture) and access (decideAccess), and each node's map carries the policy
+ * version and its quarantine verdict (mapExtension).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -40,7 +41,7 @@ export interface RegoPostureDecision {
 export type PostureOpaPlugin = TrellisPlugin<PostureOpaConfig> & {
   /** The loaded evaluator, once setup ran (null before and after shutdown). */
   evaluator(): PolicyEvaluator | null;
-  /** Controller side: the policy engine and map transform (null on the agent and before setup). */
+  /** Controller side: the policy engine and access decisions (null on the agent and before setup). */
   controllerPolicy(): ControllerPolicy | null;
 };
 
@@ -72,7 +73,7 @@ export function evaluatePostureWith(evaluator: PolicyEvaluator, facts: Facts): P
 /** createPostureOpaPlugin makes a fresh plugin instance (its own evaluator). */
 export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): PostureOpaPlugin {
   let evaluator: PolicyEvaluator | null = null;
-  /** Controller side: the policy engine and map transform (null on the agent). */
+  /** Controller side: the policy engine and access decisions (null on the agent). */
   let controller: ControllerPolicy | null = null;
   let agentSide: AgentPosture | null = null;
   const plugin = definePlugin<PostureOpaConfig>({
@@ -129,8 +130,11 @@ export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): Post
     statusSection() {
       return agentSide?.status() ?? null;
     },
-    async transformNetworkMaps(maps, ctx) {
-      return controller ? controller.transformMaps(maps, ctx) : maps;
+    async decideAccess(request) {
+      return controller ? controller.decideAccess(request) : null;
+    },
+    mapExtension(node) {
+      return controller ? controller.mapExtension(node) : null;
     },
     shutdown() {
       controller = null;

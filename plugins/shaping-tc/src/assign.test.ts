@@ -1,21 +1,23 @@
-import type { NetworkMapData } from '@trellis/core/api';
-import { assignProfile, assignProfiles, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
+import type { NodeInfo } from '@trellis/core/api';
+import { checkConfig, profileExtensions, type ShapingConfig } from './assign';
 import { officeProfile } from './test-profiles';
 
 const bulkOnly = () => ({ ...officeProfile(), name: 'branch', linkRateMbit: 200 });
 
-function mapFor(name: string, tags: string[], user: string | null = null): NetworkMapData {
-  return {
-    version: 1,
-    epoch: 'e',
-    self: { id: `n-${name}`, name, wgKey: 'k', addresses: { ipv4: '100.64.0.2', ipv6: 'fd00::2' }, endpoints: [], allowedIps: [], tags, user, online: true, lastSeen: null, expiresAt: null },
-    peers: [],
-    packetFilter: null,
-    routes: [],
-    extensions: { other: { keep: true } },
-    overlay: { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd00::/64' },
-  };
+function nodeFor(name: string, tags: string[], user: string | null = null): NodeInfo {
+  return Object.freeze({
+    id: `n-${name}`,
+    name,
+    user,
+    groups: Object.freeze([]),
+    tags: Object.freeze(tags),
+    addresses: Object.freeze({ ipv4: '100.64.0.2', ipv6: 'fd00::2' }),
+    posture: null,
+    approved: true,
+  });
 }
+
+const nameOf = (ext: unknown) => (ext as { profile: { name: string } } | null)?.profile.name;
 
 const config: ShapingConfig = {
   profiles: { office: officeProfile(), branch: bulkOnly() },
@@ -27,22 +29,18 @@ const config: ShapingConfig = {
   ],
 };
 
-describe('assignProfile', () => {
-  it('gives each node the profile of the first rule its tags match, keeping other extensions', () => {
-    const out = assignProfile(config, mapFor('a', ['tag:office', 'tag:branch']));
-    expect((out.extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('office');
-    expect(out.extensions.other).toEqual({ keep: true });
-    expect((assignProfile(config, mapFor('b', ['tag:branch'])).extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('branch');
-    expect((assignProfile(config, mapFor('special', ['tag:office'])).extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('branch');
-    expect((assignProfile(config, mapFor('c', [], 'eng')).extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('branch');
+describe('profileExtensions', () => {
+  it('gives each node the profile of the first rule its tags match', () => {
+    const extensionOf = profileExtensions(config);
+    expect(nameOf(extensionOf(nodeFor('a', ['tag:office', 'tag:branch'])))).toBe('office');
+    expect(nameOf(extensionOf(nodeFor('b', ['tag:branch'])))).toBe('branch');
+    expect(nameOf(extensionOf(nodeFor('special', ['tag:office'])))).toBe('branch');
+    expect(nameOf(extensionOf(nodeFor('c', [], 'eng')))).toBe('branch');
   });
 
-  it('uses the default for unmatched nodes, and sets nothing when there is none', () => {
-    const untagged = mapFor('d', []);
-    untagged.extensions[EXTENSION_KEY] = { profile: officeProfile() };
-    expect(assignProfile(config, untagged).extensions[EXTENSION_KEY]).toBeUndefined();
-    const withDefault = assignProfile({ ...config, default: 'office' }, mapFor('d', []));
-    expect((withDefault.extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('office');
+  it('uses the default for unmatched nodes, and gives nothing (no key) when there is none', () => {
+    expect(profileExtensions(config)(nodeFor('d', []))).toBeNull();
+    expect(nameOf(profileExtensions({ ...config, default: 'office' })(nodeFor('d', [])))).toBe('office');
   });
 });
 
@@ -57,33 +55,19 @@ describe('checkConfig', () => {
   });
 });
 
-describe('assignProfiles', () => {
-  it('never builds a peer list that is built on first read, and the copy still builds it when read', () => {
-    const map = mapFor('a', ['tag:office']);
-    let builds = 0;
-    // As MapBuilder does in whole-mesh mode: a getter that settles on the object it is read through.
-    Object.defineProperty(map, 'peers', {
-      configurable: true,
-      enumerable: true,
-      get(this: NetworkMapData) {
-        builds++;
-        Object.defineProperty(this, 'peers', { value: [{ id: 'n-b' }], writable: true, configurable: true, enumerable: true });
-        return this.peers;
-      },
-    });
-    const [out] = assignProfiles(config, [map]);
-    expect(builds).toBe(0);
-    expect((out.extensions[EXTENSION_KEY] as { profile: { name: string } }).profile.name).toBe('office');
-    expect(out.extensions.other).toEqual({ keep: true });
-    expect(out.peers).toEqual([{ id: 'n-b' }]);
-    expect(builds).toBe(1);
-    expect(map.extensions[EXTENSION_KEY]).toBeUndefined();
+describe('profileExtensions per node', () => {
+  it('reads only the node it is given (no map, so no peer list), leaving it as it was', () => {
+    const node = nodeFor('a', ['tag:office']);
+    const before = JSON.stringify(node);
+    expect(nameOf(profileExtensions(config)(node))).toBe('office');
+    expect(JSON.stringify(node)).toBe(before);
   });
 
-  it('shares one frozen extension per profile across maps', () => {
-    const [a, b, c] = assignProfiles(config, [mapFor('a', ['tag:office']), mapFor('b', ['tag:office']), mapFor('c', ['tag:branch'])]);
-    expect(a.extensions[EXTENSION_KEY]).toBe(b.extensions[EXTENSION_KEY]);
-    expect(a.extensions[EXTENSION_KEY]).not.toBe(c.extensions[EXTENSION_KEY]);
-    expect(Object.isFrozen(a.extensions[EXTENSION_KEY])).toBe(true);
+  it('shares one frozen extension per profile across nodes', () => {
+    const extensionOf = profileExtensions(config);
+    const [a, b, c] = [extensionOf(nodeFor('a', ['tag:office'])), extensionOf(nodeFor('b', ['tag:office'])), extensionOf(nodeFor('c', ['tag:branch']))];
+    expect(a).toBe(b);
+    expect(a).not.toBe(c);
+    expect(Object.isFrozen(a)).toBe(true);
   });
 });

@@ -1,8 +1,9 @@
 /**
- * assign: the controller side. Picks each node's ShapingProfile from the config's rules and puts
- * it in the node's NetworkMap under extensions['shaping-tc'].
+ * assign: the controller side. Picks each node's ShapingProfile from the config's rules; the
+ * plugin's mapExtension hook hands it to core, which puts it in the node's NetworkMap under
+ * extensions['shaping-tc'].
  */
-import type { NetworkMapData, SelfNode } from '@trellis/core/api';
+import type { NodeInfo } from '@trellis/core/api';
 import { shapingErrors } from './errors';
 import { validateProfile, type ShapingProfile } from './profile';
 
@@ -45,7 +46,10 @@ export function checkConfig(config: ShapingConfig): ShapingConfig {
   return config;
 }
 
-function ruleMatches(rule: AssignRule, self: Pick<SelfNode, 'id' | 'name' | 'tags' | 'user'>): boolean {
+/** What assignment reads of a node. */
+export type AssignableNode = Pick<NodeInfo, 'id' | 'name' | 'tags' | 'user'>;
+
+function ruleMatches(rule: AssignRule, self: AssignableNode): boolean {
   if (rule.tag !== undefined && !self.tags.includes(rule.tag)) return false;
   if (rule.node !== undefined && rule.node !== self.name && rule.node !== self.id) return false;
   if (rule.group !== undefined && self.user !== rule.group && !self.tags.includes(`group:${rule.group}`)) return false;
@@ -53,42 +57,26 @@ function ruleMatches(rule: AssignRule, self: Pick<SelfNode, 'id' | 'name' | 'tag
 }
 
 /** profileFor picks the first matching rule's profile, else the default, else null. */
-export function profileFor(config: ShapingConfig, self: Pick<SelfNode, 'id' | 'name' | 'tags' | 'user'>): ShapingProfile | null {
+export function profileFor(config: ShapingConfig, self: AssignableNode): ShapingProfile | null {
   const rule = config.assign.find((r) => ruleMatches(r, self));
   const name = rule?.profile ?? config.default;
   return name !== undefined ? (config.profiles[name] ?? null) : null;
 }
 
 /**
- * assignProfile returns the map with this node's profile set (or the extension removed when none
- * applies). The copy takes the map's property descriptors as they are, so a peer list that
- * MapBuilder builds on first read (whole-mesh mode, e.g. beside a policy plugin) stays unbuilt:
- * spreading the map would build all N peer lists of an N-node mesh just to set one extension.
- * `extensionOf` lets a caller share one extension object per profile across every map.
+ * profileExtensions gives each node's extension under a config: the node's profile, or null when
+ * none applies (the map then has no shaping-tc key). One frozen extension per profile is shared by
+ * every node that has it, so a 10,000-node build holds a handful of them.
  */
-export function assignProfile(
-  config: ShapingConfig,
-  map: NetworkMapData,
-  extensionOf: (profile: ShapingProfile) => ShapingExtension = (profile) => ({ profile: structuredClone(profile) }),
-): NetworkMapData {
-  const profile = profileFor(config, map.self);
-  const extensions = { ...map.extensions };
-  if (profile) extensions[EXTENSION_KEY] = extensionOf(profile);
-  else delete extensions[EXTENSION_KEY];
-  const descriptors = Object.getOwnPropertyDescriptors(map);
-  descriptors.extensions = { value: extensions, writable: true, enumerable: true, configurable: true };
-  return Object.defineProperties({}, descriptors) as NetworkMapData;
-}
-
-/** assignProfiles sets every map's profile in one pass, with one frozen extension per profile. */
-export function assignProfiles(config: ShapingConfig, maps: readonly NetworkMapData[]): NetworkMapData[] {
+export function profileExtensions(config: ShapingConfig): (node: AssignableNode) => ShapingExtension | null {
   const shared = new Map<ShapingProfile, ShapingExtension>();
-  const extensionOf = (profile: ShapingProfile) => {
+  return (node) => {
+    const profile = profileFor(config, node);
+    if (!profile) return null;
     let ext = shared.get(profile);
     if (!ext) shared.set(profile, (ext = deepFreeze({ profile: structuredClone(profile) })));
     return ext;
   };
-  return maps.map((m) => assignProfile(config, m, extensionOf));
 }
 
 function deepFreeze<T>(o: T): T {

@@ -12,12 +12,13 @@ import {
   TrellisError,
   type ControllerAccess,
   type NetworkMap,
+  type NodeInfo,
   type PluginLogger,
   type ShapingClassRow,
   type TelemetryContribution,
   type TrellisPlugin,
 } from '@trellis/core/api';
-import { assignProfiles, checkConfig, EXTENSION_KEY, type ShapingConfig } from './assign';
+import { checkConfig, EXTENSION_KEY, profileExtensions, type ShapingConfig, type ShapingExtension } from './assign';
 import { detectCapabilities, missingCapabilities } from './capabilities';
 import { ExecRunner, type CommandRunner } from './command-runner';
 import { configSchema } from './config-schema';
@@ -50,7 +51,8 @@ export type ShapingTcPlugin = TrellisPlugin<ShapingTcPluginConfig> & {
 
 /** createShapingTcPlugin makes an independent plugin instance (one per runtime; tests make their own). */
 export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): ShapingTcPlugin {
-  let config: ShapingTcPluginConfig | null = null;
+  /** Controller side: each node's extension under the accepted config. */
+  let extensionOf: ((node: NodeInfo) => ShapingExtension | null) | null = null;
   let shaper: TcShaper | null = null;
   let log: PluginLogger | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -128,7 +130,7 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
       log = ctx.log;
       stopped = false;
       if (ctx.side === 'controller') {
-        config = await acceptConfig(ctx.config, ctx.controller, ctx.log);
+        extensionOf = profileExtensions(await acceptConfig(ctx.config, ctx.controller, ctx.log));
         return;
       }
       if (!ctx.agent) throw new SkipPlugin('shaping-tc needs the agent side (a WireGuard interface) to shape');
@@ -149,10 +151,9 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
       }, interval);
       timer.unref();
     },
-    // Whole-mesh, not per node: a per-node transform makes MapBuilder build every peer list up
-    // front, which beside a policy plugin (which replaces them) cost a full N² mesh per rebuild.
-    transformNetworkMaps(maps) {
-      return config ? assignProfiles(config, maps) : [...maps];
+    // The node's profile depends on the node and the accepted config only, as mapExtension must.
+    mapExtension(node) {
+      return extensionOf ? extensionOf(node) : null;
     },
     onNetworkMap(map) {
       return enqueue(map);
@@ -231,8 +232,8 @@ export function classStats(): ClassStatsSample[] {
   return shapingTcPlugin.classStats();
 }
 
-export { assignProfile, checkConfig, profileFor, EXTENSION_KEY } from './assign';
-export type { AssignRule, ShapingConfig, ShapingExtension } from './assign';
+export { checkConfig, profileExtensions, profileFor, EXTENSION_KEY } from './assign';
+export type { AssignableNode, AssignRule, ShapingConfig, ShapingExtension } from './assign';
 export { detectCapabilities, CAPABILITY_NAMES } from './capabilities';
 export type { Capabilities, CapabilityName } from './capabilities';
 export { ExecRunner, RecordingRunner, isMutating } from './command-runner';

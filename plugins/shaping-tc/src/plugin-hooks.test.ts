@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '@opentelemetry/api';
 import { TrellisMetrics } from '@trellis/core';
-import type { NetworkMap, NetworkMapData, PluginContext, PluginLogger } from '@trellis/core/api';
+import type { NetworkMap, PluginContext, PluginLogger } from '@trellis/core/api';
 import type { CommandRunner } from './command-runner';
 import { createShapingTcPlugin, LAST_GOOD_FILE, type ShapingTcPluginConfig } from './index';
 import { officeProfile } from './test-profiles';
@@ -123,7 +123,7 @@ describe('shaping-tc controller config', () => {
     return c;
   };
   const assigned = async (p: ReturnType<typeof createShapingTcPlugin>) =>
-    ((await p.transformNetworkMaps!([map('n1', undefined) as NetworkMapData], { nodes: [] }))[0].extensions['shaping-tc'] as { profile: { classes: { bulk: { rateMbit: number } } } }).profile;
+    ((await p.mapExtension!({ id: 'id-n1', name: 'n1', user: null, groups: [], tags: [], addresses: { ipv4: '100.64.0.1', ipv6: 'fd00::1' }, posture: null, approved: true })) as { profile: { classes: { bulk: { rateMbit: number } } } }).profile;
 
   it('refuses a bad config and keeps the last good one in force, audited', async () => {
     const dir = tmp();

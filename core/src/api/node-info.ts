@@ -1,0 +1,23 @@
+/** What the controller knows about a node, as decider and extension plugins see it. */
+
+/** A decision about a device's compliance; reasons are human readable. */
+export interface PostureDecision {
+  compliant: boolean;
+  reasons: string[];
+  policyVersion?: string;
+}
+
+/** NodeInfo: one live node when maps are built (decideAccess, mapExtension). Read-only. */
+export interface NodeInfo {
+  id: string;
+  name: string;
+  user: string | null;
+  /** Groups of the owning user. */
+  groups: readonly string[];
+  tags: readonly string[];
+  addresses: { ipv4: string; ipv6: string };
+  /** The controller's last posture decision; null before the first report. */
+  posture: PostureDecision | null;
+  /** False while the node waits for admin approval (it then gets no peers, and no decider sees it). */
+  approved: boolean;
+}

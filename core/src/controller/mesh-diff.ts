@@ -1,0 +1,133 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { FilterRule, PeerNode, SelfNode } from '../netmap/types';
+import { sameFilter } from './access-index';
+import type { Mesh, MeshNode } from './map-builder';
+
+/** MapChange: what changed in one node's map (a DeltaMapResponse without its versions). */
+export interface MapChange {
+  /** Sorted by id. */
+  peersUpserted: PeerNode[];
+  /** Sorted. */
+  peersRemoved: string[];
+  self?: SelfNode;
+  packetFilter?: FilterRule[] | null;
+  extensions?: Record<string, unknown>;
+}
+
+/** isEmptyChange: nothing to send. */
+export function isEmptyChange(c: MapChange): boolean {
+  return c.peersUpserted.length === 0 && c.peersRemoved.length === 0 && c.self === undefined && c.packetFilter === undefined && c.extensions === undefined;
+}
+
+/** ownChanges fills self, packetFilter and extensions of a change when they differ between two states of a node. */
+export function ownChanges(
+  change: MapChange,
+  before: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>> },
+  after: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>> },
+): MapChange {
+  if (before.self !== after.self && !isDeepStrictEqual(before.self, after.self)) change.self = after.self;
+  if (!sameFilter(before.packetFilter, after.packetFilter)) change.packetFilter = after.packetFilter;
+  if (before.extensions !== after.extensions && !isDeepStrictEqual(before.extensions, after.extensions)) change.extensions = after.extensions as Record<string, unknown>;
+  return change;
+}
+
+/** without gives a list sorted by id less the one id (the same array when it is absent). */
+function without<T>(list: T[], id: string, idOf: (x: T) => string): T[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (idOf(list[mid]!) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo >= list.length || idOf(list[lo]!) !== id) return list;
+  return list.slice(0, lo).concat(list.slice(lo + 1));
+}
+
+/**
+ * diffMeshes gives, for every node live in both builds, what changed in its map, without
+ * materialising peer lists. Whether node a saw y depends only on their classes, so nodes are grouped
+ * by (old class, new class, entry changed): for each pair (a's old class, a's new class) the peers
+ * that appear, go or change are found once per group, not once per node.
+ */
+export function diffMeshes(prev: Mesh, next: Mesh): Map<string, MapChange> {
+  // Every node of either build, in id order, with its classes (-1: absent or cut off).
+  const rows: Array<[MeshNode | undefined, MeshNode | undefined]> = [];
+  let i = 0;
+  let j = 0;
+  const a = prev.order;
+  const b = next.order;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (x && y && x.id === y.id) {
+      rows.push([x, y]);
+      i++;
+      j++;
+    } else if (y && (!x || y.id < x.id)) {
+      rows.push([undefined, y]);
+      j++;
+    } else {
+      rows.push([x, undefined]);
+      i++;
+    }
+  }
+  // Column groups: rows alike in (old class, new class, entry changed), members in id order.
+  const groupOf = new Map<string, number>();
+  const groups: Array<{ oldCls: number; newCls: number; changed: boolean; rows: number[] }> = [];
+  rows.forEach(([x, y], r) => {
+    const oldCls = x ? x.cls : -1;
+    const newCls = y ? y.cls : -1;
+    const changed = x !== undefined && y !== undefined && x.entry !== y.entry;
+    const key = `${oldCls},${newCls},${changed ? 1 : 0}`;
+    let g = groupOf.get(key);
+    if (g === undefined) {
+      g = groups.length;
+      groupOf.set(key, g);
+      groups.push({ oldCls, newCls, changed, rows: [] });
+    }
+    groups[g]!.rows.push(r);
+  });
+  // The groups' classes as typed arrays (-1 read as "sees nothing"), for the tight loop below.
+  const G = groups.length;
+  const gOld = Int32Array.from(groups, (g) => g.oldCls);
+  const gNew = Int32Array.from(groups, (g) => g.newCls);
+  const gChanged = Uint8Array.from(groups, (g) => (g.changed ? 1 : 0));
+  const pairs = new Map<string, { upserted: PeerNode[]; removed: string[] }>();
+  const pairDiff = (kOld: number, kNew: number) => {
+    const key = `${kOld},${kNew}`;
+    let d = pairs.get(key);
+    if (d) return d;
+    const rowOld = prev.index.seesRow(kOld);
+    const rowNew = next.index.seesRow(kNew);
+    const up: number[] = [];
+    const rm: number[] = [];
+    for (let i = 0; i < G; i++) {
+      const o = gOld[i]!;
+      const n = gNew[i]!;
+      const saw = o >= 0 && rowOld[o] === 1;
+      const sees = n >= 0 && rowNew[n] === 1;
+      if (sees ? saw && gChanged[i] === 0 : !saw) continue;
+      const g = groups[i]!;
+      if (sees) for (const r of g.rows) up.push(r);
+      else for (const r of g.rows) rm.push(r);
+    }
+    up.sort((p, q) => p - q);
+    rm.sort((p, q) => p - q);
+    d = { upserted: up.map((r) => rows[r]![1]!.entry), removed: rm.map((r) => rows[r]![0]!.id) };
+    pairs.set(key, d);
+    return d;
+  };
+  const out = new Map<string, MapChange>();
+  for (const [x, y] of rows) {
+    if (!x || !y) continue;
+    const d = pairDiff(x.cls, y.cls);
+    const change = ownChanges(
+      { peersUpserted: without(d.upserted, y.id, (p) => p.id), peersRemoved: without(d.removed, y.id, (id) => id) },
+      x,
+      y,
+    );
+    if (!isEmptyChange(change)) out.set(y.id, change);
+  }
+  return out;
+}
