@@ -4,10 +4,11 @@
  *  1. opa-wasm evaluate latency of one access decision and one posture decision on a warm instance
  *     (p50/p99 over 10,000 calls), beside `opa eval` on the same decision (CLI per call, and its
  *     own in-process eval timer from --metrics).
- *  2. Rebuilding every node's NetworkMap and packet filter through MapBuilder with the plugin's
- *     transformNetworkMaps under a generated 100-rule ACL, at 1,000 and 10,000 nodes, beside the
- *     same rebuild without a policy (plain full mesh). Each size runs in a child node with a large
- *     heap: a 10,000-node full mesh holds 100M peer references.
+ *     With TRELLIS_BENCH_BASELINE_POLICIES=<dir> (e.g. the policies/ of an earlier commit), the same
+ *     decisions are also timed with that policy in the same run ("before"), for a ratio.
+ *  2. A full build of every node's map through the pipeline (decideAccess with posture-opa, the
+ *     access index, mapExtension with and without shaping-tc) under a generated 100-rule ACL, at
+ *     1,000 and 10,000 nodes, beside the same build without a policy. Each size runs in a child node.
  */
 const { execFileSync } = require('node:child_process');
 const { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
@@ -95,14 +96,14 @@ function mesh(n, seed = 0x7e11) {
   return { nodes, userGroups, acls };
 }
 
-/** policyDir writes the shipped Rego with a data.json holding acls, to compile and to feed opa eval. */
-function policyDir(acls) {
+/** policyDir writes the shipped Rego (or that of `from`) with a data.json holding acls, to compile and to feed opa eval. */
+function policyDir(acls, from = join(ROOT, 'policies')) {
   const dir = mkdtempSync(join(tmpdir(), 'trellis-bench-policy-'));
   for (const domain of ['access', 'posture']) {
     mkdirSync(join(dir, domain));
-    for (const f of readdirSync(join(ROOT, 'policies', domain))) {
+    for (const f of readdirSync(join(from, domain))) {
       if (f.endsWith('_test.rego')) continue;
-      if (f.endsWith('.rego') || f === 'data.json') cpSync(join(ROOT, 'policies', domain, f), join(dir, domain, f));
+      if (f.endsWith('.rego') || f === 'data.json') cpSync(join(from, domain, f), join(dir, domain, f));
     }
   }
   const data = JSON.parse(readFileSync(join(dir, 'access', 'data.json'), 'utf8'));
@@ -153,9 +154,12 @@ async function evalLatencyResults() {
   const { compilePolicies, PolicyEvaluator, resolveOpaBinary } = opaPlugin();
   const { acls, nodes, userGroups } = mesh(1000);
   const dir = policyDir(acls);
+  const beforeRoot = process.env.TRELLIS_BENCH_BASELINE_POLICIES;
+  const beforeDir = beforeRoot ? policyDir(acls, beforeRoot) : null;
   try {
     const { bundlePath } = await compilePolicies(dir, { outFile: join(dir, 'bundle.tgz') });
     const ev = await PolicyEvaluator.fromFile(bundlePath);
+    const before = beforeDir ? await PolicyEvaluator.fromFile((await compilePolicies(beforeDir, { outFile: join(beforeDir, 'bundle.tgz') })).bundlePath) : null;
     const src = nodes.find((n) => n.user && (userGroups[n.user] ?? []).length > 0);
     const dst = nodes.find((n) => n.tags.length > 0);
     const access = {
@@ -170,7 +174,20 @@ async function evalLatencyResults() {
       ['policy-eval-access', 'trellis/access/decision', 'data.trellis.access.decision', access],
       ['policy-eval-posture', 'trellis/posture/decision', 'data.trellis.posture.decision', POSTURE_FACTS],
     ]) {
-      const wasm = latency(ev, entrypoint, input);
+      let wasm = latency(ev, entrypoint, input);
+      let sameRun = null;
+      if (before) {
+        // Alternating rounds, so both policies see the same load; medians of the rounds' p50s.
+        const now = [wasm];
+        const then = [];
+        for (let r = 0; r < 3; r++) {
+          then.push(latency(before, entrypoint, input));
+          if (r < 2) now.push(latency(ev, entrypoint, input));
+        }
+        const mid = (xs, k) => round(median(xs.map((x) => x[k])), 1);
+        wasm = { p50Us: mid(now, 'p50Us'), p99Us: mid(now, 'p99Us'), evaluations: EVALS, rounds: now.length };
+        sameRun = { what: `the same decision with the policies of ${beforeRoot}, alternating rounds`, p50Us: mid(then, 'p50Us'), p99Us: mid(then, 'p99Us'), ratio: round(wasm.p50Us / mid(then, 'p50Us'), 2) };
+      }
       const cli = opaEvalCli(opa, dir, query, input);
       out.push({
         name,
@@ -178,6 +195,7 @@ async function evalLatencyResults() {
         rules: name === 'policy-eval-access' ? acls.rules.length : undefined,
         trellis: { what: 'opa-wasm evaluate on a warm instance', ...wasm },
         baseline: { what: '`opa eval` per call (CLI); inProcessEvalP50Us is its own timer_rego_query_eval_ns', p50Ms: cli.perCallP50Ms, inProcessEvalP50Us: cli.inProcessEvalP50Us, runs: cli.runs },
+        ...(sameRun ? { before: sameRun } : {}),
         ratio: round((cli.perCallP50Ms * 1000) / wasm.p50Us, 1),
         ratioMeaning: 'opa eval CLI per-call median / opa-wasm p50',
         goal: 'p50 <= 20 us, p99 <= 100 us',
@@ -187,112 +205,128 @@ async function evalLatencyResults() {
     return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (beforeDir) rmSync(beforeDir, { recursive: true, force: true });
   }
 }
 
-/** rebuildChild runs in a child process: times MapBuilder.build with and without the policy for n nodes. */
+/**
+ * controllerHost starts the controller's plugins for a benchmark through core's PluginHost, as the
+ * controller does: posture-opa with the given bundle as the active policy, and (withShaping)
+ * shaping-tc assigning a profile to every node. Returns the host and the posture-opa plugin.
+ */
+async function controllerHost({ bundle, version, withShaping, dataDir }) {
+  const { PluginHost } = core('plugins/plugin-host.js');
+  const { createPostureOpaPlugin } = opaPlugin();
+  const { createShapingTcPlugin } = require(join(ROOT, 'plugins', 'shaping-tc', 'dist', 'index.js'));
+  const pino = require(require.resolve('pino', { paths: [join(ROOT, 'core')] }));
+  const host = new PluginHost('controller', pino({ level: 'silent' }));
+  const policy = { registerEngine() {}, active: () => ({ version, bundle, activatedAt: 0 }), async seed() { return policy.active(); } };
+  const controller = { dataDir, requestMapRebuild() {}, audit() {}, policy };
+  const posture = createPostureOpaPlugin();
+  const entries = bundle ? [{ plugin: posture, config: {} }] : [];
+  if (withShaping) entries.push({ plugin: createShapingTcPlugin(), config: SHAPING });
+  await host.start(entries, { controller });
+  return { host, posture };
+}
+
+const profile = (name, link) => ({ name, linkRateMbit: link, classes: { realtime: { rateMbit: link / 10, ceilMbit: link, priority: 0 }, critical: { rateMbit: link / 10, ceilMbit: link, priority: 1 }, default: { rateMbit: link / 2, ceilMbit: link, priority: 2 }, bulk: { rateMbit: link / 10, ceilMbit: link, priority: 3 } } });
+/** shaping-tc's controller config beside the policy: production servers get one profile, everyone else another. */
+const SHAPING = { profiles: { office: profile('office', 100), server: profile('server', 1000) }, assign: [{ tag: 'tag:prod', profile: 'server' }], default: 'office' };
+
+/**
+ * rebuildChild runs in a child process: times a full build through the pipeline (MapBuilder.build:
+ * decideAccess over the whole mesh, the access index, peer entries, mapExtension per node, filters)
+ * with the policy, with the policy and shaping-tc, and without a policy (the open mesh), for n nodes.
+ */
 async function rebuildChild(n) {
   const { MapBuilder } = core('controller/map-builder.js');
-  const { noHooks } = core('plugins/hook-runner.js');
-  const { compilePolicies, ControllerPolicy } = opaPlugin();
+  const { diffMeshes } = core('controller/mesh-diff.js');
+  const { compilePolicies } = opaPlugin();
   const { nodes, userGroups, acls } = mesh(n);
   const dir = policyDir(acls);
   try {
     const { bundlePath, version } = await compilePolicies(dir, { outFile: join(dir, 'bundle.tgz') });
     const bundle = readFileSync(bundlePath);
-    const log = { debug() {}, info() {}, warn() {}, error() {} };
-    const access = { registerEngine() {}, active: () => ({ version, bundle, activatedAt: 0 }), async seed() { return access.active(); } };
-    const policy = new ControllerPolicy({ access, log });
-    let transformMs = 0;
-    const hooks = {
-      ...noHooks,
-      has: (h) => h === 'transformNetworkMaps',
-      async runSequential(_hook, maps, ctx) {
-        const t0 = performance.now();
-        const out = await policy.transformMaps(maps, ctx);
-        transformMs = performance.now() - t0;
-        return out;
-      },
-    };
     const input = { nodes, presence: () => ({ online: true, lastSeen: null }), overlay: { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:115c:a1e0::/48' }, epoch: 'bench', now: 1, userGroups };
-    const rounds = n >= 10_000 ? 3 : 5;
+    const rounds = n >= 10_000 ? 5 : 7;
     const time = async (builder, after) => {
       const ms = [];
-      let maps;
+      const diffMs = [];
+      let built = null;
       for (let r = 0; r < rounds; r++) {
-        maps = null;
         global.gc?.();
         const t0 = performance.now();
-        maps = await builder.build(input);
+        const next = await builder.build(input, built);
         ms.push(performance.now() - t0);
+        if (built) {
+          // The diff against the previous build (nothing changed): what a rebuild adds before deltas are sent.
+          const t1 = performance.now();
+          diffMeshes(built, next);
+          diffMs.push(performance.now() - t1);
+        }
+        built = next;
         after?.();
       }
-      return { ms, maps };
+      return { ms, diffMs, built };
     };
-    const base = await time(new MapBuilder(noHooks));
-    const basePeers = [...base.maps.values()].reduce((s, m) => s + m.peers.length, 0);
-    base.maps = null;
+    const open = await time(new MapBuilder((await controllerHost({ bundle: null, withShaping: false, dataDir: dir })).host));
+    const plain = await controllerHost({ bundle, version, withShaping: false, dataDir: dir });
     const stats = [];
-    const pol = await time(new MapBuilder(hooks), () => stats.push({ transformMs, ...policy.lastNetmapsStats }));
-    // The same policy beside shaping-tc, which assigns a profile to every map in the same rebuild
-    // (whole-mesh hook: its copies keep MapBuilder's peer lists unbuilt for the policy to replace).
-    const { assignProfiles } = require(join(ROOT, 'plugins', 'shaping-tc', 'dist', 'assign.js'));
-    const profile = (name, link) => ({ name, linkRateMbit: link, classes: { realtime: { rateMbit: link / 10, ceilMbit: link, priority: 0 }, critical: { rateMbit: link / 10, ceilMbit: link, priority: 1 }, default: { rateMbit: link / 2, ceilMbit: link, priority: 2 }, bulk: { rateMbit: link / 10, ceilMbit: link, priority: 3 } } });
-    const shaping = { profiles: { office: profile('office', 100), server: profile('server', 1000) }, assign: [{ tag: 'tag:prod', profile: 'server' }], default: 'office' };
-    const withShaping = await time(new MapBuilder({ ...hooks, async runSequential(h, maps, ctx) { return assignProfiles(shaping, await hooks.runSequential(h, maps, ctx)); } }));
-    const shapedPeers = [...withShaping.maps.values()].reduce((s, m) => s + m.peers.length, 0);
-    withShaping.maps = null;
-    const maps = [...pol.maps.values()];
-    const policyPeers = maps.reduce((s, m) => s + m.peers.length, 0);
-    const filterEntries = maps.reduce((s, m) => s + (m.packetFilter ?? []).length, 0);
-    const last = stats[stats.length - 1];
-    let direct = null;
-    if (n <= 1000) {
-      const directPolicy = new ControllerPolicy({ access, log, netmapClasses: false });
+    const pol = await time(new MapBuilder(plain.host), () => stats.push(plain.posture.controllerPolicy().lastDecisionStats));
+    const shaped = await controllerHost({ bundle, version, withShaping: true, dataDir: dir });
+    const withShaping = await time(new MapBuilder(shaped.host));
+    const materialize = (m) => {
       const t0 = performance.now();
-      directPolicy.evaluateNetmaps(await directPolicy.current(), nodeInfos(nodes, userGroups, core));
-      direct = { evalMs: round(performance.now() - t0, 1) };
-    }
+      let peers = 0;
+      let filters = 0;
+      for (const node of m.order) {
+        const map = m.mapOf(node.id);
+        peers += map.peers.length;
+        filters += (map.packetFilter ?? []).length;
+      }
+      return { peers, filters, ms: performance.now() - t0, shapedMaps: m.order.filter((x) => x.extensions['shaping-tc']).length };
+    };
+    const polMaps = materialize(pol.built);
+    const shapedMaps = materialize(withShaping.built);
+    const openMaps = materialize(open.built);
+    const last = stats[stats.length - 1];
     return {
       n,
       rules: acls.rules.length,
       withPolicyMs: round(median(pol.ms), 1),
-      withoutPolicyMs: round(median(base.ms), 1),
+      withoutPolicyMs: round(median(open.ms), 1),
       withPolicyAndShapingMs: round(median(withShaping.ms), 1),
-      shapedPeers,
-      samples: { withPolicy: pol.ms.map((x) => round(x, 1)), withoutPolicy: base.ms.map((x) => round(x, 1)) },
-      breakdown: { transformMs: round(median(stats.map((s) => s.transformMs)), 1), policyEvalMs: round(median(stats.map((s) => s.evalMs)), 1), mode: last.mode, classes: last.classes, evaluatedNodes: last.evaluatedNodes },
-      directNetmapsEvalMs: direct?.evalMs ?? null,
-      peersTotal: { withPolicy: policyPeers, withoutPolicy: basePeers },
-      filterEntries,
+      diffMs: round(median(withShaping.diffMs), 1),
+      samples: { withPolicy: pol.ms.map((x) => round(x, 1)), withoutPolicy: open.ms.map((x) => round(x, 1)), withPolicyAndShaping: withShaping.ms.map((x) => round(x, 1)) },
+      breakdown: { policyEvalMs: round(median(stats.map((s) => s.evalMs)), 1), mode: last.mode, classes: last.classes, evaluatedNodes: last.evaluatedNodes, accessClasses: pol.built.index.classes.length },
+      peersTotal: { withPolicy: polMaps.peers, withoutPolicy: openMaps.peers, withPolicyAndShaping: shapedMaps.peers },
+      materializeAllMs: { withPolicy: round(polMaps.ms, 1), withoutPolicy: round(openMaps.ms, 1) },
+      shapedMaps: shapedMaps.shapedMaps,
+      filterEntries: polMaps.filters,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function nodeInfos(nodes, userGroups, load) {
-  const { nodeInfoOf } = load('controller/map-builder.js');
-  return nodes.map((n) => nodeInfoOf(n, userGroups));
-}
-
 function rebuildResult(n) {
-  const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=12000', __filename, '--rebuild', String(n)], { encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=8000', __filename, '--rebuild', String(n)], { encoding: 'utf8', maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
   const r = JSON.parse(out);
   return {
     name: `policy-rebuild-${n}`,
     nodes: n,
     rules: r.rules,
-    trellis: { what: 'MapBuilder.build + posture-opa transformNetworkMaps (100-rule ACL)', p50Ms: r.withPolicyMs, samples: r.samples.withPolicy, ...r.breakdown },
-    baseline: { what: 'MapBuilder.build without a policy (plain full mesh)', p50Ms: r.withoutPolicyMs, samples: r.samples.withoutPolicy },
-    withShaping: { what: 'the same rebuild with shaping-tc assigning a profile to every map', p50Ms: r.withPolicyAndShapingMs, samePeers: r.shapedPeers === r.peersTotal.withPolicy },
-    directNetmapsEvalMs: r.directNetmapsEvalMs,
+    trellis: { what: 'full build: decideAccess (posture-opa, 100-rule ACL) + access index + entries + mapExtension + filters', p50Ms: r.withPolicyMs, samples: r.samples.withPolicy, ...r.breakdown },
+    baseline: { what: 'the same build without a policy (open mesh, no decider)', p50Ms: r.withoutPolicyMs, samples: r.samples.withoutPolicy },
+    withShaping: { what: 'the policy build with shaping-tc giving every node a profile (mapExtension)', p50Ms: r.withPolicyAndShapingMs, samples: r.samples.withPolicyAndShaping, samePeers: r.peersTotal.withPolicyAndShaping === r.peersTotal.withPolicy, shapedMaps: r.shapedMaps },
+    diffMs: { what: 'diffMeshes against the previous build (policy + shaping, nothing changed)', p50Ms: r.diffMs },
+    materializeAllMs: { what: 'materialising every node map after the build (peer lists per class), not part of a build', ...r.materializeAllMs },
     peersTotal: r.peersTotal,
     filterEntries: r.filterEntries,
-    ratio: round(r.withPolicyMs / r.withoutPolicyMs, 2),
-    ratioMeaning: 'with policy / without policy (lower is better for trellis)',
-    goal: 'rebuild with policy <= 1000 ms at 10,000 nodes',
-    met: n >= 10_000 ? r.withPolicyMs <= 1000 : null,
+    ratio: round(r.withPolicyAndShapingMs / r.withoutPolicyMs, 2),
+    ratioMeaning: 'with policy and shaping / without policy',
+    goal: 'full build with policy (and shaping) <= 1000 ms at 10,000 nodes',
+    met: n >= 10_000 ? r.withPolicyAndShapingMs <= 1000 : null,
   };
 }
 
@@ -302,7 +336,7 @@ async function run() {
   return results;
 }
 
-module.exports = { run, mesh };
+module.exports = { run, mesh, policyDir, controllerHost };
 if (require.main === module) {
   if (process.argv[2] === '--rebuild') {
     rebuildChild(Number(process.argv[3])).then((r) => process.stdout.write(JSON.stringify(r)), (e) => { console.error(e); process.exit(1); });

@@ -11,6 +11,7 @@ const SUITES = [
   ['mesh', () => require('./mesh').run()],
   ['telemetry', () => require('./telemetry').run()],
   ['policy', () => require('./policy').run()],
+  ['map-change', () => require('./map-change').run()],
   ['shaping', () => require('./shaping').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
 ];
