@@ -136,9 +136,14 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       policy: policies,
     };
     let hooks: HookRunner = opts.hooks ?? noHooks;
-    let controllerMetrics: ControllerMetrics | null = null;
     metricsRt = new TrellisMetrics('controller');
     const trellisMetrics = metricsRt;
+    // Made before the first build, so the startup build is recorded too.
+    const controllerMetrics = new ControllerMetrics(trellisMetrics.meter('trellis.controller'), async () => {
+      const st = streamer?.stats() ?? { nodes: 0, streams: 0, rebuilds: 0 };
+      const nodes = await store.listNodes();
+      return { nodes: st.nodes, nodesOnline: nodes.filter((n) => presence.isOnline(n.id)).length, streamClients: st.streams, rebuilds: st.rebuilds };
+    });
     if (!opts.hooks && opts.configFile) {
       pluginHost = await loadPluginHost({ side: 'controller', configFile: opts.configFile, log, controller: access, metrics: { collect: () => trellisMetrics.collect() } });
       hooks = pluginHost;
@@ -151,7 +156,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       clock,
       batchWindowMs: opts.batchWindowMs ?? 25,
       pingIntervalMs: opts.pingIntervalMs,
-      onApplied: (ms, full) => controllerMetrics?.recordBuild(ms, full ? 'full' : 'incremental'),
+      onApplied: (ms, full) => (full ? controllerMetrics.recordBuild(ms) : controllerMetrics.recordChange(ms)),
     });
     posture = new PostureDecider({ store, hooks, streamer, log, clock, audit });
     const mapStreamer = streamer;
@@ -199,12 +204,6 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       nodeEvent,
     };
     const live = new LiveTelemetry({ clock });
-    const running0 = streamer;
-    controllerMetrics = new ControllerMetrics(trellisMetrics.meter('trellis.controller'), async () => {
-      const st = running0.stats();
-      const nodes = await store.listNodes();
-      return { nodes: st.nodes, nodesOnline: nodes.filter((n) => presence.isOnline(n.id)).length, streamClients: st.streams, rebuilds: st.rebuilds };
-    });
     const nodeKeys = keys;
     keyMetrics = new KeyMetrics(trellisMetrics.meter('trellis.controller.keys'), async () => ({ nodes: await nodeKeys.keyAges(), graceMs: keyPolicy.rotation.graceMs }));
     const cm = controllerMetrics;

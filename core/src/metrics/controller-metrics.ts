@@ -17,13 +17,19 @@ export const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05
  */
 export class ControllerMetrics {
   private readonly buildTime: Histogram;
+  private readonly changeTime: Histogram;
   private readonly apiLatency: Histogram;
   private readonly batches: Counter;
   private readonly rows: Counter;
 
   constructor(meter: Meter, snapshot: () => Promise<ControllerMetricsSnapshot> | ControllerMetricsSnapshot) {
     this.buildTime = meter.createHistogram('trellis_map_build_duration_seconds', {
-      description: 'Time to apply one batch of map changes: kind=full rebuilds every node map, kind=incremental only what the changed nodes affect',
+      description: 'Time to build every node NetworkMap in one rebuild',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    });
+    this.changeTime = meter.createHistogram('trellis_map_change_duration_seconds', {
+      description: 'Time to apply a batch of node changes incrementally (only what the changed nodes affect), deltas included',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
@@ -50,9 +56,14 @@ export class ControllerMetrics {
     );
   }
 
-  /** recordBuild records one batch of map changes that took ms milliseconds: a full build or an incremental change. */
-  recordBuild(ms: number, kind: 'full' | 'incremental' = 'full'): void {
-    this.buildTime.record(ms / 1000, { kind });
+  /** recordBuild records one whole-mesh map build that took ms milliseconds. */
+  recordBuild(ms: number): void {
+    this.buildTime.record(ms / 1000);
+  }
+
+  /** recordChange records one batch of node changes applied incrementally that took ms milliseconds. */
+  recordChange(ms: number): void {
+    this.changeTime.record(ms / 1000);
   }
 
   /** recordRequest records one answered HTTP request that took ms milliseconds. */
