@@ -123,6 +123,9 @@ describe('node classes', () => {
     const reads = (await readsFor(acls))!;
     const dup = input.nodes.map((n, i) => (i === 1 ? { ...n, addresses: input.nodes[0]!.addresses } : n));
     expect(partitionNodes(dup, reads)).toBeNull();
+    // An IPv4-mapped address is IPv4 to opa and IPv6 to core's IP module: left to opa.
+    const mapped = input.nodes.map((n, i) => (i === 2 ? { ...n, addresses: { ipv4: n.addresses.ipv4, ipv6: '::ffff:100.64.9.9' } } : n));
+    expect(partitionNodes(mapped, reads)).toBeNull();
     // An IPv4-mapped prefix could hold an IPv4 address or not, depending on how it is read.
     expect(partitionNodes(input.nodes, (await readsFor({ ...acls, rules: [{ src: ['::ffff:0:0/96'], dst: ['*'] }] }))!)).toBeNull();
     // A leading zero is not read at all: no partition, the policy is evaluated over every node.

@@ -7,9 +7,9 @@
  *
  * partitionNodes returns null whenever it cannot be sure (an address or prefix it cannot read
  * exactly as Rego's net.cidr_contains does, repeated addresses, an unexpected shape): the caller
- * then evaluates the policy over every node.
+ * then evaluates the policy over every node. Addresses and prefixes are read with core's IP module.
  */
-import { parseIp, parsePrefix, prefixContains, type IpPrefix } from './ip-prefix';
+import { parseIp, parsePrefix, prefixContains, type IpAddress, type IpPrefix } from '@trellis/core/api';
 
 /** The contract node_reads must declare for partitionNodes to apply. */
 export const NODE_READS_CONTRACT = 'node-classes/v2';
@@ -62,6 +62,16 @@ export function readNodeReads(value: unknown): NodeReads | null {
 
 const sortedUnique = (xs: string[]) => (xs.length < 2 ? xs : [...new Set(xs)].sort());
 
+/**
+ * isIpv4Mapped: ::ffff:a.b.c.d. Go's net package (hence opa's net.cidr_contains) reads such an
+ * address, or prefix, as IPv4, core's IP module as IPv6: containment involving one is left to opa.
+ */
+function isIpv4Mapped(x: IpAddress | IpPrefix): boolean {
+  if (x.family !== 6) return false;
+  for (let i = 0; i < 10; i++) if (x.bytes[i] !== 0) return false;
+  return x.bytes[10] === 0xff && x.bytes[11] === 0xff;
+}
+
 /** Which listed prefixes hold an address ('1'/'0' per prefix, '' when it cannot be read exactly), per NodeReads. */
 const heldCache = new WeakMap<NodeReads, Map<string, string>>();
 
@@ -72,15 +82,8 @@ function heldBy(reads: NodeReads, ip: string): string {
   if (held !== undefined) return held;
   const a = parseIp(ip);
   held = '';
-  if (a) {
-    for (const p of reads.prefixes) {
-      const inside = prefixContains(p, a);
-      if (inside === null) {
-        held = '';
-        break;
-      }
-      held += inside ? '1' : '0';
-    }
+  if (a && !isIpv4Mapped(a) && !reads.prefixes.some(isIpv4Mapped)) {
+    for (const p of reads.prefixes) held += prefixContains(p, a) ? '1' : '0';
   }
   cache.set(ip, held);
   return held;
