@@ -31,8 +31,11 @@ trap cleanup EXIT
 
 git clone -q --no-local "$src" "$tmp/trellis"
 git -C "$tmp/trellis" checkout -q "$rev"
-mkdir -p "$tmp/gomodcache" "$tmp/gocache" "$tmp/npm-cache" "$tmp/nx-cache" "$tmp/pip-cache" "$tmp/wireguard-go"
-export GOMODCACHE="$tmp/gomodcache" GOCACHE="$tmp/gocache" npm_config_cache="$tmp/npm-cache" NX_CACHE_DIRECTORY="$tmp/nx-cache" \
+mkdir -p "$tmp/gomodcache" "$tmp/gocache" "$tmp/npm-cache" "$tmp/nx-cache" "$tmp/nx-data" "$tmp/pip-cache" "$tmp/wireguard-go"
+# Nx's cache and its task database must move together: a database that remembers a task whose
+# outputs are not in the cache reports a hit and restores nothing.
+export GOMODCACHE="$tmp/gomodcache" GOCACHE="$tmp/gocache" npm_config_cache="$tmp/npm-cache" \
+  NX_CACHE_DIRECTORY="$tmp/nx-cache" NX_WORKSPACE_DATA_DIRECTORY="$tmp/nx-data" \
   PIP_CACHE_DIR="$tmp/pip-cache" TRELLIS_WIREGUARD_GO_DEST="$tmp/wireguard-go/wireguard-go"
 echo "clone-to-mesh: $(git -C "$tmp/trellis" log -1 --format='%h %s') in $tmp/trellis; empty GOMODCACHE, GOCACHE, npm, pip and Nx caches, wireguard-go not installed"
 

@@ -72,10 +72,12 @@ step_npm_deps() {
   note "npm ci${gone:+ ($gone)}"
 }
 
-# The pinned opa CLI, built with the Go toolchain when missing (no prebuilt downloads here).
+# The pinned opa CLI, built with the Go toolchain when missing (no prebuilt downloads here). The Go
+# builds run at a lower priority: npm ci and the TypeScript build are the longer path to a working
+# checkout, and on two cores they would otherwise share the CPU evenly with Go.
 step_opa() {
   local out
-  out=$(bash scripts/install-opa.sh 2>&1) || { echo "$out"; return 1; }
+  out=$(nice -n 10 bash scripts/install-opa.sh 2>&1) || { echo "$out"; return 1; }
   echo "$out"
   if [ -n "$out" ]; then note "built $(.opa/bin/opa version | sed -n 's/^Version: /v/p')"; else note "up to date"; fi
 }
@@ -92,7 +94,7 @@ step_chdb() {
 # cannot be built, its note is the one-line warning naming why, and agents fall back to Debian's.
 step_wireguard_go() {
   local out
-  out=$(bash scripts/install-wireguard-go.sh 2>&1) || { echo "$out"; return 1; }
+  out=$(nice -n 10 bash scripts/install-wireguard-go.sh 2>&1) || { echo "$out"; return 1; }
   echo "$out"
   note "$(if [ -n "$out" ]; then tail -n 1 <<<"$out" | sed 's/^install-wireguard-go: //'; else echo "up to date"; fi)"
 }
