@@ -5,7 +5,7 @@
 #
 # Steps run as soon as the steps they need are done, side by side otherwise: the Go builds start at
 # once (they need only the Go toolchain), npm ci waits for the Debian packages (node-gyp needs the
-# compilers), the TypeScript build for npm ci, the policy bundle for npm ci and opa. Each step's
+# compilers), the build waits for npm ci and opa (the policies project compiles with opa). Each step's
 # output goes to its own log; setup prints one line per step with its time, and a failed step's
 # whole output (its log is kept, and its path printed).
 set -euo pipefail
@@ -72,12 +72,10 @@ step_npm_deps() {
   note "npm ci${gone:+ ($gone)}"
 }
 
-# The pinned opa CLI, built with the Go toolchain when missing (no prebuilt downloads here). The Go
-# builds run at a lower priority: npm ci and the TypeScript build are the longer path to a working
-# checkout, and on two cores they would otherwise share the CPU evenly with Go.
+# The pinned opa CLI, built with the Go toolchain when missing (no prebuilt downloads here).
 step_opa() {
   local out
-  out=$(nice -n 10 bash scripts/install-opa.sh 2>&1) || { echo "$out"; return 1; }
+  out=$(bash scripts/install-opa.sh 2>&1) || { echo "$out"; return 1; }
   echo "$out"
   if [ -n "$out" ]; then note "built $(.opa/bin/opa version | sed -n 's/^Version: /v/p')"; else note "up to date"; fi
 }
@@ -94,28 +92,20 @@ step_chdb() {
 # cannot be built, its note is the one-line warning naming why, and agents fall back to Debian's.
 step_wireguard_go() {
   local out
-  out=$(nice -n 10 bash scripts/install-wireguard-go.sh 2>&1) || { echo "$out"; return 1; }
+  out=$(bash scripts/install-wireguard-go.sh 2>&1) || { echo "$out"; return 1; }
   echo "$out"
   note "$(if [ -n "$out" ]; then tail -n 1 <<<"$out" | sed 's/^install-wireguard-go: //'; else echo "up to date"; fi)"
 }
 
-# Build the TypeScript projects; Nx caches, so an unchanged tree builds in about a second. The
-# policies project (opa build -t wasm) is its own step, so this one need not wait for opa.
-nx_cached() { grep -o 'from the cache instead of running the command for [0-9]* out of [0-9]* tasks' <<<"$1" | grep -o '[0-9]* out of [0-9]*' || true; }
+# Build every project; Nx caches, so an unchanged tree builds in about a second. It needs opa: the
+# policies project compiles the bundle with it, and posture-opa depends on policies, so a build that
+# started before opa was there would build opa a second time, at once.
 step_build() {
   local out cached
-  out=$(npx nx run-many -t build --exclude=policies --outputStyle=static 2>&1) || { echo "$out"; return 1; }
+  out=$(npx nx run-many -t build --outputStyle=static 2>&1) || { echo "$out"; return 1; }
   echo "$out"
-  cached=$(nx_cached "$out")
+  cached=$(grep -o 'from the cache instead of running the command for [0-9]* out of [0-9]* tasks' <<<"$out" | grep -o '[0-9]* out of [0-9]*' || true)
   note "${cached:+$cached from the Nx cache}"
-}
-
-# The policy bundle (policies/dist/bundle.tgz), compiled by the pinned opa.
-step_policy_bundle() {
-  local out
-  out=$(npx nx run policies:build --outputStyle=static 2>&1) || { echo "$out"; return 1; }
-  echo "$out"
-  if grep -q 'local cache' <<<"$out"; then note "from the Nx cache"; else note "built"; fi
 }
 
 # `trellis` on the PATH: /usr/local/bin/trellis -> this checkout's core/dist/cli/main.js.
@@ -136,8 +126,7 @@ STEPS=(
   'wireguard-go||step_wireguard_go|'
   'npm-deps|debian-packages|step_npm_deps|'
   'chdb|debian-packages|step_chdb|tests'
-  'build|npm-deps|step_build|'
-  'policy-bundle|npm-deps opa|step_policy_bundle|'
+  'build|npm-deps opa|step_build|'
   'trellis-command|build|step_trellis_command|'
 )
 
