@@ -9,7 +9,7 @@ describe('LiveTelemetry', () => {
     const live = new LiveTelemetry({ clock: () => 2000 });
     live.addTunnels([tunnel(true)]);
     expect(live.snapshot()).toEqual([
-      expect.objectContaining({ src: 'n1', dst: 'n2', up: true, handshakeAgeS: 3, rttUs: null, loss: null, lastSeq: null }),
+      expect.objectContaining({ src: 'n1', dst: 'n2', up: true, handshakeAgeS: 3, rttUs: null, loss: null, lastSeq: null, path: null }),
     ]);
   });
 
@@ -21,5 +21,13 @@ describe('LiveTelemetry', () => {
     expect(live.snapshot()[0]).toMatchObject({ loss: 0.2, rttUs: 506, lastSeq: 6 });
     live.addProbes([probe(7, false)]); // the lost row slides out of the 5-row window
     expect(live.snapshot()[0]!.loss).toBe(0);
+  });
+
+  it('carries the path of the newest probe row, so the console can label relayed tunnels', () => {
+    const live = new LiveTelemetry({ clock: () => 2000 });
+    live.addProbes([probe(1, false)]);
+    expect(live.snapshot()[0]!.path).toBe('direct');
+    live.addProbes([{ ...probe(3, false), path: 'n3' }, probe(2, false)]); // seq 2 arrives late: the newest is still 3
+    expect(live.snapshot()[0]!.path).toBe('n3');
   });
 });

@@ -22,6 +22,8 @@ export interface LivePath {
   txBytes: number | null;
   /** Highest probe seq seen (probe rows can arrive out of order after a retry). */
   lastSeq: number | null;
+  /** How the newest probe went: 'direct' or the relay it used; null before the first probe row. */
+  path: string | null;
 }
 
 interface PathState extends LivePath {
@@ -65,6 +67,7 @@ export class LiveTelemetry {
         rxBytes: null,
         txBytes: null,
         lastSeq: null,
+        path: null,
         outcomes: new Uint8Array(this.window),
         filled: 0,
         next: 0,
@@ -95,6 +98,7 @@ export class LiveTelemetry {
       s.loss = s.lostInRing / s.filled;
       if (s.lastSeq === null || r.seq > s.lastSeq) {
         s.lastSeq = r.seq;
+        s.path = r.path;
         if (!r.lost && r.rttUs !== null) s.rttUs = r.rttUs;
         s.jitterUs = r.jitterUs;
       }
@@ -141,6 +145,7 @@ export class LiveTelemetry {
         rxBytes: s.rxBytes,
         txBytes: s.txBytes,
         lastSeq: s.lastSeq,
+        path: s.path,
       });
     }
     return out.sort((a, b) => (a.src < b.src ? -1 : a.src > b.src ? 1 : a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0));

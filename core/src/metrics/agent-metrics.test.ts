@@ -90,3 +90,22 @@ describe('AgentMetrics cardinality', () => {
     }
   });
 });
+
+describe('AgentMetrics loss', () => {
+  it('observes no loss for a peer that never answered a probe (no data), and 0 for one that answered and lost nothing', async () => {
+    const m = new TrellisMetrics('agent', { node: 'n0' });
+    const snap: AgentMetricsSnapshot = {
+      peers: [
+        { name: 'answered', loss: 0, jitterUs: 10, rxBytes: 1, txBytes: 1, handshakeAgeS: 2, up: true },
+        { name: 'silent', loss: null, jitterUs: 0, rxBytes: 0, txBytes: 92, handshakeAgeS: null, up: false },
+      ],
+      netmapVersion: 1,
+      compliant: null,
+    };
+    new AgentMetrics(m.meter('test'), async () => snap, { maxPeerSeries: 5 }).setPeerCount(2);
+    const { resourceMetrics } = await m.collect();
+    await m.shutdown();
+    const loss = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((x) => x.descriptor.name === 'trellis_peer_loss_ratio')!;
+    expect(loss.dataPoints.map((d) => [d.attributes.peer, d.value])).toEqual([['answered', 0]]);
+  });
+});

@@ -43,6 +43,17 @@ export interface ConsoleSnapshot {
 
 const STALE_MS = 15_000;
 
+/**
+ * pathState is the one state the console shows for a path: down when the tunnel is reported down,
+ * an end is offline or nothing came for 15 s; unknown while there is no probe figure (the peer has
+ * not answered a probe yet: neither healthy nor lossy); degraded with any recent loss; else up.
+ */
+export function pathState(p: Pick<LivePath, 'up' | 'loss' | 'updatedAt'>, srcOnline: boolean, dstOnline: boolean, now: number): ConsolePath['state'] {
+  if (p.up === false || !srcOnline || !dstOnline || now - p.updatedAt > STALE_MS) return 'down';
+  if (p.loss === null) return 'unknown';
+  return p.loss > 0 ? 'degraded' : 'up';
+}
+
 /** buildConsoleSnapshot reads the store, presence, live telemetry and plugin routes; it audits nothing. */
 export async function buildConsoleSnapshot(
   s: ControllerServices,
@@ -73,9 +84,7 @@ export async function buildConsoleSnapshot(
     .map((p) => {
       const src = byName.get(p.src)!;
       const dst = byName.get(p.dst)!;
-      const down = p.up === false || !src.online || !dst.online || now - p.updatedAt > STALE_MS;
-      const state = down ? 'down' : p.loss === null ? 'unknown' : p.loss > 0 ? 'degraded' : 'up';
-      return { ...p, endpoint: dst.endpoints[0] ?? null, state };
+      return { ...p, endpoint: dst.endpoints[0] ?? null, state: pathState(p, src.online, dst.online, now) };
     });
   let alerts: unknown = null;
   if (routes.paths().includes(ALERTS_ROUTE)) {

@@ -21,6 +21,15 @@
   function cell(text, cls, attrs) {
     return el('td', Object.assign({ class: cls }, attrs || {}), text);
   }
+  // A cell whose parts stay whole but may go on separate lines when the table is narrow.
+  function split(parts, cls) {
+    const td = el('td', { class: 'split ' + (cls || '') });
+    parts.forEach((part, i) => {
+      if (i > 0) td.appendChild(document.createTextNode(' '));
+      td.appendChild(el('span', {}, part));
+    });
+    return td;
+  }
   function badge(text, cls) {
     const td = el('td');
     td.appendChild(el('span', { class: 'state ' + cls }, text));
@@ -62,15 +71,45 @@
   }
   const worse = (a, b) => (['down', 'degraded', 'unknown', 'up'].indexOf(a) <= ['down', 'degraded', 'unknown', 'up'].indexOf(b) ? a : b);
 
-  function renderTopology(snap, lim) {
-    const svg = $('topology');
-    const nodes = snap.nodes;
-    const c = 210, r = nodes.length > 1 ? 160 : 0;
-    const pos = new Map();
-    nodes.forEach((n, i) => {
-      const a = (2 * Math.PI * i) / Math.max(1, nodes.length) - Math.PI / 2;
-      pos.set(n.name, { x: c + r * Math.cos(a), y: c + r * Math.sin(a) });
+  // Where each node sits: evenly round a circle, then stretched so the ring fills the drawing (an
+  // odd count leaves no empty band), leaving room for each circle and the address under it.
+  function layout(nodes, w, h) {
+    const mx = 56, top = 28, bottom = 48;
+    const start = nodes.length === 2 ? Math.PI : -Math.PI / 2;
+    const unit = nodes.map((n, i) => {
+      const a = start + (2 * Math.PI * i) / Math.max(1, nodes.length);
+      return [Math.cos(a), Math.sin(a)];
     });
+    const span = (k) => {
+      const vs = unit.map((u) => u[k]);
+      return [Math.min(...vs), Math.max(...vs)];
+    };
+    const [x0, x1] = span(0), [y0, y1] = span(1);
+    // A flat ring (one or two nodes) sits on the middle line.
+    const fit = (v, lo, hi, from, to) => (hi - lo < 1e-9 ? (from + to) / 2 : from + ((v - lo) / (hi - lo)) * (to - from));
+    const pos = new Map();
+    nodes.forEach((n, i) => pos.set(n.name, { x: fit(unit[i][0], x0, x1, mx, w - mx), y: fit(unit[i][1], y0, y1, top, h - bottom) }));
+    return pos;
+  }
+  // pathLabel is what an edge says about the way its tunnels go: nothing when direct (or not known
+  // yet), "via X" when both directions use relay X, one line per direction when they differ.
+  function pathLabel(paths) {
+    const relayed = paths.filter((p) => p.path && p.path !== 'direct');
+    if (relayed.length === 0) return null;
+    const vias = new Set(paths.map((p) => p.path || 'direct'));
+    if (vias.size === 1) return 'via ' + relayed[0].path;
+    return relayed.map((p) => `${p.src}→${p.dst} via ${p.path}`).join(', ');
+  }
+
+  let drawn = null; // the last snapshot drawn, redrawn when the card changes size
+  function renderTopology(snap, lim) {
+    drawn = { snap, lim };
+    const svg = $('topology');
+    const box = $('topology-box');
+    const w = Math.max(160, Math.round(box.clientWidth)), h = Math.max(160, Math.round(box.clientHeight));
+    svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+    const nodes = snap.nodes;
+    const pos = layout(nodes, w, h);
     const byPair = new Map();
     for (const p of snap.paths) {
       const key = [p.src, p.dst].sort().join('\u0000');
@@ -78,17 +117,22 @@
       e.paths.push(p);
       byPair.set(key, e);
     }
-    const parts = [];
+    const edges = [], labels = [];
     for (const e of byPair.values()) {
       const pa = pos.get(e.a), pb = pos.get(e.b);
       if (!pa || !pb) continue;
       const g = e.paths.map((p) => grade(p, lim)).reduce(worse);
-      const title = e.paths.map((p) => `${p.src} → ${p.dst}: RTT ${ms(p.rttUs)}, loss ${pct(p.loss)}, ${p.state}`).join('\n');
+      const title = e.paths.map((p) => `${p.src} → ${p.dst}${p.path ? ' (' + p.path + ')' : ''}: RTT ${ms(p.rttUs)}, loss ${pct(p.loss)}, ${p.state}`).join('\n');
       const line = el('svg:line', { x1: pa.x, y1: pa.y, x2: pb.x, y2: pb.y, class: 'edge', 'data-a': e.a, 'data-b': e.b, 'data-state': g, stroke: COLORS[g], 'stroke-width': 4, 'stroke-linecap': 'round' });
       if (g === 'down') line.setAttribute('stroke-dasharray', '8 6');
       line.appendChild(el('svg:title', {}, title));
-      parts.push(line);
+      edges.push(line);
+      const label = pathLabel(e.paths);
+      if (label) {
+        labels.push(el('svg:text', { x: (pa.x + pb.x) / 2, y: (pa.y + pb.y) / 2 - 6, class: 'path-label', 'data-a': e.a, 'data-b': e.b }, label));
+      }
     }
+    const parts = edges;
     for (const n of nodes) {
       const p = pos.get(n.name);
       const state = !n.online ? 'down' : n.quarantined ? 'degraded' : 'up';
@@ -99,7 +143,8 @@
       g.appendChild(el('svg:title', {}, `${n.name} ${n.online ? 'online' : 'offline'}${n.quarantined ? ', quarantined' : ''}`));
       parts.push(g);
     }
-    svg.replaceChildren(...parts);
+    // Labels last, so no line or node covers them.
+    svg.replaceChildren(...parts, ...labels);
   }
 
   function renderTunnels(snap, lim) {
@@ -108,8 +153,8 @@
       const handshake = p.handshakeAgeS === null ? 'never' : Math.round(p.handshakeAgeS) + ' s';
       return row(
         [
-          cell(p.src), cell(p.dst), cell(p.endpoint || '–'), cell(handshake, 'num'),
-          cell(bytes(p.rxBytes) + ' / ' + bytes(p.txBytes), 'num'),
+          cell(p.src), cell(p.dst), cell(p.endpoint || '–', 'wrap'), cell(handshake, 'num'),
+          split([bytes(p.rxBytes) + ' /', bytes(p.txBytes)], 'num'),
           cell(ms(p.rttUs), 'num rtt c-' + g), cell(pct(p.loss), 'num loss c-' + g), cell(ms(p.jitterUs), 'num jitter'),
           badge(p.state, p.state),
         ],
@@ -120,13 +165,21 @@
     replaceRows($('tunnels').tBodies[0], rows);
   }
 
+  // One line per posture reason; long ones wrap inside the cell.
+  function reasons(list) {
+    const td = el('td', { class: 'reasons' });
+    if (list.length === 0) td.textContent = '–';
+    for (const r of list) td.appendChild(el('div', {}, r));
+    return td;
+  }
+
   function renderNodes(snap) {
     const rows = snap.nodes.map((n) => {
       const posture = n.posture === null ? 'unknown' : n.quarantined ? 'quarantined' : 'ok';
       return row(
         [
           cell(n.name), cell(n.ipv4), badge(n.online ? 'online' : 'offline ' + ago(n.lastSeen, snap.at), n.online ? 'up' : 'offline'),
-          badge(!n.approved ? 'awaiting approval' : posture, !n.approved ? 'pending' : posture), cell(n.posture ? n.posture.reasons.join('; ') || '–' : '–', 'reasons'),
+          badge(!n.approved ? 'awaiting approval' : posture, !n.approved ? 'pending' : posture), reasons(n.posture ? n.posture.reasons : []),
         ],
         { 'data-node': n.name, 'data-online': n.online, 'data-posture': posture },
       );
@@ -135,16 +188,21 @@
   }
 
   const labels = (l) => Object.entries(l || {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  // Alert values as people read them: at most two decimals; a tunnel that never had a handshake is "never".
+  function alertValue(a) {
+    if (a.uid === 'trellis-tunnel-down' && a.value >= 1e9) return 'never';
+    return typeof a.value === 'number' ? String(Math.round(a.value * 100) / 100) : String(a.value);
+  }
   function renderAlerts(snap) {
     const panel = $('alerts-panel');
     if (!snap.alerts) { panel.hidden = true; return; }
     panel.hidden = false;
     const active = (snap.alerts.active || []).map((a) =>
-      row([badge(a.state, a.state), cell(a.title), cell(labels(a.labels), 'details'), cell(String(a.value), 'num'), cell(String(a.threshold), 'num'), cell(time(a.startsAt || a.pendingSince))], { 'data-uid': a.uid, 'data-state': a.state }),
+      row([badge(a.state, a.state), cell(a.title, 'wrap'), cell(labels(a.labels), 'details'), cell(alertValue(a), 'num value'), cell(String(a.threshold), 'num'), cell(time(a.startsAt || a.pendingSince))], { 'data-uid': a.uid, 'data-state': a.state }),
     );
     if (active.length === 0) active.push(row([el('td', { colspan: 6 }, 'no active alerts')]));
     replaceRows($('alerts').tBodies[0], active);
-    const recent = (snap.alerts.recent || []).slice(0, 20).map((a) => row([cell(a.title), cell(labels(a.labels), 'details'), cell(time(a.startsAt)), cell(time(a.endsAt))]));
+    const recent = (snap.alerts.recent || []).slice(0, 20).map((a) => row([cell(a.title, 'wrap'), cell(labels(a.labels), 'details'), cell(time(a.startsAt)), cell(time(a.endsAt))]));
     replaceRows($('alerts-recent').tBodies[0], recent);
   }
 
@@ -219,5 +277,9 @@
     // The session ended: show the login form again.
     es.addEventListener('expired', () => { es.close(); window.location.assign('/console'); });
   }
-  document.addEventListener('DOMContentLoaded', connect);
+  document.addEventListener('DOMContentLoaded', () => {
+    // The drawing is sized to its card: draw again whenever the card changes size.
+    new ResizeObserver(() => { if (drawn) renderTopology(drawn.snap, drawn.lim); }).observe($('topology-box'));
+    connect();
+  });
 })();
