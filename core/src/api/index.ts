@@ -42,7 +42,7 @@ export type {
   ResourceMetrics,
   ScopeMetrics,
 } from './metrics';
-export type { ProbeRow, ShapingClassRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
+export type { PluginTelemetryRow, ProbeRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export { canonicalJson, sortKeysDeep } from '../json';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';

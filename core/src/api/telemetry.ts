@@ -28,25 +28,19 @@ export interface TunnelRow {
   up: boolean;
 }
 
-export interface ShapingClassRow {
-  ts: number;
-  node: string;
-  iface: string;
-  direction: 'egress' | 'ingress';
-  class: string;
-  bytes: number;
-  packets: number;
-  drops: number;
-  overlimits: number;
-  backlog: number;
-}
+/**
+ * One row an agent plugin adds to telemetry, of the plugin's own shape (for example one traffic
+ * class's counters). Core carries it under the plugin's name and stamps its `node` with the
+ * sender; the exporters that know the plugin read it by that name and check its fields themselves.
+ */
+export type PluginTelemetryRow = Record<string, unknown>;
 
-/** What agent plugins add to a batch through collectTelemetry. */
+/** What an agent plugin adds to the next batch through collectTelemetry. */
 export interface TelemetryContribution {
-  shaping?: ShapingClassRow[];
+  rows: PluginTelemetryRow[];
 }
 
-export interface TelemetryBatch extends TelemetryContribution {
+export interface TelemetryBatch {
   /** Unique per batch; a re-sent batch keeps its id so exporters can drop it. */
   batchId: string;
   /** Node name of the sender (set by the controller from the authenticated node, not trusted from the body). */
@@ -55,4 +49,6 @@ export interface TelemetryBatch extends TelemetryContribution {
   sentAt: number;
   probes: ProbeRow[];
   tunnels: TunnelRow[];
+  /** Rows of agent plugins (collectTelemetry), by plugin name; absent when there are none. */
+  plugins?: Record<string, PluginTelemetryRow[]>;
 }

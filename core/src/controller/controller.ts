@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ControllerAccess } from '../api/plugin';
+import type { TelemetryBatch } from '../api/telemetry';
 import { errors } from '../errors';
 import { createLogger, type Logger } from '../log/logger';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
@@ -220,7 +221,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     registerNodeKeyRoutes(app, services);
     registerMapStreamRoute(app, services);
     registerAdminRoutes(app, services);
-    registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry({ probes: b.probes.length, tunnels: b.tunnels.length, shaping: b.shaping?.length ?? 0 }, duplicate) });
+    registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry(rowCounts(b), duplicate) });
     registerPolicyNodeRoutes(app, services);
     pluginRoutes.mount(app, services);
     const clickhouseEntry = pluginHost?.names().includes('telemetry-clickhouse') && opts.configFile
@@ -279,4 +280,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     await store.close();
     throw err;
   }
+}
+
+/** rowCounts is a batch's rows by kind: probes, tunnels, and each plugin's rows under the plugin's name. */
+function rowCounts(b: TelemetryBatch): Record<string, number> {
+  const counts: Record<string, number> = { probes: b.probes.length, tunnels: b.tunnels.length };
+  for (const [plugin, rows] of Object.entries(b.plugins ?? {})) counts[plugin] = rows.length;
+  return counts;
 }

@@ -56,7 +56,7 @@ describe('POST /v1/node/telemetry', () => {
   it('stamps the batch with the authenticated node, exports it once, and acknowledges a retry as a duplicate', async () => {
     const a = await enrolledClient('tel-a');
     const first = await a.postTelemetry(batch('batch-1', [1, 2, 3]));
-    expect(first).toEqual({ duplicate: false, accepted: { probes: 3, tunnels: 1, shaping: 0 } });
+    expect(first).toEqual({ duplicate: false, accepted: { probes: 3, tunnels: 1, plugins: {} } });
     const again = await a.postTelemetry(batch('batch-1', [1, 2, 3]));
     expect(again.duplicate).toBe(true);
     expect(exported).toHaveLength(1);
@@ -86,6 +86,19 @@ describe('POST /v1/node/telemetry', () => {
     expect((err as Error).message).toMatch(/seq/);
     const extra = await a.postTelemetry({ ...batch('batch-y', [1]), node: 'forged' } as TelemetryRequest).catch((e: unknown) => e);
     expect((extra as ControllerRequestError).status).toBe(400);
+  });
+
+  it('carries plugin rows under the plugin\'s name, stamped with the sender, and counts them by plugin', async () => {
+    const a = await enrolledClient('tel-d');
+    const rows = [{ ts: Date.now(), node: 'spoofed', class: '1:10', drops: 2 }, { ts: Date.now(), class: '1:20', drops: 0 }];
+    const res = await a.postTelemetry({ ...batch('batch-p', [1]), plugins: { 'shaping-tc': rows } });
+    expect(res.accepted).toEqual({ probes: 1, tunnels: 1, plugins: { 'shaping-tc': 2 } });
+    const b = exported.find((x) => x.batchId === 'batch-p')!;
+    expect(b.plugins).toEqual({ 'shaping-tc': rows.map((r) => ({ ...r, node: 'tel-d' })) });
+    const notRows = await a.postTelemetry({ ...batch('batch-q', [1]), plugins: { 'shaping-tc': [1, 2] } } as unknown as TelemetryRequest).catch((e: unknown) => e);
+    expect((notRows as ControllerRequestError).status).toBe(400);
+    const badName = await a.postTelemetry({ ...batch('batch-r', [1]), plugins: { 'Not A Name': [] } }).catch((e: unknown) => e);
+    expect((badName as ControllerRequestError).status).toBe(400);
   });
 
   it('refuses unsigned posts and the live view without the admin token', async () => {

@@ -63,26 +63,11 @@ export const telemetryBody = {
         },
       },
     },
-    shaping: {
-      type: 'array',
-      maxItems: MAX_ROWS,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['ts', 'node', 'iface', 'direction', 'class', 'bytes', 'packets', 'drops', 'overlimits', 'backlog'],
-        properties: {
-          ts: ms,
-          node: name,
-          iface: { type: 'string', minLength: 1, maxLength: 15 },
-          direction: { type: 'string', enum: ['egress', 'ingress'] },
-          class: { type: 'string', minLength: 1, maxLength: 64 },
-          bytes: count,
-          packets: count,
-          drops: count,
-          overlimits: count,
-          backlog: count,
-        },
-      },
+    plugins: {
+      type: 'object',
+      maxProperties: 64,
+      propertyNames: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,127}$' },
+      additionalProperties: { type: 'array', maxItems: MAX_ROWS, items: { type: 'object', maxProperties: 64 } },
     },
   },
 } as const;
@@ -96,8 +81,8 @@ export interface TelemetryRouteOptions {
 }
 
 /**
- * stampBatch makes the batch the node's own: node, nodeId, probe and tunnel src and shaping node
- * all come from the authenticated node, never from the body.
+ * stampBatch makes the batch the node's own: node, nodeId, probe and tunnel src and every plugin
+ * row's node all come from the authenticated node, never from the body.
  */
 export function stampBatch(body: TelemetryRequest, node: { id: string; name: string }): TelemetryBatch {
   return {
@@ -107,9 +92,11 @@ export function stampBatch(body: TelemetryRequest, node: { id: string; name: str
     sentAt: body.sentAt,
     probes: body.probes.map((p) => ({ ...p, src: node.name })),
     tunnels: body.tunnels.map((t) => ({ ...t, src: node.name })),
-    ...(body.shaping ? { shaping: body.shaping.map((s) => ({ ...s, node: node.name })) } : {}),
+    ...(body.plugins ? { plugins: mapValues(body.plugins, (rows) => rows.map((r) => ({ ...r, node: node.name }))) } : {}),
   };
 }
+
+const mapValues = <A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
 /** registerTelemetryRoute adds POST /v1/node/telemetry (signed) and GET /v1/admin/telemetry/live (admin). */
 export function registerTelemetryRoute(app: FastifyInstance, s: ControllerServices, opts: TelemetryRouteOptions): void {
@@ -119,7 +106,7 @@ export function registerTelemetryRoute(app: FastifyInstance, s: ControllerServic
   app.post(ROUTES.telemetry, { bodyLimit: BODY_LIMITS.telemetry, preValidation, schema: { body: telemetryBody, querystring: emptyQuery } }, async (request) => {
     const node = request.node!;
     const body = request.body as TelemetryRequest;
-    const accepted = { probes: body.probes.length, tunnels: body.tunnels.length, shaping: body.shaping?.length ?? 0 };
+    const accepted = { probes: body.probes.length, tunnels: body.tunnels.length, plugins: mapValues(body.plugins ?? {}, (rows) => rows.length) };
     if (!seen.remember(node.id, body.batchId)) {
       opts.onAccepted?.(stampBatch(body, node), true);
       const res: TelemetryResponse = { duplicate: true, accepted };

@@ -71,7 +71,7 @@ export class ControllerMetrics {
     this.apiLatency.record(ms / 1000, { route, method, status: String(status) });
   }
 
-  recordTelemetry(counts: { probes: number; tunnels: number; shaping: number }, duplicate: boolean): void {
+  recordTelemetry(counts: Readonly<Record<string, number>>, duplicate: boolean): void {
     this.batches.add(1, { duplicate: String(duplicate) });
     if (duplicate) return;
     for (const [kind, n] of Object.entries(counts)) if (n > 0) this.rows.add(n, { kind });

@@ -36,7 +36,8 @@ export type TelemetryRequest = Omit<TelemetryBatch, 'node' | 'nodeId'>;
 export interface TelemetryResponse {
   /** True when this batchId had been accepted before (a retry); the rows were not exported again. */
   duplicate: boolean;
-  accepted: { probes: number; tunnels: number; shaping: number };
+  /** Rows taken, by kind; plugin rows by plugin name. */
+  accepted: { probes: number; tunnels: number; plugins: Record<string, number> };
 }
 
 /** Why a node registers a new WireGuard key. */

@@ -97,7 +97,7 @@ describe('AlertsEngine on hook input with a fake clock', () => {
     e.onTelemetry({
       batchId: 'x', node: 'n1', nodeId: 'id1', sentAt: now, probes: [],
       tunnels: [{ ts: now, src: 'n1', dst: 'n2', rxBytes: 1, txBytes: 1, handshakeAgeS: 8, up: true }],
-      shaping: [0, 10].map((s) => ({ ts: now - 10_000 + s * 1000, node: 'n1', iface: 'tl1', direction: 'egress' as const, class: '1:10', bytes: 0, packets: 0, drops: s * 5, overlimits: 0, backlog: 0 })),
+      plugins: { 'shaping-tc': [0, 10].map((s) => ({ ts: now - 10_000 + s * 1000, node: 'n1', iface: 'tl1', direction: 'egress' as const, class: '1:10', bytes: 0, packets: 0, drops: s * 5, overlimits: 0, backlog: 0 })) },
     });
     e.onNodeEvent({ kind: 'facts', nodeId: 'id3', nodeName: 'n3', at: now, details: { compliant: false, transition: 'quarantined' } });
     expect(e.evaluate()).toMatchObject([{ status: 'firing', alert: { uid: 'trellis-posture', labels: { node: 'n3' } } }]);

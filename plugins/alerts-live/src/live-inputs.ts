@@ -1,4 +1,4 @@
-import type { NodeEvent, ShapingClassRow, TelemetryBatch, TunnelRow } from '@trellis/core/api';
+import type { NodeEvent, PluginTelemetryRow, TelemetryBatch, TunnelRow } from '@trellis/core/api';
 
 export interface ProbeSample {
   ts: number;
@@ -32,6 +32,30 @@ export interface ShapingSeries {
   direction: string;
   class: string;
   samples: Array<{ ts: number; drops: number }>;
+}
+
+/** The plugin whose telemetry rows carry tc class counters (node, iface, direction, class, drops, ts). */
+export const SHAPING_PLUGIN = 'shaping-tc';
+
+/** The fields of a shaping-tc row the drop rule reads; other rows of that name are left out. */
+interface ShapingRow {
+  ts: number;
+  node: string;
+  iface: string;
+  direction: string;
+  class: string;
+  drops: number;
+}
+
+function isShapingRow(r: PluginTelemetryRow): r is PluginTelemetryRow & ShapingRow {
+  return (
+    typeof r.ts === 'number' &&
+    typeof r.node === 'string' &&
+    typeof r.iface === 'string' &&
+    typeof r.direction === 'string' &&
+    typeof r.class === 'string' &&
+    typeof r.drops === 'number'
+  );
 }
 
 const key = (...parts: string[]) => parts.join('\u0000');
@@ -70,11 +94,11 @@ export class LiveInputs {
       const prev = this.tunnels.get(k);
       if (!prev || t.ts >= prev.ts) this.tunnels.set(k, t);
     }
-    for (const r of batch.shaping ?? []) this.addShaping(r);
+    for (const r of batch.plugins?.[SHAPING_PLUGIN] ?? []) if (isShapingRow(r)) this.addShaping(r);
     this.prune(now);
   }
 
-  private addShaping(r: ShapingClassRow): void {
+  private addShaping(r: ShapingRow): void {
     const k = key(r.node, r.iface, r.direction, r.class);
     let s = this.shaping.get(k);
     if (!s) this.shaping.set(k, (s = { node: r.node, iface: r.iface, direction: r.direction, class: r.class, samples: [] }));

@@ -14,7 +14,6 @@ import {
   type NetworkMap,
   type NodeInfo,
   type PluginLogger,
-  type ShapingClassRow,
   type TelemetryContribution,
   type TrellisPlugin,
 } from '@trellis/core/api';
@@ -25,6 +24,7 @@ import { configSchema } from './config-schema';
 import { ShapingErrorCode } from './errors';
 import { ShapingMetrics } from './shaping-metrics';
 import { TcShaper, type ClassStatsSample, type ShapingStatus } from './tc-apply';
+import type { ShapingClassRow } from './telemetry-rows';
 
 /** The controller keeps the last config it accepted here, so a bad edit cannot drop the shaping in force. */
 export const LAST_GOOD_FILE = 'shaping-tc.last-good.json';
@@ -176,7 +176,7 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
         overlimits: s.overlimits,
         backlog: s.backlogBytes,
       }));
-      return { shaping: rows };
+      return { rows };
     },
     async shutdown() {
       stopped = true;
@@ -242,6 +242,7 @@ export { buildDesiredState, ifbNameFor } from './desired-state';
 export type { DesiredState } from './desired-state';
 export { diffDevice } from './tc-diff';
 export { ShapingErrorCode } from './errors';
+export type { ShapingClassRow } from './telemetry-rows';
 export { CLASS_NAMES, parseProfile, validateProfile } from './profile';
 export type { ShapingCap, ShapingProfile, TrafficClass, TrafficClassName, ClassMatch, PortMatch } from './profile';
 export { TcShaper } from './tc-apply';

@@ -79,7 +79,7 @@ describe('shaping-tc agent hooks', () => {
       drops: 0,
     });
 
-    const { shaping } = await plugin.collectTelemetry!();
+    const { rows: shaping } = await plugin.collectTelemetry!();
     const rt = shaping!.find((r) => r.class === 'realtime' && r.direction === 'egress');
     expect(rt).toMatchObject({ node: 'n1', iface: 'trlwg1', bytes: 294, packets: 3, drops: 0, overlimits: 0, backlog: 0 });
     expect(rt!.ts).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ describe('core rows → ClickHouse rows', () => {
       sentAt: 1,
       probes: [{ ts: 1_700_000_000_123, src: 'n1', dst: 'n2', path: 'direct', seq: 1_700_000_000_000_001, rttUs: null, lost: true, jitterUs: 5 }],
       tunnels: [{ ts: 1_700_000_000_000, src: 'n1', dst: 'n2', rxBytes: 10, txBytes: 20, handshakeAgeS: null, up: false }],
-      shaping: [{ ts: 1_700_000_000_000, node: 'n1', iface: 'wg0', direction: 'egress', class: '1:10', bytes: 1, packets: 1, drops: 0, overlimits: 0, backlog: 0 }],
+      plugins: { 'shaping-tc': [{ ts: 1_700_000_000_000, node: 'n1', iface: 'wg0', direction: 'egress', class: '1:10', bytes: 1, packets: 1, drops: 0, overlimits: 0, backlog: 0 }] },
     });
     const rows = toDbRows(b);
     expect(rows.probe_samples![0]).toMatchObject({ src: 'n1', dst: 'n2', seq: 1_700_000_000_000_001, lost: 1, rtt_us: 0, ts_ms: 1_700_000_000_123 });

@@ -1,9 +1,12 @@
 /**
- * Mapping from core's wire types (api/telemetry.ts TelemetryBatch, api/hooks.ts NodeEvent) to this
+ * Mapping from core's wire types (TelemetryBatch with shaping-tc's plugin rows, NodeEvent) to this
  * plugin's stored row types, so the controller's onTelemetry and onNodeEvent hooks feed the exporter.
  */
 import type { NodeEvent, TelemetryBatch as CoreBatch } from '@trellis/core/api';
-import type { NodeEventKind, TelemetryBatch } from './rows';
+import type { NodeEventKind, ShapingClassStat, TelemetryBatch } from './rows';
+
+/** The plugin whose telemetry rows become shaping_stats (one tc class's counters each, see shaping-tc). */
+export const SHAPING_PLUGIN = 'shaping-tc';
 
 /** fromCoreBatch keeps the agent's batchId, so a re-sent batch keeps its dedup key downstream too. */
 export function fromCoreBatch(b: CoreBatch): TelemetryBatch {
@@ -11,17 +14,21 @@ export function fromCoreBatch(b: CoreBatch): TelemetryBatch {
     batchId: b.batchId,
     probes: b.probes.map((p) => ({ at: p.ts, src: p.src, dst: p.dst, path: p.path, seq: p.seq, rttUs: p.rttUs, lost: p.lost, jitterUs: p.jitterUs })),
     tunnels: b.tunnels.map((t) => ({ at: t.ts, node: t.src, peer: t.dst, rxBytes: t.rxBytes, txBytes: t.txBytes, handshakeAgeS: t.handshakeAgeS })),
-    shaping: (b.shaping ?? []).map((s) => ({
-      at: s.ts,
-      node: s.node,
-      iface: s.iface,
-      classId: `${s.direction}:${s.class}`,
-      bytes: s.bytes,
-      packets: s.packets,
-      drops: s.drops,
-      overlimits: s.overlimits,
-      backlog: s.backlog,
-    })),
+    // Plugin rows arrive unchecked by core; toDbRows checks every field before anything is stored.
+    shaping: (b.plugins?.[SHAPING_PLUGIN] ?? []).map(
+      (s) =>
+        ({
+          at: s.ts,
+          node: s.node,
+          iface: s.iface,
+          classId: `${String(s.direction)}:${String(s.class)}`,
+          bytes: s.bytes,
+          packets: s.packets,
+          drops: s.drops,
+          overlimits: s.overlimits,
+          backlog: s.backlog,
+        }) as ShapingClassStat,
+    ),
   };
 }
 

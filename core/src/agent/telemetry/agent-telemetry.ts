@@ -137,8 +137,8 @@ export class AgentTelemetry {
 
   private async collectContributions(): Promise<void> {
     if (!this.d.hooks.has('collectTelemetry')) return;
-    const parts: TelemetryContribution[] = await this.d.hooks.runParallel('collectTelemetry');
-    for (const p of parts) if (p && Array.isArray(p.shaping)) this.buffer.addShaping(p.shaping);
+    const parts: Record<string, TelemetryContribution> = await this.d.hooks.runParallelNamed('collectTelemetry');
+    for (const [plugin, c] of Object.entries(parts)) if (c && Array.isArray(c.rows) && c.rows.length > 0) this.buffer.addPluginRows(plugin, c.rows);
   }
 
   /** flush seals what is open and posts batches in order until one fails; one flush runs at a time. */
@@ -154,7 +154,7 @@ export class AgentTelemetry {
     if (this.clock() < this.retryAt) return;
     for (let b = this.buffer.next(); b !== null && !this.stopped; b = this.buffer.next()) {
       const body: TelemetryRequest = { batchId: b.batchId, sentAt: this.clock(), probes: b.probes, tunnels: b.tunnels };
-      if (b.shaping.length > 0) body.shaping = b.shaping;
+      if (Object.keys(b.plugins).length > 0) body.plugins = b.plugins;
       try {
         await this.d.post(body);
         this.buffer.ack(b.batchId);

@@ -54,6 +54,22 @@ describe('TelemetryBuffer', () => {
     expect(rest).toEqual([11, 12, 13, 14, 15, 16]);
   });
 
+  it('seals plugin rows by plugin name beside probes, and trims them last when full', () => {
+    const buf = new TelemetryBuffer({ maxRows: 5, maxBatchRows: 10, newId });
+    buf.addProbe(probe(1));
+    buf.addPluginRows('shaping-tc', [{ class: 'a' }, { class: 'b' }]);
+    buf.addPluginRows('other', [{ n: 1 }]);
+    buf.addProbe(probe(2));
+    buf.addPluginRows('shaping-tc', [{ class: 'c' }, { class: 'd' }]);
+    expect(buf.stats()).toMatchObject({ queuedRows: 5, droppedRows: 2 });
+    buf.seal();
+    const b = buf.next()!;
+    expect(b.probes).toEqual([]);
+    expect(b.plugins).toEqual({ other: [{ n: 1 }], 'shaping-tc': [{ class: 'a' }, { class: 'b' }, { class: 'c' }, { class: 'd' }] });
+    buf.ack(b.batchId);
+    expect(buf.stats()).toMatchObject({ queuedRows: 0, deliveredRows: 5 });
+  });
+
   it('discards a refused batch and counts its rows as dropped', () => {
     const buf = new TelemetryBuffer({ newId });
     buf.addProbe(probe(1));

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { ProbeRow, ShapingClassRow, TunnelRow } from '../../api/telemetry';
+import type { PluginTelemetryRow, ProbeRow, TunnelRow } from '../../api/telemetry';
 
 /** A batch waiting to be delivered; its id never changes, so a retry is recognised as one. */
 export interface PendingBatch {
   batchId: string;
   probes: ProbeRow[];
   tunnels: TunnelRow[];
-  shaping: ShapingClassRow[];
+  /** Rows of agent plugins, by plugin name. */
+  plugins: Record<string, PluginTelemetryRow[]>;
   /** Times it was handed out by next() (attempts). */
   attempts: number;
 }
@@ -29,7 +30,11 @@ export interface TelemetryBufferStats {
   deliveredRows: number;
 }
 
-const rowsOf = (b: { probes: unknown[]; tunnels: unknown[]; shaping: unknown[] }) => b.probes.length + b.tunnels.length + b.shaping.length;
+type Rows = Pick<PendingBatch, 'probes' | 'tunnels' | 'plugins'>;
+
+/** The row lists of a batch, oldest kind first: probes (the most numerous), tunnels, then each plugin's. */
+const listsOf = (b: Rows): unknown[][] => [b.probes, b.tunnels, ...Object.keys(b.plugins).sort().map((k) => b.plugins[k]!)];
+const rowsOf = (b: Rows) => listsOf(b).reduce((n, l) => n + l.length, 0);
 
 /**
  * TelemetryBuffer collects rows as they happen and seals them into batches, oldest first. It is
@@ -37,7 +42,7 @@ const rowsOf = (b: { probes: unknown[]; tunnels: unknown[]; shaping: unknown[] }
  * them. Delivery is in order: next() is always the oldest batch until it is acked.
  */
 export class TelemetryBuffer {
-  private open: Omit<PendingBatch, 'batchId' | 'attempts'> = { probes: [], tunnels: [], shaping: [] };
+  private open: Rows = { probes: [], tunnels: [], plugins: {} };
   private readonly sealed: PendingBatch[] = [];
   private rows = 0;
   private inflight: string | null = null;
@@ -64,8 +69,10 @@ export class TelemetryBuffer {
     this.added(rows.length);
   }
 
-  addShaping(rows: readonly ShapingClassRow[]): void {
-    for (const r of rows) this.open.shaping.push(r);
+  /** addPluginRows queues rows a plugin contributed, under its name. */
+  addPluginRows(plugin: string, rows: readonly PluginTelemetryRow[]): void {
+    const list = (this.open.plugins[plugin] ??= []);
+    for (const r of rows) list.push(r);
     this.added(rows.length);
   }
 
@@ -86,8 +93,13 @@ export class TelemetryBuffer {
       };
       const probes = take(this.open.probes);
       const tunnels = take(this.open.tunnels);
-      const shaping = take(this.open.shaping);
-      this.sealed.push({ batchId: this.newId(), probes, tunnels, shaping, attempts: 0 });
+      const plugins: Record<string, PluginTelemetryRow[]> = {};
+      for (const name of Object.keys(this.open.plugins).sort()) {
+        const part = take(this.open.plugins[name]!);
+        if (part.length > 0) plugins[name] = part;
+        if (this.open.plugins[name]!.length === 0) delete this.open.plugins[name];
+      }
+      this.sealed.push({ batchId: this.newId(), probes, tunnels, plugins, attempts: 0 });
     }
   }
 
@@ -143,15 +155,15 @@ export class TelemetryBuffer {
         left -= size;
         continue;
       }
-      // Trim this batch's oldest rows: probes first (they are the most numerous), then tunnels, shaping.
-      for (const list of [b.probes, b.tunnels, b.shaping] as unknown[][]) {
+      // Trim this batch's oldest rows: probes first (they are the most numerous), then tunnels, plugin rows.
+      for (const list of listsOf(b)) {
         const k = Math.min(left, list.length);
         list.splice(0, k);
         left -= k;
       }
       i++;
     }
-    for (const list of [this.open.probes, this.open.tunnels, this.open.shaping] as unknown[][]) {
+    for (const list of listsOf(this.open)) {
       if (left <= 0) break;
       const k = Math.min(left, list.length);
       list.splice(0, k);
