@@ -9,6 +9,7 @@ const { join } = require('node:path');
 const SUITES = [
   ['map-delta', () => require('./map-delta').run()],
   ['mesh', () => require('./mesh').run()],
+  ['throughput', () => require('./throughput').run()],
   ['telemetry', () => require('./telemetry').run()],
   ['policy', () => require('./policy').run()],
   ['map-change', () => require('./map-change').run()],

@@ -109,6 +109,9 @@ async function labFigures() {
       if (i > 100) throw new Error('n1 did not apply its shaping profile');
       await sleep(200);
     }
+    // Which wireguard-go build carried the figures: its TUN offloads decide how packets reach tc.
+    const d = (await lab.status('n1')).device ?? null;
+    const device = d && { binary: d.binary, version: d.version, commit: d.commit, offloads: d.offloads };
     const unshapedClass = await flow(lab, 5203, 6, '1:30');
     const shaped = {};
     for (const [mbit, port, classid] of [[10, 5201, '1:40'], [100, 5202, '1:20'], [500, 5204, '1:10']]) shaped[mbit] = await flow(lab, port, 7, classid);
@@ -122,7 +125,7 @@ async function labFigures() {
     const withoutShaping = await rttUnderLoad(lab);
     await lab.exec('n1', 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']);
     const unshaped = await flow(lab, 5203, 6, null);
-    return { unshaped, unshapedClass, shaped, idle: { p50Ms: round(percentile(idleRtts, 50), 2), p95Ms: round(percentile(idleRtts, 95), 2) }, withShaping, withoutShaping };
+    return { device, unshaped, unshapedClass, shaped, idle: { p50Ms: round(percentile(idleRtts, 50), 2), p95Ms: round(percentile(idleRtts, 95), 2) }, withShaping, withoutShaping };
   } finally {
     await lab.down();
     rmSync(dir, { recursive: true, force: true });
@@ -207,6 +210,7 @@ async function run() {
     goal: 'a one-class change applies faster than a rebuild, with one tc command per direction',
     met: t < b,
   };
+  for (const r of [...accuracy, latency]) r.wireguardGo = lab.device;
   return [...accuracy, latency, applyTime];
 }
 

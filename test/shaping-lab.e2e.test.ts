@@ -105,6 +105,9 @@ beforeAll(async () => {
     await lab.exec(n, 'iperf3', ['-s', '-D', '-p', '5202']);
     await lab.exec(n, 'iperf3', ['-s', '-D', '-p', '5203']);
   }
+  // Which wireguard-go build carries the figures (its TUN offloads decide how packets reach tc).
+  const device = (await lab.status('n1')).device;
+  figures.wireguardGo = device && { binary: device.binary, version: device.version, commit: device.commit, offloads: device.offloads };
   const tbf = await lab.exec('n1', 'tc', ['qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', ...UPLINK_TBF]);
   if (tbf.code !== 0) throw new Error(`tbf on n1 eth0: ${tbf.stderr}`);
 });

@@ -1,0 +1,202 @@
+'use strict';
+/**
+ * throughput: iperf3 over the overlay from n1 to n2 of a two-node lab, single stream and 4 streams
+ * (`-P 4`), three devices measured in the same run and the same two namespaces:
+ * - trellis: the agents' own devices, running the bundled current wireguard-go (checked through
+ *   the agents' status: binary, commit, TUN offloads);
+ * - hand: the same binary, a pair configured by hand with `wg` as an admin would (goal: Trellis
+ *   carries >= 95 % of it);
+ * - debian: Debian's /usr/bin/wireguard-go (0.0.20220316), a pair configured by hand the same way
+ *   (goal: Trellis carries >= 4x).
+ * Rounds rotate the order so drift on a noisy machine hits every device alike. CPU per Gbit/s is
+ * each end's wireguard-go CPU time (utime + stime of every thread, /proc/<pid>/stat, read before
+ * and after each run) over the gigabits it carried: CPU seconds per Gbit, which is also cores per
+ * Gbit/s. Every node's processes run in a session of their own (see the README on CFS autogroup):
+ * the agents and their devices by the lab, the hand-made daemons by setsid.
+ */
+const { execFileSync, spawn } = require('node:child_process');
+const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { loadavg, tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { median, round } = require('./stats');
+const { Lab } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab.js'));
+const { BUNDLED_WIREGUARD_GO } = require(join(__dirname, '..', 'core', 'dist', 'wg', 'wireguard-go.js'));
+const { segmentationOffloadOn } = require(join(__dirname, '..', 'core', 'dist', 'wg', 'tun-offloads.js'));
+
+const DEBIAN_WIREGUARD_GO = '/usr/bin/wireguard-go';
+const ROUNDS = Number(process.env.TRELLIS_BENCH_THROUGHPUT_ROUNDS ?? 4);
+const SECONDS = Number(process.env.TRELLIS_BENCH_THROUGHPUT_SECONDS ?? 5);
+const PORT = 5299;
+
+const sh = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { encoding: 'utf8', stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...opts });
+const nsx = (ns, cmd, args) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const note = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const CLK_TCK = Number(sh('getconf', ['CLK_TCK']).trim());
+
+/** cpuSeconds is a process's CPU time so far, all threads, user + system. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/** The kernel's CFS autogroup setting ("1": every session is a scheduling group), or null if unknown. */
+function autogroupSetting() {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A wireguard-go pair in n1/n2 configured by hand with `wg`. Each daemon runs in the foreground
+ * in a session of its own (spawn's detached is setsid), so its pid is known for CPU accounting.
+ */
+async function handPairUp(lab, { bin, prefix, subnet, basePort }) {
+  const dir = mkdtempSync(join(tmpdir(), `trellis-bench-${prefix}-`));
+  const nodes = ['n1', 'n2'].map((name, i) => {
+    const n = lab.node(name);
+    const priv = sh('wg', ['genkey']).trim();
+    const pub = sh('wg', ['pubkey'], { input: priv }).trim();
+    const keyFile = join(dir, `${name}.key`);
+    writeFileSync(keyFile, priv + '\n', { mode: 0o600 });
+    return { name, ns: n.namespace, iface: `${prefix}${i + 1}`, underlay: n.underlay, overlay: `${subnet}.${i + 1}`, port: basePort + i, pub, keyFile, pid: null };
+  });
+  const down = () => {
+    for (const n of nodes) {
+      try { nsx(n.ns, 'ip', ['link', 'del', n.iface]); } catch { /* gone */ }
+      if (n.pid !== null) try { process.kill(n.pid, 'SIGKILL'); } catch { /* gone */ }
+      rmSync(`/var/run/wireguard/${n.iface}.sock`, { force: true });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const n of nodes) {
+      const child = spawn('ip', ['netns', 'exec', n.ns, bin, '-f', n.iface], { detached: true, stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'error' } });
+      child.unref();
+      n.pid = child.pid;
+    }
+    for (const n of nodes) {
+      for (let i = 0; !existsSync(`/var/run/wireguard/${n.iface}.sock`); i++) {
+        if (i > 100) throw new Error(`${bin} did not create ${n.iface} in ${n.ns}`);
+        await sleep(50);
+      }
+    }
+    for (const [a, b] of [[nodes[0], nodes[1]], [nodes[1], nodes[0]]]) {
+      nsx(a.ns, 'wg', ['set', a.iface, 'private-key', a.keyFile, 'listen-port', String(a.port), 'peer', b.pub, 'endpoint', `${b.underlay}:${b.port}`, 'allowed-ips', `${b.overlay}/32`]);
+      nsx(a.ns, 'ip', ['addr', 'add', `${a.overlay}/24`, 'dev', a.iface]);
+      nsx(a.ns, 'ip', ['link', 'set', a.iface, 'mtu', '1420', 'up']);
+    }
+    await lab.exec('n1', 'ping', ['-c', '2', '-W', '2', nodes[1].overlay]);
+  } catch (err) {
+    down();
+    throw err;
+  }
+  return { bin, to: nodes[1].overlay, pids: [nodes[0].pid, nodes[1].pid], down };
+}
+
+/** iperf runs one iperf3 client n1 → `to` and measures both ends' wireguard-go CPU meanwhile. */
+async function iperf(lab, to, streams, pids) {
+  const server = spawn('ip', ['netns', 'exec', lab.node('n2').namespace, 'iperf3', '-s', '-1', '-B', to, '-p', String(PORT)], { stdio: 'ignore' });
+  await sleep(300);
+  try {
+    const before = pids.map(cpuSeconds);
+    const r = await lab.exec('n1', 'iperf3', ['-c', to, '-p', String(PORT), '-t', String(SECONDS), '-P', String(streams), '-J'], { timeoutMs: (SECONDS + 20) * 1000 });
+    const after = pids.map(cpuSeconds);
+    if (r.code !== 0) throw new Error(`iperf3 to ${to} failed: ${r.stderr || r.stdout.slice(0, 300)}`);
+    const end = JSON.parse(r.stdout).end;
+    const gbit = (end.sum_received.bytes * 8) / 1e9;
+    return {
+      gbitps: end.sum_received.bits_per_second / 1e9,
+      cpuPerGbit: { sender: (after[0] - before[0]) / gbit, receiver: (after[1] - before[1]) / gbit },
+    };
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+function summarize(runs) {
+  return {
+    medianGbitps: round(median(runs.map((r) => r.gbitps)), 3),
+    samplesGbitps: runs.map((r) => round(r.gbitps, 3)),
+    cpuPerGbitps: {
+      sender: round(median(runs.map((r) => r.cpuPerGbit.sender)), 3),
+      receiver: round(median(runs.map((r) => r.cpuPerGbit.receiver)), 3),
+    },
+  };
+}
+
+async function measure(lab) {
+  const [s1, s2] = [await lab.status('n1'), await lab.status('n2')];
+  for (const s of [s1, s2]) {
+    const d = s.device;
+    if (!d || d.binary !== BUNDLED_WIREGUARD_GO || !segmentationOffloadOn(d.offloads)) {
+      throw new Error(`${s.node.name} does not run the bundled wireguard-go with TUN offloads (device: ${JSON.stringify(d)}); run scripts/setup.sh`);
+    }
+  }
+  const device = { binary: s1.device.binary, version: s1.device.version, commit: s1.device.commit, offloads: s1.device.offloads };
+  const devices = {
+    trellis: { to: lab.node('n2').addresses.ipv4.split('/')[0], pids: [s1.device.pid, s2.device.pid] },
+    hand: await handPairUp(lab, { bin: BUNDLED_WIREGUARD_GO, prefix: 'trlbase', subnet: '198.19.250', basePort: 51900 }),
+  };
+  try {
+    devices.debian = await handPairUp(lab, { bin: DEBIAN_WIREGUARD_GO, prefix: 'trldeb', subnet: '198.19.251', basePort: 51910 });
+    const order = ['trellis', 'hand', 'debian'];
+    const runs = { 1: { trellis: [], hand: [], debian: [] }, 4: { trellis: [], hand: [], debian: [] } };
+    for (let r = 0; r < ROUNDS; r++) {
+      const rotated = [...order.slice(r % 3), ...order.slice(0, r % 3)];
+      for (const streams of r % 2 === 0 ? [1, 4] : [4, 1]) {
+        for (const which of rotated) {
+          const res = await iperf(lab, devices[which].to, streams, devices[which].pids);
+          note(`round ${r + 1}/${ROUNDS}, -P ${streams}, ${which}: ${res.gbitps.toFixed(3)} Gbit/s, CPU s/Gbit sender ${res.cpuPerGbit.sender.toFixed(3)} receiver ${res.cpuPerGbit.receiver.toFixed(3)}`);
+          runs[streams][which].push(res);
+        }
+      }
+    }
+    return { device, runs };
+  } finally {
+    devices.hand.down();
+    devices.debian?.down();
+  }
+}
+
+async function run() {
+  const load = loadavg().map((x) => round(x, 2));
+  delete process.env.TRELLIS_WIREGUARD_GO; // the agents must pick their default: the bundled build
+  const lab = await Lab.up({ nodes: 2 });
+  let measured;
+  try {
+    measured = await measure(lab);
+  } finally {
+    await lab.down();
+  }
+  return [1, 4].map((streams) => {
+    const t = summarize(measured.runs[streams].trellis);
+    const h = summarize(measured.runs[streams].hand);
+    const d = summarize(measured.runs[streams].debian);
+    const ratio = t.medianGbitps / h.medianGbitps;
+    const vsDebian = t.medianGbitps / d.medianGbitps;
+    return {
+      name: streams === 1 ? 'throughput' : 'throughput-p4',
+      what: `iperf3 ${streams === 1 ? 'single stream' : '-P 4'}, ${SECONDS}s x ${ROUNDS} rounds, n1 -> n2; CPU per Gbit/s = wireguard-go CPU seconds per Gbit carried (cores per Gbit/s)`,
+      trellis: { ...t, device: measured.device },
+      baseline: {
+        what: 'the same wireguard-go binary, a pair configured by hand with wg, each daemon in its own session like the agents',
+        ...h,
+      },
+      debian: { what: `Debian's ${DEBIAN_WIREGUARD_GO} (0.0.20220316), a pair configured by hand the same way`, ...d },
+      ratio: round(ratio, 3),
+      ratioVsDebian: round(vsDebian, 2),
+      schedAutogroup: autogroupSetting(),
+      loadavgAtStart: load,
+      goal: 'ratio >= 0.95 (vs hand-configured), >= 4x Debian',
+      met: ratio >= 0.95 && vsDebian >= 4,
+    };
+  });
+}
+
+module.exports = { run };
+if (require.main === module) run().then((r) => console.log(JSON.stringify(r, null, 2)), (e) => { console.error(e); process.exit(1); });
