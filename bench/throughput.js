@@ -8,7 +8,10 @@
  *   carries >= 95 % of it);
  * - debian: Debian's /usr/bin/wireguard-go (0.0.20220316), a pair configured by hand the same way
  *   (goal: Trellis carries >= 4x).
- * Rounds rotate the order so drift on a noisy machine hits every device alike. CPU per Gbit/s is
+ * Each round runs the three back to back, in the order trellis, hand, debian and then reversed in
+ * the next round, so a drift in the machine's load hits every device alike; ratios are the median
+ * of each round's paired ratio (Trellis over the other device in the same round), which other jobs
+ * on the shared cores disturb far less than a ratio of medians taken minutes apart. CPU per Gbit/s is
  * each end's wireguard-go CPU time (utime + stime of every thread, /proc/<pid>/stat, read before
  * and after each run) over the gigabits it carried: CPU seconds per Gbit, which is also cores per
  * Gbit/s. Every node's processes run in a session of their own (see the README on CFS autogroup):
@@ -24,7 +27,7 @@ const { BUNDLED_WIREGUARD_GO } = require(join(__dirname, '..', 'core', 'dist', '
 const { segmentationOffloadOn } = require(join(__dirname, '..', 'core', 'dist', 'wg', 'tun-offloads.js'));
 
 const DEBIAN_WIREGUARD_GO = '/usr/bin/wireguard-go';
-const ROUNDS = Number(process.env.TRELLIS_BENCH_THROUGHPUT_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.TRELLIS_BENCH_THROUGHPUT_ROUNDS ?? 6);
 const SECONDS = Number(process.env.TRELLIS_BENCH_THROUGHPUT_SECONDS ?? 5);
 const PORT = 5299;
 
@@ -118,6 +121,18 @@ async function iperf(lab, to, streams, pids) {
   }
 }
 
+/** pairedRatio is the median over rounds of a's throughput over b's in the same round. */
+function pairedRatio(a, b) {
+  return median(a.map((x, i) => x.gbitps / b[i].gbitps));
+}
+
+/** machineTicks reads the CPU time all processes used so far (user, nice, system, irq, softirq, steal), in ticks. */
+function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  return { busy: user + nice + system + irq + softirq + steal, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
 function summarize(runs) {
   return {
     medianGbitps: round(median(runs.map((r) => r.gbitps)), 3),
@@ -146,17 +161,23 @@ async function measure(lab) {
     devices.debian = await handPairUp(lab, { bin: DEBIAN_WIREGUARD_GO, prefix: 'trldeb', subnet: '198.19.251', basePort: 51910 });
     const order = ['trellis', 'hand', 'debian'];
     const runs = { 1: { trellis: [], hand: [], debian: [] }, 4: { trellis: [], hand: [], debian: [] } };
+    const before = machineTicks();
     for (let r = 0; r < ROUNDS; r++) {
-      const rotated = [...order.slice(r % 3), ...order.slice(0, r % 3)];
       for (const streams of r % 2 === 0 ? [1, 4] : [4, 1]) {
-        for (const which of rotated) {
+        for (const which of r % 2 === 0 ? order : [...order].reverse()) {
           const res = await iperf(lab, devices[which].to, streams, devices[which].pids);
           note(`round ${r + 1}/${ROUNDS}, -P ${streams}, ${which}: ${res.gbitps.toFixed(3)} Gbit/s, CPU s/Gbit sender ${res.cpuPerGbit.sender.toFixed(3)} receiver ${res.cpuPerGbit.receiver.toFixed(3)}`);
           runs[streams][which].push(res);
         }
       }
     }
-    return { device, runs };
+    const after = machineTicks();
+    // The whole machine while the rounds ran: these devices and iperf3, and everyone else's jobs.
+    const machine = {
+      busyPct: round((100 * (after.busy - before.busy)) / (after.total - before.total), 1),
+      stealPct: round((100 * (after.steal - before.steal)) / (after.total - before.total), 2),
+    };
+    return { device, runs, machine };
   } finally {
     devices.hand.down();
     devices.debian?.down();
@@ -173,12 +194,13 @@ async function run() {
   } finally {
     await lab.down();
   }
+  const machine = { ...measured.machine, loadavgAtStart: load, loadavgAtEnd: loadavg().map((x) => round(x, 2)) };
   return [1, 4].map((streams) => {
     const t = summarize(measured.runs[streams].trellis);
     const h = summarize(measured.runs[streams].hand);
     const d = summarize(measured.runs[streams].debian);
-    const ratio = t.medianGbitps / h.medianGbitps;
-    const vsDebian = t.medianGbitps / d.medianGbitps;
+    const ratio = pairedRatio(measured.runs[streams].trellis, measured.runs[streams].hand);
+    const vsDebian = pairedRatio(measured.runs[streams].trellis, measured.runs[streams].debian);
     return {
       name: streams === 1 ? 'throughput' : 'throughput-p4',
       what: `iperf3 ${streams === 1 ? 'single stream' : '-P 4'}, ${SECONDS}s x ${ROUNDS} rounds, n1 -> n2; CPU per Gbit/s = wireguard-go CPU seconds per Gbit carried (cores per Gbit/s)`,
@@ -190,8 +212,10 @@ async function run() {
       debian: { what: `Debian's ${DEBIAN_WIREGUARD_GO} (0.0.20220316), a pair configured by hand the same way`, ...d },
       ratio: round(ratio, 3),
       ratioVsDebian: round(vsDebian, 2),
+      ratioMeaning: "median over rounds of Trellis's Gbit/s over the other device's in the same round",
+      ratioOfMedians: { hand: round(t.medianGbitps / h.medianGbitps, 3), debian: round(t.medianGbitps / d.medianGbitps, 2) },
       schedAutogroup: autogroupSetting(),
-      loadavgAtStart: load,
+      machine,
       goal: 'ratio >= 0.95 (vs hand-configured), >= 4x Debian',
       met: ratio >= 0.95 && vsDebian >= 4,
     };
