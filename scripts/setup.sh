@@ -24,6 +24,9 @@ case "${1:-}" in
 esac
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/trellis-setup.XXXXXX")
+# The logs go with the run, unless a step failed (then they are kept for reading).
+KEEP_LOGS=false
+trap '$KEEP_LOGS || rm -rf "$LOGS"' EXIT
 # note <text>: the short result a step prints on its line (e.g. "up to date").
 note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 
@@ -194,8 +197,8 @@ while :; do
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
+  KEEP_LOGS=true
   say "failed: ${failed[*]}, after $(elapsed); logs in $LOGS"
   exit 1
 fi
-rm -rf "$LOGS"
 say "ready in $(elapsed)"
