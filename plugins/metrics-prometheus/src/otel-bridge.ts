@@ -17,7 +17,14 @@ interface Sample {
   metricName?: string;
   labels: Labels;
   value: number;
+  sharedLabels: Labels;
 }
+
+/**
+ * prom-client flattens each sample's sharedLabels through a WeakMap cache keyed by the object; one
+ * frozen empty object for every sample makes that a cache hit instead of a fresh {} per line.
+ */
+const NO_SHARED_LABELS: Labels = Object.freeze({}) as Labels;
 
 /**
  * BridgedFamily is a metric family in prom-client's Registry shape (name, help, type, get()), its
@@ -85,11 +92,11 @@ function histogramSamples(name: string, labels: Labels, h: HistogramValue, facto
   let cumulative = 0;
   h.buckets.boundaries.forEach((bound, i) => {
     cumulative += h.buckets.counts[i] ?? 0;
-    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: scale(bound, factor) }, value: cumulative });
+    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: scale(bound, factor) }, value: cumulative, sharedLabels: NO_SHARED_LABELS });
   });
-  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
-  if (h.sum !== undefined) out.push({ metricName: `${name}_sum`, labels, value: scale(h.sum, factor) });
-  out.push({ metricName: `${name}_count`, labels, value: h.count });
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count, sharedLabels: NO_SHARED_LABELS });
+  if (h.sum !== undefined) out.push({ metricName: `${name}_sum`, labels, value: scale(h.sum, factor), sharedLabels: NO_SHARED_LABELS });
+  out.push({ metricName: `${name}_count`, labels, value: h.count, sharedLabels: NO_SHARED_LABELS });
   return out;
 }
 
@@ -143,7 +150,7 @@ export class OtelBridge {
           if (fam.seen.has(key)) continue; // the same series from a second meter: the first one stands
           fam.seen.add(key);
           if (kind === 'histogram') fam.samples.push(...histogramSamples(name, labels, dp.value as HistogramValue, factor));
-          else fam.samples.push({ labels, value: scale(dp.value as number, factor) });
+          else fam.samples.push({ labels, value: scale(dp.value as number, factor), sharedLabels: NO_SHARED_LABELS });
         }
       }
     }

@@ -18,6 +18,13 @@ const IDENTITY_LABELS: Record<string, string> = { 'service.name': 'service_name'
 
 let processRegistry: Registry | null = null;
 
+/**
+ * The event-loop delay is sampled every 100 ms, not prom-client's 10 ms: on an idle agent the 10 ms
+ * timer alone cost 0.7 % of a core (100 ms: 0.15 %), a third of the agent's whole telemetry budget.
+ * 150 samples per 15 s scrape still give the lag percentiles.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
@@ -28,7 +35,7 @@ const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_
 export function nodeProcessRegistry(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     // Gauges named *_total (promtool rejects them); each is the sum of its by-type family
     // (nodejs_active_handles{type}, nodejs_active_requests{type}, nodejs_active_resources{type}).
     for (const name of MISNAMED_DEFAULT_METRICS) processRegistry.removeSingleMetric(name);
