@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair } from '../core/src/auth/keys';
-import { signRequest } from '../core/src/auth/signing';
+import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair, type KeyPair } from '../core/src/auth/keys';
+import { signPossession, signRequest } from '../core/src/auth/signing';
 import { startController } from '../core/src/controller/controller';
 import { BODY_LIMITS, ROUTES, type CreateKeyResponse, type EnrollResponse } from '../core/src/wire';
 import type { ControllerHandle } from '../core/src/controller/types';
@@ -26,19 +26,39 @@ async function createKey(body: object): Promise<CreateKeyResponse> {
   return (await res.json()) as CreateKeyResponse;
 }
 
+/** Identity keys by public key, so that enrolment requests are signed with the key they name, as an agent does. */
+const identities = new Map<string, KeyPair>();
+function newIdentity(): KeyPair {
+  const pair = generateIdentityKeyPair();
+  identities.set(pair.publicKey, pair);
+  return pair;
+}
+
 function enrollBody(authKey: string, name: string) {
   return JSON.stringify({
     authKey,
     name,
     hostname: name,
     wgKey: generateWgKeyPair().publicKey,
-    identityKey: generateIdentityKeyPair().publicKey,
+    identityKey: newIdentity().publicKey,
     endpoints: ['198.18.0.50:51820'],
   });
 }
 
+/** proofFor signs an enrolment body with the identity key it names (a throwaway key when it names none of ours). */
+function proofFor(body: string): Record<string, string> {
+  let named: string | undefined;
+  try {
+    named = (JSON.parse(body) as { identityKey?: string }).identityKey;
+  } catch {
+    named = undefined;
+  }
+  const pair = (named !== undefined ? identities.get(named) : undefined) ?? generateIdentityKeyPair();
+  return signPossession(ed25519PrivateKey(pair), 'POST', ROUTES.enroll, body);
+}
+
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  fetch(ctl.url + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+  fetch(ctl.url + path, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(path === ROUTES.enroll ? proofFor(body) : {}), ...headers } });
 
 /** snapshot is what must not change: every node and key record (volatile liveness fields aside). */
 async function snapshot() {
@@ -89,7 +109,7 @@ test('unknown, expired and used-up auth keys', async () => {
 
 test('unsigned, badly signed and replayed node requests', async () => {
   const key = await createKey({ reusable: true, ttlSeconds: 600 });
-  const identity = generateIdentityKeyPair();
+  const identity = newIdentity();
   const enroll = JSON.parse(enrollBody(key.key, 'signer'));
   enroll.identityKey = identity.publicKey;
   const res = await post(ROUTES.enroll, JSON.stringify(enroll));

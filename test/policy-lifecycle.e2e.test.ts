@@ -134,7 +134,10 @@ describe('trellis policy', () => {
       [
         '-e',
         `const k=require(${JSON.stringify(join(ROOT, 'core/dist/auth/keys.js'))});` +
-          `fetch(${JSON.stringify(url)}+'/v1/enroll',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({authKey:${JSON.stringify(key)},name:'web-1',hostname:'web-1',wgKey:k.generateWgKeyPair().publicKey,identityKey:k.generateIdentityKeyPair().publicKey,endpoints:['127.0.0.1:51820']})}).then(r=>process.exit(r.status===200?0:1))`,
+          `const s=require(${JSON.stringify(join(ROOT, 'core/dist/auth/signing.js'))});` +
+          `const id=k.generateIdentityKeyPair();` +
+          `const body=JSON.stringify({authKey:${JSON.stringify(key)},name:'web-1',hostname:'web-1',wgKey:k.generateWgKeyPair().publicKey,identityKey:id.publicKey,endpoints:['127.0.0.1:51820']});` +
+          `fetch(${JSON.stringify(url)}+'/v1/enroll',{method:'POST',headers:{'content-type':'application/json',...s.signPossession(k.ed25519PrivateKey(id),'POST','/v1/enroll',body)},body}).then(r=>process.exit(r.status===200?0:1))`,
       ],
       { encoding: 'utf8' },
     );

@@ -56,6 +56,14 @@ export const ErrorCode = {
   GRAFANA_UNREACHABLE: 'TRELLIS_ERR_GRAFANA_UNREACHABLE',
   GRAFANA_UNAUTHORIZED: 'TRELLIS_ERR_GRAFANA_UNAUTHORIZED',
   DASHBOARDS_MISSING: 'TRELLIS_ERR_DASHBOARDS_MISSING',
+  RATE_LIMITED: 'TRELLIS_ERR_RATE_LIMITED',
+  ENROLL_PROOF_MISSING: 'TRELLIS_ERR_ENROLL_PROOF_MISSING',
+  ENROLL_PROOF_INVALID: 'TRELLIS_ERR_ENROLL_PROOF_INVALID',
+  AUTH_KEY_TTL_TOO_LONG: 'TRELLIS_ERR_AUTH_KEY_TTL_TOO_LONG',
+  ADMIN_TOKEN_WEAK: 'TRELLIS_ERR_ADMIN_TOKEN_WEAK',
+  TLS_SETUP: 'TRELLIS_ERR_TLS_SETUP',
+  TLS_UNTRUSTED: 'TRELLIS_ERR_TLS_UNTRUSTED',
+  INSECURE_TRANSPORT: 'TRELLIS_ERR_INSECURE_TRANSPORT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -139,6 +147,33 @@ export const errors = {
     e(ErrorCode.GRAFANA_UNREACHABLE, `Grafana at ${url} is unreachable (${why}); check --grafana (e.g. http://127.0.0.1:3000) and that Grafana is running`),
   grafanaUnauthorized: (url: string, status: number) =>
     e(ErrorCode.GRAFANA_UNAUTHORIZED, `Grafana at ${url} rejected the token (HTTP ${status}); pass a service-account token with Editor (dashboards) and alerting write rights in --token`),
+  enrollProofMissing: () =>
+    e(
+      ErrorCode.ENROLL_PROOF_MISSING,
+      'enrolment must prove possession of the identity key: sign the request with it (x-trellis-timestamp, -nonce and -signature headers); upgrade the agent',
+    ),
+  enrollProofInvalid: () =>
+    e(ErrorCode.ENROLL_PROOF_INVALID, 'enrolment signature does not verify against body.identityKey: the request was not signed with that identity\'s private key'),
+  rateLimited: (retryAfterS: number) =>
+    e(ErrorCode.RATE_LIMITED, `too many requests or failed authentications from this address; retry in ${retryAfterS} s`, { retryAfterS }),
+  authKeyTtlTooLong: (askedS: number, maxS: number) =>
+    e(
+      ErrorCode.AUTH_KEY_TTL_TOO_LONG,
+      `an auth key may live at most ${maxS} s (controller.settings.maxAuthKeyTtl), not ${askedS} s; ask for a shorter --ttl, or raise the setting`,
+    ),
+  adminTokenWeak: (source: string, bits: number) =>
+    e(
+      ErrorCode.ADMIN_TOKEN_WEAK,
+      `the admin token from ${source} has about ${Math.floor(bits)} bits of entropy, fewer than the 256 (32 bytes) required; use a random token of at least 43 base64 characters (\`openssl rand -base64 32\`), or delete the file to have one generated`,
+    ),
+  tlsSetup: (what: string) => e(ErrorCode.TLS_SETUP, `TLS: ${what}`),
+  tlsUntrusted: (url: string, why: string) =>
+    e(ErrorCode.TLS_UNTRUSTED, `controller at ${url} is not trusted (${why}); pass the CA the controller was set up with (--ca <file>) or its fingerprint (--ca-fingerprint sha256:…, printed by \`trellis controller init\`)`),
+  insecureTransport: (url: string) =>
+    e(
+      ErrorCode.INSECURE_TRANSPORT,
+      `refusing plain http to ${url}: anyone on the path could read auth keys and forge network maps; use https (run \`trellis controller init\` on the controller), or pass --insecure to accept the risk`,
+    ),
   dashboardsMissing: (dir: string, what: string) =>
     e(ErrorCode.DASHBOARDS_MISSING, `${dir}: ${what}; generate it with \`npx nx run plugin-dashboards-grafana:generate\` or pass --dir`),
 };

@@ -13,6 +13,7 @@ import type { AgentStatus } from '../wire';
 import type { AgentLink } from './agent-link';
 import { AgentStatusReader, type AppliedMap } from './agent-status';
 import { AgentTimers } from './agent-timers';
+import { ConnectionEventReporter } from './connection-events';
 import type { ControllerClient } from './controller-client';
 import { EndpointReporter } from './endpoint-reporter';
 import { FactsReporter } from './facts-reporter';
@@ -54,13 +55,14 @@ export class AgentRuntime {
   private readonly api: LocalApi;
   private readonly packetFilter: PacketFilter;
   private readonly telemetry: AgentTelemetry;
+  private readonly connEvents: ConnectionEventReporter;
   private readonly agentMetrics: AgentMetrics;
   private readonly probes: OverlayProbes;
   private readonly facts: FactsReporter;
   private readonly endpoints: EndpointReporter;
   private readonly timers: AgentTimers;
   private readonly reader: AgentStatusReader;
-  private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map() };
+  private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
   private deviceUp = false;
   private apiUp = false;
@@ -104,6 +106,12 @@ export class AgentRuntime {
       hooks: d.hooks,
       log: d.log,
       options: d.telemetryOptions,
+    });
+    this.connEvents = new ConnectionEventReporter({
+      wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
+      peerIdsByKey: () => this.peerNames.idByKey,
+      post: (body) => d.client.postConnectionEvents(body),
+      log: d.log,
     });
     this.session = new MapSession({
       client: d.client,
@@ -181,6 +189,7 @@ export class AgentRuntime {
     this.apiUp = true;
     this.session.start();
     this.telemetry.start();
+    this.connEvents.start();
     void this.endpoints.report();
     this.facts.refresh();
     this.timers.start();
@@ -208,7 +217,11 @@ export class AgentRuntime {
   /** notePeers keeps the id/key → name lookups telemetry and metrics label rows with. */
   private notePeers(map: AppliedMap['map']): void {
     const peers = map.peers.filter((p) => p.id !== map.self.id);
-    this.peerNames = { nameById: new Map(peers.map((p) => [p.id, p.name])), nameByKey: new Map(peers.map((p) => [p.wgKey, p.name])) };
+    this.peerNames = {
+      nameById: new Map(peers.map((p) => [p.id, p.name])),
+      nameByKey: new Map(peers.map((p) => [p.wgKey, p.name])),
+      idByKey: new Map(peers.map((p) => [p.wgKey, p.id])),
+    };
     this.agentMetrics.setPeerCount(peers.length);
     if (typeof this.reconf.lastDurationMs === 'number') this.agentMetrics.recordApply(this.reconf.lastDurationMs);
   }
@@ -252,6 +265,7 @@ export class AgentRuntime {
     await step('reconfiguration', () => this.reconf.idle());
     await step('pending reports', () => Promise.all([this.facts.pending, this.endpoints.pending]));
     await step('telemetry', () => this.telemetry.stop());
+    await step('connection events', () => this.connEvents.stop());
     await step('probes', () => this.probes.stop());
     await step('packet filter', () => this.packetFilter.stop());
     if (this.deviceUp) await step('device', () => device.down());

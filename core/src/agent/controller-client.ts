@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { ErrorCode, errors, TrellisError } from '../errors';
-import { signRequest } from '../auth/signing';
-import { ROUTES, type EndpointsRequest, type EnrollRequest, type EnrollResponse, type ErrorBody, type FactsRequest, type TelemetryRequest, type TelemetryResponse } from '../wire';
+import { signPossession, signRequest } from '../auth/signing';
+import { ROUTES, type ConnectionEventsRequest, type EndpointsRequest, type EnrollRequest, type EnrollResponse, type ErrorBody, type FactsRequest, type TelemetryRequest, type TelemetryResponse } from '../wire';
 import { SseParser, type SseEvent } from './sse-parser';
 
 /**
@@ -57,8 +57,9 @@ export class ControllerClient {
     this.signer = { nodeId, key };
   }
 
-  enroll(req: EnrollRequest): Promise<EnrollResponse> {
-    return this.request<EnrollResponse>('POST', ROUTES.enroll, req, false);
+  /** enroll trades the auth key for a node id, signed with the identity key it enrols (proof of possession). */
+  enroll(req: EnrollRequest, identityKey: KeyObject): Promise<EnrollResponse> {
+    return this.request<EnrollResponse>('POST', ROUTES.enroll, req, identityKey);
   }
 
   async postEndpoints(endpoints: string[]): Promise<void> {
@@ -68,6 +69,11 @@ export class ControllerClient {
 
   async postFacts(req: FactsRequest): Promise<void> {
     await this.request('POST', ROUTES.facts, req, true);
+  }
+
+  /** postConnectionEvents reports tunnel and path changes for the controller's audit log. */
+  async postConnectionEvents(body: ConnectionEventsRequest): Promise<void> {
+    await this.request('POST', ROUTES.nodeEvents, body, true);
   }
 
   /** postTelemetry sends one signed telemetry batch; the controller answers whether it was a duplicate. */
@@ -93,17 +99,20 @@ export class ControllerClient {
     }
   }
 
-  private headers(method: string, pathAndQuery: string, raw: string, signed: boolean): Record<string, string> {
+  private headers(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject): Record<string, string> {
     const h: Record<string, string> = {};
     if (raw !== '') h['content-type'] = 'application/json';
-    if (signed) {
+    if (typeof signed === 'object') {
+      Object.assign(h, signPossession(signed, method, pathAndQuery, raw));
+    } else if (signed) {
       if (!this.signer) throw errors.usage('this node is not enrolled yet: enroll with an auth key before calling the controller');
       Object.assign(h, signRequest(this.signer.key, this.signer.nodeId, method, pathAndQuery, raw));
     }
     return h;
   }
 
-  private async send(method: string, pathAndQuery: string, raw: string, signed: boolean, signal: AbortSignal): Promise<Response> {
+  /** signed: true signs as the enrolled node, a key proves possession of it (enrolment), false sends unsigned. */
+  private async send(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, signal: AbortSignal): Promise<Response> {
     const headers = this.headers(method, pathAndQuery, raw, signed);
     let res: Response;
     try {
@@ -115,7 +124,7 @@ export class ControllerClient {
     return res;
   }
 
-  private async request<T>(method: string, route: string, body: unknown, signed: boolean): Promise<T> {
+  private async request<T>(method: string, route: string, body: unknown, signed: boolean | KeyObject): Promise<T> {
     const raw = body === undefined ? '' : JSON.stringify(body);
     const signal = AbortSignal.timeout(this.timeoutMs);
     const res = await this.send(method, route, raw, signed, signal);

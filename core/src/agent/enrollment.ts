@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { ed25519PrivateKey } from '../auth/keys';
 import { errors } from '../errors';
 import type { NetworkMapData } from '../netmap/types';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
@@ -51,14 +52,17 @@ async function enroll(client: ControllerClient, identity: NodeIdentity, authKey:
   const backoff = new Backoff(opts.backoff);
   for (;;) {
     try {
-      return await client.enroll({
-        authKey,
-        name: identity.name,
-        hostname: hostname(),
-        wgKey: identity.wg.publicKey,
-        identityKey: identity.identity.publicKey,
-        endpoints,
-      });
+      return await client.enroll(
+        {
+          authKey,
+          name: identity.name,
+          hostname: hostname(),
+          wgKey: identity.wg.publicKey,
+          identityKey: identity.identity.publicKey,
+          endpoints,
+        },
+        ed25519PrivateKey(identity.identity),
+      );
     } catch (err) {
       if (isRefusal(err)) throw err;
       const delay = backoff.next();

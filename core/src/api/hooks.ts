@@ -52,6 +52,19 @@ export interface NodeEvent {
   details?: Record<string, unknown>;
 }
 
+/** One entry of the controller's hash-chained audit log, as exporters receive it (onAuditEvents). */
+export interface AuditRecordEvent {
+  seq: number;
+  /** Unix ms. */
+  at: number;
+  action: string;
+  actor: string;
+  target: string | null;
+  details: Record<string, unknown>;
+  /** The entry's chain hash; null for entries older than the chain. */
+  hash: string | null;
+}
+
 /** The signature of every hook; the kind of each is fixed in HOOK_KINDS. */
 export interface HookSignatures {
   /** agent: gather device facts (OS, kernel, disk encryption, ...). */
@@ -81,6 +94,8 @@ export interface HookSignatures {
   onNodeEvent: (event: NodeEvent) => Promise<void> | void;
   /** controller: a telemetry batch arrived from an agent; exporters write it out. */
   onTelemetry: (batch: TelemetryBatch) => Promise<void> | void;
+  /** controller: new audit log entries, in seq order, about once a second; exporters write them out. */
+  onAuditEvents: (events: readonly AuditRecordEvent[]) => Promise<void> | void;
   /** agent: rows a plugin adds to the next telemetry batch (e.g. shaping class stats). */
   collectTelemetry: () => Promise<TelemetryContribution> | TelemetryContribution;
   /** agent: sections shown in `trellis status` under the plugin's name. */
@@ -109,6 +124,7 @@ export const HOOK_KINDS = {
   mapExtension: 'parallel',
   onNodeEvent: 'parallel',
   onTelemetry: 'parallel',
+  onAuditEvents: 'parallel',
   collectTelemetry: 'parallel',
   statusSection: 'parallel',
 } as const satisfies Record<HookName, HookKind>;

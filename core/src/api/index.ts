@@ -17,7 +17,7 @@ export type {
   TrellisPlugin,
 } from './plugin';
 export { HOOK_KINDS, REMOVED_HOOKS } from './hooks';
-export type { Facts, HookKind, HookName, HookSignatures, HooksOfKind, NodeEvent, PeerProbeStats, PeerStatsSample } from './hooks';
+export type { AuditRecordEvent, Facts, HookKind, HookName, HookSignatures, HooksOfKind, NodeEvent, PeerProbeStats, PeerStatsSample } from './hooks';
 export type { NodeInfo, PostureDecision } from './node-info';
 export type { AccessDecision, AccessDecisionRequest, AccessGrant, NodeGrants } from './access';
 export type {

@@ -3,6 +3,7 @@
  * Ed25519; both stay on the node that generated them and only public halves travel.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519';
 
 export interface KeyPair {
   /** base64 of the raw 32-byte private key */
@@ -59,6 +60,20 @@ export function ed25519PrivateKey(pair: KeyPair): KeyObject {
 /** ed25519PublicKey builds a verification key from a base64 public key; throws if malformed. */
 export function ed25519PublicKey(publicB64: string): KeyObject {
   return okpKey('Ed25519', publicB64);
+}
+
+/**
+ * isEd25519PublicKey reports whether base64 s decodes to a point on the Ed25519 curve that is not
+ * of small order. Node's key import accepts any 32 bytes, so the point is decoded with
+ * @noble/curves (RFC 8032 5.1.3); about half of random strings are not points at all.
+ */
+export function isEd25519PublicKey(publicB64: string): boolean {
+  if (!isKey32(publicB64)) return false;
+  try {
+    return !ed25519.ExtendedPoint.fromHex(Buffer.from(publicB64, 'base64')).isSmallOrder();
+  } catch {
+    return false;
+  }
 }
 
 /** isKey32 reports whether s is base64 of exactly 32 bytes, the form of every Trellis key. */

@@ -37,6 +37,16 @@ export function signRequest(
   };
 }
 
+/**
+ * signPossession returns the headers that prove possession of an identity key on a request made
+ * before the node has an id (enrolment): the same signature as signRequest, without x-trellis-node.
+ */
+export function signPossession(key: KeyObject, method: string, pathAndQuery: string, body: Buffer | string, now: number = Date.now()): Record<string, string> {
+  const headers = signRequest(key, '', method, pathAndQuery, body, now);
+  delete headers[SIG_HEADERS.node];
+  return headers;
+}
+
 /** verifySignature checks only the cryptography; freshness and replay are the caller's job. */
 export function verifySignature(
   key: KeyObject,

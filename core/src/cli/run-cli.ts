@@ -12,6 +12,8 @@ import { dashboardsPushCommand } from './commands/dashboards-push-command';
 import { downCommand } from './commands/down-command';
 import { keysCreateCommand } from './commands/keys-create-command';
 import { keysListCommand } from './commands/keys-list-command';
+import { keysRevokeCommand } from './commands/keys-revoke-command';
+import { auditCommand, auditVerifyCommand } from './commands/audit-commands';
 import { labAddCommand } from './commands/lab-add-command';
 import { labDemoCommand } from './commands/lab-demo-command';
 import { labDownCommand } from './commands/lab-down-command';
@@ -41,6 +43,7 @@ export const COMMANDS: Command[] = [
   controllerCommand,
   keysCreateCommand,
   keysListCommand,
+  keysRevokeCommand,
   nodesCommand,
   nodesRevokeCommand,
   nodesApproveCommand,
@@ -69,10 +72,13 @@ export const COMMANDS: Command[] = [
   labDemoCommand,
   dashboardsPushCommand,
   alertsCommand,
+  auditCommand,
+  auditVerifyCommand,
 ];
 
 const GROUPS: Record<string, string> = {
   keys: 'manage auth keys',
+  audit: 'the hash-chained audit log: read, follow, verify',
   users: 'manage users (owners of nodes and keys)',
   groups: 'manage groups of users, for access rules',
   policy: 'the access and posture policy: push, rollback, explain; test and check a folder locally with opa',

@@ -8,8 +8,9 @@ import { registerIdentityRoutes } from './identity-routes';
 import { registerKeyAdminRoutes } from './node-key-routes';
 import { toAuthKeyView, toNodeView } from './node-view';
 import { registerPolicyAdminRoutes } from './policy-routes';
-import { BODY_LIMITS, ROUTES, type AuditEvent, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from '../wire';
-import { auditQuery, createKeyBody, emptyQuery, revokeBody, revokeParams } from './schemas';
+import { BODY_LIMITS, ROUTES, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from '../wire';
+import { registerAuditRoutes } from './audit-routes';
+import { createKeyBody, emptyQuery, keyIdParams, revokeBody, revokeParams } from './schemas';
 
 const ACTOR = 'admin';
 const DEFAULT_KEY_TTL_S = 3600;
@@ -28,6 +29,8 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
     };
     scope.post(ROUTES.adminKeys, { ...limits, preValidation: defaultBody, schema: { body: createKeyBody, querystring: emptyQuery } }, async (request) => {
       const body = request.body as CreateKeyRequest;
+      const maxS = Math.floor(s.trust.settings.maxAuthKeyTtlMs / 1000);
+      if ((body.ttlSeconds ?? DEFAULT_KEY_TTL_S) > maxS) throw errors.authKeyTtlTooLong(body.ttlSeconds ?? DEFAULT_KEY_TTL_S, maxS);
       const now = s.clock();
       const { id, secret, key } = newAuthKey();
       const record = await s.store.createAuthKey(
@@ -97,13 +100,24 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
       },
     );
 
-    scope.get(ROUTES.adminAudit, { ...limits, schema: { querystring: auditQuery } }, async (request) => {
-      const { limit } = request.query as { limit?: number };
-      const events: AuditEvent[] = await s.store.listAudit(limit ?? 100);
-      await s.audit({ action: 'admin.audit.read', actor: ACTOR, details: { limit: limit ?? 100 } });
-      return events;
-    });
+    scope.post(
+      ROUTES.adminKeyRevoke,
+      {
+        ...limits,
+        schema: { params: keyIdParams, body: revokeBody, querystring: emptyQuery },
+        preValidation: async (request: FastifyRequest) => {
+          if (request.body === undefined) request.body = null;
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const reason = (request.body as { reason?: string } | null)?.reason ?? null;
+        const key = await s.store.revokeAuthKey(id, { at: s.clock(), action: 'admin.key.revoked', actor: ACTOR, target: id, details: { reason } });
+        return toAuthKeyView(key);
+      },
+    );
 
+    registerAuditRoutes(scope, s);
     registerIdentityRoutes(scope, s);
     registerKeyAdminRoutes(scope, s);
     registerPolicyAdminRoutes(scope, s);

@@ -2,13 +2,24 @@ import type { NodeEvent } from '../api/hooks';
 import type { Logger } from '../log/logger';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { AuditEntry, NodeRecord, Store } from '../store/store';
+import type { ControllerSigningKey } from '../auth/controller-signing-key';
 import type { AdminGuard } from './admin-token';
+import type { AuthFailureLog } from './auth-failure-log';
+import type { StreamCap } from './stream-cap';
+import type { TrustSettings } from './trust-settings';
 import type { MapStreamer } from './map-streamer';
 import type { NodeAuthenticator } from './node-auth';
 import type { NodeKeys } from './node-keys';
 import type { PolicyLibrary } from './policy-library';
 import type { PostureDecider } from './posture-decider';
 import type { Presence } from './presence';
+
+export interface ControllerTrust {
+  settings: TrustSettings;
+  failures: AuthFailureLog;
+  streams: StreamCap;
+  signingKey: ControllerSigningKey;
+}
 
 /** ControllerServices is what the route modules share. */
 export interface ControllerServices {
@@ -24,6 +35,8 @@ export interface ControllerServices {
   /** The controller's posture decisions on reported facts. */
   posture: PostureDecider;
   admin: AdminGuard;
+  /** Abuse limits, the failed-authentication log, the stream cap and the controller's signing key. */
+  trust: ControllerTrust;
   log: Logger;
   clock: () => number;
   /** Appends to the audit log; a failure to audit is logged, never thrown into the request. */

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SseParser, type SseEvent } from '../agent/sse-parser';
 import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair, type KeyPair } from '../auth/keys';
-import { signRequest } from '../auth/signing';
+import { signPossession, signRequest } from '../auth/signing';
 import { applyMapResponse } from '../netmap/delta';
 import type { DeltaMapResponse, MapResponse, NetworkMapData } from '../netmap/types';
 import { hashSecret } from '../store/secret-hash';
@@ -29,7 +29,29 @@ interface TestNode {
   identity: KeyPair;
   id?: string;
 }
-const makeNode = (name: string): TestNode => ({ name, wg: generateWgKeyPair(), identity: generateIdentityKeyPair() });
+/** Identity keys of the test nodes by public key, so enrolment requests can be signed with them. */
+const identities = new Map<string, KeyPair>();
+const makeNode = (name: string): TestNode => {
+  const n = { name, wg: generateWgKeyPair(), identity: generateIdentityKeyPair() };
+  identities.set(n.identity.publicKey, n.identity);
+  return n;
+};
+
+/**
+ * signEnrollment adds the proof-of-possession headers an agent sends with /v1/enroll: signed with
+ * the identity key the body names (a throwaway key when the body names none the test made).
+ */
+function signEnrollment(body: string | undefined, headers: Record<string, string>): Record<string, string> {
+  if (headers['x-trellis-signature'] !== undefined) return headers;
+  let named: string | undefined;
+  try {
+    named = (JSON.parse(body ?? '') as { identityKey?: string }).identityKey;
+  } catch {
+    named = undefined;
+  }
+  const pair = (named !== undefined ? identities.get(named) : undefined) ?? generateIdentityKeyPair();
+  return { ...headers, ...signPossession(ed25519PrivateKey(pair), 'POST', '/v1/enroll', body ?? '') };
+}
 const adminHeaders = (c: RunningController) => ({ authorization: `Bearer ${c.adminToken}` });
 
 async function createKey(c: RunningController, body: Record<string, unknown> = {}): Promise<CreateKeyResponse> {
@@ -73,13 +95,14 @@ interface CallOptions {
  * ESM-only cookie dependency Jest cannot load here, so tests go over loopback HTTP instead.)
  */
 async function call(c: RunningController, opts: CallOptions): Promise<{ statusCode: number; json(): unknown }> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  let headers: Record<string, string> = { ...(opts.headers ?? {}) };
   let body: string | undefined;
   if (typeof opts.payload === 'string') body = opts.payload;
   else if (opts.payload !== undefined) {
     body = JSON.stringify(opts.payload);
     headers['content-type'] ??= 'application/json';
   }
+  if (opts.method === 'POST' && opts.url === '/v1/enroll') headers = signEnrollment(body, headers);
   const res = await fetch(`${c.url}${opts.url}`, { method: opts.method, headers, body });
   const text = await res.text();
   return { statusCode: res.status, json: () => JSON.parse(text) as unknown };

@@ -13,9 +13,19 @@ import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import { loadPluginHost, type PluginHost } from '../plugins/plugin-host';
 import { SqliteStore } from '../store/sqlite/sqlite-store';
 import type { AuditEntry, Store } from '../store/store';
+import { mkdirSync } from 'node:fs';
+import { loadOrCreateSigningKey } from '../auth/controller-signing-key';
+import { TrustMetrics } from '../metrics/trust-metrics';
+import { installAbuseLimits, rateLimited } from './abuse-limits';
 import { registerAdminRoutes } from './admin-routes';
+import { AuditExport } from './audit-export';
+import { AuditFileSink } from './audit-file-sink';
+import { AuthFailureLog } from './auth-failure-log';
+import { registerConnectionEventsRoute } from './connection-events-route';
+import { StreamCap } from './stream-cap';
+import { DEFAULT_TRUST_SETTINGS, parseTrustSettings, withOverride, type TrustSettingsOverride } from './trust-settings';
 import { AdminGuard, ensureAdminToken } from './admin-token';
-import type { ControllerServices } from './controller-services';
+import type { ControllerServices, ControllerTrust } from './controller-services';
 import { registerEnrollRoute } from './enroll-route';
 import { createHttpApp } from './http-app';
 import { MapBuilder } from './map-builder';
@@ -26,7 +36,7 @@ import { registerNodeKeyRoutes } from './node-key-routes';
 import { NodeKeys } from './node-keys';
 import { parseKeyPolicy } from './key-policy';
 import { KeyMetrics } from '../metrics/key-metrics';
-import { registerNodeRoutes } from './node-routes';
+import { installSignedRoutes, registerNodeRoutes } from './node-routes';
 import { LiveTelemetry } from './live-telemetry';
 import { registerTelemetryRoute } from './telemetry-route';
 import { ControllerMetrics } from '../metrics/controller-metrics';
@@ -40,7 +50,7 @@ import { registerPolicyNodeRoutes } from './policy-routes';
 import { PostureDecider } from './posture-decider';
 import { applyRequireApproval } from './settings';
 import { Presence } from './presence';
-import { ROUTES } from '../wire';
+import { AUDIT_CHECKPOINT_ACTION, ROUTES } from '../wire';
 import type { ControllerHandle, ControllerOptions } from './types';
 
 export interface StartControllerOptions extends ControllerOptions {
@@ -55,6 +65,8 @@ export interface StartControllerOptions extends ControllerOptions {
   pingIntervalMs?: number;
   /** Key settings as `controller.settings` holds them (keyRotation, keyExpiry, identityLifetime); default: the config file's. */
   keySettings?: Record<string, unknown>;
+  /** Abuse limits, audit export and key lifetime over those of the config file (tests, embedders). */
+  trust?: TrustSettingsOverride;
 }
 
 /** RunningController is the handle plus what embedders and tests inspect. */
@@ -67,6 +79,8 @@ export interface RunningController extends ControllerHandle {
   metrics: TrellisMetrics;
   /** Rebuild count, live node count, open streams and epoch. */
   stats(): MapStreamerStats;
+  /** The settings in force, the failure log and the signing key. */
+  trust: ControllerTrust;
 }
 
 const NONCE_PURGE_MS = 60_000;
@@ -93,9 +107,22 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   const log = opts.log ?? createLogger('trellis-controller');
   const clock = opts.clock ?? Date.now;
   const { host, port } = parseListen(opts.listen);
-  // Checked before anything is opened or written: a bad key setting refuses to start, naming the path.
-  const keyPolicy = parseKeyPolicy(opts.keySettings ?? (opts.configFile ? loadRuntimeConfig(opts.configFile).controller.settings : {}), opts.configFile ?? 'keySettings');
-  const store = new SqliteStore({ dataDir: opts.dataDir, ipv4Cidr: opts.ipv4Cidr, ipv6Prefix: opts.ipv6Prefix });
+  // Checked before anything is opened or written: a bad setting refuses to start, naming the path.
+  const runtimeConfig = opts.configFile ? loadRuntimeConfig(opts.configFile) : null;
+  const keyPolicy = parseKeyPolicy(opts.keySettings ?? runtimeConfig?.controller.settings ?? {}, opts.configFile ?? 'keySettings');
+  const settings = withOverride(
+    runtimeConfig ? parseTrustSettings(runtimeConfig.controller.settings, opts.configFile!, runtimeConfig.baseDir) : DEFAULT_TRUST_SETTINGS,
+    opts.trust,
+  );
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const signingKey = loadOrCreateSigningKey(opts.dataDir);
+  const store = new SqliteStore({
+    dataDir: opts.dataDir,
+    ipv4Cidr: opts.ipv4Cidr,
+    ipv6Prefix: opts.ipv6Prefix,
+    auditSigner: signingKey,
+    auditCheckpointEvery: settings.audit.checkpointEvery,
+  });
   let pluginHost: PluginHost | null = null;
   let streamer: MapStreamer | null = null;
   let app: FastifyInstance | null = null;
@@ -103,6 +130,9 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let metricsRt: TrellisMetrics | null = null;
   let webConsole: WebConsole | null = null;
   let keys: NodeKeys | null = null;
+  let checkpointTimer: NodeJS.Timeout | null = null;
+  let auditExport: AuditExport | null = null;
+  let trustMetrics: TrustMetrics | null = null;
 
   const audit = async (entry: AuditEntry) => {
     try {
@@ -111,6 +141,17 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       log.error({ err, action: entry.action }, 'could not append to the audit log');
     }
   };
+
+  const failures = new AuthFailureLog({
+    audit,
+    clock,
+    windowMs: settings.limits.authFailureWindowMs,
+    auditPerWindow: settings.limits.auditFailuresPerWindow,
+    blockAfter: settings.limits.authFailuresPerWindow,
+    onFailure: (route, code) => trustMetrics?.recordFailure(route, code),
+    onRateLimited: (route) => trustMetrics?.recordRateLimited(route),
+  });
+  const trust: ControllerTrust = { settings, failures, streams: new StreamCap(settings.limits.streamsPerNode), signingKey };
 
   try {
     const admin = await ensureAdminToken(store, opts.dataDir, opts.adminToken);
@@ -194,10 +235,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       streamer,
       presence,
       hooks,
-      nodeAuth: new NodeAuthenticator({ store, presence, clock, audit }),
+      nodeAuth: new NodeAuthenticator({ store, presence, clock, failed: (f) => failures.failed(f) }),
       policies,
       posture,
       admin: new AdminGuard(admin.hash),
+      trust,
       log,
       clock,
       audit,
@@ -207,18 +249,39 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     const live = new LiveTelemetry({ clock });
     const nodeKeys = keys;
     keyMetrics = new KeyMetrics(trellisMetrics.meter('trellis.controller.keys'), async () => ({ nodes: await nodeKeys.keyAges(), graceMs: keyPolicy.rotation.graceMs }));
+    const auditFile = settings.audit.file ? new AuditFileSink({ path: settings.audit.file, maxBytes: settings.audit.fileMaxBytes, keep: settings.audit.fileKeep }) : null;
+    const exporter = (auditExport = new AuditExport({ store, hooks, sink: auditFile, log }));
+    trustMetrics = new TrustMetrics(trellisMetrics.meter('trellis.controller.trust'), async () => {
+      const f = failures.stats();
+      const head = (await store.auditHead())?.seq ?? 0;
+      const checkpoint = (await store.queryAudit({ types: [AUDIT_CHECKPOINT_ACTION], limit: 1 }))[0] ?? null;
+      return {
+        failureSources: f.sources,
+        maxFailuresPerSource: f.maxFailures,
+        blockedSources: f.blocked,
+        streamsReplaced: trust.streams.replaced,
+        auditEntries: head,
+        auditUnsigned: head - (checkpoint?.seq ?? 0),
+        auditCheckpointAgeS: checkpoint ? Math.max(0, (clock() - checkpoint.at) / 1000) : null,
+        auditExported: exporter.count,
+      };
+    });
+    const tm = trustMetrics;
     const cm = controllerMetrics;
-    app = createHttpApp(log);
+    app = createHttpApp(log, { timeouts: settings.limits });
+    await installAbuseLimits(app, failures);
+    installSignedRoutes(app);
     app.addHook('onResponse', async (request, reply) => {
       cm.recordRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
     });
-    app.get(ROUTES.health, { bodyLimit: 1024, schema: { querystring: { type: 'object', additionalProperties: false, properties: {} } } }, async () => ({
+    app.get(ROUTES.health, { bodyLimit: 1024, ...rateLimited(settings.limits, 'unauthenticated'), schema: { querystring: { type: 'object', additionalProperties: false, properties: {} } } }, async () => ({
       status: 'ok',
       epoch: streamer?.epoch,
     }));
     registerEnrollRoute(app, services);
     registerNodeRoutes(app, services);
     registerNodeKeyRoutes(app, services);
+    registerConnectionEventsRoute(app, services, (kinds) => tm.recordConnectionEvents(kinds));
     registerMapStreamRoute(app, services);
     registerAdminRoutes(app, services);
     registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry(rowCounts(b), duplicate) });
@@ -228,6 +291,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       ? loadRuntimeConfig(opts.configFile).controller.plugins.find((p) => p.name === 'telemetry-clickhouse')
       : undefined;
     webConsole = registerWebConsole(app, { services, live, pluginRoutes, history: ClickHouseHistory.fromPluginEntry(clickhouseEntry) });
+
+    failures.start();
+    await exporter.start();
+    checkpointTimer = setInterval(() => {
+      store.checkpointAudit(clock()).catch((err: unknown) => log.error({ err }, 'audit checkpoint failed'));
+    }, settings.audit.checkpointIntervalMs);
+    checkpointTimer.unref();
 
     await store.purgeNonces(clock());
     purgeTimer = setInterval(() => {
@@ -246,6 +316,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     let closing: Promise<void> | null = null;
     const close = async () => {
       if (purgeTimer) clearInterval(purgeTimer);
+      if (checkpointTimer) clearInterval(checkpointTimer);
       webConsole?.close();
       runningKeys.close();
       const now = clock();
@@ -254,6 +325,10 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       }
       await running.close();
       await server.close();
+      // The last failure windows, a checkpoint over everything, and its export, before plugins stop.
+      await failures.close();
+      await store.checkpointAudit(clock());
+      await exporter.close();
       await pluginHost?.shutdown();
       await metricsRt?.shutdown();
       await store.close();
@@ -268,12 +343,16 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       keys: runningKeys,
       metrics: trellisMetrics,
       stats: () => running.stats(),
+      trust,
       close: () => (closing ??= close()),
     };
   } catch (err) {
     if (purgeTimer) clearInterval(purgeTimer);
+    if (checkpointTimer) clearInterval(checkpointTimer);
     webConsole?.close();
     keys?.close();
+    await failures.close().catch(() => undefined);
+    await auditExport?.close().catch(() => undefined);
     await streamer?.close();
     await app?.close().catch(() => undefined);
     await pluginHost?.shutdown();

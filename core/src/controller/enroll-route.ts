@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { errors, TrellisError } from '../errors';
-import { ed25519PublicKey, isKey32 } from '../auth/keys';
+import { isEd25519PublicKey, isKey32 } from '../auth/keys';
+import { rateLimited } from './abuse-limits';
 import { canonicalEndpoint } from '../wg/cidr';
 import { parseAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';
@@ -20,21 +21,34 @@ export function canonicalEndpoints(list: string[], field: string): string[] {
   });
 }
 
-/** registerEnrollRoute: POST /v1/enroll, unsigned; the auth key is the credential. */
+/**
+ * registerEnrollRoute: POST /v1/enroll. The auth key is the credential, and the request is signed
+ * with the identity key it enrols (proof of possession), so knowing a node's public keys and any
+ * usable auth key is not enough to take over its record. Rate-limited per source address.
+ */
 export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices): void {
-  app.post(ROUTES.enroll, { bodyLimit: BODY_LIMITS.enroll, schema: { body: enrollBody, querystring: emptyQuery } }, async (request) => {
+  const failed = async (request: FastifyRequest, err: TrellisError, extra: Record<string, unknown> = {}) =>
+    s.trust.failures.failed({ source: request.ip, route: 'POST /v1/enroll', code: err.code, details: extra });
+  // The proof headers are checked before the body is read: a request without them never gets parsed.
+  const preParsing: preParsingAsyncHookHandler = async (request, _reply, payload) => {
+    try {
+      s.nodeAuth.possessionHeaders(request);
+    } catch (err) {
+      if (err instanceof TrellisError) await failed(request, err);
+      throw err;
+    }
+    return payload;
+  };
+  app.post(ROUTES.enroll, { bodyLimit: BODY_LIMITS.enroll, preParsing, ...rateLimited(s.trust.settings.limits, 'enroll'), schema: { body: enrollBody, querystring: emptyQuery } }, async (request) => {
     const body = request.body as EnrollRequest;
     const parsed = parseAuthKey(body.authKey);
     let result;
     try {
       if (!isKey32(body.wgKey)) throw errors.badRequest('body.wgKey is not base64 of a 32-byte key');
       if (!isKey32(body.identityKey)) throw errors.badRequest('body.identityKey is not base64 of a 32-byte key');
-      try {
-        ed25519PublicKey(body.identityKey);
-      } catch {
-        throw errors.badRequest('body.identityKey is not an Ed25519 public key');
-      }
+      if (!isEd25519PublicKey(body.identityKey)) throw errors.badRequest('body.identityKey is not an Ed25519 public key (not a point on the curve)');
       const endpoints = canonicalEndpoints(body.endpoints, 'body.endpoints');
+      const proof = s.nodeAuth.verifyPossession({ method: request.method, url: request.url, headers: request.headers, rawBody: request.rawBody ?? Buffer.alloc(0), ip: request.ip }, body.identityKey);
       if (!parsed) throw errors.enrollKeyUnknown();
       result = await s.store.enrollNode({
         keyId: parsed.id,
@@ -50,15 +64,9 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
         requireApproval: (await s.store.getMeta(SETTING_REQUIRE_APPROVAL)) === 'true',
         lifetimes: s.keys.lifetimes,
       });
+      await proof.consumeNonce();
     } catch (err) {
-      if (err instanceof TrellisError) {
-        await s.audit({
-          action: 'auth.failure',
-          actor: `remote:${request.ip}`,
-          target: null,
-          details: { code: err.code, remote: request.ip, route: 'enroll', name: body.name, keyId: parsed?.id ?? null },
-        });
-      }
+      if (err instanceof TrellisError) await failed(request, err, { name: body.name, keyId: parsed?.id ?? null });
       throw err;
     }
     const { node, outcome, replaced } = result;

@@ -1,9 +1,10 @@
 import Ajv from 'ajv';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { errors } from '../errors';
 import type { Logger } from '../log/logger';
 import type { NodeRecord } from '../store/store';
 import { installErrorHandling } from './http-errors';
+import type { AbuseLimits } from './trust-settings';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,6 +12,8 @@ declare module 'fastify' {
     rawBody: Buffer | null;
     /** The node a signed request was verified for. */
     node: NodeRecord | null;
+    /** Set by a signed route before the body is read: checks the raw bytes before they are parsed. */
+    beforeParse: ((raw: Buffer) => Promise<void>) | null;
   }
 }
 
@@ -19,24 +22,45 @@ const bodyAjv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional
 /** Query strings and params arrive as text and are coerced. */
 const textAjv = new Ajv({ allErrors: false, coerceTypes: true, removeAdditional: false, useDefaults: true, strict: true });
 
+export interface HttpAppOptions {
+  /** Serve TLS with this PEM key and certificate chain (controller certificate first, then the CA). */
+  https?: { key: string; cert: string } | null;
+  /** Slow-client and connection limits (TrustSettings.limits). */
+  timeouts?: Pick<AbuseLimits, 'requestTimeoutMs' | 'headersTimeoutMs' | 'connectionTimeoutMs' | 'maxConnections'>;
+}
+
 /**
  * createHttpApp is the fastify instance with Trellis request handling: one JSON parser that keeps
  * the raw bytes, schema validation without silent fixes, and catalogued error bodies.
  */
-export function createHttpApp(log: Logger): FastifyInstance {
-  const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true });
+export function createHttpApp(log: Logger, opts: HttpAppOptions = {}): FastifyInstance {
+  const t = opts.timeouts;
+  const app = Fastify({
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(t ? { requestTimeout: t.requestTimeoutMs, connectionTimeout: t.connectionTimeoutMs, keepAliveTimeout: 5000 } : {}),
+  }) as unknown as FastifyInstance;
+  if (t) {
+    // Node refuses a headers timeout longer than the request timeout.
+    app.server.headersTimeout = Math.min(t.headersTimeoutMs, t.requestTimeoutMs);
+    app.server.maxConnections = t.maxConnections;
+  }
   app.decorateRequest('rawBody', null);
   app.decorateRequest('node', null);
+  app.decorateRequest('beforeParse', null);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (request: FastifyRequest, body: Buffer | string) => {
     const raw = body as Buffer;
     request.rawBody = raw;
-    if (raw.length === 0) return done(null, null);
+    if (request.beforeParse) await request.beforeParse(raw);
+    if (raw.length === 0) return null;
     try {
-      done(null, JSON.parse(raw.toString('utf8')));
+      return JSON.parse(raw.toString('utf8')) as unknown;
     } catch (err) {
-      done(errors.badRequest(`body is not valid JSON (${(err as Error).message})`), undefined);
+      throw errors.badRequest(`body is not valid JSON (${(err as Error).message})`);
     }
   });
   installErrorHandling(app, log);

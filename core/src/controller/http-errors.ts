@@ -36,6 +36,10 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.POLICY_TESTS_FAILED]: 422,
   [ErrorCode.POLICY_BUNDLE_INVALID]: 422,
   [ErrorCode.POLICY_DATA_INVALID]: 422,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.ENROLL_PROOF_MISSING]: 401,
+  [ErrorCode.ENROLL_PROOF_INVALID]: 401,
+  [ErrorCode.AUTH_KEY_TTL_TOO_LONG]: 400,
 };
 
 /** statusFor maps a TrellisError code to its HTTP status. */

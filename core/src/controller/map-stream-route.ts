@@ -54,6 +54,10 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
     sink.send(initial);
     const detach = s.streamer.attach(node.id, sink);
     const detachKeys = s.keys.attach(node, (state) => write('key', JSON.stringify(state)));
+    const release = s.trust.streams.admit(node.id, () => {
+      s.log.info({ node: node.name }, 'a newer map stream of this node replaced this one');
+      res.end();
+    });
     if (s.presence.connect(node.id, s.clock())) {
       s.streamer.nodeChanged(node.id, `${node.name} online`);
       void s.nodeEvent('online', node, s.keys.eventDetails(node));
@@ -61,6 +65,7 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
     res.on('close', () => {
       detach();
       detachKeys();
+      release();
       const now = s.clock();
       if (s.presence.disconnect(node.id, now)) {
         s.streamer.nodeChanged(node.id, `${node.name} offline`);

@@ -1,21 +1,47 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { ControllerServices } from './controller-services';
 import { canonicalEndpoints } from './enroll-route';
 import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest } from '../wire';
 import { emptyQuery, endpointsBody, factsBody } from './schemas';
 
-/** signedNode is the preValidation hook of every node route: it verifies the request signature. */
-export function signedNode(s: ControllerServices) {
-  return async (request: FastifyRequest): Promise<void> => {
-    request.node = await s.nodeAuth.verify({
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      rawBody: request.rawBody ?? Buffer.alloc(0),
-      ip: request.ip,
-    });
+const SIGNED = Symbol('trellis.signedNode');
+type SignedHook = ((request: FastifyRequest) => Promise<void>) & { [SIGNED]: ControllerServices };
+
+const parts = (request: FastifyRequest) => ({ method: request.method, url: request.url, headers: request.headers, ip: request.ip, route: request.routeOptions.url });
+
+/**
+ * signedNode is the preValidation hook of every node route: it verifies the request signature
+ * (unless the body parser already did). installSignedRoutes adds the checks that run before the
+ * body is read to every route that uses it.
+ */
+export function signedNode(s: ControllerServices): SignedHook {
+  const hook = async (request: FastifyRequest): Promise<void> => {
+    if (request.node) return;
+    request.node = await s.nodeAuth.verify({ ...parts(request), rawBody: request.rawBody ?? Buffer.alloc(0) });
   };
+  return Object.assign(hook, { [SIGNED]: s });
+}
+
+/**
+ * installSignedRoutes makes every route whose preValidation is signedNode check the signature
+ * headers, timestamp and node before its body is read (preParsing), and the signature over the raw
+ * bytes before they are parsed as JSON. Add it before the routes.
+ */
+export function installSignedRoutes(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const pre = [route.preValidation].flat().filter(Boolean) as Array<Partial<SignedHook>>;
+    const s = pre.find((h) => h[SIGNED])?.[SIGNED];
+    if (!s) return;
+    const precheck: preParsingAsyncHookHandler = async (request, _reply, payload) => {
+      await s.nodeAuth.precheck(parts(request));
+      request.beforeParse = async (raw) => {
+        request.node = await s.nodeAuth.verify({ ...parts(request), rawBody: raw });
+      };
+      return payload;
+    };
+    route.preParsing = [...([route.preParsing].flat().filter(Boolean) as preParsingAsyncHookHandler[]), precheck];
+  });
 }
 
 /** registerNodeRoutes: the signed POST routes a node uses to report endpoints and facts. */

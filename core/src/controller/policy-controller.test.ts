@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import pino from 'pino';
 import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair, type KeyPair } from '../auth/keys';
-import { signRequest } from '../auth/signing';
+import { signPossession, signRequest } from '../auth/signing';
 import type { NetworkMapData } from '../netmap/types';
 import { startController, type RunningController, type StartControllerOptions } from './controller';
 import type { CreateKeyResponse, EnrollResponse } from '../wire';
@@ -51,17 +51,18 @@ async function enroll(c: RunningController, name: string, key: { tags?: string[]
   expect(k.status).toBe(200);
   const wg = generateWgKeyPair();
   const identity = generateIdentityKeyPair();
+  const body = JSON.stringify({
+    authKey: (k.body as CreateKeyResponse).key,
+    name,
+    hostname: name,
+    wgKey: wg.publicKey,
+    identityKey: identity.publicKey,
+    endpoints: ['127.0.0.1:51820'],
+  });
   const res = await fetch(`${c.url}/v1/enroll`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      authKey: (k.body as CreateKeyResponse).key,
-      name,
-      hostname: name,
-      wgKey: wg.publicKey,
-      identityKey: identity.publicKey,
-      endpoints: ['127.0.0.1:51820'],
-    }),
+    headers: { 'content-type': 'application/json', ...signPossession(ed25519PrivateKey(identity), 'POST', '/v1/enroll', body) },
+    body,
   });
   expect(res.status).toBe(200);
   const e = (await res.json()) as EnrollResponse;

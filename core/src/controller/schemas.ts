@@ -110,10 +110,58 @@ export const revokeBody = {
   ],
 } as const;
 
+const unixMs = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 } as const;
 export const auditQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    since: unixMs,
+    until: unixMs,
+    node: { type: 'string', minLength: 1, maxLength: 128 },
+    /** Comma-separated action families, e.g. auth,node.revoked */
+    type: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[a-z0-9_.-]+(,[a-z0-9_.-]+)*$' },
+    afterSeq: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+export const auditVerifyQuery = emptyQuery;
+
+export const keyIdParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } },
+} as const;
+
+const eventDetailValue = { anyOf: [{ type: 'string', maxLength: 256 }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }] } as const;
+export const connectionEventsBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['events'],
+  properties: {
+    events: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['at', 'kind'],
+        properties: {
+          at: unixMs,
+          kind: { enum: ['tunnel.up', 'tunnel.down', 'path.switched', 'relay.switched', 'quarantine.entered', 'quarantine.left'] },
+          peer: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
+          details: {
+            type: 'object',
+            maxProperties: 16,
+            propertyNames: { type: 'string', maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_]*$' },
+            additionalProperties: eventDetailValue,
+          },
+        },
+      },
+    },
+  },
 } as const;
 
 export const USER_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$';

@@ -31,7 +31,7 @@ async function enrolledClient(name: string): Promise<ControllerClient> {
   const key = (await res.json()) as CreateKeyResponse;
   const client = new ControllerClient({ url: c.url });
   const id = generateIdentityKeyPair();
-  const enrolled = await client.enroll({ authKey: key.key, name, hostname: name, wgKey: generateWgKeyPair().publicKey, identityKey: id.publicKey, endpoints: [] });
+  const enrolled = await client.enroll({ authKey: key.key, name, hostname: name, wgKey: generateWgKeyPair().publicKey, identityKey: id.publicKey, endpoints: [] }, ed25519PrivateKey(id));
   client.setIdentity(enrolled.nodeId, ed25519PrivateKey(id));
   return client;
 }

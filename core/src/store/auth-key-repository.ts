@@ -22,4 +22,6 @@ export interface NewAuthKey extends Omit<AuthKeyRecord, 'uses' | 'revoked'> {
 export interface AuthKeyRepository {
   createAuthKey(key: NewAuthKey, audit: AuditEntry): Promise<AuthKeyRecord>;
   listAuthKeys(): Promise<AuthKeyRecord[]>;
+  /** revokeAuthKey stops any further enrolment with the key and audits; idempotent. Throws NOT_FOUND. */
+  revokeAuthKey(id: string, audit: AuditEntry): Promise<AuthKeyRecord>;
 }

@@ -7,6 +7,9 @@ export { SQLITE_MIGRATIONS } from './sqlite/migrations';
 export type { Migration } from './sqlite/migrations';
 export { hashSecret, secretMatches } from './secret-hash';
 export { SqliteStore } from './sqlite/sqlite-store';
+export { verifySqliteAuditOffline } from './sqlite/sqlite-audit-reader';
+export { AuditChainVerifier, auditEntryHash, GENESIS_HASH, verifyAuditChain, verifyAuditPages } from './audit-chain';
+export type { AuditSigner } from './audit-chain';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store';
 export type {
   AuditEntry,

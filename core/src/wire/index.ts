@@ -25,9 +25,14 @@ export type {
   RotateKeysResponse,
   UserView,
 } from './admin-messages';
-export type { AuditEvent } from './audit-event';
+export { AUDIT_CHAIN_START_ACTION, AUDIT_CHECKPOINT_ACTION } from './audit-event';
+export type { AuditEvent, AuditQuery, AuditTamperKind, AuditVerifyReport } from './audit-event';
 export type { ErrorBody } from './error-body';
+export { CONNECTION_EVENT_KINDS } from './node-messages';
 export type {
+  ConnectionEvent,
+  ConnectionEventKind,
+  ConnectionEventsRequest,
   EndpointsRequest,
   EnrollRequest,
   EnrollResponse,

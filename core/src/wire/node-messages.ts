@@ -88,3 +88,21 @@ export interface NodeKeyState {
   /** Unix ms the node's key expires (it must enroll again with an auth key); null for never. */
   expiresAt: number | null;
 }
+
+/** What an agent reports about its connections; each becomes an audit entry conn.<kind>. */
+export const CONNECTION_EVENT_KINDS = ['tunnel.up', 'tunnel.down', 'path.switched', 'relay.switched', 'quarantine.entered', 'quarantine.left'] as const;
+export type ConnectionEventKind = (typeof CONNECTION_EVENT_KINDS)[number];
+
+export interface ConnectionEvent {
+  /** Unix ms on the agent's clock. */
+  at: number;
+  kind: ConnectionEventKind;
+  /** The peer's node id (tunnel and path events). */
+  peer?: string;
+  /** Small facts about the event, e.g. { from: "direct", to: "relay:r1" } or { handshakeAgeS: 190 }. */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface ConnectionEventsRequest {
+  events: ConnectionEvent[];
+}

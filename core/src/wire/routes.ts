@@ -15,7 +15,18 @@ export const ROUTES = {
   adminNodes: '/v1/admin/nodes',
   /** POST /v1/admin/nodes/:name/revoke */
   adminRevoke: '/v1/admin/nodes/:name/revoke',
+  /** GET, admin: audit entries; query limit, since, until (unix ms), node, type (comma list), afterSeq. */
   adminAudit: '/v1/admin/audit',
+  /** GET, admin: walk the audit hash chain and report the first bad entry (AuditVerifyReport). */
+  adminAuditVerify: '/v1/admin/audit/verify',
+  /** GET, admin: SSE of new audit entries (`event: audit`), with the filters of adminAudit. */
+  adminAuditStream: '/v1/admin/audit/stream',
+  /** POST /v1/admin/keys/:id/revoke: no further enrolment with this auth key. */
+  adminKeyRevoke: '/v1/admin/keys/:id/revoke',
+  /** POST, signed: connection events the agent saw (ConnectionEventsRequest), written to the audit log. */
+  nodeEvents: '/v1/node/events',
+  /** GET: the OpenAPI 3 document of every route, generated from their schemas. */
+  openapi: '/v1/openapi.json',
   /** POST, signed: a telemetry batch (api/telemetry.ts TelemetryBatch without node/nodeId). */
   telemetry: '/v1/node/telemetry',
   /** GET, admin: the latest per-path figures (LiveTelemetry). */
@@ -66,6 +77,8 @@ export const BODY_LIMITS = {
   facts: 64 * 1024,
   admin: 16 * 1024,
   telemetry: 1024 * 1024,
+  /** Connection events reported by an agent. */
+  nodeEvents: 32 * 1024,
   /** A pushed policy dir (rego + data.json). */
   policy: 2 * 1024 * 1024,
 } as const;

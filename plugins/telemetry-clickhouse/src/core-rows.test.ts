@@ -1,4 +1,4 @@
-import { fromCoreBatch, fromNodeEvent } from './core-rows';
+import { fromAuditEvents, fromCoreBatch, fromNodeEvent } from './core-rows';
 import { toDbRows } from './rows';
 
 describe('core rows → ClickHouse rows', () => {
@@ -25,5 +25,22 @@ describe('core rows → ClickHouse rows', () => {
     expect(ev('online')!.nodeEvents![0]!.kind).toBe('online');
     expect(ev('offline')!.nodeEvents![0]!.kind).toBe('offline');
     expect(ev('facts')).toBeNull();
+  });
+});
+
+describe('fromAuditEvents', () => {
+  it('maps audit entries to audit rows with seq and hash in details, one batch per seq range', () => {
+    const b = fromAuditEvents([
+      { seq: 7, at: 1_700_000_000_000, action: 'auth.failure', actor: 'remote:192.0.2.1', target: null, details: { code: 'X' }, hash: 'ab'.repeat(32) },
+      { seq: 8, at: 1_700_000_000_001, action: 'conn.tunnel.up', actor: 'node:n1', target: 'n2', details: { peer: 'b' }, hash: null },
+    ]);
+    expect(b).toEqual({
+      batchId: 'audit-7-8',
+      audit: [
+        { at: 1_700_000_000_000, action: 'auth.failure', actor: 'remote:192.0.2.1', details: { code: 'X', seq: 7, hash: 'ab'.repeat(32) } },
+        { at: 1_700_000_000_001, action: 'conn.tunnel.up', actor: 'node:n1', target: 'n2', details: { peer: 'b', seq: 8 } },
+      ],
+    });
+    expect(fromAuditEvents([])).toBeNull();
   });
 });

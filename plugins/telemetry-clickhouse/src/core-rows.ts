@@ -2,7 +2,7 @@
  * Mapping from core's wire types (TelemetryBatch with shaping-tc's plugin rows, NodeEvent) to this
  * plugin's stored row types, so the controller's onTelemetry and onNodeEvent hooks feed the exporter.
  */
-import type { NodeEvent, TelemetryBatch as CoreBatch } from '@trellis/core/api';
+import type { AuditRecordEvent, NodeEvent, TelemetryBatch as CoreBatch } from '@trellis/core/api';
 import type { NodeEventKind, ShapingClassStat, TelemetryBatch } from './rows';
 
 /** The plugin whose telemetry rows become shaping_stats (one tc class's counters each, see shaping-tc). */
@@ -47,4 +47,23 @@ export function fromNodeEvent(ev: NodeEvent, batchId: string): TelemetryBatch | 
   if (!kind) return null;
   const details = { ...(ev.details ?? {}), nodeId: ev.nodeId, ...(ev.kind === 'expired' ? { reason: 'expired' } : {}) };
   return { batchId, nodeEvents: [{ at: ev.at, node: ev.nodeName, kind, details }] };
+}
+
+/**
+ * fromAuditEvents maps the controller's audit entries to audit_events rows. The batch id names the
+ * seq range, so a range exported again (a controller restarted mid-export) replaces, not doubles.
+ * The entry's seq and chain hash ride in details, to match a row with the controller's log.
+ */
+export function fromAuditEvents(events: readonly AuditRecordEvent[]): TelemetryBatch | null {
+  if (events.length === 0) return null;
+  return {
+    batchId: `audit-${events[0]!.seq}-${events.at(-1)!.seq}`,
+    audit: events.map((e) => ({
+      at: e.at,
+      action: e.action,
+      actor: e.actor,
+      ...(e.target !== null ? { target: e.target } : {}),
+      details: { ...e.details, seq: e.seq, ...(e.hash !== null ? { hash: e.hash } : {}) },
+    })),
+  };
 }

@@ -5,7 +5,7 @@
  * spools to disk while ClickHouse is away.
  */
 export { telemetryClickhousePlugin, telemetryClickhousePlugin as default, openPipeline, telemetryExporter } from './plugin';
-export { fromCoreBatch, fromNodeEvent } from './core-rows';
+export { fromAuditEvents, fromCoreBatch, fromNodeEvent } from './core-rows';
 export type { ClickHousePipeline } from './plugin';
 export { ClickHouseExporter } from './exporter';
 export type { ClickHouseExporterOptions, ExporterStats } from './exporter';

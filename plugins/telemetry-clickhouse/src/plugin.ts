@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { definePlugin, type PluginLogger } from '@trellis/core/api';
-import { fromCoreBatch, fromNodeEvent } from './core-rows';
+import { fromAuditEvents, fromCoreBatch, fromNodeEvent } from './core-rows';
 import { ExportResultCode } from './export-result';
 import { ClickHouseBlockSink } from './block-sink';
 import { resolveConfig, configSchema, type ClickHouseConfig } from './config';
@@ -98,6 +98,14 @@ export const telemetryClickhousePlugin = definePlugin<Record<string, unknown>>({
     if (!exporter || !batch) return;
     const result = await exporter.export(batch);
     if (result.code !== ExportResultCode.SUCCESS) throw result.error ?? new Error('ClickHouse exporter refused the node event');
+  },
+  /** The controller's audit log, as it grows (ClickHouse keeps it for search and the dashboards). */
+  async onAuditEvents(events) {
+    const exporter = current?.exporter;
+    const batch = fromAuditEvents(events);
+    if (!exporter || !batch) return;
+    const result = await exporter.export(batch);
+    if (result.code !== ExportResultCode.SUCCESS) throw result.error ?? new Error('ClickHouse exporter refused the audit entries');
   },
   async shutdown() {
     const p = current;

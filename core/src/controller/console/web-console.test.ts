@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startController, type RunningController } from '../controller';
 
-const TOKEN = 'console-test-admin-token-0123456789';
+// At least 256 bits by the controller's estimate (length × log2 of the character classes used).
+const TOKEN = 'Console-Test-Admin-Token-0123456789-abcdefghijklmnop';
 let dir: string;
 let c: RunningController;
 

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../errors';
+import { rateLimited } from '../abuse-limits';
 import type { ControllerServices } from '../controller-services';
 import type { LiveTelemetry } from '../live-telemetry';
 import type { PluginAdminRoutes } from '../plugin-admin-routes';
@@ -127,11 +128,11 @@ export function registerWebConsole(app: FastifyInstance, o: WebConsoleOptions): 
     scope.get(CONSOLE_ROUTES.script, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(files.script));
     scope.get(CONSOLE_ROUTES.style, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/css; charset=utf-8').send(files.style));
 
-    scope.post(CONSOLE_ROUTES.login, { bodyLimit: 4096 }, async (request, reply) => {
+    scope.post(CONSOLE_ROUTES.login, { bodyLimit: 4096, ...rateLimited(s.trust.settings.limits, 'consoleLogin') }, async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
       const token = typeof body.token === 'string' ? body.token.trim() : '';
       if (!token || !s.admin.verify(`Bearer ${token}`)) {
-        await s.audit({ action: 'auth.failure', actor: `remote:${request.ip}`, details: { code: errors.adminUnauthorized().code, remote: request.ip, route: 'POST /console/login' } });
+        await s.trust.failures.failed({ source: request.ip, route: 'POST /console/login', code: errors.adminUnauthorized().code });
         return loginPage(reply, 401, 'Wrong admin token. Use the token in the controller’s admin.token file.');
       }
       const sid = sessions.create();

@@ -143,6 +143,20 @@ INSERT OR IGNORE INTO node_keys (kind, key, node_id, added_at, revoked_at) SELEC
 INSERT OR IGNORE INTO node_keys (kind, key, node_id, added_at, revoked_at) SELECT 'identity', identity_key, id, created_at, COALESCE(revoked_at, created_at) FROM nodes WHERE revoked = 1;
 `,
   },
+  {
+    version: 4,
+    name: 'audit-chain',
+    // Each new audit entry carries the previous entry's hash and its own; the controller appends signed
+    // checkpoints (store/audit-chain.ts). Entries from before stay unchained and are digested by the
+    // chain's first entry. The append-only triggers stay as they are.
+    sql: `
+ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit ADD COLUMN hash TEXT;
+CREATE INDEX audit_at ON audit(at);
+CREATE INDEX audit_action ON audit(action);
+CREATE INDEX audit_target ON audit(target);
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

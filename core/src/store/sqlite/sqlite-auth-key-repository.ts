@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { errors } from '../../errors';
 import type { AuditEntry } from '../audit-repository';
 import type { AuthKeyRecord, AuthKeyRepository, NewAuthKey } from '../auth-key-repository';
 import type { SqliteAuditRepository } from './sqlite-audit-repository';
@@ -62,6 +63,16 @@ export class SqliteAuthKeyRepository implements AuthKeyRepository {
         .run(key.id, key.secretHash, JSON.stringify(key.tags), key.user, key.reusable ? 1 : 0, key.createdAt, key.expiresAt, key.nodeTtlMs);
       this.audit.appendSync(audit);
       return toKey(this.rowSync(key.id) as KeyRow);
+    })();
+  }
+
+  async revokeAuthKey(id: string, audit: AuditEntry): Promise<AuthKeyRecord> {
+    return this.db.transaction(() => {
+      const row = this.rowSync(id);
+      if (!row) throw errors.notFound(`auth key "${id}"`);
+      if (row.revoked === 0) this.db.prepare('UPDATE auth_keys SET revoked = 1 WHERE id = ?').run(id);
+      this.audit.appendSync({ ...audit, details: { ...(audit.details ?? {}), alreadyRevoked: row.revoked === 1 } });
+      return toKey(this.rowSync(id) as KeyRow);
     })();
   }
 

@@ -196,6 +196,9 @@ export class SqliteNodeRepository implements NodeRepository {
         // Enrollment is unsigned, so a known identity may only get its own node back, never change it.
         if (existing.wgKey !== input.wgKey || existing.name !== input.name) throw errors.keyInUse();
         const expired = existing.expiresAt !== null && existing.expiresAt <= input.now;
+        // A revoked or lapsed key enrols nothing, not even the node it enrolled before.
+        if (key.revoked) throw errors.enrollKeyRevoked();
+        if (key.expiresAt <= input.now) throw errors.enrollKeyExpired(key.expiresAt);
         if (!expired && existing.authKeyId === key.id) {
           audit('node.reenrolled', existing, { usesCounted: false });
           return { node: existing, outcome: 'reenrolled', replaced: null };

@@ -7,7 +7,8 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
-import type { AuditEvent } from '../../wire';
+import type { AuditEvent, AuditQuery, AuditVerifyReport } from '../../wire';
+import type { AuditSigner } from '../audit-chain';
 import { AddressPool } from '../address-pool';
 import type {
   AuditEntry,
@@ -39,6 +40,10 @@ export interface SqliteStoreOptions {
   ipv6Prefix?: string;
   /** Override the migration list (tests of the migration runner). */
   migrations?: Migration[];
+  /** Signs the audit chain's checkpoints (the controller's key); without it none are written. */
+  auditSigner?: AuditSigner | null;
+  /** A checkpoint follows every this many audit entries. Default 100. */
+  auditCheckpointEvery?: number;
 }
 
 export class SqliteStore implements Store {
@@ -60,7 +65,7 @@ export class SqliteStore implements Store {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     this.path = join(opts.dataDir, 'trellis.db');
     const db = (this.db = new Database(this.path));
-    this.audit = new SqliteAuditRepository(db);
+    this.audit = new SqliteAuditRepository(db, { signer: opts.auditSigner, checkpointEvery: opts.auditCheckpointEvery });
     this.meta = new SqliteMetaRepository(db, this.audit);
     this.nonces = new SqliteNonceRepository(db);
     this.keys = new SqliteAuthKeyRepository(db, this.audit, (name, at) => this.usersAndGroups.ensureUserSync(name, at));
@@ -80,6 +85,7 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       runMigrations(db, this.path, opts.migrations ?? SQLITE_MIGRATIONS);
       this.nodes.checkPool();
+      this.audit.startChain(Date.now());
     } catch (err) {
       db.close();
       throw err;
@@ -103,6 +109,9 @@ export class SqliteStore implements Store {
   }
   listAuthKeys(): Promise<AuthKeyRecord[]> {
     return this.keys.listAuthKeys();
+  }
+  revokeAuthKey(id: string, audit: AuditEntry): Promise<AuthKeyRecord> {
+    return this.keys.revokeAuthKey(id, audit);
   }
 
   enrollNode(input: EnrollInput): Promise<EnrollResult> {
@@ -189,6 +198,21 @@ export class SqliteStore implements Store {
   }
   listAudit(limit: number): Promise<AuditEvent[]> {
     return this.audit.listAudit(limit);
+  }
+  queryAudit(query: AuditQuery): Promise<AuditEvent[]> {
+    return this.audit.queryAudit(query);
+  }
+  readAuditPage(afterSeq: number, limit: number): Promise<AuditEvent[]> {
+    return this.audit.readAuditPage(afterSeq, limit);
+  }
+  auditHead(): Promise<{ seq: number; hash: string | null } | null> {
+    return this.audit.auditHead();
+  }
+  checkpointAudit(at: number): Promise<AuditEvent | null> {
+    return this.audit.checkpointAudit(at);
+  }
+  verifyAudit(publicKey: string | null): Promise<AuditVerifyReport> {
+    return this.audit.verifyAudit(publicKey);
   }
 
   rotateWgKey(id: string, wgKey: string, at: number, audit: AuditEntry): Promise<NodeRecord> {

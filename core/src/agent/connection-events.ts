@@ -1,0 +1,120 @@
+/**
+ * ConnectionEventReporter tells the controller when a tunnel to a peer comes up or goes down, for
+ * the audit log: every few seconds it samples WireGuard's handshakes (a tunnel is up while its last
+ * handshake is younger than REJECT_AFTER_TIME), and posts the transitions it saw, signed. Events
+ * wait in a bounded queue while the controller is away; the oldest are dropped past the bound.
+ */
+import type { Logger } from 'pino';
+import { ErrorCode } from '../errors';
+import type { WgPeerStats } from '../wg/types';
+import type { ConnectionEvent, ConnectionEventsRequest } from '../wire';
+import { isRefusal } from './controller-client';
+import { TUNNEL_UP_MAX_AGE_S } from './telemetry/tunnel-rows';
+
+export interface ConnectionEventReporterDeps {
+  wgStats: () => Promise<WgPeerStats[]>;
+  /** Current peers by WireGuard public key → node id. */
+  peerIdsByKey: () => ReadonlyMap<string, string>;
+  post: (body: ConnectionEventsRequest) => Promise<unknown>;
+  log: Logger;
+  clock?: () => number;
+  /** Sampling interval, ms. Default 5000. */
+  intervalMs?: number;
+  /** Events kept while the controller is away. Default 256. */
+  maxQueued?: number;
+}
+
+/** The controller takes at most this many events per request. */
+const MAX_PER_POST = 64;
+
+export class ConnectionEventReporter {
+  private readonly up = new Map<string, boolean>();
+  private queue: ConnectionEvent[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private dropped = 0;
+  private readonly clock: () => number;
+
+  constructor(private readonly d: ConnectionEventReporterDeps) {
+    this.clock = d.clock ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.d.intervalMs ?? 5000);
+    this.timer.unref();
+  }
+
+  /** tick samples the tunnels and sends what changed; one runs at a time. */
+  tick(): Promise<void> {
+    this.running ??= this.sampleAndSend().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  /** Events waiting to be sent, and how many were dropped while the controller was away. */
+  stats(): { queued: number; dropped: number } {
+    return { queued: this.queue.length, dropped: this.dropped };
+  }
+
+  private async sampleAndSend(): Promise<void> {
+    try {
+      this.observe(await this.d.wgStats());
+    } catch (err) {
+      this.d.log.debug({ err: (err as Error).message }, 'could not sample WireGuard handshakes for connection events');
+    }
+    await this.send();
+  }
+
+  /** observe turns one sample into tunnel.up / tunnel.down transitions per peer. */
+  observe(stats: readonly WgPeerStats[]): void {
+    const ids = this.d.peerIdsByKey();
+    const now = this.clock();
+    const seen = new Set<string>();
+    for (const s of stats) {
+      const peer = ids.get(s.publicKey);
+      if (peer === undefined) continue;
+      seen.add(peer);
+      const age = s.lastHandshake === null ? null : Math.max(0, (now - s.lastHandshake) / 1000);
+      const isUp = age !== null && age < TUNNEL_UP_MAX_AGE_S;
+      const was = this.up.get(peer);
+      this.up.set(peer, isUp);
+      if (was === isUp || (was === undefined && !isUp)) continue;
+      this.enqueue({ at: now, kind: isUp ? 'tunnel.up' : 'tunnel.down', peer, details: { handshakeAgeS: age === null ? null : Math.round(age) } });
+    }
+    // A peer that left the map is forgotten without an event: the controller knows why it left.
+    for (const peer of [...this.up.keys()]) if (!seen.has(peer)) this.up.delete(peer);
+  }
+
+  private enqueue(e: ConnectionEvent): void {
+    this.queue.push(e);
+    const max = this.d.maxQueued ?? 256;
+    if (this.queue.length > max) {
+      this.dropped += this.queue.length - max;
+      this.queue = this.queue.slice(-max);
+    }
+  }
+
+  private async send(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, MAX_PER_POST);
+      try {
+        await this.d.post({ events: batch });
+      } catch (err) {
+        if (isRefusal(err) && (err.code === ErrorCode.BAD_REQUEST || err.code === ErrorCode.BODY_TOO_LARGE)) {
+          this.d.log.error({ code: err.code, err: err.message }, 'controller refused connection events as malformed; dropped them');
+        } else {
+          this.d.log.debug({ err: (err as Error).message }, 'could not send connection events; keeping them for the next try');
+          return;
+        }
+      }
+      this.queue = this.queue.slice(batch.length);
+    }
+  }
+
+  /** stop ends the timer and makes one last attempt to send what is queued. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.send().catch(() => undefined);
+  }
+}
