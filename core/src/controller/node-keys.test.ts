@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SseParser, type SseEvent } from '../agent/sse-parser';
 import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair, type KeyPair } from '../auth/keys';
-import { identityRenewalProof, signRequest } from '../auth/signing';
+import { identityRenewalProof, signPossession, signRequest } from '../auth/signing';
 import { applyMapResponse } from '../netmap/delta';
 import type { MapResponse, NetworkMapData } from '../netmap/types';
 import type { CreateKeyResponse, EnrollResponse, NodeKeyState, NodeView, RotateKeysResponse } from '../wire';
@@ -57,9 +57,8 @@ const codeOf = (res: { json(): Record<string, unknown> }) => (res.json().error a
 
 async function enroll(c: RunningController, n: TestNode, keyBody: Record<string, unknown> = {}): Promise<EnrollResponse> {
   const key = (await admin(c, 'POST', '/v1/admin/keys', { reusable: true, ...keyBody })).json() as unknown as CreateKeyResponse;
-  const res = await call(c, 'POST', '/v1/enroll', {
-    body: { authKey: key.key, name: n.name, hostname: n.name, wgKey: n.wg.publicKey, identityKey: n.identity.publicKey, endpoints: ['127.0.0.1:51820'] },
-  });
+  const raw = JSON.stringify({ authKey: key.key, name: n.name, hostname: n.name, wgKey: n.wg.publicKey, identityKey: n.identity.publicKey, endpoints: ['127.0.0.1:51820'] });
+  const res = await call(c, 'POST', '/v1/enroll', { raw, headers: signPossession(ed25519PrivateKey(n.identity), 'POST', '/v1/enroll', raw) });
   expect(res.status).toBe(200);
   const out = res.json() as unknown as EnrollResponse;
   n.id = out.nodeId;
