@@ -11,7 +11,7 @@
 const LAYERS = [
   ['trellis-error.ts'],
   ['errors.ts'],
-  ['log', 'sys', 'auth', 'config', 'json', 'net'],
+  ['log', 'sys', 'auth', 'config', 'json', 'net', 'text'],
   ['netmap', 'wg'],
   ['api'],
   ['wire'],

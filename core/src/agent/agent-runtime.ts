@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { AgentMetrics } from '../metrics/agent-metrics';
 import type { TrellisMetrics } from '../metrics/trellis-metrics';
+import type { StatusTextSource } from '../api/status-text';
 import type { NetworkMapData } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice } from '../wg/types';
@@ -45,6 +46,8 @@ export interface RuntimeDeps {
   telemetryOptions: TelemetryOptions;
   metrics: TrellisMetrics;
   maxPeerSeries: number | undefined;
+  /** Filled by plugins during setup (AgentAccess.registerStatusText). */
+  statusTextSources: readonly StatusTextSource[];
 }
 
 export class AgentRuntime {
@@ -153,6 +156,7 @@ export class AgentRuntime {
       connection: () => ({ connected: this.session.connected, lastError: this.session.lastError ?? this.reconf.lastError }),
       lastApplyMs: () => this.reconf.lastDurationMs,
       posture: () => this.facts.posture,
+      statusTextSources: d.statusTextSources,
       hooks: d.hooks,
       log: d.log,
     });

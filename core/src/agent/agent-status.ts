@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { PeerProbeStats, PeerStatsSample, PostureDecision } from '../api/hooks';
+import type { StatusText, StatusTextSource } from '../api/status-text';
 import type { AgentMetricsSnapshot } from '../metrics/agent-metrics';
 import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
@@ -33,6 +34,8 @@ export interface AgentStatusSources {
   connection: () => { connected: boolean; lastError: string | null };
   lastApplyMs: () => number | null;
   posture: () => PostureDecision | null;
+  /** Plugins' status text sources (AgentAccess.registerStatusText), in registration order. */
+  statusTextSources: readonly StatusTextSource[];
   hooks: HookRunner;
   log: Logger;
 }
@@ -80,6 +83,7 @@ export class AgentStatusReader {
       peers,
       posture: this.s.posture(),
       extensions: await this.statusSections(),
+      statusText: await this.statusText(),
     };
   }
 
@@ -118,6 +122,22 @@ export class AgentStatusReader {
       this.s.log.warn({ err: err.message }, 'could not describe the WireGuard device');
       return null;
     });
+  }
+
+  /** statusText renders every registered source; a failing one is logged and left out. */
+  private async statusText(): Promise<StatusText[]> {
+    const context = { posture: this.s.posture() };
+    const texts = await Promise.all(
+      this.s.statusTextSources.map(async (source) => {
+        try {
+          return await source(context);
+        } catch (err) {
+          this.s.log.warn({ err: (err as Error).message }, 'a plugin could not render its status text');
+          return null;
+        }
+      }),
+    );
+    return texts.filter((t): t is StatusText => t !== null && t !== undefined);
   }
 
   /** statusSections gathers each plugin's statusSection, keyed by plugin name; a failing one is left out. */

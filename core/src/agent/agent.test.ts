@@ -1,4 +1,4 @@
-import { promises as fs, mkdtempSync, rmSync } from 'node:fs';
+import { promises as fs, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -312,5 +312,28 @@ describe('startAgent', () => {
 
   it('refuses to start an unenrolled node without an auth key', async () => {
     await expect(startAgent(base({ device: new FakeDevice('tr-agtest2'), link: fakeLink().link }))).rejects.toMatchObject({ code: ErrorCode.USAGE });
+  });
+
+  it('carries the status text plugins register into its status, leaving out a source that fails', async () => {
+    const pluginFile = path.join(dir, 'status-plugin.js');
+    writeFileSync(
+      pluginFile,
+      `exports.plugin = {
+        manifest: { name: 'status-words', version: '1.0.0', apiRange: '^1.0.0', sides: ['agent'] },
+        setup(ctx) {
+          ctx.agent.registerStatusText(({ posture }) => ({ place: 'end', text: 'words: ' + (posture ? 'decided' : 'no decision') + '\\n' }));
+          ctx.agent.registerStatusText(() => { throw new Error('cannot render'); });
+          ctx.agent.registerStatusText(() => null);
+        },
+      };`,
+    );
+    const configFile = path.join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify({ agent: { plugins: ['./status-plugin.js'] } }));
+    const agent = await startAgent(base({ authKey: 'tskey-good', device: new FakeDevice('tr-agtest3'), link: fakeLink().link, probes: fakeProbes().factory, configFile }));
+    try {
+      expect((await agent.status()).statusText).toEqual([{ place: 'end', text: 'words: no decision\n' }]);
+    } finally {
+      await agent.stop();
+    }
   });
 });

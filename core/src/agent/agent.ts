@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import type { AgentAccess } from '../api/plugin';
+import type { StatusTextSource } from '../api/status-text';
 import { ed25519PrivateKey } from '../auth/keys';
 import { createLogger } from '../log/logger';
 import { TrellisMetrics } from '../metrics/trellis-metrics';
@@ -64,6 +65,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
   client.setIdentity(identity.nodeId as string, ed25519PrivateKey(identity.identity));
 
   const factsRefresh = { fn: (): void => undefined };
+  const statusTextSources: StatusTextSource[] = [];
   const access: AgentAccess = {
     nodeName: identity.name,
     iface,
@@ -71,6 +73,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     requestFactsRefresh: () => factsRefresh.fn(),
     wgKeyCreatedAt: identity.wgKeyCreatedAt ?? null,
     fetchFromController: (path) => client.getRaw(path),
+    registerStatusText: (source) => void statusTextSources.push(source),
   };
   const settings = resolveAgentSettings(opts.configFile, opts);
   const metrics = new TrellisMetrics('agent', { node: identity.name });
@@ -93,6 +96,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     telemetryOptions: settings.telemetry,
     metrics,
     maxPeerSeries: settings.maxPeerSeries,
+    statusTextSources,
   });
   factsRefresh.fn = () => runtime.refreshFacts();
   try {

@@ -42,9 +42,13 @@ export type {
   ResourceMetrics,
   ScopeMetrics,
 } from './metrics';
+export type { AlertsSource, LiveAlert, LiveAlerts } from './live-alerts';
+export type { PathHistoryPoint, PathHistorySeries, PathHistorySource } from './path-history';
+export type { StatusPlace, StatusText, StatusTextContext, StatusTextSource } from './status-text';
 export type { PluginTelemetryRow, ProbeRow, TelemetryBatch, TelemetryContribution, TunnelRow } from './telemetry';
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export { canonicalJson, sortKeysDeep } from '../json';
+export { formatBytes, renderTable } from '../text';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';
 export type { IpAddress, IpFamily, IpPrefix, MappedStyle, PrefixFormat } from '../net';
 export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';

@@ -1,7 +1,10 @@
 import type { Meter } from '@opentelemetry/api';
 import type { HookSignatures } from './hooks';
+import type { AlertsSource } from './live-alerts';
 import type { MetricsCollection } from './metrics';
+import type { PathHistorySource } from './path-history';
 import type { ControllerPolicyAccess } from './policy';
+import type { StatusTextSource } from './status-text';
 
 /** JSON Schema (draft 2020-12 subset understood by Ajv) for a plugin's config. */
 export type JsonSchema = Record<string, unknown>;
@@ -40,6 +43,8 @@ export interface AgentAccess {
    * (check status); rejects only when the controller cannot be reached.
    */
   fetchFromController?(path: string): Promise<ControllerFetchResult>;
+  /** Add this plugin's text to `trellis status`; call it from setup. Absent on agents without the extension point. */
+  registerStatusText?(source: StatusTextSource): void;
 }
 
 /** ControllerFetchResult is a raw controller answer: header names are lower-case. */
@@ -60,10 +65,14 @@ export interface ControllerAccess {
   policy?: ControllerPolicyAccess;
   /**
    * Serve an admin-authenticated GET route (Bearer admin token, or a console session), e.g.
-   * `/v1/admin/alerts`. Call it from setup; the path must start with /v1/admin/ and not be taken.
+   * `/v1/admin/my-plugin`. Call it from setup; the path must start with /v1/admin/ and not be taken.
    * Absent on controllers without the extension point.
    */
   registerAdminRoute?(path: string, handler: AdminRouteHandler): void;
+  /** Give the web console its per-path history charts; call it from setup. One source per controller. */
+  registerPathHistory?(source: PathHistorySource): void;
+  /** Serve live alerts at GET /v1/admin/alerts and in the web console; call it from setup. One source per controller. */
+  registerAlerts?(source: AlertsSource): void;
 }
 
 /** AdminRouteRequest is what a plugin's admin route sees of the request: its query string only. */

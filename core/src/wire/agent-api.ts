@@ -3,6 +3,7 @@
  * `trellis down` and the lab.
  */
 import type { PeerProbeStats, PostureDecision } from '../api/hooks';
+import type { StatusText } from '../api/status-text';
 import type { WgDeviceInfo } from '../wg/types';
 
 export interface PeerStatus {
@@ -43,6 +44,8 @@ export interface AgentStatus {
   posture: PostureDecision | null;
   /** Plugin-provided status sections, keyed by plugin name. */
   extensions: Record<string, unknown>;
+  /** What plugins print in `trellis status` (AgentAccess.registerStatusText), in plugin setup order. */
+  statusText?: StatusText[];
 }
 
 /** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */

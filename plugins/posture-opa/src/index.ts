@@ -43,5 +43,6 @@ export {
 } from './posture-plugin';
 export type { PostureOpaConfig, PostureOpaPlugin, PostureOpaPluginOptions, RegoPostureDecision } from './posture-plugin';
 export { AgentPosture, POLICY_BUNDLE_PATH, POSTURE_EXTENSION } from './agent-side';
+export { renderPostureStatus } from './status-text';
 export type { AgentPostureOptions, AgentPostureStatus, PostureExtension } from './agent-side';
 export { postureOpaPlugin as default } from './posture-plugin';

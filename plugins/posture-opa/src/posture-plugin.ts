@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { definePlugin, type Facts, type JsonSchema, type PostureDecision, type TrellisPlugin } from '@trellis/core/api';
 import { AgentPosture } from './agent-side';
+import { renderPostureStatus } from './status-text';
 import { ControllerPolicy, findShippedBundle } from './controller-policy';
 import { policyErrors } from './errors';
 import type { WallClock } from './opa-builtins';
@@ -112,7 +113,12 @@ export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): Post
         ctx.log.info({ bundle: path, policyVersion: evaluator.version, entrypoints: evaluator.entrypoints }, 'policy bundle loaded');
       }
       if (ctx.side === 'agent' && ctx.agent) {
-        agentSide = new AgentPosture({ log: ctx.log, agent: ctx.agent, clock: opts.clock, initial: evaluator });
+        const side = new AgentPosture({ log: ctx.log, agent: ctx.agent, clock: opts.clock, initial: evaluator });
+        agentSide = side;
+        ctx.agent.registerStatusText?.(({ posture }) => {
+          const text = renderPostureStatus(posture, side.status());
+          return text ? { place: 'posture', text } : null;
+        });
       }
     },
     async evaluatePosture(facts) {

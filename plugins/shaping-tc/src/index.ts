@@ -24,6 +24,7 @@ import { configSchema } from './config-schema';
 import { ShapingErrorCode } from './errors';
 import { ShapingMetrics } from './shaping-metrics';
 import { TcShaper, type ClassStatsSample, type ShapingStatus } from './tc-apply';
+import { renderShapingSection } from './status-text';
 import type { ShapingClassRow } from './telemetry-rows';
 
 /** The controller keeps the last config it accepted here, so a bad edit cannot drop the shaping in force. */
@@ -145,6 +146,12 @@ export function createShapingTcPlugin(options: ShapingTcPluginOptions = {}): Sha
       if (!caps.u32) ctx.log.warn('no u32 classifier in this kernel: all traffic will go to the default class');
       if (!shaper.ingressSupported) ctx.log.warn('no ifb/mirred/ingress in this kernel: ingress shaping is left out');
       shapingMetrics = new ShapingMetrics(ctx.meter, freshStats);
+      ctx.agent.registerStatusText?.(async () => {
+        if (!shaper) return null;
+        await freshStats();
+        const text = renderShapingSection(shaper.describe());
+        return text ? { place: 'end', text } : null;
+      });
       const interval = ctx.config.statsIntervalMs ?? 5000;
       timer = setInterval(() => {
         void shaper?.sampleStats().catch((err: Error) => log?.debug({ err: err.message }, 'tc stats sample failed'));
@@ -242,6 +249,7 @@ export { buildDesiredState, ifbNameFor } from './desired-state';
 export type { DesiredState } from './desired-state';
 export { diffDevice } from './tc-diff';
 export { ShapingErrorCode } from './errors';
+export { renderShapingSection } from './status-text';
 export type { ShapingClassRow } from './telemetry-rows';
 export { CLASS_NAMES, parseProfile, validateProfile } from './profile';
 export type { ShapingCap, ShapingProfile, TrafficClass, TrafficClassName, ClassMatch, PortMatch } from './profile';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '@opentelemetry/api';
 import { TrellisMetrics } from '@trellis/core';
-import type { NetworkMap, PluginContext, PluginLogger } from '@trellis/core/api';
+import type { NetworkMap, PluginContext, PluginLogger, StatusTextSource } from '@trellis/core/api';
 import type { CommandRunner } from './command-runner';
-import { createShapingTcPlugin, LAST_GOOD_FILE, type ShapingTcPluginConfig } from './index';
+import { createShapingTcPlugin, LAST_GOOD_FILE, renderShapingSection, type ShapingStatus, type ShapingTcPluginConfig } from './index';
 import { officeProfile } from './test-profiles';
 
 const fx = (name: string) => readFileSync(join(__dirname, 'fixtures', 'office-applied', name), 'utf8');
@@ -83,6 +83,22 @@ describe('shaping-tc agent hooks', () => {
     const rt = shaping!.find((r) => r.class === 'realtime' && r.direction === 'egress');
     expect(rt).toMatchObject({ node: 'n1', iface: 'trlwg1', bytes: 294, packets: 3, drops: 0, overlimits: 0, backlog: 0 });
     expect(rt!.ts).toBeGreaterThan(0);
+    await plugin.shutdown!();
+  });
+});
+
+describe('shaping-tc status text', () => {
+  it('registers its part of `trellis status`: nothing until shaped, then the classes after the peer table', async () => {
+    const plugin = createShapingTcPlugin({ runner: new FakeTc() });
+    const sources: StatusTextSource[] = [];
+    const c = ctx('agent', { profiles: {}, assign: [] }, tmp());
+    await plugin.setup!({ ...c, agent: { ...c.agent!, registerStatusText: (s) => void sources.push(s) } });
+    expect(sources).toHaveLength(1);
+    expect(await sources[0]!({ posture: null })).toBeNull();
+    await plugin.onNetworkMap!(map('n1', officeProfile()));
+    const text = await sources[0]!({ posture: null });
+    expect(text).toEqual({ place: 'end', text: renderShapingSection((await plugin.statusSection!()) as ShapingStatus) });
+    expect(text!.text).toContain('shaping     profile office on trlwg1');
     await plugin.shutdown!();
   });
 });

@@ -1,7 +1,7 @@
 import { ErrorCode, errors, TrellisError } from '../../errors';
 import { printJson } from '../command';
-import { formatAgo } from '../human-format';
-import { renderTable } from '../text-table';
+import { formatAgo } from '../../text/human-format';
+import { renderTable } from '../../text/text-table';
 import { adminCommand } from './admin-command';
 
 /** The route the alerts-live controller plugin serves. */

@@ -2,7 +2,7 @@
 import { ROUTES, type GroupView } from '../../wire';
 import type { CliIO } from '../cli-io';
 import { printJson } from '../command';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 import { adminCommand, pathPart } from './admin-command';
 
 const show = (io: CliIO, json: boolean, g: GroupView, what: string) => {

@@ -3,7 +3,7 @@ import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admi
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { parseDurationInRange, parseTags } from '../flag-values';
-import { formatDuration } from '../human-format';
+import { formatDuration } from '../../text/human-format';
 import { parseCommandArgs } from '../parse-command-args';
 import { UsageError } from '../usage-error';
 

@@ -1,7 +1,7 @@
 import { ROUTES, type AuthKeyView } from '../../wire';
 import { printJson, type Command } from '../command';
-import { formatAgo, formatDuration } from '../human-format';
-import { renderTable } from '../text-table';
+import { formatAgo, formatDuration } from '../../text/human-format';
+import { renderTable } from '../../text/text-table';
 import { adminCommand } from './admin-command';
 
 const NAME = 'keys list';

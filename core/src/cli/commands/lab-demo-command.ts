@@ -4,7 +4,7 @@ import { watchTunnels, type TunnelUp } from '../../lab/tunnel-watch';
 import { waitForAbort, type CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseDurationInRange } from '../flag-values';
-import { formatMicros } from '../human-format';
+import { formatMicros } from '../../text/human-format';
 import { parseCommandArgs } from '../parse-command-args';
 import { renderPeerTable } from '../status-view';
 import { LAB_UP_OPTIONS, labUpOptions, progressLine } from './lab-up-command';

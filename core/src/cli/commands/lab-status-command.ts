@@ -4,10 +4,10 @@ import { isAlive } from '../../lab/process-group';
 import { labDir } from '../../lab/lab-state';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
-import { formatMicros } from '../human-format';
+import { formatMicros } from '../../text/human-format';
 import { parseCommandArgs } from '../parse-command-args';
 import { describeDeviceBuild } from '../status-view';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 import { describeOffloads } from '../../wg/tun-offloads';
 
 const NAME = 'lab status';

@@ -6,7 +6,7 @@ import { printJson, type Command } from '../command';
 import { parseDurationInRange, parseInteger } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
 import { UsageError } from '../usage-error';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 
 const NAME = 'lab up';
 

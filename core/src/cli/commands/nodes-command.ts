@@ -1,7 +1,7 @@
 import { ROUTES, type NodeView } from '../../wire';
 import { printJson, type Command } from '../command';
-import { formatAgo } from '../human-format';
-import { renderTable } from '../text-table';
+import { formatAgo } from '../../text/human-format';
+import { renderTable } from '../../text/text-table';
 import { adminCommand } from './admin-command';
 import { listOf } from './keys-list-command';
 

@@ -17,7 +17,7 @@ import {
 } from '../../wire';
 import { printJson } from '../command';
 import { parseInteger } from '../flag-values';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 import { UsageError } from '../usage-error';
 import { adminCommand } from './admin-command';
 

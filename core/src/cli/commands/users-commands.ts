@@ -1,7 +1,7 @@
 /** `trellis users add|list|remove`: the people who own nodes and auth keys. */
 import { ROUTES, type RemoveUserResponse, type UserView } from '../../wire';
 import { printJson } from '../command';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 import { adminCommand, pathPart } from './admin-command';
 
 export const usersAddCommand = adminCommand({
