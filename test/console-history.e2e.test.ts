@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { HistorySeries } from '../core/src/controller/console/clickhouse-history';
+import type { PathHistorySeries as HistorySeries } from '../core/src/api';
 import { Lab } from '../core/src/lab/lab';
 import { waitFor } from './support/wait';
 

@@ -64,6 +64,7 @@ export const ErrorCode = {
   TLS_SETUP: 'TRELLIS_ERR_TLS_SETUP',
   TLS_UNTRUSTED: 'TRELLIS_ERR_TLS_UNTRUSTED',
   INSECURE_TRANSPORT: 'TRELLIS_ERR_INSECURE_TRANSPORT',
+  HISTORY_UNAVAILABLE: 'TRELLIS_ERR_HISTORY_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -176,4 +177,6 @@ export const errors = {
     ),
   dashboardsMissing: (dir: string, what: string) =>
     e(ErrorCode.DASHBOARDS_MISSING, `${dir}: ${what}; generate it with \`npx nx run plugin-dashboards-grafana:generate\` or pass --dir`),
+  historyUnavailable: (why: string) =>
+    e(ErrorCode.HISTORY_UNAVAILABLE, `the path history did not answer (${why}); the live figures stay, see the controller log`),
 };

@@ -41,9 +41,9 @@ import { LiveTelemetry } from './live-telemetry';
 import { registerTelemetryRoute } from './telemetry-route';
 import { ControllerMetrics } from '../metrics/controller-metrics';
 import { loadRuntimeConfig } from '../config/runtime-config';
-import { ClickHouseHistory } from './console/clickhouse-history';
 import { registerWebConsole, type WebConsole } from './console/web-console';
 import { PluginAdminRoutes } from './plugin-admin-routes';
+import { PluginSources } from './plugin-sources';
 import { TrellisMetrics } from '../metrics/trellis-metrics';
 import { PolicyLibrary } from './policy-library';
 import { registerPolicyNodeRoutes } from './policy-routes';
@@ -170,9 +170,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       },
     });
     const pluginRoutes = new PluginAdminRoutes();
+    const pluginSources = new PluginSources();
     const access: ControllerAccess = {
       dataDir: opts.dataDir,
       registerAdminRoute: (path, handler) => pluginRoutes.register(path, handler),
+      registerPathHistory: (source) => pluginSources.registerPathHistory(source),
       requestMapRebuild: (reason) => streamer?.meshChanged(`plugin: ${reason}`),
       audit: (ev) => void audit({ action: ev.action, actor: ev.actor, target: ev.target ?? null, details: ev.details }),
       policy: policies,
@@ -287,10 +289,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry(rowCounts(b), duplicate) });
     registerPolicyNodeRoutes(app, services);
     pluginRoutes.mount(app, services);
-    const clickhouseEntry = pluginHost?.names().includes('telemetry-clickhouse') && opts.configFile
-      ? loadRuntimeConfig(opts.configFile).controller.plugins.find((p) => p.name === 'telemetry-clickhouse')
-      : undefined;
-    webConsole = registerWebConsole(app, { services, live, pluginRoutes, history: ClickHouseHistory.fromPluginEntry(clickhouseEntry) });
+    webConsole = registerWebConsole(app, { services, live, pluginRoutes, history: pluginSources.pathHistory });
 
     failures.start();
     await exporter.start();

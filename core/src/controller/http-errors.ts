@@ -40,6 +40,7 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.ENROLL_PROOF_MISSING]: 401,
   [ErrorCode.ENROLL_PROOF_INVALID]: 401,
   [ErrorCode.AUTH_KEY_TTL_TOO_LONG]: 400,
+  [ErrorCode.HISTORY_UNAVAILABLE]: 502,
 };
 
 /** statusFor maps a TrellisError code to its HTTP status. */

@@ -6,6 +6,8 @@
  */
 export { telemetryClickhousePlugin, telemetryClickhousePlugin as default, openPipeline, telemetryExporter } from './plugin';
 export { fromAuditEvents, fromCoreBatch, fromNodeEvent } from './core-rows';
+export { ClickHouseHistory } from './path-history';
+export type { ClickHouseHistoryOptions } from './path-history';
 export type { ClickHousePipeline } from './plugin';
 export { ClickHouseExporter } from './exporter';
 export type { ClickHouseExporterOptions, ExporterStats } from './exporter';

@@ -6,6 +6,7 @@ import { ClickHouseBlockSink } from './block-sink';
 import { resolveConfig, configSchema, type ClickHouseConfig } from './config';
 import { ClickHouseConnection } from './connection';
 import { ClickHouseExporter } from './exporter';
+import { ClickHouseHistory } from './path-history';
 import { migrate, type MigrationResult } from './migrations';
 import { SchemaNames, type SchemaOptions } from './schema';
 import type { ServerFeatures } from './server-features';
@@ -84,6 +85,8 @@ export const telemetryClickhousePlugin = definePlugin<Record<string, unknown>>({
   },
   async setup(ctx) {
     current = await openPipeline(ctx.config, ctx.log);
+    const { url, username, password, database, tablePrefix } = current.config;
+    ctx.controller?.registerPathHistory?.(new ClickHouseHistory({ url, username, password, database, tablePrefix }));
   },
   /** The controller's telemetry route calls this for every accepted batch; export() only buffers. */
   async onTelemetry(batch) {

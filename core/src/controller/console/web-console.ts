@@ -3,7 +3,8 @@
  * JS file, one CSS file, nothing external) behind an admin login: the admin token is posted once,
  * and a server-side session (HttpOnly, SameSite=Strict cookie) authorises the read-only
  * /console/api/* routes. Live updates are Server-Sent Events carrying a snapshot every 2 s and
- * right after node events. It needs neither Grafana nor ClickHouse; with ClickHouse it adds history.
+ * right after node events. It needs no other service; with a plugin that provides path history
+ * (ControllerAccess.registerPathHistory) it adds the history charts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,8 @@ import { rateLimited } from '../abuse-limits';
 import type { ControllerServices } from '../controller-services';
 import type { LiveTelemetry } from '../live-telemetry';
 import type { PluginAdminRoutes } from '../plugin-admin-routes';
-import type { ClickHouseHistory } from './clickhouse-history';
+import type { PathHistorySource } from '../../api/path-history';
+import { errorBody, statusFor } from '../http-errors';
 import { CONSOLE_COOKIE, ConsoleSessions, sessionIdFrom, type ConsoleSessionOptions } from './console-sessions';
 import { buildConsoleSnapshot } from './console-snapshot';
 
@@ -32,8 +34,8 @@ export interface WebConsoleOptions {
   services: ControllerServices;
   live: LiveTelemetry;
   pluginRoutes: PluginAdminRoutes;
-  /** Reader of the ClickHouse rollup; null hides the history panel. */
-  history: ClickHouseHistory | null;
+  /** The plugin-provided per-path history; null hides the history panel. */
+  history: PathHistorySource | null;
   sessions?: ConsoleSessionOptions;
   /** Snapshot push interval, ms. Default 2000. */
   pushEveryMs?: number;
@@ -150,12 +152,13 @@ export function registerWebConsole(app: FastifyInstance, o: WebConsoleOptions): 
     scope.get(CONSOLE_ROUTES.snapshot, { preValidation: requireSession }, async (_request, reply) => reply.headers(SECURITY_HEADERS).send(await snapshot()));
 
     scope.get(CONSOLE_ROUTES.history, { preValidation: requireSession }, async (_request, reply) => {
-      if (!o.history) throw errors.notFound('history (the telemetry-clickhouse plugin is not loaded)');
+      if (!o.history) throw errors.notFound('history: no plugin on this controller provides path history (telemetry-clickhouse does)');
       try {
-        return reply.headers(SECURITY_HEADERS).send({ series: await o.history.p95RttLastHour(60) });
+        return reply.headers(SECURITY_HEADERS).send({ series: await o.history.p95RttHistory(60) });
       } catch (err) {
         s.log.warn({ err: (err as Error).message }, 'console: history query failed');
-        return reply.code(502).headers(SECURITY_HEADERS).send({ error: { code: 'TRELLIS_ERR_HISTORY_UNAVAILABLE', message: `ClickHouse did not answer: ${(err as Error).message}` } });
+        const e = errors.historyUnavailable((err as Error).message);
+        return reply.code(statusFor(e.code)).headers(SECURITY_HEADERS).send(errorBody(e));
       }
     });
 

@@ -1,15 +1,10 @@
-import type { PluginEntry } from '../../config/runtime-config';
-
 /**
- * One path's per-minute p95 RTT, ms; minute is unix seconds (start of the minute). p95Ms is null
- * for a minute in which every probe was lost: there is no RTT then, and 0 would chart as perfect.
+ * ClickHouseHistory reads this plugin's one-minute probe rollup over ClickHouse's HTTP interface
+ * for the controller's web console (its per-path history charts), registered in setup as the
+ * controller's path history. It uses the plugin's own url, credentials, database and prefix, and
+ * only reads.
  */
-export interface HistorySeries {
-  src: string;
-  dst: string;
-  path: string;
-  points: Array<{ minute: number; p95Ms: number | null; lossPercent: number }>;
-}
+import type { PathHistorySeries, PathHistorySource } from '@trellis/core/api';
 
 export interface ClickHouseHistoryOptions {
   url: string;
@@ -22,37 +17,14 @@ export interface ClickHouseHistoryOptions {
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
-/**
- * ClickHouseHistory reads the telemetry-clickhouse plugin's one-minute probe rollup over ClickHouse's
- * HTTP interface, for the console's history charts. It takes the plugin's own config entry (same
- * url, credentials, database and prefix), so it needs no second configuration, and it only reads.
- */
-export class ClickHouseHistory {
+export class ClickHouseHistory implements PathHistorySource {
   constructor(private readonly o: ClickHouseHistoryOptions) {
     if (!IDENT.test(o.database) || !IDENT.test(o.tablePrefix)) throw new TypeError('database and tablePrefix must be plain identifiers');
     if (!/^https?:$/.test(new URL(o.url).protocol)) throw new TypeError(`url must be http(s), got ${JSON.stringify(o.url)}`);
   }
 
-  /** fromPluginEntry builds a reader from the controller's telemetry-clickhouse entry, or null when it has none. */
-  static fromPluginEntry(entry: PluginEntry | undefined): ClickHouseHistory | null {
-    const c = entry?.config as Record<string, unknown> | undefined;
-    if (!entry || !entry.enabled || !c || typeof c.url !== 'string') return null;
-    const str = (v: unknown, d: string) => (typeof v === 'string' ? v : d);
-    try {
-      return new ClickHouseHistory({
-        url: c.url,
-        username: str(c.username, 'default'),
-        password: str(c.password, ''),
-        database: str(c.database, 'trellis'),
-        tablePrefix: str(c.tablePrefix, 'trellis_'),
-      });
-    } catch {
-      return null;
-    }
-  }
-
-  /** p95RttLastHour is one series per (src, dst, path) over the last `minutes` minutes. */
-  async p95RttLastHour(minutes = 60): Promise<HistorySeries[]> {
+  /** p95RttHistory is one series per (src, dst, path) over the last `minutes` minutes. */
+  async p95RttHistory(minutes = 60): Promise<PathHistorySeries[]> {
     const table = `\`${this.o.database}\`.\`${this.o.tablePrefix}probe_rollup_1m\``;
     const sql =
       `SELECT src, dst, path, toUInt32(minute) AS m, quantilesIfMerge(0.5, 0.95, 0.99)(rtt_q)[2] / 1000 AS p95_ms,\n` +
@@ -76,7 +48,7 @@ export class ClickHouseHistory {
       throw new Error(`${this.safeUrl()} is not reachable (${why}); check the telemetry-clickhouse url and that ClickHouse is running`);
     }
     if (!res.ok) throw new Error(`ClickHouse at ${this.safeUrl()} answered ${res.status}: ${text.trim().slice(0, 300)}`);
-    const bySeries = new Map<string, HistorySeries>();
+    const bySeries = new Map<string, PathHistorySeries>();
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       const r = JSON.parse(line) as { src: string; dst: string; path: string; m: number | string; p95_ms: number | string | null; loss_pct: number | string };
