@@ -17,14 +17,13 @@ export interface LiveAlert {
 }
 
 /**
- * What a source answers. Besides the alerts, a source may add what its operators need (the
- * thresholds in force, webhook deliveries); the route and the console pass it on unchanged.
+ * What a source answers. Besides the alerts, a source may add fields its operators need (the
+ * thresholds in force, webhook deliveries); the route and the console pass them on unchanged.
  */
 export interface LiveAlerts {
   active: LiveAlert[];
   /** Recently resolved, newest first, at most the limit asked for. */
   recent: LiveAlert[];
-  [detail: string]: unknown;
 }
 
 export interface AlertsSource {

@@ -44,6 +44,7 @@ import { loadRuntimeConfig } from '../config/runtime-config';
 import { registerWebConsole, type WebConsole } from './console/web-console';
 import { PluginAdminRoutes } from './plugin-admin-routes';
 import { PluginSources } from './plugin-sources';
+import { alertsRoute } from './live-alerts';
 import { TrellisMetrics } from '../metrics/trellis-metrics';
 import { PolicyLibrary } from './policy-library';
 import { registerPolicyNodeRoutes } from './policy-routes';
@@ -175,6 +176,10 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       dataDir: opts.dataDir,
       registerAdminRoute: (path, handler) => pluginRoutes.register(path, handler),
       registerPathHistory: (source) => pluginSources.registerPathHistory(source),
+      registerAlerts: (source) => {
+        pluginSources.registerAlerts(source);
+        pluginRoutes.register(ROUTES.adminAlerts, alertsRoute(source));
+      },
       requestMapRebuild: (reason) => streamer?.meshChanged(`plugin: ${reason}`),
       audit: (ev) => void audit({ action: ev.action, actor: ev.actor, target: ev.target ?? null, details: ev.details }),
       policy: policies,
@@ -289,7 +294,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     registerTelemetryRoute(app, services, { live, onAccepted: (b, duplicate) => cm.recordTelemetry(rowCounts(b), duplicate) });
     registerPolicyNodeRoutes(app, services);
     pluginRoutes.mount(app, services);
-    webConsole = registerWebConsole(app, { services, live, pluginRoutes, history: pluginSources.pathHistory });
+    webConsole = registerWebConsole(app, { services, live, sources: pluginSources });
 
     failures.start();
     await exporter.start();

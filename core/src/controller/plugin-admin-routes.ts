@@ -6,7 +6,8 @@ import type { ControllerServices } from './controller-services';
 import { BODY_LIMITS, ROUTES } from '../wire';
 
 const PATH = /^\/v1\/admin\/[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/;
-const CORE_PATHS = new Set<string>(Object.values(ROUTES));
+// Live alerts are served through this registry once a plugin provides them (ControllerAccess.registerAlerts).
+const CORE_PATHS = new Set<string>(Object.values(ROUTES).filter((p) => p !== ROUTES.adminAlerts));
 
 /**
  * PluginAdminRoutes is the extension point behind ControllerAccess.registerAdminRoute: plugins add

@@ -29,6 +29,8 @@ export const ROUTES = {
   openapi: '/v1/openapi.json',
   /** POST, signed: a telemetry batch (api/telemetry.ts TelemetryBatch without node/nodeId). */
   telemetry: '/v1/node/telemetry',
+  /** GET, admin: live alerts, served once a plugin provides them (?limit=N recently resolved, default 100). */
+  adminAlerts: '/v1/admin/alerts',
   /** GET, admin: the latest per-path figures (LiveTelemetry). */
   adminTelemetryLive: '/v1/admin/telemetry/live',
   /** POST /v1/admin/nodes/:name/approve: let a node waiting for approval into the mesh. */

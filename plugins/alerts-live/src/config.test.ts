@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { PluginHost } from '@trellis/core';
+import type { AlertsSource } from '@trellis/core/api';
 import { resolveAlertsConfig } from './config';
 import { createAlertsLivePlugin } from './plugin';
 
@@ -51,5 +52,23 @@ describe('alerts-live thresholds', () => {
     expect(good.names()).toEqual(['alerts-live']);
     expect(routes).toEqual(['/v1/admin/alerts']);
     await good.shutdown();
+  });
+
+  test('on a controller with the live-alerts extension point it registers a source, not a route', async () => {
+    const routes: string[] = [];
+    const sources: AlertsSource[] = [];
+    const controller = {
+      dataDir: tmpdir(),
+      requestMapRebuild: () => undefined,
+      audit: () => undefined,
+      registerAdminRoute: (p: string) => void routes.push(p),
+      registerAlerts: (s: AlertsSource) => void sources.push(s),
+    };
+    const host = new PluginHost('controller', pino({ level: 'silent' }));
+    await host.start([{ plugin: createAlertsLivePlugin(), config: {} }], { controller });
+    expect(routes).toEqual([]);
+    expect(sources).toHaveLength(1);
+    expect(await sources[0]!.alerts(5)).toMatchObject({ active: [], recent: [], deliveries: [] });
+    await host.shutdown();
   });
 });

@@ -3,7 +3,7 @@ import { definePlugin, SkipPlugin, type TrellisPlugin } from '@trellis/core/api'
 import { AlertsEngine } from './alerts-engine';
 import { configSchema, resolveAlertsConfig, type AlertsLiveConfigInput } from './config';
 
-/** The admin route the plugin serves (the console reads it too). */
+/** Where a controller without the live-alerts extension point serves this plugin's alerts. */
 export const ALERTS_ROUTE = '/v1/admin/alerts';
 /** The delivery log, relative to the controller's data dir. */
 export const DELIVERY_LOG_FILE = join('alerts-live', 'deliveries.jsonl');
@@ -34,12 +34,14 @@ export function createAlertsLivePlugin(opts: AlertsLivePluginOptions = {}): Trel
       const controller = ctx.controller;
       if (!controller) throw new SkipPlugin('alerts-live runs on the controller only');
       const config = resolveAlertsConfig(ctx.config);
-      if (!controller.registerAdminRoute) throw new SkipPlugin('this controller cannot serve plugin admin routes (registerAdminRoute is missing)');
+      if (!controller.registerAlerts && !controller.registerAdminRoute) throw new SkipPlugin('this controller can show no live alerts (neither registerAlerts nor registerAdminRoute)');
       const e = new AlertsEngine({ config, deliveryFile: join(controller.dataDir, DELIVERY_LOG_FILE), logger: ctx.log, ...(opts.clock ? { clock: opts.clock } : {}) });
-      controller.registerAdminRoute(ALERTS_ROUTE, ({ query }) => {
-        const n = Number(query.limit ?? 100);
-        return e.view(Number.isInteger(n) && n > 0 ? Math.min(n, 10_000) : 100);
-      });
+      if (controller.registerAlerts) controller.registerAlerts({ alerts: (limit) => e.view(limit) });
+      else if (controller.registerAdminRoute)
+        controller.registerAdminRoute(ALERTS_ROUTE, ({ query }) => {
+          const n = Number(query.limit ?? 100);
+          return e.view(Number.isInteger(n) && n > 0 ? Math.min(n, 10_000) : 100);
+        });
       engine = e;
       e.start();
       opts.onEngine?.(e);

@@ -1,28 +1,10 @@
+import type { LiveAlerts } from '../../api/live-alerts';
 import { ErrorCode, errors, TrellisError } from '../../errors';
 import { printJson } from '../command';
 import { formatAgo } from '../../text/human-format';
 import { renderTable } from '../../text/text-table';
+import { ROUTES } from '../../wire';
 import { adminCommand } from './admin-command';
-
-/** The route the alerts-live controller plugin serves. */
-const ALERTS_ROUTE = '/v1/admin/alerts';
-
-interface AlertRow {
-  uid: string;
-  title: string;
-  labels: Record<string, string>;
-  value: number;
-  threshold: number;
-  state?: 'pending' | 'firing';
-  pendingSince?: number;
-  startsAt: number | null;
-  endsAt?: number;
-}
-
-interface AlertsAnswer {
-  active: AlertRow[];
-  recent: AlertRow[];
-}
 
 const labelText = (l: Record<string, string>) =>
   Object.entries(l)
@@ -30,22 +12,22 @@ const labelText = (l: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(' ') || '-';
 
-/** `trellis alerts`: the controller's live alerts (alerts-live plugin): active first, then recently resolved. */
+/** `trellis alerts`: the controller's live alerts (from the plugin that evaluates them): active first, then recently resolved. */
 export const alertsCommand = adminCommand({
   name: 'alerts',
   summary: 'list active and recently resolved live alerts',
   positionals: [],
-  description: 'Lists the alerts the controller\'s alerts-live plugin evaluates on live telemetry: active ones\n(pending or firing) and recently resolved ones.',
+  description: 'Lists the alerts the controller evaluates on live telemetry (a plugin such as alerts-live): active\nones (pending or firing) and recently resolved ones.',
   flags: { options: { limit: { type: 'string' } }, help: '  --limit N   at most N recent alerts (default 20)\n' },
   json: true,
   async run({ admin, values, json, io }) {
     const limit = values.limit === undefined ? 20 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw errors.badRequest(`--limit must be a whole number above 0, got "${String(values.limit)}"`);
-    let answer: AlertsAnswer;
+    let answer: LiveAlerts;
     try {
-      answer = await admin.request<AlertsAnswer>('GET', `${ALERTS_ROUTE}?limit=${limit}`);
+      answer = await admin.request<LiveAlerts>('GET', `${ROUTES.adminAlerts}?limit=${limit}`);
     } catch (err) {
-      if (err instanceof TrellisError && err.code === ErrorCode.NOT_FOUND) throw errors.notFound(`${ALERTS_ROUTE} on ${admin.url} (load the alerts-live plugin in the controller's config)`);
+      if (err instanceof TrellisError && err.code === ErrorCode.NOT_FOUND) throw errors.notFound(`${ROUTES.adminAlerts} on ${admin.url}: ${err.message}`);
       throw err;
     }
     if (json) {

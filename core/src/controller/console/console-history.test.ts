@@ -63,6 +63,14 @@ test('the registered path history feeds the console: the panel shows, series pas
   expect(body.error.message).toContain('ECONNREFUSED');
 });
 
+test('without a plugin that provides live alerts the alerts route is not served and the console has no alerts panel', async () => {
+  const res = await fetch(c.url + '/v1/admin/alerts', { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.status).toBe(404);
+  const cookie = await session();
+  const snap = (await (await fetch(c.url + '/console/api/snapshot', { headers: { cookie } })).json()) as { alerts: unknown };
+  expect(snap.alerts).toBeNull();
+});
+
 test('one source per capability: a second path history or alerts source is refused', () => {
   const sources = new PluginSources();
   sources.registerPathHistory({ p95RttHistory: async () => [] });

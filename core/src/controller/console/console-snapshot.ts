@@ -1,11 +1,11 @@
 import type { PostureDecision } from '../../api/hooks';
 import type { ControllerServices } from '../controller-services';
 import type { LivePath, LiveTelemetry } from '../live-telemetry';
-import type { PluginAdminRoutes } from '../plugin-admin-routes';
+import type { LiveAlerts } from '../../api/live-alerts';
+import { liveAlerts } from '../live-alerts';
+import type { PluginSources } from '../plugin-sources';
 import type { AuditEvent } from '../../wire';
 
-/** The admin route alerts-live registers; the console shows its panel only when it is served. */
-export const ALERTS_ROUTE = '/v1/admin/alerts';
 
 export interface ConsoleNode {
   id: string;
@@ -35,11 +35,14 @@ export interface ConsoleSnapshot {
   at: number;
   nodes: ConsoleNode[];
   paths: ConsolePath[];
-  /** The alerts-live answer (active, recent, deliveries, thresholds); null when that plugin is not loaded. */
-  alerts: unknown;
+  /** The live alerts (ControllerAccess.registerAlerts) as their source answers; null hides the alerts panel. */
+  alerts: LiveAlerts | null;
   audit: AuditEvent[];
   history: boolean;
 }
+
+/** Recently resolved alerts the console shows at most. */
+const CONSOLE_ALERTS = 50;
 
 const STALE_MS = 15_000;
 
@@ -54,12 +57,12 @@ export function pathState(p: Pick<LivePath, 'up' | 'loss' | 'updatedAt'>, srcOnl
   return p.loss > 0 ? 'degraded' : 'up';
 }
 
-/** buildConsoleSnapshot reads the store, presence, live telemetry and plugin routes; it audits nothing. */
+/** buildConsoleSnapshot reads the store, presence, live telemetry and the plugins' sources; it audits nothing. */
 export async function buildConsoleSnapshot(
   s: ControllerServices,
   live: LiveTelemetry,
-  routes: PluginAdminRoutes,
-  opts: { history: boolean; auditLimit?: number },
+  sources: PluginSources,
+  opts: { auditLimit?: number } = {},
 ): Promise<ConsoleSnapshot> {
   const now = s.clock();
   const records = (await s.store.listNodes()).filter((n) => !n.revoked);
@@ -86,14 +89,14 @@ export async function buildConsoleSnapshot(
       const dst = byName.get(p.dst)!;
       return { ...p, endpoint: dst.endpoints[0] ?? null, state: pathState(p, src.online, dst.online, now) };
     });
-  let alerts: unknown = null;
-  if (routes.paths().includes(ALERTS_ROUTE)) {
+  let alerts: LiveAlerts | null = null;
+  if (sources.alerts) {
     try {
-      alerts = await routes.call(ALERTS_ROUTE, { limit: '50' });
+      alerts = await liveAlerts(sources, CONSOLE_ALERTS);
     } catch (err) {
-      s.log.warn({ err }, 'console: the alerts route failed');
+      s.log.warn({ err }, 'console: the live alerts source failed');
     }
   }
   const audit = await s.store.listAudit(opts.auditLimit ?? 25);
-  return { at: now, nodes, paths, alerts, audit, history: opts.history };
+  return { at: now, nodes, paths, alerts, audit, history: sources.pathHistory !== null };
 }

@@ -13,8 +13,7 @@ import { errors } from '../../errors';
 import { rateLimited } from '../abuse-limits';
 import type { ControllerServices } from '../controller-services';
 import type { LiveTelemetry } from '../live-telemetry';
-import type { PluginAdminRoutes } from '../plugin-admin-routes';
-import type { PathHistorySource } from '../../api/path-history';
+import type { PluginSources } from '../plugin-sources';
 import { errorBody, statusFor } from '../http-errors';
 import { CONSOLE_COOKIE, ConsoleSessions, sessionIdFrom, type ConsoleSessionOptions } from './console-sessions';
 import { buildConsoleSnapshot } from './console-snapshot';
@@ -33,9 +32,8 @@ export const CONSOLE_ROUTES = {
 export interface WebConsoleOptions {
   services: ControllerServices;
   live: LiveTelemetry;
-  pluginRoutes: PluginAdminRoutes;
-  /** The plugin-provided per-path history; null hides the history panel. */
-  history: PathHistorySource | null;
+  /** What plugins provide to the console: path history (the charts) and live alerts (the panel). */
+  sources: PluginSources;
   sessions?: ConsoleSessionOptions;
   /** Snapshot push interval, ms. Default 2000. */
   pushEveryMs?: number;
@@ -91,7 +89,7 @@ export function registerWebConsole(app: FastifyInstance, o: WebConsoleOptions): 
       .type('text/html; charset=utf-8')
       .send(files.login.replace('<!--ERROR-->', error ? `<p class="error" id="login-error" role="alert">${escapeHtml(error)}</p>` : ''));
 
-  const snapshot = () => buildConsoleSnapshot(s, o.live, o.pluginRoutes, { history: o.history !== null });
+  const snapshot = () => buildConsoleSnapshot(s, o.live, o.sources);
 
   const push = async () => {
     if (pushing || clients.size === 0) return;
@@ -152,9 +150,10 @@ export function registerWebConsole(app: FastifyInstance, o: WebConsoleOptions): 
     scope.get(CONSOLE_ROUTES.snapshot, { preValidation: requireSession }, async (_request, reply) => reply.headers(SECURITY_HEADERS).send(await snapshot()));
 
     scope.get(CONSOLE_ROUTES.history, { preValidation: requireSession }, async (_request, reply) => {
-      if (!o.history) throw errors.notFound('history: no plugin on this controller provides path history (telemetry-clickhouse does)');
+      const history = o.sources.pathHistory;
+      if (!history) throw errors.notFound('history: no plugin on this controller provides path history (telemetry-clickhouse does)');
       try {
-        return reply.headers(SECURITY_HEADERS).send({ series: await o.history.p95RttHistory(60) });
+        return reply.headers(SECURITY_HEADERS).send({ series: await history.p95RttHistory(60) });
       } catch (err) {
         s.log.warn({ err: (err as Error).message }, 'console: history query failed');
         const e = errors.historyUnavailable((err as Error).message);
