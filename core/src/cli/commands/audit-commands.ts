@@ -13,7 +13,7 @@ import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { parseDuration, parseInteger } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 import { UsageError } from '../usage-error';
 
 const NAME = 'audit';

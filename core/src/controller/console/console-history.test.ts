@@ -9,7 +9,7 @@ import pino from 'pino';
 import { startController, type RunningController } from '../controller';
 import { PluginSources } from '../plugin-sources';
 
-const TOKEN = 'console-history-admin-token-0123456789';
+const TOKEN = 'Console-History-Admin-Token-0123456789-abcdefghijklmnopQRST';
 let dir: string;
 let c: RunningController;
 
