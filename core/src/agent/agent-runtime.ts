@@ -140,7 +140,7 @@ export class AgentRuntime {
     });
     this.endpoints = new EndpointReporter({
       discover: d.discoverEndpoints,
-      post: (eps) => d.client.postEndpoints(eps),
+      post: (eps) => d.client.postEndpoints(eps, d.opts.relay ?? null),
       log: d.log,
       idle: () => isStopping() || this.session.revoked,
     });

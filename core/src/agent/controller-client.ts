@@ -3,6 +3,7 @@ import { ErrorCode, errors, TrellisError } from '../errors';
 import { signPossession, signRequest } from '../auth/signing';
 import { ROUTES, type ConnectionEventsRequest, type EndpointsRequest, type EnrollRequest, type EnrollResponse, type ErrorBody, type FactsRequest, type TelemetryRequest, type TelemetryResponse } from '../wire';
 import { SseParser, type SseEvent } from './sse-parser';
+import type { RelayOffer } from '../netmap/types';
 
 /**
  * ControllerRequestError is a refusal the controller answered with `{error:{code,message}}`;
@@ -62,8 +63,9 @@ export class ControllerClient {
     return this.request<EnrollResponse>('POST', ROUTES.enroll, req, identityKey);
   }
 
-  async postEndpoints(endpoints: string[]): Promise<void> {
-    const body: EndpointsRequest = { endpoints };
+  /** postEndpoints reports the node's endpoints and its relay offer (null: not a relay). */
+  async postEndpoints(endpoints: string[], relay: RelayOffer | null): Promise<void> {
+    const body: EndpointsRequest = { endpoints, relay };
     await this.request('POST', ROUTES.endpoints, body, true);
   }
 

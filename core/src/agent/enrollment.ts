@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ed25519PrivateKey } from '../auth/keys';
 import { errors } from '../errors';
-import type { NetworkMapData } from '../netmap/types';
+import type { NetworkMapData, RelayOffer } from '../netmap/types';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { isRefusal, type ControllerClient } from './controller-client';
 import { saveIdentity, type NodeIdentity } from './identity';
@@ -15,6 +15,8 @@ export interface EnrollmentOptions {
   controllerUrl: string;
   stateDir: string;
   authKey?: string;
+  /** The relay offer to enrol with (`trellis up --relay`). */
+  relay?: RelayOffer | null;
   backoff?: BackoffOptions;
   /** Aborts the wait for an unreachable controller. */
   signal?: AbortSignal;
@@ -60,6 +62,7 @@ async function enroll(client: ControllerClient, identity: NodeIdentity, authKey:
           wgKey: identity.wg.publicKey,
           identityKey: identity.identity.publicKey,
           endpoints,
+          relay: opts.relay ?? null,
         },
         ed25519PrivateKey(identity.identity),
       );

@@ -16,6 +16,8 @@ import type { AgentOptions } from './types';
 export const DEFAULT_LISTEN_PORT = 51820;
 export const DEFAULT_PROBE_PORT = 51999;
 export const DEFAULT_PROBE_INTERVAL_MS = 1000;
+/** The UDP port a relay (`trellis up --relay`) forwards on unless --relay-port says otherwise. */
+export const DEFAULT_RELAY_PORT = 51821;
 
 /** How often the agent looks at things that may change under it, ms. */
 export interface AgentIntervals {

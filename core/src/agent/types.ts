@@ -2,6 +2,7 @@
  * agent: the node runtime behind `trellis up`. These types are how the CLI starts it; the local
  * API it serves is in wire/agent-api.ts.
  */
+import type { RelayOffer } from '../netmap/types';
 import type { AgentStatus } from '../wire/agent-api';
 
 export interface AgentOptions {
@@ -29,6 +30,11 @@ export interface AgentOptions {
   configFile?: string;
   /** Underlay endpoints to advertise; default: discovered from the host's addresses + listenPort. */
   endpoints?: string[];
+  /**
+   * `trellis up --relay`: offer to relay other pairs' WireGuard datagrams on this UDP port; the
+   * controller records it and lists it in every map. Absent or null: the node is not a relay.
+   */
+  relay?: RelayOffer | null;
 }
 
 /** AgentHandle is what startAgent returns: the CLI wires SIGTERM/SIGINT to stop() and exits on done. */

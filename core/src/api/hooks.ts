@@ -45,7 +45,7 @@ export interface PeerStatsSample {
 }
 
 export interface NodeEvent {
-  kind: 'enrolled' | 'online' | 'offline' | 'revoked' | 'expired' | 'facts' | 'removed' | 'key-rotated' | 'identity-renewed';
+  kind: 'enrolled' | 'online' | 'offline' | 'revoked' | 'expired' | 'facts' | 'removed' | 'key-rotated' | 'identity-renewed' | 'relay-changed';
   nodeId: string;
   nodeName: string;
   at: number;

@@ -174,9 +174,9 @@ describe('admin commands over HTTP', () => {
       const r = await cli(['nodes'], { ...env(), TRELLIS_CONTROLLER: url, TRELLIS_ADMIN_TOKEN: 't' });
       expect(r.code).toBe(0);
       const lines = r.out.trimEnd().split('\n');
-      expect(lines[0]).toMatch(/^NAME\s+ADDRESSES\s+ONLINE\s+LAST SEEN\s+ENDPOINTS\s+TAGS$/);
-      expect(lines[1]).toMatch(/^n1\s+100\.64\.0\.1, fd7a::1\s+yes\s+2s ago\s+-\s+-$/);
-      expect(lines[2]).toMatch(/^n2\s+100\.64\.0\.2, fd7a::2\s+no\s+1m 5s ago\s+198\.18\.0\.12:51820\s+web$/);
+      expect(lines[0]).toMatch(/^NAME\s+ADDRESSES\s+ONLINE\s+LAST SEEN\s+ENDPOINTS\s+RELAY\s+TAGS$/);
+      expect(lines[1]).toMatch(/^n1\s+100\.64\.0\.1, fd7a::1\s+yes\s+2s ago\s+-\s+-\s+-$/);
+      expect(lines[2]).toMatch(/^n2\s+100\.64\.0\.2, fd7a::2\s+no\s+1m 5s ago\s+198\.18\.0\.12:51820\s+-\s+web$/);
     } finally {
       server.close();
     }

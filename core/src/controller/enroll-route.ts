@@ -59,6 +59,7 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
         wgKey: body.wgKey,
         identityKey: body.identityKey,
         endpoints,
+        relay: body.relay ?? null,
         now: s.clock(),
         actor: `remote:${request.ip}`,
         requireApproval: (await s.store.getMeta(SETTING_REQUIRE_APPROVAL)) === 'true',

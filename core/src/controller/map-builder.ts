@@ -79,6 +79,7 @@ export function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
     user: node.user,
     online: presence.online,
     lastSeen: presence.lastSeen,
+    relay: node.relay ? Object.freeze({ port: node.relay.port }) : null,
   });
 }
 
@@ -101,7 +102,8 @@ export function samePeer(a: PeerNode, b: PeerNode): boolean {
   return (
     a.id === b.id && a.name === b.name && a.wgKey === b.wgKey && a.user === b.user && a.online === b.online && a.lastSeen === b.lastSeen &&
     a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
-    sameStrings(a.endpoints, b.endpoints) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags)
+    sameStrings(a.endpoints, b.endpoints) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags) &&
+    (a.relay?.port ?? null) === (b.relay?.port ?? null)
   );
 }
 

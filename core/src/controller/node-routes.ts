@@ -50,8 +50,16 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
 
   app.post(ROUTES.endpoints, { bodyLimit: BODY_LIMITS.endpoints, preValidation, schema: { body: endpointsBody, querystring: emptyQuery } }, async (request) => {
     const node = request.node!;
-    const endpoints = canonicalEndpoints((request.body as EndpointsRequest).endpoints, 'body.endpoints');
-    if (await s.store.setEndpoints(node.id, endpoints)) s.streamer.nodeChanged(node.id, `endpoints of ${node.name}`);
+    const body = request.body as EndpointsRequest;
+    const endpoints = canonicalEndpoints(body.endpoints, 'body.endpoints');
+    const endpointsChanged = await s.store.setEndpoints(node.id, endpoints);
+    const relayChanged = body.relay !== undefined && (await s.store.setRelay(node.id, body.relay));
+    if (relayChanged) {
+      const relayPort = body.relay?.port ?? null;
+      await s.audit({ action: 'node.relay', actor: `node:${node.id}`, target: node.id, details: { name: node.name, relayPort } });
+      await s.nodeEvent('relay-changed', node, { relayPort });
+    }
+    if (endpointsChanged || relayChanged) s.streamer.nodeChanged(node.id, `${endpointsChanged ? 'endpoints' : 'relay flag'} of ${node.name}`);
     return { ok: true };
   });
 

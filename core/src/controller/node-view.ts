@@ -28,6 +28,7 @@ export function toNodeView(node: NodeRecord, presence: Presence, keys: KeyPolicy
     keyRotationIntervalMs: rotationIntervalFor(keys, node.tags),
     rotateRequestedAt: node.rotateRequestedAt ?? null,
     identityExpiresAt: node.identityExpiresAt ?? null,
+    relay: node.relay ? { port: node.relay.port } : null,
   };
 }
 

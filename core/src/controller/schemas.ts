@@ -5,6 +5,13 @@
 const key32 = { type: 'string', minLength: 44, maxLength: 44 } as const;
 const endpoint = { type: 'string', minLength: 3, maxLength: 64, pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+):[0-9]{1,5}$' } as const;
 const endpoints = { type: 'array', maxItems: 16, items: endpoint } as const;
+/** A relay offer: the UDP port the node relays on, or null for none. */
+const relay = {
+  anyOf: [
+    { type: 'null' },
+    { type: 'object', additionalProperties: false, required: ['port'], properties: { port: { type: 'integer', minimum: 1, maximum: 65535 } } },
+  ],
+} as const;
 export const NODE_NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const tag = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9:_.-]*$' } as const;
 const user = { type: 'string', minLength: 1, maxLength: 128 } as const;
@@ -22,6 +29,7 @@ export const enrollBody = {
     wgKey: key32,
     identityKey: key32,
     endpoints,
+    relay,
   },
 } as const;
 
@@ -29,7 +37,7 @@ export const endpointsBody = {
   type: 'object',
   additionalProperties: false,
   required: ['endpoints'],
-  properties: { endpoints },
+  properties: { endpoints, relay },
 } as const;
 
 export const postureSchema = {

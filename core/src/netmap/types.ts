@@ -13,6 +13,11 @@ export type DeepReadonly<T> = T extends (infer E)[]
 /** One host:port where a node's WireGuard socket may be reached. */
 export type Endpoint = string;
 
+/** RelayOffer: the node forwards other pairs' WireGuard datagrams on this UDP port (`trellis up --relay`). */
+export interface RelayOffer {
+  port: number;
+}
+
 /** A node as seen by other nodes. Keys are base64 (the usual WireGuard text form). */
 export interface PeerNode {
   id: string;
@@ -29,6 +34,8 @@ export interface PeerNode {
   online: boolean;
   /** Unix ms of the last time the controller heard from the node. */
   lastSeen: number | null;
+  /** Set when the node relays for other pairs; null when it does not (absent in maps from before relays). */
+  relay?: RelayOffer | null;
 }
 
 export interface SelfNode extends PeerNode {

@@ -4,6 +4,7 @@
  * lifecycle: WireGuard key rotation, identity renewal, expiry, and the keys revoked nodes held.
  */
 import type { Facts, PostureDecision } from '../api/hooks';
+import type { RelayOffer } from '../netmap/types';
 import type { AuditEntry } from './audit-repository';
 
 export interface NodeRecord {
@@ -38,6 +39,8 @@ export interface NodeRecord {
   identityExpiresAt?: number | null;
   /** Set by `trellis keys rotate`: the node should rotate its WireGuard key now; cleared by the rotation. */
   rotateRequestedAt?: number | null;
+  /** The node relays for other pairs on this port (`trellis up --relay`); null or absent: it does not. */
+  relay?: RelayOffer | null;
 }
 
 /** KeyLifetimes are the controller's key settings that apply to one node (by its tags). */
@@ -59,6 +62,8 @@ export interface EnrollInput {
   wgKey: string;
   identityKey: string;
   endpoints: string[];
+  /** `trellis up --relay`: the node offers to relay on this port. */
+  relay?: RelayOffer | null;
   now: number;
   /** Who asked, for the audit log (e.g. remote:127.0.0.1). */
   actor: string;
@@ -96,6 +101,8 @@ export interface NodeRepository {
   revokeNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord>;
   /** Returns whether the stored endpoints changed. */
   setEndpoints(id: string, endpoints: string[]): Promise<boolean>;
+  /** setRelay records whether (and on which port) the node relays; returns whether it changed. */
+  setRelay(id: string, relay: RelayOffer | null): Promise<boolean>;
   /** Returns whether the stored facts or posture changed. */
   setFacts(id: string, facts: Facts, posture: PostureDecision | null): Promise<boolean>;
   touchNode(id: string, at: number): Promise<void>;

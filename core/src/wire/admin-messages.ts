@@ -1,5 +1,6 @@
 /** Bodies of the admin routes, as the controller answers them and the CLI and the lab read them. */
 import type { Facts, PostureDecision } from '../api/hooks';
+import type { RelayOffer } from '../netmap/types';
 
 export interface CreateKeyRequest {
   tags?: string[];
@@ -55,6 +56,8 @@ export interface NodeView {
   rotateRequestedAt: number | null;
   /** Unix ms the identity credential lapses unless the node renews it; null for no lifetime. */
   identityExpiresAt: number | null;
+  /** The node relays other pairs' WireGuard datagrams on this UDP port (`trellis up --relay`); null: it does not. */
+  relay: RelayOffer | null;
 }
 
 /** POST ROUTES.adminRotateKeys: one node by name, or every live node when node is absent. */

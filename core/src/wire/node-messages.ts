@@ -1,7 +1,7 @@
 /** Bodies of the signed node routes: what an agent sends and what the controller answers. */
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { TelemetryBatch } from '../api/telemetry';
-import type { NetworkMapData } from '../netmap/types';
+import type { NetworkMapData, RelayOffer } from '../netmap/types';
 
 export interface EnrollRequest {
   authKey: string;
@@ -12,6 +12,8 @@ export interface EnrollRequest {
   /** base64 Ed25519 public key */
   identityKey: string;
   endpoints: string[];
+  /** `trellis up --relay`: the node relays on this UDP port; null or absent: it does not. */
+  relay?: RelayOffer | null;
 }
 
 export interface EnrollResponse {
@@ -23,6 +25,11 @@ export interface EnrollResponse {
 
 export interface EndpointsRequest {
   endpoints: string[];
+  /**
+   * Whether the node relays, and on which port; sent with every report, so `trellis up` with or
+   * without --relay sets or clears it. Absent (agents from before relays): the stored flag stays.
+   */
+  relay?: RelayOffer | null;
 }
 
 export interface FactsRequest {

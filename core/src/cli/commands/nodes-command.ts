@@ -12,7 +12,7 @@ export const nodesCommand: Command = adminCommand({
   name: NAME,
   summary: 'list the nodes the controller knows',
   positionals: [],
-  description: 'Lists nodes: name, overlay addresses, online, last seen, endpoints and tags.\nSee also `trellis nodes revoke <name>` and `trellis nodes approve <name>`.',
+  description: 'Lists nodes: name, overlay addresses, online, last seen, endpoints, relay port (`trellis up --relay`) and tags.\nSee also `trellis nodes revoke <name>` and `trellis nodes approve <name>`.',
   json: true,
   async run({ admin, json, io }) {
     const nodes = listOf<NodeView>(await admin.request<unknown>('GET', ROUTES.adminNodes), 'nodes');
@@ -32,7 +32,8 @@ export function renderNodeTable(nodes: NodeView[], now: number): string {
       n.revoked ? 'revoked' : n.online ? 'yes' : 'no',
       formatAgo(n.lastSeen, now),
       n.endpoints.join(' ') || '-',
+      n.relay ? `udp/${n.relay.port}` : '-',
       n.tags.join(',') || '-',
     ]);
-  return renderTable(['NAME', 'ADDRESSES', 'ONLINE', 'LAST SEEN', 'ENDPOINTS', 'TAGS'], rows);
+  return renderTable(['NAME', 'ADDRESSES', 'ONLINE', 'LAST SEEN', 'ENDPOINTS', 'RELAY', 'TAGS'], rows);
 }

@@ -4,6 +4,8 @@ import type { CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseDurationInRange, parseHostPort, parseIface, parseNodeName, parsePort, parseUrl } from '../flag-values';
 import { optionalFlag, parseFlagsWithEnv, requiredFlag } from '../env-flags';
+import { UsageError } from '../usage-error';
+import { DEFAULT_RELAY_PORT } from '../../agent/start-options';
 
 /** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
 const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
@@ -12,7 +14,7 @@ const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start>
 const NAME = 'up';
 
 /** Flags the environment may give (TRELLIS_CONTROLLER, TRELLIS_NAME, …). */
-const ENV_FLAGS = ['controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint'] as const;
+const ENV_FLAGS = ['controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port'] as const;
 
 /** `trellis up`: join the mesh and run the agent in the foreground until SIGINT/SIGTERM or `trellis down`. */
 export const upCommand: Command = {
@@ -37,6 +39,10 @@ Flags:
   --config <file>          YAML/JSON config with the agent.plugins list [TRELLIS_CONFIG]
   --endpoint <host:port>   underlay endpoint to advertise; repeat for more (default: discovered)
                            [TRELLIS_ENDPOINT, comma-separated]
+  --relay                  offer this node as a relay: it forwards other pairs' WireGuard datagrams
+                           (end-to-end encrypted) on --relay-port; without it the node is not one
+                           (a restart without --relay withdraws the offer) [TRELLIS_RELAY=true|false]
+  --relay-port <port>      UDP port the relay forwards on (default ${DEFAULT_RELAY_PORT}; needs --relay) [TRELLIS_RELAY_PORT]
   -h, --help               show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -51,6 +57,8 @@ Flags:
       'probe-port': { type: 'string' },
       config: { type: 'string' },
       endpoint: { type: 'string', multiple: true },
+      relay: { type: 'boolean' },
+      'relay-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -67,6 +75,9 @@ Flags:
     const probePort = optionalFlag(flags, 'probe-port');
     const probeInterval = optionalFlag(flags, 'probe-interval');
     const endpoints = values.endpoint as string[] | undefined;
+    const relayPort = optionalFlag(flags, 'relay-port');
+    if (relayPort !== undefined && values.relay !== true) throw new UsageError(`${source['relay-port']} needs --relay (or TRELLIS_RELAY=true)`, NAME);
+    const relay = values.relay === true ? { port: relayPort !== undefined ? parsePort(source['relay-port']!, relayPort, NAME) : DEFAULT_RELAY_PORT } : null;
     const opts = {
       controllerUrl: parseUrl(source.controller!, controllerUrl, NAME),
       name: parseNodeName(source.name!, name, NAME),
@@ -78,7 +89,11 @@ Flags:
       probeIntervalMs: probeInterval !== undefined ? parseDurationInRange(source['probe-interval']!, probeInterval, NAME, 10, 3_600_000) : 1000,
       configFile: optionalFlag(flags, 'config'),
       endpoints: endpoints?.map((e) => parseHostPort(source.endpoint!, e, NAME)),
+      relay,
     };
+    if (relay !== null && relay.port === opts.listenPort) {
+      throw new UsageError(`--relay-port ${relay.port} is the WireGuard listen port; give the relay a port of its own`, NAME);
+    }
     if (io.shutdown.aborted) return 130;
     const handle = await startAgent({ ...opts, log: createLogger('agent'), signal: io.shutdown }).catch((err: unknown) => {
       if (io.shutdown.aborted) return null;

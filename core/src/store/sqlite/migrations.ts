@@ -157,6 +157,14 @@ CREATE INDEX audit_action ON audit(action);
 CREATE INDEX audit_target ON audit(target);
 `,
   },
+  {
+    version: 5,
+    name: 'relay-flag',
+    // The UDP port a node relays other pairs' WireGuard datagrams on (`trellis up --relay`); NULL: not a relay.
+    sql: `
+ALTER TABLE nodes ADD COLUMN relay_port INTEGER CHECK (relay_port IS NULL OR (relay_port BETWEEN 1 AND 65535));
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
 import { errors } from '../../errors';
+import type { RelayOffer } from '../../netmap/types';
 import type { AddressPool } from '../address-pool';
 import type { AuditEntry } from '../audit-repository';
 import { checkAuthKeyUsable } from '../auth-key-rules';
@@ -35,6 +36,7 @@ interface NodeRow {
   wg_key_created_at: number | null;
   identity_expires_at: number | null;
   rotate_requested_at: number | null;
+  relay_port: number | null;
 }
 
 interface KeyRow {
@@ -69,6 +71,7 @@ const toNode = (r: NodeRow): NodeRecord => ({
   wgKeyCreatedAt: r.wg_key_created_at ?? r.created_at,
   identityExpiresAt: r.identity_expires_at,
   rotateRequestedAt: r.rotate_requested_at,
+  relay: r.relay_port === null ? null : { port: r.relay_port },
 });
 
 const isExpired = (n: NodeRecord, now: number) => n.expiresAt !== null && n.expiresAt <= now;
@@ -244,8 +247,8 @@ export class SqliteNodeRepository implements NodeRepository {
       this.db
         .prepare(
           `INSERT INTO nodes (id, name, hostname, owner_user, tags, wg_key, identity_key, addr_index, ipv4, ipv6, endpoints,
-             auth_key_id, last_seen, created_at, expires_at, approved, wg_key_created_at, identity_expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             auth_key_id, last_seen, created_at, expires_at, approved, wg_key_created_at, identity_expires_at, relay_port)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           input.newNodeId,
@@ -266,6 +269,7 @@ export class SqliteNodeRepository implements NodeRepository {
           input.requireApproval ? 0 : 1,
           input.now,
           identityExpiry(key.tags),
+          input.relay?.port ?? null,
         );
       this.addKeySync('wg', input.wgKey, input.newNodeId, input.now);
       this.addKeySync('identity', input.identityKey, input.newNodeId, input.now);
@@ -308,6 +312,11 @@ export class SqliteNodeRepository implements NodeRepository {
   async setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
     const info = this.db.prepare('UPDATE nodes SET endpoints = ? WHERE id = ? AND endpoints <> ?').run(JSON.stringify(endpoints), id, JSON.stringify(endpoints));
     return info.changes > 0;
+  }
+
+  async setRelay(id: string, relay: RelayOffer | null): Promise<boolean> {
+    const port = relay?.port ?? null;
+    return this.db.prepare('UPDATE nodes SET relay_port = ? WHERE id = ? AND relay_port IS NOT ?').run(port, id, port).changes > 0;
   }
 
   async setFacts(id: string, facts: Facts, posture: PostureDecision | null): Promise<boolean> {

@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
+import type { RelayOffer } from '../../netmap/types';
 import type { AuditEvent, AuditQuery, AuditVerifyReport } from '../../wire';
 import type { AuditSigner } from '../audit-chain';
 import { AddressPool } from '../address-pool';
@@ -131,6 +132,9 @@ export class SqliteStore implements Store {
   }
   setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
     return this.nodes.setEndpoints(id, endpoints);
+  }
+  setRelay(id: string, relay: RelayOffer | null): Promise<boolean> {
+    return this.nodes.setRelay(id, relay);
   }
   setFacts(id: string, facts: Facts, posture: PostureDecision | null): Promise<boolean> {
     return this.nodes.setFacts(id, facts, posture);
