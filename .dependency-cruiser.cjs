@@ -11,7 +11,7 @@
 const LAYERS = [
   ['trellis-error.ts'],
   ['errors.ts'],
-  ['log', 'sys', 'auth', 'config', 'json', 'net', 'text'],
+  ['log', 'sys', 'auth', 'config', 'json', 'net', 'text', 'stun'],
   ['netmap', 'wg'],
   ['api'],
   ['wire'],

@@ -65,6 +65,8 @@ export const ErrorCode = {
   TLS_UNTRUSTED: 'TRELLIS_ERR_TLS_UNTRUSTED',
   INSECURE_TRANSPORT: 'TRELLIS_ERR_INSECURE_TRANSPORT',
   HISTORY_UNAVAILABLE: 'TRELLIS_ERR_HISTORY_UNAVAILABLE',
+  STUN_NO_ANSWER: 'TRELLIS_ERR_STUN_NO_ANSWER',
+  STUN_BAD_RESPONSE: 'TRELLIS_ERR_STUN_BAD_RESPONSE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -121,6 +123,10 @@ export const errors = {
   commandFailed: (cmd: string, stderr: string) => e(ErrorCode.COMMAND_FAILED, `\`${cmd}\` failed: ${stderr.trim()}`),
   usage: (what: string) => e(ErrorCode.USAGE, what),
   lab: (what: string) => e(ErrorCode.LAB, `lab: ${what}`),
+  stunNoAnswer: (server: string, ms: number, attempts: number) =>
+    e(ErrorCode.STUN_NO_ANSWER, `STUN server ${server} did not answer a binding request within ${ms} ms (${attempts} attempts); check that it is reachable over UDP and the port is right`, { server }),
+  stunBadResponse: (server: string, what: string) =>
+    e(ErrorCode.STUN_BAD_RESPONSE, `STUN server ${server} answered with ${what}; it is not a usable RFC 8489 binding response (try another server)`, { server }),
   store: (what: string) => e(ErrorCode.STORE, `store: ${what}`),
   unsupportedMediaType: (got: string) =>
     e(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `content-type "${got}" is not accepted; send the body as application/json`),

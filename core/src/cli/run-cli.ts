@@ -20,6 +20,7 @@ import { labDownCommand } from './commands/lab-down-command';
 import { labExecCommand } from './commands/lab-exec-command';
 import { labStatusCommand } from './commands/lab-status-command';
 import { labUpCommand } from './commands/lab-up-command';
+import { stunCommand } from './commands/stun-command';
 import { nodesCommand } from './commands/nodes-command';
 import { nodesRevokeCommand } from './commands/nodes-revoke-command';
 import {
@@ -64,6 +65,7 @@ export const COMMANDS: Command[] = [
   upCommand,
   downCommand,
   statusCommand,
+  stunCommand,
   labUpCommand,
   labDownCommand,
   labStatusCommand,

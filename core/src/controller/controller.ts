@@ -16,6 +16,9 @@ import type { AuditEntry, Store } from '../store/store';
 import { mkdirSync } from 'node:fs';
 import { loadOrCreateSigningKey } from '../auth/controller-signing-key';
 import { TrustMetrics } from '../metrics/trust-metrics';
+import { StunMetrics } from '../metrics/stun-metrics';
+import { coreVersion } from '../metrics/trellis-metrics';
+import { StunService } from './stun-service';
 import { installAbuseLimits, rateLimited } from './abuse-limits';
 import { registerAdminRoutes } from './admin-routes';
 import { AuditExport } from './audit-export';
@@ -82,6 +85,8 @@ export interface RunningController extends ControllerHandle {
   stats(): MapStreamerStats;
   /** The settings in force, the failure log and the signing key. */
   trust: ControllerTrust;
+  /** The STUN binding service (`--stun`), or null without one. */
+  stun: StunService | null;
 }
 
 const NONCE_PURGE_MS = 60_000;
@@ -108,6 +113,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   const log = opts.log ?? createLogger('trellis-controller');
   const clock = opts.clock ?? Date.now;
   const { host, port } = parseListen(opts.listen);
+  const stunListen = (opts.stun ?? []).map((l) => {
+    try {
+      return parseListen(l);
+    } catch {
+      throw errors.configInvalid('--stun', `"${l}" is not host:port or [ipv6]:port (e.g. 0.0.0.0:3478)`);
+    }
+  });
   // Checked before anything is opened or written: a bad setting refuses to start, naming the path.
   const runtimeConfig = opts.configFile ? loadRuntimeConfig(opts.configFile) : null;
   const keyPolicy = parseKeyPolicy(opts.keySettings ?? runtimeConfig?.controller.settings ?? {}, opts.configFile ?? 'keySettings');
@@ -134,6 +146,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let checkpointTimer: NodeJS.Timeout | null = null;
   let auditExport: AuditExport | null = null;
   let trustMetrics: TrustMetrics | null = null;
+  let stun: StunService | null = null;
 
   const audit = async (entry: AuditEntry) => {
     try {
@@ -309,6 +322,10 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     }, NONCE_PURGE_MS);
     purgeTimer.unref();
 
+    if (stunListen.length > 0) {
+      const stunMetrics = new StunMetrics(trellisMetrics.meter('trellis.controller.stun'));
+      stun = await StunService.start({ listen: stunListen, software: `trellis ${coreVersion()}`, log, onOutcome: (l, o) => stunMetrics.record(l, o) });
+    }
     await app.listen({ host, port });
     const bound = app.server.address() as AddressInfo;
     const url = urlFor(host, bound.port);
@@ -316,6 +333,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
 
     const running = streamer;
     const runningKeys = keys;
+    const runningStun = stun;
     const server = app;
     let closing: Promise<void> | null = null;
     const close = async () => {
@@ -323,6 +341,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       if (checkpointTimer) clearInterval(checkpointTimer);
       webConsole?.close();
       runningKeys.close();
+      await runningStun?.close();
       const now = clock();
       for (const node of await store.listNodes()) {
         if (presence.isOnline(node.id)) await store.touchNode(node.id, now);
@@ -348,6 +367,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       metrics: trellisMetrics,
       stats: () => running.stats(),
       trust,
+      stun: runningStun,
       close: () => (closing ??= close()),
     };
   } catch (err) {
@@ -355,6 +375,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     if (checkpointTimer) clearInterval(checkpointTimer);
     webConsole?.close();
     keys?.close();
+    await stun?.close();
     await failures.close().catch(() => undefined);
     await auditExport?.close().catch(() => undefined);
     await streamer?.close();

@@ -17,6 +17,11 @@ export interface ControllerOptions {
   batchWindowMs?: number;
   /** New nodes wait (no peers) until approved; stored in settings. Undefined keeps the stored setting. */
   requireApproval?: boolean;
+  /**
+   * host:port addresses of the STUN binding service (RFC 8489), e.g. ['0.0.0.0:3478']; two
+   * different addresses let nodes classify their NAT. Absent or empty: no STUN service.
+   */
+  stun?: string[];
 }
 
 export interface ControllerHandle {

@@ -40,7 +40,7 @@ export interface TrellisMetricsOptions {
 }
 
 /** coreVersion reads @trellis/core's package.json (core/package.json from src/metrics or dist/metrics). */
-function coreVersion(): string {
+export function coreVersion(): string {
   try {
     return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {

@@ -13,7 +13,7 @@ const startController = (...args: Parameters<typeof Start>): ReturnType<typeof S
 const NAME = 'controller';
 
 /** Flags the environment may give (TRELLIS_LISTEN, TRELLIS_DATA_DIR, …). */
-const ENV_FLAGS = ['listen', 'data-dir', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval'] as const;
+const ENV_FLAGS = ['listen', 'data-dir', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun'] as const;
 
 /** `trellis controller`: the coordination server, in the foreground until SIGINT/SIGTERM. */
 export const controllerCommand: Command = {
@@ -34,6 +34,10 @@ Flags:
   --require-approval      new nodes wait, with no peers, until \`trellis nodes approve <name>\` (kept in settings)
   --no-require-approval   new nodes join at once (the default; kept in settings)
                           [TRELLIS_REQUIRE_APPROVAL=true|false]
+  --stun <host:port>[,<host:port>]  serve STUN binding requests (RFC 8489) on these UDP addresses,
+                          e.g. 0.0.0.0:3478; repeatable. Nodes learn their NAT-mapped address from it,
+                          and two addresses (another IP or port) let them tell an easy NAT from a hard
+                          one [TRELLIS_STUN, comma-separated]
   -h, --help              show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -45,6 +49,7 @@ Flags:
       config: { type: 'string' },
       'require-approval': { type: 'boolean' },
       'no-require-approval': { type: 'boolean' },
+      stun: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -71,6 +76,9 @@ Flags:
     if (ipv6Prefix !== undefined && !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(ipv6Prefix)) {
       throw new UsageError(`${source['ipv6-prefix']} "${ipv6Prefix}" is not an IPv6 prefix, e.g. fd7a:7e11:5000::/48`, NAME);
     }
+    const stun = ((values.stun as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+    for (const l of stun) parseHostPort(source.stun!, l, NAME);
+    if (new Set(stun).size !== stun.length) throw new UsageError(`${source.stun} lists an address twice (${stun.join(', ')})`, NAME);
     const handle = await startController({
       listen,
       dataDir,
@@ -78,9 +86,11 @@ Flags:
       ipv6Prefix,
       configFile: optionalFlag(flags, 'config'),
       requireApproval,
+      stun,
       log: createLogger('controller'),
     });
-    io.stdout(`trellis controller listening on ${handle.url}\n`);
+    const stunAt = handle.stun?.addresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)) ?? [];
+    io.stdout(`trellis controller listening on ${handle.url}${stunAt.length ? `, STUN on udp ${stunAt.join(', ')}` : ''}\n`);
     await waitForAbort(io.shutdown);
     io.stderr('trellis controller: shutting down\n');
     await handle.close();
