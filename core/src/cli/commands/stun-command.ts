@@ -3,7 +3,7 @@ import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { parseDurationInRange, parsePort } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
-import { renderTable } from '../text-table';
+import { renderTable } from '../../text/text-table';
 import { UsageError } from '../usage-error';
 import { coreVersion } from './version-command';
 
