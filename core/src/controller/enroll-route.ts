@@ -77,7 +77,7 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
       s.streamer.nodeChanged(replaced.id, `${replaced.name} replaced`);
       await s.nodeEvent('revoked', replaced, { reason: 'replaced by a new enrollment with the same name' });
     }
-    if (outcome !== 'reenrolled' || !s.streamer.currentMap(node.id)) {
+    if (outcome !== 'reenrolled' || !s.streamer.hasMap(node.id)) {
       s.streamer.nodeChanged(node.id, `enroll ${node.name}`);
       await s.streamer.settled();
     }

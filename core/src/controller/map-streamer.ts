@@ -291,6 +291,11 @@ export class MapStreamer {
     if (!any) this.scheduleExpiry(mesh);
   }
 
+  /** hasMap: the node is in the mesh (without materialising its map). */
+  hasMap(nodeId: string): boolean {
+    return this.versions.has(nodeId);
+  }
+
   /** currentMap is the node's map as last built, or null if it is not in the mesh. */
   currentMap(nodeId: string): NetworkMapData | null {
     const v = this.versions.get(nodeId);

@@ -94,21 +94,22 @@ export function findShippedBundle(): string | null {
 /** isQuarantined: the controller's last decision says non-compliant (no decision yet is not quarantine). */
 export const isQuarantined = (n: Pick<NodeInfo, 'posture'>): boolean => n.posture !== null && n.posture.compliant === false;
 
+/** The policy's view of each NodeInfo core hands over (core reuses a NodeInfo while the node is unchanged). */
+const policyNodes = new WeakMap<NodeInfo, PolicyNode>();
+
 /** netmapsInput is the input of trellis/access/grants (and netmaps) for the approved nodes given. */
 export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: PolicyNode[] } {
-  return {
-    nodes: nodes
-      .filter((n) => n.approved)
-      .map((n) => ({
-        id: n.id,
-        name: n.name,
-        user: n.user,
-        tags: n.tags,
-        groups: n.groups,
-        addresses: n.addresses,
-        quarantined: isQuarantined(n),
-      })),
-  };
+  const out: PolicyNode[] = [];
+  for (const n of nodes) {
+    if (!n.approved) continue;
+    let p = policyNodes.get(n);
+    if (!p) {
+      p = Object.freeze({ id: n.id, name: n.name, user: n.user, tags: n.tags, groups: n.groups, addresses: n.addresses, quarantined: isQuarantined(n) });
+      policyNodes.set(n, p);
+    }
+    out.push(p);
+  }
+  return { nodes: out };
 }
 
 function rewriteMessage(err: unknown, from: string, to: string): unknown {

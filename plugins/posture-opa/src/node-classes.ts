@@ -89,6 +89,36 @@ function heldBy(reads: NodeReads, ip: string): string {
   return held;
 }
 
+/** Each node's class key under a NodeReads, kept while the node object is the same. */
+const keys = new WeakMap<NodeReads, WeakMap<PolicyNode, string | null>>();
+
+/** classKey: what the policy reads of the node, as one string; null when an address cannot be read exactly. */
+function classKey(reads: NodeReads, n: PolicyNode): string | null {
+  let cache = keys.get(reads);
+  if (!cache) keys.set(reads, (cache = new WeakMap()));
+  const known = cache.get(n);
+  if (known !== undefined) return known;
+  let key: string | null = null;
+  let held = '';
+  if (reads.prefixes.length > 0) {
+    const h4 = heldBy(reads, n.addresses.ipv4);
+    const h6 = heldBy(reads, n.addresses.ipv6);
+    held = h4 === '' || h6 === '' ? '!' : `${h4}/${h6}`;
+  }
+  if (held !== '!') {
+    key = JSON.stringify([
+      n.user !== null && reads.users.has(n.user) ? n.user : null,
+      sortedUnique(n.groups.filter((g) => reads.groups.has(g))),
+      sortedUnique(n.tags.filter((t) => reads.tags.has(t))),
+      n.quarantined,
+      reads.nodes.has(n.id) || reads.nodes.has(n.name) ? n.id : null,
+      held,
+    ]);
+  }
+  cache.set(n, key);
+  return key;
+}
+
 /**
  * partitionNodes groups nodes alike in everything the policy reads; null when it cannot be sure
  * (then evaluate over every node).
@@ -105,21 +135,8 @@ export function partitionNodes(nodes: readonly PolicyNode[], reads: NodeReads): 
     if (ipv4 === ipv6 || ips.has(ipv4) || ips.has(ipv6)) return null;
     ips.add(ipv4);
     ips.add(ipv6);
-    let held = '';
-    if (reads.prefixes.length > 0) {
-      const h4 = heldBy(reads, ipv4);
-      const h6 = heldBy(reads, ipv6);
-      if (h4 === '' || h6 === '') return null;
-      held = `${h4}/${h6}`;
-    }
-    const key = JSON.stringify([
-      n.user !== null && reads.users.has(n.user) ? n.user : null,
-      sortedUnique(n.groups.filter((g) => reads.groups.has(g))),
-      sortedUnique(n.tags.filter((t) => reads.tags.has(t))),
-      n.quarantined,
-      reads.nodes.has(n.id) || reads.nodes.has(n.name) ? n.id : null,
-      held,
-    ]);
+    const key = classKey(reads, n);
+    if (key === null) return null;
     let cls = byKey.get(key);
     if (!cls) {
       cls = { members: [] };
