@@ -10,7 +10,7 @@ import type { StatusTextSource } from '../api/status-text';
 import type { NetworkMapData } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice } from '../wg/types';
-import type { AgentStatus } from '../wire';
+import type { AgentKeyStatus, AgentStatus } from '../wire';
 import type { AgentLink } from './agent-link';
 import { AgentStatusReader, type AppliedMap } from './agent-status';
 import { AgentTimers } from './agent-timers';
@@ -18,7 +18,11 @@ import { ConnectionEventReporter } from './connection-events';
 import type { ControllerClient } from './controller-client';
 import { EndpointReporter } from './endpoint-reporter';
 import { FactsReporter } from './facts-reporter';
-import { newIdentity, saveIdentity, type NodeIdentity } from './identity';
+import { ed25519PrivateKey } from '../auth/keys';
+import { newIdentity } from './identity';
+import { IdentityRenewer } from './identity-renewer';
+import type { IdentityState } from './identity-state';
+import { WgKeyRotator } from './wg-key-rotator';
 import { agentSocketPath, LocalApi } from './local-api';
 import { MapCache } from './map-cache';
 import { MapSession } from './map-session';
@@ -37,7 +41,7 @@ export interface RuntimeDeps {
   link: AgentLink;
   intervals: AgentIntervals;
   listenPort: number;
-  identity: NodeIdentity;
+  identity: IdentityState;
   client: ControllerClient;
   hooks: HookRunner;
   device: WgDevice;
@@ -65,6 +69,8 @@ export class AgentRuntime {
   private readonly endpoints: EndpointReporter;
   private readonly timers: AgentTimers;
   private readonly reader: AgentStatusReader;
+  private readonly rotator: WgKeyRotator;
+  private readonly renewer: IdentityRenewer;
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
   private deviceUp = false;
@@ -89,7 +95,7 @@ export class AgentRuntime {
       device: d.device,
       hooks: d.hooks,
       link: d.link,
-      privateKey: d.identity.wg.privateKey,
+      privateKey: d.identity.get().wg.privateKey,
       listenPort: d.listenPort,
       prefs: d.prefs,
       log: d.log,
@@ -102,7 +108,7 @@ export class AgentRuntime {
     });
     this.telemetry = new AgentTelemetry({
       stateDir: d.opts.stateDir,
-      nodeName: () => this.applied?.map.self.name ?? d.identity.name,
+      nodeName: () => this.applied?.map.self.name ?? d.identity.get().name,
       peers: () => this.peerNames,
       wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
       post: (batch) => d.client.postTelemetry(batch),
@@ -123,6 +129,10 @@ export class AgentRuntime {
       backoff: d.opts.backoff,
       onMap: (map) => void this.reconf.schedule(map, 'controller'),
       onRevoked: (err) => this.onRevoked(err.message),
+      onKeyState: (state) => {
+        this.rotator.onKeyState(state);
+        this.renewer.onKeyState(state);
+      },
       onConnection: (connected, lastError) => {
         if (connected) {
           d.log.info('connected to the controller');
@@ -144,8 +154,25 @@ export class AgentRuntime {
       log: d.log,
       idle: () => isStopping() || this.session.revoked,
     });
-    this.reader = new AgentStatusReader({
+    this.rotator = new WgKeyRotator({
       identity: d.identity,
+      setDeviceKey: (key) => this.reconf.setPrivateKey(key),
+      register: (wgKey, reason) => d.client.registerWgKey(wgKey, reason),
+      fetchState: () => d.client.getKeyState(undefined, 5_000),
+      connected: () => this.session.connected,
+      onKeyChanged: () => this.facts.refresh(),
+      log: d.log,
+    });
+    this.renewer = new IdentityRenewer({
+      identity: d.identity,
+      renew: (current, next) => d.client.renewIdentity(current, next),
+      fetchState: (key) => d.client.getKeyState(key, 5_000),
+      useIdentity: (pair) => d.client.setIdentity(d.identity.get().nodeId!, ed25519PrivateKey(pair)),
+      log: d.log,
+    });
+    this.reader = new AgentStatusReader({
+      identity: () => d.identity.get(),
+      keys: () => this.keyStatus(),
       iface: d.opts.iface,
       controllerUrl: d.opts.controllerUrl,
       listenPort: d.listenPort,
@@ -176,6 +203,11 @@ export class AgentRuntime {
 
   async start(enrollMap: NetworkMapData | null): Promise<void> {
     const { device, link, prefs, log } = this.d;
+    // A crash or a lost answer may have left a renewal or rotation open: settle which keys the
+    // controller holds before signing anything else or configuring the device.
+    await this.renewer.resolvePending().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'an identity renewal was left unfinished and the controller cannot say which key it holds; trying again later'));
+    await this.rotator.resolvePending();
+    this.reconf.preparePrivateKey(this.d.identity.get().wg.privateKey);
     await device.up();
     this.deviceUp = true;
     await link.setLinkUp(device.name, prefs.mtu);
@@ -201,6 +233,21 @@ export class AgentRuntime {
 
   status(): Promise<AgentStatus> {
     return this.reader.status();
+  }
+
+  private keyStatus(): AgentKeyStatus {
+    const state = this.rotator.controllerState;
+    return {
+      wgKeyCreatedAt: state?.wgKeyCreatedAt ?? this.d.identity.get().wgKeyCreatedAt ?? null,
+      rotationIntervalMs: state?.rotationIntervalMs ?? null,
+      nextRotationAt: this.rotator.nextRotationAt,
+      rotateRequested: state?.rotateRequestedAt != null,
+      rotating: this.rotator.rotating,
+      lastRotation: this.rotator.last,
+      identityExpiresAt: this.renewer.expiresAt,
+      nextRenewalAt: this.renewer.nextRenewalAt,
+      lastRenewal: this.renewer.lastRenewal,
+    };
   }
 
   /** refreshFacts collects facts and posture now (AgentAccess.requestFactsRefresh). */
@@ -232,11 +279,14 @@ export class AgentRuntime {
 
   private async onRevoked(message: string): Promise<void> {
     const { opts, log, identity } = this.d;
+    this.rotator.stop();
+    this.renewer.stop();
     await this.reconf.clearPeers();
     this.applied = null;
     await Promise.resolve(this.probes.runner?.setPeers([]));
-    // The revoked node id and keys are dead: the next `trellis up --auth-key` enrolls a new node.
-    await saveIdentity(opts.stateDir, newIdentity(identity.name, opts.controllerUrl)).catch((err) =>
+    // The revoked node id and keys are dead (the controller refuses them for good): the next
+    // `trellis up --auth-key` enrolls a new node with new keys.
+    await identity.update((i) => newIdentity(i.name, opts.controllerUrl)).catch((err: unknown) =>
       log.error({ err }, 'could not reset identity.json after revocation'),
     );
     log.error(`${message}; the tunnels were removed. Run \`trellis up\` again with a new auth key.`);
@@ -258,6 +308,8 @@ export class AgentRuntime {
   private async teardown(): Promise<void> {
     const { log, device, ownHost } = this.d;
     this.timers.stop();
+    this.rotator.stop();
+    this.renewer.stop();
     const step = async (what: string, fn: () => unknown) => {
       try {
         await fn();

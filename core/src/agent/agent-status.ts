@@ -10,7 +10,7 @@ import type { AgentMetricsSnapshot } from '../metrics/agent-metrics';
 import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice, WgDeviceInfo, WgPeerStats } from '../wg/types';
-import type { AgentStatus, PeerStatus } from '../wire';
+import type { AgentKeyStatus, AgentStatus, PeerStatus } from '../wire';
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
 import type { MapSource } from './reconfigurer';
@@ -23,7 +23,8 @@ export interface AppliedMap {
 }
 
 export interface AgentStatusSources {
-  identity: NodeIdentity;
+  identity: () => NodeIdentity;
+  keys: () => AgentKeyStatus;
   iface: string;
   controllerUrl: string;
   listenPort: number;
@@ -53,7 +54,8 @@ export class AgentStatusReader {
   constructor(private readonly s: AgentStatusSources) {}
 
   async status(): Promise<AgentStatus> {
-    const { identity, iface, controllerUrl, listenPort } = this.s;
+    const { iface, controllerUrl, listenPort } = this.s;
+    const identity = this.s.identity();
     const applied = this.s.applied();
     const map = applied?.map ?? null;
     const peers: PeerStatus[] = (await this.joinedPeers(map)).map(({ peer: p, wg: s, probe }) => ({
@@ -84,6 +86,7 @@ export class AgentStatusReader {
       posture: this.s.posture(),
       extensions: await this.statusSections(),
       statusText: await this.statusText(),
+      keys: this.s.keys(),
     };
   }
 

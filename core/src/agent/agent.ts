@@ -20,6 +20,7 @@ import { AgentRuntime } from './agent-runtime';
 import { ControllerClient } from './controller-client';
 import { ensureEnrolled } from './enrollment';
 import { loadOrCreateIdentity } from './identity';
+import { IdentityState } from './identity-state';
 import { resolvePrefs } from './prefs';
 import { DEFAULT_INTERVALS, DEFAULT_LISTEN_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
 import type { AgentHandle } from './types';
@@ -35,6 +36,14 @@ const defaultLink: AgentLink = {
   listUnderlayAddresses: (exclude) => wgLink.listUnderlayAddresses(exclude),
 };
 
+/** keepPrivate makes the state dir (it holds the private keys) 0700 when it was made wider. */
+async function keepPrivate(dir: string, log: ReturnType<typeof createLogger>): Promise<void> {
+  const mode = (await fs.stat(dir)).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  await fs.chmod(dir, 0o700);
+  log.info({ dir, was: mode.toString(8) }, 'made the state dir private (0700): it holds the node\'s private keys');
+}
+
 /**
  * startAgent brings the node into the mesh and resolves once the device is up and (from the
  * enrollment answer or the cache) the last known map is applied. It rejects when enrollment is
@@ -49,6 +58,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
   const iface = opts.iface;
 
   await fs.mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+  await keepPrivate(opts.stateDir, log);
   const client = new ControllerClient({ url: opts.controllerUrl, fetch: opts.fetch });
   const discoverEndpoints = async (): Promise<string[]> => {
     if (opts.endpoints) return [...opts.endpoints];
@@ -63,6 +73,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     opts,
   );
   client.setIdentity(identity.nodeId as string, ed25519PrivateKey(identity.identity));
+  const identityState = new IdentityState(opts.stateDir, identity);
 
   const factsRefresh = { fn: (): void => undefined };
   const statusTextSources: StatusTextSource[] = [];
@@ -71,7 +82,10 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     iface,
     stateDir: opts.stateDir,
     requestFactsRefresh: () => factsRefresh.fn(),
-    wgKeyCreatedAt: identity.wgKeyCreatedAt ?? null,
+    // Read at each facts round: a rotation resets the key age posture checks.
+    get wgKeyCreatedAt() {
+      return identityState.get().wgKeyCreatedAt ?? null;
+    },
     fetchFromController: (path) => client.getRaw(path),
     registerStatusText: (source) => void statusTextSources.push(source),
   };
@@ -87,7 +101,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     link,
     intervals,
     listenPort,
-    identity,
+    identity: identityState,
     client,
     hooks,
     device,

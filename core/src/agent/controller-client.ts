@@ -1,7 +1,22 @@
 import type { KeyObject } from 'node:crypto';
 import { ErrorCode, errors, TrellisError } from '../errors';
-import { signPossession, signRequest } from '../auth/signing';
-import { ROUTES, type ConnectionEventsRequest, type EndpointsRequest, type EnrollRequest, type EnrollResponse, type ErrorBody, type FactsRequest, type TelemetryRequest, type TelemetryResponse } from '../wire';
+import { ed25519PrivateKey, type KeyPair } from '../auth/keys';
+import { identityRenewalProof, signPossession, signRequest } from '../auth/signing';
+import {
+  ROUTES,
+  type ConnectionEventsRequest,
+  type EndpointsRequest,
+  type EnrollRequest,
+  type EnrollResponse,
+  type ErrorBody,
+  type FactsRequest,
+  type IdentityRenewRequest,
+  type NodeKeyState,
+  type TelemetryRequest,
+  type TelemetryResponse,
+  type WgKeyRotateRequest,
+  type WgKeyRotationReason,
+} from '../wire';
 import { SseParser, type SseEvent } from './sse-parser';
 import type { RelayOffer } from '../netmap/types';
 
@@ -83,6 +98,35 @@ export class ControllerClient {
     return this.request<TelemetryResponse>('POST', ROUTES.telemetry, batch, true);
   }
 
+  /** The node id requests are signed as; null before enrolment. */
+  get nodeId(): string | null {
+    return this.signer?.nodeId ?? null;
+  }
+
+  /** getKeyState asks what the controller holds about this node's keys, signed with `key` (default: the current identity). */
+  getKeyState(key?: KeyObject, timeoutMs = this.timeoutMs): Promise<NodeKeyState> {
+    return this.request<NodeKeyState>('GET', ROUTES.nodeKeys, undefined, true, timeoutMs, key);
+  }
+
+  /** registerWgKey registers a rotated WireGuard public key; a short timeout, since the device waits on it. */
+  registerWgKey(wgKey: string, reason: WgKeyRotationReason, timeoutMs = 5_000): Promise<NodeKeyState> {
+    const body: WgKeyRotateRequest = { wgKey, reason };
+    return this.request<NodeKeyState>('POST', ROUTES.nodeWgKey, body, true, timeoutMs);
+  }
+
+  /**
+   * renewIdentity offers `next` as this node's identity key, signed with the current one and with
+   * proof made by `next`; currentPublicKey is the identity key the controller holds now.
+   */
+  renewIdentity(currentPublicKey: string, next: KeyPair): Promise<NodeKeyState> {
+    if (!this.signer) throw errors.usage('this node is not enrolled yet: enroll with an auth key before calling the controller');
+    const body: IdentityRenewRequest = {
+      identityKey: next.publicKey,
+      proof: identityRenewalProof(ed25519PrivateKey(next), this.signer.nodeId, currentPublicKey, next.publicKey),
+    };
+    return this.request<NodeKeyState>('POST', ROUTES.nodeIdentity, body, true);
+  }
+
   /**
    * getRaw GETs a signed node route and returns the answer as bytes, whatever its status (for
    * plugins: policy bundles and the like). Rejects only when the controller cannot be reached.
@@ -101,21 +145,24 @@ export class ControllerClient {
     }
   }
 
-  private headers(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject): Record<string, string> {
+  private headers(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, key?: KeyObject): Record<string, string> {
     const h: Record<string, string> = {};
     if (raw !== '') h['content-type'] = 'application/json';
     if (typeof signed === 'object') {
       Object.assign(h, signPossession(signed, method, pathAndQuery, raw));
     } else if (signed) {
       if (!this.signer) throw errors.usage('this node is not enrolled yet: enroll with an auth key before calling the controller');
-      Object.assign(h, signRequest(this.signer.key, this.signer.nodeId, method, pathAndQuery, raw));
+      Object.assign(h, signRequest(key ?? this.signer.key, this.signer.nodeId, method, pathAndQuery, raw));
     }
     return h;
   }
 
-  /** signed: true signs as the enrolled node, a key proves possession of it (enrolment), false sends unsigned. */
-  private async send(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, signal: AbortSignal): Promise<Response> {
-    const headers = this.headers(method, pathAndQuery, raw, signed);
+  /**
+   * signed: true signs as the enrolled node (with `key` instead of its identity key when given), a
+   * key proves possession of it (enrolment), false sends unsigned.
+   */
+  private async send(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, signal: AbortSignal, key?: KeyObject): Promise<Response> {
+    const headers = this.headers(method, pathAndQuery, raw, signed, key);
     let res: Response;
     try {
       res = await this.fetchFn(this.url + pathAndQuery, { method, headers, body: raw === '' ? undefined : raw, signal });
@@ -126,10 +173,10 @@ export class ControllerClient {
     return res;
   }
 
-  private async request<T>(method: string, route: string, body: unknown, signed: boolean | KeyObject): Promise<T> {
+  private async request<T>(method: string, route: string, body: unknown, signed: boolean | KeyObject, timeoutMs = this.timeoutMs, key?: KeyObject): Promise<T> {
     const raw = body === undefined ? '' : JSON.stringify(body);
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    const res = await this.send(method, route, raw, signed, signal);
+    const signal = AbortSignal.timeout(timeoutMs);
+    const res = await this.send(method, route, raw, signed, signal, key);
     let text: string;
     try {
       text = await res.text();

@@ -23,6 +23,18 @@ export interface NodeIdentity {
   enrolledAt: number | null;
   /** Unix ms when the WireGuard key pair was generated; null for identities written before it was recorded. */
   wgKeyCreatedAt?: number | null;
+  /**
+   * A WireGuard key pair made for a rotation that the controller has not confirmed yet (the device
+   * may already use it). After a crash, the key the controller holds decides which pair stays.
+   */
+  pendingWg?: PendingWgKey | null;
+  /** A new identity key pair offered in a renewal the controller has not confirmed yet. */
+  pendingIdentity?: KeyPair | null;
+}
+
+export interface PendingWgKey extends KeyPair {
+  createdAt: number;
+  reason: 'scheduled' | 'requested';
 }
 
 export const IDENTITY_FILE = 'identity.json';
@@ -70,7 +82,19 @@ export async function loadIdentity(stateDir: string): Promise<NodeIdentity | nul
     addresses: addr && typeof addr.ipv4 === 'string' && typeof addr.ipv6 === 'string' ? { ipv4: addr.ipv4, ipv6: addr.ipv6 } : null,
     enrolledAt: typeof raw.enrolledAt === 'number' ? raw.enrolledAt : null,
     wgKeyCreatedAt: typeof raw.wgKeyCreatedAt === 'number' ? raw.wgKeyCreatedAt : null,
+    // Present only while a rotation or renewal is unsettled.
+    ...(raw.pendingWg != null ? { pendingWg: checkPendingWg(file, raw.pendingWg) } : {}),
+    ...(raw.pendingIdentity != null ? { pendingIdentity: checkPair(file, 'pendingIdentity', raw.pendingIdentity) } : {}),
   };
+}
+
+function checkPendingWg(file: string, v: unknown): PendingWgKey {
+  const pair = checkPair(file, 'pendingWg', v);
+  const o = v as { createdAt?: unknown; reason?: unknown };
+  if (typeof o.createdAt !== 'number' || (o.reason !== 'scheduled' && o.reason !== 'requested')) {
+    throw errors.configInvalid(file, 'pendingWg must hold createdAt (Unix ms) and reason (scheduled or requested); move the file away to start as a new node');
+  }
+  return { ...pair, createdAt: o.createdAt, reason: o.reason };
 }
 
 /** saveIdentity writes identity.json atomically with mode 0600 (it holds private keys). */

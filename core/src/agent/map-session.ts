@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, TrellisError } from '../errors';
 import { applyMapResponse, MapDeltaMismatch } from '../netmap/delta';
 import type { MapResponse, NetworkMapData } from '../netmap/types';
+import type { NodeKeyState } from '../wire';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
 import type { MapCache } from './map-cache';
 import { invalidMap } from './map-cache';
@@ -18,14 +19,16 @@ export interface MapSessionOptions {
   log: Logger;
   /** Called with every newly applied map, after it was persisted. */
   onMap: (map: NetworkMapData) => void;
-  /** Called once when the controller answers NODE_REVOKED or NODE_EXPIRED; the session has stopped. */
+  /** Called once when the controller answers NODE_REVOKED, NODE_EXPIRED or IDENTITY_EXPIRED; the session has stopped. */
   onRevoked?: (err: TrellisError) => Promise<void> | void;
   /** Called when the connection state changes. */
   onConnection?: (connected: boolean, lastError: string | null) => void;
+  /** Called with the node's NodeKeyState (`event: key`): first on each connection, then on each change. */
+  onKeyState?: (state: NodeKeyState) => void;
   backoff?: BackoffOptions;
 }
 
-const TERMINAL = new Set<string>([ErrorCode.NODE_REVOKED, ErrorCode.NODE_EXPIRED]);
+const TERMINAL = new Set<string>([ErrorCode.NODE_REVOKED, ErrorCode.NODE_EXPIRED, ErrorCode.IDENTITY_EXPIRED]);
 
 /**
  * MapSession keeps this node's NetworkMap current: it follows the controller's map stream,
@@ -120,6 +123,10 @@ export class MapSession {
         for await (const ev of stream) {
           if (signal.aborted) break;
           this.setConnected(true, null);
+          if (ev.event === 'key') {
+            this.keyEvent(ev.data);
+            continue;
+          }
           if (ev.event !== 'map') continue;
           try {
             await this.apply(JSON.parse(ev.data) as MapResponse);
@@ -149,6 +156,25 @@ export class MapSession {
       // One immediate retry after a failed response; anything else (or repeated failures) backs off.
       if (resync && resyncs <= 1) continue;
       await sleep(this.backoff.next(), signal);
+    }
+  }
+
+  private keyEvent(data: string): void {
+    let state: NodeKeyState;
+    try {
+      state = JSON.parse(data) as NodeKeyState;
+    } catch {
+      this.opts.log.warn('the controller sent a key event that is not JSON; ignored');
+      return;
+    }
+    if (typeof state?.wgKey !== 'string' || typeof state.rotationDueAt !== 'number') {
+      this.opts.log.warn('the controller sent a key event without wgKey and rotationDueAt; ignored');
+      return;
+    }
+    try {
+      this.opts.onKeyState?.(state);
+    } catch (err) {
+      this.opts.log.error({ err }, 'key state handler failed');
     }
   }
 

@@ -191,4 +191,41 @@ describe('Reconfigurer', () => {
     expect(device.maxActive).toBe(1);
     expect(device.calls.at(-1)!.next.peers).toEqual([]);
   });
+
+  it('setPrivateKey rewrites the key with the same peers through the same loop, and says whether the device took it', async () => {
+    const device = new SlowDevice(10);
+    const r = new Reconfigurer({ device, hooks: noHooks, link: fakeLink(), privateKey: key('P'), listenPort: 1, prefs: DEFAULT_PREFS, log });
+    await r.schedule(mapV(1, [peer('b', 2)]));
+    const peers = device.calls[0].next.peers;
+    expect(await r.setPrivateKey(key('Q'))).toBe(true);
+    expect(device.calls).toHaveLength(2);
+    expect(device.calls[1].next).toEqual({ privateKey: key('Q'), listenPort: 1, peers });
+    expect(device.calls[1].prev?.privateKey).toBe(key('P'));
+    // Later maps keep the new key.
+    await r.schedule(mapV(2, [peer('b', 2), peer('c', 3)]));
+    expect(device.calls[2].next.privateKey).toBe(key('Q'));
+    device.failNext = true;
+    expect(await r.setPrivateKey(key('R'))).toBe(false);
+    expect(r.lastWritten).toBeNull();
+  });
+
+  it('a key change never replaces a newer waiting map: the map is written with the new key', async () => {
+    const device = new SlowDevice(30);
+    const r = new Reconfigurer({ device, hooks: noHooks, link: fakeLink(), privateKey: key('P'), listenPort: 1, prefs: DEFAULT_PREFS, log });
+    void r.schedule(mapV(1, [peer('b', 2)]));
+    await new Promise((res) => setTimeout(res, 5)); // map 1 is being written
+    void r.schedule(mapV(2, [peer('b', 2), peer('c', 3)]));
+    expect(await r.setPrivateKey(key('Q'))).toBe(true);
+    expect(device.calls.map((c) => [c.next.privateKey, c.next.peers.length])).toEqual([
+      [key('P'), 1],
+      [key('Q'), 2],
+    ]);
+  });
+
+  it('setPrivateKey before any map writes the key alone', async () => {
+    const device = new SlowDevice(1);
+    const r = new Reconfigurer({ device, hooks: noHooks, link: fakeLink(), privateKey: key('P'), listenPort: 7, prefs: DEFAULT_PREFS, log });
+    expect(await r.setPrivateKey(key('Q'))).toBe(true);
+    expect(device.calls.map((c) => c.next)).toEqual([{ privateKey: key('Q'), listenPort: 7, peers: [] }]);
+  });
 });

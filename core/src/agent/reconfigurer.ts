@@ -34,8 +34,11 @@ export interface ReconfigurerOptions {
   now?: () => number;
 }
 
+/** A queued job: apply a map, remove every peer (revocation), or write a new private key alone. */
+type Job = { kind: 'map'; map: NetworkMap } | { kind: 'clear' } | { kind: 'key' };
+
 interface Pending {
-  map: NetworkMap | null;
+  job: Job;
   source: MapSource;
   waiters: Array<() => void>;
 }
@@ -55,9 +58,13 @@ export class Reconfigurer {
   private _lastError: string | null = null;
   private _applies = 0;
   private readonly now: () => number;
+  private privateKey: string;
+  /** The last map applied (successfully or not), so a key change can write it again with the new key. */
+  private lastMap: { map: NetworkMap; source: MapSource } | null = null;
 
   constructor(private readonly opts: ReconfigurerOptions) {
     this.now = opts.now ?? Date.now;
+    this.privateKey = opts.privateKey;
   }
 
   /** The config last written to the device; null when unknown. */
@@ -80,12 +87,28 @@ export class Reconfigurer {
    * applied or failed. Never rejects.
    */
   schedule(map: NetworkMap, source: MapSource = 'controller'): Promise<void> {
-    return this.enqueue(map, source);
+    return this.enqueue({ kind: 'map', map }, source);
   }
 
   /** clearPeers removes every peer from the device (revocation), through the same loop. */
   clearPeers(): Promise<void> {
-    return this.enqueue(null, 'controller');
+    return this.enqueue({ kind: 'clear' }, 'controller');
+  }
+
+  /** preparePrivateKey sets the key the next apply writes, writing nothing now (the device may not be up yet). */
+  preparePrivateKey(key: string): void {
+    this.privateKey = key;
+  }
+
+  /**
+   * setPrivateKey makes key the device's private key, through the same loop, keeping every peer
+   * (wireguard-go keeps them and only renegotiates sessions). Resolves true once the device holds
+   * it, false when the write failed (the next apply retries it).
+   */
+  async setPrivateKey(key: string): Promise<boolean> {
+    this.privateKey = key;
+    await this.enqueue({ kind: 'key' }, this.lastMap?.source ?? 'controller');
+    return this.written?.privateKey === key;
   }
 
   /** idle resolves when nothing is running or pending. */
@@ -93,14 +116,17 @@ export class Reconfigurer {
     while (this.running) await this.running;
   }
 
-  private enqueue(map: NetworkMap | null, source: MapSource): Promise<void> {
+  private enqueue(job: Job, source: MapSource): Promise<void> {
     return new Promise<void>((resolve) => {
       if (this.pending) {
-        this.pending.map = map;
-        this.pending.source = source;
+        // Any waiting job writes the current private key, so a key job never replaces it.
+        if (job.kind !== 'key') {
+          this.pending.job = job;
+          this.pending.source = source;
+        }
         this.pending.waiters.push(resolve);
       } else {
-        this.pending = { map, source, waiters: [resolve] };
+        this.pending = { job, source, waiters: [resolve] };
       }
       if (!this.running) this.running = this.drain();
     });
@@ -113,8 +139,9 @@ export class Reconfigurer {
         const job = this.pending;
         this.pending = null;
         try {
-          if (job.map) await this.applyOne(job.map, job.source);
-          else await this.clearOne();
+          if (job.job.kind === 'map') await this.applyOne(job.job.map, job.source);
+          else if (job.job.kind === 'clear') await this.clearOne();
+          else await this.writeKey();
         } finally {
           for (const w of job.waiters) w();
         }
@@ -125,9 +152,23 @@ export class Reconfigurer {
     }
   }
 
+  /** writeKey writes the current private key: with the last map's peers, or alone when none was applied. */
+  private async writeKey(): Promise<void> {
+    if (this.lastMap) return this.applyOne(this.lastMap.map, this.lastMap.source);
+    const next: WgConfig = { privateKey: this.privateKey, listenPort: this.opts.listenPort, peers: this.written?.peers ?? [] };
+    try {
+      await this.opts.device.reconfigure(next, this.written);
+      this.written = next;
+    } catch (err) {
+      this.written = null;
+      this.opts.log.error({ err }, 'could not write the new private key to the device');
+    }
+  }
+
   private async clearOne(): Promise<void> {
+    this.lastMap = null;
     const empty: WgConfig = {
-      privateKey: this.opts.privateKey,
+      privateKey: this.privateKey,
       listenPort: this.opts.listenPort,
       peers: [],
     };
@@ -145,9 +186,10 @@ export class Reconfigurer {
     const { device, hooks, link, log, prefs } = this.opts;
     const started = process.hrtime.bigint();
     this._applies++;
+    this.lastMap = { map, source };
     let result: ReconfigureResult;
     try {
-      const base = toWgConfig(map, prefs, this.opts.privateKey, this.opts.listenPort);
+      const base = toWgConfig(map, prefs, this.privateKey, this.opts.listenPort);
       let next = base;
       try {
         const transformed = await hooks.runSequential('transformWgConfig', base, map);

@@ -14,6 +14,8 @@ import { keysCreateCommand } from './commands/keys-create-command';
 import { keysListCommand } from './commands/keys-list-command';
 import { keysRevokeCommand } from './commands/keys-revoke-command';
 import { auditCommand, auditVerifyCommand } from './commands/audit-commands';
+import { keysRotateCommand } from './commands/keys-rotate-command';
+import { nodesExpireCommand } from './commands/nodes-expire-command';
 import { labAddCommand } from './commands/lab-add-command';
 import { labDemoCommand } from './commands/lab-demo-command';
 import { labDownCommand } from './commands/lab-down-command';
@@ -45,9 +47,11 @@ export const COMMANDS: Command[] = [
   keysCreateCommand,
   keysListCommand,
   keysRevokeCommand,
+  keysRotateCommand,
   nodesCommand,
   nodesRevokeCommand,
   nodesApproveCommand,
+  nodesExpireCommand,
   usersAddCommand,
   usersListCommand,
   usersRemoveCommand,
@@ -79,7 +83,7 @@ export const COMMANDS: Command[] = [
 ];
 
 const GROUPS: Record<string, string> = {
-  keys: 'manage auth keys',
+  keys: 'manage auth keys, and rotate nodes\' WireGuard keys',
   audit: 'the hash-chained audit log: read, follow, verify',
   users: 'manage users (owners of nodes and keys)',
   groups: 'manage groups of users, for access rules',

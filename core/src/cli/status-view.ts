@@ -7,7 +7,7 @@ import type { StatusPlace } from '../api/status-text';
 import type { AgentStatus } from '../wire';
 import type { WgDeviceInfo } from '../wg/types';
 import { describeOffloads } from '../wg/tun-offloads';
-import { formatAgo, formatBytes, formatLoss, formatMicros } from '../text/human-format';
+import { formatAgo, formatBytes, formatDuration, formatLoss, formatMicros } from '../text/human-format';
 import { renderTable } from '../text/text-table';
 
 export function renderAgentStatus(s: AgentStatus, now: number): string {
@@ -24,7 +24,7 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   out += `interface   ${s.node.iface}, port ${s.node.listenPort}\n`;
   if (s.device) out += renderDeviceLines(s.device);
   out += `addresses   ${addr}\n`;
-  out += `key         ${s.node.wgKey}\n`;
+  out += renderKeyLines(s, now);
   out += `map         ${mapLine}\n`;
   out += `controller  ${ctl}\n`;
   out += renderPostureSection(s);
@@ -47,6 +47,30 @@ export function renderDeviceLines(d: WgDeviceInfo): string {
   let out = `device      ${describeDeviceBuild(d)}, ${where}\n`;
   out += `offloads    ${describeOffloads(d.offloads)}\n`;
   if (d.fallback) out += `            fallback: ${d.fallback}\n`;
+  return out;
+}
+
+/**
+ * renderKeyLines is the WireGuard key with its age and next rotation, and the identity credential
+ * with its expiry and renewal, as far as the agent knows them.
+ */
+export function renderKeyLines(s: AgentStatus, now: number): string {
+  const k = s.keys;
+  if (!k) return `key         ${s.node.wgKey}\n`;
+  const facts: string[] = [];
+  if (k.wgKeyCreatedAt !== null) facts.push(`age ${formatDuration(now - k.wgKeyCreatedAt)}`);
+  if (k.rotating) facts.push('rotating now');
+  else if (k.rotateRequested) facts.push('rotation requested');
+  else if (k.nextRotationAt !== null) facts.push(k.nextRotationAt <= now ? 'rotation due now' : `next rotation in ${formatDuration(k.nextRotationAt - now)}`);
+  if (k.rotationIntervalMs !== null) facts.push(`every ${formatDuration(k.rotationIntervalMs)}`);
+  let out = `key         ${s.node.wgKey}${facts.length ? ` (${facts.join(', ')})` : ''}\n`;
+  const last = k.lastRotation;
+  if (last?.outcome === 'failed') out += `            last rotation failed ${formatAgo(last.at, now)}: ${last.error ?? 'unknown error'}\n`;
+  if (k.identityExpiresAt !== null) {
+    const renew = k.nextRenewalAt === null ? '' : k.nextRenewalAt <= now ? ', renewing now' : `, renews in ${formatDuration(k.nextRenewalAt - now)}`;
+    out += `identity    expires in ${formatDuration(k.identityExpiresAt - now)}${renew}\n`;
+    if (k.lastRenewal?.outcome === 'failed') out += `            last renewal failed ${formatAgo(k.lastRenewal.at, now)}: ${k.lastRenewal.error ?? 'unknown error'}\n`;
+  }
   return out;
 }
 

@@ -20,6 +20,25 @@ export interface PeerStatus {
   probe: PeerProbeStats | null;
 }
 
+/** AgentKeyStatus is the key lifecycle as the agent sees it: `trellis status` shows it. */
+export interface AgentKeyStatus {
+  /** Unix ms the controller registered the WireGuard key in use; null before it said. */
+  wgKeyCreatedAt: number | null;
+  /** The node's rotation interval, ms, as the controller set it; null before it said. */
+  rotationIntervalMs: number | null;
+  /** When the next rotation runs (a requested one: now); null before the controller said. */
+  nextRotationAt: number | null;
+  /** An admin asked for a rotation that has not happened yet. */
+  rotateRequested: boolean;
+  /** A rotation is running now. */
+  rotating: boolean;
+  lastRotation: { at: number; reason: string; outcome: 'rotated' | 'failed'; registrationMs?: number; error?: string } | null;
+  /** Unix ms the identity credential lapses unless renewed; null for no lifetime or before the controller said. */
+  identityExpiresAt: number | null;
+  nextRenewalAt: number | null;
+  lastRenewal: { at: number; outcome: 'renewed' | 'failed'; error?: string } | null;
+}
+
 export interface AgentStatus {
   node: {
     id: string | null;
@@ -46,6 +65,8 @@ export interface AgentStatus {
   extensions: Record<string, unknown>;
   /** What plugins print in `trellis status` (AgentAccess.registerStatusText), in plugin setup order. */
   statusText?: StatusText[];
+  /** The key lifecycle; absent from agents older than key rotation. */
+  keys?: AgentKeyStatus;
 }
 
 /** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */

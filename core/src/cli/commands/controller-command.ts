@@ -1,4 +1,5 @@
 import type { startController as Start } from '../../controller/controller';
+import { ErrorCode, TrellisError } from '../../errors';
 import { createLogger } from '../../log/logger';
 import { waitForAbort, type CliIO } from '../cli-io';
 import type { Command } from '../command';
@@ -88,6 +89,10 @@ Flags:
       requireApproval,
       stun,
       log: createLogger('controller'),
+    }).catch((err: unknown) => {
+      // A bad config file is bad input: one line, exit 2, and the controller never started.
+      if (err instanceof TrellisError && err.code === ErrorCode.CONFIG_INVALID) throw new UsageError(err.message, NAME);
+      throw err;
     });
     const stunAt = handle.stun?.addresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)) ?? [];
     io.stdout(`trellis controller listening on ${handle.url}${stunAt.length ? `, STUN on udp ${stunAt.join(', ')}` : ''}\n`);

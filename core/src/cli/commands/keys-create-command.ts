@@ -13,7 +13,7 @@ const NAME = 'keys create';
 export const keysCreateCommand: Command = {
   name: NAME,
   summary: 'create an auth key for enrolling nodes',
-  help: `Usage: trellis keys create [--tags a,b] [--user u] [--reusable] [--ttl 1h] [--json]
+  help: `Usage: trellis keys create [--tags a,b] [--user u] [--reusable] [--ttl 1h] [--key-expiry 90d] [--json]
 
 Creates an auth key. The key is printed once; the controller keeps only its hash.
 
@@ -22,6 +22,8 @@ Flags:
   --user <name>    user the nodes belong to
   --reusable       allow many enrollments (default: one-time)
   --ttl <dur>      how long the key stays valid: 30m, 1h, 3600s, 7d (default 1h)
+  --key-expiry <dur>  nodes enrolled with it expire this long after enrolling and must enroll
+                   again (default: controller.settings.keyExpiry by tag, else never)
   --json           print the key as JSON
   -h, --help       show this help
 
@@ -35,6 +37,7 @@ ${ADMIN_FLAG_HELP}`,
         user: { type: 'string' },
         reusable: { type: 'boolean' },
         ttl: { type: 'string' },
+        'key-expiry': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -51,6 +54,9 @@ ${ADMIN_FLAG_HELP}`,
     }
     if (values.ttl !== undefined) {
       body.ttlSeconds = Math.round(parseDurationInRange('--ttl', values.ttl, NAME, 1000, 365 * 86_400_000) / 1000);
+    }
+    if (values['key-expiry'] !== undefined) {
+      body.nodeTtlSeconds = Math.round(parseDurationInRange('--key-expiry', values['key-expiry'], NAME, 60_000, 3650 * 86_400_000) / 1000);
     }
     const admin = resolveAdminTarget(values, io.env, NAME);
     const key = await admin.request<CreateKeyResponse>('POST', ROUTES.adminKeys, body);

@@ -3,7 +3,7 @@
  * repository per aggregate over one connection. Each public method is one transaction; a method
  * that touches several aggregates (enrollment, removing a user) runs their Sync steps inside it.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
@@ -64,6 +64,8 @@ export class SqliteStore implements Store {
     const pool = new AddressPool(opts.ipv4Cidr, opts.ipv6Prefix);
     this.overlay = { ipv4Cidr: pool.ipv4Cidr, ipv6Prefix: pool.ipv6Prefix };
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    // The data dir holds the admin token and the database: nobody else reads it.
+    if ((statSync(opts.dataDir).mode & 0o077) !== 0) chmodSync(opts.dataDir, 0o700);
     this.path = join(opts.dataDir, 'trellis.db');
     const db = (this.db = new Database(this.path));
     this.audit = new SqliteAuditRepository(db, { signer: opts.auditSigner, checkpointEvery: opts.auditCheckpointEvery });
