@@ -30,6 +30,7 @@ export const ErrorCode = {
   NODE_NOT_LIVE: 'TRELLIS_ERR_NODE_NOT_LIVE',
   KEY_REVOKED: 'TRELLIS_ERR_KEY_REVOKED',
   KEY_RETIRED: 'TRELLIS_ERR_KEY_RETIRED',
+  ROTATION_BUSY: 'TRELLIS_ERR_ROTATION_BUSY',
   ADMIN_UNAUTHORIZED: 'TRELLIS_ERR_ADMIN_UNAUTHORIZED',
   CONFIG_INVALID: 'TRELLIS_ERR_CONFIG_INVALID',
   CONTROLLER_UNREACHABLE: 'TRELLIS_ERR_CONTROLLER_UNREACHABLE',
@@ -109,6 +110,11 @@ export const errors = {
     e(
       ErrorCode.KEY_REVOKED,
       `this ${kind} key belonged to node "${owner}", which was revoked; a revoked node's keys never enroll again: start the agent with an empty state dir (new keys) and a new auth key`,
+    ),
+  rotationBusy: (name: string, retryAfterMs: number) =>
+    e(
+      ErrorCode.ROTATION_BUSY,
+      `a peer of node "${name}" is rotating its WireGuard key; rotate again in ${Math.ceil(retryAfterMs / 100) / 10} s (two peers switching at once would drop the packets waiting between them)`,
     ),
   keyRetired: (kind: 'WireGuard' | 'identity', owner: string) =>
     e(ErrorCode.KEY_RETIRED, `this ${kind} key was replaced by a rotation of node "${owner}" and is never used again; generate a new key`),

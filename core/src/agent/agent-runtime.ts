@@ -157,6 +157,7 @@ export class AgentRuntime {
     this.rotator = new WgKeyRotator({
       identity: d.identity,
       setDeviceKey: (key) => this.reconf.setPrivateKey(key),
+      lease: () => d.client.leaseWgRotation(),
       register: (wgKey, reason) => d.client.registerWgKey(wgKey, reason),
       fetchState: () => d.client.getKeyState(undefined, 5_000),
       connected: () => this.session.connected,

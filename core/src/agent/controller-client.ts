@@ -14,6 +14,7 @@ import {
   type NodeKeyState,
   type TelemetryRequest,
   type TelemetryResponse,
+  type WgKeyLeaseResponse,
   type WgKeyRotateRequest,
   type WgKeyRotationReason,
 } from '../wire';
@@ -106,6 +107,11 @@ export class ControllerClient {
   /** getKeyState asks what the controller holds about this node's keys, signed with `key` (default: the current identity). */
   getKeyState(key?: KeyObject, timeoutMs = this.timeoutMs): Promise<NodeKeyState> {
     return this.request<NodeKeyState>('GET', ROUTES.nodeKeys, undefined, true, timeoutMs, key);
+  }
+
+  /** leaseWgRotation asks to rotate now; a peer rotating makes it a ControllerRequestError ROTATION_BUSY. */
+  leaseWgRotation(timeoutMs = 5_000): Promise<WgKeyLeaseResponse> {
+    return this.request<WgKeyLeaseResponse>('POST', ROUTES.nodeWgKeyLease, undefined, true, timeoutMs);
   }
 
   /** registerWgKey registers a rotated WireGuard public key; a short timeout, since the device waits on it. */

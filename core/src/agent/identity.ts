@@ -100,7 +100,10 @@ function checkPendingWg(file: string, v: unknown): PendingWgKey {
 /** saveIdentity writes identity.json atomically with mode 0600 (it holds private keys). */
 export async function saveIdentity(stateDir: string, id: NodeIdentity): Promise<void> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(identityPath(stateDir), JSON.stringify(id, null, 2) + '\n', 0o600);
+  // Pending pairs are written only while a rotation or renewal is unsettled.
+  const { pendingWg, pendingIdentity, ...rest } = id;
+  const doc = { ...rest, ...(pendingWg ? { pendingWg } : {}), ...(pendingIdentity ? { pendingIdentity } : {}) };
+  await writeFileAtomic(identityPath(stateDir), JSON.stringify(doc, null, 2) + '\n', 0o600);
 }
 
 /** newIdentity makes fresh key pairs for a node that is not enrolled yet. */

@@ -18,6 +18,8 @@ class FakeController {
   wgKey: string;
   createdAt = 1000;
   answer: 'ok' | 'refuse' | 'lose-after-store' | 'unreachable' = 'ok';
+  busy = false;
+  leases = 0;
   reachable = true;
   registered: Array<{ wgKey: string; reason: WgKeyRotationReason }> = [];
   constructor(
@@ -40,6 +42,11 @@ class FakeController {
       expiresAt: null,
       ...over,
     };
+  }
+  async lease(): Promise<{ until: number }> {
+    this.leases++;
+    if (this.busy) throw new ControllerRequestError('TRELLIS_ERR_ROTATION_BUSY', 'a peer of node "a" is rotating its WireGuard key; rotate again in 0.8 s', 409);
+    return { until: Date.now() + 10_000 };
   }
   async register(wgKey: string, reason: WgKeyRotationReason): Promise<NodeKeyState> {
     this.registered.push({ wgKey, reason });
@@ -92,6 +99,10 @@ async function setup(over: Partial<NodeIdentity> = {}) {
       order.push('device');
       return device.set(k);
     },
+    lease: async () => {
+      order.push('lease');
+      return ctl.lease();
+    },
     register: async (k, r) => {
       order.push(`register (pending on disk: ${(await loadIdentity(dir))?.pendingWg?.publicKey === k})`);
       return ctl.register(k, r);
@@ -110,7 +121,7 @@ describe('WgKeyRotator', () => {
     const t = await setup();
     const rec = await t.rotator.rotate('requested');
     expect(rec).toMatchObject({ outcome: 'rotated', reason: 'requested' });
-    expect(t.order).toEqual(['device', 'register (pending on disk: true)']);
+    expect(t.order).toEqual(['lease', 'device', 'register (pending on disk: true)']);
     const saved = (await loadIdentity(dir))!;
     expect(saved.wg.publicKey).toBe(t.ctl.wgKey);
     expect(saved.wg.publicKey).not.toBe(t.id.wg.publicKey);
@@ -201,6 +212,7 @@ describe('WgKeyRotator', () => {
     const r = new WgKeyRotator({
       identity: t.identity,
       setDeviceKey: async () => true,
+      lease: () => t.ctl.lease(),
       register: (k, why) => t.ctl.register(k, why),
       fetchState: () => t.ctl.fetch(),
       connected: () => true,
@@ -221,6 +233,22 @@ describe('WgKeyRotator', () => {
     expect(await t.rotator.rotate('requested')).toBeNull();
     expect(t.device.writes).toEqual([]);
     expect(t.ctl.registered).toEqual([]);
+    t.rotator.stop();
+  });
+
+  it('while a peer rotates, waits its turn without touching the device, then rotates', async () => {
+    const t = await setup();
+    t.ctl.busy = true;
+    t.rotator.onKeyState(t.ctl.state({ rotateRequestedAt: Date.now() }));
+    for (let i = 0; i < 100 && t.ctl.leases === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(t.device.writes).toEqual([]);
+    expect(t.rotator.last).toBeNull();
+    const retry = t.rotator.nextRotationAt! - Date.now();
+    expect(retry).toBeGreaterThan(300);
+    expect(retry).toBeLessThanOrEqual(1400);
+    t.ctl.busy = false;
+    for (let i = 0; i < 300 && t.ctl.registered.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(t.ctl.registered.map((r) => r.reason)).toEqual(['requested']);
     t.rotator.stop();
   });
 });

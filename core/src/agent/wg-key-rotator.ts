@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { generateWgKeyPair } from '../auth/keys';
+import { ErrorCode } from '../errors';
 import type { NodeKeyState, WgKeyRotationReason } from '../wire';
 import { isRefusal } from './controller-client';
 import type { IdentityState } from './identity-state';
@@ -21,6 +22,8 @@ export interface WgKeyRotatorDeps {
   identity: IdentityState;
   /** Write a private key to the device (Reconfigurer.setPrivateKey); false when the write failed. */
   setDeviceKey(privateKey: string): Promise<boolean>;
+  /** Ask the controller for a short lease to rotate now (refused while a peer rotates). */
+  lease(): Promise<unknown>;
   /** Register the public half with the controller. */
   register(wgKey: string, reason: WgKeyRotationReason): Promise<NodeKeyState>;
   /** What the controller holds now (after an answer was lost). */
@@ -48,6 +51,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const JITTER_SHARE = 0.05;
 const MAX_JITTER_MS = 3_600_000;
 const RETRY_MIN_MS = 5_000;
+/** A peer is rotating: try again after this much plus up to the same again at random. */
+const BUSY_RETRY_MS = 700;
 const RETRY_MAX_MS = 600_000;
 
 export class WgKeyRotator {
@@ -194,6 +199,17 @@ export class WgKeyRotator {
         return null;
       }
       if (identity.get().pendingWg || identity.get().wg.publicKey !== id.wg.publicKey) return null;
+    }
+    try {
+      await this.d.lease();
+    } catch (err) {
+      if (isRefusal(err) && err.code === ErrorCode.ROTATION_BUSY) {
+        // Not a failure: a peer is between keys right now. Go right after it, at a random moment.
+        this.retryAt = this.now() + BUSY_RETRY_MS + Math.floor(this.random() * BUSY_RETRY_MS);
+        log.debug('a peer is rotating its WireGuard key; trying again shortly');
+        return null;
+      }
+      return this.failed(reason, this.now(), `the controller gave no rotation lease: ${(err as Error).message}`);
     }
     const old = id.wg;
     const next = { ...generateWgKeyPair(), createdAt: this.now(), reason };

@@ -240,6 +240,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
         presence.forget(nodeId);
       },
       isOnline: (nodeId) => presence.isOnline(nodeId),
+      peersOf: (nodeId) => mapStreamer.currentMap(nodeId)?.peers.map((p) => p.id) ?? [],
       reevaluatePosture: async (node, facts) => {
         await postureDecider.decide(node, facts, null, `controller:key rotation of ${node.name}`);
       },

@@ -28,6 +28,7 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.NODE_NOT_LIVE]: 409,
   [ErrorCode.KEY_REVOKED]: 409,
   [ErrorCode.KEY_RETIRED]: 409,
+  [ErrorCode.ROTATION_BUSY]: 409,
   [ErrorCode.ADMIN_UNAUTHORIZED]: 401,
   [ErrorCode.ALREADY_EXISTS]: 409,
   [ErrorCode.POLICY_ENGINE_MISSING]: 409,

@@ -10,6 +10,7 @@ import {
   type NodeKeyState,
   type RotateKeysRequest,
   type RotateKeysResponse,
+  type WgKeyLeaseResponse,
   type WgKeyRotateRequest,
 } from '../wire';
 import { emptyQuery, expireBody, identityRenewBody, revokeParams, rotateKeysBody, wgKeyRotateBody } from './schemas';
@@ -29,6 +30,10 @@ export function registerNodeKeyRoutes(app: FastifyInstance, s: ControllerService
     const body = request.body as WgKeyRotateRequest;
     return s.keys.rotateWgKey(request.node!, body.wgKey, body.reason);
   });
+
+  app.post(ROUTES.nodeWgKeyLease, { ...limits, preValidation: [preValidation, nullBody], schema: { body: { type: 'null' }, querystring: emptyQuery } }, async (request): Promise<WgKeyLeaseResponse> =>
+    s.keys.lease(request.node!),
+  );
 
   app.post(ROUTES.nodeIdentity, { ...limits, schema: { body: identityRenewBody, querystring: emptyQuery } }, async (request): Promise<NodeKeyState> => {
     const body = request.body as IdentityRenewRequest;

@@ -190,6 +190,26 @@ describe('WireGuard key rotation', () => {
   });
 });
 
+describe('rotation leases', () => {
+  it('one peer rotates at a time: a peer\'s lease holds until a second after its registration', async () => {
+    const c = await start();
+    const a = makeNode('a');
+    const b = makeNode('b');
+    await enroll(c, a);
+    await enroll(c, b);
+    expect((await signed(c, a, 'POST', '/v1/node/keys/wireguard/lease')).status).toBe(200);
+    const busy = await signed(c, b, 'POST', '/v1/node/keys/wireguard/lease');
+    expect([busy.status, codeOf(busy)]).toEqual([409, 'TRELLIS_ERR_ROTATION_BUSY']);
+    expect(busy.json().error).toMatchObject({ message: expect.stringContaining('a peer of node "b" is rotating its WireGuard key; rotate again in') });
+    expect((await signed(c, a, 'POST', '/v1/node/keys/wireguard', { wgKey: generateWgKeyPair().publicKey, reason: 'scheduled' })).status).toBe(200);
+    expect((await signed(c, b, 'POST', '/v1/node/keys/wireguard/lease')).status).toBe(409);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await signed(c, b, 'POST', '/v1/node/keys/wireguard/lease')).status).toBe(200);
+    const withBody = await signed(c, a, 'POST', '/v1/node/keys/wireguard/lease', {});
+    expect([withBody.status, codeOf(withBody)]).toEqual([400, 'TRELLIS_ERR_BAD_REQUEST']);
+  });
+});
+
 describe('rotation requests', () => {
   it('sets a flag the node sees on its stream; the rotation clears it', async () => {
     const c = await start();

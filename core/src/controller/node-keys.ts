@@ -15,6 +15,10 @@ import type { NodeKeyState, WgKeyRotationReason } from '../wire';
 import { lifetimesFor, rotationIntervalFor, type KeyPolicy } from './key-policy';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A rotation lease not followed by a registration lapses after this long (the agent gives up after 5 s). */
+const LEASE_MS = 10_000;
+/** After a registration the lease holds this much longer, so peers apply the new key before one of them switches its own. */
+const SETTLE_MS = 1_000;
 /** An expiry this far in the past is a mistake, not clock skew between the CLI and the controller. */
 const PAST_TOLERANCE_MS = 5_000;
 const MAX_EXPIRY_AHEAD_MS = 10 * 365 * 86_400_000;
@@ -30,6 +34,8 @@ export interface NodeKeysDeps {
   /** End the node's open map streams (it left the mesh). */
   closeStreams(nodeId: string): void;
   isOnline(nodeId: string): boolean;
+  /** Ids of the nodes that see this node (its peers; visibility is symmetric). */
+  peersOf(nodeId: string): readonly string[];
   /** Decide posture again with facts whose key age changed; resolves when done. */
   reevaluatePosture(node: NodeRecord, facts: Facts): Promise<void>;
   nodeEvent(kind: 'key-rotated' | 'identity-renewed' | 'expired', node: NodeRecord, details: Record<string, unknown>): Promise<void>;
@@ -49,6 +55,8 @@ type KeyListener = (state: NodeKeyState) => void;
 
 export class NodeKeys {
   private readonly listeners = new Map<string, Set<KeyListener>>();
+  /** Rotation leases by node id: until when the node may be between two keys. */
+  private readonly leases = new Map<string, number>();
   private lapseTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
@@ -134,6 +142,22 @@ export class NodeKeys {
   }
 
   /**
+   * lease lets a node rotate now unless one of its peers is rotating: two peers switching keys at
+   * once would each drop the packets waiting for the other (wireguard-go stages them on the peer
+   * entry the other's new key replaces). Refused with ROTATION_BUSY; the agent tries again shortly.
+   */
+  lease(node: NodeRecord): { until: number } {
+    const now = this.d.clock();
+    for (const [id, until] of this.leases) if (until <= now) this.leases.delete(id);
+    let busyUntil = 0;
+    for (const peer of this.d.peersOf(node.id)) busyUntil = Math.max(busyUntil, this.leases.get(peer) ?? 0);
+    if (busyUntil > now) throw errors.rotationBusy(node.name, busyUntil - now);
+    const until = now + LEASE_MS;
+    this.leases.set(node.id, until);
+    return { until };
+  }
+
+  /**
    * rotateWgKey registers the WireGuard public key a node generated. The node already uses the
    * new private key; its peers switch as soon as their maps carry the new key.
    */
@@ -150,6 +174,7 @@ export class NodeKeys {
       details: { name: node.name, reason, previousKey: node.wgKey, key: wgKey, previousKeyAgeMs: ageMs },
     });
     this.d.onRotated?.(reason);
+    this.leases.set(node.id, now + SETTLE_MS);
     this.d.nodeChanged(node.id, `WireGuard key of ${node.name} rotated`);
     this.publish(rotated);
     this.d.log.info({ node: node.name, reason, previousKeyAgeMs: ageMs }, 'WireGuard key rotated');

@@ -41,6 +41,7 @@ export type {
   NodeKeyState,
   TelemetryRequest,
   TelemetryResponse,
+  WgKeyLeaseResponse,
   WgKeyRotateRequest,
   WgKeyRotationReason,
 } from './node-messages';

@@ -60,6 +60,14 @@ export interface WgKeyRotateRequest {
 }
 
 /**
+ * The answer to POST ROUTES.nodeWgKeyLease: the node may switch its device to a new key now and
+ * register it before `until`; no peer of it starts a rotation meanwhile.
+ */
+export interface WgKeyLeaseResponse {
+  until: number;
+}
+
+/**
  * POST ROUTES.nodeIdentity, signed with the current identity key: the new Ed25519 public key, and
  * proof that the node holds its private half (auth/signing.ts identityRenewalProof). The answer is
  * the NodeKeyState with the new key and expiry; from then on requests are signed with the new key.

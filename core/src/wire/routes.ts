@@ -59,6 +59,8 @@ export const ROUTES = {
   nodeKeys: '/v1/node/keys',
   /** POST, signed: WgKeyRotateRequest, register a rotated WireGuard public key. */
   nodeWgKey: '/v1/node/keys/wireguard',
+  /** POST, signed, no body: a short lease to rotate now (409 ROTATION_BUSY while a peer rotates). */
+  nodeWgKeyLease: '/v1/node/keys/wireguard/lease',
   /** POST, signed: IdentityRenewRequest, renew the identity credential with a new key. */
   nodeIdentity: '/v1/node/keys/identity',
   /** POST, admin, { node? }: ask one node (or every live node) to rotate its WireGuard key now. */
