@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair } from '../core/src/auth/keys';
-import { signRequest } from '../core/src/auth/signing';
+import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair, type KeyPair } from '../core/src/auth/keys';
+import { signPossession, signRequest } from '../core/src/auth/signing';
 import type { NodeIdentity } from '../core/src/agent/identity';
 import { Lab } from '../core/src/lab/lab';
 import { ROUTES, type AuditEvent } from '../core/src/wire';
@@ -49,11 +49,13 @@ async function signedCall(id: NodeIdentity, method: 'GET' | 'POST', route: strin
   return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
 }
 
-async function enroll(name: string, wgKey: string, identityKey: string) {
+/** enroll tries to enrol as an agent would, signing with the identity key it enrols (which it holds). */
+async function enroll(name: string, wgKey: string, identity: KeyPair) {
+  const raw = JSON.stringify({ authKey: lab.state.authKey, name, hostname: name, wgKey, identityKey: identity.publicKey, endpoints: [] });
   const res = await fetch(lab.controllerUrl + ROUTES.enroll, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ authKey: lab.state.authKey, name, hostname: name, wgKey, identityKey, endpoints: [] }),
+    headers: { 'content-type': 'application/json', ...signPossession(ed25519PrivateKey(identity), 'POST', ROUTES.enroll, raw) },
+    body: raw,
   });
   return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
 }
@@ -139,12 +141,12 @@ test('revocation: gone within 2 s, and neither its WireGuard nor its identity ke
 
   // A thief with the device's keys and a valid auth key: refused either way, nothing created.
   const nodesBefore = ((await (await lab.adminFetch(ROUTES.adminNodes)).json()) as unknown[]).length;
-  for (const [wgKey, identityKey] of [
-    [id.wg.publicKey, generateIdentityKeyPair().publicKey],
-    [generateWgKeyPair().publicKey, id.identity.publicKey],
-    [id.wg.publicKey, id.identity.publicKey],
-  ]) {
-    const r = await enroll('n2', wgKey, identityKey);
+  for (const [wgKey, identity] of [
+    [id.wg.publicKey, generateIdentityKeyPair()],
+    [generateWgKeyPair().publicKey, id.identity],
+    [id.wg.publicKey, id.identity],
+  ] as const) {
+    const r = await enroll('n2', wgKey, identity);
     expect([r.status, r.body.error?.code]).toEqual([409, 'TRELLIS_ERR_KEY_REVOKED']);
     expect(r.body.error?.message).toMatch(/key belonged to node "n2", which was revoked; a revoked node's keys never enroll again/);
   }

@@ -280,8 +280,7 @@ export class AgentRuntime {
 
   private async onRevoked(message: string): Promise<void> {
     const { opts, log, identity } = this.d;
-    this.rotator.stop();
-    this.renewer.stop();
+    await Promise.all([this.rotator.stop(), this.renewer.stop()]);
     await this.reconf.clearPeers();
     this.applied = null;
     await Promise.resolve(this.probes.runner?.setPeers([]));
@@ -309,8 +308,7 @@ export class AgentRuntime {
   private async teardown(): Promise<void> {
     const { log, device, ownHost } = this.d;
     this.timers.stop();
-    this.rotator.stop();
-    this.renewer.stop();
+    await Promise.all([this.rotator.stop(), this.renewer.stop()]);
     const step = async (what: string, fn: () => unknown) => {
       try {
         await fn();

@@ -89,14 +89,14 @@ describe('IdentityRenewer', () => {
     expect(saved.pendingIdentity).toBeUndefined();
     expect(t.used).toEqual([saved.identity.publicKey]);
     expect(t.renewer.lastRenewal?.outcome).toBe('renewed');
-    t.renewer.stop();
+    await t.renewer.stop();
   });
 
   it('schedules the renewal when a third of the lifetime is left', async () => {
     const t = await setup();
     t.renewer.onKeyState(t.ctl.state());
     expect(t.renewer.nextRenewalAt).toBe(t.ctl.expiresAt - 30 * DAY);
-    t.renewer.stop();
+    await t.renewer.stop();
   });
 
   it('a refusal keeps the current identity and forgets the offered key', async () => {
@@ -108,7 +108,7 @@ describe('IdentityRenewer', () => {
     expect(saved.pendingIdentity).toBeUndefined();
     expect(t.used).toEqual([]);
     expect(t.renewer.lastRenewal).toMatchObject({ outcome: 'failed' });
-    t.renewer.stop();
+    await t.renewer.stop();
   });
 
   it('a lost answer is settled by which key the controller accepts', async () => {
@@ -125,6 +125,6 @@ describe('IdentityRenewer', () => {
     expect(saved.identity.publicKey).toBe(t.ctl.identityKey);
     expect(saved.pendingIdentity).toBeUndefined();
     expect(t.used).toEqual([t.ctl.identityKey]);
-    t.renewer.stop();
+    await t.renewer.stop();
   });
 });

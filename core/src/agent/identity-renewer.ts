@@ -64,10 +64,12 @@ export class IdentityRenewer {
     return s.identityExpiresAt - s.identityLifetimeMs * RENEW_WHEN_LEFT;
   }
 
-  stop(): void {
+  /** stop cancels the schedule; it resolves once a renewal already running has finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    await this.running;
   }
 
   /**
@@ -114,7 +116,9 @@ export class IdentityRenewer {
   /** renew runs one renewal (joining one already running). */
   renew(): Promise<void> {
     if (!this.running) {
-      this.running = this.renewOnce().finally(() => {
+      this.running = this.renewOnce()
+        .catch((err: unknown) => this.failed(`renewal broke off: ${(err as Error).message}`))
+        .finally(() => {
         this.running = null;
         this.schedule();
       });

@@ -130,7 +130,7 @@ describe('WgKeyRotator', () => {
     expect(t.device.key).toBe(saved.wg.privateKey);
     expect(t.changed).toEqual([saved.wg.publicKey]);
     expect((await fs.stat(join(dir, 'identity.json'))).mode & 0o777).toBe(0o600);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 
   it('a refused registration puts the old key back, forgets the new one and retries later', async () => {
@@ -146,7 +146,7 @@ describe('WgKeyRotator', () => {
     expect(saved.pendingWg).toBeUndefined();
     t.rotator.onKeyState(t.ctl.state());
     expect(t.rotator.nextRotationAt! - before).toBeGreaterThanOrEqual(5000);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 
   it('a lost answer after the controller stored the key is settled by asking: the new key stays', async () => {
@@ -156,7 +156,7 @@ describe('WgKeyRotator', () => {
     expect(rec?.outcome).toBe('rotated');
     expect((await loadIdentity(dir))!.wg.publicKey).toBe(t.ctl.wgKey);
     expect(t.device.key).not.toBe(t.id.wg.privateKey);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 
   it('no answer and no controller: back on the old key, the new one pending until the controller says', async () => {
@@ -176,7 +176,7 @@ describe('WgKeyRotator', () => {
     expect(saved.pendingWg).toBeUndefined();
     expect(saved.wg.publicKey).toBe(pending.publicKey);
     expect(t.device.key).toBe(pending.privateKey);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 
   it('after a crash, start-up keeps the pair the controller holds', async () => {
@@ -204,7 +204,7 @@ describe('WgKeyRotator', () => {
     t.rotator.onKeyState(t.ctl.state({ rotateRequestedAt: Date.now() }));
     for (let i = 0; i < 100 && t.ctl.registered.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     expect(t.ctl.registered.map((r) => r.reason)).toEqual(['scheduled', 'requested']);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 
   it('spreads scheduled rotations by at most 5% of the interval and an hour', async () => {
@@ -224,7 +224,7 @@ describe('WgKeyRotator', () => {
     expect(2_000_000 - r.nextRotationAt!).toBe(4995);
     r.onKeyState(t.ctl.state({ wgKeyCreatedAt: 7, rotationIntervalMs: 30 * 24 * HOUR, rotationDueAt: 9e12 }));
     expect(9e12 - r.nextRotationAt!).toBe(Math.floor(0.999 * HOUR));
-    r.stop();
+    await r.stop();
   });
 
   it('waits for the controller instead of stalling the device for nothing', async () => {
@@ -233,7 +233,7 @@ describe('WgKeyRotator', () => {
     expect(await t.rotator.rotate('requested')).toBeNull();
     expect(t.device.writes).toEqual([]);
     expect(t.ctl.registered).toEqual([]);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 
   it('while a peer rotates, waits its turn without touching the device, then rotates', async () => {
@@ -249,6 +249,6 @@ describe('WgKeyRotator', () => {
     t.ctl.busy = false;
     for (let i = 0; i < 300 && t.ctl.registered.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(t.ctl.registered.map((r) => r.reason)).toEqual(['requested']);
-    t.rotator.stop();
+    await t.rotator.stop();
   });
 });

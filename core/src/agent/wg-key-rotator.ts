@@ -91,9 +91,11 @@ export class WgKeyRotator {
     return this.state.rotationDueAt - this.jitterMs(this.state);
   }
 
-  stop(): void {
+  /** stop cancels the schedule; it resolves once a rotation already running has finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
+    await this.running;
   }
 
   /**
@@ -174,10 +176,12 @@ export class WgKeyRotator {
   rotate(reason: WgKeyRotationReason): Promise<RotationRecord | null> {
     if (this.running) return this.running;
     this.clearTimer();
-    this.running = this.rotateOnce(reason).finally(() => {
-      this.running = null;
-      this.schedule();
-    });
+    this.running = this.rotateOnce(reason)
+      .catch((err: unknown) => this.failed(reason, this.now(), `rotation broke off: ${(err as Error).message}`))
+      .finally(() => {
+        this.running = null;
+        this.schedule();
+      });
     return this.running;
   }
 

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { generateIdentityKeyPair, generateWgKeyPair } from '../../auth/keys';
+import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair } from '../../auth/keys';
+import { signPossession } from '../../auth/signing';
 import { startController, type RunningController } from '../../controller/controller';
 import type { CreateKeyResponse, NodeView } from '../../wire';
 import { runCli } from '../run-cli';
@@ -28,10 +29,12 @@ async function nodes(): Promise<NodeView[]> {
 
 async function enroll(name: string, extra: string[] = []): Promise<void> {
   const key = JSON.parse((await cli('keys', 'create', '--reusable', '--json', ...extra)).out) as CreateKeyResponse;
+  const identity = generateIdentityKeyPair();
+  const raw = JSON.stringify({ authKey: key.key, name, hostname: name, wgKey: generateWgKeyPair().publicKey, identityKey: identity.publicKey, endpoints: [] });
   const res = await fetch(`${ctl.url}/v1/enroll`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ authKey: key.key, name, hostname: name, wgKey: generateWgKeyPair().publicKey, identityKey: generateIdentityKeyPair().publicKey, endpoints: [] }),
+    headers: { 'content-type': 'application/json', ...signPossession(ed25519PrivateKey(identity), 'POST', '/v1/enroll', raw) },
+    body: raw,
   });
   expect(res.status).toBe(200);
 }
