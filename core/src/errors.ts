@@ -47,7 +47,7 @@ export const ErrorCode = {
   ALREADY_EXISTS: 'TRELLIS_ERR_ALREADY_EXISTS',
   POLICY_ENGINE_MISSING: 'TRELLIS_ERR_POLICY_ENGINE_MISSING',
   POLICY_NO_PREVIOUS: 'TRELLIS_ERR_POLICY_NO_PREVIOUS',
-  /** Reported by a policy engine plugin (posture-opa uses the same strings). */
+  /** Reported by a policy engine plugin, which uses the same strings. */
   POLICY_COMPILE_FAILED: 'TRELLIS_ERR_POLICY_COMPILE_FAILED',
   POLICY_TESTS_FAILED: 'TRELLIS_ERR_POLICY_TESTS_FAILED',
   POLICY_BUNDLE_INVALID: 'TRELLIS_ERR_POLICY_BUNDLE_INVALID',

@@ -1,5 +1,5 @@
 /**
- * What metrics exporters (metrics-prometheus, metrics-otlp) get from core: one collection of every
+ * What metrics exporter plugins (Prometheus, OTLP) get from core: one collection of every
  * core and plugin instrument, in OpenTelemetry's metric data model. The model is declared here, so
  * the plugin API does not depend on the OpenTelemetry SDK that core records with; a collection is
  * what OpenTelemetry's own exporters (the Prometheus serializer, the OTLP exporter) take.

@@ -1,5 +1,5 @@
 /**
- * Policy engine contract: how a controller plugin (posture-opa) plugs its compiler and evaluator
+ * Policy engine contract: how a controller plugin plugs its policy compiler and evaluator
  * into the controller's policy lifecycle. The controller owns versions (stored bundles, the active
  * pointer, rollback); the engine owns the language (compile, test, validate, explain).
  */
@@ -13,7 +13,7 @@ export interface PolicySource {
 
 /** PreparedPolicy is a compiled, tested bundle ready to be stored and activated. */
 export interface PreparedPolicy {
-  /** The bundle bytes (opa's gzip'd tar for posture-opa). */
+  /** The bundle bytes, in the engine's own format (an OPA engine: opa's gzip'd tar). */
   bundle: Buffer;
   /** sha256 of bundle, hex: the policy version id. */
   version: string;

@@ -115,7 +115,7 @@ export interface PolicyActivationView {
 }
 
 export interface PolicyStatusView {
-  /** Whether a policy engine plugin (posture-opa) is loaded. */
+  /** Whether a plugin registered a policy engine (ControllerAccess.policy.registerEngine). */
   engine: boolean;
   active: (PolicyVersionView & { activatedAt: number }) | null;
   /** Activations still in force, newest last: rollback goes to the one before the last. */
