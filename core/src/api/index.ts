@@ -49,6 +49,8 @@ export type { PluginTelemetryRow, ProbeRow, TelemetryBatch, TelemetryContributio
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export { canonicalJson, sortKeysDeep } from '../json';
 export { formatBytes, renderTable } from '../text';
+export { resolveOpaBinary as findOpaBinary } from '../sys/opa-binary';
+export type { OpaLookup } from '../sys/opa-binary';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';
 export type { IpAddress, IpFamily, IpPrefix, MappedStyle, PrefixFormat } from '../net';
 export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';

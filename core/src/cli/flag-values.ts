@@ -2,43 +2,27 @@
  * Validators for flag values. Each returns the parsed value or throws a UsageError naming the flag
  * and what a good value looks like.
  */
+import { formatDurationText, parseDurationText } from '../config/duration';
 import { UsageError } from './usage-error';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const BARE_UNIT_MS = { ms: 1, s: 1000 } as const;
 
 /** parseDuration reads `1h`, `30m`, `3600s`, `250ms`, `1h30m` (or a bare number with defaultUnit) into ms. */
 export function parseDuration(flag: string, value: string, command: string, defaultUnit?: 'ms' | 's'): number {
   const v = value.trim();
-  if (defaultUnit !== undefined && /^\d+(\.\d+)?$/.test(v)) return Number(v) * UNIT_MS[defaultUnit]!;
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = part.exec(v)) !== null) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = part.lastIndex;
-  }
-  if (v === '' || pos !== v.length) {
-    throw new UsageError(`${flag} "${value}" is not a duration; use a number with a unit, e.g. 30s, 5m, 1h, 250ms`, command);
-  }
-  return total;
+  if (defaultUnit !== undefined && /^\d+(\.\d+)?$/.test(v)) return Number(v) * BARE_UNIT_MS[defaultUnit];
+  const ms = parseDurationText(v);
+  if (ms === null) throw new UsageError(`${flag} "${value}" is not a duration; use a number with a unit, e.g. 30s, 5m, 1h, 250ms`, command);
+  return ms;
 }
 
 /** parseDurationInRange is parseDuration with bounds, e.g. a TTL of at least one second. */
 export function parseDurationInRange(flag: string, value: string, command: string, minMs: number, maxMs: number): number {
   const ms = parseDuration(flag, value, command);
   if (ms < minMs || ms > maxMs) {
-    throw new UsageError(`${flag} "${value}" is out of range; use between ${formatLimit(minMs)} and ${formatLimit(maxMs)}`, command);
+    throw new UsageError(`${flag} "${value}" is out of range; use between ${formatDurationText(minMs)} and ${formatDurationText(maxMs)}`, command);
   }
   return ms;
-}
-
-function formatLimit(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }
 
 /** parsePort reads a UDP/TCP port 1..65535. */

@@ -1,15 +1,14 @@
-/** One entry of the append-only audit log, as stored and as GET /v1/admin/audit answers it. */
-export interface AuditEvent {
-  seq: number;
-  at: number;
-  action: string;
-  actor: string;
-  target: string | null;
-  details: Record<string, unknown>;
-  /** Hash of the entry before this one (64 zeros for the first); null for entries older than the chain. */
+import type { AuditRecordEvent } from '../api/hooks';
+
+/**
+ * One entry of the append-only audit log, as stored and as GET /v1/admin/audit answers it: the
+ * entry exporters receive (onAuditEvents), with the link to the entry before it. Its hash is the
+ * sha256 of the canonical JSON of the entry with prevHash and without hash; both are null for
+ * entries older than the chain.
+ */
+export interface AuditEvent extends AuditRecordEvent {
+  /** Hash of the entry before this one (64 zeros for the first). */
   prevHash: string | null;
-  /** sha256 of the canonical JSON of this entry with prevHash and without hash; null for entries older than the chain. */
-  hash: string | null;
 }
 
 /** The action of the controller's signed checkpoints in the audit chain. */

@@ -3,9 +3,9 @@
  * evaluate). Refusals carry opa's own message, so a policy author sees the compiler's words.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
+import { findOpaBinary } from '@trellis/core/api';
 import { policyErrors } from './errors';
 import { policyVersion } from './policy-bundle';
 
@@ -53,23 +53,12 @@ export interface CompiledPolicies {
 }
 
 /**
- * resolveOpaBinary finds the pinned opa: $TRELLIS_OPA, else .opa/bin/opa in the nearest enclosing
- * repo (from the working directory, then from this file), else `opa` on PATH.
+ * resolveOpaBinary finds the pinned opa the way `trellis policy test` does (core's lookup):
+ * $TRELLIS_OPA, else .opa/bin/opa in the nearest enclosing repo (from the working directory, then
+ * from this file), else `opa` on PATH.
  */
 export function resolveOpaBinary(): string {
-  const fromEnv = process.env.TRELLIS_OPA;
-  if (fromEnv) return fromEnv;
-  for (const start of [process.cwd(), __dirname]) {
-    let dir = resolve(start);
-    for (;;) {
-      const candidate = join(dir, '.opa', 'bin', 'opa');
-      if (existsSync(candidate)) return candidate;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return 'opa';
+  return findOpaBinary({ env: process.env, cwd: process.cwd(), codeDir: __dirname });
 }
 
 interface RunResult {

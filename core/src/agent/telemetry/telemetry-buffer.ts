@@ -115,12 +115,8 @@ export class TelemetryBuffer {
 
   /** ack removes a delivered batch. */
   ack(batchId: string): void {
-    const i = this.sealed.findIndex((b) => b.batchId === batchId);
-    if (this.inflight === batchId) this.inflight = null;
-    if (i < 0) return;
-    const [b] = this.sealed.splice(i, 1);
-    const n = rowsOf(b!);
-    this.rows -= n;
+    const n = this.remove(batchId);
+    if (n === null) return;
     this.counts.deliveredBatches++;
     this.counts.deliveredRows += n;
   }
@@ -132,13 +128,19 @@ export class TelemetryBuffer {
 
   /** discard removes a batch the controller refused as malformed (retrying cannot help); its rows count as dropped. */
   discard(batchId: string): void {
-    const i = this.sealed.findIndex((b) => b.batchId === batchId);
+    const n = this.remove(batchId);
+    if (n !== null) this.counts.droppedRows += n;
+  }
+
+  /** remove takes a sealed batch out (it is no longer in flight) and returns its row count; null when it is not queued. */
+  private remove(batchId: string): number | null {
     if (this.inflight === batchId) this.inflight = null;
-    if (i < 0) return;
+    const i = this.sealed.findIndex((b) => b.batchId === batchId);
+    if (i < 0) return null;
     const [b] = this.sealed.splice(i, 1);
     const n = rowsOf(b!);
     this.rows -= n;
-    this.counts.droppedRows += n;
+    return n;
   }
 
   private dropOldest(n: number): void {
