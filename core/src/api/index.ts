@@ -49,6 +49,7 @@ export type { PluginTelemetryRow, ProbeRow, TelemetryBatch, TelemetryContributio
 export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export { canonicalJson, sortKeysDeep } from '../json';
 export { formatBytes, renderTable } from '../text';
+export { fetchFailureReason } from '../sys/fetch-failure';
 export { resolveOpaBinary as findOpaBinary } from '../sys/opa-binary';
 export type { OpaLookup } from '../sys/opa-binary';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';

@@ -3,6 +3,7 @@
  * it; where the URL and the token come from is theirs to decide.
  */
 import { errors, TrellisError } from '../errors';
+import { fetchFailureReason } from '../sys/fetch-failure';
 import type { ErrorBody } from '../wire';
 
 export class AdminClient {
@@ -17,8 +18,7 @@ export class AdminClient {
     try {
       res = await this.fetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw errors.controllerUnreachable(this.url, cause?.code ?? cause?.message ?? (err as Error).message);
+      throw errors.controllerUnreachable(this.url, fetchFailureReason(err));
     }
     const text = await res.text();
     let parsed: unknown = null;

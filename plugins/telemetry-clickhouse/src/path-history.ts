@@ -4,7 +4,7 @@
  * controller's path history. It uses the plugin's own url, credentials, database and prefix, and
  * only reads.
  */
-import type { PathHistorySeries, PathHistorySource } from '@trellis/core/api';
+import { fetchFailureReason, type PathHistorySeries, type PathHistorySource } from '@trellis/core/api';
 
 export interface ClickHouseHistoryOptions {
   url: string;
@@ -42,10 +42,7 @@ export class ClickHouseHistory implements PathHistorySource {
       });
       text = await res.text();
     } catch (err) {
-      // fetch only says "fetch failed"; the cause (ECONNREFUSED, timeout) is what the operator needs.
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const why = e.cause?.code ?? e.cause?.message ?? e.message;
-      throw new Error(`${this.safeUrl()} is not reachable (${why}); check the telemetry-clickhouse url and that ClickHouse is running`);
+      throw new Error(`${this.safeUrl()} is not reachable (${fetchFailureReason(err)}); check the telemetry-clickhouse url and that ClickHouse is running`);
     }
     if (!res.ok) throw new Error(`ClickHouse at ${this.safeUrl()} answered ${res.status}: ${text.trim().slice(0, 300)}`);
     const bySeries = new Map<string, PathHistorySeries>();

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { errors } from '../../errors';
+import { fetchFailureReason } from '../../sys/fetch-failure';
 import type { CliIO } from '../cli-io';
 import { printJson, type Command } from '../command';
 import { parseCommandArgs } from '../parse-command-args';
@@ -52,8 +53,7 @@ class GrafanaClient {
         signal: AbortSignal.timeout(15_000),
       });
     } catch (err) {
-      const e = err as { cause?: { code?: string; message?: string }; message?: string };
-      throw errors.grafanaUnreachable(this.base, e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
+      throw errors.grafanaUnreachable(this.base, fetchFailureReason(err));
     }
     if (res.status === 401 || res.status === 403) throw errors.grafanaUnauthorized(this.base, res.status);
     const text = await res.text();
