@@ -11,7 +11,8 @@
 const LAYERS = [
   ['trellis-error.ts'],
   ['errors.ts'],
-  ['log', 'sys', 'auth', 'config', 'json', 'net', 'text', 'stun'],
+  ['json', 'net', 'text'],
+  ['log', 'sys', 'auth', 'config', 'stun'],
   ['netmap', 'wg'],
   ['api'],
   ['wire'],
@@ -32,7 +33,7 @@ const layerRules = LAYERS.flatMap((layer, i) => {
   const rules = [];
   if (above.length > 0) {
     rules.push({
-      name: `layer-${i}-imports-upward`,
+      name: `${layer.map((m) => m.replace(/\.ts$/, '')).join('-')}-imports-upward`,
       comment: `${layer.join(', ')} may not import a layer above it (${above.join(', ')}); move the shared part down instead`,
       severity: 'error',
       from: { path: anyOf(layer) },
@@ -43,7 +44,7 @@ const layerRules = LAYERS.flatMap((layer, i) => {
     const siblings = layer.filter((x) => x !== m);
     if (siblings.length === 0) continue;
     rules.push({
-      name: `layer-${i}-${m.replace(/\.ts$/, '')}-imports-sibling`,
+      name: `${m.replace(/\.ts$/, '')}-imports-sibling`,
       comment: `${m} may not import its sibling in the same layer (${siblings.join(', ')}); they stay independent`,
       severity: 'error',
       // A test may drive a sibling for real (a controller test speaking through the agent's client).

@@ -57,8 +57,8 @@ describe('dependency rules', () => {
       const found = describeViolations(cruise(dir, ['core/src', 'plugins']));
       expect(found).toEqual(
         expect.arrayContaining([
-          'layer-3-imports-upward: core/src/wg/device.ts → core/src/api/plugin.ts',
-          'layer-7-agent-imports-sibling: core/src/agent/agent.ts → core/src/controller/route.ts',
+          'netmap-wg-imports-upward: core/src/wg/device.ts → core/src/api/plugin.ts',
+          'agent-imports-sibling: core/src/agent/agent.ts → core/src/controller/route.ts',
           'no-circular: core/src/store/a.ts → core/src/store/b.ts',
           'core-src-layer-unlisted: core/src/gadgets/gadget.ts → path',
           'plugin-imports-core-beyond-api: plugins/demo/src/index.ts → core/src/index.ts',
