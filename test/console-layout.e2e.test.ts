@@ -15,7 +15,7 @@ import { startController, type RunningController } from '../core/src/controller/
 
 jest.setTimeout(120_000);
 
-const TOKEN = 'console-layout-admin-token-0123456789';
+const TOKEN = 'Cl7-layout_Q4x9ZvT2mWk8RbN3pHs6YdJf5LgA1eU0oXc';
 const FIXTURE = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'console-crowded', 'snapshot.json'), 'utf8')) as {
   at: number;
   nodes: Array<{ name: string }>;

@@ -22,8 +22,10 @@ async function rootLinks(): Promise<string[]> {
   return JSON.parse(await run('ip', ['-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname);
 }
 function wgSockets(): string[] {
-  return existsSync('/var/run/wireguard') ? readdirSync('/var/run/wireguard').filter((f) => f.startsWith('trlwg')) : [];
+  return existsSync('/var/run/wireguard') ? readdirSync('/var/run/wireguard').filter((f) => f.startsWith('trlwg') && !foreignSockets.has(f)) : [];
 }
+/** Sockets another run left behind before this file started are not this lab's to remove. */
+const foreignSockets = new Set(existsSync('/var/run/wireguard') ? readdirSync('/var/run/wireguard') : []);
 
 afterAll(async () => {
   await Lab.clear(dir); // even when a test failed half-way
