@@ -50,6 +50,7 @@ export { PluginErrorCode, SkipPlugin, TrellisError } from './errors';
 export { canonicalJson, sortKeysDeep } from '../json';
 export { formatBytes, renderTable } from '../text';
 export { fetchFailureReason } from '../sys/fetch-failure';
+export { findUpward } from '../sys/find-upward';
 export { resolveOpaBinary as findOpaBinary } from '../sys/opa-binary';
 export type { OpaLookup } from '../sys/opa-binary';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';

@@ -1,15 +1,9 @@
 /** Auth keys: what a node presents once to enroll. Only the secret's hash is stored. */
+import type { AuthKeyView } from '../wire';
 import type { AuditEntry } from './audit-repository';
 
-export interface AuthKeyRecord {
-  id: string;
-  tags: string[];
-  user: string | null;
-  reusable: boolean;
-  uses: number;
-  createdAt: number;
-  expiresAt: number;
-  revoked: boolean;
+/** A stored auth key: what the admin API shows of it, and the lifetime it gives the nodes it enrolls. */
+export interface AuthKeyRecord extends AuthKeyView {
   /** Lifetime of the key of a node enrolled with it, ms; null = never expires. */
   nodeTtlMs: number | null;
 }

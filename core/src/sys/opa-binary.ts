@@ -4,8 +4,8 @@
  * enclosing checkout (from the working directory, then from the installed CLI's own files, which is
  * how `trellis` on the PATH finds it from any directory), else `opa` on the PATH.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { findUpward } from './find-upward';
 
 export interface OpaLookup {
   env: NodeJS.ProcessEnv;
@@ -16,15 +16,5 @@ export interface OpaLookup {
 
 export function resolveOpaBinary({ env, cwd, codeDir = __dirname }: OpaLookup): string {
   if (env.TRELLIS_OPA) return env.TRELLIS_OPA;
-  for (const start of [cwd, codeDir]) {
-    let dir = resolve(start);
-    for (;;) {
-      const candidate = join(dir, '.opa', 'bin', 'opa');
-      if (existsSync(candidate)) return candidate;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return 'opa';
+  return findUpward(join('.opa', 'bin', 'opa'), [cwd, codeDir]) ?? 'opa';
 }

@@ -6,11 +6,11 @@
  * it reads of a node (trellis/access/node_reads, node-classes.ts), else over the nodes given.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import {
+  findUpward,
   TrellisError,
   type AccessAnswer,
   type AccessDecision,
@@ -78,17 +78,7 @@ export interface PostureOpaExtension {
  * the working directory and from this file, walking up.
  */
 export function findShippedBundle(): string | null {
-  for (const start of [process.cwd(), __dirname]) {
-    let dir = resolve(start);
-    for (;;) {
-      const candidate = join(dir, 'policies', 'dist', 'bundle.tgz');
-      if (existsSync(candidate)) return candidate;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  return null;
+  return findUpward(join('policies', 'dist', 'bundle.tgz'), [process.cwd(), __dirname]);
 }
 
 /** isQuarantined: the controller's last decision says non-compliant (no decision yet is not quarantine). */
