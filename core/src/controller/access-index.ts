@@ -15,6 +15,7 @@ import { TrellisError } from '../errors';
 import type { AccessDecision, AccessGrant, NodeGrants } from '../api/access';
 import type { FilterRule } from '../netmap/types';
 import { compareFilters } from '../netmap/filter-order';
+import { sortedPosition } from './sorted-position';
 
 /** What the index needs to know of a node: its grants and its own addresses, sorted. */
 export interface IndexedNode {
@@ -113,15 +114,11 @@ function grantView(g: AccessGrant, i: number): GrantView {
   };
 }
 
+const same = (s: string) => s;
+
 /** insertSorted / removeSorted give a new frozen array, or the same one when nothing changes. */
 function insertSorted(list: readonly string[], x: string): readonly string[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = sortedPosition(list, x, same);
   if (lo < list.length && list[lo] === x) return list;
   const out = new Array<string>(list.length + 1);
   for (let i = 0; i < lo; i++) out[i] = list[i]!;
@@ -131,13 +128,7 @@ function insertSorted(list: readonly string[], x: string): readonly string[] {
 }
 
 function removeSorted(list: readonly string[], x: string): readonly string[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = sortedPosition(list, x, same);
   if (lo >= list.length || list[lo] !== x) return list;
   const out = new Array<string>(list.length - 1);
   for (let i = 0, j = 0; i < list.length; i++) if (i !== lo) out[j++] = list[i]!;

@@ -6,6 +6,7 @@ import type { FilterRule, NetworkMapData, PeerNode, SelfNode } from '../netmap/t
 import type { NodeRecord } from '../store/store';
 import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
+import { sortedPosition } from './sorted-position';
 
 /**
  * The build step of the controller's map pipeline: store snapshot → decide (decideAccess) → build
@@ -65,6 +66,7 @@ export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string,
 }
 
 export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const idOf = (x: { id: string }) => x.id;
 
 /** peerEntry is a node as its peers see it, frozen: entries are shared by every map. */
 export function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
@@ -161,13 +163,7 @@ export class Mesh {
 
   /** insert adds a node in id order (and to its class). */
   insert(node: MeshNode): void {
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.order[mid]!.id < node.id) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = sortedPosition(this.order, node.id, idOf);
     this.order.splice(lo, 0, node);
     this.nodes.set(node.id, node);
     if (node.cls >= 0) this.index.classes[node.cls]!.members.add(node.id);
@@ -176,13 +172,7 @@ export class Mesh {
 
   /** remove takes a node out of the order and its class. */
   remove(node: MeshNode): void {
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.order[mid]!.id < node.id) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = sortedPosition(this.order, node.id, idOf);
     if (this.order[lo] === node) this.order.splice(lo, 1);
     this.nodes.delete(node.id);
     if (node.cls >= 0) this.index.classes[node.cls]!.members.delete(node.id);
@@ -216,13 +206,7 @@ export class Mesh {
   peersOf(node: MeshNode): PeerNode[] {
     const list = this.classList(node.cls);
     if (!this.index.sees(node.cls, node.cls)) return list as PeerNode[];
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid]!.id < node.id) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = sortedPosition(list, node.id, idOf);
     if (list[lo]?.id !== node.id) return list as PeerNode[];
     // A plain loop: slice and concat take a slow path on frozen arrays.
     const out = new Array<PeerNode>(list.length - 1);

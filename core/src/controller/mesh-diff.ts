@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { FilterRule, PeerNode, SelfNode } from '../netmap/types';
 import { sameFilter } from './access-index';
 import type { Mesh, MeshNode } from './map-builder';
+import { sortedPosition } from './sorted-position';
 
 /** MapChange: what changed in one node's map (a DeltaMapResponse without its versions). */
 export interface MapChange {
@@ -33,13 +34,7 @@ export function ownChanges(
 
 /** without gives a list sorted by id less the one id (the same array when it is absent). */
 function without<T>(list: T[], id: string, idOf: (x: T) => string): T[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (idOf(list[mid]!) < id) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = sortedPosition(list, id, idOf);
   if (lo >= list.length || idOf(list[lo]!) !== id) return list;
   return list.slice(0, lo).concat(list.slice(lo + 1));
 }
