@@ -39,21 +39,14 @@ export interface ClassStatsSample extends TcClassStats {
 }
 
 /** One class of the tree in force with its counters, as `trellis status` shows it. */
-export interface ShapingClassStatus {
+export interface ShapingClassStatus extends TcClassStats {
   direction: 'egress' | 'ingress';
   dev: string;
-  classid: string;
   /** realtime, critical, default, bulk, link, or "cap <target>". */
   label: string;
   rateKbit: number;
   ceilKbit: number;
   prio: number | null;
-  bytes: number;
-  packets: number;
-  drops: number;
-  overlimits: number;
-  backlogBytes: number;
-  backlogPackets: number;
 }
 
 /** The plugin's `statusSection`: the profile in force and what each class carries. */
