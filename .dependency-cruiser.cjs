@@ -13,6 +13,7 @@ const LAYERS = [
   ['errors.ts'],
   ['json', 'net', 'text'],
   ['log', 'sys', 'auth', 'config', 'stun'],
+  ['paths'],
   ['netmap', 'wg'],
   ['api'],
   ['wire'],
