@@ -35,9 +35,10 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 # Debian packages the runtime uses (build-essential and python3 compile better-sqlite3, ethtool reads
 # the TUN offloads `trellis status` shows), then those the lab and tests add: clickhouse-* for
 # telemetry tests, prometheus for promtool, chromium for the console's browser test, python3-venv for
-# chDB, systemd for `systemd-analyze verify` of deploy/systemd/.
+# chDB, systemd for `systemd-analyze verify` of deploy/systemd/, postgresql for the PostgreSQL store's
+# tests, the lab's `--store postgres` and the HA benchmarks (each starts its own cluster with initdb).
 DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 nftables ethtool procps curl build-essential python3)
-[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat python3-venv clickhouse-server clickhouse-client prometheus chromium systemd)
+[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat python3-venv clickhouse-server clickhouse-client prometheus chromium systemd postgresql)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do

@@ -7,15 +7,21 @@ export { SQLITE_MIGRATIONS } from './sqlite/migrations';
 export type { Migration } from './sqlite/migrations';
 export { hashSecret, secretMatches } from './secret-hash';
 export { SqliteStore } from './sqlite/sqlite-store';
+export { PgStore } from './postgres/pg-store';
+export { POSTGRES_MIGRATIONS } from './postgres/pg-migrations';
+export { parsePostgresUrl, redactUrl } from './postgres/pg-database';
 export { verifySqliteAuditOffline } from './sqlite/sqlite-audit-reader';
 export { AuditChainVerifier, auditEntryHash, GENESIS_HASH, verifyAuditChain, verifyAuditPages } from './audit-chain';
 export type { AuditSigner } from './audit-chain';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store';
+export type { PgStoreOptions } from './postgres/pg-store';
 export type {
   AuditEntry,
   AuditRepository,
   AuthKeyRecord,
   AuthKeyRepository,
+  ControllerRecord,
+  DeliveredChange,
   EnrollInput,
   EnrollOutcome,
   EnrollResult,
@@ -25,12 +31,17 @@ export type {
   NodeKeyLifetimes,
   NodeRecord,
   NodeRepository,
+  NodeStreamRecord,
   NonceRepository,
   PolicyActivation,
   PolicyRepository,
   PolicyVersionRecord,
+  PresenceRepository,
   RemoveUserResult,
   Store,
+  StoreChange,
+  StoreChangeFeed,
+  StoreChangeListener,
   UserGroupRepository,
   UserRecord,
 } from './store';

@@ -23,10 +23,12 @@ export interface PolicyActivation {
 
 export interface PolicyRepository {
   /**
-   * activatePolicy records the version (if new) and makes it the active one, with the audit entry,
-   * in one transaction. The bundle file must already be on disk.
+   * activatePolicy records the version (if new, with its bundle bytes) and makes it the active one,
+   * with the audit entry, in one transaction. The bundle file must already be on disk.
    */
-  activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void>;
+  activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry, bundle?: Buffer): Promise<void>;
+  /** policyBundle is the bundle stored with a version (so every controller sharing the store can load it), or null. */
+  policyBundle(version: string): Promise<Buffer | null>;
   /** rollbackPolicy undoes the newest activation; returns the version now active. Throws POLICY_NO_PREVIOUS. */
   rollbackPolicy(activation: { at: number; actor: string }, audit: (from: string, to: string) => AuditEntry): Promise<{ from: string; to: PolicyVersionRecord }>;
   /** The active version, or null before the first one. */

@@ -10,6 +10,8 @@ import type { MetaRepository } from './meta-repository';
 import type { NodeRepository } from './node-repository';
 import type { NonceRepository } from './nonce-repository';
 import type { PolicyRepository } from './policy-repository';
+import type { PresenceRepository } from './presence-repository';
+import type { StoreChangeFeed } from './store-changes';
 import type { UserGroupRepository } from './user-group-repository';
 
 export type { AuditEntry, AuditRepository } from './audit-repository';
@@ -18,6 +20,8 @@ export type { MetaRepository } from './meta-repository';
 export type { EnrollInput, EnrollOutcome, EnrollResult, NodeKeyLifetimes, NodeRecord, NodeRepository } from './node-repository';
 export type { NonceRepository } from './nonce-repository';
 export type { PolicyActivation, PolicyRepository, PolicyVersionRecord } from './policy-repository';
+export type { ControllerRecord, NodeStreamRecord, PresenceRepository } from './presence-repository';
+export type { DeliveredChange, StoreChange, StoreChangeFeed, StoreChangeListener } from './store-changes';
 export type { GroupRecord, RemoveUserResult, UserGroupRepository, UserRecord } from './user-group-repository';
 
 export interface Store
@@ -27,9 +31,19 @@ export interface Store
     NonceRepository,
     UserGroupRepository,
     PolicyRepository,
-    AuditRepository {
-  /** Short name of the backend, e.g. "sqlite". */
+    AuditRepository,
+    PresenceRepository {
+  /** Short name of the backend, e.g. "sqlite" or "postgres". */
   readonly kind: string;
+  /** Where the state lives, for people: a file path, or a URL without its password. */
+  readonly location: string;
+  /**
+   * Changes made by other controllers sharing this store (PostgreSQL); null for a store only this
+   * process uses (SQLite).
+   */
+  readonly changes: StoreChangeFeed | null;
+  /** The applied schema versions, oldest first. */
+  schemaVersions(): Promise<number[]>;
   /** Overlay prefixes the store allocates from. */
   readonly overlay: { ipv4Cidr: string; ipv6Prefix: string };
   close(): Promise<void>;

@@ -165,6 +165,31 @@ CREATE INDEX audit_target ON audit(target);
 ALTER TABLE nodes ADD COLUMN relay_port INTEGER CHECK (relay_port IS NULL OR (relay_port BETWEEN 1 AND 65535));
 `,
   },
+  {
+    version: 6,
+    name: 'shared-store',
+    // Several controllers on one (PostgreSQL) store: each records itself and its heartbeat, and which
+    // node streams it holds, so every map agrees on who is online; policy bundles are kept in the
+    // store so every controller can load the active one. SQLite gets the same schema.
+    sql: `
+CREATE TABLE controllers (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  epoch TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL
+);
+CREATE TABLE node_streams (
+  node_id TEXT NOT NULL,
+  controller_id TEXT NOT NULL REFERENCES controllers(id) ON DELETE CASCADE,
+  since INTEGER NOT NULL,
+  PRIMARY KEY (node_id, controller_id)
+) WITHOUT ROWID;
+CREATE INDEX node_streams_controller ON node_streams(controller_id);
+ALTER TABLE policy_versions ADD COLUMN bundle BLOB;
+CREATE INDEX audit_action_seq ON audit(action, seq);
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

@@ -2,28 +2,7 @@ import type Database from 'better-sqlite3';
 import { AUDIT_CHAIN_START_ACTION, AUDIT_CHECKPOINT_ACTION, type AuditEvent, type AuditQuery, type AuditVerifyReport } from '../../wire';
 import { auditEntryHash, checkpointDetails, GENESIS_HASH, legacyDigest, normalizeDetails, verifyAuditPages, type AuditSigner } from '../audit-chain';
 import type { AuditEntry, AuditRepository } from '../audit-repository';
-
-interface AuditRow {
-  seq: number;
-  at: number;
-  action: string;
-  actor: string;
-  target: string | null;
-  details: string;
-  prev_hash: string | null;
-  hash: string | null;
-}
-
-const toAudit = (r: AuditRow): AuditEvent => ({
-  seq: r.seq,
-  at: r.at,
-  action: r.action,
-  actor: r.actor,
-  target: r.target,
-  details: JSON.parse(r.details) as Record<string, unknown>,
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
+import { toAudit, type AuditRow } from '../store-rows';
 
 export interface SqliteAuditOptions {
   /** Signs checkpoints; without it none are written. */

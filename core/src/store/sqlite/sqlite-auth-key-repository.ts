@@ -2,32 +2,8 @@ import type Database from 'better-sqlite3';
 import { errors } from '../../errors';
 import type { AuditEntry } from '../audit-repository';
 import type { AuthKeyRecord, AuthKeyRepository, NewAuthKey } from '../auth-key-repository';
+import { toKey, type KeyRow } from '../store-rows';
 import type { SqliteAuditRepository } from './sqlite-audit-repository';
-
-export interface KeyRow {
-  id: string;
-  secret_hash: string;
-  tags: string;
-  owner_user: string | null;
-  reusable: number;
-  uses: number;
-  created_at: number;
-  expires_at: number;
-  revoked: number;
-  node_ttl_ms: number | null;
-}
-
-export const toKey = (r: KeyRow): AuthKeyRecord => ({
-  id: r.id,
-  tags: JSON.parse(r.tags) as string[],
-  user: r.owner_user,
-  reusable: r.reusable === 1,
-  uses: r.uses,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  revoked: r.revoked === 1,
-  nodeTtlMs: r.node_ttl_ms,
-});
 
 export class SqliteAuthKeyRepository implements AuthKeyRepository {
   constructor(

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
+import { isExpired, KEY_KIND_LABEL as KIND_LABEL, META_CURSOR, META_IPV4, META_IPV6, toKey, toNode, type NodeKeyKind as KeyKind, type NodeKeyRow as KeyRow, type NodeRow } from '../store-rows';
 import { errors } from '../../errors';
 import type { RelayOffer } from '../../netmap/types';
 import type { AddressPool } from '../address-pool';
@@ -7,78 +8,9 @@ import type { AuditEntry } from '../audit-repository';
 import { checkAuthKeyUsable } from '../auth-key-rules';
 import type { EnrollInput, EnrollResult, NodeKeyLifetimes, NodeRecord, NodeRepository } from '../node-repository';
 import { secretMatches } from '../secret-hash';
-import { toKey, type SqliteAuthKeyRepository } from './sqlite-auth-key-repository';
+import type { SqliteAuthKeyRepository } from './sqlite-auth-key-repository';
 import type { SqliteAuditRepository } from './sqlite-audit-repository';
 import type { SqliteMetaRepository } from './sqlite-meta-repository';
-
-interface NodeRow {
-  id: string;
-  name: string;
-  hostname: string;
-  owner_user: string | null;
-  tags: string;
-  wg_key: string;
-  identity_key: string;
-  addr_index: number;
-  ipv4: string;
-  ipv6: string;
-  endpoints: string;
-  auth_key_id: string | null;
-  last_seen: number | null;
-  created_at: number;
-  expires_at: number | null;
-  revoked: number;
-  revoked_at: number | null;
-  facts: string | null;
-  posture: string | null;
-  approved: number;
-  approved_at: number | null;
-  wg_key_created_at: number | null;
-  identity_expires_at: number | null;
-  rotate_requested_at: number | null;
-  relay_port: number | null;
-}
-
-interface KeyRow {
-  node_id: string;
-  retired_at: number | null;
-  revoked_at: number | null;
-}
-
-type KeyKind = 'wg' | 'identity';
-const KIND_LABEL: Record<KeyKind, 'WireGuard' | 'identity'> = { wg: 'WireGuard', identity: 'identity' };
-
-const toNode = (r: NodeRow): NodeRecord => ({
-  id: r.id,
-  name: r.name,
-  hostname: r.hostname,
-  user: r.owner_user,
-  tags: JSON.parse(r.tags) as string[],
-  wgKey: r.wg_key,
-  identityKey: r.identity_key,
-  ipv4: r.ipv4,
-  ipv6: r.ipv6,
-  endpoints: JSON.parse(r.endpoints) as string[],
-  authKeyId: r.auth_key_id,
-  lastSeen: r.last_seen,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  revoked: r.revoked === 1,
-  revokedAt: r.revoked_at,
-  facts: r.facts === null ? null : (JSON.parse(r.facts) as Facts),
-  posture: r.posture === null ? null : (JSON.parse(r.posture) as PostureDecision),
-  approved: r.approved !== 0,
-  wgKeyCreatedAt: r.wg_key_created_at ?? r.created_at,
-  identityExpiresAt: r.identity_expires_at,
-  rotateRequestedAt: r.rotate_requested_at,
-  relay: r.relay_port === null ? null : { port: r.relay_port },
-});
-
-const isExpired = (n: NodeRecord, now: number) => n.expiresAt !== null && n.expiresAt <= now;
-
-const META_IPV4 = 'ipam.ipv4Cidr';
-const META_IPV6 = 'ipam.ipv6Prefix';
-const META_CURSOR = 'ipam.cursor';
 
 export interface SqliteNodeRepositoryDeps {
   db: Database.Database;

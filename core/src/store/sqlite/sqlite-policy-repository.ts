@@ -2,20 +2,11 @@ import type Database from 'better-sqlite3';
 import { errors } from '../../errors';
 import type { AuditEntry } from '../audit-repository';
 import type { PolicyActivation, PolicyRepository, PolicyVersionRecord } from '../policy-repository';
+import { META_POLICY_ACTIVE, toVersion, type PolicyVersionRow } from '../store-rows';
 import type { SqliteAuditRepository } from './sqlite-audit-repository';
 import type { SqliteMetaRepository } from './sqlite-meta-repository';
 
-interface PolicyVersionRow {
-  version: string;
-  file: string;
-  size: number;
-  source: string;
-  created_at: number;
-}
 
-const toVersion = (r: PolicyVersionRow): PolicyVersionRecord => ({ version: r.version, file: r.file, size: r.size, source: r.source, createdAt: r.created_at });
-
-const META_POLICY_ACTIVE = 'policy.activeVersion';
 
 export class SqlitePolicyRepository implements PolicyRepository {
   constructor(
@@ -24,8 +15,13 @@ export class SqlitePolicyRepository implements PolicyRepository {
     private readonly audit: SqliteAuditRepository,
   ) {}
 
+  async policyBundle(version: string): Promise<Buffer | null> {
+    const r = this.db.prepare('SELECT bundle FROM policy_versions WHERE version = ?').get(version) as { bundle: Buffer | null } | undefined;
+    return r?.bundle ?? null;
+  }
+
   private versionSync(version: string): PolicyVersionRecord | null {
-    const r = this.db.prepare('SELECT * FROM policy_versions WHERE version = ?').get(version) as PolicyVersionRow | undefined;
+    const r = this.db.prepare('SELECT version, file, size, source, created_at FROM policy_versions WHERE version = ?').get(version) as PolicyVersionRow | undefined;
     return r ? toVersion(r) : null;
   }
 
@@ -33,11 +29,12 @@ export class SqlitePolicyRepository implements PolicyRepository {
     return this.db.prepare('SELECT seq, version, at, actor, kind FROM policy_activations WHERE undone = 0 ORDER BY seq').all() as PolicyActivation[];
   }
 
-  async activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void> {
+  async activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry, bundle?: Buffer): Promise<void> {
     this.db.transaction(() => {
       this.db
-        .prepare('INSERT OR IGNORE INTO policy_versions (version, file, size, source, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(version.version, version.file, version.size, version.source, version.createdAt);
+        .prepare('INSERT OR IGNORE INTO policy_versions (version, file, size, source, created_at, bundle) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(version.version, version.file, version.size, version.source, version.createdAt, bundle ?? null);
+      if (bundle) this.db.prepare('UPDATE policy_versions SET bundle = ? WHERE version = ? AND bundle IS NULL').run(bundle, version.version);
       this.db.prepare('INSERT INTO policy_activations (version, at, actor, kind) VALUES (?, ?, ?, ?)').run(version.version, activation.at, activation.actor, activation.kind);
       this.meta.setSync(META_POLICY_ACTIVE, version.version);
       this.audit.appendSync(audit);
@@ -69,7 +66,7 @@ export class SqlitePolicyRepository implements PolicyRepository {
   }
 
   async listPolicyVersions(): Promise<PolicyVersionRecord[]> {
-    return (this.db.prepare('SELECT * FROM policy_versions ORDER BY created_at, version').all() as PolicyVersionRow[]).map(toVersion);
+    return (this.db.prepare('SELECT version, file, size, source, created_at FROM policy_versions ORDER BY created_at, version').all() as PolicyVersionRow[]).map(toVersion);
   }
 
   async listPolicyActivations(): Promise<PolicyActivation[]> {

@@ -14,11 +14,13 @@ import { AddressPool } from '../address-pool';
 import type {
   AuditEntry,
   AuthKeyRecord,
+  ControllerRecord,
   EnrollInput,
   EnrollResult,
   GroupRecord,
   NewAuthKey,
   NodeRecord,
+  NodeStreamRecord,
   PolicyActivation,
   PolicyVersionRecord,
   RemoveUserResult,
@@ -32,6 +34,7 @@ import { SqliteMetaRepository } from './sqlite-meta-repository';
 import { SqliteNodeRepository } from './sqlite-node-repository';
 import { SqliteNonceRepository } from './sqlite-nonce-repository';
 import { SqlitePolicyRepository } from './sqlite-policy-repository';
+import { SqlitePresenceRepository } from './sqlite-presence-repository';
 import { SqliteUserGroupRepository } from './sqlite-user-group-repository';
 
 export interface SqliteStoreOptions {
@@ -49,6 +52,8 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  /** One process uses a SQLite file: there is nobody else's change to follow. */
+  readonly changes = null;
   readonly overlay: { ipv4Cidr: string; ipv6Prefix: string };
   readonly path: string;
   private readonly db: Database.Database;
@@ -59,6 +64,7 @@ export class SqliteStore implements Store {
   private readonly nodes: SqliteNodeRepository;
   private readonly usersAndGroups: SqliteUserGroupRepository;
   private readonly policies: SqlitePolicyRepository;
+  private readonly presence: SqlitePresenceRepository;
 
   constructor(opts: SqliteStoreOptions) {
     const pool = new AddressPool(opts.ipv4Cidr, opts.ipv6Prefix);
@@ -80,6 +86,7 @@ export class SqliteStore implements Store {
       revokeKeysOf: (user) => this.keys.revokeOwnedBySync(user),
     });
     this.policies = new SqlitePolicyRepository(db, this.meta, this.audit);
+    this.presence = new SqlitePresenceRepository(db);
     try {
       chmodSync(this.path, 0o600);
       db.pragma('journal_mode = WAL');
@@ -96,8 +103,12 @@ export class SqliteStore implements Store {
   }
 
   /** The applied schema versions, oldest first. */
-  schemaVersions(): number[] {
+  async schemaVersions(): Promise<number[]> {
     return schemaVersions(this.db);
+  }
+
+  get location(): string {
+    return this.path;
   }
 
   getMeta(key: string): Promise<string | null> {
@@ -183,8 +194,11 @@ export class SqliteStore implements Store {
     return this.usersAndGroups.userGroups();
   }
 
-  activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry): Promise<void> {
-    return this.policies.activatePolicy(version, activation, audit);
+  activatePolicy(version: PolicyVersionRecord, activation: { at: number; actor: string; kind: string }, audit: AuditEntry, bundle?: Buffer): Promise<void> {
+    return this.policies.activatePolicy(version, activation, audit, bundle);
+  }
+  policyBundle(version: string): Promise<Buffer | null> {
+    return this.policies.policyBundle(version);
   }
   rollbackPolicy(activation: { at: number; actor: string }, audit: (from: string, to: string) => AuditEntry): Promise<{ from: string; to: PolicyVersionRecord }> {
     return this.policies.rollbackPolicy(activation, audit);
@@ -235,6 +249,22 @@ export class SqliteStore implements Store {
   }
   giveIdentityLifetimes(expiresAt: (node: NodeRecord) => number | null, at: number): Promise<number> {
     return this.nodes.giveIdentityLifetimes(expiresAt, at);
+  }
+
+  heartbeatController(controller: Omit<ControllerRecord, 'heartbeatAt'>, at: number): Promise<void> {
+    return this.presence.heartbeatController(controller, at);
+  }
+  listControllers(): Promise<ControllerRecord[]> {
+    return this.presence.listControllers();
+  }
+  removeController(id: string): Promise<string[]> {
+    return this.presence.removeController(id);
+  }
+  setNodeStream(nodeId: string, controllerId: string, online: boolean, at: number): Promise<void> {
+    return this.presence.setNodeStream(nodeId, controllerId, online, at);
+  }
+  listNodeStreams(): Promise<NodeStreamRecord[]> {
+    return this.presence.listNodeStreams();
   }
 
   async close(): Promise<void> {
