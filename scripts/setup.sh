@@ -36,9 +36,10 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 # the TUN offloads `trellis status` shows), then those the lab and tests add: clickhouse-* for
 # telemetry tests, prometheus for promtool, chromium for the console's browser test, python3-venv for
 # chDB, systemd for `systemd-analyze verify` of deploy/systemd/, postgresql for the PostgreSQL store's
-# tests, the lab's `--store postgres` and the HA benchmarks (each starts its own cluster with initdb).
+# tests, the lab's `--store postgres` and the HA benchmarks (each starts its own cluster with initdb),
+# libnetfilter-queue-dev for the lab's delay line (`trellis lab impair`).
 DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 nftables ethtool procps curl build-essential python3)
-[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat python3-venv clickhouse-server clickhouse-client prometheus chromium systemd postgresql)
+[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat python3-venv clickhouse-server clickhouse-client prometheus chromium systemd postgresql libnetfilter-queue-dev)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do
@@ -101,6 +102,14 @@ step_wireguard_go() {
   note "$(if [ -n "$out" ]; then tail -n 1 <<<"$out" | sed 's/^install-wireguard-go: //'; else echo "up to date"; fi)"
 }
 
+# The lab's native tools (.lab-tools/bin): trellis-delay-queue, the NFQUEUE delay line of `lab impair`.
+step_lab_tools() {
+  local out
+  out=$(bash scripts/install-lab-tools.sh 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  if [ -n "$out" ]; then note "built trellis-delay-queue"; else note "up to date"; fi
+}
+
 # Build every project; Nx caches, so an unchanged tree builds in about a second. It needs opa: the
 # policies project compiles the bundle with it, and posture-opa depends on policies, so a build that
 # started before opa was there would build opa a second time, at once.
@@ -130,6 +139,7 @@ STEPS=(
   'wireguard-go||step_wireguard_go|'
   'npm-deps|debian-packages|step_npm_deps|'
   'chdb|debian-packages|step_chdb|tests'
+  'lab-tools|debian-packages|step_lab_tools|tests'
   'build|npm-deps opa|step_build|'
   'trellis-command|build|step_trellis_command|'
 )
