@@ -20,6 +20,7 @@ import { labAddCommand } from './commands/lab-add-command';
 import { labDemoCommand } from './commands/lab-demo-command';
 import { labDownCommand } from './commands/lab-down-command';
 import { labExecCommand } from './commands/lab-exec-command';
+import { labImpairCommand } from './commands/lab-impair-command';
 import { labStatusCommand } from './commands/lab-status-command';
 import { labUpCommand } from './commands/lab-up-command';
 import { stunCommand } from './commands/stun-command';
@@ -75,6 +76,7 @@ export const COMMANDS: Command[] = [
   labStatusCommand,
   labAddCommand,
   labExecCommand,
+  labImpairCommand,
   labDemoCommand,
   dashboardsPushCommand,
   alertsCommand,

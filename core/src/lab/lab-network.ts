@@ -6,13 +6,15 @@ import { readdirSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { run, runJson, tryRun } from '../sys/run';
 import { cmdlineOf, isAlive, signalGroup, sleep, waitForExit } from './process-group';
-import { LAB_BRIDGE, LAB_SUBNET, NAMESPACE_PREFIX, VETH_PREFIX, WG_PREFIX } from './lab-state';
+import { BRIDGE_FORWARD_TABLE, BRIDGE_PREFIX, LAB_BRIDGE, LAB_STUN_SECOND_ADDRESS, LAB_SUBNET, NAMESPACE_PREFIX, VETH_PREFIX, WG_PREFIX } from './lab-state';
 
 export const WIREGUARD_SOCKET_DIR = '/var/run/wireguard';
 
 export async function createBridge(): Promise<void> {
   await run('ip', ['link', 'add', LAB_BRIDGE, 'type', 'bridge']);
   await run('ip', ['addr', 'add', `${LAB_SUBNET.gateway}/${LAB_SUBNET.bits}`, 'dev', LAB_BRIDGE]);
+  // The second address of the controller's STUN service, so nodes can compare two mappings.
+  await run('ip', ['addr', 'add', `${LAB_STUN_SECOND_ADDRESS}/${LAB_SUBNET.bits}`, 'dev', LAB_BRIDGE]);
   await run('ip', ['link', 'set', LAB_BRIDGE, 'up']);
 }
 
@@ -41,10 +43,20 @@ export async function labNamespaces(): Promise<string[]> {
   return list.map((n) => n.name).filter((n) => n.startsWith(NAMESPACE_PREFIX));
 }
 
-/** labRootLinks lists root-namespace links the lab owns: the bridge and trlv* veths. */
+/** labRootLinks lists root-namespace links the lab owns: the bridges trlbr*, trlv* veths and trlwg*. */
 export async function labRootLinks(): Promise<string[]> {
   const links = await runJson<Array<{ ifname: string }>>('ip', ['-j', 'link', 'show']).catch(() => []);
-  return links.map((l) => l.ifname).filter((n) => n === LAB_BRIDGE || n.startsWith(VETH_PREFIX) || n.startsWith(WG_PREFIX));
+  return links.map((l) => l.ifname).filter((n) => n === LAB_BRIDGE || n.startsWith(BRIDGE_PREFIX) || n.startsWith(VETH_PREFIX) || n.startsWith(WG_PREFIX));
+}
+
+/** labRootTables lists the lab's nft tables in the root namespace (the bridges' forward filter). */
+export async function labRootTables(): Promise<string[]> {
+  const out = (await tryRun('nft', ['list', 'tables'])) ?? '';
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((w) => w[0] === 'table' && w[2] === BRIDGE_FORWARD_TABLE)
+    .map((w) => `${w[1]} ${w[2]}`);
 }
 
 /** labWireguardSockets lists the UAPI sockets of trlwg* interfaces (the directory is machine-wide). */
@@ -66,6 +78,17 @@ async function namespacePids(ns: string): Promise<number[]> {
     .filter((p) => /^\d+$/.test(p))
     .map(Number)
     .filter((p) => p !== process.pid);
+}
+
+/** strayDelayQueuePids finds the lab's delay lines (trellis-delay-queue), wherever they run. */
+function strayDelayQueuePids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = cmdlineOf(Number(entry));
+    if (argv && argv.length > 0 && /(^|\/)trellis-delay-queue$/.test(argv[0]!)) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 /** strayWireguardPids finds wireguard-go processes serving a trlwg* interface, wherever they run. */
@@ -119,15 +142,17 @@ export async function removeNamespace(ns: string): Promise<void> {
 }
 
 /**
- * sweepLabNetwork removes, by name, everything the lab's network may have left: namespaces trl-*,
- * links trlv*, trlwg* and trlbr0, wireguard-go processes for trlwg* and their UAPI sockets, and
- * lab controllers listening on the bridge address.
+ * sweepLabNetwork removes, by name, everything the lab's network may have left: namespaces trl-*
+ * (nodes and their routers, with every rule and delay line inside), links trlv*, trlwg* and
+ * trlbr*, the bridges' nft forward table, wireguard-go processes for trlwg* and their UAPI
+ * sockets, trellis-delay-queue processes, and lab controllers listening on the bridge address.
  */
 export async function sweepLabNetwork(extraNamespaces: string[] = []): Promise<void> {
   const namespaces = new Set([...(await labNamespaces()), ...extraNamespaces]);
   for (const ns of namespaces) await removeNamespace(ns);
-  await stopPids([...strayWireguardPids(), ...strayLabControllerPids()]);
+  await stopPids([...strayWireguardPids(), ...strayLabControllerPids(), ...strayDelayQueuePids()]);
   for (const link of await labRootLinks()) await tryRun('ip', ['link', 'del', link]);
+  for (const table of await labRootTables()) await tryRun('nft', ['delete', 'table', ...table.split(' ')]);
   for (const sock of labWireguardSockets()) {
     try {
       unlinkSync(sock);

@@ -28,6 +28,12 @@ export interface LabUpOptions {
    * both, merged into configFile) and loads the shipped rules; stopped by `down`.
    */
   prometheus?: LabPrometheusOptions | boolean;
+  /** Node name → easy | hard: the node sits behind its own router namespace with MASQUERADE. */
+  nat?: Record<string, string>;
+  /** Nodes started with `trellis up --relay`. */
+  relays?: string[];
+  /** Node name → number of underlay links (a second bridge trlbr1, 198.19.0.0/24, and so on). */
+  uplinks?: Record<string, number>;
   /** Told about each step, for progress output. */
   onProgress?: (event: LabProgress) => void;
 }
@@ -38,6 +44,7 @@ export type LabProgress =
   | { kind: 'controller'; url: string }
   | { kind: 'prometheus'; url: string; rulesFile: string | null }
   | { kind: 'node-started'; name: string }
+  | { kind: 'nat-measured'; name: string; configured: string | null; measured: string; reason: string }
   | { kind: 'node-ready'; name: string; status: AgentStatus };
 
 /** The shape `trellis lab up --json` prints. */
@@ -51,8 +58,18 @@ export interface LabDescription {
     iface: string;
     addresses: { ipv4: string; ipv6: string } | null;
     underlay: string;
+    /** Every underlay address peers can reach the node at (one per link; the router's when NATed). */
+    underlays: string[];
+    /** The node's own address behind its NAT; null when it is on the bridge itself. */
+    privateAddress: string | null;
+    nat: { configured: 'easy' | 'hard' | null; measured: string | null; reason: string | null };
+    relay: boolean;
     stateDir: string;
     socket: string;
     pid: number | null;
   }>;
+  /** Impaired node pairs, as `trellis lab impair` set them. */
+  impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number }>;
+  /** The controller's STUN listen addresses. */
+  stun: string[];
 }

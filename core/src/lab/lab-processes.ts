@@ -20,6 +20,7 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   if (isLabProcess(c.pid, st.cliPath)) return;
   const args = [st.cliPath, 'controller', '--listen', c.listen, '--data-dir', c.dataDir];
   if (st.configFile) args.push('--config', st.configFile);
+  if (st.stun && st.stun.length > 0) args.push('--stun', st.stun.join(','));
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   c.pid = await spawnDetached(process.execPath, args, c.log, childEnv(st));
   save();
@@ -47,9 +48,11 @@ export async function spawnAgentProcess(st: LabState, n: LabNodeState, controlle
     '--state-dir', n.stateDir,
     '--iface', n.iface,
     '--listen-port', String(AGENT_LISTEN_PORT),
-    '--endpoint', `${n.underlay}:${AGENT_LISTEN_PORT}`,
+    // Behind a lab NAT the router's public address is where peers reach the node (an easy NAT keeps the port).
+    ...(n.links ?? [{ address: n.underlay }]).flatMap((l) => ['--endpoint', `${l.address}:${AGENT_LISTEN_PORT}`]),
     '--probe-interval', `${st.probeIntervalMs}ms`,
   ];
+  if (n.relay) args.push('--relay');
   if (st.configFile) args.push('--config', st.configFile);
   const env = childEnv(st);
   // The auth key goes by environment, not argv, so `ps` does not show it; only the first start needs it.

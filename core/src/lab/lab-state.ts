@@ -13,8 +13,95 @@ export const LAB_SUBNET = { prefix: '198.18.0', gateway: '198.18.0.1', bits: 24 
 export const NAMESPACE_PREFIX = 'trl-';
 export const VETH_PREFIX = 'trlv';
 export const WG_PREFIX = 'trlwg';
-/** Highest node index: underlay addresses are 198.18.0.<10+k>. */
+/** Highest node index: underlay addresses are 198.18.0.<10+k> (and the NAT LAN of node k is 10.<k>.0.0/24). */
 export const MAX_NODE_INDEX = 244;
+/** Every lab bridge is named trlbr<j>: trlbr0 for the first underlay link, trlbr1.. for further uplinks. */
+export const BRIDGE_PREFIX = 'trlbr';
+/** The STUN binding service of the lab's controller: two addresses, so nodes can classify their NAT. */
+export const LAB_STUN_LISTEN = ['198.18.0.1:3478', '198.18.0.2:3478'] as const;
+/** The second STUN address, an extra address of the host on trlbr0. */
+export const LAB_STUN_SECOND_ADDRESS = '198.18.0.2';
+/** The root namespace's nft table that keeps forwarding between lab bridges from leaving them. */
+export const BRIDGE_FORWARD_TABLE = 'trellis_lab_forward';
+/** A router namespace is its node's namespace with this suffix (node names cannot hold a dot). */
+export const ROUTER_SUFFIX = '.router';
+/** How many underlay links a lab node may have (`lab up --uplinks n1=2`). */
+export const MAX_UPLINKS = 4;
+
+/**
+ * linkSubnet is the underlay subnet of link j (1-based): 198.18.0.0/24 for the first (trlbr0),
+ * 198.19.<j-2>.0/24 for the others (trlbr<j-1>); all inside RFC 2544's 198.18.0.0/15.
+ */
+export function linkSubnet(j: number): { prefix: string; gateway: string; bits: 24; bridge: string } {
+  const prefix = j === 1 ? '198.18.0' : `198.19.${j - 2}`;
+  return { prefix, gateway: `${prefix}.1`, bits: 24, bridge: `${BRIDGE_PREFIX}${j - 1}` };
+}
+
+export type LabNatType = 'easy' | 'hard';
+
+/** A node's router (`lab up --nat n1=easy`): its own namespace between the node's LAN and the lab bridge. */
+export interface LabRouterState {
+  type: LabNatType;
+  namespace: string;
+  /** The root-namespace end of the router's veth on the bridge. */
+  veth: string;
+  /** The router's address on the node's LAN, the node's gateway (10.<k>.0.1). */
+  lanGateway: string;
+  /** The node's own (private) address (10.<k>.0.2). */
+  lanAddress: string;
+}
+
+/** One underlay link of a node: eth0 on trlbr0, eth1 on trlbr1, … */
+export interface LabLinkState {
+  iface: string;
+  /** The node's address on the link, e.g. 198.19.0.14. */
+  address: string;
+  gateway: string;
+  bridge: string;
+  /** The root-namespace end of the link's veth. */
+  veth: string;
+}
+
+/** What the lab measured of a node's NAT with STUN (two server addresses, one local socket). */
+export interface LabNatMeasurement {
+  /** open: no NAT; easy: endpoint-independent mapping; hard: per destination; unknown: no or too few answers. */
+  type: 'open' | 'easy' | 'hard' | 'unknown';
+  reason: string;
+  /** What each STUN address saw, e.g. { "198.18.0.1:3478": "198.18.0.11:40312" } (null: no answer). */
+  mappings: Record<string, string | null>;
+  at: number;
+}
+
+/** `trellis lab impair a b`: the direct underlay path between a and b, impaired in both directions. */
+export interface LabImpairment {
+  a: string;
+  b: string;
+  /** Added to the round trip (half each way), ms. */
+  delayMs: number;
+  /** ± around delayMs on the round trip, ms. */
+  jitterMs: number;
+  /** Round-trip loss, percent (each direction drops 1 − √(1 − loss)). */
+  lossPct: number;
+  directions: LabImpairedDirection[];
+  createdAt: number;
+}
+
+/** One direction of an impairment: rules and the delay line in the sender's namespace. */
+export interface LabImpairedDirection {
+  from: string;
+  to: string;
+  namespace: string;
+  /** The receiver's underlay addresses the rules match. */
+  destinations: string[];
+  /** nft table with the numgen loss rule; null without loss. */
+  nftTable: string | null;
+  /** iptables-legacy mangle chain sending the packets to the NFQUEUE; null without delay. */
+  iptablesChain: string | null;
+  queue: number | null;
+  /** trellis-delay-queue's pid; null without delay. */
+  pid: number | null;
+  log: string;
+}
 
 export interface LabControllerState {
   url: string;
@@ -42,6 +129,14 @@ export interface LabNodeState {
   socket: string;
   pid: number | null;
   log: string;
+  /** Its router when the node is behind a NAT (`lab up --nat`); absent or null: on the bridge itself. */
+  nat?: LabRouterState | null;
+  /** The NAT type STUN measured from inside the node's namespace; absent until measured. */
+  natMeasured?: LabNatMeasurement | null;
+  /** Started with `trellis up --relay` (`lab up --relays`). */
+  relay?: boolean;
+  /** Its underlay links when it has more than one (`lab up --uplinks n1=2`); absent: eth0 alone. */
+  links?: LabLinkState[];
 }
 
 /** The lab's Prometheus (lab-prometheus.ts). */
@@ -76,6 +171,12 @@ export interface LabState {
   nodes: LabNodeState[];
   /** The lab's Prometheus (`lab up --prometheus`); absent or null without one. */
   prometheus?: LabPrometheusState | null;
+  /** The controller's STUN listen addresses (labs from before STUN: absent). */
+  stun?: string[];
+  /** Bridges beyond trlbr0 (for uplinks). */
+  bridges?: string[];
+  /** Impaired node pairs (`trellis lab impair`). */
+  impairments?: LabImpairment[];
 }
 
 /** labDir is where the lab keeps its state: TRELLIS_LAB_DIR or /run/trellis-lab. */

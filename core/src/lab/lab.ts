@@ -14,6 +14,10 @@ import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse
 import { writeLabConfig } from './lab-config';
 import { acquireLabLock, releaseLabLock } from './lab-lock';
 import { createBridge, createNodeNetwork, freePort, removeNamespace, sweepLabNetwork } from './lab-network';
+import { applyDirection, checkImpairment, clearDirection, delayQueueBinary, perDirection, type ImpairmentSpec } from './lab-impairment';
+import { mapLimited, measureNat } from './lab-nat-measure';
+import { createMultiLinkNodeNetwork, createNatNodeNetwork, createUplinkBridges, linksOf, routerState } from './lab-routed-network';
+import { planTopology, type LabNodePlan } from './lab-topology';
 import {
   DEFAULT_LAB_PROMETHEUS_LISTEN,
   LAB_AGENT_METRICS_PORT,
@@ -29,6 +33,7 @@ import { isAlive, isLabProcess, terminateGroup, waitForExit } from './process-gr
 import { spawnAgentProcess, startControllerProcess, waitForAgentApi } from './lab-processes';
 import {
   LAB_BRIDGE,
+  LAB_STUN_LISTEN,
   LAB_SUBNET,
   MAX_NODE_INDEX,
   NAMESPACE_PREFIX,
@@ -38,6 +43,8 @@ import {
   readLabState,
   stateFilePath,
   writeLabState,
+  type LabImpairedDirection,
+  type LabImpairment,
   type LabNodeState,
   type LabState,
 } from './lab-state';
@@ -48,6 +55,11 @@ export type { LabDescription, LabProgress, LabUpOptions } from './lab-options';
 export type { ExecResult } from './namespace-exec';
 
 const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** underlaysOf: every underlay address peers reach the node at (one per link; its router's when NATed). */
+export function underlaysOf(n: LabNodeState): string[] {
+  return n.links ? n.links.map((l) => l.address) : [n.underlay];
+}
 
 /** defaultCliPath finds core/dist/cli/main.js from both core/src/lab (ts-jest) and core/dist/lab. */
 export function defaultCliPath(): string {
@@ -70,6 +82,8 @@ export class Lab {
     if (opts.configFile !== undefined && !existsSync(opts.configFile)) {
       throw errors.lab(`config file ${opts.configFile} does not exist`);
     }
+    // Bad topology flags are refused before the lock is taken or anything is cleared or made.
+    const plan = planTopology(opts.nodes, { nat: opts.nat, relays: opts.relays, uplinks: opts.uplinks });
     await acquireLabLock();
     await Lab.clear(dir);
     opts.onProgress?.({ kind: 'cleared' });
@@ -87,10 +101,15 @@ export class Lab {
       env: opts.env ?? {},
       controller: null,
       nodes: [],
+      stun: [...LAB_STUN_LISTEN],
+      bridges: [],
+      impairments: [],
     });
     // On failure the processes and logs stay for inspection; `trellis lab down` (or the next up) clears them.
     lab.save();
     await createBridge();
+    lab.st.bridges = await createUplinkBridges(Math.max(1, ...plan.map((p) => p.links)));
+    lab.save();
     opts.onProgress?.({ kind: 'network' });
 
     const prometheus = opts.prometheus === true ? {} : opts.prometheus === false ? undefined : opts.prometheus;
@@ -135,10 +154,13 @@ export class Lab {
     lab.st.authKey = key.key;
     lab.save();
 
-    for (let k = 1; k <= opts.nodes; k++) {
-      await lab.createNode(`n${k}`, k);
-      opts.onProgress?.({ kind: 'node-started', name: `n${k}` });
+    for (const p of plan) {
+      await lab.createNode(p.name, p.index, p);
+      opts.onProgress?.({ kind: 'node-started', name: p.name });
     }
+    await lab.measureNats(lab.nodeNames, (n) =>
+      opts.onProgress?.({ kind: 'nat-measured', name: n.name, configured: n.nat?.type ?? null, measured: n.natMeasured?.type ?? 'unknown', reason: n.natMeasured?.reason ?? '' }),
+    );
     if (opts.waitForMesh !== false) {
       await lab.waitForMesh(opts.readyTimeoutMs ?? 90_000, (name, status) =>
         opts.onProgress?.({ kind: 'node-ready', name, status }),
@@ -237,11 +259,92 @@ export class Lab {
         iface: n.iface,
         addresses: n.addresses,
         underlay: n.underlay,
+        underlays: underlaysOf(n),
+        privateAddress: n.nat?.lanAddress ?? null,
+        nat: { configured: n.nat?.type ?? null, measured: n.natMeasured?.type ?? null, reason: n.natMeasured?.reason ?? null },
+        relay: n.relay === true,
         stateDir: n.stateDir,
         socket: n.socket,
         pid: n.pid,
       })),
+      impairments: (this.st.impairments ?? []).map((i) => ({ a: i.a, b: i.b, delayMs: i.delayMs, jitterMs: i.jitterMs, lossPct: i.lossPct })),
+      stun: [...(this.st.stun ?? [])],
     };
+  }
+
+  /**
+   * measureNats asks the controller's two STUN addresses from inside each named node's namespace
+   * (a few at a time) and records what the node's NAT does; labs without STUN measure nothing.
+   */
+  async measureNats(names: string[], onMeasured?: (n: LabNodeState) => void): Promise<void> {
+    const servers = this.st.stun ?? [];
+    if (servers.length < 2) return;
+    await mapLimited(names, 4, async (name) => {
+      const n = this.nodeState(name);
+      n.natMeasured = await measureNat(n.namespace, this.st.cliPath, servers);
+      this.save();
+      onMeasured?.({ ...n });
+    });
+  }
+
+  /**
+   * impair slows and thins the direct underlay path between a and b in both directions
+   * (lab-impairment.ts). A pair impaired before is replaced. Bad input changes nothing; a failure
+   * half-way removes what this call made.
+   */
+  async impair(a: string, b: string, spec: ImpairmentSpec): Promise<LabImpairment> {
+    this.reload();
+    const na = this.nodeState(a);
+    const nb = this.nodeState(b);
+    if (a === b) throw errors.lab(`cannot impair the path from ${a} to itself; name two different nodes`);
+    checkImpairment(spec);
+    const f = perDirection(spec);
+    const binary = f.delayUs > 0 ? delayQueueBinary(this.st.cliPath) : '';
+    await this.clearImpairments(a, b);
+    const imp: LabImpairment = { a, b, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPct: spec.lossPct, directions: [], createdAt: Date.now() };
+    (this.st.impairments ??= []).push(imp);
+    this.save();
+    try {
+      for (const [from, to] of [[na, nb], [nb, na]] as const) {
+        const made: LabImpairedDirection = {
+          from: from.name,
+          to: to.name,
+          namespace: from.namespace,
+          destinations: underlaysOf(to),
+          nftTable: null,
+          iptablesChain: null,
+          queue: null,
+          pid: null,
+          log: join(this.st.dir, 'logs', `impair-${from.name}-to-${to.name}.log`),
+        };
+        imp.directions.push(made);
+        try {
+          await applyDirection({ namespace: from.namespace, from: from.name, to: to.name, toIndex: to.index, destinations: made.destinations, log: made.log }, f, binary, made);
+        } finally {
+          this.save();
+        }
+      }
+    } catch (err) {
+      await this.clearImpairments(a, b).catch(() => undefined);
+      throw err;
+    }
+    return JSON.parse(JSON.stringify(imp)) as LabImpairment;
+  }
+
+  /** clearImpairments removes the impairment of a–b (either order), or every one when no pair is named; returns how many. */
+  async clearImpairments(a?: string, b?: string): Promise<number> {
+    this.reload();
+    if (a !== undefined) this.nodeState(a);
+    if (b !== undefined) this.nodeState(b);
+    const all = this.st.impairments ?? [];
+    const hit = (i: LabImpairment) => a === undefined || (b === undefined ? i.a === a || i.b === a : (i.a === a && i.b === b) || (i.a === b && i.b === a));
+    const gone = all.filter(hit);
+    for (const i of gone) {
+      for (const d of i.directions) await clearDirection(d);
+    }
+    this.st.impairments = all.filter((i) => !hit(i));
+    this.save();
+    return gone.length;
   }
 
   /** addNode starts one more node (default name n<k>) and waits until it holds a map with every peer. */
@@ -255,6 +358,7 @@ export class Lab {
     }
     if (this.st.nodes.some((n) => n.name === nodeName)) throw errors.lab(`node "${nodeName}" already exists`);
     await this.createNode(nodeName, k);
+    await this.measureNats([nodeName]);
     await this.waitForMesh(readyTimeoutMs, undefined, [nodeName]);
     return this.node(nodeName);
   }
@@ -335,7 +439,7 @@ export class Lab {
     await waitForMesh({ nodes: this.st.nodes, names, timeoutMs, onReady, save: () => this.save() });
   }
 
-  private async createNode(name: string, k: number): Promise<void> {
+  private async createNode(name: string, k: number, plan?: LabNodePlan): Promise<void> {
     const n: LabNodeState = {
       name,
       index: k,
@@ -348,15 +452,21 @@ export class Lab {
       socket: join(this.st.dir, 'nodes', name, 'agent.sock'),
       pid: null,
       log: join(this.st.dir, 'logs', `${name}.log`),
+      nat: plan?.nat ? routerState(`${NAMESPACE_PREFIX}${name}`, k, `${VETH_PREFIX}${k}`, plan.nat) : null,
+      relay: plan?.relay ?? false,
+      ...(plan && plan.links > 1 ? { links: linksOf(k, `${VETH_PREFIX}${k}`, plan.links) } : {}),
     };
     // Record first, so a crash half-way still leaves the namespace listed for `down`.
     this.st.nodes.push(n);
     this.save();
     try {
-      await createNodeNetwork(n);
+      if (n.nat) await createNatNodeNetwork({ namespace: n.namespace, underlay: n.underlay, router: n.nat });
+      else if (n.links) await createMultiLinkNodeNetwork({ namespace: n.namespace, links: n.links });
+      else await createNodeNetwork(n);
     } catch (err) {
       await removeNamespace(n.namespace).catch(() => undefined);
-      await run('ip', ['link', 'del', n.veth]).catch(() => undefined);
+      if (n.nat) await removeNamespace(n.nat.namespace).catch(() => undefined);
+      for (const veth of n.links?.map((l) => l.veth) ?? [n.veth]) await run('ip', ['link', 'del', veth]).catch(() => undefined);
       throw err;
     }
     mkdirSync(n.stateDir, { recursive: true, mode: 0o700 });

@@ -63,3 +63,29 @@ describe('renderLabStatus: devices', () => {
     ]);
   });
 });
+
+describe('renderLabStatus: the underlay', () => {
+  it('lists addresses, configured and measured NAT, relays and impaired pairs before the devices', () => {
+    const out = renderLabStatus({
+      controller: { url: 'http://198.18.0.1:4000', pid: 10, running: true, healthy: true },
+      nodes: [{ name: 'n1', pid: 11, running: true, status: FIXED_STATUS, error: null }],
+      network: {
+        stun: ['198.18.0.1:3478', '198.18.0.2:3478'],
+        nodes: [
+          { name: 'n1', underlays: ['198.18.0.11'], privateAddress: '10.1.0.2', natConfigured: 'easy', natMeasured: 'easy', natReason: 'r', relay: false },
+          { name: 'n3', underlays: ['198.18.0.13'], privateAddress: null, natConfigured: null, natMeasured: 'open', natReason: 'r', relay: true },
+          { name: 'n4', underlays: ['198.18.0.14', '198.19.0.14'], privateAddress: null, natConfigured: null, natMeasured: null, natReason: null, relay: false },
+        ],
+        impairments: [{ a: 'n1', b: 'n4', delayMs: 40, jitterMs: 5, lossPct: 5 }],
+      },
+    });
+    const lines = out.trimEnd().split('\n');
+    const at = lines.indexOf('stun        udp 198.18.0.1:3478, 198.18.0.2:3478');
+    expect(at).toBeGreaterThan(3);
+    expect(lines[at + 1]).toMatch(/^NODE\s+UNDERLAY\s+NAT CONFIGURED\s+NAT MEASURED\s+RELAY$/);
+    expect(lines[at + 2]).toMatch(/^n1\s+198\.18\.0\.11 \(node 10\.1\.0\.2\)\s+easy\s+easy\s+-$/);
+    expect(lines[at + 3]).toMatch(/^n3\s+198\.18\.0\.13\s+none\s+open\s+yes$/);
+    expect(lines[at + 4]).toMatch(/^n4\s+198\.18\.0\.14 198\.19\.0\.14\s+none\s+-\s+-$/);
+    expect(lines[at + 5]).toBe('impaired    n1–n4: +40 ms ±5 ms round trip, 5 % loss');
+  });
+});

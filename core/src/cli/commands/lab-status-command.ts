@@ -9,6 +9,7 @@ import { parseCommandArgs } from '../parse-command-args';
 import { describeDeviceBuild } from '../status-view';
 import { renderTable } from '../../text/text-table';
 import { describeOffloads } from '../../wg/tun-offloads';
+import { describeImpairment } from './lab-impair-command';
 
 const NAME = 'lab status';
 
@@ -25,6 +26,14 @@ export interface LabStatusView {
   /** The lab's Prometheus (`lab up --prometheus`): ready, and how many scrape targets are up. */
   prometheus?: { url: string; pid: number | null; running: boolean; ready: boolean; targetsUp: number; targets: number } | null;
   nodes: LabNodeSummary[];
+  /** The lab's underlay: addresses, NATs (configured and measured), relays, uplinks, impairments. */
+  network?: LabNetworkView;
+}
+
+export interface LabNetworkView {
+  stun: string[];
+  nodes: Array<{ name: string; underlays: string[]; privateAddress: string | null; natConfigured: string | null; natMeasured: string | null; natReason: string | null; relay: boolean }>;
+  impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number }>;
 }
 
 /** `trellis lab status`: the controller and a one-line summary of each node. */
@@ -35,8 +44,11 @@ export const labStatusCommand: Command = {
 
 Shows whether the lab's controller answers, its Prometheus (after \`lab up --prometheus\`) and how
 many targets it scrapes, and per node: process, overlay address, map, peers with a handshake, mean
-probe RTT and the controller connection; then which wireguard-go build (version, commit, binary)
-and TUN offloads each node's device runs with.
+probe RTT and the controller connection; then the underlay: the controller's STUN addresses, each
+node's underlay addresses (and its own address behind a NAT), the NAT it was given (\`lab up --nat\`)
+and the type STUN measured from inside its namespace (open, easy, hard), relays, and impaired
+pairs (\`lab impair\`); then which wireguard-go build (version, commit, binary) and TUN offloads
+each node's device runs with.
 
 Flags:
   --json      print the controller and every node's AgentStatus as JSON
@@ -74,7 +86,39 @@ export async function collectLabStatus(lab: Lab): Promise<LabStatusView> {
       }
     }),
   );
-  return { controller: { url: c.url, pid: c.pid, running: isAlive(c.pid), healthy }, prometheus: await prometheusStatus(lab), nodes };
+  const d = lab.describe();
+  const network: LabNetworkView = {
+    stun: d.stun,
+    nodes: d.nodes.map((n) => ({
+      name: n.name,
+      underlays: n.underlays,
+      privateAddress: n.privateAddress,
+      natConfigured: n.nat.configured,
+      natMeasured: n.nat.measured,
+      natReason: n.nat.reason,
+      relay: n.relay,
+    })),
+    impairments: d.impairments,
+  };
+  return { controller: { url: c.url, pid: c.pid, running: isAlive(c.pid), healthy }, prometheus: await prometheusStatus(lab), nodes, network };
+}
+
+/**
+ * renderLabNetwork is the underlay per node: its addresses (the node's own behind a NAT), the NAT
+ * it was given and the one STUN measured, whether it relays; then the impaired pairs.
+ */
+export function renderLabNetwork(n: LabNetworkView | undefined): string {
+  if (!n) return '';
+  const rows = n.nodes.map((x) => [
+    x.name,
+    x.underlays.join(' ') + (x.privateAddress ? ` (node ${x.privateAddress})` : ''),
+    x.natConfigured ?? 'none',
+    x.natMeasured ?? '-',
+    x.relay ? 'yes' : '-',
+  ]);
+  const stun = n.stun.length > 0 ? `stun        udp ${n.stun.join(', ')}\n` : '';
+  const imp = n.impairments.map((i) => `impaired    ${i.a}–${i.b}: ${describeImpairment(i)}\n`).join('');
+  return `\n${stun}` + renderTable(['NODE', 'UNDERLAY', 'NAT CONFIGURED', 'NAT MEASURED', 'RELAY'], rows) + imp;
 }
 
 /** prometheusStatus asks the lab's Prometheus whether it is ready and how many targets it scrapes. */
@@ -115,7 +159,7 @@ export function renderLabStatus(v: LabStatusView): string {
       s.controller.connected ? 'connected' : `disconnected${s.controller.lastError ? `: ${s.controller.lastError}` : ''}`,
     ];
   });
-  return ctl + renderTable(['NODE', 'AGENT', 'OVERLAY', 'MAP', 'TUNNELS', 'MEAN RTT', 'CONTROLLER'], rows) + renderLabDevices(v);
+  return ctl + renderTable(['NODE', 'AGENT', 'OVERLAY', 'MAP', 'TUNNELS', 'MEAN RTT', 'CONTROLLER'], rows) + renderLabNetwork(v.network) + renderLabDevices(v);
 }
 
 /**

@@ -66,24 +66,68 @@ export function progressLine(e: LabProgress): string | null {
       return `lab: prometheus on ${e.url}, scraping the controller and every agent${e.rulesFile ? `, rules ${e.rulesFile}` : ''}`;
     case 'node-started':
       return `lab: ${e.name} started`;
+    case 'nat-measured':
+      return e.configured === null && e.measured === 'open' ? null : `lab: ${e.name} NAT ${e.configured ?? 'none'} configured, measured ${e.measured} (${e.reason})`;
     case 'node-ready':
       return `lab: ${e.name} has its map (${e.status.node.addresses?.ipv4 ?? '?'}, ${e.status.peers.length} peers)`;
   }
+}
+
+/**
+ * parseAssignments reads `n1=easy,n2=hard` (repeatable flags are joined) into name → value,
+ * refusing an entry without "=" and a name given twice.
+ */
+export function parseAssignments(flag: string, values: readonly string[], command: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')) {
+    const m = /^([^=\s]+)=([^=\s]+)$/.exec(item);
+    if (!m) throw new UsageError(`${flag} "${item}" is not <node>=<value>, e.g. ${flag === '--nat' ? 'n1=easy' : 'n1=2'}`, command);
+    if (m[1]! in out) throw new UsageError(`${flag} gives ${m[1]} twice`, command);
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** labTopologyFlags reads --nat, --relays and --uplinks; lab.up checks the names against the nodes. */
+export function labTopologyFlags(values: { nat?: string[]; relays?: string[]; uplinks?: string[] }, command: string): { nat?: Record<string, string>; relays?: string[]; uplinks?: Record<string, number> } {
+  const out: { nat?: Record<string, string>; relays?: string[]; uplinks?: Record<string, number> } = {};
+  if (values.nat) {
+    out.nat = parseAssignments('--nat', values.nat, command);
+    for (const [n, t] of Object.entries(out.nat)) if (t !== 'easy' && t !== 'hard') throw new UsageError(`--nat ${n}=${t}: the NAT type is easy or hard`, command);
+  }
+  if (values.relays) out.relays = values.relays.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  if (values.uplinks) {
+    const raw = parseAssignments('--uplinks', values.uplinks, command);
+    for (const [n, v] of Object.entries(raw)) if (!/^[1-4]$/.test(v)) throw new UsageError(`--uplinks ${n}=${v}: give 1 to 4 links`, command);
+    out.uplinks = Object.fromEntries(Object.entries(raw).map(([n, v]) => [n, Number(v)]));
+  }
+  return out;
 }
 
 /** `trellis lab up`: a controller and N nodes in namespaces on this machine. */
 export const labUpCommand: Command = {
   name: NAME,
   summary: 'start a local lab: a controller and N nodes in network namespaces',
-  help: `Usage: trellis lab up [--nodes N] [--config <file>] [--probe-interval 1s] [--clickhouse <url>] [--prometheus] [--json]
+  help: `Usage: trellis lab up [--nodes N] [--nat n1=easy,n2=hard] [--relays n3] [--uplinks n4=2] [--config <file>]
+                     [--probe-interval 1s] [--clickhouse <url>] [--prometheus] [--json]
 
 Clears whatever a previous lab left, then starts a bridge (trlbr0, 198.18.0.1/24), a controller
-and N nodes (namespaces trl-n1..trl-nN), and waits until every node has its map with N−1 peers.
+(with its STUN service on udp 198.18.0.1:3478 and 198.18.0.2:3478) and N nodes (namespaces
+trl-n1..trl-nN, node k at 198.18.0.<10+k>), measures each node's NAT with STUN, and waits until
+every node has its map with N−1 peers.
 The processes keep running after this command returns; stop them with \`trellis lab down\`.
 State: $TRELLIS_LAB_DIR (default /run/trellis-lab). Needs root.
 
 Flags:
   -n, --nodes <N>          number of nodes, 1..50 (default 3)
+  --nat <node>=easy|hard   put the node behind its own router (namespace trl-<node>.router, public
+                           198.18.0.<10+k> on the bridge, the node at 10.<k>.0.2 on its LAN) with
+                           iptables MASQUERADE: easy keeps the mapping whatever the destination
+                           (port kept), hard maps per destination (--random-fully); comma-separate
+                           or repeat
+  --relays <node>[,<node>] start these nodes with \`trellis up --relay\`
+  --uplinks <node>=<n>     give the node n underlay links (2..4): eth1 on trlbr1 (198.19.0.<10+k>),
+                           eth2 on trlbr2 (198.19.1.<10+k>)…; the host routes between the bridges
   --config <file>          plugin config passed to the controller and every agent
   --probe-interval <dur>   agents' probe interval (default 1s)
   --clickhouse <url>       load telemetry-clickhouse on the controller with this HTTP URL
@@ -99,13 +143,20 @@ Flags:
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs(NAME, {
       args: argv,
-      options: { ...LAB_UP_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        ...LAB_UP_OPTIONS,
+        nat: { type: 'string', multiple: true },
+        relays: { type: 'string', multiple: true },
+        uplinks: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
     if (values.help) {
       io.stdout(this.help);
       return 0;
     }
-    const opts = labUpOptions(values, NAME, 3);
+    const opts = { ...labUpOptions(values, NAME, 3), ...labTopologyFlags(values, NAME) };
     const lab = await Lab.up({
       ...opts,
       dir: labDir(io.env),
@@ -131,11 +182,19 @@ Flags:
 
 export function renderLabSummary(lab: Lab): string {
   const d = lab.describe();
-  const rows = d.nodes.map((n) => [n.name, n.namespace, n.iface, n.underlay, n.addresses?.ipv4 ?? '-', String(n.pid ?? '-')]);
+  const rows = d.nodes.map((n) => [
+    n.name,
+    n.namespace,
+    n.iface,
+    n.underlays.join(' ') + (n.privateAddress ? ` (NAT ${n.nat.configured}, node ${n.privateAddress})` : ''),
+    n.addresses?.ipv4 ?? '-',
+    n.relay ? 'relay' : '-',
+    String(n.pid ?? '-'),
+  ]);
   const prom = d.prometheus ? `prometheus  ${d.prometheus.url} (pid ${d.prometheus.pid ?? '-'}; scrapes ${d.prometheus.targets.controller} and ${d.prometheus.targets.agents.length} agents)\n` : '';
   return (
     `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'})\n${prom}\n` +
-    renderTable(['NODE', 'NAMESPACE', 'IFACE', 'UNDERLAY', 'OVERLAY', 'PID'], rows) +
+    renderTable(['NODE', 'NAMESPACE', 'IFACE', 'UNDERLAY', 'OVERLAY', 'ROLE', 'PID'], rows) +
     `\nnext: trellis lab status | trellis status --node n1 | trellis lab exec n1 -- ping ${d.nodes[1]?.addresses?.ipv4 ?? '<peer>'} | trellis lab down\n`
   );
 }
