@@ -9,8 +9,8 @@ import { errors } from '../errors';
 
 /** spawnDetached starts cmd in a new process group with stdout/stderr appended to logFile. */
 export function spawnDetached(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  mkdirSync(dirname(logFile), { recursive: true });
-  const fd = openSync(logFile, 'a');
+  mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+  const fd = openSync(logFile, 'a', 0o600);
   try {
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env });
     return new Promise((resolve, reject) => {
