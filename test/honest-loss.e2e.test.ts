@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PROBE_PORT } from '../core/src/agent/start-options';
 import type { AgentStatus } from '../core/src/wire';
-import { formatLoss } from '../core/src/cli/human-format';
+import { formatLoss } from '../core/src/text/human-format';
 import { renderPeerTable } from '../core/src/cli/status-view';
 import { ROUTES } from '../core/src/wire';
 import { Lab } from '../core/src/lab/lab';
