@@ -102,16 +102,15 @@ describe('diffWgConfig', () => {
     expect(bad((c) => (c.privateKey = 'x'))).toThrow(/32-byte/);
   });
 
-  it('writes only the changed peer among 1,000, quickly', () => {
+  // Its cost is measured by the map-delta benchmark (bench/map-delta.js), not timed here.
+  it('writes only the changed peer among 1,000', () => {
     const peers = Array.from({ length: 1000 }, (_, i) => peer(i + 1));
     const prev = config(peers);
     const next = clone(prev);
     next.peers[500].allowedIps = [...next.peers[500].allowedIps, '10.99.0.0/24'];
-    diffWgConfig(prev, next); // warm up
-    const t0 = process.hrtime.bigint();
     const request = serializeSet(setFromDiff(diffWgConfig(prev, next)));
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     expect(request.match(/^public_key=/gm)).toHaveLength(1);
-    expect(ms).toBeLessThan(5);
+    expect(request).toContain(`public_key=${Buffer.from(next.peers[500].publicKey, 'base64').toString('hex')}\nupdate_only=true\n`);
+    expect(request).toContain('allowed_ip=10.99.0.0/24\n');
   });
 });

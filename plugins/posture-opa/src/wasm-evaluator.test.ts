@@ -139,15 +139,13 @@ describe('PolicyEvaluator', () => {
       addresses: { ipv4: `100.64.${i >> 8}.${i & 255}`, ipv6: `fd7a::${i}` },
     }));
     const acls = { groups: { eng: ['alice'] }, rules: [{ src: ['group:eng'], dst: ['tag:server'], proto: 'tcp', ports: ['22'] }] };
-    const started = Date.now();
+    // Not timed: policy evaluation cost is measured by bench/policy.js (policy-eval-*, policy-rebuild-*).
     const maps = ev.evaluate<Record<string, { peers: string[]; packetFilter: unknown[] }>>('trellis/access/netmaps', { nodes, acls })!;
-    const elapsed = Date.now() - started;
     expect(Object.keys(maps)).toHaveLength(300);
     expect(maps.n10!.peers).toHaveLength(100); // every alice node reaches server n10 (bob's)
     expect(maps.n0!.peers).toHaveLength(119); // alice's server n0: 99 alice nodes + 29 servers, 9 both
     expect(maps.n3!.peers).toHaveLength(30); // alice's n3 reaches the 30 servers
     expect(maps.n1!.peers).toEqual([]);
-    expect(elapsed).toBeLessThan(10_000);
   });
 
   it('names the entrypoints it has when asked for another', async () => {
