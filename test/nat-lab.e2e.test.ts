@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, defaultCliPath } from '../core/src/lab/lab';
+import type { LabUpOptions } from '../core/src/lab/lab-options';
 import { cmdlineOf, isAlive } from '../core/src/lab/process-group';
 import { run, tryRun } from '../core/src/sys/run';
 import type { NodeView } from '../core/src/wire';
@@ -228,7 +229,7 @@ test('bad input gets a clear error and changes nothing', async () => {
     [{ nat: { n7: 'easy' } }, '--nat names "n7"'],
     [{ nat: { n1: 'easy' }, uplinks: { n1: 2 } }, 'both --nat and --uplinks'],
     [{ relays: ['n3', 'n3'] }, 'lists "n3" twice'],
-  ] as const) {
+  ] satisfies Array<[Partial<LabUpOptions>, string]>) {
     await expect(Lab.up({ nodes: 4, dir, ...opts })).rejects.toThrow(message);
   }
   const cli = await trellis(['lab', 'up', '--nodes', '2', '--relays', 'n3']);

@@ -8,7 +8,7 @@ import type { Facts, PeerProbeStats, PostureDecision } from '../api/hooks';
 import { ed25519PublicKey } from '../auth/keys';
 import { SIG_HEADERS, verifySignature } from '../auth/signing';
 import { ErrorCode } from '../errors';
-import type { DeltaMapResponse, NetworkMapData, PeerNode } from '../netmap/types';
+import type { DeltaMapResponse, NetworkMapData } from '../netmap/types';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import type { ReconfigureResult, WgConfig, WgDevice, WgPeerStats } from '../wg/types';
 import { startAgent, type StartAgentOptions } from './agent';

@@ -129,6 +129,12 @@ describe('Reconfigurer', () => {
       runParallel: async () => {
         throw new Error('onNetworkMap boom');
       },
+      runParallelNamed: async () => {
+        throw new Error('statusSection boom');
+      },
+      runParallelEach: async () => {
+        throw new Error('mapExtension boom');
+      },
       has: () => true,
     };
     const applied: number[] = [];

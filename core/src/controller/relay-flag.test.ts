@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ControllerClient } from '../agent/controller-client';
+import { ControllerClient, ControllerRequestError } from '../agent/controller-client';
 import { ed25519PrivateKey, generateIdentityKeyPair, generateWgKeyPair } from '../auth/keys';
 import { TrellisError } from '../errors';
 import type { RelayOffer } from '../netmap/types';
@@ -103,7 +103,7 @@ describe('the relay flag', () => {
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(TrellisError);
-      expect((err as TrellisError).status).toBe(400);
+      expect((err as ControllerRequestError).status).toBe(400);
       expect((err as TrellisError).message).toMatch(/relay/);
     }
     expect((await nodes()).find((x) => x.id === n.id)?.relay).toEqual({ port: 51821 });
@@ -115,7 +115,7 @@ describe('the relay flag', () => {
         () => null,
         (e: unknown) => e,
       );
-    expect((refused as TrellisError).status).toBe(400);
+    expect((refused as ControllerRequestError).status).toBe(400);
     expect((await nodes()).map((x) => x.name)).not.toContain('bad');
   });
 });

@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { PluginHost } from '@trellis/core';
-import type { AlertsSource } from '@trellis/core/api';
+import type { AlertsSource, TrellisPlugin } from '@trellis/core/api';
 import { resolveAlertsConfig } from './config';
 import { createAlertsLivePlugin } from './plugin';
+
+/** The host takes plugins of any config type: it checks the config against the plugin's schema. */
+const alertsLive = () => createAlertsLivePlugin() as TrellisPlugin;
 
 describe('alerts-live thresholds', () => {
   test('defaults come from the Grafana plugin; overrides are layered over them', () => {
@@ -42,13 +45,13 @@ describe('alerts-live thresholds', () => {
     const routes: string[] = [];
     const controller = { dataDir: tmpdir(), requestMapRebuild: () => undefined, audit: () => undefined, registerAdminRoute: (p: string) => void routes.push(p) };
     const host = new PluginHost('controller', log);
-    await host.start([{ plugin: createAlertsLivePlugin(), config: { thresholds: { lossMaxPercent: 101 } } }], { controller });
+    await host.start([{ plugin: alertsLive(), config: { thresholds: { lossMaxPercent: 101 } } }], { controller });
     expect(host.names()).toEqual([]);
     expect(routes).toEqual([]);
     const strict = new PluginHost('controller', log);
-    await expect(strict.start([{ plugin: createAlertsLivePlugin(), config: { webhook: 'http://x' } }], { controller })).rejects.toThrow(/config of plugin "alerts-live" is invalid.*"webhook"/);
+    await expect(strict.start([{ plugin: alertsLive(), config: { webhook: 'http://x' } }], { controller })).rejects.toThrow(/config of plugin "alerts-live" is invalid.*"webhook"/);
     const good = new PluginHost('controller', log);
-    await good.start([{ plugin: createAlertsLivePlugin(), config: { webhooks: [{ url: 'http://127.0.0.1:9/x' }] } }], { controller });
+    await good.start([{ plugin: alertsLive(), config: { webhooks: [{ url: 'http://127.0.0.1:9/x' }] } }], { controller });
     expect(good.names()).toEqual(['alerts-live']);
     expect(routes).toEqual(['/v1/admin/alerts']);
     await good.shutdown();
@@ -65,7 +68,7 @@ describe('alerts-live thresholds', () => {
       registerAlerts: (s: AlertsSource) => void sources.push(s),
     };
     const host = new PluginHost('controller', pino({ level: 'silent' }));
-    await host.start([{ plugin: createAlertsLivePlugin(), config: {} }], { controller });
+    await host.start([{ plugin: alertsLive(), config: {} }], { controller });
     expect(routes).toEqual([]);
     expect(sources).toHaveLength(1);
     expect(await sources[0]!.alerts(5)).toMatchObject({ active: [], recent: [], deliveries: [] });
