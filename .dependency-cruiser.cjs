@@ -12,7 +12,7 @@ const LAYERS = [
   ['trellis-error.ts'],
   ['errors.ts'],
   ['json', 'net', 'text'],
-  ['log', 'sys', 'auth', 'config', 'stun'],
+  ['log', 'sys', 'auth', 'config', 'stun', 'disco'],
   ['paths'],
   ['netmap', 'wg'],
   ['api'],

@@ -1,14 +1,17 @@
 'use strict';
 /**
  * throughput: iperf3 over the overlay from n1 to n2 of a two-node lab, single stream and 4 streams
- * (`-P 4`), three devices measured in the same run and the same two namespaces:
- * - trellis: the agents' own devices, running the bundled current wireguard-go (checked through
- *   the agents' status: binary, commit, TUN offloads);
+ * (`-P 4`), four devices measured in the same run and the same two namespaces:
+ * - trellis: the agents' own devices, running trellis-wg (the pinned upstream wireguard-go device
+ *   with Trellis's datagram filter and control socket; checked through the agents' status:
+ *   binary, commit, TUN offloads);
  * - hand: the same binary, a pair configured by hand with `wg` as an admin would (goal: Trellis
  *   carries >= 95 % of it);
+ * - upstream: the bundled upstream wireguard-go at the commit trellis-wg links, a pair configured
+ *   by hand the same way (goal: trellis-wg by hand carries >= 95 % of it: the filter costs nothing);
  * - debian: Debian's /usr/bin/wireguard-go (0.0.20220316), a pair configured by hand the same way
  *   (goal: Trellis carries >= 4x).
- * Each round runs the three back to back, in the order trellis, hand, debian and then reversed in
+ * Each round runs the four back to back, in the order trellis, hand, upstream, debian and then reversed in
  * the next round, so a drift in the machine's load hits every device alike; ratios are the median
  * of each round's paired ratio (Trellis over the other device in the same round), which other jobs
  * on the shared cores disturb far less than a ratio of medians taken minutes apart. CPU per Gbit/s is
@@ -24,6 +27,7 @@ const { join } = require('node:path');
 const { median, round } = require('./stats');
 const { Lab } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab.js'));
 const { BUNDLED_WIREGUARD_GO } = require(join(__dirname, '..', 'core', 'dist', 'wg', 'wireguard-go.js'));
+const { BUNDLED_TRELLIS_WG } = require(join(__dirname, '..', 'core', 'dist', 'wg', 'trellis-wg.js'));
 const { segmentationOffloadOn } = require(join(__dirname, '..', 'core', 'dist', 'wg', 'tun-offloads.js'));
 
 const DEBIAN_WIREGUARD_GO = '/usr/bin/wireguard-go';
@@ -148,19 +152,20 @@ async function measure(lab) {
   const [s1, s2] = [await lab.status('n1'), await lab.status('n2')];
   for (const s of [s1, s2]) {
     const d = s.device;
-    if (!d || d.binary !== BUNDLED_WIREGUARD_GO || !segmentationOffloadOn(d.offloads)) {
-      throw new Error(`${s.node.name} does not run the bundled wireguard-go with TUN offloads (device: ${JSON.stringify(d)}); run scripts/setup.sh`);
+    if (!d || d.binary !== BUNDLED_TRELLIS_WG || !segmentationOffloadOn(d.offloads)) {
+      throw new Error(`${s.node.name} does not run trellis-wg with TUN offloads (device: ${JSON.stringify(d)}); run scripts/setup.sh`);
     }
   }
   const device = { binary: s1.device.binary, version: s1.device.version, commit: s1.device.commit, offloads: s1.device.offloads };
   const devices = {
     trellis: { to: lab.node('n2').addresses.ipv4.split('/')[0], pids: [s1.device.pid, s2.device.pid] },
-    hand: await handPairUp(lab, { bin: BUNDLED_WIREGUARD_GO, prefix: 'trlbase', subnet: '198.19.250', basePort: 51900 }),
+    hand: await handPairUp(lab, { bin: BUNDLED_TRELLIS_WG, prefix: 'trlbase', subnet: '198.19.250', basePort: 51900 }),
   };
   try {
+    devices.upstream = await handPairUp(lab, { bin: BUNDLED_WIREGUARD_GO, prefix: 'trlup', subnet: '198.19.252', basePort: 51920 });
     devices.debian = await handPairUp(lab, { bin: DEBIAN_WIREGUARD_GO, prefix: 'trldeb', subnet: '198.19.251', basePort: 51910 });
-    const order = ['trellis', 'hand', 'debian'];
-    const runs = { 1: { trellis: [], hand: [], debian: [] }, 4: { trellis: [], hand: [], debian: [] } };
+    const order = ['trellis', 'hand', 'upstream', 'debian'];
+    const runs = { 1: { trellis: [], hand: [], upstream: [], debian: [] }, 4: { trellis: [], hand: [], upstream: [], debian: [] } };
     const before = machineTicks();
     for (let r = 0; r < ROUNDS; r++) {
       for (const streams of r % 2 === 0 ? [1, 4] : [4, 1]) {
@@ -180,13 +185,14 @@ async function measure(lab) {
     return { device, runs, machine };
   } finally {
     devices.hand.down();
+    devices.upstream?.down();
     devices.debian?.down();
   }
 }
 
 async function run() {
   const load = loadavg().map((x) => round(x, 2));
-  delete process.env.TRELLIS_WIREGUARD_GO; // the agents must pick their default: the bundled build
+  delete process.env.TRELLIS_WIREGUARD_GO; // the agents must pick their default: trellis-wg
   const lab = await Lab.up({ nodes: 2 });
   let measured;
   try {
@@ -195,30 +201,51 @@ async function run() {
     await lab.down();
   }
   const machine = { ...measured.machine, loadavgAtStart: load, loadavgAtEnd: loadavg().map((x) => round(x, 2)) };
-  return [1, 4].map((streams) => {
+  return [1, 4].flatMap((streams) => {
     const t = summarize(measured.runs[streams].trellis);
     const h = summarize(measured.runs[streams].hand);
+    const u = summarize(measured.runs[streams].upstream);
     const d = summarize(measured.runs[streams].debian);
     const ratio = pairedRatio(measured.runs[streams].trellis, measured.runs[streams].hand);
     const vsDebian = pairedRatio(measured.runs[streams].trellis, measured.runs[streams].debian);
-    return {
-      name: streams === 1 ? 'throughput' : 'throughput-p4',
-      what: `iperf3 ${streams === 1 ? 'single stream' : '-P 4'}, ${SECONDS}s x ${ROUNDS} rounds, n1 -> n2; CPU per Gbit/s = wireguard-go CPU seconds per Gbit carried (cores per Gbit/s)`,
-      trellis: { ...t, device: measured.device },
-      baseline: {
-        what: 'the same wireguard-go binary, a pair configured by hand with wg, each daemon in its own session like the agents',
-        ...h,
+    const wgVsUpstream = pairedRatio(measured.runs[streams].hand, measured.runs[streams].upstream);
+    const what = `iperf3 ${streams === 1 ? 'single stream' : '-P 4'}, ${SECONDS}s x ${ROUNDS} rounds, n1 -> n2; CPU per Gbit/s = device CPU seconds per Gbit carried (cores per Gbit/s)`;
+    const upstreamBaseline = { what: `upstream wireguard-go (${BUNDLED_WIREGUARD_GO}, the commit trellis-wg links), a pair configured by hand with wg, each daemon in its own session`, ...u };
+    return [
+      {
+        name: streams === 1 ? 'throughput' : 'throughput-p4',
+        what,
+        trellis: { ...t, device: measured.device },
+        baseline: {
+          what: 'the same trellis-wg binary, a pair configured by hand with wg, each daemon in its own session like the agents',
+          ...h,
+        },
+        upstream: upstreamBaseline,
+        debian: { what: `Debian's ${DEBIAN_WIREGUARD_GO} (0.0.20220316), a pair configured by hand the same way`, ...d },
+        ratio: round(ratio, 3),
+        ratioVsUpstream: round(pairedRatio(measured.runs[streams].trellis, measured.runs[streams].upstream), 3),
+        ratioVsDebian: round(vsDebian, 2),
+        ratioMeaning: "median over rounds of Trellis's Gbit/s over the other device's in the same round",
+        ratioOfMedians: { hand: round(t.medianGbitps / h.medianGbitps, 3), upstream: round(t.medianGbitps / u.medianGbitps, 3), debian: round(t.medianGbitps / d.medianGbitps, 2) },
+        schedAutogroup: autogroupSetting(),
+        machine,
+        goal: 'ratio >= 0.95 (vs hand-configured), >= 4x Debian',
+        met: ratio >= 0.95 && vsDebian >= 4,
       },
-      debian: { what: `Debian's ${DEBIAN_WIREGUARD_GO} (0.0.20220316), a pair configured by hand the same way`, ...d },
-      ratio: round(ratio, 3),
-      ratioVsDebian: round(vsDebian, 2),
-      ratioMeaning: "median over rounds of Trellis's Gbit/s over the other device's in the same round",
-      ratioOfMedians: { hand: round(t.medianGbitps / h.medianGbitps, 3), debian: round(t.medianGbitps / d.medianGbitps, 2) },
-      schedAutogroup: autogroupSetting(),
-      machine,
-      goal: 'ratio >= 0.95 (vs hand-configured), >= 4x Debian',
-      met: ratio >= 0.95 && vsDebian >= 4,
-    };
+      {
+        name: streams === 1 ? 'trellis-wg-vs-upstream' : 'trellis-wg-vs-upstream-p4',
+        what: `${what}; both pairs configured by hand, identical but for the binary`,
+        trellis: { what: `trellis-wg (${BUNDLED_TRELLIS_WG})`, ...h },
+        baseline: upstreamBaseline,
+        ratio: round(wgVsUpstream, 3),
+        ratioMeaning: "median over rounds of trellis-wg's Gbit/s over upstream wireguard-go's in the same round",
+        ratioOfMedians: round(h.medianGbitps / u.medianGbitps, 3),
+        schedAutogroup: autogroupSetting(),
+        machine,
+        goal: 'ratio >= 0.95',
+        met: wgVsUpstream >= 0.95,
+      },
+    ];
   });
 }
 

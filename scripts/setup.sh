@@ -110,6 +110,15 @@ step_lab_tools() {
   if [ -n "$out" ]; then note "built trellis-delay-queue"; else note "up to date"; fi
 }
 
+# trellis-wg, Trellis's own device (wireguard-go's, with the socket NAT traversal and relays need).
+# Never fails: when it cannot be built, its note is the warning, and agents run upstream wireguard-go.
+step_trellis_wg() {
+  local out
+  out=$(bash scripts/install-trellis-wg.sh 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  note "$(if [ -n "$out" ]; then tail -n 1 <<<"$out" | sed 's/^install-trellis-wg: //'; else echo "up to date"; fi)"
+}
+
 # Build every project; Nx caches, so an unchanged tree builds in about a second. It needs opa: the
 # policies project compiles the bundle with it, and posture-opa depends on policies, so a build that
 # started before opa was there would build opa a second time, at once.
@@ -137,6 +146,7 @@ STEPS=(
   'debian-packages||step_debian_packages|'
   'opa||step_opa|'
   'wireguard-go||step_wireguard_go|'
+  'trellis-wg||step_trellis_wg|'
   'npm-deps|debian-packages|step_npm_deps|'
   'chdb|debian-packages|step_chdb|tests'
   'lab-tools|debian-packages|step_lab_tools|tests'

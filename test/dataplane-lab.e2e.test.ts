@@ -1,7 +1,7 @@
 /**
- * The data plane Trellis's agents run, on the lab: by default every agent's device is the current
- * wireguard-go build setup installs, with TSO/USO on its TUN, and `trellis status` and `trellis lab
- * status` say so. A node pointed at Debian's 2022 package (TRELLIS_WIREGUARD_GO) runs without
+ * The data plane Trellis's agents run, on the lab: by default every agent's device is trellis-wg,
+ * the pinned current wireguard-go with Trellis's control socket (STUN and disco), with TSO/USO on its
+ * TUN, and `trellis status` and `trellis lab status` say so. A node pointed at Debian's 2022 package (TRELLIS_WIREGUARD_GO) runs without
  * offloads, and the two builds carry bulk TCP to each other intact.
  */
 import { execFile } from 'node:child_process';
@@ -14,7 +14,7 @@ import { defaultCliPath, Lab } from '../core/src/lab/lab';
 import { run } from '../core/src/sys/run';
 import { segmentationOffloadOn } from '../core/src/wg/tun-offloads';
 import type { WgDeviceInfo } from '../core/src/wg/types';
-import { BUNDLED_WIREGUARD_GO } from '../core/src/wg/wireguard-go';
+import { BUNDLED_TRELLIS_WG, controlSocketPath } from '../core/src/wg/trellis-wg';
 import { pingPairs } from './support/mesh';
 
 jest.setTimeout(180_000);
@@ -34,7 +34,7 @@ const payloadFile = join(tmp, 'payload');
 const savedEnv = process.env.TRELLIS_WIREGUARD_GO;
 
 beforeAll(async () => {
-  delete process.env.TRELLIS_WIREGUARD_GO; // the agents' own default must be the bundled build
+  delete process.env.TRELLIS_WIREGUARD_GO; // the agents' own default must be trellis-wg
   lab = await Lab.up({ nodes: 2 });
 });
 
@@ -51,10 +51,11 @@ async function device(node: string): Promise<WgDeviceInfo> {
   return d;
 }
 
-test('every agent runs the bundled current wireguard-go by default, with TSO on its TUN', async () => {
+test('every agent runs trellis-wg (the pinned current wireguard-go) by default, with TSO on its TUN and disco available', async () => {
   for (const node of ['n1', 'n2']) {
     const d = await device(node);
-    expect(d).toMatchObject({ driver: 'wireguard-go', binary: BUNDLED_WIREGUARD_GO, moduleVersion: pinned, commit: pinned.slice(-12), fallback: null });
+    expect(d).toMatchObject({ driver: 'trellis-wg', binary: BUNDLED_TRELLIS_WG, moduleVersion: pinned, commit: pinned.slice(-12), fallback: null });
+    expect(d.disco).toEqual({ available: true, socket: controlSocketPath(lab.node(node).iface), reason: null });
     expect(segmentationOffloadOn(d.offloads)).toBe(true);
     // The device's process is the agent's child, in the node's namespace.
     expect((await run('ip', ['netns', 'identify', String(d.pid)])).trim()).toBe(lab.node(node).namespace);
@@ -64,15 +65,16 @@ test('every agent runs the bundled current wireguard-go by default, with TSO on 
   }
 });
 
-test('trellis status and trellis lab status show the build, commit and offloads', async () => {
+test('trellis status and trellis lab status show the build, commit, offloads and disco', async () => {
   const text = await runCli('status', '--socket', lab.node('n1').socket);
   const d = await device('n1');
-  expect(text).toContain(`device      wireguard-go ${d.version} (commit ${pinned.slice(-12)}), ${BUNDLED_WIREGUARD_GO}, pid ${d.pid}\n`);
+  expect(text).toContain(`device      trellis-wg ${d.version} (wireguard-go commit ${pinned.slice(-12)}), ${BUNDLED_TRELLIS_WG}, pid ${d.pid}\n`);
   expect(text).toMatch(/\noffloads {4}TSO, USO, checksum\n/);
+  expect(text).toContain(`\ndisco       available (${controlSocketPath(lab.node('n1').iface)})\n`);
   const json = JSON.parse(await runCli('status', '--socket', lab.node('n1').socket, '--json')) as { device: WgDeviceInfo };
   expect(json.device).toEqual(d);
   const labText = await runCli('lab', 'status');
-  expect(labText).toContain(`devices     n1, n2: wireguard-go ${d.version} (commit ${pinned.slice(-12)}), offloads TSO, USO, checksum, ${BUNDLED_WIREGUARD_GO}\n`);
+  expect(labText).toContain(`devices     n1, n2: trellis-wg ${d.version} (wireguard-go commit ${pinned.slice(-12)}), offloads TSO, USO, checksum, disco, ${BUNDLED_TRELLIS_WG}\n`);
 });
 
 test("a node on Debian's build runs without offloads and exchanges bulk TCP with the current build intact", async () => {
@@ -104,6 +106,6 @@ test("a node on Debian's build runs without offloads and exchanges bulk TCP with
   }
 
   const labText = await runCli('lab', 'status');
-  expect(labText).toMatch(/\ndevices {5}n1, n2: wireguard-go v\S+ \(commit [0-9a-f]{12}\), offloads TSO, USO, checksum, \/usr\/local\/lib\/trellis\/wireguard-go\n/);
-  expect(labText).toContain(`devices     n3: wireguard-go v0.0.20220316, offloads off, ${DEBIAN}\n`);
+  expect(labText).toMatch(/\ndevices {5}n1, n2: trellis-wg v\S+ \(wireguard-go commit [0-9a-f]{12}\), offloads TSO, USO, checksum, disco, \/usr\/local\/lib\/trellis\/trellis-wg\n/);
+  expect(labText).toContain(`devices     n3: wireguard-go v0.0.20220316, offloads off, no disco, ${DEBIAN}\n`);
 });

@@ -127,7 +127,7 @@ test('cleanup: after lab down nothing is left', async () => {
   expect(alive).toEqual([]);
   let wg = '';
   try {
-    wg = execFileSync('pgrep', ['-a', 'wireguard-go'], { encoding: 'utf8' });
+    wg = execFileSync('pgrep', ['-a', '^(wireguard-go|trellis-wg)$'], { encoding: 'utf8' });
   } catch {
     wg = '';
   }

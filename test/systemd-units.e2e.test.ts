@@ -299,7 +299,7 @@ describe('a controller and two agents started as the units start them', () => {
     expect(table.stdout).toContain('svc-a');
 
     const pid = (await must('ip', ['netns', 'pids', NS_B])).split('\n').filter(Boolean);
-    const agentCaps = pid.map((p) => readFileSync(`/proc/${p}/status`, 'utf8')).filter((s) => /^Name:\s+(node|wireguard-go)$/m.test(s));
+    const agentCaps = pid.map((p) => readFileSync(`/proc/${p}/status`, 'utf8')).filter((s) => /^Name:\s+(node|wireguard-go|trellis-wg)$/m.test(s));
     expect(agentCaps.length).toBeGreaterThanOrEqual(2);
     for (const s of agentCaps) expect(/^CapBnd:\s+0*1000$/m.test(s)).toBe(true); // CAP_NET_ADMIN (bit 12) alone
   });

@@ -1,9 +1,11 @@
 /**
  * UapiDevice and link setup on real wireguard-go: two network namespaces joined by a veth pair,
  * one WireGuard interface in each, traffic over the overlay, and a reconfigure that leaves the
- * existing session alone. The whole suite runs once per wireguard-go build Trellis may run: the
- * current upstream build setup installs (scripts/install-wireguard-go.sh), which moves TCP
- * super-packets through its TUN, and Debian's 2022 package, which agents fall back to.
+ * existing session alone. The whole suite runs once per wireguard-go build Trellis may run:
+ * trellis-wg (the agents' default: the pinned upstream device with Trellis's control socket,
+ * scripts/install-trellis-wg.sh), the current upstream build setup installs
+ * (scripts/install-wireguard-go.sh), which moves TCP super-packets through its TUN, and Debian's
+ * 2022 package, which agents fall back to last.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +18,7 @@ import { listUnderlayAddresses, setLinkUp, syncAddresses, syncRoutes } from '../
 import { segmentationOffloadOn } from '../core/src/wg/tun-offloads';
 import type { WgConfig } from '../core/src/wg/types';
 import { DEFAULT_UAPI_SOCKET_DIR, UapiDevice } from '../core/src/wg/uapi-device';
+import { BUNDLED_TRELLIS_WG } from '../core/src/wg/trellis-wg';
 import { BUNDLED_WIREGUARD_GO } from '../core/src/wg/wireguard-go';
 
 jest.setTimeout(60000);
@@ -38,19 +41,24 @@ interface Build {
   name: string;
   bin: string;
   /** What the running device reports about itself. */
-  expect: { version: RegExp; moduleVersion: string | null; offloads: boolean };
+  expect: { driver: string; version: RegExp; moduleVersion: string | null; offloads: boolean };
 }
 
 const BUILDS: Build[] = [
   {
+    name: 'trellis-wg',
+    bin: BUNDLED_TRELLIS_WG,
+    expect: { driver: 'trellis-wg', version: /^v\d+\.\d+\.\d+$/, moduleVersion: pinnedModuleVersion(), offloads: true },
+  },
+  {
     name: 'current upstream build',
     bin: BUNDLED_WIREGUARD_GO,
-    expect: { version: /^v0\.0\.\d{8}$/, moduleVersion: pinnedModuleVersion(), offloads: true },
+    expect: { driver: 'wireguard-go', version: /^v0\.0\.\d{8}$/, moduleVersion: pinnedModuleVersion(), offloads: true },
   },
   {
     name: "Debian's package",
     bin: '/usr/bin/wireguard-go',
-    expect: { version: /^v0\.0\.20220316$/, moduleVersion: null, offloads: false },
+    expect: { driver: 'wireguard-go', version: /^v0\.0\.20220316$/, moduleVersion: null, offloads: false },
   },
 ];
 
@@ -144,14 +152,15 @@ describe.each(BUILDS.map((b, i) => [b.name, b, i] as const))('UapiDevice on wire
     await killNamespace(NS_B);
     await tryRun('ip', ['link', 'del', VETH_A]);
     for (const name of [IF_A, IF_B]) {
-      const sock = `${DEFAULT_UAPI_SOCKET_DIR}/${name}.sock`;
-      if (existsSync(sock)) unlinkSync(sock);
+      for (const sock of [`${DEFAULT_UAPI_SOCKET_DIR}/${name}.sock`, `${DEFAULT_UAPI_SOCKET_DIR}/${name}.ctl`]) {
+        if (existsSync(sock)) unlinkSync(sock);
+      }
     }
   }
 
   beforeAll(async () => {
     if (!existsSync(build.bin)) {
-      throw new Error(`${build.bin} is not installed; scripts/setup.sh installs both wireguard-go builds (see its warnings)`);
+      throw new Error(`${build.bin} is not installed; scripts/setup.sh installs trellis-wg and the current wireguard-go (see its warnings)`);
     }
     await cleanup();
     await run('ip', ['netns', 'add', NS_A]);
@@ -196,7 +205,9 @@ describe.each(BUILDS.map((b, i) => [b.name, b, i] as const))('UapiDevice on wire
 
   it('reports the build it runs: binary, version, and the commit when the build recorded one', async () => {
     const info = await devA.describe();
-    expect(info).toMatchObject({ driver: 'wireguard-go', binary: build.bin, pid: devA.pid, moduleVersion: build.expect.moduleVersion, fallback: null });
+    expect(info).toMatchObject({ driver: build.expect.driver, binary: build.bin, pid: devA.pid, moduleVersion: build.expect.moduleVersion, fallback: null });
+    // Only trellis-wg carries STUN and disco for the agent (its control socket answers).
+    expect(info.disco?.available).toBe(build.expect.driver === 'trellis-wg');
     expect(info.version).toMatch(build.expect.version);
     expect(info.commit).toBe(build.expect.moduleVersion ? build.expect.moduleVersion.slice(-12) : null);
   });
@@ -286,6 +297,7 @@ describe.each(BUILDS.map((b, i) => [b.name, b, i] as const))('UapiDevice on wire
     expect(await tryRun('ip', ['-n', NS_B, 'link', 'show', IF_B])).toBeNull();
     expect(existsSync(devA.socketPath)).toBe(false);
     expect(existsSync(devB.socketPath)).toBe(false);
+    expect(existsSync(devA.controlSocketPath)).toBe(false);
     expect(devA.pid).toBeNull();
     await devA.down();
   });

@@ -36,6 +36,8 @@ export const ErrorCode = {
   CONTROLLER_UNREACHABLE: 'TRELLIS_ERR_CONTROLLER_UNREACHABLE',
   AGENT_UNREACHABLE: 'TRELLIS_ERR_AGENT_UNREACHABLE',
   DEVICE: 'TRELLIS_ERR_DEVICE',
+  CONTROL_SOCKET: 'TRELLIS_ERR_CONTROL_SOCKET',
+  RELAY_CONFIG: 'TRELLIS_ERR_RELAY_CONFIG',
   COMMAND_FAILED: 'TRELLIS_ERR_COMMAND_FAILED',
   USAGE: 'TRELLIS_ERR_USAGE',
   LAB: 'TRELLIS_ERR_LAB',
@@ -126,6 +128,9 @@ export const errors = {
   agentUnreachable: (socket: string, why: string) =>
     e(ErrorCode.AGENT_UNREACHABLE, `agent socket ${socket} is unreachable (${why}); is \`trellis up\` running?`),
   device: (iface: string, what: string) => e(ErrorCode.DEVICE, `WireGuard device ${iface}: ${what}`),
+  controlSocket: (socket: string, what: string) => e(ErrorCode.CONTROL_SOCKET, `trellis-wg control socket ${socket}: ${what}`, { socket }),
+  relayConfig: (socket: string, what: string) =>
+    e(ErrorCode.RELAY_CONFIG, `relay at ${socket} refused the configuration: ${what}`, { socket }),
   commandFailed: (cmd: string, stderr: string) => e(ErrorCode.COMMAND_FAILED, `\`${cmd}\` failed: ${stderr.trim()}`),
   usage: (what: string) => e(ErrorCode.USAGE, what),
   lab: (what: string) => e(ErrorCode.LAB, `lab: ${what}`),

@@ -22,8 +22,9 @@ export interface AgentOptions {
   /** UDP port for overlay probes. Default 51999. */
   probePort: number;
   /**
-   * Path of the wireguard-go binary. Default: TRELLIS_WIREGUARD_GO, else the bundled current build
-   * (/usr/local/lib/trellis/wireguard-go), else `wireguard-go` on PATH with a warning saying why.
+   * Path of the device binary. Default: TRELLIS_WIREGUARD_GO, else trellis-wg
+   * (/usr/local/lib/trellis/trellis-wg), else the bundled wireguard-go, else `wireguard-go` on PATH,
+   * with a warning saying why and that NAT traversal, candidate probes and relays are unavailable.
    */
   wireguardGo?: string;
   /** YAML/JSON config file with the `agent.plugins` list. */

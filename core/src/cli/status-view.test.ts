@@ -102,3 +102,43 @@ describe('renderAgentStatus: the device line', () => {
     expect(out).toContain('device      wireguard-go (version unknown), binary not found\noffloads    unknown\n');
   });
 });
+
+describe('renderAgentStatus: a trellis-wg device', () => {
+  const trellisWg = {
+    driver: 'trellis-wg',
+    binary: '/usr/local/lib/trellis/trellis-wg',
+    version: 'v0.1.0',
+    moduleVersion: 'v0.0.0-20260522210424-ecfc5a8d5446',
+    commit: 'ecfc5a8d5446',
+    pid: 4242,
+    offloads: { vnetHdr: true, txChecksum: true, tso4: true, tso6: true, uso: true },
+    fallback: null,
+    disco: { available: true, socket: '/var/run/wireguard/trlwg1.ctl', reason: null },
+  };
+
+  it('names trellis-wg, the wireguard-go commit it links, and that disco is available', () => {
+    const out = renderAgentStatus({ ...FIXED_STATUS, device: trellisWg }, NOW);
+    expect(out).toContain(
+      'device      trellis-wg v0.1.0 (wireguard-go commit ecfc5a8d5446), /usr/local/lib/trellis/trellis-wg, pid 4242\n' +
+        'offloads    TSO, USO, checksum\n' +
+        'disco       available (/var/run/wireguard/trlwg1.ctl)\n',
+    );
+  });
+
+  it('says what is lost on upstream wireguard-go', () => {
+    const upstream = {
+      ...trellisWg,
+      driver: 'wireguard-go',
+      binary: '/usr/local/lib/trellis/wireguard-go',
+      version: 'v0.0.20250522',
+      fallback: 'trellis-wg is not installed at /usr/local/lib/trellis/trellis-wg (run scripts/setup.sh to build it); NAT traversal, candidate probes and relays are unavailable',
+      disco: { available: false, socket: null, reason: 'wireguard-go has no control socket; NAT traversal, candidate probes and relays are unavailable (they need trellis-wg)' },
+    };
+    expect(renderAgentStatus({ ...FIXED_STATUS, device: upstream }, NOW)).toContain(
+      'device      wireguard-go v0.0.20250522 (commit ecfc5a8d5446), /usr/local/lib/trellis/wireguard-go, pid 4242\n' +
+        'offloads    TSO, USO, checksum\n' +
+        '            fallback: trellis-wg is not installed at /usr/local/lib/trellis/trellis-wg (run scripts/setup.sh to build it); NAT traversal, candidate probes and relays are unavailable\n' +
+        'disco       unavailable: wireguard-go has no control socket; NAT traversal, candidate probes and relays are unavailable (they need trellis-wg)\n',
+    );
+  });
+});

@@ -33,20 +33,34 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   return out + (pluginText(s, 'end') ?? '');
 }
 
-/** describeDeviceBuild is the one-line name of a device's build: "wireguard-go v0.0.20250522 (commit ecfc5a8d5446)". */
+/**
+ * describeDeviceBuild is the one-line name of a device's build: "wireguard-go v0.0.20250522 (commit
+ * ecfc5a8d5446)", or "trellis-wg v0.1.0 (wireguard-go commit ecfc5a8d5446)" for the wireguard-go
+ * commit trellis-wg links.
+ */
 export function describeDeviceBuild(d: WgDeviceInfo): string {
-  return `${d.driver} ${d.version ?? '(version unknown)'}${d.commit ? ` (commit ${d.commit})` : ''}`;
+  const commit = d.commit ? ` (${d.driver === 'wireguard-go' ? '' : 'wireguard-go '}commit ${d.commit})` : '';
+  return `${d.driver} ${d.version ?? '(version unknown)'}${commit}`;
+}
+
+/** describeDisco is the short form of whether the device carries STUN and disco for the agent. */
+export function describeDisco(d: WgDeviceInfo): string | null {
+  if (!d.disco) return null;
+  return d.disco.available ? `available (${d.disco.socket})` : `unavailable: ${d.disco.reason}`;
 }
 
 /**
  * renderDeviceLines shows which build serves the interface, its pid and the TUN offloads in force,
- * and why it is not the current bundled build when the agent fell back.
+ * why it is not trellis-wg (or the current bundled build) when the agent fell back, and whether
+ * the agent can exchange STUN and disco datagrams on its WireGuard socket.
  */
 export function renderDeviceLines(d: WgDeviceInfo): string {
   const where = [d.binary ?? 'binary not found', d.pid !== null ? `pid ${d.pid}` : null].filter((x) => x !== null).join(', ');
   let out = `device      ${describeDeviceBuild(d)}, ${where}\n`;
   out += `offloads    ${describeOffloads(d.offloads)}\n`;
   if (d.fallback) out += `            fallback: ${d.fallback}\n`;
+  const disco = describeDisco(d);
+  if (disco) out += `disco       ${disco}\n`;
   return out;
 }
 

@@ -59,11 +59,11 @@ export async function labRootTables(): Promise<string[]> {
     .map((w) => `${w[1]} ${w[2]}`);
 }
 
-/** labWireguardSockets lists the UAPI sockets of trlwg* interfaces (the directory is machine-wide). */
+/** labWireguardSockets lists the UAPI (and trellis-wg control) sockets of trlwg* interfaces (the directory is machine-wide). */
 export function labWireguardSockets(): string[] {
   try {
     return readdirSync(WIREGUARD_SOCKET_DIR)
-      .filter((f) => f.startsWith(WG_PREFIX) && f.endsWith('.sock'))
+      .filter((f) => f.startsWith(WG_PREFIX) && (f.endsWith('.sock') || f.endsWith('.ctl')))
       .map((f) => `${WIREGUARD_SOCKET_DIR}/${f}`);
   } catch {
     return [];
@@ -91,13 +91,13 @@ function strayDelayQueuePids(): number[] {
   return pids;
 }
 
-/** strayWireguardPids finds wireguard-go processes serving a trlwg* interface, wherever they run. */
+/** strayWireguardPids finds wireguard-go (or trellis-wg) processes serving a trlwg* interface, wherever they run. */
 function strayWireguardPids(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const argv = cmdlineOf(Number(entry));
-    if (!argv || argv.length === 0 || !/(^|\/)wireguard-go$/.test(argv[0]!)) continue;
+    if (!argv || argv.length === 0 || !/(^|\/)(wireguard-go|trellis-wg)$/.test(argv[0]!)) continue;
     if (argv.slice(1).some((a) => new RegExp(`^${WG_PREFIX}\\d+$`).test(a))) pids.push(Number(entry));
   }
   return pids;

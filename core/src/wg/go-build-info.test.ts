@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { commitOfPseudoVersion, parseGoBuildInfo, readGoBuildInfo } from './go-build-info';
+import { commitOfPseudoVersion, parseGoBuildDependencies, parseGoBuildInfo, readGoBuildInfo } from './go-build-info';
 
 const uvarint = (n: number): Buffer => {
   const out: number[] = [];
@@ -56,6 +56,27 @@ describe('parseGoBuildInfo', () => {
     // Truncated right after the header: no strings to read.
     const cut = binaryWith('go1.26.8', 'path\tx\n').subarray(0, 48 + 33);
     expect(parseGoBuildInfo(cut)).toBeNull();
+  });
+});
+
+describe('parseGoBuildDependencies', () => {
+  it('lists the linked modules, a replacement by its version', () => {
+    const modinfo = [
+      'path\ttrellis-wg',
+      'mod\ttrellis-wg\t(devel)\t',
+      'dep\tgolang.org/x/sys\tv0.32.0\th1:def=',
+      'dep\tgolang.zx2c4.com/wireguard\tv0.0.0-20260522210424-ecfc5a8d5446\th1:abc=',
+      'dep\texample.com/forked\tv1.0.0',
+      '=>\texample.com/fork\tv1.0.1\th1:ghi=',
+      'build\tCGO_ENABLED=0',
+      '',
+    ].join('\n');
+    expect(parseGoBuildDependencies(binaryWith('go1.26.8', modinfo))).toEqual({
+      'golang.org/x/sys': 'v0.32.0',
+      'golang.zx2c4.com/wireguard': 'v0.0.0-20260522210424-ecfc5a8d5446',
+      'example.com/forked': 'v1.0.1',
+    });
+    expect(parseGoBuildDependencies(Buffer.from('not a Go binary'))).toBeNull();
   });
 });
 

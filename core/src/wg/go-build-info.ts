@@ -39,11 +39,8 @@ function readString(buf: Buffer, at: number): { value: string; next: number } | 
   return { value: buf.toString('utf8', len.next, len.next + len.value), next: len.next + len.value };
 }
 
-/**
- * parseGoBuildInfo reads the build info of a binary built by Go 1.18 or later (inline strings);
- * null for anything else, including binaries of older toolchains.
- */
-export function parseGoBuildInfo(binary: Buffer): GoBuildInfo | null {
+/** readBlob finds the build info blob and returns its toolchain version and modinfo text. */
+function readBlob(binary: Buffer): { goVersion: string; modinfo: string } | null {
   // The header is 16-byte aligned in the data segment; the first aligned match is it.
   let at = binary.indexOf(MAGIC);
   while (at >= 0 && at % 16 !== 0) at = binary.indexOf(MAGIC, at + 1);
@@ -55,14 +52,45 @@ export function parseGoBuildInfo(binary: Buffer): GoBuildInfo | null {
   const mod = readString(binary, version.next);
   if (!mod) return null;
   const modinfo = mod.value.length >= 2 * SENTINEL_LEN ? mod.value.slice(SENTINEL_LEN, -SENTINEL_LEN) : mod.value;
+  return { goVersion: version.value, modinfo };
+}
+
+/**
+ * parseGoBuildInfo reads the build info of a binary built by Go 1.18 or later (inline strings);
+ * null for anything else, including binaries of older toolchains.
+ */
+export function parseGoBuildInfo(binary: Buffer): GoBuildInfo | null {
+  const blob = readBlob(binary);
+  if (!blob) return null;
   let path: string | null = null;
   let moduleVersion: string | null = null;
-  for (const line of modinfo.split('\n')) {
+  for (const line of blob.modinfo.split('\n')) {
     const [kind, a, b] = line.split('\t');
     if (kind === 'path') path = a ?? null;
     else if (kind === 'mod' && b !== undefined && b !== '(devel)') moduleVersion = b;
   }
-  return { goVersion: version.value, path, moduleVersion };
+  return { goVersion: blob.goVersion, path, moduleVersion };
+}
+
+/**
+ * parseGoBuildDependencies lists the module versions a binary was linked with (its `dep` lines,
+ * the version a `=>` replacement names when there is one); null when it has no build info.
+ */
+export function parseGoBuildDependencies(binary: Buffer): Record<string, string> | null {
+  const blob = readBlob(binary);
+  if (!blob) return null;
+  const deps: Record<string, string> = {};
+  let last: string | null = null;
+  for (const line of blob.modinfo.split('\n')) {
+    const [kind, a, b] = line.split('\t');
+    if (kind === 'dep' && a && b) {
+      deps[a] = b;
+      last = a;
+    } else if (kind === '=>' && last && b) {
+      deps[last] = b;
+    }
+  }
+  return deps;
 }
 
 /** readGoBuildInfo reads and parses a binary's build info; null when the file has none. */

@@ -56,15 +56,24 @@ export interface TunOffloads {
   uso: boolean | null;
 }
 
+/** Whether a device can carry STUN and disco datagrams for the agent (trellis-wg's control socket), and why not. */
+export interface DiscoSupport {
+  available: boolean;
+  /** The device's control socket when available. */
+  socket: string | null;
+  /** Why not, in one line naming what is lost; null when available. */
+  reason: string | null;
+}
+
 /** WgDeviceInfo says which implementation and build serve a device, and what the kernel offloads to it. */
 export interface WgDeviceInfo {
-  /** "wireguard-go" for UapiDevice. */
+  /** "trellis-wg" or "wireguard-go" for UapiDevice. */
   driver: string;
   /** Path of the binary the device's process runs; null when the process cannot be found. */
   binary: string | null;
   /** What the binary reports (`--version`), e.g. "v0.0.20250522". */
   version: string | null;
-  /** Go module version from the binary's build info; a pseudo-version names the upstream commit. */
+  /** The wireguard module version the build records (trellis-wg: the one it links); a pseudo-version names the upstream commit. */
   moduleVersion: string | null;
   /** Upstream commit (12 hex) for builds that record one; null for Debian's package. */
   commit: string | null;
@@ -72,8 +81,10 @@ export interface WgDeviceInfo {
   pid: number | null;
   /** Segmentation offloads in force on the interface; null when they cannot be read. */
   offloads: TunOffloads | null;
-  /** Why the device does not run the current bundled build, when it falls back to another (one line). */
+  /** Why the device does not run trellis-wg (or the current bundled build), when it fell back (one line). */
   fallback: string | null;
+  /** Whether the agent can exchange STUN and disco datagrams on the device's WireGuard socket. */
+  disco?: DiscoSupport;
 }
 
 /**

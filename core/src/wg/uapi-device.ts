@@ -23,15 +23,9 @@ import {
   stateToWgConfig,
   type UapiDeviceState,
 } from './uapi';
-import {
-  chooseWireguardGo,
-  describeWireguardGo,
-  executableOf,
-  findWireguardGoPid,
-  wireguardGoVersion,
-  type WireguardGoBuild,
-  type WireguardGoChoice,
-} from './wireguard-go';
+import { chooseDeviceBinary, type DeviceBinaryChoice } from './device-binary';
+import { controlSocketPath, probeDiscoSupport } from './trellis-wg';
+import { BUNDLED_WIREGUARD_GO, describeWireguardGo, executableOf, findWireguardGoPid, wireguardGoVersion, type WireguardGoBuild } from './wireguard-go';
 
 /** DEFAULT_UAPI_SOCKET_DIR is where wireguard-go puts <iface>.sock (shared by all network namespaces). */
 export const DEFAULT_UAPI_SOCKET_DIR = '/var/run/wireguard';
@@ -39,11 +33,11 @@ export const DEFAULT_UAPI_SOCKET_DIR = '/var/run/wireguard';
 export interface UapiDeviceOptions {
   /** Interface name; unique on the machine, at most 15 characters. */
   name: string;
-  /** wireguard-go binary; default from chooseWireguardGo() (the bundled build, else PATH's). */
+  /** Device binary; default from chooseDeviceBinary() (trellis-wg, else the bundled wireguard-go, else PATH's). */
   wireguardGo?: string;
   /** Network namespace to create the interface in (the socket dir stays shared). */
   netns?: string;
-  /** Where to look for <name>.sock; wireguard-go itself always uses /var/run/wireguard. */
+  /** Where to look for <name>.sock (and trellis-wg's <name>.ctl); the binaries always use /var/run/wireguard. */
   socketDir?: string;
   log?: Logger;
 }
@@ -75,10 +69,12 @@ export class UapiDevice implements WgDevice {
   readonly name: string;
   /** The UAPI socket this device talks to. */
   readonly socketPath: string;
+  /** trellis-wg's control socket for this device (absent with upstream wireguard-go). */
+  readonly controlSocketPath: string;
   private readonly opts: UapiDeviceOptions;
   private child: ChildProcess | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private choice: WireguardGoChoice | null = null;
+  private choice: DeviceBinaryChoice | null = null;
   private described: { pid: number; build: WireguardGoBuild; binary: string | null } | null = null;
   private offloads: { pid: number | null; at: number; value: TunOffloads | null } | null = null;
 
@@ -89,6 +85,7 @@ export class UapiDevice implements WgDevice {
     this.opts = opts;
     this.name = opts.name;
     this.socketPath = join(opts.socketDir ?? DEFAULT_UAPI_SOCKET_DIR, `${opts.name}.sock`);
+    this.controlSocketPath = controlSocketPath(opts.name, opts.socketDir ?? DEFAULT_UAPI_SOCKET_DIR);
   }
 
   /** pid of the wireguard-go process this object started, or null when adopted or stopped. */
@@ -131,9 +128,11 @@ export class UapiDevice implements WgDevice {
     }
     const binary = known?.binary ?? null;
     // An adopted device was started by someone else: it falls back when we would have, too.
-    const fallback = (this.choice ?? chooseWireguardGo(this.opts.wireguardGo)).fallback;
+    const fallback = (this.choice ?? chooseDeviceBinary(this.opts.wireguardGo)).fallback;
+    const driver = known?.build.implementation ?? 'wireguard-go';
+    const disco = pid === null ? undefined : await probeDiscoSupport(this.name, known ? driver : null, this.opts.socketDir);
     return {
-      driver: 'wireguard-go',
+      driver,
       binary,
       version: known?.build.version ?? null,
       moduleVersion: known?.build.moduleVersion ?? null,
@@ -141,6 +140,7 @@ export class UapiDevice implements WgDevice {
       pid,
       offloads: this.offloads.value,
       fallback,
+      ...(disco ? { disco } : {}),
     };
   }
 
@@ -231,7 +231,7 @@ export class UapiDevice implements WgDevice {
   }
 
   private async spawnDevice(): Promise<void> {
-    const choice = chooseWireguardGo(this.opts.wireguardGo);
+    const choice = chooseDeviceBinary(this.opts.wireguardGo);
     this.choice = choice;
     const bin = choice.path;
     const { netns } = this.opts;
@@ -283,12 +283,11 @@ export class UapiDevice implements WgDevice {
       }
       await sleep(50);
     }
-    this.log?.info({ iface: this.name, pid: child.pid, bin, netns: netns ?? null }, 'started wireguard-go');
+    this.log?.info({ iface: this.name, pid: child.pid, bin, netns: netns ?? null }, `started ${choice.source === 'trellis-wg' ? 'trellis-wg' : 'wireguard-go'}`);
     if (choice.fallback) {
       const version = await wireguardGoVersion(bin).catch(() => 'version unknown');
-      this.log?.warn(
-        `${this.name}: falling back to ${bin} (${version}) because ${choice.fallback}; builds from before 2023 have no TUN offloads and carry about a fifth of the throughput`,
-      );
+      const old = bin === BUNDLED_WIREGUARD_GO ? '' : '; builds from before 2023 have no TUN offloads and carry about a fifth of the throughput';
+      this.log?.warn(`${this.name}: falling back to ${bin} (${version}) because ${choice.fallback}${old}`);
     }
   }
 
@@ -328,11 +327,12 @@ export class UapiDevice implements WgDevice {
     } else {
       for (let i = 0; i < 40 && (await this.answers()); i++) await sleep(50);
     }
-    if (existsSync(this.socketPath)) {
+    for (const path of [this.socketPath, this.controlSocketPath]) {
+      if (!existsSync(path)) continue;
       try {
-        unlinkSync(this.socketPath);
+        unlinkSync(path);
       } catch {
-        // Already gone (wireguard-go removes it on exit).
+        // Already gone (wireguard-go and trellis-wg remove their sockets on exit).
       }
     }
   }

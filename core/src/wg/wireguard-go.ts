@@ -7,7 +7,12 @@
 import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { run } from '../sys/run';
-import { commitOfPseudoVersion, readGoBuildInfo } from './go-build-info';
+import { promises as fs } from 'node:fs';
+import { commitOfPseudoVersion, parseGoBuildDependencies, parseGoBuildInfo } from './go-build-info';
+import { parseTrellisWgVersion } from './trellis-wg';
+
+/** WIREGUARD_MODULE is upstream wireguard-go's Go module, which trellis-wg links. */
+export const WIREGUARD_MODULE = 'golang.zx2c4.com/wireguard';
 
 /** BUNDLED_WIREGUARD_GO is where setup installs the current wireguard-go build. */
 export const BUNDLED_WIREGUARD_GO = '/usr/local/lib/trellis/wireguard-go';
@@ -71,18 +76,28 @@ export function resolveWireguardGo(explicit?: string): string {
   return chooseWireguardGo(explicit).path;
 }
 
-/** wireguardGoVersion runs `<bin> --version` and returns the version it prints, e.g. "v0.0.20220316". */
+/**
+ * wireguardGoVersion runs `<bin> --version` and returns the version it prints, e.g.
+ * "v0.0.20220316" (trellis-wg: its own version, e.g. "v0.1.0").
+ */
 export async function wireguardGoVersion(bin: string): Promise<string> {
   const out = await run(bin, ['--version'], { timeoutMs: 5_000 });
+  const own = parseTrellisWgVersion(out);
+  if (own) return own;
   const m = /wireguard-go\s+(v?[0-9][^\s]*)/.exec(out);
   return m ? m[1] : out.split('\n')[0].trim();
 }
 
-/** WireguardGoBuild identifies one wireguard-go binary. */
+/** WireguardGoBuild identifies one wireguard-go (or trellis-wg) binary. */
 export interface WireguardGoBuild {
-  /** What `--version` prints, e.g. "v0.0.20250522"; null when it does not run. */
+  /** "trellis-wg" for Trellis's device, else "wireguard-go". */
+  implementation: 'trellis-wg' | 'wireguard-go';
+  /** What `--version` prints, e.g. "v0.0.20250522" (trellis-wg: its own version); null when it does not run. */
   version: string | null;
-  /** Go module version from the build info, e.g. "v0.0.0-20260522210424-ecfc5a8d5446"; null for Debian's. */
+  /**
+   * The wireguard module version it was built from, e.g. "v0.0.0-20260522210424-ecfc5a8d5446": the
+   * main module's for upstream, the linked dependency's for trellis-wg; null for Debian's.
+   */
   moduleVersion: string | null;
   /** Upstream commit named by moduleVersion (12 hex), null when the build recorded none. */
   commit: string | null;
@@ -95,16 +110,21 @@ export interface WireguardGoBuild {
  * describe what a process really runs, even after the file on disk was replaced.
  */
 export async function describeWireguardGo(file: string): Promise<WireguardGoBuild> {
-  const [version, info] = await Promise.all([
-    wireguardGoVersion(file).catch(() => null),
-    readGoBuildInfo(file).catch(() => null),
-  ]);
-  const moduleVersion = info?.moduleVersion ?? null;
-  return { version, moduleVersion, commit: moduleVersion ? commitOfPseudoVersion(moduleVersion) : null, goVersion: info?.goVersion ?? null };
+  const [version, binary] = await Promise.all([wireguardGoVersion(file).catch(() => null), fs.readFile(file).catch(() => null)]);
+  const info = binary ? parseGoBuildInfo(binary) : null;
+  const trellisWg = info?.path === 'trellis-wg';
+  const moduleVersion = trellisWg ? (parseGoBuildDependencies(binary!)?.[WIREGUARD_MODULE] ?? null) : (info?.moduleVersion ?? null);
+  return {
+    implementation: trellisWg ? 'trellis-wg' : 'wireguard-go',
+    version,
+    moduleVersion,
+    commit: moduleVersion ? commitOfPseudoVersion(moduleVersion) : null,
+    goVersion: info?.goVersion ?? null,
+  };
 }
 
 /**
- * findWireguardGoPid finds the wireguard-go process serving iface (`wireguard-go [-f] <iface>`),
+ * findWireguardGoPid finds the wireguard-go or trellis-wg process serving iface (`wireguard-go [-f] <iface>`),
  * for a device the agent adopted rather than started. Interface names are unique on the machine
  * because the UAPI socket directory is shared by every network namespace.
  */
@@ -125,7 +145,8 @@ export function findWireguardGoPid(iface: string): number | null {
     }
     if (argv.length < 2 || argv.length > 3 || argv[argv.length - 1] !== iface) continue;
     if (argv.length === 3 && argv[1] !== '-f' && argv[1] !== '--foreground') continue;
-    if (!basename(argv[0]).includes('wireguard')) continue;
+    const bin = basename(argv[0]);
+    if (!bin.includes('wireguard') && bin !== 'trellis-wg') continue;
     return Number(entry);
   }
   return null;

@@ -62,6 +62,25 @@ describe('renderLabStatus: devices', () => {
       'devices     n2: wireguard-go v0.0.20220316, offloads off, /usr/bin/wireguard-go (fallback: x)',
     ]);
   });
+
+  it('says which builds carry disco, so a lab where a node cannot do NAT traversal shows it', () => {
+    const trellisWg: WgDeviceInfo = {
+      ...device,
+      driver: 'trellis-wg',
+      binary: '/usr/local/lib/trellis/trellis-wg',
+      version: 'v0.1.0',
+      disco: { available: true, socket: '/var/run/wireguard/trlwg1.ctl', reason: null },
+    };
+    const upstream: WgDeviceInfo = { ...device, disco: { available: false, socket: null, reason: 'no control socket' } };
+    const out = renderLabStatus({
+      controller: { url: 'http://198.18.0.1:4000', pid: 10, running: true, healthy: true },
+      nodes: [node('n1', trellisWg), node('n2', { ...trellisWg, pid: 2, disco: { ...trellisWg.disco!, socket: '/var/run/wireguard/trlwg2.ctl' } }), node('n3', upstream)],
+    });
+    expect(out.trimEnd().split('\n').slice(-2)).toEqual([
+      'devices     n1, n2: trellis-wg v0.1.0 (wireguard-go commit ecfc5a8d5446), offloads TSO, USO, checksum, disco, /usr/local/lib/trellis/trellis-wg',
+      'devices     n3: wireguard-go v0.0.20250522 (commit ecfc5a8d5446), offloads TSO, USO, checksum, no disco, /usr/local/lib/trellis/wireguard-go',
+    ]);
+  });
 });
 
 describe('renderLabStatus: the underlay', () => {

@@ -171,7 +171,8 @@ export function renderLabDevices(v: LabStatusView): string {
   for (const n of v.nodes) {
     const d = n.status?.device;
     if (!d) continue;
-    const key = `${describeDeviceBuild(d)}, offloads ${describeOffloads(d.offloads)}, ${d.binary ?? 'binary not found'}${d.fallback ? ` (fallback: ${d.fallback})` : ''}`;
+    const disco = d.disco ? `, ${d.disco.available ? 'disco' : 'no disco'}` : '';
+    const key = `${describeDeviceBuild(d)}, offloads ${describeOffloads(d.offloads)}${disco}, ${d.binary ?? 'binary not found'}${d.fallback ? ` (fallback: ${d.fallback})` : ''}`;
     groups.set(key, [...(groups.get(key) ?? []), n.name]);
   }
   if (groups.size === 0) return '';

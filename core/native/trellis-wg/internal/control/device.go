@@ -1,0 +1,193 @@
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"sync/atomic"
+
+	"trellis-wg/internal/datagram"
+	"trellis-wg/internal/filterbind"
+)
+
+// Sender sends a datagram from the WireGuard socket (filterbind.Bind.SendTo).
+type Sender interface {
+	SendTo(to netip.AddrPort, from netip.Addr, payload []byte) error
+	Port() uint16
+	Counters() filterbind.Counters
+}
+
+// DeviceIdentity is what a device's info says about the binary serving it.
+type DeviceIdentity struct {
+	Implementation  string `json:"implementation"`
+	Version         string `json:"version"`
+	WireguardModule string `json:"wireguardModule"`
+	Iface           string `json:"iface"`
+}
+
+// DeviceCounters are the channel's figures, in the info object.
+type DeviceCounters struct {
+	filterbind.Counters
+	// Delivered datagrams went to at least one client.
+	Delivered uint64 `json:"delivered"`
+	// NoClient datagrams arrived while no client was connected and were dropped.
+	NoClient uint64 `json:"noClient"`
+	// QueueFull datagrams were dropped because the hand-off queue was full.
+	QueueFull uint64 `json:"queueFull"`
+	// SlowClient frames were dropped for a client that did not read fast enough.
+	SlowClient uint64 `json:"slowClient"`
+	Sent       uint64 `json:"sent"`
+	SendErrors uint64 `json:"sendErrors"`
+	Refused    uint64 `json:"refused"`
+}
+
+// DeviceInfo is the JSON object of a device's TypeInfo frame.
+type DeviceInfo struct {
+	Protocol int `json:"protocol"`
+	DeviceIdentity
+	ListenPort uint16         `json:"listenPort"`
+	Clients    int            `json:"clients"`
+	Counters   DeviceCounters `json:"counters"`
+}
+
+// Protocol is the control protocol's version, in every info object.
+const Protocol = 1
+
+// handoffQueue bounds the datagrams waiting between the receive path and the clients.
+const handoffQueue = 4096
+
+// DeviceControl serves a device's control socket: filtered datagrams out, sends in.
+type DeviceControl struct {
+	server *Server
+	id     DeviceIdentity
+	sender atomic.Pointer[Sender]
+	queue  chan *filterbind.Datagram
+	stop   chan struct{}
+
+	delivered, noClient, queueFull, sent, sendErrors, refused atomic.Uint64
+}
+
+// ListenDevice opens the control socket. Attach the bind with SetSender before datagrams flow.
+func ListenDevice(path string, id DeviceIdentity) (*DeviceControl, error) {
+	d := &DeviceControl{id: id, queue: make(chan *filterbind.Datagram, handoffQueue), stop: make(chan struct{})}
+	s, err := bind(path, d)
+	if err != nil {
+		return nil, err
+	}
+	d.server = s
+	s.Start()
+	go d.dispatch()
+	return d, nil
+}
+
+// SetSender attaches the WireGuard socket the device's sends go out on.
+func (d *DeviceControl) SetSender(s Sender) { d.sender.Store(&s) }
+
+// Offer hands over one filtered datagram; it never blocks (filterbind.Sink).
+func (d *DeviceControl) Offer(dg *filterbind.Datagram) {
+	select {
+	case d.queue <- dg:
+	default:
+		d.queueFull.Add(1)
+	}
+}
+
+// PortChanged tells every client the new listen port (0: the socket closed).
+func (d *DeviceControl) PortChanged(uint16) {
+	d.server.Broadcast(Info(0, d.infoJSON()))
+}
+
+// Close removes the socket and disconnects the clients.
+func (d *DeviceControl) Close() error {
+	close(d.stop)
+	return d.server.Close()
+}
+
+func (d *DeviceControl) dispatch() {
+	for {
+		select {
+		case dg := <-d.queue:
+			if d.server.Clients() == 0 {
+				d.noClient.Add(1)
+				continue
+			}
+			b := make([]byte, 0, 1+1+19+17+len(dg.Payload))
+			b = append(b, TypeDatagram, byte(dg.Kind))
+			b = AppendEndpoint(b, dg.From)
+			b = AppendIP(b, dg.Local)
+			b = append(b, dg.Payload...)
+			if d.server.Broadcast(b) > 0 {
+				d.delivered.Add(1)
+			}
+		case <-d.stop:
+			return
+		}
+	}
+}
+
+// Info is the device's current info object.
+func (d *DeviceControl) Info() DeviceInfo {
+	info := DeviceInfo{Protocol: Protocol, DeviceIdentity: d.id, Clients: d.server.Clients()}
+	c := DeviceCounters{
+		Delivered: d.delivered.Load(), NoClient: d.noClient.Load(), QueueFull: d.queueFull.Load(),
+		SlowClient: d.server.SlowDrops.Load(), Sent: d.sent.Load(), SendErrors: d.sendErrors.Load(), Refused: d.refused.Load(),
+	}
+	if s := d.sender.Load(); s != nil {
+		info.ListenPort = (*s).Port()
+		c.Counters = (*s).Counters()
+	}
+	info.Counters = c
+	return info
+}
+
+func (d *DeviceControl) infoJSON() []byte {
+	js, _ := json.Marshal(d.Info())
+	return js
+}
+
+func (d *DeviceControl) Hello() []byte { return Info(0, d.infoJSON()) }
+
+func (d *DeviceControl) Handle(body []byte) []byte {
+	id, ok := RequestID(body)
+	if !ok {
+		return Result(0, StatusMalformed, "request cut short: a type byte and a 4-byte id come first")
+	}
+	switch body[0] {
+	case TypeGetInfo:
+		return Info(id, d.infoJSON())
+	case TypeSend:
+		return d.send(id, body[5:])
+	}
+	return Result(id, StatusUnknownType, "unknown request type; a device takes send (0x03) and get-info (0x05)")
+}
+
+func (d *DeviceControl) send(id uint32, b []byte) []byte {
+	to, rest, err := ReadEndpoint(b)
+	if err == nil && !to.IsValid() {
+		err = errors.New("destination address missing")
+	}
+	if err != nil {
+		return Result(id, StatusMalformed, "send: destination: "+err.Error())
+	}
+	from, payload, err := ReadIP(rest)
+	if err != nil {
+		return Result(id, StatusMalformed, "send: source: "+err.Error())
+	}
+	if !datagram.IsSTUN(payload) && !datagram.IsDisco(payload) {
+		d.refused.Add(1)
+		return Result(id, StatusRefused, "send: the payload is neither STUN (RFC 8489) nor Trellis disco (\"TRLD\"); only those may leave the WireGuard socket this way")
+	}
+	s := d.sender.Load()
+	if s == nil {
+		return Result(id, StatusClosed, filterbind.ErrClosed.Error())
+	}
+	if err := (*s).SendTo(to, from, payload); err != nil {
+		d.sendErrors.Add(1)
+		if errors.Is(err, filterbind.ErrClosed) {
+			return Result(id, StatusClosed, err.Error())
+		}
+		return Result(id, StatusSendFailed, "send to "+to.String()+": "+err.Error())
+	}
+	d.sent.Add(1)
+	return Result(id, StatusOK, "")
+}

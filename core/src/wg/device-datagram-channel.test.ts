@@ -1,0 +1,220 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TrellisError } from '../errors';
+import {
+  DatagramKindCode,
+  FrameReader,
+  FrameType,
+  ResultStatus,
+  decodeEndpoint,
+  decodeIp,
+  encodeEndpoint,
+  encodeFrame,
+  encodeIp,
+} from './control-frame';
+import { DeviceDatagramChannel, type DeviceChannelInfo, type DeviceDatagram } from './device-datagram-channel';
+
+const INFO: DeviceChannelInfo = {
+  protocol: 1,
+  implementation: 'trellis-wg',
+  version: '0.1.0',
+  wireguardModule: 'v0.0.0-20260522210424-ecfc5a8d5446',
+  iface: 'trltch0',
+  listenPort: 51820,
+  clients: 1,
+  counters: { stun: 0, disco: 0, sourceRetries: 0, delivered: 0, noClient: 0, queueFull: 0, slowClient: 0, sent: 0, sendErrors: 0, refused: 0 },
+};
+
+interface SendSeen {
+  id: number;
+  to: string;
+  from: string | null;
+  payload: Buffer;
+}
+
+/**
+ * FakeDevice speaks the device side of the control protocol on a unix socket, as trellis-wg does
+ * (internal/control/device.go): hello, results by id, pushed datagrams and info.
+ */
+class FakeDevice {
+  readonly sends: SendSeen[] = [];
+  readonly clients: Socket[] = [];
+  /** What the next send answers: a status and message. */
+  answer: { status: number; message: string } | null = { status: ResultStatus.OK, message: '' };
+  hello: Buffer | null = null;
+  private server: Server | null = null;
+  constructor(readonly path: string) {}
+
+  info(id: number, info: object = INFO): Buffer {
+    const head = Buffer.alloc(5);
+    head[0] = FrameType.INFO;
+    head.writeUInt32BE(id, 1);
+    return encodeFrame(Buffer.concat([head, Buffer.from(JSON.stringify(info))]));
+  }
+
+  listen(): Promise<void> {
+    this.server = createServer((sock) => {
+      this.clients.push(sock);
+      sock.write(this.hello ?? this.info(0));
+      const reader = new FrameReader();
+      sock.on('data', (chunk: Buffer) => {
+        for (const body of reader.push(chunk)) {
+          const id = body.readUInt32BE(1);
+          if (body[0] === FrameType.GET_INFO) {
+            sock.write(this.info(id, { ...INFO, counters: { ...INFO.counters, sent: this.sends.length } }));
+          } else if (body[0] === FrameType.SEND) {
+            const to = decodeEndpoint(body, 5);
+            const from = decodeIp(body, to.next);
+            this.sends.push({ id, to: `${to.endpoint!.ip}:${to.endpoint!.port}`, from: from.ip, payload: body.subarray(from.next) });
+            if (this.answer) sock.write(this.result(id, this.answer.status, this.answer.message));
+          }
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    return new Promise((resolve) => this.server!.listen(this.path, resolve));
+  }
+
+  result(id: number, status: number, message: string): Buffer {
+    const head = Buffer.alloc(6);
+    head[0] = FrameType.RESULT;
+    head.writeUInt32BE(id, 1);
+    head[5] = status;
+    return encodeFrame(Buffer.concat([head, Buffer.from(message)]));
+  }
+
+  datagram(kind: number, from: { ip: string; port: number }, local: string | null, payload: Buffer): Buffer {
+    return encodeFrame(Buffer.concat([Buffer.from([FrameType.DATAGRAM, kind]), encodeEndpoint(from), encodeIp(local), payload]));
+  }
+
+  push(frame: Buffer): void {
+    for (const c of this.clients) c.write(frame);
+  }
+
+  close(): Promise<void> {
+    for (const c of this.clients) c.destroy();
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+const next = <T>(emitter: DeviceDatagramChannel, event: 'datagram' | 'info' | 'close') =>
+  new Promise<T>((resolve) => emitter.once(event, (x: unknown) => resolve(x as T)));
+
+describe('DeviceDatagramChannel', () => {
+  let dir: string;
+  let dev: FakeDevice;
+  let ch: DeviceDatagramChannel | null = null;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'trellis-devch-'));
+    dev = new FakeDevice(join(dir, 'trltch0.ctl'));
+    await dev.listen();
+  });
+  afterEach(async () => {
+    ch?.close();
+    ch = null;
+    await dev.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('connects after the hello and knows the device', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    expect(ch.info).toEqual(INFO);
+    expect(ch.closed).toBe(false);
+  });
+
+  it('sends to an endpoint from a chosen source, and from none', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    const payload = Buffer.from('TRLD\x01ping');
+    await ch.send('198.18.0.2:51820', payload, '198.18.0.1');
+    await ch.send('[2001:db8::2]:3478', payload);
+    expect(dev.sends).toEqual([
+      { id: 1, to: '198.18.0.2:51820', from: '198.18.0.1', payload },
+      { id: 2, to: '2001:db8::2:3478', from: null, payload },
+    ]);
+  });
+
+  it("rejects with the device's reason when a send fails", async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    dev.answer = { status: ResultStatus.SEND_FAILED, message: 'send to 198.18.0.2:51820: network is unreachable' };
+    const err = await ch.send('198.18.0.2:51820', Buffer.from('TRLD\x01')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrellisError);
+    expect(err).toMatchObject({ code: 'TRELLIS_ERR_CONTROL_SOCKET', message: expect.stringContaining('network is unreachable') });
+  });
+
+  it('refuses a destination or source that is not an address, before sending anything', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    await expect(ch.send('198.18.0.2', Buffer.from('x'))).rejects.toThrow(/not an "ip:port" destination/);
+    await expect(ch.send('198.18.0.2:0', Buffer.from('x'))).rejects.toThrow(/not an "ip:port" destination/);
+    await expect(ch.send('198.18.0.2:1', Buffer.from('x'), 'eth0')).rejects.toThrow(/source "eth0" is not an IP address/);
+    expect(dev.sends).toEqual([]);
+  });
+
+  it('times out a send the device never answers', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path, { timeoutMs: 200 });
+    dev.answer = null;
+    await expect(ch.send('198.18.0.2:51820', Buffer.from('TRLD\x01'))).rejects.toThrow(/no answer within 200 ms/);
+  });
+
+  it('emits each datagram the device pushes, and info changes', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    const got: DeviceDatagram[] = [];
+    ch.on('datagram', (d) => got.push(d));
+    const stun = Buffer.alloc(20, 1);
+    dev.push(
+      Buffer.concat([
+        dev.datagram(DatagramKindCode.stun, { ip: '203.0.113.9', port: 3478 }, '198.18.0.1', stun),
+        dev.datagram(DatagramKindCode.disco, { ip: '2001:db8::9', port: 41641 }, null, Buffer.from('TRLD\x01pong')),
+      ]),
+    );
+    const port = next<DeviceChannelInfo>(ch, 'info');
+    dev.push(dev.info(0, { ...INFO, listenPort: 0 }));
+    expect((await port).listenPort).toBe(0);
+    expect(ch.info.listenPort).toBe(0);
+    expect(got).toEqual([
+      { kind: 'stun', from: '203.0.113.9:3478', local: '198.18.0.1', payload: stun },
+      { kind: 'disco', from: '[2001:db8::9]:41641', local: null, payload: Buffer.from('TRLD\x01pong') },
+    ]);
+  });
+
+  it('reads the counters on request', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    await ch.send('198.18.0.2:51820', Buffer.from('TRLD\x01'));
+    expect((await ch.requestInfo()).counters.sent).toBe(1);
+  });
+
+  it('closes and fails pending sends when the device goes away', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    dev.answer = null;
+    const pending = ch.send('198.18.0.2:51820', Buffer.from('TRLD\x01'));
+    const closed = next<Error | null>(ch, 'close');
+    await new Promise((r) => setTimeout(r, 20));
+    await dev.close();
+    await expect(pending).rejects.toThrow(/connection closed/);
+    expect(await closed).toBeNull();
+    expect(ch.closed).toBe(true);
+    await expect(ch.send('198.18.0.2:51820', Buffer.from('TRLD\x01'))).rejects.toThrow(/closed/);
+  });
+
+  it('closes on a malformed frame and says why', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    const closed = next<Error | null>(ch, 'close');
+    dev.push(encodeFrame(Buffer.from([FrameType.DATAGRAM, 9, 0])));
+    expect(String(await closed)).toMatch(/malformed frame.*datagram kind 9/);
+  });
+
+  it('refuses a socket nobody listens on, a silent one, and another protocol version', async () => {
+    await expect(DeviceDatagramChannel.connect(join(dir, 'none.ctl'))).rejects.toMatchObject({ code: 'TRELLIS_ERR_CONTROL_SOCKET' });
+    const silent = createServer(() => undefined);
+    const silentPath = join(dir, 'silent.ctl');
+    await new Promise<void>((r) => silent.listen(silentPath, r));
+    try {
+      await expect(DeviceDatagramChannel.connect(silentPath, { timeoutMs: 150 })).rejects.toThrow(/no hello within 150 ms/);
+    } finally {
+      silent.close();
+    }
+    dev.hello = dev.info(0, { ...INFO, protocol: 2 });
+    await expect(DeviceDatagramChannel.connect(dev.path)).rejects.toThrow(/control protocol 2, this client 1/);
+  });
+});
