@@ -4,11 +4,14 @@
  * WireGuard uses, both ways, while a WireGuard ping over the overlay keeps working; datagrams
  * leave from a chosen local address; anything else on the port stays WireGuard's business.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, unlinkSync } from 'node:fs';
 import { generateWgKeyPair } from '../core/src/auth/keys';
 import { run, tryRun } from '../core/src/sys/run';
+import { stunBinding } from '../core/src/stun';
 import { DeviceDatagramChannel, type DeviceChannelInfo, type DeviceDatagram } from '../core/src/wg/device-datagram-channel';
+import { deviceStunTransport } from '../core/src/wg/device-stun-transport';
 import { setLinkUp, syncAddresses, syncRoutes } from '../core/src/wg/link';
 import { BUNDLED_TRELLIS_WG, controlSocketPath } from '../core/src/wg/trellis-wg';
 import type { WgConfig } from '../core/src/wg/types';
@@ -199,6 +202,40 @@ test('only STUN and disco may be sent this way, and other datagrams on the port 
   expect(atB).toEqual([]);
   const afterCounters = (await chB.requestInfo()).counters;
   expect(afterCounters.stun + afterCounters.disco).toBe(before.stun + before.disco);
+});
+
+/**
+ * startStunService runs the controller's STUN binding service (core/dist) in B's namespace on
+ * B:3478 and resolves once it listens; the test stops it.
+ */
+async function startStunService(): Promise<ChildProcess> {
+  const dist = require.resolve('../core/dist/controller/stun-service.js');
+  const script = `
+    const { StunService } = require(${JSON.stringify(dist)});
+    const log = { info() {}, warn() {}, debug() {}, error() {} };
+    StunService.start({ listen: [{ host: ${JSON.stringify(B)}, port: 3478 }], software: 'trellis e2e', log }).then(() => console.log('listening'));
+  `;
+  const child = spawn('ip', ['netns', 'exec', NS_B, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => b.toString().includes('listening') && resolve());
+    child.once('exit', (code) => reject(new Error(`the STUN service exited (${code})`)));
+  });
+  return child;
+}
+
+test("the agent's STUN binding goes out on the WireGuard socket: the server sees its port, from each local address asked for", async () => {
+  const stun = await startStunService();
+  try {
+    const server = { family: 'IPv4' as const, address: B, port: 3478 };
+    const viaDevice = await stunBinding(deviceStunTransport(chA), server, { timeoutMs: 3000 });
+    expect(viaDevice.mapped).toEqual({ family: 'IPv4', address: A, port: chA.info.listenPort });
+    expect(viaDevice.software).toBe('trellis e2e');
+    const viaSecond = await stunBinding(deviceStunTransport(chA, { from: A2 }), server, { timeoutMs: 3000 });
+    expect(viaSecond.mapped).toEqual({ family: 'IPv4', address: A2, port: 51820 });
+  } finally {
+    stun.kill('SIGTERM');
+  }
+  await expect(run('ip', ['netns', 'exec', NS_A, 'ping', '-c', '2', '-i', '0.2', '-W', '1', '100.101.0.2'])).resolves.toMatch(/2 received/);
 });
 
 test('a listen port change is announced, and datagrams follow it', async () => {

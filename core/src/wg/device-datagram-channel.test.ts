@@ -14,7 +14,9 @@ import {
   encodeFrame,
   encodeIp,
 } from './control-frame';
+import { answerBindingRequest, stunBinding } from '../stun';
 import { DeviceDatagramChannel, type DeviceChannelInfo, type DeviceDatagram } from './device-datagram-channel';
+import { deviceStunTransport } from './device-stun-transport';
 
 const INFO: DeviceChannelInfo = {
   protocol: 1,
@@ -216,5 +218,60 @@ describe('DeviceDatagramChannel', () => {
     }
     dev.hello = dev.info(0, { ...INFO, protocol: 2 });
     await expect(DeviceDatagramChannel.connect(dev.path)).rejects.toThrow(/control protocol 2, this client 1/);
+  });
+});
+
+describe('deviceStunTransport', () => {
+  let dir: string;
+  let dev: FakeDevice;
+  let ch: DeviceDatagramChannel | null = null;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'trellis-devstun-'));
+    dev = new FakeDevice(join(dir, 'trltch1.ctl'));
+    await dev.listen();
+  });
+  afterEach(async () => {
+    ch?.close();
+    ch = null;
+    await dev.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs a STUN binding through the device's socket, from the chosen uplink, and ignores disco and other servers", async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    const server = { family: 'IPv4' as const, address: '203.0.113.1', port: 3478 };
+    // The "server" answers each request the device sent as the real one would, seeing the WireGuard socket's mapping.
+    const requests: SendSeen[] = [];
+    const answering = setInterval(() => {
+      for (const s of dev.sends.splice(0)) {
+        requests.push(s);
+        const a = answerBindingRequest(s.payload, { family: 'IPv4', address: '198.51.100.7', port: 51820 }, 'fake server');
+        dev.push(
+          Buffer.concat([
+            dev.datagram(DatagramKindCode.disco, { ip: '203.0.113.1', port: 3478 }, null, Buffer.from('TRLD\x01noise')),
+            dev.datagram(DatagramKindCode.stun, { ip: '203.0.113.2', port: 3478 }, null, a.reply!),
+            dev.datagram(DatagramKindCode.stun, { ip: '203.0.113.1', port: 3478 }, null, a.reply!),
+          ]),
+        );
+      }
+    }, 5);
+    try {
+      const r = await stunBinding(deviceStunTransport(ch, { from: '192.0.2.10' }), server, { timeoutMs: 2000 });
+      expect(r.mapped).toEqual({ family: 'IPv4', address: '198.51.100.7', port: 51820 });
+      expect(r.software).toBe('fake server');
+      expect(r.attempts).toBe(1);
+      expect(requests).toEqual([expect.objectContaining({ to: '203.0.113.1:3478', from: '192.0.2.10' })]);
+    } finally {
+      clearInterval(answering);
+    }
+    expect(ch.listenerCount('datagram')).toBe(0);
+  });
+
+  it("fails the binding with the device's reason when the send fails", async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    dev.answer = { status: ResultStatus.SEND_FAILED, message: 'send to 203.0.113.1:3478: network is unreachable' };
+    await expect(stunBinding(deviceStunTransport(ch), { family: 'IPv4', address: '203.0.113.1', port: 3478 }, { timeoutMs: 1000 })).rejects.toThrow(
+      /network is unreachable/,
+    );
   });
 });

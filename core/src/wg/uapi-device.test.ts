@@ -211,6 +211,17 @@ describe('UapiDevice start failures', () => {
     expect(dev.pid).toBeNull();
   });
 
+  it("removes a killed trellis-wg's stale control socket of the same interface before starting", async () => {
+    const staleCtl = join(dir, 'trltfake2.ctl');
+    const other = join(dir, 'trltfake3.ctl');
+    writeFileSync(staleCtl, '');
+    writeFileSync(other, '');
+    const dev = new UapiDevice({ name: 'trltfake2', socketDir: dir, wireguardGo: '/nonexistent/trellis-wg' });
+    await expect(dev.up()).rejects.toThrow(/did not start/);
+    expect(existsSync(staleCtl)).toBe(false);
+    expect(existsSync(other)).toBe(true); // another interface's socket is not this device's to remove
+  });
+
   it('refuses an interface name the kernel would refuse', () => {
     expect(() => new UapiDevice({ name: 'a-name-longer-than-15' })).toThrow(/1-15 characters/);
   });

@@ -219,12 +219,14 @@ export class UapiDevice implements WgDevice {
       if (!this.child) this.log?.info({ iface: this.name, socket: this.socketPath }, 'adopted running WireGuard device');
       return;
     }
-    if (existsSync(this.socketPath)) {
-      this.log?.warn({ iface: this.name, socket: this.socketPath }, 'removing stale UAPI socket');
+    // Nothing serves this interface: its sockets, if any, were left by a killed device.
+    for (const path of [this.socketPath, this.controlSocketPath]) {
+      if (!existsSync(path)) continue;
+      this.log?.warn({ iface: this.name, socket: path }, path === this.socketPath ? 'removing stale UAPI socket' : 'removing stale control socket');
       try {
-        unlinkSync(this.socketPath);
+        unlinkSync(path);
       } catch (err) {
-        throw errors.device(this.name, `cannot remove stale socket ${this.socketPath}: ${(err as Error).message}`);
+        throw errors.device(this.name, `cannot remove stale socket ${path}: ${(err as Error).message}`);
       }
     }
     await this.spawnDevice();
