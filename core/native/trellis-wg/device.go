@@ -65,6 +65,13 @@ func runDevice(iface string) int {
 	bind := filterbind.New(ctl.Offer, ctl.PortChanged)
 	ctl.SetSender(bind)
 	dev := device.NewDevice(tdev, bind, logger)
+	ctl.SetHandshaker(func(pk [32]byte) error {
+		peer := dev.LookupPeer(device.NoisePublicKey(pk))
+		if peer == nil {
+			return control.ErrNoPeer
+		}
+		return peer.SendHandshakeInitiation(false)
+	})
 	logger.Verbosef("Device started")
 
 	uapi, err := ipc.UAPIListen(iface, fileUAPI)

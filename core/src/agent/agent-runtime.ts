@@ -4,13 +4,16 @@
  * tears them down in reverse, each step on its own so one failure does not leak the rest.
  */
 import type { Logger } from 'pino';
+import { existsSync } from 'node:fs';
 import { AgentMetrics } from '../metrics/agent-metrics';
+import { RelayMetrics } from '../metrics/relay-metrics';
 import type { TrellisMetrics } from '../metrics/trellis-metrics';
 import type { StatusTextSource } from '../api/status-text';
 import type { NetworkMapData } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
+import { BUNDLED_TRELLIS_WG, nodeRelayControlSocketPath, trellisWgUnavailableReason } from '../wg/trellis-wg';
 import type { WgDevice } from '../wg/types';
-import type { AgentKeyStatus, AgentStatus } from '../wire';
+import type { AgentKeyStatus, AgentRelayStatus, AgentStatus } from '../wire';
 import type { AgentLink } from './agent-link';
 import { AgentStatusReader, type AppliedMap } from './agent-status';
 import { AgentTimers } from './agent-timers';
@@ -26,6 +29,7 @@ import { WgKeyRotator } from './wg-key-rotator';
 import { agentSocketPath, LocalApi } from './local-api';
 import { MapCache } from './map-cache';
 import { MapSession } from './map-session';
+import { NodeRelay } from './node-relay';
 import { OverlayProbes } from './overlay-probes';
 import { PacketFilter } from './packet-filter';
 import type { Prefs } from './prefs';
@@ -71,6 +75,7 @@ export class AgentRuntime {
   private readonly reader: AgentStatusReader;
   private readonly rotator: WgKeyRotator;
   private readonly renewer: IdentityRenewer;
+  private readonly relay: NodeRelay;
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
   private deviceUp = false;
@@ -90,6 +95,11 @@ export class AgentRuntime {
       currentMap: () => this.applied?.map ?? null,
       stopping: isStopping,
     });
+    this.relay = new NodeRelay({
+      controlSocket: nodeRelayControlSocketPath(d.opts.iface),
+      log: d.log,
+      unavailable: () => (existsSync(BUNDLED_TRELLIS_WG) ? null : `${trellisWgUnavailableReason()}, so it cannot relay`),
+    });
     this.reconf = new Reconfigurer({
       packetFilter: this.packetFilter,
       device: d.device,
@@ -104,6 +114,7 @@ export class AgentRuntime {
         this.applied = { map: info.map, source: info.source, at: info.at };
         this.notePeers(info.map);
         void this.probes.ensure(info.map);
+        if (!isStopping()) void this.relay.sync(info.map, d.identity.get().wg.privateKey);
       },
     });
     this.telemetry = new AgentTelemetry({
@@ -161,7 +172,10 @@ export class AgentRuntime {
       register: (wgKey, reason) => d.client.registerWgKey(wgKey, reason),
       fetchState: () => d.client.getKeyState(undefined, 5_000),
       connected: () => this.session.connected,
-      onKeyChanged: () => this.facts.refresh(),
+      onKeyChanged: () => {
+        this.facts.refresh();
+        if (this.applied && !isStopping()) void this.relay.sync(this.applied.map, d.identity.get().wg.privateKey);
+      },
       log: d.log,
     });
     this.renewer = new IdentityRenewer({
@@ -189,6 +203,12 @@ export class AgentRuntime {
       log: d.log,
     });
     this.agentMetrics = new AgentMetrics(d.metrics.meter('trellis.agent'), () => this.reader.metricsSnapshot(), { maxPeerSeries: d.maxPeerSeries });
+    new RelayMetrics(d.metrics.meter('trellis.agent.relay'), async () => {
+      const info = await this.relay.info();
+      if (!info) return null;
+      const { forwardedPackets, forwardedBytes, pingsAccepted, drops } = info.counters;
+      return { forwardedPackets, forwardedBytes, pingsAccepted, drops, writeErrors: info.writeErrors, nodes: info.nodes.filter((n) => n.address !== '').length, pairs: info.pairs, routes: info.routes };
+    });
     this.timers = new AgentTimers(d.intervals, {
       reportEndpoints: () => void this.endpoints.report(),
       refreshFacts: () => this.facts.refresh(),
@@ -232,8 +252,28 @@ export class AgentRuntime {
     this.timers.start();
   }
 
-  status(): Promise<AgentStatus> {
-    return this.reader.status();
+  async status(): Promise<AgentStatus> {
+    const [status, relay] = await Promise.all([this.reader.status(), this.relayStatus()]);
+    return { ...status, relay };
+  }
+
+  /** relayStatus is the node's relay forwarder for `trellis status`; null when the node is no relay. */
+  private async relayStatus(): Promise<AgentRelayStatus | null> {
+    const r = this.relay.status();
+    if (r.port === null) return null;
+    const info = await this.relay.info();
+    const drops = Object.fromEntries(Object.entries(info?.counters.drops ?? {}).filter(([, n]) => n > 0));
+    return {
+      port: r.port,
+      running: r.running,
+      pairs: info?.pairs ?? r.pairs,
+      nodes: info?.nodes.filter((n) => n.address !== '').length ?? 0,
+      sessions: info?.routes ?? 0,
+      forwardedPackets: info?.counters.forwardedPackets ?? 0,
+      forwardedBytes: info?.counters.forwardedBytes ?? 0,
+      drops,
+      error: r.error,
+    };
   }
 
   private keyStatus(): AgentKeyStatus {
@@ -282,6 +322,7 @@ export class AgentRuntime {
     const { opts, log, identity } = this.d;
     await Promise.all([this.rotator.stop(), this.renewer.stop()]);
     await this.reconf.clearPeers();
+    await this.relay.stop();
     this.applied = null;
     await Promise.resolve(this.probes.runner?.setPeers([]));
     // The revoked node id and keys are dead (the controller refuses them for good): the next
@@ -323,6 +364,7 @@ export class AgentRuntime {
     await step('connection events', () => this.connEvents.stop());
     await step('probes', () => this.probes.stop());
     await step('packet filter', () => this.packetFilter.stop());
+    await step('relay', () => this.relay.stop());
     if (this.deviceUp) await step('device', () => device.down());
     this.deviceUp = false;
     if (this.apiUp) await step('local API', () => this.api.close());

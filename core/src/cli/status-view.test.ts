@@ -142,3 +142,18 @@ describe('renderAgentStatus: a trellis-wg device', () => {
     );
   });
 });
+
+describe('renderAgentStatus: a relay node', () => {
+  const relay = { port: 3479, running: true, pairs: 3, nodes: 2, sessions: 4, forwardedPackets: 1200, forwardedBytes: 1_572_864, drops: { notAllowed: 5, unknownSource: 2 }, error: null };
+
+  it('shows what the relay serves, forwarded and dropped, by reason', () => {
+    const text = renderAgentStatus({ ...FIXED_STATUS, relay } as AgentStatus, NOW);
+    expect(text).toContain('\nrelay       port 3479, 3 pairs, 2 nodes, 4 sessions; forwarded 1200 packets (1.50 MiB), dropped 7 (notAllowed 5, unknownSource 2)\n');
+  });
+
+  it('says why an offered relay does not run, and shows nothing for a node that is no relay', () => {
+    const down = renderAgentStatus({ ...FIXED_STATUS, relay: { ...relay, running: false, error: 'trellis-wg is not installed, so it cannot relay' } } as AgentStatus, NOW);
+    expect(down).toContain('\nrelay       port 3479, not running: trellis-wg is not installed, so it cannot relay\n');
+    expect(renderAgentStatus({ ...FIXED_STATUS, relay: null } as AgentStatus, NOW)).not.toContain('relay ');
+  });
+});

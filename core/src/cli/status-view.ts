@@ -27,6 +27,7 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   out += renderKeyLines(s, now);
   out += `map         ${mapLine}\n`;
   out += `controller  ${ctl}\n`;
+  if (s.relay) out += renderRelayLine(s.relay);
   out += renderPostureSection(s);
   out += '\n';
   out += s.peers.length === 0 ? 'no peers\n' : renderPeerTable(s, now);
@@ -61,6 +62,20 @@ export function renderDeviceLines(d: WgDeviceInfo): string {
   if (d.fallback) out += `            fallback: ${d.fallback}\n`;
   const disco = describeDisco(d);
   if (disco) out += `disco       ${disco}\n`;
+  return out;
+}
+
+/** renderRelayLine is the node's relay forwarder: its port, what it serves, forwarded and dropped. */
+export function renderRelayLine(r: NonNullable<AgentStatus['relay']>): string {
+  if (!r.running) return `relay       port ${r.port}, not running${r.error ? `: ${r.error}` : ''}\n`;
+  const dropped = Object.values(r.drops).reduce((a, b) => a + b, 0);
+  const why = Object.entries(r.drops)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  let out = `relay       port ${r.port}, ${r.pairs} pairs, ${r.nodes} nodes, ${r.sessions} sessions; forwarded ${r.forwardedPackets} packets (${formatBytes(r.forwardedBytes)}), dropped ${dropped}${why ? ` (${why})` : ''}\n`;
+  if (r.error) out += `            ${r.error}\n`;
   return out;
 }
 

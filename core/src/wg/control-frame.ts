@@ -16,6 +16,8 @@ export const FrameType = {
   RESULT: 0x04,
   /** client → device/relay: id u32. */
   GET_INFO: 0x05,
+  /** client → device: id u32, the peer's public key (32 bytes): start a handshake with it now. */
+  HANDSHAKE: 0x06,
   /** client → relay: id u32, JSON object. */
   RELAY_CONFIG: 0x10,
 } as const;
@@ -28,6 +30,7 @@ export const ResultStatus = {
   CLOSED: 4,
   UNKNOWN_TYPE: 5,
   INVALID_INPUT: 6,
+  NO_PEER: 7,
 } as const;
 
 /** Datagram kinds in a DATAGRAM frame (the Go side's datagram.Kind). */

@@ -151,6 +151,22 @@ export class DeviceDatagramChannel extends EventEmitter<DeviceDatagramChannelEve
     if (r.status !== ResultStatus.OK) throw conn.error(r.message || `send failed (status ${r.status})`);
   }
 
+  /**
+   * handshake makes the device send the peer of this public key (base64) a handshake initiation
+   * now, to the peer's current endpoint. Moving a peer's endpoint to a relay needs it: the relay
+   * forwards a session only by the indexes of a handshake it carried, and WireGuard alone would
+   * not handshake again before its keepalive timeout (15 s). WireGuard sends at most one
+   * initiation per peer every 5 s; a request within that time of the last one sends nothing.
+   * Rejects for a key the device has no peer for.
+   */
+  async handshake(peerPublicKey: string): Promise<void> {
+    const conn = this.conn!;
+    const key = Buffer.from(peerPublicKey, 'base64');
+    if (key.length !== 32 || key.toString('base64') !== peerPublicKey) throw conn.error(`handshake: "${peerPublicKey}" is not a base64 WireGuard public key`);
+    const r = decodeResult(await conn.request(FrameType.HANDSHAKE, key));
+    if (r.status !== ResultStatus.OK) throw conn.error(r.message || `handshake failed (status ${r.status})`);
+  }
+
   /** requestInfo asks the device for its current info, counters included. */
   async requestInfo(): Promise<DeviceChannelInfo> {
     this.current = await this.conn!.requestInfo<DeviceChannelInfo>();

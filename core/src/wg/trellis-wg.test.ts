@@ -3,12 +3,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFrame, FrameType } from './control-frame';
-import { BUNDLED_TRELLIS_WG, controlSocketPath, parseTrellisWgVersion, probeDiscoSupport, relayControlSocketPath } from './trellis-wg';
+import { BUNDLED_TRELLIS_WG, controlSocketPath, parseTrellisWgVersion, probeDiscoSupport, relayControlSocketPath, nodeRelayControlSocketPath } from './trellis-wg';
 import { describeWireguardGo, wireguardGoVersion } from './wireguard-go';
 
 it('names the control sockets beside the UAPI sockets', () => {
   expect(controlSocketPath('trellis0')).toBe('/var/run/wireguard/trellis0.ctl');
   expect(relayControlSocketPath(3479)).toBe('/var/run/wireguard/relay-3479.ctl');
+  expect(nodeRelayControlSocketPath('trlwg3')).toBe('/var/run/wireguard/trlwg3.relay.ctl');
 });
 
 it('reads the version trellis-wg prints', () => {

@@ -28,6 +28,15 @@ export function relayControlSocketPath(port: number, socketDir = '/var/run/wireg
   return join(socketDir, `relay-${port}.ctl`);
 }
 
+/**
+ * nodeRelayControlSocketPath is the control socket of the relay a node's agent runs beside its
+ * device <iface>: named by the interface (unique on the machine, while two lab relays in two
+ * namespaces may share a port), so `lab down` sweeps it with the device's sockets.
+ */
+export function nodeRelayControlSocketPath(iface: string, socketDir = '/var/run/wireguard'): string {
+  return join(socketDir, `${iface}.relay.ctl`);
+}
+
 /** trellisWgUnavailableReason says why trellis-wg is not installed, from what setup recorded. */
 export function trellisWgUnavailableReason(bundled: string = BUNDLED_TRELLIS_WG): string {
   let recorded = '';

@@ -20,6 +20,23 @@ export interface PeerStatus {
   probe: PeerProbeStats | null;
 }
 
+/** AgentRelayStatus is the node's relay forwarder (`trellis up --relay`), as `trellis status` shows it. */
+export interface AgentRelayStatus {
+  /** The UDP port it relays on. */
+  port: number;
+  running: boolean;
+  /** Node pairs it may serve, nodes with a live address at it, sessions it forwards by. */
+  pairs: number;
+  nodes: number;
+  sessions: number;
+  forwardedPackets: number;
+  forwardedBytes: number;
+  /** Dropped datagrams by reason (notAllowed, unknownSource, badMac, ...); only reasons seen. */
+  drops: Record<string, number>;
+  /** Why it does not run or refused its configuration; null when fine. */
+  error: string | null;
+}
+
 /** AgentKeyStatus is the key lifecycle as the agent sees it: `trellis status` shows it. */
 export interface AgentKeyStatus {
   /** Unix ms the controller registered the WireGuard key in use; null before it said. */
@@ -67,6 +84,8 @@ export interface AgentStatus {
   statusText?: StatusText[];
   /** The key lifecycle; absent from agents older than key rotation. */
   keys?: AgentKeyStatus;
+  /** The relay this node runs for other pairs; null when it is no relay, absent from older agents. */
+  relay?: AgentRelayStatus | null;
 }
 
 /** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */

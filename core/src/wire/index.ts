@@ -5,7 +5,7 @@
  * without importing one another.
  */
 export { AGENT_API } from './agent-api';
-export type { AgentKeyStatus, AgentStatus, PeerStatus } from './agent-api';
+export type { AgentKeyStatus, AgentRelayStatus, AgentStatus, PeerStatus } from './agent-api';
 export type {
   AuthKeyView,
   CreateKeyRequest,

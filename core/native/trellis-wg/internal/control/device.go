@@ -17,6 +17,12 @@ type Sender interface {
 	Counters() filterbind.Counters
 }
 
+// Handshaker starts a WireGuard handshake with the peer of a public key (the device's).
+type Handshaker func(peer [32]byte) error
+
+// ErrNoPeer is what a Handshaker returns for a key the device has no peer for.
+var ErrNoPeer = errors.New("the device has no peer with that public key")
+
 // DeviceIdentity is what a device's info says about the binary serving it.
 type DeviceIdentity struct {
 	Implementation  string `json:"implementation"`
@@ -61,6 +67,7 @@ type DeviceControl struct {
 	server *Server
 	id     DeviceIdentity
 	sender atomic.Pointer[Sender]
+	shake  atomic.Pointer[Handshaker]
 	queue  chan *filterbind.Datagram
 	stop   chan struct{}
 
@@ -82,6 +89,9 @@ func ListenDevice(path string, id DeviceIdentity) (*DeviceControl, error) {
 
 // SetSender attaches the WireGuard socket the device's sends go out on.
 func (d *DeviceControl) SetSender(s Sender) { d.sender.Store(&s) }
+
+// SetHandshaker attaches what starts a handshake (the device's peers).
+func (d *DeviceControl) SetHandshaker(h Handshaker) { d.shake.Store(&h) }
 
 // Offer hands over one filtered datagram; it never blocks (filterbind.Sink).
 func (d *DeviceControl) Offer(dg *filterbind.Datagram) {
@@ -157,8 +167,33 @@ func (d *DeviceControl) Handle(body []byte) []byte {
 		return Info(id, d.infoJSON())
 	case TypeSend:
 		return d.send(id, body[5:])
+	case TypeHandshake:
+		return d.handshake(id, body[5:])
 	}
-	return Result(id, StatusUnknownType, "unknown request type; a device takes send (0x03) and get-info (0x05)")
+	return Result(id, StatusUnknownType, "unknown request type; a device takes send (0x03), get-info (0x05) and handshake (0x06)")
+}
+
+// handshake starts a handshake with one peer now: after its endpoint moved to a relay, the relay
+// can forward the pair's traffic only by the session indexes of a handshake it carried. WireGuard
+// sends at most one initiation per peer every 5 s (RekeyTimeout); a request within that time of
+// the last one is answered ok and sends nothing.
+func (d *DeviceControl) handshake(id uint32, b []byte) []byte {
+	if len(b) != 32 {
+		return Result(id, StatusMalformed, "handshake: the body is the peer's 32-byte public key")
+	}
+	h := d.shake.Load()
+	if h == nil {
+		return Result(id, StatusClosed, "handshake: the device is not up")
+	}
+	var pk [32]byte
+	copy(pk[:], b)
+	if err := (*h)(pk); err != nil {
+		if errors.Is(err, ErrNoPeer) {
+			return Result(id, StatusNoPeer, "handshake: "+err.Error())
+		}
+		return Result(id, StatusSendFailed, "handshake: "+err.Error())
+	}
+	return Result(id, StatusOK, "")
 }
 
 func (d *DeviceControl) send(id uint32, b []byte) []byte {

@@ -260,3 +260,40 @@ func TestASecondServerOnTheSamePathIsRefused(t *testing.T) {
 		t.Fatal("Close must remove the socket file")
 	}
 }
+
+func TestHandshakeRequestsReachThePeer(t *testing.T) {
+	d, _, path := listenDevice(t)
+	c := dial(t, path)
+	c.next() // hello
+	req := func(id uint32, key []byte) []byte {
+		b := []byte{TypeHandshake}
+		b = binary.BigEndian.AppendUint32(b, id)
+		return append(b, key...)
+	}
+	known := [32]byte{1, 2, 3}
+	// Before the device is attached: not up.
+	c.write(req(1, known[:]))
+	if _, status, _ := result(t, c.next()); status != StatusClosed {
+		t.Fatalf("handshake before the device: status %d, want closed", status)
+	}
+	var asked [][32]byte
+	d.SetHandshaker(func(pk [32]byte) error {
+		if pk != known {
+			return ErrNoPeer
+		}
+		asked = append(asked, pk)
+		return nil
+	})
+	c.write(req(2, known[:]))
+	if id, status, msg := result(t, c.next()); id != 2 || status != StatusOK || msg != "" || len(asked) != 1 {
+		t.Fatalf("handshake: %d %d %q, asked %d", id, status, msg, len(asked))
+	}
+	c.write(req(3, make([]byte, 32)))
+	if _, status, msg := result(t, c.next()); status != StatusNoPeer || msg != "handshake: the device has no peer with that public key" {
+		t.Fatalf("unknown peer: %d %q", status, msg)
+	}
+	c.write(req(4, known[:31]))
+	if _, status, _ := result(t, c.next()); status != StatusMalformed {
+		t.Fatalf("short key: status %d, want malformed", status)
+	}
+}

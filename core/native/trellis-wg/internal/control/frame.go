@@ -24,6 +24,9 @@ const (
 	TypeResult = 0x04
 	// TypeGetInfo (client → device or relay): id u32.
 	TypeGetInfo = 0x05
+	// TypeHandshake (client → device): id u32, the peer's public key (32 bytes). The device sends
+	// that peer a handshake initiation now, to the peer's current endpoint.
+	TypeHandshake = 0x06
 	// TypeRelayConfig (client → relay): id u32, then a JSON object (RelayConfig).
 	TypeRelayConfig = 0x10
 )
@@ -37,6 +40,7 @@ const (
 	StatusClosed       = 4
 	StatusUnknownType  = 5
 	StatusInvalidInput = 6
+	StatusNoPeer       = 7
 )
 
 // MaxFrame bounds a frame body: a 64 KiB datagram and its addresses fit; anything larger is a
