@@ -14,6 +14,7 @@ const SUITES = [
   ['policy', () => require('./policy').run()],
   ['map-change', () => require('./map-change').run()],
   ['shaping', () => require('./shaping').run()],
+  ['relay', () => require('./relay').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
 ];
 
