@@ -107,30 +107,23 @@ function overlayPing(from: Node, to: Node, count: number, extra: string[] = []):
 }
 
 /**
- * startCapture reads every IPv4 frame on R's link to A (AF_PACKET, in R's namespace) for ms and
- * resolves `done` with the UDP payloads to or from the relay port; `ready` once it listens.
+ * startCapture reads every IPv4 frame on R's link to A (AF_PACKET, in R's namespace) until stop(),
+ * which resolves with the UDP payloads to or from the relay port; `ready` once it listens.
  */
-function startCapture(ms: number): { ready: Promise<void>; done: Promise<Buffer[]> } {
+function startCapture(): { ready: Promise<void>; stop: () => Promise<Buffer[]> } {
   const script = `
-import socket, sys, time, struct
+import socket, sys, struct
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 s.bind(("trlt-rlva", 0))
-s.settimeout(0.1)
-end = time.time() + ${ms / 1000}
 print("ready", flush=True)
-while time.time() < end:
-    try:
-        f = s.recv(65535)
-    except socket.timeout:
-        continue
-    ip = f[14:]
+while True:
+    ip = s.recv(65535)[14:]
     if ip[9] != 17:
         continue
     ihl = (ip[0] & 15) * 4
     sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
     if ${RELAY_PORT} in (sport, dport):
-        sys.stdout.write(ip[ihl + 8:].hex() + "\\n")
-sys.stdout.flush()
+        print(ip[ihl + 8:].hex(), flush=True)
 `;
   const child = spawn('ip', ['netns', 'exec', NS.r, 'python3', '-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -140,17 +133,28 @@ sys.stdout.flush()
     out += b.toString();
     if (out.includes('ready')) signalReady();
   });
-  const done = new Promise<Buffer[]>((resolve) =>
-    child.on('exit', () =>
-      resolve(
-        out
-          .split('\n')
-          .filter((l) => /^[0-9a-f]+$/.test(l))
-          .map((l) => Buffer.from(l, 'hex')),
-      ),
-    ),
-  );
-  return { ready, done };
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    await sleep(200); // the last frames
+    child.kill('SIGKILL');
+    await exited;
+    return out
+      .split('\n')
+      .filter((l) => /^[0-9a-f]+$/.test(l))
+      .map((l) => Buffer.from(l, 'hex'));
+  };
+  return { ready, stop };
+}
+
+/** handshaken waits until node n's device has a handshake with peer p (WireGuard retries every 5 s). */
+async function handshaken(n: Node, p: Node, ms = 8_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const peer = (await devs[n].stats()).find((x) => x.publicKey === key[p].publicKey);
+    if (peer?.lastHandshake) return;
+    if (Date.now() > deadline) throw new Error(`no handshake ${n} -> ${p} within ${ms} ms`);
+    await sleep(100);
+  }
 }
 
 beforeAll(async () => {
@@ -218,7 +222,7 @@ test('a forged ping teaches the relay nothing', async () => {
 
 test('after authenticated pings from their WireGuard sockets the pair talks through the relay, end to end encrypted', async () => {
   // The plaintext a ping carries (its -p pattern) must never cross the relay; capture from before the handshake.
-  const capture = startCapture(6_000);
+  const capture = startCapture();
   await capture.ready;
   const pongA = await pingRelay('a');
   const pongB = await pingRelay('b');
@@ -228,10 +232,14 @@ test('after authenticated pings from their WireGuard sockets the pair talks thro
   expect(info.nodes.find((x) => x.publicKey === key.a.publicKey)?.address).toBe(`${addr.a}:51820`);
   expect(info.nodes.find((x) => x.publicKey === key.b.publicKey)?.address).toBe(`${addr.b}:51820`);
 
+  // A's WireGuard has been retrying its handshake every 5 s since the pings above went nowhere;
+  // its next attempt now crosses the relay.
+  void overlayPing('a', 'b', 1);
+  await handshaken('a', 'b');
   const marker = 'c0ffee5eedfacade';
   const out = await overlayPing('a', 'b', 40, ['-p', marker, '-s', '200']);
   expect(out).toMatch(/40 packets transmitted, 40 received/);
-  const seen = await capture.done;
+  const seen = await capture.stop();
   // On R's link to A: the pings' requests in and replies out, as WireGuard transport messages.
   expect(seen.some((p) => p[0] === 1 && p.length === 148)).toBe(true); // a handshake initiation crossed
   expect(seen.some((p) => p[0] === 2 && p.length === 92)).toBe(true); // and its response
