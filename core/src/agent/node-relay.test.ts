@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { NetworkMap, PeerNode } from '../netmap/types';
 import type { RelayProcessOptions } from '../wg/relay-process';
 import type { RelayConfig, RelayInfo } from '../wg/relay-control';
-import { NodeRelay, relayPairs, type RunningRelay } from './node-relay';
+import { NodeRelay, relayMesh, type RunningRelay } from './node-relay';
 import { fakeKey as key, fakePeer as peer } from './testing/peer-fixture';
 
 const log = pino({ level: 'silent' });
@@ -31,7 +31,7 @@ class FakeRelay implements RunningRelay {
       if (this.refuse) throw new Error(this.refuse);
       this.configs.push(c);
     },
-    info: async () => ({ pairs: this.configs.at(-1)?.pairs?.length ?? 0 }) as RelayInfo,
+    info: async () => ({ meshNodes: this.configs.at(-1)?.mesh?.length ?? 0 }) as RelayInfo,
   };
   async stop(): Promise<void> {
     this.running = false;
@@ -53,15 +53,11 @@ function setup(unavailable: string | null = null) {
   return { relay, started };
 }
 
-describe('relayPairs', () => {
-  it('lists every pair of the map peers once, by key, sorted, never the relay itself', () => {
+describe('relayMesh', () => {
+  it("is the map peers' keys, sorted, never the relay itself", () => {
     const m = mapOf(3479, [peer('c', 3), peer('a', 1), peer('b', 2), { ...peer('r', 9) }]);
-    expect(relayPairs(m)).toEqual([
-      [key('A'), key('B')],
-      [key('A'), key('C')],
-      [key('B'), key('C')],
-    ]);
-    expect(relayPairs(mapOf(3479, [peer('a', 1)]))).toEqual([]);
+    expect(relayMesh(m)).toEqual([key('A'), key('B'), key('C')]);
+    expect(relayMesh(mapOf(3479, []))).toEqual([]);
   });
 });
 
@@ -71,12 +67,12 @@ describe('NodeRelay', () => {
     await relay.sync(mapOf(3479, [peer('a', 1), peer('b', 2)]), 'priv1');
     expect(started).toHaveLength(1);
     expect(started[0]!.opts).toMatchObject({ port: 3479, controlSocket: '/var/run/wireguard/trltest.relay.ctl' });
-    expect(started[0]!.configs).toEqual([{ privateKey: 'priv1', pairs: [[key('A'), key('B')]] }]);
+    expect(started[0]!.configs).toEqual([{ privateKey: 'priv1', mesh: [key('A'), key('B')] }]);
     await relay.sync(mapOf(3479, [peer('b', 2), peer('a', 1)]), 'priv1');
     expect(started[0]!.configs).toHaveLength(1);
-    // A new peer: only the pairs are sent again. A rotated key: the key too.
+    // A new peer: only the mesh is sent again. A rotated key: the key too.
     await relay.sync(mapOf(3479, [peer('a', 1), peer('b', 2), peer('c', 3)]), 'priv1');
-    expect(started[0]!.configs[1]).toEqual({ pairs: [[key('A'), key('B')], [key('A'), key('C')], [key('B'), key('C')]] });
+    expect(started[0]!.configs[1]).toEqual({ mesh: [key('A'), key('B'), key('C')] });
     await relay.sync(mapOf(3479, [peer('a', 1), peer('b', 2), peer('c', 3)]), 'priv2');
     expect(started[0]!.configs[2]).toMatchObject({ privateKey: 'priv2' });
     expect(relay.status()).toEqual({ port: 3479, running: true, pairs: 3, error: null });

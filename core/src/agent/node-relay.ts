@@ -4,7 +4,7 @@
  * configured with the node's WireGuard private key (from which the relay derives each node's disco
  * key) and its allow-list; when the offer goes, so does the relay.
  *
- * The allow-list: the relay serves a pair of nodes when both are in its map, i.e. when the access
+ * The allow-list (the relay's mesh): the relay serves a pair of nodes when both are in its map, i.e. when the access
  * policy lets both reach the relay node. Whether the two may reach each other is enforced end to
  * end by their own WireGuard peers (a node that is not the other's peer cannot complete a
  * handshake through the relay), so the relay never widens access. Relayed datagrams never enter
@@ -37,24 +37,21 @@ export interface NodeRelayStatus {
   /** The port offered in the node's map; null when the node is no relay. */
   port: number | null;
   running: boolean;
-  /** Pairs on the allow-list. */
+  /** Node pairs it may serve (n nodes in its mesh: n(n-1)/2). */
   pairs: number;
   /** Why it is not running although offered (no trellis-wg, a failed start); null otherwise. */
   error: string | null;
 }
 
-/** relayPairs lists every pair of the map's peers (by WireGuard key), sorted, each pair sorted. */
-export function relayPairs(map: NetworkMap): Array<[string, string]> {
-  const keys = [...new Set(map.peers.filter((p) => p.id !== map.self.id && p.wgKey !== map.self.wgKey).map((p) => p.wgKey))].sort();
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i < keys.length; i++) for (let j = i + 1; j < keys.length; j++) pairs.push([keys[i]!, keys[j]!]);
-  return pairs;
+/** relayMesh is the relay's mesh: the WireGuard keys of the map's peers, sorted, never the relay's own. */
+export function relayMesh(map: NetworkMap): string[] {
+  return [...new Set(map.peers.filter((p) => p.id !== map.self.id && p.wgKey !== map.self.wgKey).map((p) => p.wgKey))].sort();
 }
 
 export class NodeRelay {
   private relay: RunningRelay | null = null;
   private port: number | null = null;
-  private configured: { privateKey: string; pairsKey: string; pairs: number } | null = null;
+  private configured: { privateKey: string; meshKey: string; pairs: number } | null = null;
   private error: string | null = null;
   private queue: Promise<void> = Promise.resolve();
 
@@ -114,16 +111,17 @@ export class NodeRelay {
         return;
       }
     }
-    const pairs = relayPairs(map);
-    const pairsKey = pairs.map((p) => p.join(',')).join(';');
-    if (this.configured && this.configured.privateKey === privateKey && this.configured.pairsKey === pairsKey) return;
-    const config: RelayConfig = { pairs };
+    const mesh = relayMesh(map);
+    const meshKey = mesh.join(',');
+    const pairs = (mesh.length * (mesh.length - 1)) / 2;
+    if (this.configured && this.configured.privateKey === privateKey && this.configured.meshKey === meshKey) return;
+    const config: RelayConfig = { mesh };
     if (this.configured?.privateKey !== privateKey) config.privateKey = privateKey;
     try {
       await this.relay.control.configure(config);
-      this.configured = { privateKey, pairsKey, pairs: pairs.length };
+      this.configured = { privateKey, meshKey, pairs };
       this.error = null;
-      log.info({ port, pairs: pairs.length }, 'relay configured');
+      log.info({ port, nodes: mesh.length }, 'relay configured');
     } catch (err) {
       this.error = (err as Error).message;
       log.error({ port, err: this.error }, 'the relay refused its configuration; it keeps the previous one');

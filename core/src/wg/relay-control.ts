@@ -5,7 +5,7 @@
  * the nodes it has addresses for, its index table size and its counters.
  *
  *   const relay = await RelayControl.connect(relayControlSocketPath(3479));
- *   await relay.configure({ privateKey, pairs: [[pubA, pubB]] });   // whole list, atomically
+ *   await relay.configure({ privateKey, mesh: [pubA, pubB, pubC] });   // all or nothing
  *   (await relay.info()).counters.drops.notAllowed;
  */
 import { ControlConnection, type ControlConnectionOptions } from './control-connection';
@@ -16,7 +16,9 @@ import { errors } from '../errors';
 export interface RelayConfig {
   /** The relay node's WireGuard private key (base64). Never logged by either side. */
   privateKey?: string;
-  /** The whole allow-list: the relay forwards only between the two public keys of a pair. */
+  /** The relay's mesh: every pair of these public keys may use it (the nodes of the relay node's map). */
+  mesh?: string[];
+  /** Single pairs besides the mesh: the relay forwards between the two public keys of a pair. */
   pairs?: Array<[string, string]>;
   /** How long a node's address stays known after its last accepted ping (1 s - 1 h; default 60 s). */
   nodeTtlMs?: number;
@@ -53,7 +55,9 @@ export interface RelayInfo {
   port: number;
   /** The relay's public key, "" until its private key is set. */
   publicKey: string;
+  /** Node pairs it may serve: the mesh's and the listed ones. */
   pairs: number;
+  meshNodes: number;
   /** Receiver-index routes learned from forwarded handshakes. */
   routes: number;
   nodeTtlMs: number;

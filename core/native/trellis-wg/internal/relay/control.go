@@ -17,6 +17,8 @@ type ConfigRequest struct {
 	PrivateKey *string `json:"privateKey,omitempty"`
 	// Pairs is the whole allow-list: pairs of base64 WireGuard public keys.
 	Pairs *[][]string `json:"pairs,omitempty"`
+	// Mesh is the relay's mesh: base64 public keys, every pair of which may use the relay.
+	Mesh *[]string `json:"mesh,omitempty"`
 	// NodeTTLMs is how long a node's address stays known after its last accepted ping.
 	NodeTTLMs *int64 `json:"nodeTtlMs,omitempty"`
 }
@@ -98,16 +100,16 @@ func ParseConfigRequest(js []byte) (Config, error) {
 	// Field names are matched exactly (encoding/json alone would take "privatekey" too).
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(js, &fields); err != nil || fields == nil {
-		return Config{}, errors.New("not a JSON object of privateKey, pairs and nodeTtlMs")
+		return Config{}, errors.New("not a JSON object of privateKey, pairs, mesh and nodeTtlMs")
 	}
 	for name := range fields {
-		if name != "privateKey" && name != "pairs" && name != "nodeTtlMs" {
-			return Config{}, fmt.Errorf("unknown field %q; the fields are privateKey, pairs and nodeTtlMs", name)
+		if name != "privateKey" && name != "pairs" && name != "mesh" && name != "nodeTtlMs" {
+			return Config{}, fmt.Errorf("unknown field %q; the fields are privateKey, pairs, mesh and nodeTtlMs", name)
 		}
 	}
 	var req ConfigRequest
 	if err := json.Unmarshal(js, &req); err != nil {
-		return Config{}, fmt.Errorf("not a JSON object of privateKey, pairs and nodeTtlMs (%v)", err)
+		return Config{}, fmt.Errorf("not a JSON object of privateKey, pairs, mesh and nodeTtlMs (%v)", err)
 	}
 	var cfg Config
 	if req.PrivateKey != nil {
@@ -134,6 +136,22 @@ func ParseConfigRequest(js []byte) (Config, error) {
 			pairs = append(pairs, [2]Key{a, b})
 		}
 		cfg.Pairs = &pairs
+	}
+	if req.Mesh != nil {
+		mesh := make([]Key, 0, len(*req.Mesh))
+		seen := map[Key]bool{}
+		for i, s := range *req.Mesh {
+			k, err := parseKey(fmt.Sprintf("mesh[%d]", i), s)
+			if err != nil {
+				return Config{}, err
+			}
+			if seen[k] {
+				return Config{}, fmt.Errorf("mesh[%d] repeats key %s", i, s)
+			}
+			seen[k] = true
+			mesh = append(mesh, k)
+		}
+		cfg.Mesh = &mesh
 	}
 	if req.NodeTTLMs != nil {
 		if *req.NodeTTLMs < 1000 || *req.NodeTTLMs > 3_600_000 {

@@ -94,6 +94,8 @@ type node struct {
 	seen     time.Time
 	lastTS   uint64
 	partners []*node
+	// mesh: the node may use the relay with every other mesh node (Config.Mesh).
+	mesh bool
 }
 
 type indexKey struct {
@@ -123,7 +125,10 @@ func pairOf(a, b Key) pairKey {
 type Config struct {
 	PrivateKey *Key
 	// Pairs is the allow-list: the relay forwards only between the two keys of a pair.
-	Pairs   *[][2]Key
+	Pairs *[][2]Key
+	// Mesh is the relay's mesh: every pair of these keys may use the relay, without listing the
+	// pairs (a relay serving n nodes would otherwise hold n(n-1)/2 of them).
+	Mesh    *[]Key
 	NodeTTL time.Duration
 }
 
@@ -146,8 +151,10 @@ type NodeInfo struct {
 
 // Info is a snapshot for the control socket.
 type Info struct {
-	PublicKey string     `json:"publicKey"`
+	PublicKey string `json:"publicKey"`
+	// Pairs is how many node pairs the relay may serve: listed pairs and the mesh's.
 	Pairs     int        `json:"pairs"`
+	MeshNodes int        `json:"meshNodes"`
 	Routes    int        `json:"routes"`
 	NodeTTLMs int64      `json:"nodeTtlMs"`
 	Nodes     []NodeInfo `json:"nodes"`
@@ -163,6 +170,9 @@ type Relay struct {
 	nodes   map[Key]*node
 	byAddr  map[netip.AddrPort]*node
 	allowed map[pairKey]struct{}
+	// pairs and mesh are the allow-list as configured (a config that sets one keeps the other).
+	pairs   [][2]Key
+	mesh    []Key
 	routes  map[indexKey]*route
 	nodeTTL time.Duration
 
@@ -201,7 +211,14 @@ func (r *Relay) Configure(c Config) error {
 	}
 	nodes := r.nodes
 	allowed := r.allowed
+	pairs, mesh := r.pairs, r.mesh
 	if c.Pairs != nil {
+		pairs = *c.Pairs
+	}
+	if c.Mesh != nil {
+		mesh = *c.Mesh
+	}
+	if c.Pairs != nil || c.Mesh != nil {
 		nodes = map[Key]*node{}
 		allowed = map[pairKey]struct{}{}
 		get := func(k Key) *node {
@@ -215,12 +232,19 @@ func (r *Relay) Configure(c Config) error {
 				// Reused for its learned address; partners are rebuilt below.
 				cp := *n
 				cp.partners = nil
+				cp.mesh = false
 				n = &cp
 			}
 			nodes[k] = n
 			return n
 		}
-		for i, p := range *c.Pairs {
+		for i, k := range mesh {
+			if hasKey && k == pub {
+				return fmt.Errorf("mesh[%d] is the relay's own key %s; a relay does not relay its own traffic", i, b64(pub))
+			}
+			get(k).mesh = true
+		}
+		for i, p := range pairs {
 			if p[0] == p[1] {
 				return fmt.Errorf("pair %d names the same key twice (%s)", i, b64(p[0]))
 			}
@@ -255,7 +279,7 @@ func (r *Relay) Configure(c Config) error {
 			}
 		}
 	}
-	if hasKey && (c.PrivateKey != nil || c.Pairs != nil) {
+	if hasKey && (c.PrivateKey != nil || c.Pairs != nil || c.Mesh != nil) {
 		for _, n := range nodes {
 			if n.hasDisco && c.PrivateKey == nil {
 				continue
@@ -271,10 +295,11 @@ func (r *Relay) Configure(c Config) error {
 	old := r.nodes
 	r.priv, r.pub, r.hasKey = priv, pub, hasKey
 	r.nodes, r.allowed = nodes, allowed
+	r.pairs, r.mesh = pairs, mesh
 	if c.NodeTTL > 0 {
 		r.nodeTTL = c.NodeTTL
 	}
-	if c.Pairs != nil || c.PrivateKey != nil {
+	if c.Pairs != nil || c.Mesh != nil || c.PrivateKey != nil {
 		byAddr := make(map[netip.AddrPort]*node, len(r.byAddr))
 		for _, n := range nodes {
 			if n.addr.IsValid() {
@@ -288,7 +313,7 @@ func (r *Relay) Configure(c Config) error {
 			if from == nil || to == nil || old[k.from.key] != k.from {
 				continue
 			}
-			if _, ok := allowed[pairOf(from.key, to.key)]; !ok {
+			if !isAllowed(allowed, from, to) {
 				continue
 			}
 			routes[indexKey{k.index, from}] = &route{to: to, expires: rt.expires}
@@ -378,9 +403,15 @@ func (r *Relay) handleWireGuard(p []byte, src netip.AddrPort, now time.Time) Dec
 		if to == nil {
 			for _, d := range r.nodes {
 				if d != from && mac1Matches(&d.mac1, p, initiationMAC1At) {
-					return r.drop(DropNotAllowed)
+					if !isAllowed(r.allowed, from, d) {
+						return r.drop(DropNotAllowed)
+					}
+					to = d
+					break
 				}
 			}
+		}
+		if to == nil {
 			return r.drop(DropUnknownDestination)
 		}
 		if !r.live(to, now) {
@@ -482,13 +513,22 @@ func (r *Relay) handleDisco(p []byte, src netip.AddrPort, now time.Time) Decisio
 	if to == nil {
 		return r.drop(DropUnknownDestination)
 	}
-	if _, ok := r.allowed[pairOf(from.key, to.key)]; !ok {
+	if !isAllowed(r.allowed, from, to) {
 		return r.drop(DropNotAllowed)
 	}
 	if !r.live(to, now) {
 		return r.drop(DropNoAddress)
 	}
 	return r.forward(to, len(p))
+}
+
+// isAllowed says whether the relay may forward between a and b: both in its mesh, or a listed pair.
+func isAllowed(allowed map[pairKey]struct{}, a, b *node) bool {
+	if a.mesh && b.mesh {
+		return true
+	}
+	_, ok := allowed[pairOf(a.key, b.key)]
+	return ok
 }
 
 // learn records where n's authenticated ping came from. Another node last seen at the same
@@ -528,7 +568,20 @@ func (r *Relay) Sweep(now time.Time) {
 func (r *Relay) Snapshot(now time.Time) Info {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	info := Info{Pairs: len(r.allowed), Routes: len(r.routes), NodeTTLMs: r.nodeTTL.Milliseconds(), Nodes: []NodeInfo{}}
+	meshPairs := 0
+	for _, n := range r.nodes {
+		if n.mesh {
+			meshPairs++
+		}
+	}
+	pairs := len(r.allowed) + meshPairs*(meshPairs-1)/2
+	for pk := range r.allowed {
+		a, b := r.nodes[Key(pk[:32])], r.nodes[Key(pk[32:])]
+		if a != nil && b != nil && a.mesh && b.mesh {
+			pairs-- // listed and in the mesh: counted once
+		}
+	}
+	info := Info{Pairs: pairs, MeshNodes: meshPairs, Routes: len(r.routes), NodeTTLMs: r.nodeTTL.Milliseconds(), Nodes: []NodeInfo{}}
 	if r.hasKey {
 		info.PublicKey = b64(r.pub)
 	}

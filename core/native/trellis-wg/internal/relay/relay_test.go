@@ -357,11 +357,18 @@ func TestParseConfigRequest(t *testing.T) {
 	if err != nil || cfg.PrivateKey == nil || cfg.Pairs == nil || len(*cfg.Pairs) != 1 || cfg.NodeTTL != 30*time.Second {
 		t.Fatalf("%+v, %v", cfg, err)
 	}
+	mesh, err := ParseConfigRequest([]byte(`{"mesh":["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=","ZLEBsdC+WocEvQePmJUAH8A+jp+VIvGI3RKNmEbUhGY="]}`))
+	if err != nil || mesh.Mesh == nil || len(*mesh.Mesh) != 2 || mesh.Pairs != nil {
+		t.Fatalf("mesh: %+v, %v", mesh, err)
+	}
 	for _, bad := range []string{
 		`{"privateKey":"short"}`,
 		`{"pairs":[["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="]]}`,
 		`{"pairs":[["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=","x","y"]]}`,
 		`{"nodeTtlMs":5}`,
+		`{"mesh":["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=","AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="]}`,
+		`{"mesh":["nope"]}`,
+		`{"mesh":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="}`,
 		`{"privatekey":"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpbXF1eX2A="}`,
 		`[]`,
 	} {
@@ -369,4 +376,41 @@ func TestParseConfigRequest(t *testing.T) {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
+}
+
+func TestTheMeshServesEveryPairOfItsNodesBesideListedPairs(t *testing.T) {
+	f := setup(t)
+	d := newNode(t, "198.18.0.4:51820")
+	// Mesh a, b, c; d only with a, as a listed pair. Setting the mesh keeps the pairs set before.
+	pairs := [][2]Key{{f.a.pub, d.pub}}
+	if err := f.r.Configure(Config{Pairs: &pairs}); err != nil {
+		t.Fatal(err)
+	}
+	mesh := []Key{f.a.pub, f.b.pub, f.c.pub}
+	if err := f.r.Configure(Config{Mesh: &mesh}); err != nil {
+		t.Fatal(err)
+	}
+	f.learn(t, f.a, f.b, f.c, d)
+	expectForward(t, "initiation b→c (mesh)", f.r.Handle(initiation(1, f.c.pub), f.b.addr, f.now), f.c.addr)
+	expectForward(t, "initiation c→a (mesh)", f.r.Handle(initiation(2, f.a.pub), f.c.addr, f.now), f.a.addr)
+	expectForward(t, "initiation d→a (pair)", f.r.Handle(initiation(3, f.a.pub), d.addr, f.now), f.a.addr)
+	expectDrop(t, "initiation d→b (neither)", f.r.Handle(initiation(4, f.b.pub), d.addr, f.now), DropNotAllowed)
+	// A whole session through the mesh, by index.
+	expectForward(t, "response c→b", f.r.Handle(response(10, 1, f.b.pub), f.c.addr, f.now), f.b.addr)
+	expectForward(t, "transport b→c", f.r.Handle(transport(10, 64), f.b.addr, f.now), f.c.addr)
+	if info := f.r.Snapshot(f.now); info.Pairs != 4 || info.MeshNodes != 3 {
+		t.Fatalf("pairs %d, mesh nodes %d; want 3 mesh pairs and 1 listed, 3 mesh nodes", info.Pairs, info.MeshNodes)
+	}
+	// Leaving the mesh ends the node's sessions; a mesh with the relay's own key is refused whole.
+	bad := []Key{f.a.pub, f.relay.pub}
+	if err := f.r.Configure(Config{Mesh: &bad}); err == nil {
+		t.Fatal("a mesh with the relay's own key was accepted")
+	}
+	expectForward(t, "transport b→c still", f.r.Handle(transport(10, 64), f.b.addr, f.now), f.c.addr)
+	mesh = []Key{f.a.pub, f.b.pub}
+	if err := f.r.Configure(Config{Mesh: &mesh}); err != nil {
+		t.Fatal(err)
+	}
+	expectDrop(t, "transport b→c after c left", f.r.Handle(transport(10, 64), f.b.addr, f.now), DropUnknownIndex)
+	expectForward(t, "initiation d→a (pair kept)", f.r.Handle(initiation(5, f.a.pub), d.addr, f.now), f.a.addr)
 }
