@@ -201,10 +201,12 @@ test('A and B cannot reach each other directly', async () => {
 test('an unconfigured relay forwards nothing; a refused configuration names what is wrong and changes nothing', async () => {
   expect(await pingRelay('a')).toBeNull();
   expect((await relay!.control.info()).counters.drops.noKey).toBeGreaterThan(0);
-  await relay!.control.configure({ privateKey: key.r.privateKey, pairs: [[key.a.publicKey, key.b.publicKey]], nodeTtlMs: 30_000 });
+  // As a relay node's agent does: its key, and the nodes of its map as the relay's mesh.
+  await relay!.control.configure({ privateKey: key.r.privateKey, mesh: [key.a.publicKey, key.b.publicKey], nodeTtlMs: 30_000 });
   await expect(relay!.control.configure({ pairs: [[key.a.publicKey, key.a.publicKey]] })).rejects.toMatchObject({ code: 'TRELLIS_ERR_RELAY_CONFIG' });
+  await expect(relay!.control.configure({ mesh: [key.a.publicKey, key.r.publicKey] })).rejects.toThrow(/relay's own key.*nothing changed/);
   await expect(relay!.control.configure({ pairs: [[key.a.publicKey, 'not-a-key']] })).rejects.toThrow(/nothing changed/);
-  expect(await relay!.control.info()).toMatchObject({ implementation: 'trellis-wg relay', port: RELAY_PORT, publicKey: key.r.publicKey, pairs: 1 });
+  expect(await relay!.control.info()).toMatchObject({ implementation: 'trellis-wg relay', port: RELAY_PORT, publicKey: key.r.publicKey, pairs: 1, meshNodes: 2 });
 });
 
 test('without pings the relay does not know the nodes, and the pair cannot talk', async () => {
@@ -293,7 +295,7 @@ test('a pair moved from a direct path onto the relay talks again within a second
 test('a pair the allow-list does not name is dropped and counted, even with valid keys and pings', async () => {
   // C is a node B has as a peer, but the relay serves only A–B; C's ping is refused (unknown node).
   expect(await pingRelay('c')).toBeNull();
-  await relay!.control.configure({ pairs: [[key.a.publicKey, key.b.publicKey], [key.a.publicKey, key.c.publicKey]] });
+  await relay!.control.configure({ pairs: [[key.a.publicKey, key.c.publicKey]] }); // the mesh A, B stays
   // Now C is served (with A), so its ping is answered, but C–B is still not an allowed pair.
   expect(await pingRelay('c')).not.toBeNull();
   const before = (await relay!.control.info()).counters.drops.notAllowed;
@@ -303,8 +305,8 @@ test('a pair the allow-list does not name is dropped and counted, even with vali
   expect(await overlayPing('a', 'b', 5)).toMatch(/5 received/);
 });
 
-test('removing the pair ends its sessions at once', async () => {
-  await relay!.control.configure({ pairs: [[key.a.publicKey, key.c.publicKey]] });
+test('taking the pair out of the mesh ends its sessions at once', async () => {
+  await relay!.control.configure({ mesh: [] });
   expect(await overlayPing('a', 'b', 3)).toMatch(/3 packets transmitted, 0 received/);
   expect((await relay!.control.info()).routes).toBe(0);
 });
