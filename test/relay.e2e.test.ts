@@ -107,17 +107,21 @@ function overlayPing(from: Node, to: Node, count: number, extra: string[] = []):
 }
 
 /**
- * startCapture reads every IPv4 frame on R's link to A (AF_PACKET, in R's namespace) until stop(),
+ * startCapture reads every IPv4 frame on R's link to A, both ways (AF_PACKET, in R's namespace) until stop(),
  * which resolves with the UDP payloads to or from the relay port; `ready` once it listens.
  */
 function startCapture(): { ready: Promise<void>; stop: () => Promise<Buffer[]> } {
   const script = `
 import socket, sys, struct
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+# ETH_P_ALL: a socket bound to one protocol sees only incoming frames, not the relay's own sends.
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
 s.bind(("trlt-rlva", 0))
 print("ready", flush=True)
 while True:
-    ip = s.recv(65535)[14:]
+    f = s.recv(65535)
+    if f[12:14] != b"\\x08\\x00":
+        continue
+    ip = f[14:]
     if ip[9] != 17:
         continue
     ihl = (ip[0] & 15) * 4
