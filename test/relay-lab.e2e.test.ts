@@ -80,10 +80,15 @@ test("a node's authenticated ping from its WireGuard socket is answered with the
   const ch = await DeviceDatagramChannel.connect(controlSocketPath(n1.iface));
   try {
     const txId = randomBytes(12);
-    const pong = new Promise<DeviceDatagram>((resolve) => ch.on('datagram', (d) => d.kind === 'disco' && resolve(d)));
+    let timer: NodeJS.Timeout | undefined;
+    const pong = new Promise<DeviceDatagram | null>((resolve) => {
+      timer = setTimeout(() => resolve(null), 2000);
+      ch.on('datagram', (d) => d.kind === 'disco' && resolve(d));
+    });
     const ping = sealDisco({ type: DiscoType.PING, sender: pub, receiver: n3.node.wgKey, txId, timestampUs: BigInt(Date.now()) * 1000n, body: Buffer.alloc(0) }, key);
     await ch.send(`${lab.node('n3').underlay}:${DEFAULT_RELAY_PORT}`, ping);
-    const d = await Promise.race([pong, sleep(2000).then(() => null)]);
+    const d = await pong;
+    clearTimeout(timer);
     expect(d).not.toBeNull();
     const opened = openDisco(d!.payload, key);
     expect(opened.ok && opened.message.type).toBe(DiscoType.PONG);
