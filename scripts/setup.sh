@@ -16,11 +16,14 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # `setup.sh --runtime` (deploy/install.sh) prepares a machine that only runs a controller or an
 # agent: the runtime's Debian packages and the build, without what the lab and the tests use.
+# `setup.sh --demo` (`npm run demo`) adds the lab's, without what only the tests use (chDB, Chromium,
+# systemd-analyze). `npm test` and `npm run bench` install everything.
 PROFILE=all
 case "${1:-}" in
   '') ;;
   --runtime) PROFILE=runtime ;;
-  *) say "usage: scripts/setup.sh [--runtime]"; exit 2 ;;
+  --demo) PROFILE=demo ;;
+  *) say "usage: scripts/setup.sh [--runtime | --demo]"; exit 2 ;;
 esac
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/trellis-setup.XXXXXX")
@@ -33,13 +36,15 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 # --- the steps ------------------------------------------------------------------------------------
 
 # Debian packages the runtime uses (build-essential and python3 compile better-sqlite3, ethtool reads
-# the TUN offloads `trellis status` shows), then those the lab and tests add: clickhouse-* for
-# telemetry tests, prometheus for promtool, chromium for the console's browser test, python3-venv for
-# chDB, systemd for `systemd-analyze verify` of deploy/systemd/, postgresql for the PostgreSQL store's
-# tests, the lab's `--store postgres` and the HA benchmarks (each starts its own cluster with initdb),
-# libnetfilter-queue-dev for the lab's delay line (`trellis lab impair`).
+# the TUN offloads `trellis status` shows), then those the lab adds: clickhouse-* for `lab up
+# --clickhouse` and the telemetry tests, prometheus for `lab up --prometheus` and promtool,
+# postgresql for the lab's `--store postgres`, the PostgreSQL store's tests and the HA benchmarks
+# (each starts its own cluster with initdb), libnetfilter-queue-dev for the lab's delay line (`trellis
+# lab impair`); then those only the tests use: chromium for the console's browser test, python3-venv
+# for chDB, systemd for `systemd-analyze verify` of deploy/systemd/.
 DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 nftables ethtool procps curl build-essential python3)
-[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat python3-venv clickhouse-server clickhouse-client prometheus chromium systemd postgresql libnetfilter-queue-dev)
+[ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat clickhouse-server clickhouse-client prometheus postgresql libnetfilter-queue-dev)
+[ "$PROFILE" != all ] || DEB_PACKAGES+=(python3-venv chromium systemd)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do
@@ -138,8 +143,8 @@ step_trellis_command() {
   note "$(tail -n 1 <<<"$out")"
 }
 
-# name | the steps it needs (space-separated) | function | "tests" when only the suite needs it (not
-# run by --runtime). Steps are listed in an order that respects their needs. Further Go-built or
+# name | the steps it needs (space-separated) | function | "lab" when only the lab and the suite need
+# it (not run by --runtime), "tests" when only the suite does (run by neither --runtime nor --demo). Steps are listed in an order that respects their needs. Further Go-built or
 # pip-installed tools go beside opa (or after debian-packages when they need a Debian package), and
 # "build" needs them only if the build uses them.
 STEPS=(
@@ -149,7 +154,7 @@ STEPS=(
   'trellis-wg||step_trellis_wg|'
   'npm-deps|debian-packages|step_npm_deps|'
   'chdb|debian-packages|step_chdb|tests'
-  'lab-tools|debian-packages|step_lab_tools|tests'
+  'lab-tools|debian-packages|step_lab_tools|lab'
   'build|npm-deps opa|step_build|'
   'trellis-command|build|step_trellis_command|'
 )
@@ -164,7 +169,8 @@ declare -A NEEDS FN STATE STARTED
 ORDER=()
 for s in "${STEPS[@]}"; do
   IFS='|' read -r name needs fn only <<<"$s"
-  [ "$PROFILE" = runtime ] && [ "$only" = tests ] && continue
+  [ "$PROFILE" = runtime ] && [ -n "$only" ] && continue
+  [ "$PROFILE" = demo ] && [ "$only" = tests ] && continue
   ORDER+=("$name"); NEEDS[$name]=$needs; FN[$name]=$fn; STATE[$name]=waiting
 done
 
