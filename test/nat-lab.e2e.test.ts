@@ -2,9 +2,10 @@
  * The lab's routed underlay end to end (issue 11): `lab up --nat n1=easy,n2=hard --relays n3
  * --uplinks n4=2` on real namespaces, iptables MASQUERADE and bridges. STUN from behind each NAT
  * answers the router's public address, and the NATs classify as built; n4 is reachable on both
- * links and still on the second when the first goes down; `lab impair` adds the delay, jitter and
- * loss it says (NFQUEUE delay line, nft numgen) and `--clear` takes them away; bad input changes
- * nothing; `lab down` leaves nothing. Only what this layer provides is asserted: pairs through the
+ * links and still on the second when the first goes down (`lab link`); `lab impair` adds the delay,
+ * jitter and loss it says (NFQUEUE delay line, nft numgen), `--one-way` to one direction only, and
+ * `--clear` takes them away; `lab roam` renumbers a node or its NAT router and every node reaches
+ * it at the new address; bad input changes nothing; `lab down` leaves nothing. Only what this layer provides is asserted: pairs through the
  * hard NAT need the path manager, so the tunnels checked are the easy NAT's with public nodes.
  */
 import { spawn } from 'node:child_process';
@@ -148,7 +149,9 @@ test('n4 is reachable on both links, and on the second when the first goes down'
   for (const from of ['n1', 'n2', 'n3']) {
     for (const addr of ['198.18.0.14', '198.19.0.14']) expect([from, addr, (await ping(from, addr, 3, 0.1)).received]).toEqual([from, addr, 3]);
   }
-  await run('ip', ['link', 'set', 'trlv4', 'down']); // link 1's cable pulled at the host's end
+  const pulled = await trellis(['lab', 'link', 'n4', '1', 'down']); // link 1's cable pulled at the host's end
+  expect([pulled.code, pulled.out, pulled.err]).toEqual([0, 'lab: n4 link 1 down\n', '']);
+  expect(await run('ip', ['-j', 'link', 'show', 'trlv4'])).toContain('"operstate":"DOWN"');
   try {
     for (const from of ['n1', 'n2', 'n3']) {
       expect([from, (await ping(from, '198.19.0.14', 5, 0.1)).received]).toEqual([from, 5]);
@@ -157,7 +160,7 @@ test('n4 is reachable on both links, and on the second when the first goes down'
     // n4's own traffic leaves by the link that is left.
     expect((await ping('n4', '198.18.0.13', 3, 0.1)).received).toBe(3);
   } finally {
-    await run('ip', ['link', 'set', 'trlv4', 'up']);
+    await lab.setUplink('n4', 1, true);
   }
   expect((await ping('n1', '198.18.0.14', 3, 0.2)).received).toBe(3);
 });
@@ -202,8 +205,65 @@ test('lab impair n1 n4 adds ~40 ms ±5 ms and ~5 % loss to their direct path; --
   );
 });
 
+/** icmpInEchos reads how many echo requests a node's namespace has received (per-namespace SNMP counters). */
+async function icmpInEchos(node: string): Promise<number> {
+  const lines = (await lab.exec(node, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Icmp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  return Number(values![names!.indexOf('InEchos')]);
+}
+
+test('lab impair --one-way --loss 100% cuts one direction only', async () => {
+  const set = await trellis(['lab', 'impair', 'n3', 'n4', '--loss', '100%', '--one-way']);
+  expect([set.code, set.out, set.err]).toEqual([0, 'lab: n3→n4 impaired: 100 % loss one way\n', '']);
+  try {
+    expect(Lab.load(dir).state.impairments!.find((i) => i.a === 'n3')!.directions.map((d) => `${d.from}->${d.to}`)).toEqual(['n3->n4']);
+    // n4's echo requests reach n3; n3's replies (and its own requests) do not reach n4.
+    const n3Before = await icmpInEchos('n3');
+    expect((await ping('n4', '198.18.0.13', 5, 0.05)).received).toBe(0);
+    expect((await icmpInEchos('n3')) - n3Before).toBe(5);
+    const n4Before = await icmpInEchos('n4');
+    expect((await ping('n3', '198.18.0.14', 5, 0.05)).received).toBe(0);
+    expect((await icmpInEchos('n4')) - n4Before).toBe(0);
+    expect((await trellis(['lab', 'status'])).out).toContain('impaired    n3→n4: 100 % loss one way');
+  } finally {
+    expect((await trellis(['lab', 'impair', 'n4', 'n3', '--clear'])).out).toBe('lab: n4–n3 is no longer impaired\n');
+  }
+  expect((await ping('n3', '198.18.0.14', 5, 0.05)).received).toBe(5);
+});
+
+test('lab roam renumbers a node (and a NAT router); impairments follow it; every node reaches it again', async () => {
+  await lab.impair('n1', 'n3', { delayMs: 0, jitterMs: 0, lossPct: 100 }); // a cut that must follow n3
+  const r = await trellis(['lab', 'roam', 'n3']);
+  expect([r.code, r.out, r.err]).toEqual([0, 'lab: n3 roamed from 198.18.0.13 to 198.18.1.13\n', '']);
+  expect(Lab.load(dir).node('n3').underlay).toBe('198.18.1.13');
+  expect((await lab.exec('n3', 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout).not.toContain('198.18.0.13');
+  expect((await ping('n1', '198.18.1.13', 3, 0.1)).received).toBe(0); // still cut, at the new address
+  expect(Lab.load(dir).state.impairments![0]!.directions.find((d) => d.from === 'n1')!.destinations).toEqual(['198.18.1.13']);
+  await Lab.load(dir).clearImpairments('n1', 'n3');
+  for (const from of ['n1', 'n2', 'n4']) expect([from, (await ping(from, '198.18.1.13', 3, 0.1)).received]).toEqual([from, 3]);
+  expect((await ping('n4', '198.18.0.13', 2, 0.1)).received).toBe(0);
+  const stun = JSON.parse((await lab.exec('n3', process.execPath, [CLI, 'stun', '198.18.0.1:3478', '--json'])).stdout) as { answers: Array<{ mapped: { address: string } }> };
+  expect(stun.answers[0]!.mapped.address).toBe('198.18.1.13');
+
+  // Behind a NAT the router's public address moves; STUN sees the new one and the NAT is still easy.
+  expect(await Lab.load(dir).roam('n1')).toBe('198.18.1.11');
+  const n1 = Lab.load(dir).describe().nodes.find((n) => n.name === 'n1')!;
+  expect([n1.underlays, n1.privateAddress, n1.nat.measured]).toEqual([['198.18.1.11'], '10.1.0.2', 'easy']);
+  const seen = JSON.parse((await lab.exec('n1', process.execPath, [CLI, 'stun', '198.18.0.1:3478', '198.18.0.2:3478', '--json'])).stdout) as { answers: Array<{ mapped: { address: string } }> };
+  expect(seen.answers.map((a) => a.mapped.address)).toEqual(['198.18.1.11', '198.18.1.11']);
+  expect((await ping('n1', '198.18.1.13', 3, 0.1)).received).toBe(3);
+
+  // And back again.
+  expect(await Lab.load(dir).roam('n3')).toBe('198.18.0.13');
+  expect(await Lab.load(dir).roam('n1')).toBe('198.18.0.11');
+  expect((await ping('n1', '198.18.0.13', 3, 0.1)).received).toBe(3);
+  expect((await trellis(['lab', 'status'])).out).toMatch(/^n3\s+198\.18\.0\.13\s+none\s+open\s+yes$/m);
+});
+
 test('bad input gets a clear error and changes nothing', async () => {
-  const before = JSON.stringify(Lab.load(dir).state.impairments);
+  const snapshot = () => JSON.stringify([Lab.load(dir).state.impairments, Lab.load(dir).state.nodes]);
+  const before = snapshot();
+  const linksBefore = await run('ip', ['-j', 'link', 'show']);
   const pidsBefore = delayQueuePids();
   const cases: Array<[string[], number, string]> = [
     [['lab', 'impair', 'n1', 'n9', '--delay', '10ms'], 1, 'no node "n9" in the lab'],
@@ -212,13 +272,19 @@ test('bad input gets a clear error and changes nothing', async () => {
     [['lab', 'impair', 'n1', 'n4', '--loss', '150%'], 2, '--loss "150%" is not a percentage from 0 to 100'],
     [['lab', 'impair', 'n1', 'n4', '--delay', '10ms', '--jitter', '20ms'], 2, '--jitter 20ms is more than --delay 10ms'],
     [['lab', 'impair', 'n1', 'n9', '--clear'], 1, 'no node "n9" in the lab'],
+    [['lab', 'roam', 'n4'], 1, 'n4 has 2 underlay links; take one down'],
+    [['lab', 'roam', 'n9'], 1, 'no node "n9" in the lab'],
+    [['lab', 'link', 'n3', '2', 'down'], 1, 'n3 has one underlay link (1), not 2'],
+    [['lab', 'link', 'n4', '3', 'down'], 1, 'n4 has underlay links 1..2, not 3'],
   ];
   for (const [argv, code, message] of cases) {
     const r = await trellis(argv);
     expect([argv.join(' '), r.code]).toEqual([argv.join(' '), code]);
     expect(r.err).toContain(message);
   }
-  expect(JSON.stringify(Lab.load(dir).state.impairments)).toBe(before);
+  expect(snapshot()).toBe(before);
+  const operstates = (j: string) => (JSON.parse(j) as Array<{ ifname: string; operstate: string }>).filter((l) => l.ifname.startsWith('trl')).map((l) => `${l.ifname}:${l.operstate}`);
+  expect(operstates(await run('ip', ['-j', 'link', 'show']))).toEqual(operstates(linksBefore));
   expect(delayQueuePids()).toEqual(pidsBefore);
 
   // A topology naming nodes the lab would not have is refused before anything is cleared or made:

@@ -21,6 +21,8 @@ import { labDemoCommand } from './commands/lab-demo-command';
 import { labDownCommand } from './commands/lab-down-command';
 import { labExecCommand } from './commands/lab-exec-command';
 import { labImpairCommand } from './commands/lab-impair-command';
+import { labLinkCommand } from './commands/lab-link-command';
+import { labRoamCommand } from './commands/lab-roam-command';
 import { labStatusCommand } from './commands/lab-status-command';
 import { labUpCommand } from './commands/lab-up-command';
 import { stunCommand } from './commands/stun-command';
@@ -77,6 +79,8 @@ export const COMMANDS: Command[] = [
   labAddCommand,
   labExecCommand,
   labImpairCommand,
+  labRoamCommand,
+  labLinkCommand,
   labDemoCommand,
   dashboardsPushCommand,
   alertsCommand,

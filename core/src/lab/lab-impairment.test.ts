@@ -1,5 +1,5 @@
 import { TrellisError } from '../errors';
-import { checkImpairment, delayQueueBinary, perDirection } from './lab-impairment';
+import { checkImpairment, delayQueueBinary, lossTable, perDirection } from './lab-impairment';
 
 const refused = (fn: () => unknown) => {
   try {
@@ -18,6 +18,16 @@ describe('lab impairment figures', () => {
     // Two directions at p each lose 1 − (1 − p)² of round trips: the figure given.
     const p = perDirection({ delayMs: 0, jitterMs: 0, lossPct: 20 }).lossPerMillion / 1e6;
     expect(1 - (1 - p) ** 2).toBeCloseTo(0.2, 5);
+  });
+
+  it('puts the whole figures on the one direction of a one-way impairment', () => {
+    expect(perDirection({ delayMs: 40, jitterMs: 5, lossPct: 20, oneWay: true })).toEqual({ delayUs: 40_000, jitterUs: 5_000, lossPerMillion: 200_000 });
+    expect(perDirection({ delayMs: 0, jitterMs: 0, lossPct: 100, oneWay: true }).lossPerMillion).toBe(1_000_000);
+  });
+
+  it('drops a share of the packets with numgen, and all of them (a cut) without it', () => {
+    expect(lossTable('t', ['198.18.0.12', '198.19.0.12'], 25_321, 'c')).toContain('ip daddr { 198.18.0.12, 198.19.0.12 } numgen random mod 1000000 < 25321 counter drop comment "c"');
+    expect(lossTable('t', ['198.18.0.12'], 1_000_000, 'c')).toContain('ip daddr { 198.18.0.12 } counter drop comment "c"');
   });
 
   it('refuses figures that make no sense, saying which', () => {

@@ -6,7 +6,9 @@
  *   - delay and jitter: iptables-legacy sends those packets to an NFQUEUE and trellis-delay-queue
  *     (core/src/lab/native, built by setup) holds each for delay ± jitter before accepting it.
  * The figures are what a ping between the two sees: each direction gets half the delay and jitter
- * and drops 1 − √(1 − loss). Packets through a relay (to another address) are not touched.
+ * and drops 1 − √(1 − loss); a one-way impairment puts all of it on the first node's packets to
+ * the second (`--loss 100% --one-way` makes a path that works in one direction only). Packets
+ * through a relay (to another address) are not touched.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,6 +21,8 @@ export interface ImpairmentSpec {
   delayMs: number;
   jitterMs: number;
   lossPct: number;
+  /** Only the first node's packets to the second are impaired, with the whole figures (a one-way path). */
+  oneWay?: boolean;
 }
 
 /** Longest round-trip delay the lab adds. */
@@ -41,8 +45,9 @@ export interface DirectionFigures {
   lossPerMillion: number;
 }
 
-/** perDirection splits round-trip figures into what each direction does. */
+/** perDirection splits round-trip figures into what each direction does (one way: all of them). */
 export function perDirection(s: ImpairmentSpec): DirectionFigures {
+  if (s.oneWay === true) return { delayUs: Math.round(s.delayMs * 1000), jitterUs: Math.round(s.jitterMs * 1000), lossPerMillion: Math.round((s.lossPct / 100) * 1_000_000) };
   const p = 1 - Math.sqrt(1 - s.lossPct / 100);
   return { delayUs: Math.round((s.delayMs * 1000) / 2), jitterUs: Math.round((s.jitterMs * 1000) / 2), lossPerMillion: Math.round(p * 1_000_000) };
 }
@@ -102,12 +107,17 @@ export async function applyDirection(p: DirectionPlan, f: DirectionFigures, bina
   if (f.lossPerMillion > 0) {
     const table = `trl_impair_${p.toIndex}`;
     made.nftTable = table;
-    const set = v4.join(', ');
-    await run('nft', ['-f', '-'], {
-      netns: p.namespace,
-      input: `table inet ${table} {\n  chain out {\n    type filter hook output priority -200; policy accept;\n    ip daddr { ${set} } numgen random mod 1000000 < ${f.lossPerMillion} counter drop comment "trellis lab impair ${p.from}->${p.to}"\n  }\n}\n`,
-    });
+    await run('nft', ['-f', '-'], { netns: p.namespace, input: lossTable(table, v4, f.lossPerMillion, `trellis lab impair ${p.from}->${p.to}`) });
   }
+}
+
+/**
+ * lossTable is the nft table dropping lossPerMillion of a million packets to the destinations
+ * (numgen's range ends at 999999, so all of them is a plain drop: a cut).
+ */
+export function lossTable(table: string, destinations: readonly string[], lossPerMillion: number, comment: string): string {
+  const when = lossPerMillion >= 1_000_000 ? '' : ` numgen random mod 1000000 < ${lossPerMillion}`;
+  return `table inet ${table} {\n  chain out {\n    type filter hook output priority -200; policy accept;\n    ip daddr { ${destinations.join(', ')} }${when} counter drop comment "${comment}"\n  }\n}\n`;
 }
 
 /** clearDirection removes whatever of one direction exists (idempotent; a gone namespace is fine). */

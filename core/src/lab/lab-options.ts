@@ -69,7 +69,7 @@ export interface LabDescription {
     pid: number | null;
   }>;
   /** Impaired node pairs, as `trellis lab impair` set them. */
-  impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number }>;
+  impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number; oneWay: boolean }>;
   /** The controller's STUN listen addresses. */
   stun: string[];
 }

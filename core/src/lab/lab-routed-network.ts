@@ -75,8 +75,9 @@ export async function createMultiLinkNodeNetwork(n: { namespace: string; links: 
 
 /**
  * createUplinkBridges adds trlbr1.. with their gateways and lets the host forward between the lab
- * bridges only (per-interface forwarding; an nft table drops anything forwarded elsewhere, so lab
- * traffic never leaves the machine).
+ * bridges and between trlbr0's two subnets (198.18.0.0/24 and the roaming 198.18.1.0/24) only:
+ * per-interface forwarding, and an nft table that drops anything forwarded elsewhere, so lab
+ * traffic never leaves the machine.
  */
 export async function createUplinkBridges(maxLinks: number): Promise<string[]> {
   const made: string[] = [];
@@ -87,7 +88,6 @@ export async function createUplinkBridges(maxLinks: number): Promise<string[]> {
     await run('ip', ['addr', 'add', `${s.gateway}/${s.bits}`, 'dev', s.bridge]);
     await run('ip', ['link', 'set', s.bridge, 'up']);
   }
-  if (made.length === 0) return made;
   const bridges = [LAB_BRIDGE, ...made];
   await run('nft', ['-f', '-'], {
     input: `table inet ${BRIDGE_FORWARD_TABLE} {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    iifname { ${bridges.map((b) => `"${b}"`).join(', ')} } oifname != { ${bridges.map((b) => `"${b}"`).join(', ')} } drop\n  }\n}\n`,

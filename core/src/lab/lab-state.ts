@@ -21,6 +21,11 @@ export const BRIDGE_PREFIX = 'trlbr';
 export const LAB_STUN_LISTEN = ['198.18.0.1:3478', '198.18.0.2:3478'] as const;
 /** The second STUN address, an extra address of the host on trlbr0. */
 export const LAB_STUN_SECOND_ADDRESS = '198.18.0.2';
+/**
+ * Where `lab.roam(node)` moves a node's underlay address (198.18.1.<10+k>, and back): a second
+ * subnet on trlbr0, routed by the host, so a roaming node keeps its index and its bridge.
+ */
+export const LAB_ROAM_SUBNET = { prefix: '198.18.1', gateway: '198.18.1.1', bits: 24 } as const;
 /** The root namespace's nft table that keeps forwarding between lab bridges from leaving them. */
 export const BRIDGE_FORWARD_TABLE = 'trellis_lab_forward';
 /** A router namespace is its node's namespace with this suffix (node names cannot hold a dot). */
@@ -82,6 +87,8 @@ export interface LabImpairment {
   jitterMs: number;
   /** Round-trip loss, percent (each direction drops 1 − √(1 − loss)). */
   lossPct: number;
+  /** Only a → b is impaired, with the whole figures (`lab impair --one-way`); absent: both ways. */
+  oneWay?: boolean;
   directions: LabImpairedDirection[];
   createdAt: number;
 }

@@ -33,6 +33,7 @@ import { isAlive, isLabProcess, terminateGroup, waitForExit } from './process-gr
 import { spawnAgentProcess, startControllerProcess, waitForAgentApi } from './lab-processes';
 import {
   LAB_BRIDGE,
+  LAB_ROAM_SUBNET,
   LAB_STUN_LISTEN,
   LAB_SUBNET,
   MAX_NODE_INDEX,
@@ -267,7 +268,7 @@ export class Lab {
         socket: n.socket,
         pid: n.pid,
       })),
-      impairments: (this.st.impairments ?? []).map((i) => ({ a: i.a, b: i.b, delayMs: i.delayMs, jitterMs: i.jitterMs, lossPct: i.lossPct })),
+      impairments: (this.st.impairments ?? []).map((i) => ({ a: i.a, b: i.b, delayMs: i.delayMs, jitterMs: i.jitterMs, lossPct: i.lossPct, oneWay: i.oneWay === true })),
       stun: [...(this.st.stun ?? [])],
     };
   }
@@ -288,9 +289,9 @@ export class Lab {
   }
 
   /**
-   * impair slows and thins the direct underlay path between a and b in both directions
-   * (lab-impairment.ts). A pair impaired before is replaced. Bad input changes nothing; a failure
-   * half-way removes what this call made.
+   * impair slows and thins the direct underlay path between a and b in both directions, or a → b
+   * alone with `oneWay` (lab-impairment.ts); `{ lossPct: 100 }` cuts it. A pair impaired before is
+   * replaced. Bad input changes nothing; a failure half-way removes what this call made.
    */
   async impair(a: string, b: string, spec: ImpairmentSpec): Promise<LabImpairment> {
     this.reload();
@@ -301,11 +302,12 @@ export class Lab {
     const f = perDirection(spec);
     const binary = f.delayUs > 0 ? delayQueueBinary(this.st.cliPath) : '';
     await this.clearImpairments(a, b);
-    const imp: LabImpairment = { a, b, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPct: spec.lossPct, directions: [], createdAt: Date.now() };
+    const imp: LabImpairment = { a, b, delayMs: spec.delayMs, jitterMs: spec.jitterMs, lossPct: spec.lossPct, oneWay: spec.oneWay === true, directions: [], createdAt: Date.now() };
     (this.st.impairments ??= []).push(imp);
     this.save();
     try {
-      for (const [from, to] of [[na, nb], [nb, na]] as const) {
+      const directions = spec.oneWay === true ? ([[na, nb]] as const) : ([[na, nb], [nb, na]] as const);
+      for (const [from, to] of directions) {
         const made: LabImpairedDirection = {
           from: from.name,
           to: to.name,
@@ -345,6 +347,49 @@ export class Lab {
     this.st.impairments = all.filter((i) => !hit(i));
     this.save();
     return gone.length;
+  }
+
+  /**
+   * setUplink pulls (up = false) or plugs back in link j (1-based) of a node, at the host's end of
+   * its veth, like a cable; the node sees its carrier go and its routes over that link are ignored.
+   * A node behind a lab NAT has one link, its router's.
+   */
+  async setUplink(name: string, link: number, up: boolean): Promise<void> {
+    this.reload();
+    const n = this.nodeState(name);
+    const veths = n.links ? n.links.map((l) => l.veth) : [n.veth];
+    if (!Number.isInteger(link) || link < 1 || link > veths.length) {
+      throw errors.lab(`${name} has ${veths.length === 1 ? 'one underlay link (1)' : `underlay links 1..${veths.length}`}, not ${link}; give it more with \`lab up --uplinks ${name}=2\``);
+    }
+    await run('ip', ['link', 'set', veths[link - 1]!, up ? 'up' : 'down']);
+  }
+
+  /**
+   * roam renumbers a node's underlay, as a laptop moving to another network: 198.18.0.<10+k> ↔
+   * 198.18.1.<10+k> (behind a lab NAT the router's public address moves, which also drops the
+   * NAT's mappings). The new address comes up before the old one goes, like a DHCP renewal;
+   * impairments of the node follow it; its NAT is measured again. Returns the new address.
+   */
+  async roam(name: string): Promise<string> {
+    this.reload();
+    const n = this.nodeState(name);
+    if (n.links) throw errors.lab(`${name} has ${n.links.length} underlay links; take one down with lab.setUplink instead of roaming`);
+    const onRoamSubnet = n.underlay.startsWith(`${LAB_ROAM_SUBNET.prefix}.`);
+    const next = onRoamSubnet ? LAB_SUBNET : LAB_ROAM_SUBNET;
+    const to = `${next.prefix}.${10 + n.index}`;
+    const ns = n.nat ? n.nat.namespace : n.namespace;
+    const from = n.underlay;
+    await run('ip', ['-n', ns, 'addr', 'add', `${to}/${next.bits}`, 'dev', 'eth0']);
+    await run('ip', ['-n', ns, 'route', 'replace', 'default', 'via', next.gateway, 'dev', 'eth0']);
+    await run('ip', ['-n', ns, 'addr', 'del', `${from}/${onRoamSubnet ? LAB_ROAM_SUBNET.bits : LAB_SUBNET.bits}`, 'dev', 'eth0']);
+    n.underlay = to;
+    this.save();
+    if (this.st.prometheus) writeAgentTargets(this.st.prometheus, this.st.nodes);
+    for (const i of (this.st.impairments ?? []).filter((x) => x.a === name || x.b === name)) {
+      await this.impair(i.a, i.b, { delayMs: i.delayMs, jitterMs: i.jitterMs, lossPct: i.lossPct, oneWay: i.oneWay === true });
+    }
+    await this.measureNats([name]);
+    return to;
   }
 
   /** addNode starts one more node (default name n<k>) and waits until it holds a map with every peer. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { runCli } from '../run-cli';
 import { captureIO } from '../testing/capture-io';
-import { describeImpairment, parsePercent } from './lab-impair-command';
+import { describeImpairment, impairedPair, parsePercent } from './lab-impair-command';
 import { labTopologyFlags, parseAssignments } from './lab-up-command';
 
 /** No lab runs under this dir, so anything that got past the flags would fail on Lab.load instead. */
@@ -28,6 +28,7 @@ describe('trellis lab impair: flags are checked before the lab is touched', () =
     [['n1', 'n2', '--jitter', '5ms'], '--jitter needs --delay'],
     [['n1', 'n2', '--clear', '--delay', '5ms'], '--clear takes no --delay'],
     [['n1', '--clear'], '--clear needs both nodes of the pair'],
+    [['n1', 'n2', '--clear', '--one-way'], '--clear takes no --delay, --jitter, --loss or --one-way'],
   ])('%j: %s', async (argv, message) => {
     const r = await cli(['lab', 'impair', ...argv]);
     expect(r.code).toBe(2);
@@ -45,6 +46,10 @@ describe('trellis lab impair: flags are checked before the lab is touched', () =
     expect(parsePercent('--loss', '0.5', 'x')).toBe(0.5);
     expect(describeImpairment({ delayMs: 40, jitterMs: 5, lossPct: 5 })).toBe('+40 ms ±5 ms round trip, 5 % loss');
     expect(describeImpairment({ delayMs: 0, jitterMs: 0, lossPct: 20 })).toBe('20 % loss');
+    expect(describeImpairment({ delayMs: 0, jitterMs: 0, lossPct: 100, oneWay: true })).toBe('100 % loss one way');
+    expect(describeImpairment({ delayMs: 40, jitterMs: 0, lossPct: 20, oneWay: true })).toBe('+40 ms one way, 20 % loss');
+    expect(impairedPair({ a: 'n1', b: 'n2', oneWay: true })).toBe('n1→n2');
+    expect(impairedPair({ a: 'n1', b: 'n2' })).toBe('n1–n2');
   });
 });
 

@@ -20,7 +20,7 @@ export function parsePercent(flag: string, value: string, command: string): numb
 export const labImpairCommand: Command = {
   name: NAME,
   summary: 'add delay, jitter and loss to the direct path between two lab nodes',
-  help: `Usage: trellis lab impair <a> <b> [--delay <dur>] [--jitter <dur>] [--loss <pct>]
+  help: `Usage: trellis lab impair <a> <b> [--delay <dur>] [--jitter <dur>] [--loss <pct>] [--one-way]
        trellis lab impair <a> <b> --clear
        trellis lab impair --clear
 
@@ -29,12 +29,15 @@ them sees it: --delay is added to the round trip (half each way), --jitter sprea
 --loss is the round-trip loss (each direction drops 1 − √(1 − loss)). Traffic through a relay is
 not touched. The kernel has no netem: loss is an nft numgen rule and delay a small NFQUEUE program
 (trellis-delay-queue) in the nodes' namespaces. Impairing a pair again replaces its figures.
---clear removes the pair's impairment (or every one without a pair); \`lab down\` removes all.
+--one-way impairs only a's packets to b, with the whole figures (\`--loss 100% --one-way\`: a path
+that works in one direction only). --clear removes the pair's impairment (or every one without a
+pair); \`lab down\` removes all.
 
 Flags:
   --delay <dur>   e.g. 40ms (0..10s)
   --jitter <dur>  e.g. 5ms; at most --delay
-  --loss <pct>    e.g. 5% (0..100)
+  --loss <pct>    e.g. 5% (0..100); 100% cuts the path
+  --one-way       only from <a> to <b>
   --clear         remove instead of add
   -h, --help      show this help
 `,
@@ -47,6 +50,7 @@ Flags:
         jitter: { type: 'string' },
         loss: { type: 'string' },
         clear: { type: 'boolean' },
+        'one-way': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -58,7 +62,7 @@ Flags:
     const [a, b] = positionals;
     const figures = values.delay !== undefined || values.jitter !== undefined || values.loss !== undefined;
     if (values.clear) {
-      if (figures) throw new UsageError('--clear takes no --delay, --jitter or --loss', NAME);
+      if (figures || values['one-way']) throw new UsageError('--clear takes no --delay, --jitter, --loss or --one-way', NAME);
       if (positionals.length === 1) throw new UsageError(`--clear needs both nodes of the pair (or none, to clear every pair); got only ${a}`, NAME);
       const lab = Lab.load(labDir(io.env));
       const n = await lab.clearImpairments(a, b);
@@ -74,16 +78,21 @@ Flags:
     if (jitterMs > 0 && delayMs === 0) throw new UsageError('--jitter needs --delay (jitter spreads the delay around its value)', NAME);
     if (jitterMs > delayMs) throw new UsageError(`--jitter ${values.jitter} is more than --delay ${values.delay}`, NAME);
     const lab = Lab.load(labDir(io.env));
-    const imp = await lab.impair(a!, b!, { delayMs, jitterMs, lossPct });
-    io.stdout(`lab: ${imp.a}–${imp.b} impaired: ${describeImpairment(imp)}\n`);
+    const imp = await lab.impair(a!, b!, { delayMs, jitterMs, lossPct, oneWay: values['one-way'] === true });
+    io.stdout(`lab: ${impairedPair(imp)} impaired: ${describeImpairment(imp)}\n`);
     return 0;
   },
 };
 
-/** describeImpairment: "+40 ms ±5 ms round trip, 5 % loss". */
-export function describeImpairment(i: { delayMs: number; jitterMs: number; lossPct: number }): string {
+/** describeImpairment: "+40 ms ±5 ms round trip, 5 % loss", or "… one way, 100 % loss". */
+export function describeImpairment(i: { delayMs: number; jitterMs: number; lossPct: number; oneWay?: boolean }): string {
   const parts: string[] = [];
-  if (i.delayMs > 0) parts.push(`+${i.delayMs} ms${i.jitterMs > 0 ? ` ±${i.jitterMs} ms` : ''} round trip`);
-  if (i.lossPct > 0) parts.push(`${i.lossPct} % loss`);
+  if (i.delayMs > 0) parts.push(`+${i.delayMs} ms${i.jitterMs > 0 ? ` ±${i.jitterMs} ms` : ''} ${i.oneWay === true ? 'one way' : 'round trip'}`);
+  if (i.lossPct > 0) parts.push(`${i.lossPct} % loss${i.oneWay === true && i.delayMs === 0 ? ' one way' : ''}`);
   return parts.join(', ');
+}
+
+/** impairedPair: "n1–n2" for both directions, "n1→n2" for one. */
+export function impairedPair(i: { a: string; b: string; oneWay?: boolean }): string {
+  return `${i.a}${i.oneWay === true ? '→' : '–'}${i.b}`;
 }

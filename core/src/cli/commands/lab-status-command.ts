@@ -9,7 +9,7 @@ import { parseCommandArgs } from '../parse-command-args';
 import { describeDeviceBuild } from '../status-view';
 import { renderTable } from '../../text/text-table';
 import { describeOffloads } from '../../wg/tun-offloads';
-import { describeImpairment } from './lab-impair-command';
+import { describeImpairment, impairedPair } from './lab-impair-command';
 
 const NAME = 'lab status';
 
@@ -33,7 +33,7 @@ export interface LabStatusView {
 export interface LabNetworkView {
   stun: string[];
   nodes: Array<{ name: string; underlays: string[]; privateAddress: string | null; natConfigured: string | null; natMeasured: string | null; natReason: string | null; relay: boolean }>;
-  impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number }>;
+  impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number; oneWay?: boolean }>;
 }
 
 /** `trellis lab status`: the controller and a one-line summary of each node. */
@@ -117,7 +117,7 @@ export function renderLabNetwork(n: LabNetworkView | undefined): string {
     x.relay ? 'yes' : '-',
   ]);
   const stun = n.stun.length > 0 ? `stun        udp ${n.stun.join(', ')}\n` : '';
-  const imp = n.impairments.map((i) => `impaired    ${i.a}–${i.b}: ${describeImpairment(i)}\n`).join('');
+  const imp = n.impairments.map((i) => `impaired    ${impairedPair(i)}: ${describeImpairment(i)}\n`).join('');
   return `\n${stun}` + renderTable(['NODE', 'UNDERLAY', 'NAT CONFIGURED', 'NAT MEASURED', 'RELAY'], rows) + imp;
 }
 
