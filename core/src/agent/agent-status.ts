@@ -10,6 +10,7 @@ import type { AgentMetricsSnapshot } from '../metrics/agent-metrics';
 import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice, WgDeviceInfo, WgPeerStats } from '../wg/types';
+import { segmentationOffloadOn } from '../wg/tun-offloads';
 import type { AgentKeyStatus, AgentStatus, PeerStatus } from '../wire';
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
@@ -99,7 +100,9 @@ export class AgentStatusReader {
       return { name: peer.name, loss: pr?.loss ?? null, jitterUs: pr?.jitterUs ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, handshakeAgeS: age, up: age !== null && age < UP_WITHIN_S };
     });
     const posture = this.s.posture();
-    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant };
+    const d = await this.deviceInfo();
+    const device = d && { driver: d.driver, version: d.version, commit: d.commit, segmentationOffload: d.offloads ? segmentationOffloadOn(d.offloads) : null, fallback: d.fallback !== null };
+    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device };
   }
 
   /** peerStatsSample is what onPeerStats hooks get; it throws when the device cannot be read. */

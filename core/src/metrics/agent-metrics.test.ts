@@ -109,3 +109,34 @@ describe('AgentMetrics loss', () => {
     expect(loss.dataPoints.map((d) => [d.attributes.peer, d.value])).toEqual([['answered', 0]]);
   });
 });
+
+describe('AgentMetrics device', () => {
+  async function deviceSeries(device: AgentMetricsSnapshot['device']) {
+    const m = new TrellisMetrics('agent', { node: 'n0' });
+    const snap: AgentMetricsSnapshot = { peers: [], netmapVersion: 1, compliant: null, device };
+    new AgentMetrics(m.meter('test'), async () => snap).setPeerCount(0);
+    const { resourceMetrics } = await m.collect();
+    await m.shutdown();
+    const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    const of = (name: string) => metrics.find((x) => x.descriptor.name === name)?.dataPoints.map((d) => [d.attributes, d.value]) ?? [];
+    return { info: of('trellis_wg_device_info'), offload: of('trellis_wg_device_segmentation_offload'), fallback: of('trellis_wg_device_fallback') };
+  }
+
+  it('labels the build in an info series and says whether offloads are on and whether the agent fell back', async () => {
+    expect(await deviceSeries({ driver: 'wireguard-go', version: 'v0.0.20250522', commit: 'ecfc5a8d5446', segmentationOffload: true, fallback: false })).toEqual({
+      info: [[{ driver: 'wireguard-go', version: 'v0.0.20250522', commit: 'ecfc5a8d5446' }, 1]],
+      offload: [[{}, 1]],
+      fallback: [[{}, 0]],
+    });
+    expect(await deviceSeries({ driver: 'wireguard-go', version: 'v0.0.20220316', commit: null, segmentationOffload: false, fallback: true })).toEqual({
+      info: [[{ driver: 'wireguard-go', version: 'v0.0.20220316', commit: 'none' }, 1]],
+      offload: [[{}, 0]],
+      fallback: [[{}, 1]],
+    });
+  });
+
+  it('has no device series while the device is down, and no offload series when they cannot be read', async () => {
+    expect(await deviceSeries(null)).toEqual({ info: [], offload: [], fallback: [] });
+    expect((await deviceSeries({ driver: 'wireguard-go', version: null, commit: null, segmentationOffload: null, fallback: false })).offload).toEqual([]);
+  });
+});

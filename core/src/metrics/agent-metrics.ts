@@ -14,11 +14,24 @@ export interface PeerMetricsSnapshot {
   up: boolean;
 }
 
+/** The WireGuard device the agent runs, as its metrics show it. */
+export interface DeviceMetricsSnapshot {
+  driver: string;
+  version: string | null;
+  commit: string | null;
+  /** TUN segmentation offloads on (vnet header and TSO); null when they cannot be read. */
+  segmentationOffload: boolean | null;
+  /** The agent fell back from the bundled build (WgDeviceInfo.fallback). */
+  fallback: boolean;
+}
+
 export interface AgentMetricsSnapshot {
   peers: PeerMetricsSnapshot[];
   netmapVersion: number;
   /** null: no posture decision yet. */
   compliant: boolean | null;
+  /** null or absent while the device is down or cannot be described. */
+  device?: DeviceMetricsSnapshot | null;
 }
 
 export interface AgentMetricsOptions {
@@ -73,6 +86,9 @@ export class AgentMetrics {
     const version = meter.createObservableGauge('trellis_netmap_version', { description: 'Version of the applied NetworkMap' });
     const posture = meter.createObservableGauge('trellis_posture_compliant', { description: '1 compliant, 0 not compliant, -1 no decision yet' });
     const peers = meter.createObservableGauge('trellis_peers', { description: 'Peers in the applied NetworkMap' });
+    const deviceInfo = meter.createObservableGauge('trellis_wg_device_info', { description: 'The WireGuard device the agent runs: 1, labelled with its driver, version and commit' });
+    const offload = meter.createObservableGauge('trellis_wg_device_segmentation_offload', { description: '1 when the TUN has segmentation offloads (vnet header and TSO) on, 0 when off' });
+    const fallback = meter.createObservableGauge('trellis_wg_device_fallback', { description: '1 when the agent fell back from the bundled wireguard-go build to another one' });
     meter.addBatchObservableCallback(
       async (obs) => {
         const s = await this.snapshot();
@@ -83,6 +99,11 @@ export class AgentMetrics {
         const nUp = s.peers.filter((p) => p.up).length;
         obs.observe(upCount, nUp, { state: 'up' });
         obs.observe(upCount, s.peers.length - nUp, { state: 'down' });
+        if (s.device) {
+          obs.observe(deviceInfo, 1, { driver: s.device.driver, version: s.device.version ?? 'unknown', commit: s.device.commit ?? 'none' });
+          if (s.device.segmentationOffload !== null) obs.observe(offload, s.device.segmentationOffload ? 1 : 0);
+          obs.observe(fallback, s.device.fallback ? 1 : 0);
+        }
         const gauges: Array<[typeof loss, (p: PeerMetricsSnapshot) => number | null]> = [
           [loss, (p) => p.loss],
           [jitter, (p) => p.jitterUs / 1e6],
@@ -110,7 +131,7 @@ export class AgentMetrics {
           for (const [inst, get] of counters) obs.observe(inst, get(p), { peer: p.name });
         }
       },
-      [loss, jitter, rx, tx, hs, up, upCount, version, posture, peers],
+      [loss, jitter, rx, tx, hs, up, upCount, version, posture, peers, deviceInfo, offload, fallback],
     );
   }
 

@@ -217,6 +217,43 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: promNumber(t.shapingDropsPerSecond),
       },
     },
+    ...(['build', 'change'] as const).map((kind) => {
+      const limitMs = kind === 'build' ? t.mapBuildP95MaxMs : t.mapChangeP95MaxMs;
+      return {
+        alert: kind === 'build' ? 'TrellisMapBuildSlow' : 'TrellisMapChangeSlow',
+        expr: `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${promDuration(t.mapWindowSeconds)}]))) > ${promNumber(limitMs / 1000)}`,
+        for: promDuration(t.mapForSeconds),
+        labels: labels('warning', 'controller'),
+        annotations: {
+          summary: `Controller {{ $labels.node }}: p95 ${kind === 'build' ? 'full map rebuild' : 'incremental map change'} takes {{ $value | humanizeDuration }} over ${promDuration(t.mapWindowSeconds)} (limit ${limitMs} ms)`,
+          grafana_uid: `trellis-map-${kind}-slow`,
+          threshold: promNumber(limitMs / 1000),
+        },
+      };
+    }),
+    {
+      alert: 'TrellisDeviceWithoutOffloads',
+      // TUN segmentation offloads off: every packet crosses the TUN alone, about a fifth of the throughput.
+      expr: `trellis_wg_device_segmentation_offload == 0`,
+      for: promDuration(t.deviceForSeconds),
+      labels: labels('warning', 'devices'),
+      annotations: {
+        summary: 'Agent {{ $labels.node }} runs its WireGuard device without TUN segmentation offloads (old wireguard-go build or a TUN without vnet headers)',
+        grafana_uid: 'trellis-device-offloads',
+        threshold: '0',
+      },
+    },
+    {
+      alert: 'TrellisDeviceFallback',
+      expr: `trellis_wg_device_fallback == 1`,
+      for: promDuration(t.deviceForSeconds),
+      labels: labels('warning', 'devices'),
+      annotations: {
+        summary: 'Agent {{ $labels.node }} fell back to another wireguard-go than the bundled build (see `trellis status`); run scripts/setup.sh',
+        grafana_uid: 'trellis-device-fallback',
+        threshold: '1',
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

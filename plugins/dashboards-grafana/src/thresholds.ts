@@ -39,6 +39,14 @@ export interface AlertThresholds {
   shapingDropsPerSecond: number;
   shapingWindowSeconds: number;
   shapingForSeconds: number;
+  /** p95 limit of a full map rebuild on the controller (trellis_map_build_duration_seconds). */
+  mapBuildP95MaxMs: number;
+  /** p95 limit of an incremental map change (trellis_map_change_duration_seconds). */
+  mapChangeP95MaxMs: number;
+  mapWindowSeconds: number;
+  mapForSeconds: number;
+  /** How long an agent may run a device without segmentation offloads, or a fallback build, before it alerts. */
+  deviceForSeconds: number;
   /** Where the webhook contact point posts notifications. */
   webhookUrl: string;
 }
@@ -74,6 +82,11 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   shapingDropsPerSecond: 'rate',
   shapingWindowSeconds: 'seconds',
   shapingForSeconds: 'seconds',
+  mapBuildP95MaxMs: 'ms',
+  mapChangeP95MaxMs: 'ms',
+  mapWindowSeconds: 'seconds',
+  mapForSeconds: 'seconds',
+  deviceForSeconds: 'seconds',
   webhookUrl: 'url',
 };
 
