@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../core/src/lab/lab';
-import { resolveWireguardGo } from '../core/src/wg/wireguard-go';
+import { chooseDeviceBinary } from '../core/src/wg/device-binary';
 import type { NodeIdentity } from '../core/src/agent/identity';
 import { ROUTES, type AuditEvent, type AgentStatus, type NodeView } from '../core/src/wire';
 import { pingStream, type PingStreamResult } from './support/ping-stream';
@@ -59,10 +59,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('the lab runs the wireguard-go build the agent resolves (the default, or TRELLIS_WIREGUARD_GO)', async () => {
+test('the lab runs device binary the agent resolves (trellis-wg by default, or TRELLIS_WIREGUARD_GO)', async () => {
   const st: AgentStatus = await lab.status('n1');
   process.stdout.write(`[key-rotation] device: ${JSON.stringify(st.device ?? null)}\n`);
-  expect(st.device?.binary).toBe(resolveWireguardGo());
+  expect(st.device?.binary).toBe(chooseDeviceBinary().path);
   expect(st.keys).toMatchObject({ rotationIntervalMs: 3_600_000, rotating: false });
 });
 
