@@ -96,7 +96,7 @@ const probe = (src: string, dst: string, path: string, seq: number, at: number, 
 test('migrations apply once and are idempotent', async () => {
   const first = await pipeline('migrate');
   expect(first.features.version).toMatch(/^18\.16\./);
-  expect(first.migrations.applied).toEqual([1, 2, 3, 4, 5]);
+  expect(first.migrations.applied).toEqual([1, 2, 3, 4, 5, 6]);
   const again = await pipeline('migrate', { spoolDir: join(dir, 'spool-migrate-2') });
   expect(again.migrations.applied).toEqual([]);
   const tables = await again.connection.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'e2e_migrate' ORDER BY name`, 'tables');
@@ -106,7 +106,7 @@ test('migrations apply once and are idempotent', async () => {
   // v5 replaced the v4 histogram tables and their views.
   expect(tables.map((t) => t.name).filter((n) => /probe_hist_1\d?0?m/.test(n))).toEqual([]);
   const versions = await again.connection.queryRows<{ version: number }>('SELECT version FROM e2e_migrate.trellis_schema_migrations FINAL ORDER BY version', 'v');
-  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
+  expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6]);
 });
 
 test('upgrading v4 to v5 moves the histogram states to the time-sorted tables unchanged, and a re-run copies nothing twice', async () => {
@@ -134,7 +134,7 @@ test('upgrading v4 to v5 moves the histogram states to the time-sorted tables un
       );
     const before = { m1: await summary('probe_hist_1m'), m10: await summary('probe_hist_10m') };
     expect(before.m10.reduce((k, r) => k + Number(r.n), 0)).toBe(5000);
-    expect((await migrate(conn, o)).applied).toEqual([5]);
+    expect((await migrate(conn, o, 5)).applied).toEqual([5]);
     expect(await summary('probe_hist_by_time_1m')).toEqual(before.m1);
     expect(await summary('probe_hist_by_time_10m')).toEqual(before.m10);
     const left = await conn.queryRows<{ name: string }>(`SELECT name FROM system.tables WHERE database = 'e2e_upgrade' AND name LIKE '%probe_hist_1%'`, 'tables');
@@ -149,8 +149,10 @@ test('upgrading v4 to v5 moves the histogram states to the time-sorted tables un
       if (Number(pending[0]!.n) === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect((await migrate(conn, o)).applied).toEqual([5]);
+    expect((await migrate(conn, o, 5)).applied).toEqual([5]);
     expect((await summary('probe_hist_by_time_10m')).reduce((k, r) => k + Number(r.n), 0)).toBe(5010);
+    // And on to the latest version.
+    expect((await migrate(conn, o)).applied).toEqual([6]);
   } finally {
     await conn.close();
   }
@@ -347,7 +349,7 @@ describe('configuration errors', () => {
     expect(e.code).toBe(ClickHouseErrorCode.AUTH_FAILED);
     expect(e.message).toContain('"trellis"');
     const good = await pipeline('auth', { username: 'trellis', password: 'trellis-test' });
-    expect(good.migrations.applied).toEqual([1, 2, 3, 4, 5]);
+    expect(good.migrations.applied).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   test('a bad table prefix names the field', async () => {

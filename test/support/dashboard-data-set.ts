@@ -60,6 +60,8 @@ export function dashboardDataSet(now: number): TelemetryBatch[] {
         overlimits: 10 * (m + k),
         backlog: 1500,
       }))),
+      // n3 relays for others: its forwarder's counters grow every minute.
+      relays: [{ at, node: 'n3', port: 3479, forwardedPackets: 90_000 * (m + 1), forwardedBytes: 120_000_000 * (m + 1), droppedPackets: 40 * m, droppedNotAllowed: 10 * m, nodes: 4, sessions: 6 }],
       posture: DASHBOARD_NODES.map((node) => ({ at, node, compliant: node !== 'n4', reasons: node === 'n4' ? ['disk not encrypted', 'os outdated'] : [], policyVersion: 'v7' })),
     });
   }

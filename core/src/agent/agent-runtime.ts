@@ -122,6 +122,20 @@ export class AgentRuntime {
       nodeName: () => this.applied?.map.self.name ?? d.identity.get().name,
       peers: () => this.peerNames,
       wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
+      relayStats: async () => {
+        const info = await this.relay.info();
+        if (!info) return null;
+        const drops = Object.values(info.counters.drops).reduce((a, b) => a + b, 0);
+        return {
+          port: info.port,
+          forwardedPackets: info.counters.forwardedPackets,
+          forwardedBytes: info.counters.forwardedBytes,
+          droppedPackets: drops,
+          droppedNotAllowed: info.counters.drops.notAllowed ?? 0,
+          nodes: info.nodes.filter((n) => n.address !== '').length,
+          sessions: info.routes,
+        };
+      },
       post: (batch) => d.client.postTelemetry(batch),
       hooks: d.hooks,
       log: d.log,

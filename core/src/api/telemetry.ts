@@ -29,6 +29,25 @@ export interface TunnelRow {
 }
 
 /**
+ * One sample of a relay node's forwarder (`trellis up --relay`): its counters since it started
+ * (a restart starts them at zero again), and what it serves at that moment.
+ */
+export interface RelayRow {
+  ts: number;
+  /** The relay node (set by the controller from the authenticated node). */
+  src: string;
+  port: number;
+  forwardedPackets: number;
+  forwardedBytes: number;
+  /** Dropped for any reason, and of those: pairs it may not serve. */
+  droppedPackets: number;
+  droppedNotAllowed: number;
+  /** Nodes with a live address at the relay, and WireGuard sessions it forwards. */
+  nodes: number;
+  sessions: number;
+}
+
+/**
  * One row an agent plugin adds to telemetry, of the plugin's own shape (for example one traffic
  * class's counters). Core carries it under the plugin's name and stamps its `node` with the
  * sender; the exporters that know the plugin read it by that name and check its fields themselves.
@@ -49,6 +68,8 @@ export interface TelemetryBatch {
   sentAt: number;
   probes: ProbeRow[];
   tunnels: TunnelRow[];
+  /** Samples of the node's relay forwarder; absent when it runs none. */
+  relays?: RelayRow[];
   /** Rows of agent plugins (collectTelemetry), by plugin name; absent when there are none. */
   plugins?: Record<string, PluginTelemetryRow[]>;
 }

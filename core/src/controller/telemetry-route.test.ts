@@ -101,6 +101,18 @@ describe('POST /v1/node/telemetry', () => {
     expect((badName as ControllerRequestError).status).toBe(400);
   });
 
+  it("carries a relay node's samples stamped with the sender, and refuses malformed ones", async () => {
+    const a = await enrolledClient('tel-r');
+    const row = { ts: Date.now(), src: 'spoofed', port: 3479, forwardedPackets: 1200, forwardedBytes: 1_500_000, droppedPackets: 7, droppedNotAllowed: 5, nodes: 2, sessions: 4 };
+    const res = await a.postTelemetry({ ...batch('batch-rl', [1]), relays: [row] });
+    expect(res.accepted).toEqual({ probes: 1, tunnels: 1, relays: 1, plugins: {} });
+    expect(exported.find((x) => x.batchId === 'batch-rl')!.relays).toEqual([{ ...row, src: 'tel-r' }]);
+    for (const bad of [{ ...row, port: 0 }, { ...row, droppedNotAllowed: -1 }, { ...row, extra: 1 }]) {
+      const err = await a.postTelemetry({ ...batch(`batch-rl-${Math.random().toString(36).slice(2)}`, [1]), relays: [bad] }).catch((e: unknown) => e);
+      expect((err as ControllerRequestError).status).toBe(400);
+    }
+  });
+
   it('refuses unsigned posts and the live view without the admin token', async () => {
     const res = await fetch(`${c.url}/v1/node/telemetry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch('z', [1])) });
     expect(res.status).toBe(401);

@@ -63,6 +63,26 @@ export const telemetryBody = {
         },
       },
     },
+    relays: {
+      type: 'array',
+      maxItems: MAX_ROWS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['ts', 'src', 'port', 'forwardedPackets', 'forwardedBytes', 'droppedPackets', 'droppedNotAllowed', 'nodes', 'sessions'],
+        properties: {
+          ts: ms,
+          src: name,
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          forwardedPackets: count,
+          forwardedBytes: count,
+          droppedPackets: count,
+          droppedNotAllowed: count,
+          nodes: count,
+          sessions: count,
+        },
+      },
+    },
     plugins: {
       type: 'object',
       maxProperties: 64,
@@ -81,7 +101,7 @@ export interface TelemetryRouteOptions {
 }
 
 /**
- * stampBatch makes the batch the node's own: node, nodeId, probe and tunnel src and every plugin
+ * stampBatch makes the batch the node's own: node, nodeId, probe, tunnel and relay src and every plugin
  * row's node all come from the authenticated node, never from the body.
  */
 export function stampBatch(body: TelemetryRequest, node: { id: string; name: string }): TelemetryBatch {
@@ -92,6 +112,7 @@ export function stampBatch(body: TelemetryRequest, node: { id: string; name: str
     sentAt: body.sentAt,
     probes: body.probes.map((p) => ({ ...p, src: node.name })),
     tunnels: body.tunnels.map((t) => ({ ...t, src: node.name })),
+    ...(body.relays ? { relays: body.relays.map((r) => ({ ...r, src: node.name })) } : {}),
     ...(body.plugins ? { plugins: mapValues(body.plugins, (rows) => rows.map((r) => ({ ...r, node: node.name }))) } : {}),
   };
 }
@@ -106,7 +127,12 @@ export function registerTelemetryRoute(app: FastifyInstance, s: ControllerServic
   app.post(ROUTES.telemetry, { bodyLimit: BODY_LIMITS.telemetry, preValidation, schema: { body: telemetryBody, querystring: emptyQuery } }, async (request) => {
     const node = request.node!;
     const body = request.body as TelemetryRequest;
-    const accepted = { probes: body.probes.length, tunnels: body.tunnels.length, plugins: mapValues(body.plugins ?? {}, (rows) => rows.length) };
+    const accepted = {
+      probes: body.probes.length,
+      tunnels: body.tunnels.length,
+      ...(body.relays ? { relays: body.relays.length } : {}),
+      plugins: mapValues(body.plugins ?? {}, (rows) => rows.length),
+    };
     if (!seen.remember(node.id, body.batchId)) {
       opts.onAccepted?.(stampBatch(body, node), true);
       const res: TelemetryResponse = { duplicate: true, accepted };

@@ -44,7 +44,7 @@ export interface TelemetryResponse {
   /** True when this batchId had been accepted before (a retry); the rows were not exported again. */
   duplicate: boolean;
   /** Rows taken, by kind; plugin rows by plugin name. */
-  accepted: { probes: number; tunnels: number; plugins: Record<string, number> };
+  accepted: { probes: number; tunnels: number; /** Absent from controllers before relay samples. */ relays?: number; plugins: Record<string, number> };
 }
 
 /** Why a node registers a new WireGuard key. */

@@ -289,6 +289,30 @@ export class TelemetrySql {
     );
   }
 
+  // ---- relays ----
+
+  /**
+   * Packets each relay node forwarded per second (its forwarder's cumulative counter, growth per
+   * bucket; a restart inside a bucket reads as 0).
+   */
+  relayForwarded(): string {
+    return (
+      `SELECT time, series, greatest(hi - lo, 0) / $__interval_s AS pps\n` +
+      `FROM (\n  SELECT ${this.bucket('ts')} AS time, node AS series, toInt64(max(forwarded_packets)) AS hi, toInt64(min(forwarded_packets)) AS lo\n` +
+      `  FROM ${this.t('relay_stats')} FINAL\n  WHERE $__timeFilter(ts)\n  GROUP BY time, series\n)\nORDER BY time, series`
+    );
+  }
+
+  /** Per relay node over the range: forwarded, dropped and refused (pairs it may not serve), and the most nodes and sessions it served. */
+  relaysTable(): string {
+    return (
+      `SELECT node, hi_f - lo_f AS forwarded, hi_d - lo_d AS dropped, hi_n - lo_n AS not_allowed, max_nodes, max_sessions\nFROM (\n` +
+      `  SELECT node, toInt64(max(forwarded_packets)) AS hi_f, toInt64(min(forwarded_packets)) AS lo_f, toInt64(max(dropped_packets)) AS hi_d, toInt64(min(dropped_packets)) AS lo_d,\n` +
+      `    toInt64(max(dropped_not_allowed)) AS hi_n, toInt64(min(dropped_not_allowed)) AS lo_n, max(nodes) AS max_nodes, max(sessions) AS max_sessions\n` +
+      `  FROM ${this.t('relay_stats')} FINAL\n  WHERE $__timeFilter(ts)\n  GROUP BY node\n)\nORDER BY forwarded DESC, node\nLIMIT 20`
+    );
+  }
+
   /** Drops per node and class over the range, largest first. */
   dropsTable(): string {
     return (

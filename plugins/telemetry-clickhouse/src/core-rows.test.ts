@@ -18,6 +18,16 @@ describe('core rows → ClickHouse rows', () => {
     expect(rows.shaping_stats![0]).toMatchObject({ class_id: 'egress:1:10' });
   });
 
+  it("maps a relay node's samples to relay_stats rows, and refuses a malformed one", () => {
+    const relay = { ts: 1_700_000_000_000, src: 'r1', port: 3479, forwardedPackets: 1200, forwardedBytes: 1_500_000, droppedPackets: 7, droppedNotAllowed: 5, nodes: 2, sessions: 4 };
+    const b = fromCoreBatch({ batchId: 'b-r', node: 'r1', nodeId: 'idr', sentAt: 1, probes: [], tunnels: [], relays: [relay] });
+    expect(toDbRows(b).relay_stats).toEqual([
+      { ts: 1_700_000_000, ts_ms: 1_700_000_000_000, node: 'r1', port: 3479, forwarded_packets: 1200, forwarded_bytes: 1_500_000, dropped_packets: 7, dropped_not_allowed: 5, nodes: 2, sessions: 4, batch_id: 'b-r', row_idx: 0 },
+    ]);
+    expect(() => toDbRows(fromCoreBatch({ batchId: 'b-x', node: 'r1', nodeId: 'idr', sentAt: 1, probes: [], tunnels: [], relays: [{ ...relay, port: 0 }] }))).toThrow(/relay_stats.*port/);
+    expect(toDbRows(fromCoreBatch({ batchId: 'b-n', node: 'n1', nodeId: 'id1', sentAt: 1, probes: [], tunnels: [] })).relay_stats).toBeUndefined();
+  });
+
   it('maps node events enrolled→join, revoked→revoke, online/offline, and skips facts', () => {
     const ev = (kind: 'enrolled' | 'revoked' | 'online' | 'offline' | 'facts') => fromNodeEvent({ kind, nodeId: 'id1', nodeName: 'n1', at: 1_700_000_000_000 }, 'x');
     expect(ev('enrolled')!.nodeEvents![0]!.kind).toBe('join');

@@ -14,6 +14,21 @@ export function fromCoreBatch(b: CoreBatch): TelemetryBatch {
     batchId: b.batchId,
     probes: b.probes.map((p) => ({ at: p.ts, src: p.src, dst: p.dst, path: p.path, seq: p.seq, rttUs: p.rttUs, lost: p.lost, jitterUs: p.jitterUs })),
     tunnels: b.tunnels.map((t) => ({ at: t.ts, node: t.src, peer: t.dst, rxBytes: t.rxBytes, txBytes: t.txBytes, handshakeAgeS: t.handshakeAgeS })),
+    ...(b.relays?.length
+      ? {
+          relays: b.relays.map((r) => ({
+            at: r.ts,
+            node: r.src,
+            port: r.port,
+            forwardedPackets: r.forwardedPackets,
+            forwardedBytes: r.forwardedBytes,
+            droppedPackets: r.droppedPackets,
+            droppedNotAllowed: r.droppedNotAllowed,
+            nodes: r.nodes,
+            sessions: r.sessions,
+          })),
+        }
+      : {}),
     // Plugin rows arrive unchecked by core; toDbRows checks every field before anything is stored.
     shaping: (b.plugins?.[SHAPING_PLUGIN] ?? []).map(
       (s) =>

@@ -16,6 +16,7 @@ import {
   probeHistRollups,
   probeRollup,
   rawTables,
+  relayStats,
   SchemaNames,
   quoteString,
   type BackfillStep,
@@ -40,6 +41,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'ingest ledger for replay dedup', statements: ingestLedger },
   { version: 4, name: 'histogram probe rollups (1 and 10 minutes) for dashboards', statements: probeHistRollups },
   { version: 5, name: 'histogram probe rollups sorted by time first, backfilled from v4', statements: probeHistByTime, backfill: probeHistByTimeBackfill },
+  { version: 6, name: 'relay forwarder samples', statements: relayStats },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -42,6 +42,19 @@ export interface ShapingClassStat {
   backlog: number;
 }
 
+/** One sample of a relay node's forwarder: counters since it started, and what it serves then. */
+export interface RelayStat {
+  at: number;
+  node: string;
+  port: number;
+  forwardedPackets: number;
+  forwardedBytes: number;
+  droppedPackets: number;
+  droppedNotAllowed: number;
+  nodes: number;
+  sessions: number;
+}
+
 export interface PostureRecord {
   at: number;
   node: string;
@@ -77,12 +90,13 @@ export interface TelemetryBatch {
   probes?: ProbeSample[];
   tunnels?: TunnelStat[];
   shaping?: ShapingClassStat[];
+  relays?: RelayStat[];
   posture?: PostureRecord[];
   nodeEvents?: NodeEventRecord[];
   audit?: AuditRecord[];
 }
 
-export const TABLES = ['probe_samples', 'tunnel_stats', 'shaping_stats', 'posture_decisions', 'node_events', 'audit_events'] as const;
+export const TABLES = ['probe_samples', 'tunnel_stats', 'shaping_stats', 'posture_decisions', 'node_events', 'audit_events', 'relay_stats'] as const;
 export type TableName = (typeof TABLES)[number];
 
 /** A stored row: column name to JSON value. The block_id column comes from the insert block (SpoolRecord.id), not the row. */
@@ -161,6 +175,25 @@ function shapingRow(s: ShapingClassStat, i: number): DbRow {
   };
 }
 
+function relayRow(s: RelayStat, i: number): DbRow {
+  const t: TableName = 'relay_stats';
+  check(t, i, isTime(s?.at), '"at" must be epoch milliseconds');
+  check(t, i, isName(s.node), '"node" must be a node name');
+  check(t, i, Number.isInteger(s.port) && s.port >= 1 && s.port <= 65535, '"port" must be a UDP port');
+  for (const k of ['forwardedPackets', 'forwardedBytes', 'droppedPackets', 'droppedNotAllowed', 'nodes', 'sessions'] as const) check(t, i, isCount(s[k]), `"${k}" must be a non-negative integer`);
+  return {
+    ...timeCols(s.at),
+    node: s.node,
+    port: s.port,
+    forwarded_packets: s.forwardedPackets,
+    forwarded_bytes: s.forwardedBytes,
+    dropped_packets: s.droppedPackets,
+    dropped_not_allowed: s.droppedNotAllowed,
+    nodes: s.nodes,
+    sessions: s.sessions,
+  };
+}
+
 function postureRow(p: PostureRecord, i: number): DbRow {
   const t: TableName = 'posture_decisions';
   check(t, i, isTime(p?.at), '"at" must be epoch milliseconds');
@@ -206,12 +239,14 @@ export function toDbRows(batch: TelemetryBatch): RowsByTable {
   const probes = list(batch.probes, 'probes').map(probeRow);
   const tunnels = list(batch.tunnels, 'tunnels').map(tunnelRow);
   const shaping = list(batch.shaping, 'shaping').map(shapingRow);
+  const relays = list(batch.relays, 'relays').map(relayRow);
   const posture = list(batch.posture, 'posture').map(postureRow);
   const events = list(batch.nodeEvents, 'nodeEvents').map(nodeEventRow);
   const audit = list(batch.audit, 'audit').map(auditRow);
   if (probes.length) out.probe_samples = probes;
   if (tunnels.length) out.tunnel_stats = keyed(tunnels);
   if (shaping.length) out.shaping_stats = keyed(shaping);
+  if (relays.length) out.relay_stats = keyed(relays);
   if (posture.length) out.posture_decisions = keyed(posture);
   if (events.length) out.node_events = keyed(events);
   if (audit.length) out.audit_events = keyed(audit);

@@ -99,7 +99,30 @@ export const RAW_TABLE_SPECS: Record<TableName, TableSpec> = {
     orderBy: 'action, ts, batch_id, row_idx',
     shardBy: 'cityHash64(action)',
   },
+  relay_stats: {
+    columns: [
+      ...TIME_COLS,
+      ['node', 'Name'],
+      ['port', 'UInt16'],
+      ['forwarded_packets', 'UInt64'],
+      ['forwarded_bytes', 'UInt64'],
+      ['dropped_packets', 'UInt64'],
+      ['dropped_not_allowed', 'UInt64'],
+      ['nodes', 'UInt32'],
+      ['sessions', 'UInt32'],
+      ...BATCH_COLS,
+      ...BLOCK_COLS,
+    ],
+    engine: 'ReplacingMergeTree',
+    partitionBy: 'toYYYYMMDD(ts)',
+    orderBy: 'node, ts, batch_id, row_idx',
+    shardBy: 'cityHash64(node)',
+    ttl: { column: 'ts', kind: 'raw' },
+  },
 };
+
+/** The raw tables of schema version 1; later ones come with their own migration (relay_stats: 6). */
+const V1_RAW_TABLES: readonly TableName[] = ['probe_samples', 'tunnel_stats', 'shaping_stats', 'posture_decisions', 'node_events', 'audit_events'];
 
 export const ROLLUP_QUANTILES = [0.5, 0.95, 0.99] as const;
 const Q = ROLLUP_QUANTILES.join(', ');
@@ -222,7 +245,7 @@ export function createMigrationsTable(o: SchemaOptions): string {
 }
 
 export function rawTables(o: SchemaOptions): string[] {
-  return (Object.keys(RAW_TABLE_SPECS) as TableName[]).flatMap((t) => createTable(t, RAW_TABLE_SPECS[t], o));
+  return V1_RAW_TABLES.flatMap((t) => createTable(t, RAW_TABLE_SPECS[t], o));
 }
 
 /** The one-minute probe rollup: AggregatingMergeTree target plus the materialized view feeding it. */
@@ -362,14 +385,20 @@ export interface BackfillStep {
 
 /** The ingest ledger and one materialized view per raw table recording each insert block id. */
 export function ingestLedger(o: SchemaOptions): string[] {
+  return [...createTable('ingest_ledger', LEDGER_SPEC, o), ...V1_RAW_TABLES.map((t) => ledgerView(o, t))];
+}
+
+/** ledgerView records each insert block of raw table t in the ingest ledger. */
+function ledgerView(o: SchemaOptions, t: TableName): string {
   const n = new SchemaNames(o);
-  return [
-    ...createTable('ingest_ledger', LEDGER_SPEC, o),
-    ...(Object.keys(RAW_TABLE_SPECS) as TableName[]).map(
-      (t) =>
-        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdent(o.database)}.${quoteIdent(`${o.tablePrefix}ingest_ledger_${t}_mv`)}${onCluster(o)} ` +
-        `TO ${n.local('ingest_ledger')}\nAS SELECT block_id, ${quoteString(t)} AS tbl, count() AS rows, now() AS at\n` +
-        `FROM ${n.local(t)}\nGROUP BY block_id`,
-    ),
-  ];
+  return (
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdent(o.database)}.${quoteIdent(`${o.tablePrefix}ingest_ledger_${t}_mv`)}${onCluster(o)} ` +
+    `TO ${n.local('ingest_ledger')}\nAS SELECT block_id, ${quoteString(t)} AS tbl, count() AS rows, now() AS at\n` +
+    `FROM ${n.local(t)}\nGROUP BY block_id`
+  );
+}
+
+/** relayStats (schema version 6): samples of relay nodes' forwarders, and their ledger view. */
+export function relayStats(o: SchemaOptions): string[] {
+  return [...createTable('relay_stats', RAW_TABLE_SPECS.relay_stats, o), ledgerView(o, 'relay_stats')];
 }

@@ -4,7 +4,7 @@
  * controller being away only grows the backlog (oldest rows dropped past its bound); the probe
  * loop and the local API never wait on delivery.
  */
-import type { TelemetryContribution } from '../../api/telemetry';
+import type { RelayRow, TelemetryContribution } from '../../api/telemetry';
 import type { Logger } from '../../log/logger';
 import type { HookRunner } from '../../plugins/hook-runner';
 import type { TelemetryRequest, TelemetryResponse } from '../../wire';
@@ -65,6 +65,8 @@ export interface AgentTelemetryDeps {
   /** Current peers, id → name and WireGuard key → name. */
   peers: () => { nameById: ReadonlyMap<string, string>; nameByKey: ReadonlyMap<string, string> };
   wgStats: () => Promise<WgPeerStats[]>;
+  /** The node's relay forwarder now (RelayRow without ts and src); null when it runs none. */
+  relayStats?: () => Promise<Omit<RelayRow, 'ts' | 'src'> | null>;
   post: (batch: TelemetryRequest) => Promise<TelemetryResponse>;
   hooks: HookRunner;
   log: Logger;
@@ -133,6 +135,12 @@ export class AgentTelemetry {
     } catch (err) {
       this.d.log.debug({ err: (err as Error).message }, 'could not sample WireGuard stats for telemetry');
     }
+    try {
+      const relay = (await this.d.relayStats?.()) ?? null;
+      if (relay) this.buffer.addRelay({ ts: this.clock(), src: this.d.nodeName(), ...relay });
+    } catch (err) {
+      this.d.log.debug({ err: (err as Error).message }, 'could not sample the relay for telemetry');
+    }
   }
 
   private async collectContributions(): Promise<void> {
@@ -154,6 +162,7 @@ export class AgentTelemetry {
     if (this.clock() < this.retryAt) return;
     for (let b = this.buffer.next(); b !== null && !this.stopped; b = this.buffer.next()) {
       const body: TelemetryRequest = { batchId: b.batchId, sentAt: this.clock(), probes: b.probes, tunnels: b.tunnels };
+      if (b.relays.length > 0) body.relays = b.relays;
       if (Object.keys(b.plugins).length > 0) body.plugins = b.plugins;
       try {
         await this.d.post(body);

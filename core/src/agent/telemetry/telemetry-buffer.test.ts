@@ -84,3 +84,18 @@ describe('TelemetryBuffer', () => {
     expect(() => new TelemetryBuffer({ maxRows: 0 })).toThrow(/maxRows/);
   });
 });
+
+describe('TelemetryBuffer: relay samples', () => {
+  it('carries them in the batch beside probes, counted as rows', () => {
+    const buf = new TelemetryBuffer({ maxRows: 100, maxBatchRows: 10, newId });
+    const relay = { ts: 1_700_000_000_000, src: 'r1', port: 3479, forwardedPackets: 10, forwardedBytes: 1000, droppedPackets: 1, droppedNotAllowed: 1, nodes: 2, sessions: 2 };
+    buf.addProbe(probe(1));
+    buf.addRelay(relay);
+    buf.seal();
+    const b = buf.next()!;
+    expect(b.relays).toEqual([relay]);
+    expect(b.probes).toHaveLength(1);
+    buf.ack(b.batchId);
+    expect(buf.stats()).toMatchObject({ queuedRows: 0, deliveredRows: 2 });
+  });
+});

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { PluginTelemetryRow, ProbeRow, TunnelRow } from '../../api/telemetry';
+import type { PluginTelemetryRow, ProbeRow, RelayRow, TunnelRow } from '../../api/telemetry';
 
 /** A batch waiting to be delivered; its id never changes, so a retry is recognised as one. */
 export interface PendingBatch {
   batchId: string;
   probes: ProbeRow[];
   tunnels: TunnelRow[];
+  relays: RelayRow[];
   /** Rows of agent plugins, by plugin name. */
   plugins: Record<string, PluginTelemetryRow[]>;
   /** Times it was handed out by next() (attempts). */
@@ -30,10 +31,10 @@ export interface TelemetryBufferStats {
   deliveredRows: number;
 }
 
-type Rows = Pick<PendingBatch, 'probes' | 'tunnels' | 'plugins'>;
+type Rows = Pick<PendingBatch, 'probes' | 'tunnels' | 'relays' | 'plugins'>;
 
-/** The row lists of a batch, oldest kind first: probes (the most numerous), tunnels, then each plugin's. */
-const listsOf = (b: Rows): unknown[][] => [b.probes, b.tunnels, ...Object.keys(b.plugins).sort().map((k) => b.plugins[k]!)];
+/** The row lists of a batch, oldest kind first: probes (the most numerous), tunnels, relay samples, then each plugin's. */
+const listsOf = (b: Rows): unknown[][] => [b.probes, b.tunnels, b.relays, ...Object.keys(b.plugins).sort().map((k) => b.plugins[k]!)];
 const rowsOf = (b: Rows) => listsOf(b).reduce((n, l) => n + l.length, 0);
 
 /**
@@ -42,7 +43,7 @@ const rowsOf = (b: Rows) => listsOf(b).reduce((n, l) => n + l.length, 0);
  * them. Delivery is in order: next() is always the oldest batch until it is acked.
  */
 export class TelemetryBuffer {
-  private open: Rows = { probes: [], tunnels: [], plugins: {} };
+  private open: Rows = { probes: [], tunnels: [], relays: [], plugins: {} };
   private readonly sealed: PendingBatch[] = [];
   private rows = 0;
   private inflight: string | null = null;
@@ -69,6 +70,12 @@ export class TelemetryBuffer {
     this.added(rows.length);
   }
 
+  /** addRelay queues one sample of the node's relay forwarder. */
+  addRelay(row: RelayRow): void {
+    this.open.relays.push(row);
+    this.added(1);
+  }
+
   /** addPluginRows queues rows a plugin contributed, under its name. */
   addPluginRows(plugin: string, rows: readonly PluginTelemetryRow[]): void {
     const list = (this.open.plugins[plugin] ??= []);
@@ -93,13 +100,14 @@ export class TelemetryBuffer {
       };
       const probes = take(this.open.probes);
       const tunnels = take(this.open.tunnels);
+      const relays = take(this.open.relays);
       const plugins: Record<string, PluginTelemetryRow[]> = {};
       for (const name of Object.keys(this.open.plugins).sort()) {
         const part = take(this.open.plugins[name]!);
         if (part.length > 0) plugins[name] = part;
         if (this.open.plugins[name]!.length === 0) delete this.open.plugins[name];
       }
-      this.sealed.push({ batchId: this.newId(), probes, tunnels, plugins, attempts: 0 });
+      this.sealed.push({ batchId: this.newId(), probes, tunnels, relays, plugins, attempts: 0 });
     }
   }
 
