@@ -78,12 +78,7 @@ test('trellis status and trellis lab status show the build, commit, offloads and
 });
 
 test("a node on Debian's build runs without offloads and exchanges bulk TCP with the current build intact", async () => {
-  process.env.TRELLIS_WIREGUARD_GO = DEBIAN;
-  try {
-    await lab.addNode('n3');
-  } finally {
-    delete process.env.TRELLIS_WIREGUARD_GO;
-  }
+  await lab.addNode('n3', 60_000, { TRELLIS_WIREGUARD_GO: DEBIAN });
   const d3 = await device('n3');
   expect(d3).toMatchObject({ binary: DEBIAN, version: 'v0.0.20220316', commit: null, fallback: null });
   expect(d3.offloads).toMatchObject({ vnetHdr: false, tso4: false, tso6: false });

@@ -3,10 +3,11 @@
  * a mesh; the restart methods work; down() leaves nothing behind. Needs root, ip and wireguard-go,
  * and a built CLI (`npx tsc -b core/tsconfig.json`).
  */
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../core/src/lab/lab';
+import { labSettingsAtUp } from '../core/src/lab/lab-env';
 import { isAlive } from '../core/src/lab/process-group';
 import { run } from '../core/src/sys/run';
 
@@ -31,8 +32,20 @@ afterAll(async () => {
   await Lab.clear(dir); // even when a test failed half-way
 });
 
+/** The TRELLIS_* variables a process started with. */
+function trellisVariables(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter((v) => v.startsWith('TRELLIS_')).sort();
+}
+
 test('up builds a 2-node mesh in namespaces', async () => {
-  lab = await Lab.up({ nodes: 2, dir, probeIntervalMs: 200 });
+  // A caller's shell set up for a real agent: none of it may steer the lab's processes.
+  const callerVariables = { TRELLIS_RELAY: '1', TRELLIS_ADMIN_TOKEN: 'caller-admin-token', TRELLIS_STATE_DIR: '/nonexistent/trellis', TRELLIS_CONFIG: '/nonexistent/config.yaml' };
+  Object.assign(process.env, callerVariables);
+  try {
+    lab = await Lab.up({ nodes: 2, dir, probeIntervalMs: 200, env: { TRELLIS_LOG_LEVEL: 'info' } });
+  } finally {
+    for (const name of Object.keys(callerVariables)) delete process.env[name];
+  }
   expect(await namespaces()).toEqual(expect.arrayContaining(['trl-n1', 'trl-n2']));
   expect(await rootLinks()).toEqual(expect.arrayContaining(['trlbr0', 'trlv1', 'trlv2']));
   const d = lab.describe();
@@ -42,6 +55,10 @@ test('up builds a 2-node mesh in namespaces', async () => {
     ['n2', 'trl-n2', 'trlwg2', '198.18.0.12'],
   ]);
   for (const n of d.nodes) expect(isAlive(n.pid)).toBe(true);
+  // The agents got the lab's environment and their auth key, the controller the lab's environment only.
+  const settings = Object.entries(labSettingsAtUp(process.env, { TRELLIS_LOG_LEVEL: 'info' })).map(([k, v]) => `${k}=${v}`);
+  expect(trellisVariables(d.controller.pid!)).toEqual(settings.sort());
+  for (const n of d.nodes) expect(trellisVariables(n.pid!).filter((v) => !v.startsWith('TRELLIS_AUTH_KEY='))).toEqual(settings.sort());
 
   const s1 = await lab.status('n1');
   expect(s1.map.source).toBe('controller');

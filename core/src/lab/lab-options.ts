@@ -21,7 +21,10 @@ export interface LabUpOptions {
   readyTimeoutMs?: number;
   /** Wait for the mesh before resolving (default true); false returns once every agent is started. */
   waitForMesh?: boolean;
-  /** Extra environment for the lab's processes (e.g. TRELLIS_LOG_LEVEL). */
+  /**
+   * TRELLIS_* settings of the lab's processes (e.g. TRELLIS_LOG_LEVEL). They get no other TRELLIS_*
+   * variable of the caller, except TRELLIS_WIREGUARD_GO, TRELLIS_OPA and TRELLIS_LOG_LEVEL (lab-env.ts).
+   */
   env?: Record<string, string>;
   /**
    * Run a Prometheus that scrapes every agent and the controller (metrics-prometheus is loaded on

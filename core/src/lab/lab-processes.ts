@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
 import { ROUTES } from '../wire';
+import { labChildEnv } from './lab-env';
 import { isAlive, isLabProcess, sleep, spawnDetached } from './process-group';
 import type { LabControllerState, LabNodeState, LabState } from './lab-state';
 
 export const AGENT_LISTEN_PORT = 51820;
 
-const childEnv = (st: LabState): NodeJS.ProcessEnv => ({ ...process.env, ...(st.env ?? {}) });
 
 /** startControllerProcess (re)starts the controller on its data dir and port and waits for /healthz. */
 export async function startControllerProcess(st: LabState, c: LabControllerState, save: () => void): Promise<void> {
@@ -22,7 +22,7 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   if (st.configFile) args.push('--config', st.configFile);
   if (st.stun && st.stun.length > 0) args.push('--stun', st.stun.join(','));
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
-  c.pid = await spawnDetached(process.execPath, args, c.log, childEnv(st));
+  c.pid = await spawnDetached(process.execPath, args, c.log, labChildEnv(process.env, st.env ?? {}));
   save();
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -54,7 +54,7 @@ export async function spawnAgentProcess(st: LabState, n: LabNodeState, controlle
   ];
   if (n.relay) args.push('--relay');
   if (st.configFile) args.push('--config', st.configFile);
-  const env = childEnv(st);
+  const env = labChildEnv(process.env, st.env ?? {}, n.env ?? {});
   // The auth key goes by environment, not argv, so `ps` does not show it; only the first start needs it.
   if (st.authKey && !existsSync(join(n.stateDir, 'identity.json'))) env.TRELLIS_AUTH_KEY = st.authKey;
   n.pid = await spawnDetached('ip', args, n.log, env);

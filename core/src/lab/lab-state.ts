@@ -144,6 +144,8 @@ export interface LabNodeState {
   relay?: boolean;
   /** Its underlay links when it has more than one (`lab up --uplinks n1=2`); absent: eth0 alone. */
   links?: LabLinkState[];
+  /** Environment of this node's agent over the lab's (e.g. another TRELLIS_WIREGUARD_GO); absent: none. */
+  env?: Record<string, string>;
 }
 
 /** The lab's Prometheus (lab-prometheus.ts). */
@@ -172,7 +174,7 @@ export interface LabState {
   probeIntervalMs: number;
   /** The CLI entry the lab runs its processes from. */
   cliPath: string;
-  /** Extra environment for the lab's processes, kept so restarts from another process match. */
+  /** The lab's processes' TRELLIS_* settings (lab-env.ts), kept so restarts from another process match. */
   env: Record<string, string>;
   controller: LabControllerState | null;
   nodes: LabNodeState[];

@@ -30,6 +30,7 @@ import {
 } from './lab-prometheus';
 import type { LabDescription, LabUpOptions } from './lab-options';
 import { isAlive, isLabProcess, terminateGroup, waitForExit } from './process-group';
+import { labChildEnv, labSettingsAtUp } from './lab-env';
 import { spawnAgentProcess, startControllerProcess, waitForAgentApi } from './lab-processes';
 import {
   LAB_BRIDGE,
@@ -99,7 +100,7 @@ export class Lab {
       configFile,
       probeIntervalMs: opts.probeIntervalMs ?? 1000,
       cliPath,
-      env: opts.env ?? {},
+      env: labSettingsAtUp(process.env, opts.env),
       controller: null,
       nodes: [],
       stun: [...LAB_STUN_LISTEN],
@@ -141,7 +142,7 @@ export class Lab {
     opts.onProgress?.({ kind: 'controller', url: lab.st.controller.url });
     const p = lab.st.prometheus;
     if (p) {
-      p.pid = await startPrometheus(p, [], { ...process.env, ...lab.st.env });
+      p.pid = await startPrometheus(p, [], labChildEnv(process.env, lab.st.env));
       lab.save();
       opts.onProgress?.({ kind: 'prometheus', url: p.url, rulesFile: p.rulesFile });
     }
@@ -392,8 +393,11 @@ export class Lab {
     return to;
   }
 
-  /** addNode starts one more node (default name n<k>) and waits until it holds a map with every peer. */
-  async addNode(name?: string, readyTimeoutMs = 60_000): Promise<LabNodeState> {
+  /**
+   * addNode starts one more node (default name n<k>) and waits until it holds a map with every peer;
+   * `env` is its agent's environment over the lab's (e.g. TRELLIS_WIREGUARD_GO for another build).
+   */
+  async addNode(name?: string, readyTimeoutMs = 60_000, env: Record<string, string> = {}): Promise<LabNodeState> {
     this.reload();
     const k = Math.max(0, ...this.st.nodes.map((n) => n.index)) + 1;
     if (k > MAX_NODE_INDEX) throw errors.lab(`the lab is full (${MAX_NODE_INDEX} nodes)`);
@@ -402,7 +406,7 @@ export class Lab {
       throw errors.lab(`node name "${nodeName}" is invalid; use lower-case letters, digits and - (not at either end), up to 63 characters`);
     }
     if (this.st.nodes.some((n) => n.name === nodeName)) throw errors.lab(`node "${nodeName}" already exists`);
-    await this.createNode(nodeName, k);
+    await this.createNode(nodeName, k, undefined, env);
     await this.measureNats([nodeName]);
     await this.waitForMesh(readyTimeoutMs, undefined, [nodeName]);
     return this.node(nodeName);
@@ -484,7 +488,7 @@ export class Lab {
     await waitForMesh({ nodes: this.st.nodes, names, timeoutMs, onReady, save: () => this.save() });
   }
 
-  private async createNode(name: string, k: number, plan?: LabNodePlan): Promise<void> {
+  private async createNode(name: string, k: number, plan?: LabNodePlan, env: Record<string, string> = {}): Promise<void> {
     const n: LabNodeState = {
       name,
       index: k,
@@ -500,6 +504,7 @@ export class Lab {
       nat: plan?.nat ? routerState(`${NAMESPACE_PREFIX}${name}`, k, `${VETH_PREFIX}${k}`, plan.nat) : null,
       relay: plan?.relay ?? false,
       ...(plan && plan.links > 1 ? { links: linksOf(k, `${VETH_PREFIX}${k}`, plan.links) } : {}),
+      ...(Object.keys(env).length > 0 ? { env } : {}),
     };
     // Record first, so a crash half-way still leaves the namespace listed for `down`.
     this.st.nodes.push(n);
