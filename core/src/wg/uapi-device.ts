@@ -9,6 +9,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { errors, TrellisError } from '../errors';
 import type { Logger } from '../log/logger';
+import { DeviceOutput } from './device-output';
 import { tryRun } from '../sys/run';
 import { diffWgConfig, isEmptyDiff, summarizeDiff } from './config-diff';
 import { readTunOffloads, type TunOffloads } from './tun-offloads';
@@ -238,24 +239,25 @@ export class UapiDevice implements WgDevice {
     const bin = choice.path;
     const { netns } = this.opts;
     const [file, args] = netns ? ['ip', ['netns', 'exec', netns, bin, '-f', this.name]] : [bin, ['-f', this.name]];
-    const child = spawn(file, args, { env: deviceEnv(process.env), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(file, args, { env: deviceEnv(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let spawnError: Error | null = null;
     let exited: string | null = null;
+    // Its logger (errors only, deviceEnv) writes to stdout; start-up failures and panics to stderr.
+    const output = new DeviceOutput(this.log, this.name);
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => output.write('stdout', chunk));
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-STDERR_TAIL);
-      for (const line of chunk.split('\n')) {
-        // Skip the banner box wireguard-go prints about the kernel module.
-        if (line.trim() === '' || /[│┌└]/.test(line)) continue;
-        this.log?.warn({ iface: this.name, line: line.trim() }, 'wireguard-go');
-      }
+      output.write('stderr', chunk);
     });
     child.on('error', (err) => {
       spawnError = err;
     });
     child.on('exit', (code, signal) => {
       exited = signal ? `signal ${signal}` : `exit code ${code}`;
+      output.end();
       if (this.child === child) this.child = null;
       this.log?.info({ iface: this.name, pid: child.pid, code, signal }, 'wireguard-go exited');
     });
