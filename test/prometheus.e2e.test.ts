@@ -211,7 +211,7 @@ test("a plugin's instruments reach Prometheus too: shaping-tc's per-class counte
   expect(types.data.trellis_shaping_dropped_packets_total?.[0]?.type).toBe('counter');
 });
 
-test('the shipped rules load, evaluate on the lab series, and raise no tunnel, node, posture, telemetry or shaping alert on a healthy mesh', async () => {
+test('the shipped rules load, evaluate on the lab series, and raise no tunnel, node, posture, telemetry, shaping, device or map-build alert on a healthy mesh', async () => {
   interface Rule { name: string; health: string; lastError?: string; lastEvaluation: string; type: string }
   const { value: groups } = await waitFor(
     'every rule evaluated once without error',
@@ -241,12 +241,21 @@ test('the shipped rules load, evaluate on the lab series, and raise no tunnel, n
   const loss = await query('node_peer:trellis_probes_lost:ratio');
   console.log(`node_peer:trellis_probes_lost:ratio: ${loss.map((s) => `${s.metric.node}->${s.metric.peer}=${s.value[1]}`).join(', ')}`);
   expect(loss.map((s) => `${s.metric.node}->${s.metric.peer}`).sort()).toEqual(PAIRS);
+  // Every agent says which device build it runs; the lab's run the bundled build with offloads on.
+  const { value: devices } = await waitFor('a device info series per agent', async () => {
+    const r = await query('trellis_wg_device_info');
+    return r.length === NODES.length ? r : null;
+  }, 60_000, 2000);
+  console.log(`trellis_wg_device_info: ${devices.map((s) => `${s.metric.node} ${s.metric.driver} ${s.metric.version} ${s.metric.commit}`).join(', ')}`);
+  expect(devices.map((s) => s.metric.node).sort()).toEqual(NODES);
+  expect((await query('trellis_wg_device_segmentation_offload == 1')).map((s) => s.metric.node).sort()).toEqual(NODES);
+  expect((await query('trellis_wg_device_fallback == 0')).map((s) => s.metric.node).sort()).toEqual(NODES);
   const alerts = await query('ALERTS');
   console.log(`ALERTS: ${alerts.length === 0 ? 'none' : alerts.map((a) => `${a.metric.alertname}{${a.metric.node}->${a.metric.peer ?? ''}} ${a.metric.alertstate}`).join(', ')}`);
   // Tunnels, nodes, posture, telemetry and shaping are healthy here; path latency and loss alerts
   // are left out of this check: this lab shares two cores with other work, and its paths' tail
   // latency says more about the machine's load than about Trellis.
-  const structural = ['TrellisTunnelDown', 'TrellisNodesOffline', 'TrellisPostureFailure', 'TrellisTelemetryStalled', 'TrellisShapingDrops'];
+  const structural = ['TrellisTunnelDown', 'TrellisNodesOffline', 'TrellisPostureFailure', 'TrellisTelemetryStalled', 'TrellisShapingDrops', 'TrellisDeviceWithoutOffloads', 'TrellisDeviceFallback', 'TrellisMapBuildSlow'];
   expect(alerts.filter((a) => structural.includes(a.metric.alertname!)).map((a) => a.metric)).toEqual([]);
 });
 
