@@ -25,7 +25,7 @@ function run(ticks: number, at: (now: number) => PathFigures[], tickMs = 200, st
 
 describe('pathCost', () => {
   it('adds loss, jitter and the relay bias to the RTT', () => {
-    expect(pathCost(direct({ rttMs: 10, loss: 0.2, jitterMs: 1 }))).toBeCloseTo(10 + 20 + 2);
+    expect(pathCost(direct({ rttMs: 10, loss: 0.2, jitterMs: 2 }))).toBeCloseTo(10 + 20 + 1);
     expect(pathCost(relay({ rttMs: 1, loss: 0, jitterMs: 0 }))).toBeCloseTo(16);
     expect(pathCost(direct({ rttMs: null }))).toBe(Infinity);
   });
@@ -113,6 +113,19 @@ describe('choosePath', () => {
     for (let i = 1; i < away.length; i++) expect(away[i]!).toBeGreaterThan(away[i - 1]!);
     // Over 10 minutes a path down half the time costs only a handful of switches, never one every 6 s.
     expect(switches.length).toBeLessThan(20);
+  });
+
+  it('a path that served a while before it died is held down afresh, not longer', () => {
+    // Direct up 30 s, down 3 s, over and over: each death is of a path that had served 15 s or more.
+    const { switches } = run(1500, (now) => {
+      const up = now % 33_000 < 30_000;
+      return [direct({ lastReplyAt: up ? now : Math.floor(now / 33_000) * 33_000 + 30_000 }), relay({ lastReplyAt: now })];
+    });
+    const deaths = switches.filter((s) => s.cause === 'dead').map((s) => s.at);
+    const returns = switches.filter((s) => s.cause === 'recovered').map((s) => s.at);
+    expect(deaths.length).toBeGreaterThanOrEqual(4);
+    const away = returns.map((r, i) => r - deaths[i]!);
+    for (const a of away) expect(a).toBeLessThanOrEqual(DEFAULT_PATH_CHOICE.holdDownMs + DEFAULT_PATH_CHOICE.winForMs + 400);
   });
 
   it('stays on a dead path when nothing else is live, and says so', () => {

@@ -7,7 +7,7 @@
  * - A live path is replaced only by one cheaper by minGainRatio AND minGainMs, continuously for
  *   winForMs (hysteresis), and such "better" switches happen at most once per minSwitchIntervalMs.
  * - A path that died is held down (holdDownMs, doubled for each further death within
- *   deathMemoryMs) before it may take over again; returning to it once it is back and cheaper is a
+ *   deathMemoryMs of a path that served less than stableMs) before it may take over again; returning to it once it is back and cheaper is a
  *   recovery, which the once-a-minute limit does not delay, but the growing hold-down does.
  * So a lossy or one-way path is left once and not returned to while it stays bad: no flapping.
  */
@@ -28,6 +28,8 @@ export interface PathChoiceConfig {
   holdDownMaxMs: number;
   /** Deaths older than this are forgotten (the hold-down starts over). */
   deathMemoryMs: number;
+  /** A path that served this long before it died starts its hold-down over: only a path that dies soon after taking over is held longer each time. */
+  stableMs: number;
   /** At most one switch to a "better" live path per this interval. */
   minSwitchIntervalMs: number;
 }
@@ -42,6 +44,7 @@ export const DEFAULT_PATH_CHOICE: PathChoiceConfig = {
   holdDownMs: 8000,
   holdDownMaxMs: 300_000,
   deathMemoryMs: 600_000,
+  stableMs: 15_000,
   minSwitchIntervalMs: 60_000,
 };
 
@@ -120,8 +123,8 @@ function forgetOld(deaths: Readonly<Record<string, PathDeath>>, now: number, cfg
   return out ?? deaths;
 }
 
-function withDeath(deaths: Readonly<Record<string, PathDeath>>, id: string, now: number, cfg: PathChoiceConfig): Readonly<Record<string, PathDeath>> {
-  const count = (deaths[id]?.count ?? 0) + 1;
+function withDeath(deaths: Readonly<Record<string, PathDeath>>, id: string, activeForMs: number, now: number, cfg: PathChoiceConfig): Readonly<Record<string, PathDeath>> {
+  const count = activeForMs >= cfg.stableMs ? 1 : (deaths[id]?.count ?? 0) + 1;
   const hold = Math.min(cfg.holdDownMaxMs, cfg.holdDownMs * 2 ** (count - 1));
   return { ...deaths, [id]: { count, lastAt: now, holdUntil: now + hold } };
 }
@@ -160,7 +163,7 @@ export function choosePath(prev: PathChoiceState, candidates: readonly PathFigur
     const best = cheapest(pool.length > 0 ? pool : others, w);
     const silentMs = now - Math.max(current.lastReplyAt ?? 0, prev.since);
     if (!best) return stay({ ...prev, challenger: null, deaths }, `${current.id} has not answered for ${fmt(silentMs / 1000)} s and no other path is live`);
-    return to(best, 'dead', { deaths: withDeath(deaths, current.id, now, cfg) }, `failover: ${current.id} dead (no answer for ${fmt(silentMs / 1000)} s); ${describe(best, w)}`);
+    return to(best, 'dead', { deaths: withDeath(deaths, current.id, now - prev.since, now, cfg) }, `failover: ${current.id} dead (no answer for ${fmt(silentMs / 1000)} s); ${describe(best, w)}`);
   }
 
   const activeCost = pathCost(current, w);

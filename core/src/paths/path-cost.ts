@@ -11,7 +11,7 @@ export interface PathFigures {
   kind: 'direct' | 'relay';
   /** Unix ms of the last answered probe on this path; null when it never answered (or since it last died). */
   lastReplyAt: number | null;
-  /** Mean RTT over the window, ms; null before any answer. */
+  /** The lowest RTT over the window, ms (the path's latency without queueing and scheduling noise); null before any answer. */
   rttMs: number | null;
   /** Loss over settled probes, 0..1; null while unknown. */
   loss: number | null;
@@ -22,13 +22,13 @@ export interface PathFigures {
 export interface PathCostWeights {
   /** Added per unit of loss (1.0 = 100 %): 100 ms makes a 20 % lossy path cost 20 ms more. */
   lossPenaltyMs: number;
-  /** Each ms of jitter counts this many ms. */
+  /** Each ms of jitter counts this many ms (jitter also carries the prober's own scheduling noise, so it weighs little). */
   jitterWeight: number;
   /** Added to every relayed path: a relay must be this much faster (plus hysteresis) to win over a working direct path. */
   relayBiasMs: number;
 }
 
-export const DEFAULT_COST_WEIGHTS: PathCostWeights = { lossPenaltyMs: 100, jitterWeight: 2, relayBiasMs: 15 };
+export const DEFAULT_COST_WEIGHTS: PathCostWeights = { lossPenaltyMs: 100, jitterWeight: 0.5, relayBiasMs: 15 };
 
 /** pathCost is Infinity for a path with no RTT yet. */
 export function pathCost(p: PathFigures, w: PathCostWeights = DEFAULT_COST_WEIGHTS): number {
