@@ -37,6 +37,7 @@ import type { ProbeSample } from './probes/probe-scheduler';
 import { Reconfigurer } from './reconfigurer';
 import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
 import { AgentTelemetry, type TelemetryOptions } from './telemetry/agent-telemetry';
+import { AgentPaths } from './paths/agent-paths';
 
 export interface RuntimeDeps {
   opts: StartAgentOptions;
@@ -76,6 +77,7 @@ export class AgentRuntime {
   private readonly rotator: WgKeyRotator;
   private readonly renewer: IdentityRenewer;
   private readonly relay: NodeRelay;
+  private readonly paths: AgentPaths;
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
   private deviceUp = false;
@@ -100,7 +102,25 @@ export class AgentRuntime {
       log: d.log,
       unavailable: () => (existsSync(BUNDLED_TRELLIS_WG) ? null : `${trellisWgUnavailableReason()}, so it cannot relay`),
     });
+    this.paths = new AgentPaths({
+      controlSocket: async () => {
+        const info = await d.device.describe?.().catch(() => null);
+        if (!info) return { socket: null, reason: 'the device does not say whether it has a control socket' };
+        return { socket: info.disco?.available ? info.disco.socket : null, reason: info.disco?.reason ?? 'the device has no control socket (it is not trellis-wg)' };
+      },
+      self: () => {
+        const id = d.identity.get();
+        return { id: id.nodeId ?? '', wgKey: id.wg.publicKey, privateKey: id.wg.privateKey };
+      },
+      apply: (rehandshake) => this.reconf.applyPaths(rehandshake),
+      onSwitch: (e) => this.agentMetrics.recordPathSwitch(e.peerName, e.label, e.cause),
+      underlay: () => d.link.listUnderlayAddresses([d.opts.iface]),
+      onCandidatesChanged: () => void this.endpoints.report(),
+      stunServers: d.opts.stun ?? defaultStun(d.opts.controllerUrl),
+      log: d.log,
+    });
     this.reconf = new Reconfigurer({
+      endpointOverrides: () => this.paths.endpointOverrides(),
       packetFilter: this.packetFilter,
       device: d.device,
       hooks: d.hooks,
@@ -113,6 +133,7 @@ export class AgentRuntime {
       onApplied: (info) => {
         this.applied = { map: info.map, source: info.source, at: info.at };
         this.notePeers(info.map);
+        this.paths.onMap(info.map);
         void this.probes.ensure(info.map);
         if (!isStopping()) void this.relay.sync(info.map, d.identity.get().wg.privateKey);
       },
@@ -121,6 +142,7 @@ export class AgentRuntime {
       stateDir: d.opts.stateDir,
       nodeName: () => this.applied?.map.self.name ?? d.identity.get().name,
       peers: () => this.peerNames,
+      pathOf: (peerId) => this.paths.pathLabel(peerId),
       wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
       relayStats: async () => {
         const info = await this.relay.info();
@@ -174,7 +196,8 @@ export class AgentRuntime {
       stopping: isStopping,
     });
     this.endpoints = new EndpointReporter({
-      discover: d.discoverEndpoints,
+      // The reflexive addresses (STUN on the WireGuard socket) are candidates like the local ones.
+      discover: async () => [...new Set([...(await d.discoverEndpoints()), ...this.paths.reflexive()])].slice(0, 16),
       post: (eps) => d.client.postEndpoints(eps, d.opts.relay ?? null),
       log: d.log,
       idle: () => isStopping() || this.session.revoked,
@@ -215,6 +238,7 @@ export class AgentRuntime {
       statusTextSources: d.statusTextSources,
       hooks: d.hooks,
       log: d.log,
+      paths: this.paths,
     });
     this.agentMetrics = new AgentMetrics(d.metrics.meter('trellis.agent'), () => this.reader.metricsSnapshot(), { maxPeerSeries: d.maxPeerSeries });
     new RelayMetrics(d.metrics.meter('trellis.agent.relay'), async () => {
@@ -246,6 +270,7 @@ export class AgentRuntime {
     await device.up();
     this.deviceUp = true;
     await link.setLinkUp(device.name, prefs.mtu);
+    await this.paths.start();
     if (enrollMap) {
       await this.session.seed(enrollMap);
     } else {
@@ -377,6 +402,7 @@ export class AgentRuntime {
     await step('telemetry', () => this.telemetry.stop());
     await step('connection events', () => this.connEvents.stop());
     await step('probes', () => this.probes.stop());
+    await step('paths', () => this.paths.stop());
     await step('packet filter', () => this.packetFilter.stop());
     await step('relay', () => this.relay.stop());
     if (this.deviceUp) await step('device', () => device.down());
@@ -387,5 +413,15 @@ export class AgentRuntime {
     await step('metrics', () => this.d.metrics.shutdown());
     log.info('agent stopped');
     this.resolveDone();
+  }
+}
+
+/** defaultStun: the controller's host, STUN's port (the controller serves STUN with --stun). */
+function defaultStun(controllerUrl: string): string[] {
+  try {
+    const host = new URL(controllerUrl).hostname;
+    return host ? [`${host}:3478`] : [];
+  } catch {
+    return [];
   }
 }

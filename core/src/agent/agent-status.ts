@@ -11,7 +11,7 @@ import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice, WgDeviceInfo, WgPeerStats } from '../wg/types';
 import { segmentationOffloadOn } from '../wg/tun-offloads';
-import type { AgentKeyStatus, AgentStatus, PeerStatus } from '../wire';
+import type { AgentKeyStatus, AgentPathsStatus, AgentStatus, PeerStatus } from '../wire';
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
 import type { MapSource } from './reconfigurer';
@@ -40,6 +40,8 @@ export interface AgentStatusSources {
   statusTextSources: readonly StatusTextSource[];
   hooks: HookRunner;
   log: Logger;
+  /** Path choice: each peer's path label and the whole picture for `trellis paths`; absent in tests without it. */
+  paths?: { pathLabel(peerId: string): string; relayedS(peerId: string): number | null; status(): Promise<AgentPathsStatus> };
 }
 
 interface JoinedPeer {
@@ -70,6 +72,7 @@ export class AgentStatusReader {
       rxBytes: s?.rxBytes ?? 0,
       txBytes: s?.txBytes ?? 0,
       probe: probe ?? null,
+      ...(this.s.paths ? { path: this.s.paths.pathLabel(p.id) } : {}),
     }));
     const addresses = map ? { ...map.self.addresses } : identity.addresses;
     return {
@@ -88,6 +91,7 @@ export class AgentStatusReader {
       extensions: await this.statusSections(),
       statusText: await this.statusText(),
       keys: this.s.keys(),
+      ...(this.s.paths ? { paths: await this.s.paths.status() } : {}),
     };
   }
 
@@ -97,7 +101,16 @@ export class AgentStatusReader {
     const now = Date.now();
     const peers = (await this.joinedPeers(map)).map(({ peer, wg: s, probe: pr }) => {
       const age = s?.lastHandshake != null ? Math.max(0, (now - s.lastHandshake) / 1000) : null;
-      return { name: peer.name, loss: pr?.loss ?? null, jitterUs: pr?.jitterUs ?? 0, rxBytes: s?.rxBytes ?? 0, txBytes: s?.txBytes ?? 0, handshakeAgeS: age, up: age !== null && age < UP_WITHIN_S };
+      return {
+        name: peer.name,
+        loss: pr?.loss ?? null,
+        jitterUs: pr?.jitterUs ?? 0,
+        rxBytes: s?.rxBytes ?? 0,
+        txBytes: s?.txBytes ?? 0,
+        handshakeAgeS: age,
+        up: age !== null && age < UP_WITHIN_S,
+        relayedS: this.s.paths?.relayedS(peer.id) ?? null,
+      };
     });
     const posture = this.s.posture();
     const d = await this.deviceInfo();

@@ -234,4 +234,45 @@ describe('Reconfigurer', () => {
     expect(await r.setPrivateKey(key('Q'))).toBe(true);
     expect(device.calls.map((c) => c.next)).toEqual([{ privateKey: key('Q'), listenPort: 7, peers: [] }]);
   });
+
+  it('applyPaths writes only the chosen endpoints, and restarts a session moved onto a relay in one more write', async () => {
+    const device = new SlowDevice(0);
+    const overrides = new Map<string, string>();
+    let maps = 0;
+    const r = new Reconfigurer({
+      device,
+      hooks: noHooks,
+      link: fakeLink(),
+      privateKey: key('P'),
+      listenPort: 51820,
+      prefs: DEFAULT_PREFS,
+      log,
+      endpointOverrides: () => overrides,
+      onApplied: () => void maps++,
+    });
+    const b = peer('b', 2);
+    const c = peer('c', 3);
+    await r.schedule(mapV(1, [b, c]));
+    expect(device.calls).toHaveLength(1);
+    expect(device.calls[0]!.next.peers.map((p) => p.endpoint)).toEqual(['198.18.0.2:51820', '198.18.0.3:51820']);
+    // The path choice moves b onto a relay: b is written without, then with the relay endpoint.
+    overrides.set(b.wgKey, '198.18.0.9:51821');
+    await r.applyPaths([b.wgKey]);
+    expect(device.calls).toHaveLength(3);
+    expect(device.calls[1]!.next.peers.map((p) => p.publicKey)).toEqual([c.wgKey]);
+    expect(device.calls[2]!.next.peers.find((p) => p.publicKey === b.wgKey)!.endpoint).toBe('198.18.0.9:51821');
+    expect(device.calls[2]!.next.peers.find((p) => p.publicKey === c.wgKey)!.endpoint).toBe('198.18.0.3:51820');
+    expect(device.calls[2]!.prev).toBe(device.calls[1]!.next);
+    // A path change is not a map: no onApplied, no hooks.
+    expect(maps).toBe(1);
+    // Back to direct: one write, the session stays.
+    overrides.set(b.wgKey, '198.18.0.2:51820');
+    await r.applyPaths();
+    expect(device.calls).toHaveLength(4);
+    expect(device.calls[3]!.next.peers.map((p) => p.publicKey).sort()).toEqual([b.wgKey, c.wgKey].sort());
+    // A later map keeps the chosen endpoint instead of the map's first one.
+    overrides.set(b.wgKey, '198.18.0.9:51821');
+    await r.schedule(mapV(2, [b, c]));
+    expect(device.calls.at(-1)!.next.peers.find((p) => p.publicKey === b.wgKey)!.endpoint).toBe('198.18.0.9:51821');
+  });
 });

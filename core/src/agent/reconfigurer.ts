@@ -31,11 +31,19 @@ export interface ReconfigurerOptions {
   onApplied?: (info: ApplyInfo) => void;
   /** Enforces map.packetFilter (packet-filter/); applied in this loop, right after the device. */
   packetFilter?: { apply(map: NetworkMap): Promise<unknown> } | null;
+  /**
+   * The endpoint the path choice picked per peer (public key → "ip:port"), written instead of the
+   * map's first endpoint; peers without one keep the map's (paths/ on the agent).
+   */
+  endpointOverrides?: () => ReadonlyMap<string, string>;
   now?: () => number;
 }
 
-/** A queued job: apply a map, remove every peer (revocation), or write a new private key alone. */
-type Job = { kind: 'map'; map: NetworkMap } | { kind: 'clear' } | { kind: 'key' };
+/**
+ * A queued job: apply a map, remove every peer (revocation), write a new private key alone, or
+ * write the chosen paths' endpoints (restarting the sessions of `rehandshake` peers).
+ */
+type Job = { kind: 'map'; map: NetworkMap } | { kind: 'clear' } | { kind: 'key' } | { kind: 'paths'; rehandshake: Set<string> };
 
 interface Pending {
   job: Job;
@@ -61,6 +69,10 @@ export class Reconfigurer {
   private privateKey: string;
   /** The last map applied (successfully or not), so a key change can write it again with the new key. */
   private lastMap: { map: NetworkMap; source: MapSource } | null = null;
+  /** The last map's config before path overrides (what applyPaths writes again). */
+  private lastBase: WgConfig | null = null;
+  /** Peers whose session the next write restarts (applyPaths). */
+  private readonly rehandshake = new Set<string>();
 
   constructor(private readonly opts: ReconfigurerOptions) {
     this.now = opts.now ?? Date.now;
@@ -111,6 +123,16 @@ export class Reconfigurer {
     return this.written?.privateKey === key;
   }
 
+  /**
+   * applyPaths writes the endpoints endpointOverrides gives now, through the same loop: only
+   * `endpoint=` of the peers whose path changed. A peer in `rehandshake` is removed and added
+   * again in the same write, so WireGuard starts a new handshake at once over the new endpoint (a
+   * relay forwards a session only from the handshake it carried). Resolves once written or failed.
+   */
+  applyPaths(rehandshake: Iterable<string> = []): Promise<void> {
+    return this.enqueue({ kind: 'paths', rehandshake: new Set(rehandshake) }, this.lastMap?.source ?? 'controller');
+  }
+
   /** idle resolves when nothing is running or pending. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -119,8 +141,14 @@ export class Reconfigurer {
   private enqueue(job: Job, source: MapSource): Promise<void> {
     return new Promise<void>((resolve) => {
       if (this.pending) {
-        // Any waiting job writes the current private key, so a key job never replaces it.
-        if (job.kind !== 'key') {
+        // Any waiting job writes the current private key and paths, so a key or paths job never
+        // replaces it; peers to re-handshake are kept whichever job runs.
+        const keepRehandshake = (from: Job, to: Job) => {
+          if (from.kind === 'paths') for (const k of from.rehandshake) this.rehandshake.add(k);
+          if (to.kind === 'paths') for (const k of to.rehandshake) this.rehandshake.add(k);
+        };
+        keepRehandshake(this.pending.job, job);
+        if (job.kind !== 'key' && job.kind !== 'paths') {
           this.pending.job = job;
           this.pending.source = source;
         }
@@ -141,7 +169,10 @@ export class Reconfigurer {
         try {
           if (job.job.kind === 'map') await this.applyOne(job.job.map, job.source);
           else if (job.job.kind === 'clear') await this.clearOne();
-          else await this.writeKey();
+          else if (job.job.kind === 'paths') {
+            for (const k of job.job.rehandshake) this.rehandshake.add(k);
+            await this.writePaths();
+          } else await this.writeKey();
         } finally {
           for (const w of job.waiters) w();
         }
@@ -165,8 +196,56 @@ export class Reconfigurer {
     }
   }
 
+  /**
+   * writeDevice writes next, first without the peers to re-handshake when there are any. On a
+   * failure the device may be half-written, so the next apply reads it back instead of trusting a diff.
+   */
+  private async writeDevice(next: WgConfig): Promise<ReconfigureResult> {
+    const { device } = this.opts;
+    try {
+      if (this.rehandshake.size > 0 && this.written) {
+        const restart = new Set(this.rehandshake);
+        this.rehandshake.clear();
+        const without: WgConfig = { ...next, peers: next.peers.filter((p) => !restart.has(p.publicKey)) };
+        await device.reconfigure(without, this.written);
+        this.written = without;
+      }
+      const result = await device.reconfigure(next, this.written);
+      this.written = next;
+      return result;
+    } catch (err) {
+      this.written = null;
+      throw err;
+    }
+  }
+
+  /** writePaths writes the last map's config again with the current chosen endpoints. */
+  private async writePaths(): Promise<void> {
+    if (!this.lastBase) return;
+    try {
+      await this.writeDevice(this.withPaths({ ...this.lastBase, privateKey: this.privateKey }));
+    } catch (err) {
+      this.opts.log.error({ err }, 'could not write the chosen paths to the device; the next apply retries');
+    }
+  }
+
+  /** withPaths puts the chosen endpoints into a config (a new object when any differs). */
+  private withPaths(config: WgConfig): WgConfig {
+    const overrides = this.opts.endpointOverrides?.();
+    if (!overrides || overrides.size === 0) return config;
+    let changed = false;
+    const peers = config.peers.map((p) => {
+      const ep = overrides.get(p.publicKey);
+      if (ep === undefined || ep === p.endpoint) return p;
+      changed = true;
+      return { ...p, endpoint: ep };
+    });
+    return changed ? { ...config, peers } : config;
+  }
+
   private async clearOne(): Promise<void> {
     this.lastMap = null;
+    this.lastBase = null;
     const empty: WgConfig = {
       privateKey: this.privateKey,
       listenPort: this.opts.listenPort,
@@ -198,14 +277,8 @@ export class Reconfigurer {
       } catch (err) {
         log.error({ err, hook: 'transformWgConfig' }, 'plugin hook failed; using the untransformed WireGuard config');
       }
-      try {
-        result = await device.reconfigure(next, this.written);
-      } catch (err) {
-        // The device may be half-written: make the next apply read it back instead of trusting a diff.
-        this.written = null;
-        throw err;
-      }
-      this.written = next;
+      this.lastBase = next;
+      result = await this.writeDevice(this.withPaths(next));
 
       const self = map.self;
       const addrs = [`${bare(self.addresses.ipv4)}/32`, `${bare(self.addresses.ipv6)}/128`];

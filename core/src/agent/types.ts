@@ -36,6 +36,11 @@ export interface AgentOptions {
    * controller records it and lists it in every map. Absent or null: the node is not a relay.
    */
   relay?: RelayOffer | null;
+  /**
+   * STUN servers ("ip:port" or "host:port") asked on the WireGuard socket for this node's
+   * reflexive address, which is reported as a candidate. Default: the controller's host, port 3478.
+   */
+  stun?: string[];
 }
 
 /** AgentHandle is what startAgent returns: the CLI wires SIGTERM/SIGINT to stop() and exits on done. */

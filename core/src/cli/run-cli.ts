@@ -40,6 +40,7 @@ import { policyExplainCommand, policyPushCommand, policyRollbackCommand, policyS
 import { policyCheckCommand, policyTestCommand } from './commands/policy-opa-commands';
 import { usersAddCommand, usersListCommand, usersRemoveCommand } from './commands/users-commands';
 import { statusCommand } from './commands/status-command';
+import { pathsCommand } from './commands/paths-command';
 import { upCommand } from './commands/up-command';
 import { coreVersion } from './commands/version-command';
 import { UsageError } from './usage-error';
@@ -72,6 +73,7 @@ export const COMMANDS: Command[] = [
   upCommand,
   downCommand,
   statusCommand,
+  pathsCommand,
   stunCommand,
   labUpCommand,
   labDownCommand,

@@ -116,11 +116,14 @@ export function formatPeerLoss(probe: PeerProbeStats | null): string {
 
 /** renderPeerTable is the peer rows alone, also used by `trellis lab demo`. */
 export function renderPeerTable(s: AgentStatus, now: number, indent = ''): string {
+  // The PATH column (direct, or the relay's name) comes from agents with path choice.
+  const withPath = s.peers.some((p) => p.path !== undefined);
   const rows = [...s.peers]
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
     .map((p) => [
       p.name,
       p.addresses.ipv4,
+      ...(withPath ? [p.path ?? '-'] : []),
       p.endpoint ?? '-',
       formatAgo(p.lastHandshake, now),
       `${formatBytes(p.rxBytes)} / ${formatBytes(p.txBytes)}`,
@@ -128,7 +131,7 @@ export function renderPeerTable(s: AgentStatus, now: number, indent = ''): strin
       formatPeerLoss(p.probe),
       p.probe ? formatMicros(p.probe.jitterUs) : '-',
     ]);
-  return renderTable(['PEER', 'ADDRESS', 'ENDPOINT', 'HANDSHAKE', 'RX / TX', 'RTT', 'LOSS', 'JITTER'], rows, indent);
+  return renderTable(['PEER', 'ADDRESS', ...(withPath ? ['PATH'] : []), 'ENDPOINT', 'HANDSHAKE', 'RX / TX', 'RTT', 'LOSS', 'JITTER'], rows, indent);
 }
 
 /** pluginText is what the plugins registered for one place of `trellis status`, in their order. */

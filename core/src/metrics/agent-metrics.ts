@@ -12,6 +12,8 @@ export interface PeerMetricsSnapshot {
   /** null before the first handshake. */
   handshakeAgeS: number | null;
   up: boolean;
+  /** Seconds the pair has been on a relay without a break; 0 on a direct path; null without path choice. */
+  relayedS?: number | null;
 }
 
 /** The WireGuard device the agent runs, as its metrics show it. */
@@ -56,6 +58,7 @@ export class AgentMetrics {
   private readonly rtt: Histogram;
   private readonly probes: Counter;
   private readonly applyTime: Histogram;
+  private readonly pathSwitches: Counter;
   private readonly maxPeerSeries: number;
   private peerCount = 0;
 
@@ -76,12 +79,19 @@ export class AgentMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: APPLY_BUCKETS_S },
     });
+    this.pathSwitches = meter.createCounter('trellis_path_switches_total', {
+      description: 'Path switches per peer, by the path taken (direct or the relay\'s name) and cause (initial, dead, gone, better, recovered, adopted)',
+    });
     const loss = meter.createObservableGauge('trellis_peer_loss_ratio', { description: 'Probe loss over the probe window, 0..1', unit: '1' });
     const jitter = meter.createObservableGauge('trellis_peer_jitter_seconds', { description: 'RFC 3550 interarrival jitter of the probes', unit: 's' });
     const rx = meter.createObservableCounter('trellis_peer_rx_bytes_total', { description: 'WireGuard bytes received from the peer', unit: 'By' });
     const tx = meter.createObservableCounter('trellis_peer_tx_bytes_total', { description: 'WireGuard bytes sent to the peer', unit: 'By' });
     const hs = meter.createObservableGauge('trellis_peer_handshake_age_seconds', { description: 'Time since the last WireGuard handshake with the peer', unit: 's' });
     const up = meter.createObservableGauge('trellis_tunnel_up', { description: '1 when the tunnel to the peer had a handshake in the last 180 s' });
+    const relayed = meter.createObservableGauge('trellis_peer_relayed_seconds', {
+      description: 'How long the pair has used a relay without a break (0 on a direct path)',
+      unit: 's',
+    });
     const upCount = meter.createObservableGauge('trellis_tunnels', { description: 'Tunnels by state (up, down)' });
     const version = meter.createObservableGauge('trellis_netmap_version', { description: 'Version of the applied NetworkMap' });
     const posture = meter.createObservableGauge('trellis_posture_compliant', { description: '1 compliant, 0 not compliant, -1 no decision yet' });
@@ -109,6 +119,7 @@ export class AgentMetrics {
           [jitter, (p) => p.jitterUs / 1e6],
           [hs, (p) => p.handshakeAgeS],
           [up, (p) => (p.up ? 1 : 0)],
+          [relayed, (p) => p.relayedS ?? null],
         ];
         const counters: Array<[typeof rx, (p: PeerMetricsSnapshot) => number]> = [
           [rx, (p) => p.rxBytes],
@@ -131,7 +142,7 @@ export class AgentMetrics {
           for (const [inst, get] of counters) obs.observe(inst, get(p), { peer: p.name });
         }
       },
-      [loss, jitter, rx, tx, hs, up, upCount, version, posture, peers, deviceInfo, offload, fallback],
+      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback],
     );
   }
 
@@ -158,6 +169,11 @@ export class AgentMetrics {
     }
     this.probes.add(1, { ...attrs, outcome: 'answered' });
     this.rtt.record(rttUs / 1e6, attrs);
+  }
+
+  /** recordPathSwitch counts one path switch to a peer (path: 'direct' or the relay's name). */
+  recordPathSwitch(peer: string, path: string, cause: string): void {
+    this.pathSwitches.add(1, { ...this.peerAttrs(peer), path, cause });
   }
 
   /** recordApply records one NetworkMap apply that took ms milliseconds. */

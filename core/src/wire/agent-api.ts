@@ -5,6 +5,7 @@
 import type { PeerProbeStats, PostureDecision } from '../api/hooks';
 import type { StatusText } from '../api/status-text';
 import type { WgDeviceInfo } from '../wg/types';
+import type { AgentPathsStatus } from './path-status';
 
 export interface PeerStatus {
   id: string;
@@ -18,6 +19,8 @@ export interface PeerStatus {
   rxBytes: number;
   txBytes: number;
   probe: PeerProbeStats | null;
+  /** The path in use: 'direct' or the relay's name; absent from agents older than path choice. */
+  path?: string;
 }
 
 /** AgentRelayStatus is the node's relay forwarder (`trellis up --relay`), as `trellis status` shows it. */
@@ -86,6 +89,8 @@ export interface AgentStatus {
   keys?: AgentKeyStatus;
   /** The relay this node runs for other pairs; null when it is no relay, absent from older agents. */
   relay?: AgentRelayStatus | null;
+  /** Every peer's path, its candidates and why it won (`trellis paths`); absent from older agents. */
+  paths?: AgentPathsStatus;
 }
 
 /** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */

@@ -64,6 +64,8 @@ export interface AgentTelemetryDeps {
   nodeName: () => string;
   /** Current peers, id → name and WireGuard key → name. */
   peers: () => { nameById: ReadonlyMap<string, string>; nameByKey: ReadonlyMap<string, string> };
+  /** The path a peer's traffic takes now: 'direct' or the relay's name (default 'direct'). */
+  pathOf?: (peerId: string) => string;
   wgStats: () => Promise<WgPeerStats[]>;
   /** The node's relay forwarder now (RelayRow without ts and src); null when it runs none. */
   relayStats?: () => Promise<Omit<RelayRow, 'ts' | 'src'> | null>;
@@ -118,7 +120,7 @@ export class AgentTelemetry {
         ts: s.sentAt,
         src: this.d.nodeName(),
         dst,
-        path: 'direct',
+        path: this.d.pathOf?.(s.peerId) ?? 'direct',
         seq: base + s.seq,
         rttUs: s.rttUs,
         lost: s.rttUs === null,

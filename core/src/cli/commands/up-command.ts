@@ -14,7 +14,7 @@ const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start>
 const NAME = 'up';
 
 /** Flags the environment may give (TRELLIS_CONTROLLER, TRELLIS_NAME, …). */
-const ENV_FLAGS = ['controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port'] as const;
+const ENV_FLAGS = ['controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun'] as const;
 
 /** `trellis up`: join the mesh and run the agent in the foreground until SIGINT/SIGTERM or `trellis down`. */
 export const upCommand: Command = {
@@ -43,6 +43,9 @@ Flags:
                            (end-to-end encrypted) on --relay-port; without it the node is not one
                            (a restart without --relay withdraws the offer) [TRELLIS_RELAY=true|false]
   --relay-port <port>      UDP port the relay forwards on (default ${DEFAULT_RELAY_PORT}; needs --relay) [TRELLIS_RELAY_PORT]
+  --stun <host:port>       STUN server asked on the WireGuard socket for this node's reflexive
+                           (NAT-mapped) address, reported as a candidate; repeat for more
+                           (default: the controller's host, port 3478) [TRELLIS_STUN, comma-separated]
   -h, --help               show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -59,6 +62,7 @@ Flags:
       endpoint: { type: 'string', multiple: true },
       relay: { type: 'boolean' },
       'relay-port': { type: 'string' },
+      stun: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -75,6 +79,7 @@ Flags:
     const probePort = optionalFlag(flags, 'probe-port');
     const probeInterval = optionalFlag(flags, 'probe-interval');
     const endpoints = values.endpoint as string[] | undefined;
+    const stun = values.stun as string[] | undefined;
     const relayPort = optionalFlag(flags, 'relay-port');
     if (relayPort !== undefined && values.relay !== true) throw new UsageError(`${source['relay-port']} needs --relay (or TRELLIS_RELAY=true)`, NAME);
     const relay = values.relay === true ? { port: relayPort !== undefined ? parsePort(source['relay-port']!, relayPort, NAME) : DEFAULT_RELAY_PORT } : null;
@@ -90,6 +95,7 @@ Flags:
       configFile: optionalFlag(flags, 'config'),
       endpoints: endpoints?.map((e) => parseHostPort(source.endpoint!, e, NAME)),
       relay,
+      ...(stun !== undefined ? { stun: stun.map((e) => parseHostPort(source.stun!, e, NAME)) } : {}),
     };
     if (relay !== null && relay.port === opts.listenPort) {
       throw new UsageError(`--relay-port ${relay.port} is the WireGuard listen port; give the relay a port of its own`, NAME);

@@ -1,0 +1,201 @@
+/**
+ * AgentPaths is the agent's side of smart routing, assembled: it connects to trellis-wg's control
+ * socket (DeviceDatagramChannel), runs the PathProber on it, learns this node's reflexive address
+ * with STUN on the WireGuard socket (so it is the mapping WireGuard's datagrams use), watches the
+ * underlay addresses (roaming: a change re-reports candidates, re-runs STUN and pings every peer
+ * at once), With a device that has no control
+ * socket (upstream wireguard-go) the mesh still works on the map's endpoints, and `trellis paths`
+ * says why there is no path choice.
+ */
+import { lookup } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import type { NetworkMap } from '../../netmap/types';
+import { stunBinding, toTransportAddress } from '../../stun';
+import { DeviceDatagramChannel } from '../../wg/device-datagram-channel';
+import { deviceStunTransport } from '../../wg/device-stun-transport';
+import { parseUdpEndpoint } from '../../wg/control-frame';
+import type { AgentPathsStatus } from '../../wire/path-status';
+import { PathProber, type PathSwitchEvent } from './path-prober';
+
+export interface AgentPathsOptions {
+  /** trellis-wg's control socket for the device; null when the device has none (reason says why). */
+  controlSocket: () => Promise<{ socket: string | null; reason: string | null }>;
+  self: () => { id: string; wgKey: string; privateKey: string };
+  apply: (rehandshake: string[]) => Promise<void>;
+  onSwitch?: (e: PathSwitchEvent) => void;
+  /** Underlay addresses now (roaming watch). */
+  underlay: () => Promise<string[]>;
+  /** Called when the underlay addresses or the reflexive address changed: report candidates again. */
+  onCandidatesChanged: () => void;
+  /** STUN servers ("ip:port" or "host:port"). */
+  stunServers: string[];
+  log: Logger;
+  /** How often the underlay addresses are read, ms (default 500). */
+  watchMs?: number;
+  /** How often STUN runs without a change, ms (default 30 s). */
+  stunEveryMs?: number;
+}
+
+export class AgentPaths {
+  private channel: DeviceDatagramChannel | null = null;
+  private prober: PathProber | null = null;
+  private reason: string | null = 'the device has not started yet';
+  private lastMap: NetworkMap | null = null;
+  private stunReflexive: string[] = [];
+  private underlayKey = '';
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private connecting: Promise<void> | null = null;
+  private stunRunning = false;
+
+  constructor(private readonly o: AgentPathsOptions) {}
+
+  /** start connects to the device (after it is up) and starts the watches. */
+  async start(): Promise<void> {
+    await this.connect();
+    this.timers.push(setInterval(() => void this.watchUnderlay(), this.o.watchMs ?? 500));
+    this.timers.push(setInterval(() => void this.runStun(), this.o.stunEveryMs ?? 30_000));
+    for (const t of this.timers) t.unref();
+    void this.watchUnderlay();
+  }
+
+  private connect(): Promise<void> {
+    this.connecting ??= (async () => {
+      try {
+        const { socket, reason } = await this.o.controlSocket();
+        if (!socket) {
+          this.reason = reason ?? 'the device has no control socket';
+          return;
+        }
+        const ch = await DeviceDatagramChannel.connect(socket);
+        if (this.stopped) return ch.close();
+        this.channel = ch;
+        this.prober = new PathProber({ channel: ch, self: this.o.self, apply: this.o.apply, onSwitch: this.o.onSwitch, log: this.o.log });
+        this.reason = null;
+        if (this.lastMap) this.prober.setMap(this.lastMap);
+        this.prober.start();
+        ch.on('close', (err) => {
+          if (this.stopped) return;
+          this.o.log.warn({ err: err?.message }, 'the device control socket closed; path choice pauses until it is back');
+          this.prober?.stop();
+          this.prober = null;
+          this.channel = null;
+          this.reason = 'the device control socket closed; reconnecting';
+          const t = setTimeout(() => void this.connect(), 1_000);
+          t.unref();
+        });
+        void this.runStun();
+      } catch (err) {
+        this.reason = `cannot use the device's control socket: ${(err as Error).message}`;
+        this.o.log.warn({ err: (err as Error).message }, 'path choice is unavailable');
+      } finally {
+        this.connecting = null;
+      }
+    })();
+    return this.connecting;
+  }
+
+  /** endpointOverrides for the apply loop. */
+  endpointOverrides(): ReadonlyMap<string, string> {
+    return this.prober?.endpointOverrides() ?? new Map();
+  }
+
+  relayedS(peerId: string): number | null {
+    return this.prober?.relayedS(peerId) ?? null;
+  }
+
+  pathLabel(peerId: string): string {
+    return this.prober?.pathLabel(peerId) ?? 'direct';
+  }
+
+  /** reflexive: this node's NAT-mapped WireGuard addresses (STUN, and what relays saw); reported as candidates. */
+  reflexive(): string[] {
+    return [...new Set([...this.stunReflexive, ...(this.prober?.reflexive() ?? [])])].sort();
+  }
+
+  onMap(map: NetworkMap): void {
+    this.lastMap = map;
+    this.prober?.setMap(map);
+  }
+
+  private async watchUnderlay(): Promise<void> {
+    if (this.stopped) return;
+    let addrs: string[];
+    try {
+      addrs = (await this.o.underlay()).sort();
+    } catch {
+      return;
+    }
+    const key = addrs.join(',');
+    if (key === this.underlayKey) return;
+    const first = this.underlayKey === '';
+    this.underlayKey = key;
+    if (first) return;
+    this.o.log.info({ addresses: addrs }, 'underlay addresses changed: reporting candidates and pinging every peer');
+    this.prober?.kick();
+    this.o.onCandidatesChanged();
+    void this.runStun();
+  }
+
+  private async runStun(): Promise<void> {
+    if (this.stunRunning || !this.channel || this.o.stunServers.length === 0) return;
+    this.stunRunning = true;
+    try {
+      const found: string[] = [];
+      for (const s of this.o.stunServers) {
+        const server = await resolveServer(s);
+        if (!server) continue;
+        try {
+          const r = await stunBinding(deviceStunTransport(this.channel), toTransportAddress(server), { timeoutMs: 1_500 });
+          found.push(r.mapped.family === 'IPv6' ? `[${r.mapped.address}]:${r.mapped.port}` : `${r.mapped.address}:${r.mapped.port}`);
+        } catch (err) {
+          this.o.log.debug({ server: s, err: (err as Error).message }, 'no STUN answer');
+        }
+      }
+      const next = [...new Set(found)].sort();
+      if (next.join(',') !== this.stunReflexive.join(',')) {
+        this.stunReflexive = next;
+        this.o.log.info({ reflexive: next }, 'reflexive address (STUN on the WireGuard socket)');
+        this.o.onCandidatesChanged();
+      }
+    } finally {
+      this.stunRunning = false;
+    }
+  }
+
+  async status(): Promise<AgentPathsStatus> {
+    const st = this.prober?.status();
+    return {
+      available: this.prober !== null,
+      reason: this.reason,
+      peers: st?.peers ?? [],
+      relays: st?.relays ?? [],
+      reflexive: this.reflexive(),
+      drops: st?.drops ?? null,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.connecting;
+    this.prober?.stop();
+    this.prober = null;
+    this.channel?.close();
+    this.channel = null;
+  }
+}
+
+async function resolveServer(text: string): Promise<{ address: string; port: number } | null> {
+  const u = parseUdpEndpoint(text);
+  if (u) return { address: u.ip, port: u.port };
+  const m = /^([^:]+):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  try {
+    const { address } = await lookup(m[1]!);
+    return { address, port: Number(m[2]) };
+  } catch {
+    return null;
+  }
+}

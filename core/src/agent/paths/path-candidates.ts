@@ -1,0 +1,84 @@
+/**
+ * pathCandidates lists, from a NetworkMap, every way this node can reach each peer: each direct
+ * endpoint the peer advertised (its local addresses on every uplink, its reflexive address), and
+ * one relayed candidate per relay in the map (the relay's address and relay port), which the
+ * relay forwards to the peer only if the pair is on its allow-list. Pure.
+ */
+import type { NetworkMap, PeerNode } from '../../netmap/types';
+import { formatUdpEndpoint, parseUdpEndpoint } from '../../wg/control-frame';
+
+/** One way to reach a peer: the endpoint WireGuard (and disco) send to. */
+export interface PathCandidate {
+  /** "direct:<ip:port>" or "relay:<relay node id>"; the same id means the same path on every refresh. */
+  id: string;
+  kind: 'direct' | 'relay';
+  /** Where datagrams go: the peer's endpoint, or the relay's. */
+  endpoint: string;
+  /** The relay's node id and name, for relayed candidates. */
+  relayId?: string;
+  relayName?: string;
+  /** Learned from a ping that arrived from an address the peer never advertised (peer-reflexive). */
+  learned?: boolean;
+}
+
+/** A relay in the map: where to ping it (to register) and how to name it. */
+export interface RelayTarget {
+  id: string;
+  name: string;
+  wgKey: string;
+  endpoint: string;
+}
+
+export interface PeerCandidates {
+  peer: PeerNode;
+  candidates: PathCandidate[];
+}
+
+/** relayEndpointOf is the relay's first advertised address with its relay port; null when it has none. */
+export function relayEndpointOf(node: PeerNode): string | null {
+  if (!node.relay) return null;
+  for (const ep of node.endpoints) {
+    const u = parseUdpEndpoint(ep);
+    if (u) return formatUdpEndpoint({ ip: u.ip, port: node.relay.port });
+  }
+  return null;
+}
+
+/** relaysOf lists the map's relays other than this node, sorted by id. */
+export function relaysOf(map: NetworkMap): RelayTarget[] {
+  const out: RelayTarget[] = [];
+  for (const p of map.peers) {
+    if (p.id === map.self.id) continue;
+    const endpoint = relayEndpointOf(p as PeerNode);
+    if (endpoint) out.push({ id: p.id, name: p.name, wgKey: p.wgKey, endpoint });
+  }
+  return out;
+}
+
+export const directCandidateId = (endpoint: string) => `direct:${endpoint}`;
+export const relayCandidateId = (relayId: string) => `relay:${relayId}`;
+
+/** pathCandidates gives each peer's candidates: its direct endpoints first, then every relay but itself. */
+export function pathCandidates(map: NetworkMap): PeerCandidates[] {
+  const relays = relaysOf(map);
+  const out: PeerCandidates[] = [];
+  for (const p of map.peers) {
+    if (p.id === map.self.id) continue;
+    const candidates: PathCandidate[] = [];
+    const seen = new Set<string>();
+    for (const ep of p.endpoints) {
+      const u = parseUdpEndpoint(ep);
+      if (!u) continue;
+      const endpoint = formatUdpEndpoint(u);
+      if (seen.has(endpoint)) continue;
+      seen.add(endpoint);
+      candidates.push({ id: directCandidateId(endpoint), kind: 'direct', endpoint });
+    }
+    for (const r of relays) {
+      if (r.id === p.id) continue;
+      candidates.push({ id: relayCandidateId(r.id), kind: 'relay', endpoint: r.endpoint, relayId: r.id, relayName: r.name });
+    }
+    out.push({ peer: p as PeerNode, candidates });
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+/** What `trellis paths` and the `path` column of `trellis status` read from the agent's local API. */
+import type { PathSwitchCause } from '../paths';
+
+/** A path switch, as metrics, logs, telemetry and `trellis paths` see it. */
+export interface PathSwitchEvent {
+  at: number;
+  peerId: string;
+  peerName: string;
+  from: string | null;
+  to: string;
+  /** 'direct' or the relay's name, as probe rows label paths. */
+  label: string;
+  /** Why: the path choice's cause, or 'adopted' on the node that follows its peer's choice. */
+  cause: PathSwitchCause | 'adopted';
+  reason: string;
+}
+
+/** One candidate path to a peer. */
+export interface PathCandidateStatus {
+  id: string;
+  kind: 'direct' | 'relay';
+  endpoint: string;
+  /** The relay's name for relayed candidates. */
+  relay: string | null;
+  /** Learned from the peer's pings (an address it never advertised: it moved, or its NAT mapped it). */
+  learned: boolean;
+  live: boolean;
+  rttMs: number | null;
+  loss: number | null;
+  jitterMs: number;
+  costMs: number | null;
+  lastReplyAgoMs: number | null;
+  /** How often it died as the active path (within the last 10 minutes), and how long it is still held down, ms. */
+  deaths: number;
+  heldDownMs: number;
+}
+
+/** One peer's path. */
+export interface PeerPathStatus {
+  peerId: string;
+  peer: string;
+  /** 'decides': this node has the lower id; 'follows': it adopts what the peer decides. */
+  role: 'decides' | 'follows';
+  active: string | null;
+  /** 'direct' or the relay's name. */
+  label: string;
+  /** The endpoint written to WireGuard for the path; null while the map's first endpoint stands. */
+  endpoint: string | null;
+  /** Why the active path is the one in use. */
+  reason: string;
+  since: number | null;
+  switches: number;
+  lastSwitch: PathSwitchEvent | null;
+  candidates: PathCandidateStatus[];
+}
+
+/** A relay this node pings (to be reachable through it), as it answers. */
+export interface RelayPathStatus {
+  relay: string;
+  endpoint: string;
+  live: boolean;
+  rttMs: number | null;
+  /** This node's address as the relay saw it. */
+  observed: string | null;
+}
+
+/** Disco datagrams refused, by why. */
+export type DiscoDropReason = 'malformed' | 'notForUs' | 'unknownSender' | 'mac' | 'stale' | 'badBody';
+
+export interface AgentPathsStatus {
+  /** False with a device that has no control socket (upstream wireguard-go): reason says why. */
+  available: boolean;
+  reason: string | null;
+  peers: PeerPathStatus[];
+  relays: RelayPathStatus[];
+  /** This node's NAT-mapped WireGuard addresses (STUN on the WireGuard socket, and what relays saw). */
+  reflexive: string[];
+  drops: Record<DiscoDropReason, number> | null;
+}
