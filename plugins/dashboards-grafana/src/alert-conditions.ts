@@ -80,6 +80,18 @@ export function alertConditions(sql: TelemetrySql, t: AlertThresholds): AlertCon
       summary: `Jitter {{ $labels.src }} -> {{ $labels.dst }} via {{ $labels.path }}: {{ $values.A }} ms (limit ${t.jitterMaxMs} ms)`,
     }),
     c({
+      uid: 'trellis-pair-relayed',
+      title: 'Pair relayed for too long',
+      sql: sql.alertRelayed(),
+      labelColumns: ['src', 'dst'],
+      threshold: t.relayedMaxSeconds,
+      windowSeconds: Math.max(1800, t.relayedMaxSeconds * 2),
+      forSeconds: 0,
+      severity: 'warning',
+      area: 'paths',
+      summary: `{{ $labels.src }} -> {{ $labels.dst }} has used a relay for {{ $values.A }} s (limit ${t.relayedMaxSeconds} s): its direct path is broken or much slower`,
+    }),
+    c({
       uid: 'trellis-node-offline',
       title: 'Node offline',
       sql: sql.alertNodeOffline(),

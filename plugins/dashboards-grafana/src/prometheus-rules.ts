@@ -172,6 +172,17 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
           },
         ]),
     {
+      alert: 'TrellisPairRelayed',
+      // The agent's gauge counts how long the pair has used a relay without a break (0 when direct).
+      expr: `max without (stat) (trellis_peer_relayed_seconds) > ${t.relayedMaxSeconds}`,
+      labels: labels('warning', 'paths'),
+      annotations: {
+        summary: `{{ $labels.node }} -> {{ $labels.peer }} has used a relay for {{ $value | humanizeDuration }} (limit ${t.relayedMaxSeconds} s): its direct path is broken or much slower`,
+        grafana_uid: 'trellis-pair-relayed',
+        threshold: String(t.relayedMaxSeconds),
+      },
+    },
+    {
       alert: 'TrellisNodesOffline',
       expr: `trellis_nodes - trellis_nodes_online > 0`,
       for: promDuration(t.nodeOfflineForSeconds),

@@ -385,7 +385,32 @@ export class TelemetrySql {
     );
   }
 
+  /**
+   * Paths and relays: per pair and path, the minutes with probes on it in the range and the last
+   * one; relayed paths first (a pair on a relay has a direct path that is broken or much slower).
+   */
+  pathsInUse(): string {
+    const p = this.probe();
+    return (
+      `SELECT src, dst, path, toUInt64(uniqExact(${p.timeCol})) AS minutes, max(${p.timeCol}) AS last_seen, ${p.p50} / 1000 AS p50_ms\n` +
+      `FROM ${p.from}\nWHERE $__timeFilter(${p.timeCol}) AND src IN (\${node:singlequote})\n` +
+      `GROUP BY src, dst, path\nORDER BY path = 'direct', minutes DESC, src, dst\nLIMIT 200`
+    );
+  }
+
   // ---- alert conditions (one numeric `value` column; string columns become alert labels) ----
+
+  /** Seconds a pair has been relayed since its last minute on the direct path (or the range start). */
+  alertRelayed(): string {
+    const p = this.probe();
+    return (
+      `SELECT src, dst, toFloat64(toInt64(toUInt32(last_relayed)) - toInt64(toUInt32(if(direct_n = 0, first_relayed, last_direct))) + 60) AS value\n` +
+      `FROM (\n  SELECT src, dst, countIf(path = 'direct') AS direct_n, countIf(path != 'direct') AS relayed_n, maxIf(${p.timeCol}, path = 'direct') AS last_direct,\n` +
+      `    minIf(${p.timeCol}, path != 'direct') AS first_relayed, maxIf(${p.timeCol}, path != 'direct') AS last_relayed\n` +
+      `  FROM ${p.from}\n  WHERE $__timeFilter(${p.timeCol})\n  GROUP BY src, dst\n)\n` +
+      `WHERE relayed_n > 0 AND last_relayed > last_direct`
+    );
+  }
 
   alertTunnel(): string {
     return (

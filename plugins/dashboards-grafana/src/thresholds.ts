@@ -47,6 +47,8 @@ export interface AlertThresholds {
   mapForSeconds: number;
   /** How long an agent may run a device without segmentation offloads, or a fallback build, before it alerts. */
   deviceForSeconds: number;
+  /** A pair that has used a relay without a break for longer than this (its direct path is broken). */
+  relayedMaxSeconds: number;
   /** Where the webhook contact point posts notifications. */
   webhookUrl: string;
 }
@@ -87,6 +89,7 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   mapWindowSeconds: 'seconds',
   mapForSeconds: 'seconds',
   deviceForSeconds: 'seconds',
+  relayedMaxSeconds: 'seconds',
   webhookUrl: 'url',
 };
 

@@ -5,7 +5,7 @@ import { DASHBOARD_UIDS, nodeDetailUrl, trellisDashboard, type BuiltDashboard, t
 export function meshOverview({ sql, thresholds: t }: DashboardContext): BuiltDashboard {
   const uid = DASHBOARD_UIDS.meshOverview;
   const f = new PanelFactory(uid);
-  const b = trellisDashboard(uid, 'Trellis / Mesh overview', 'Nodes online, tunnels up and the worst paths by p95 RTT, loss and jitter.')
+  const b = trellisDashboard(uid, 'Trellis / Mesh overview', 'Nodes online, tunnels up, the worst paths by p95 RTT, loss and jitter, and which pairs use a relay.')
     .withVariable(f.variable({ name: 'node', label: 'Source node', sql: sql.nodesVariable(), column: 'name', multi: true }))
     .withPanel(f.stat('Nodes online', sql.nodesOnline(), ['nodes_online', 'nodes_offline'], { width: 8 }))
     .withPanel(f.stat('Tunnels up', sql.tunnelsUp(t), ['tunnels_up', 'tunnels_total'], { width: 8 }))
@@ -17,6 +17,12 @@ export function meshOverview({ sql, thresholds: t }: DashboardContext): BuiltDas
     )
     .withPanel(f.timeSeries('p95 RTT, 10 worst paths', sql.meshSeries('p95_ms'), ['time', 'series', 'p95_ms'], { unit: 'ms', width: 8, threshold: t.rttP95DefaultMs, minIntervalMinutes: 10 }))
     .withPanel(f.timeSeries('Loss, 10 worst paths', sql.meshSeries('loss_pct'), ['time', 'series', 'loss_pct'], { unit: 'percent', width: 8, threshold: t.lossMaxPercent, minIntervalMinutes: 10 }))
-    .withPanel(f.timeSeries('Jitter, 10 worst paths', sql.meshSeries('jitter_ms'), ['time', 'series', 'jitter_ms'], { unit: 'ms', width: 8, threshold: t.jitterMaxMs, minIntervalMinutes: 10 }));
+    .withPanel(f.timeSeries('Jitter, 10 worst paths', sql.meshSeries('jitter_ms'), ['time', 'series', 'jitter_ms'], { unit: 'ms', width: 8, threshold: t.jitterMaxMs, minIntervalMinutes: 10 }))
+    .withPanel(
+      f.table('Paths and relays', sql.pathsInUse(), ['src', 'dst', 'path', 'minutes', 'last_seen', 'p50_ms'], {
+        width: 24,
+        links: [{ title: 'Node detail: ${__data.fields.src} -> ${__data.fields.dst}', url: nodeDetailUrl('${__data.fields.src}', '${__data.fields.dst}') }],
+      }),
+    );
   return { uid, file: 'mesh-overview.json', dashboard: b.build(), queries: f.queries };
 }
