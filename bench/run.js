@@ -15,6 +15,7 @@ const SUITES = [
   ['map-change', () => require('./map-change').run()],
   ['shaping', () => require('./shaping').run()],
   ['relay', () => require('./relay').run()],
+  ['failover', () => require('./failover').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
 ];
 
