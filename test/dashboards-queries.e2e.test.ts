@@ -123,6 +123,8 @@ test('every alert query runs, returns its label columns and value, and fires whe
     'trellis-path-loss': ['n3/n1/direct'],
     'trellis-path-rtt-p95': ['n2/n4/direct'],
     'trellis-realtime-jitter': ['n1/n5/relay-r1'],
+    // Every pair towards n5 probes over relay-r1 for the whole data set.
+    'trellis-pair-relayed': ['n1/n5', 'n2/n5', 'n3/n5', 'n4/n5'],
     'trellis-node-offline': ['n5'],
     'trellis-posture': ['n4'],
     'trellis-telemetry-stalled': [],

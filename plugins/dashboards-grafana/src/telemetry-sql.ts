@@ -408,7 +408,7 @@ export class TelemetrySql {
       `FROM (\n  SELECT src, dst, countIf(path = 'direct') AS direct_n, countIf(path != 'direct') AS relayed_n, maxIf(${p.timeCol}, path = 'direct') AS last_direct,\n` +
       `    minIf(${p.timeCol}, path != 'direct') AS first_relayed, maxIf(${p.timeCol}, path != 'direct') AS last_relayed\n` +
       `  FROM ${p.from}\n  WHERE $__timeFilter(${p.timeCol})\n  GROUP BY src, dst\n)\n` +
-      `WHERE relayed_n > 0 AND last_relayed > last_direct`
+      `WHERE relayed_n > 0 AND last_relayed > last_direct\nORDER BY src, dst`
     );
   }
 
