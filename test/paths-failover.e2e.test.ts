@@ -111,7 +111,10 @@ test('every pair goes direct, both ends agree, and every candidate is measured',
   await waitFor('n1 measured both candidates of n2', async () => {
     const x = (await pathTo('n1', 'n2'))!;
     return x.candidates.length >= 2 && x.candidates.every((c) => c.live && c.rttMs !== null);
-  }, 15_000, 200);
+  }, 30_000, 200).catch(async (err: Error) => {
+    const x = await paths('n1');
+    throw new Error(`${err.message}\n${JSON.stringify({ n2: x.peers.find((p) => p.peer === 'n2')?.candidates, relays: x.relays, drops: x.drops })}`);
+  });
   expect((await pathTo('n1', 'n2'))!.candidates.map((c) => c.kind).sort()).toEqual(['direct', 'relay']);
   // Each node knows its address at the relay it pings.
   expect((await paths('n1')).relays.filter((r) => r.live).map((r) => r.relay)).toEqual(['n3']);
