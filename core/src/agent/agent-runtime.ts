@@ -226,7 +226,7 @@ export class AgentRuntime {
       identity: () => d.identity.get(),
       keys: () => this.keyStatus(),
       iface: d.opts.iface,
-      controllerUrl: d.opts.controllerUrl,
+      controllerUrl: () => d.client.url,
       listenPort: d.listenPort,
       device: d.device,
       deviceUp: () => this.deviceUp,

@@ -27,7 +27,8 @@ export interface AgentStatusSources {
   identity: () => NodeIdentity;
   keys: () => AgentKeyStatus;
   iface: string;
-  controllerUrl: string;
+  /** The controller URL in use (the first of several until a failover). */
+  controllerUrl: () => string;
   listenPort: number;
   device: WgDevice;
   deviceUp: () => boolean;
@@ -77,7 +78,7 @@ export class AgentStatusReader {
     const addresses = map ? { ...map.self.addresses } : identity.addresses;
     return {
       node: { id: identity.nodeId, name: identity.name, iface, addresses, wgKey: identity.wg.publicKey, listenPort },
-      controller: { url: controllerUrl, ...this.s.connection() },
+      controller: { url: controllerUrl(), ...this.s.connection() },
       map: {
         version: map?.version ?? 0,
         epoch: map?.epoch ?? null,

@@ -42,7 +42,10 @@ export function isRefusal(err: unknown): err is ControllerRequestError {
 }
 
 export interface ControllerClientOptions {
-  /** Base URL, e.g. http://198.18.0.1:8080 */
+  /**
+   * Base URL, e.g. http://198.18.0.1:8080, or several separated by commas (controllers sharing one
+   * store): requests go to one, and move to the next when it cannot be reached.
+   */
   url: string;
   /** Per-request timeout for JSON calls, ms. Default 10 000. */
   timeoutMs?: number;
@@ -51,22 +54,81 @@ export interface ControllerClientOptions {
   fetch?: typeof fetch;
 }
 
+/** Answers that say "this controller cannot serve now; another may": the request moves on. */
+const FAILOVER_STATUS = new Set([502, 503, 504]);
+
+/** parseControllerUrls splits `a,b,c` into base URLs without trailing slashes; throws naming a bad one. */
+export function parseControllerUrls(list: string): string[] {
+  const urls = list
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter((u) => u !== '');
+  if (urls.length === 0) throw errors.configInvalid('controller URL', `"${list}" names no controller, e.g. http://127.0.0.1:8080`);
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw errors.configInvalid('controller URL', `"${u}" is not a URL, e.g. http://127.0.0.1:8080`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw errors.configInvalid('controller URL', `"${u}" must be an http:// or https:// URL`);
+  }
+  if (new Set(urls).size !== urls.length) throw errors.configInvalid('controller URL', `"${list}" lists a controller twice`);
+  return urls;
+}
+
 /**
  * ControllerClient speaks the node side of the wire contract (wire/): enroll unsigned, everything
- * else signed with the node identity key.
+ * else signed with the node identity key. Given several controllers it uses one at a time and
+ * fails over to the next when a request or the map stream cannot reach it.
  */
 export class ControllerClient {
-  readonly url: string;
+  /** Every controller, in the order given. */
+  readonly urls: readonly string[];
+  private current = 0;
+  /** How many times requests moved to another controller. */
+  failovers = 0;
   private readonly timeoutMs: number;
   private readonly streamIdleMs: number;
   private readonly fetchFn: typeof fetch;
   private signer: { nodeId: string; key: KeyObject } | null = null;
 
   constructor(opts: ControllerClientOptions) {
-    this.url = opts.url.replace(/\/+$/, '');
+    this.urls = parseControllerUrls(opts.url);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.streamIdleMs = opts.streamIdleMs ?? 60_000;
     this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  /** The controller in use. */
+  get url(): string {
+    return this.urls[this.current]!;
+  }
+
+  /** failover moves on from `from` to the next controller (unless another call already moved on). */
+  private failover(from: string): void {
+    if (this.urls.length < 2 || this.url !== from) return;
+    this.current = (this.current + 1) % this.urls.length;
+    this.failovers++;
+  }
+
+  /**
+   * attempt runs one call against each controller in turn, starting with the one in use, until one
+   * answers; an unreachable controller (or one answering 502/503/504) is left for the next.
+   */
+  private async attempt<T>(call: (base: string) => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (let i = 0; i < this.urls.length; i++) {
+      const base = this.url;
+      try {
+        return await call(base);
+      } catch (err) {
+        if (!isOutage(err)) throw err;
+        last = err;
+        this.failover(base);
+      }
+    }
+    throw last;
   }
 
   /** setIdentity makes every later request signed as nodeId. */
@@ -139,16 +201,18 @@ export class ControllerClient {
    */
   async getRaw(pathAndQuery: string, timeoutMs = this.timeoutMs): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
     if (!pathAndQuery.startsWith('/')) throw errors.usage(`controller path "${pathAndQuery}" must start with /`);
-    const headers = this.headers('GET', pathAndQuery, '', true);
-    try {
-      const res = await this.fetchFn(this.url + pathAndQuery, { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) });
-      const body = Buffer.from(await res.arrayBuffer());
-      const h: Record<string, string> = {};
-      res.headers.forEach((v, k) => (h[k.toLowerCase()] = v));
-      return { status: res.status, headers: h, body };
-    } catch (err) {
-      throw errors.controllerUnreachable(this.url, describe(err));
-    }
+    return this.attempt(async (base) => {
+      const headers = this.headers('GET', pathAndQuery, '', true);
+      try {
+        const res = await this.fetchFn(base + pathAndQuery, { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) });
+        const body = Buffer.from(await res.arrayBuffer());
+        const h: Record<string, string> = {};
+        res.headers.forEach((v, k) => (h[k.toLowerCase()] = v));
+        return { status: res.status, headers: h, body };
+      } catch (err) {
+        throw errors.controllerUnreachable(base, describe(err));
+      }
+    });
   }
 
   private headers(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, key?: KeyObject): Record<string, string> {
@@ -167,34 +231,36 @@ export class ControllerClient {
    * signed: true signs as the enrolled node (with `key` instead of its identity key when given), a
    * key proves possession of it (enrolment), false sends unsigned.
    */
-  private async send(method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, signal: AbortSignal, key?: KeyObject): Promise<Response> {
+  private async send(base: string, method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, signal: AbortSignal, key?: KeyObject): Promise<Response> {
+    // Signed per attempt: each carries a fresh nonce, so another controller never sees a replay.
     const headers = this.headers(method, pathAndQuery, raw, signed, key);
     let res: Response;
     try {
-      res = await this.fetchFn(this.url + pathAndQuery, { method, headers, body: raw === '' ? undefined : raw, signal });
+      res = await this.fetchFn(base + pathAndQuery, { method, headers, body: raw === '' ? undefined : raw, signal });
     } catch (err) {
-      throw errors.controllerUnreachable(this.url, describe(err));
+      throw errors.controllerUnreachable(base, describe(err));
     }
-    if (!res.ok) throw await toError(res, this.url);
+    if (!res.ok) throw await toError(res, base);
     return res;
   }
 
   private async request<T>(method: string, route: string, body: unknown, signed: boolean | KeyObject, timeoutMs = this.timeoutMs, key?: KeyObject): Promise<T> {
     const raw = body === undefined ? '' : JSON.stringify(body);
-    const signal = AbortSignal.timeout(timeoutMs);
-    const res = await this.send(method, route, raw, signed, signal, key);
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw errors.controllerUnreachable(this.url, describe(err));
-    }
-    if (text.trim() === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw errors.controllerUnreachable(this.url, `${route} answered ${res.status} with a body that is not JSON`);
-    }
+    return this.attempt(async (base) => {
+      const res = await this.send(base, method, route, raw, signed, AbortSignal.timeout(timeoutMs), key);
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (err) {
+        throw errors.controllerUnreachable(base, describe(err));
+      }
+      if (text.trim() === '') return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new ControllerRequestError(ErrorCode.CONTROLLER_UNREACHABLE, `controller at ${base}: ${route} answered ${res.status} with a body that is not JSON`, res.status);
+      }
+    });
   }
 
   /**
@@ -220,16 +286,17 @@ export class ControllerClient {
         local.abort();
       }, this.streamIdleMs);
     };
+    let base = this.url;
     try {
       arm();
       let res: Response;
       try {
-        res = await this.send('GET', pathAndQuery, '', true, local.signal);
+        res = await this.attempt((b) => ((base = b), this.send(b, 'GET', pathAndQuery, '', true, local.signal)));
       } catch (err) {
         if (signal.aborted) return;
         throw err;
       }
-      if (!res.body) throw errors.controllerUnreachable(this.url, 'map stream answered without a body');
+      if (!res.body) throw errors.controllerUnreachable(base, 'map stream answered without a body');
       const parser = new SseParser();
       const reader = res.body.getReader();
       try {
@@ -239,9 +306,12 @@ export class ControllerClient {
             chunk = await reader.read();
           } catch (err) {
             if (signal.aborted) return;
-            throw errors.controllerUnreachable(this.url, stalled ? `map stream carried nothing for ${this.streamIdleMs} ms` : describe(err));
+            // The next stream starts at the next controller: this one broke or went silent.
+            this.failover(base);
+            throw errors.controllerUnreachable(base, stalled ? `map stream carried nothing for ${this.streamIdleMs} ms` : describe(err));
           }
           if (chunk.done) {
+            if (!signal.aborted) this.failover(base);
             for (const ev of parser.end()) yield ev;
             return;
           }
@@ -257,6 +327,12 @@ export class ControllerClient {
       local.abort();
     }
   }
+}
+
+/** isOutage: the controller could not be reached or said it cannot serve now (not a refusal). */
+function isOutage(err: unknown): boolean {
+  if (err instanceof ControllerRequestError) return FAILOVER_STATUS.has(err.status);
+  return err instanceof TrellisError && err.code === ErrorCode.CONTROLLER_UNREACHABLE;
 }
 
 async function toError(res: Response, url: string): Promise<TrellisError> {

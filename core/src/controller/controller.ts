@@ -11,7 +11,7 @@ import { errors } from '../errors';
 import { createLogger, type Logger } from '../log/logger';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import { loadPluginHost, type PluginHost } from '../plugins/plugin-host';
-import { SqliteStore } from '../store/sqlite/sqlite-store';
+import { openControllerStore } from './controller-store';
 import type { AuditEntry, Store } from '../store/store';
 import { mkdirSync } from 'node:fs';
 import { loadOrCreateSigningKey } from '../auth/controller-signing-key';
@@ -54,6 +54,8 @@ import { registerPolicyNodeRoutes } from './policy-routes';
 import { PostureDecider } from './posture-decider';
 import { applyRequireApproval } from './settings';
 import { Presence } from './presence';
+import { SharedPresence } from './shared-presence';
+import { StoreChangeRelay, type StoreChangeRelayStats } from './store-change-relay';
 import { AUDIT_CHECKPOINT_ACTION, ROUTES } from '../wire';
 import type { ControllerHandle, ControllerOptions } from './types';
 
@@ -87,6 +89,10 @@ export interface RunningController extends ControllerHandle {
   trust: ControllerTrust;
   /** The STUN binding service (`--stun`), or null without one. */
   stun: StunService | null;
+  /** This controller's id among those sharing the store (PostgreSQL), else null. */
+  controllerId: string | null;
+  /** The change feed from other controllers sharing the store, or null (SQLite). */
+  sharedStats(): StoreChangeRelayStats | null;
 }
 
 const NONCE_PURGE_MS = 60_000;
@@ -129,7 +135,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   );
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const signingKey = loadOrCreateSigningKey(opts.dataDir);
-  const store = new SqliteStore({
+  const store = await openControllerStore({
+    store: opts.store,
     dataDir: opts.dataDir,
     ipv4Cidr: opts.ipv4Cidr,
     ipv6Prefix: opts.ipv6Prefix,
@@ -147,6 +154,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let auditExport: AuditExport | null = null;
   let trustMetrics: TrustMetrics | null = null;
   let stun: StunService | null = null;
+  let shared: SharedPresence | null = null;
+  let relay: StoreChangeRelay | null = null;
 
   const audit = async (entry: AuditEntry) => {
     try {
@@ -249,6 +258,43 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       onRenewed: () => keyMetrics?.recordRenewal(),
     });
     await keys.start();
+    if (store.changes) {
+      // Listening before the first build, so nothing another controller changes meanwhile is missed.
+      const sharedPresence = (shared = new SharedPresence({
+        store,
+        presence,
+        url: urlFor(host, port),
+        epoch: streamer.epoch,
+        clock,
+        log,
+        nodeChanged: (nodeId, reason) => mapStreamer.nodeChanged(nodeId, reason),
+      }));
+      const runningKeys = keys;
+      const policyLibrary = policies;
+      relay = new StoreChangeRelay(
+        store.changes,
+        {
+          nodeChanged: (nodeId, reason) => {
+            mapStreamer.nodeChanged(nodeId, reason);
+            runningKeys.storeChanged(nodeId);
+          },
+          meshChanged: (reason) => mapStreamer.meshChanged(reason),
+          policyChanged: async (_version, reason) => {
+            if (await policyLibrary.follow()) mapStreamer.meshChanged(`${reason} (another controller)`);
+          },
+          presence: (c) => sharedPresence.change(c),
+          resync: async (reason) => {
+            await policyLibrary.follow();
+            await sharedPresence.resync(reason);
+            mapStreamer.meshChanged(`resync: ${reason}`);
+          },
+        },
+        log,
+        clock,
+      );
+      await relay.start();
+      await sharedPresence.start();
+    }
     await streamer.refresh('startup');
 
     const services: ControllerServices = {
@@ -330,6 +376,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     await app.listen({ host, port });
     const bound = app.server.address() as AddressInfo;
     const url = urlFor(host, bound.port);
+    await shared?.announce(url);
     log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [], requireApproval, policyVersion: policies.active()?.version ?? null }, 'controller listening');
 
     const running = streamer;
@@ -349,6 +396,9 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       }
       await running.close();
       await server.close();
+      // Streams are closed: the others take this controller's nodes as held elsewhere or offline.
+      await runningShared?.close();
+      await runningRelay?.close();
       // The last failure windows, a checkpoint over everything, and its export, before plugins stop.
       await failures.close();
       await store.checkpointAudit(clock());
@@ -358,9 +408,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       await store.close();
       log.info({ url }, 'controller stopped');
     };
+    const runningShared = shared;
+    const runningRelay = relay;
     return {
       url,
       adminToken: admin.token,
+      controllerId: runningShared?.id ?? null,
+      sharedStats: () => runningRelay?.stats() ?? null,
       app: server,
       store,
       streamer: running,
@@ -381,6 +435,8 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     await auditExport?.close().catch(() => undefined);
     await streamer?.close();
     await app?.close().catch(() => undefined);
+    await shared?.close();
+    await relay?.close();
     await pluginHost?.shutdown();
     await store.close();
     throw err;

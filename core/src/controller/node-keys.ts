@@ -58,6 +58,7 @@ export class NodeKeys {
   /** Rotation leases by node id: until when the node may be between two keys. */
   private readonly leases = new Map<string, number>();
   private lapseTimer: NodeJS.Timeout | null = null;
+  private remoteSweep: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -99,6 +100,7 @@ export class NodeKeys {
   close(): void {
     this.closed = true;
     if (this.lapseTimer) clearTimeout(this.lapseTimer);
+    if (this.remoteSweep) clearTimeout(this.remoteSweep);
     this.lapseTimer = null;
     this.listeners.clear();
   }
@@ -109,6 +111,29 @@ export class NodeKeys {
   /** nodeEnrolled re-arms the lapse timer for a node that joined (or came back). */
   nodeEnrolled(): void {
     void this.sweepLapsed();
+  }
+
+  /**
+   * storeChanged: another controller sharing the store changed the node (rotation requested, key
+   * rotated, expiry set): re-arm the lapse timer and send its streams here the new key state.
+   */
+  storeChanged(nodeId: string): void {
+    if (this.closed) return;
+    // One sweep for a burst of changes: it re-arms the timer for lapses the other controller moved.
+    if (!this.remoteSweep) {
+      this.remoteSweep = setTimeout(() => {
+        this.remoteSweep = null;
+        if (!this.closed) void this.sweepLapsed();
+      }, 1_000);
+      this.remoteSweep.unref();
+    }
+    if (!this.listeners.has(nodeId)) return;
+    this.d.store
+      .getNode(nodeId)
+      .then((node) => {
+        if (node && !node.revoked) this.publish(node);
+      })
+      .catch((err: unknown) => this.d.log.warn({ err, nodeId }, 'could not read a node another controller changed'));
   }
 
   /**

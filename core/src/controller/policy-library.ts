@@ -33,18 +33,43 @@ export class PolicyLibrary implements ControllerPolicyAccess {
 
   private constructor(private readonly d: PolicyLibraryDeps) {}
 
-  /** open loads the active version from the store (its bundle from disk). */
+  /** open loads the active version from the store (its bundle from disk, else from the store). */
   static async open(d: PolicyLibraryDeps): Promise<PolicyLibrary> {
     const lib = new PolicyLibrary(d);
     const active = await d.store.activePolicy();
-    if (active) {
-      try {
-        lib.current = { version: active.version, bundle: readFileSync(join(d.dataDir, active.file)), activatedAt: active.activatedAt };
-      } catch (err) {
-        throw errors.store(`active policy bundle ${active.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); restore it or roll back`);
-      }
-    }
+    if (active) lib.current = { version: active.version, bundle: await lib.loadBundle(active.version, active.file), activatedAt: active.activatedAt };
     return lib;
+  }
+
+  /**
+   * loadBundle reads a version's bundle from <dataDir>, else from the store (a version another
+   * controller sharing the store activated), writing it to disk for next time.
+   */
+  private async loadBundle(version: string, file: string): Promise<Buffer> {
+    const path = join(this.d.dataDir, file);
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      const stored = await this.d.store.policyBundle(version);
+      if (!stored) {
+        throw errors.store(`active policy bundle ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}) and the store holds no copy; restore it or roll back`);
+      }
+      if (sha256(stored) !== version) throw errors.store(`the store's copy of policy bundle ${version.slice(0, 12)} does not match its sha256; push the policy again`);
+      writeBundle(this.d.dataDir, path, stored);
+      return stored;
+    }
+  }
+
+  /**
+   * follow makes the store's active version current after another controller sharing the store
+   * moved it; true when it changed (then onChange is not called: the other controller decided).
+   */
+  async follow(): Promise<boolean> {
+    const active = await this.d.store.activePolicy();
+    if (!active || active.version === this.current?.version) return false;
+    this.current = { version: active.version, bundle: await this.loadBundle(active.version, active.file), activatedAt: active.activatedAt };
+    this.d.log.info({ version: active.version }, 'policy activated by another controller');
+    return true;
   }
 
   registerEngine(engine: PolicyEngine): void {
@@ -84,7 +109,7 @@ export class PolicyLibrary implements ControllerPolicyAccess {
       target: toV,
       details: { from: fromV, to: toV },
     }));
-    const bundle = readFileSync(join(this.d.dataDir, to.file));
+    const bundle = await this.loadBundle(to.version, to.file);
     this.current = { version: to.version, bundle, activatedAt: at };
     this.d.log.info({ from, to: to.version }, 'policy rolled back');
     this.d.onChange(`policy rollback to ${to.version.slice(0, 12)}`);
@@ -116,21 +141,24 @@ export class PolicyLibrary implements ControllerPolicyAccess {
     const version = sha256(bundle);
     const file = join(POLICY_DIR, `${version}.tgz`);
     const path = join(this.d.dataDir, file);
-    if (!existsSync(path)) {
-      mkdirSync(join(this.d.dataDir, POLICY_DIR), { recursive: true, mode: 0o700 });
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, bundle, { mode: 0o600 });
-      renameSync(tmp, path);
-    }
+    if (!existsSync(path)) writeBundle(this.d.dataDir, path, bundle);
     const at = this.d.clock();
     const previous = this.current?.version ?? null;
     await this.d.store.activatePolicy(
       { version, file, size: bundle.length, source: source.slice(0, 1024), createdAt: at },
       { at, actor, kind },
       { at, action: 'policy.activated', actor, target: version, details: { kind, source: source.slice(0, 1024), previousVersion: previous, size: bundle.length } },
+      bundle,
     );
     this.current = { version, bundle, activatedAt: at };
     this.d.log.info({ version, previous, kind, source }, 'policy activated');
     this.d.onChange(`policy ${kind} ${version.slice(0, 12)}`);
   }
+}
+
+function writeBundle(dataDir: string, path: string, bundle: Buffer): void {
+  mkdirSync(join(dataDir, POLICY_DIR), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, bundle, { mode: 0o600 });
+  renameSync(tmp, path);
 }

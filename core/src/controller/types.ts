@@ -5,8 +5,13 @@
 export interface ControllerOptions {
   /** host:port to listen on, e.g. 198.18.0.1:8080 or 127.0.0.1:0 */
   listen: string;
-  /** Holds trellis.db (SQLite) and admin.token (0600). */
+  /** Holds trellis.db (SQLite), admin.token (0600), the signing key and policy bundles. */
   dataDir: string;
+  /**
+   * Where the state lives: absent (or "sqlite") for trellis.db in dataDir, or a postgres:// URL that
+   * several controllers may share (each with its own dataDir holding the same admin token).
+   */
+  store?: string;
   /** Default 100.64.0.0/10. */
   ipv4Cidr?: string;
   /** ULA /48, default fd7a:7e11:5000::/48. */

@@ -39,6 +39,16 @@ export interface LabUpOptions {
   uplinks?: Record<string, number>;
   /** Told about each step, for progress output. */
   onProgress?: (event: LabProgress) => void;
+  /**
+   * A postgres:// URL every lab controller keeps its state in (the caller owns the database);
+   * absent: SQLite in the controller's data dir.
+   */
+  store?: string;
+  /**
+   * How many controllers share `store` (default 1); every agent is given all their URLs and fails
+   * over between them. More than one needs `store`.
+   */
+  controllers?: number;
 }
 
 export type LabProgress =

@@ -22,7 +22,10 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   if (st.configFile) args.push('--config', st.configFile);
   if (st.stun && st.stun.length > 0) args.push('--stun', st.stun.join(','));
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
-  c.pid = await spawnDetached(process.execPath, args, c.log, labChildEnv(process.env, st.env ?? {}));
+  const env = labChildEnv(process.env, st.env ?? {});
+  // The store URL carries a password: by environment, so `ps` does not show it.
+  if (st.store) env.TRELLIS_STORE = st.store;
+  c.pid = await spawnDetached(process.execPath, args, c.log, env);
   save();
   const deadline = Date.now() + 30_000;
   for (;;) {

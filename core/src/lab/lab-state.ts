@@ -177,6 +177,10 @@ export interface LabState {
   /** The lab's processes' TRELLIS_* settings (lab-env.ts), kept so restarts from another process match. */
   env: Record<string, string>;
   controller: LabControllerState | null;
+  /** Controllers beyond the first, sharing `store` with it; absent or empty with one. */
+  moreControllers?: LabControllerState[];
+  /** The postgres:// URL the controllers keep their state in; absent or null: SQLite. */
+  store?: string | null;
   nodes: LabNodeState[];
   /** The lab's Prometheus (`lab up --prometheus`); absent or null without one. */
   prometheus?: LabPrometheusState | null;

@@ -4,7 +4,7 @@
  * tests, the benchmark and `trellis lab` all drive it through this class. One lab per machine;
  * its state file lists everything it made so `down` can remove it even after a crash.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AdminClient } from '../client/admin-client';
 import { AgentClient } from '../client/agent-client';
@@ -29,7 +29,7 @@ import {
   writeAgentTargets,
 } from './lab-prometheus';
 import type { LabDescription, LabUpOptions } from './lab-options';
-import { isAlive, isLabProcess, terminateGroup, waitForExit } from './process-group';
+import { isAlive, isLabProcess, signalGroup, terminateGroup, waitForExit } from './process-group';
 import { labChildEnv, labSettingsAtUp } from './lab-env';
 import { spawnAgentProcess, startControllerProcess, waitForAgentApi } from './lab-processes';
 import {
@@ -47,6 +47,7 @@ import {
   writeLabState,
   type LabImpairedDirection,
   type LabImpairment,
+  type LabControllerState,
   type LabNodeState,
   type LabState,
 } from './lab-state';
@@ -86,6 +87,10 @@ export class Lab {
     }
     // Bad topology flags are refused before the lock is taken or anything is cleared or made.
     const plan = planTopology(opts.nodes, { nat: opts.nat, relays: opts.relays, uplinks: opts.uplinks });
+    const controllers = opts.controllers ?? 1;
+    if (!Number.isInteger(controllers) || controllers < 1 || controllers > 8) throw errors.lab(`controllers must be a whole number from 1 to 8, got ${controllers}`);
+    if (controllers > 1 && !opts.store) throw errors.lab(`${controllers} controllers need a store they share: pass store (a postgres:// URL)`);
+    if (opts.store !== undefined && !/^postgres(ql)?:\/\//.test(opts.store)) throw errors.lab('store must be a postgres:// URL');
     await acquireLabLock();
     await Lab.clear(dir);
     opts.onProgress?.({ kind: 'cleared' });
@@ -102,6 +107,8 @@ export class Lab {
       cliPath,
       env: labSettingsAtUp(process.env, opts.env),
       controller: null,
+      moreControllers: [],
+      store: opts.store ?? null,
       nodes: [],
       stun: [...LAB_STUN_LISTEN],
       bridges: [],
@@ -140,6 +147,25 @@ export class Lab {
     lab.save();
     await lab.startController();
     opts.onProgress?.({ kind: 'controller', url: lab.st.controller.url });
+    for (let i = 2; i <= controllers; i++) {
+      const more = await freePort(LAB_SUBNET.gateway);
+      const c = {
+        url: `http://${LAB_SUBNET.gateway}:${more}`,
+        listen: `${LAB_SUBNET.gateway}:${more}`,
+        pid: null,
+        dataDir: join(dir, `controller-${i}`),
+        log: join(dir, 'logs', `controller-${i}.log`),
+      };
+      lab.st.moreControllers!.push(c);
+      lab.save();
+      // The same admin token and audit signing key as the first: one control plane, several doors.
+      mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
+      for (const f of ['admin.token', 'signing.key', 'signing.pub']) {
+        if (existsSync(join(lab.st.controller.dataDir, f))) copyFileSync(join(lab.st.controller.dataDir, f), join(c.dataDir, f));
+      }
+      await startControllerProcess(lab.st, c, () => lab.save());
+      opts.onProgress?.({ kind: 'controller', url: c.url });
+    }
     const p = lab.st.prometheus;
     if (p) {
       p.pid = await startPrometheus(p, [], labChildEnv(process.env, lab.st.env));
@@ -203,13 +229,13 @@ export class Lab {
       st = null; // a corrupt state file: sweep by name below
     }
     if (st) {
-      const pids = [...st.nodes.map((n) => n.pid), st.controller?.pid ?? null];
+      const pids = [...st.nodes.map((n) => n.pid), st.controller?.pid ?? null, ...(st.moreControllers ?? []).map((c) => c.pid)];
       await Promise.all(pids.map((p) => (p !== null && isLabProcess(p, st!.cliPath) ? terminateGroup(p, 5000) : undefined)));
     }
     const promPids = [...new Set([...(st?.prometheus?.pid != null && isLabPrometheus(st.prometheus.pid) ? [st.prometheus.pid] : []), ...strayLabPrometheusPids()])];
     await Promise.all(promPids.map((p) => terminateGroup(p, 5000)));
     await sweepLabNetwork(st ? st.nodes.map((n) => n.namespace) : []);
-    for (const entry of ['controller', 'nodes', 'logs', 'prometheus']) rmSync(join(dir, entry), { recursive: true, force: true });
+    for (const entry of ['controller', 'nodes', 'logs', 'prometheus', ...(st?.moreControllers ?? []).map((c) => c.dataDir)]) rmSync(resolve(dir, entry), { recursive: true, force: true });
     rmSync(stateFilePath(dir), { force: true });
     try {
       rmdirSync(dir);
@@ -229,6 +255,31 @@ export class Lab {
 
   get controllerUrl(): string {
     return this.controllerState().url;
+  }
+
+  /** Every controller's URL, the first one first: what each agent is given. */
+  get controllerUrls(): string[] {
+    return this.allControllers().map((c) => c.url);
+  }
+
+  /**
+   * killController SIGKILLs controller i (0: the first) and its process group, like a crash: it
+   * says goodbye to nobody. startController(i) brings it back.
+   */
+  async killController(i: number): Promise<void> {
+    const c = this.controllerAt(i);
+    if (c.pid !== null && isAlive(c.pid)) {
+      signalGroup(c.pid, 'SIGKILL');
+      await waitForExit(c.pid, 5000);
+    }
+    c.pid = null;
+    this.save();
+  }
+
+  /** controllerPid is controller i's process id, or null when it is not running. */
+  controllerPid(i: number): number | null {
+    const c = this.controllerAt(i);
+    return isLabProcess(c.pid, this.st.cliPath) ? c.pid : null;
   }
 
   get nodeNames(): string[] {
@@ -420,9 +471,9 @@ export class Lab {
     this.save();
   }
 
-  /** startController (re)starts the controller on the same data dir and port, waiting for /healthz. */
-  async startController(): Promise<void> {
-    await startControllerProcess(this.st, this.controllerState(), () => this.save());
+  /** startController (re)starts controller i (default the first) on its data dir and port, waiting for /healthz. */
+  async startController(i = 0): Promise<void> {
+    await startControllerProcess(this.st, this.controllerAt(i), () => this.save());
   }
 
   /** stopAgent sends SIGTERM to the node's agent (its whole process group) and waits for it to exit. */
@@ -525,12 +576,15 @@ export class Lab {
   }
 
   private spawnAgent(n: LabNodeState): Promise<void> {
-    return spawnAgentProcess(this.st, n, this.controllerState().url, () => this.save());
+    return spawnAgentProcess(this.st, n, this.controllerUrls.join(','), () => this.save());
   }
 
-  /** admin is the controller's admin API with the token the controller wrote into its data dir. */
-  private admin(): AdminClient {
-    const c = this.controllerState();
+  /**
+   * admin is a controller's admin API (controller i, default the first one running) with the token
+   * the first controller wrote into its data dir.
+   */
+  admin(i?: number): AdminClient {
+    const c = i !== undefined ? this.controllerAt(i) : (this.allControllers().find((x) => isLabProcess(x.pid, this.st.cliPath)) ?? this.controllerState());
     const file = join(c.dataDir, 'admin.token');
     let token: string;
     try {
@@ -539,6 +593,16 @@ export class Lab {
       throw errors.lab(`cannot read the controller's admin token ${file}: ${(err as Error).message}`);
     }
     return new AdminClient(c.url, token);
+  }
+
+  private allControllers(): LabControllerState[] {
+    return [this.controllerState(), ...(this.st.moreControllers ?? [])];
+  }
+
+  private controllerAt(i: number): LabControllerState {
+    const c = this.allControllers()[i];
+    if (!c) throw errors.lab(`the lab has no controller ${i} (it has ${this.allControllers().length})`);
+    return c;
   }
 
   private controllerState() {

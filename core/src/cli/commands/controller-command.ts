@@ -14,7 +14,7 @@ const startController = (...args: Parameters<typeof Start>): ReturnType<typeof S
 const NAME = 'controller';
 
 /** Flags the environment may give (TRELLIS_LISTEN, TRELLIS_DATA_DIR, …). */
-const ENV_FLAGS = ['listen', 'data-dir', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun'] as const;
+const ENV_FLAGS = ['listen', 'data-dir', 'store', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun'] as const;
 
 /** `trellis controller`: the coordination server, in the foreground until SIGINT/SIGTERM. */
 export const controllerCommand: Command = {
@@ -29,6 +29,10 @@ reads them from /etc/trellis/controller.env.
 Flags:
   --listen <host:port>    address to serve on, e.g. 127.0.0.1:8080 (port 0 picks a free one) [TRELLIS_LISTEN]
   --data-dir <dir>        holds trellis.db and admin.token (created 0600) [TRELLIS_DATA_DIR]
+  --store <sqlite|url>    where the state lives: sqlite (trellis.db in --data-dir, the default) or
+                          postgres://user:password@host:port/database, which several controllers may
+                          share (give each the same admin.token; agents list them all in --controller)
+                          [TRELLIS_STORE]
   --ipv4-cidr <cidr>      overlay IPv4 pool (default 100.64.0.0/10) [TRELLIS_IPV4_CIDR]
   --ipv6-prefix <prefix>  overlay IPv6 ULA /48 (default fd7a:7e11:5000::/48) [TRELLIS_IPV6_PREFIX]
   --config <file>         YAML/JSON config with the controller.plugins list [TRELLIS_CONFIG]
@@ -45,6 +49,7 @@ Flags:
     const options = {
       listen: { type: 'string' },
       'data-dir': { type: 'string' },
+      store: { type: 'string' },
       'ipv4-cidr': { type: 'string' },
       'ipv6-prefix': { type: 'string' },
       config: { type: 'string' },
@@ -83,6 +88,7 @@ Flags:
     const handle = await startController({
       listen,
       dataDir,
+      store: optionalFlag(flags, 'store'),
       ipv4Cidr,
       ipv6Prefix,
       configFile: optionalFlag(flags, 'config'),

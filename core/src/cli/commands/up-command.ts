@@ -28,7 +28,8 @@ environment variable in brackets (a flag given on the command line wins); the sy
 them from /etc/trellis/agent.env.
 
 Flags:
-  --controller <url>       controller URL [TRELLIS_CONTROLLER]
+  --controller <url>       controller URL; several controllers sharing one store as <url>,<url>:
+                           the agent uses one and fails over to the next [TRELLIS_CONTROLLER]
   --name <name>            node name: lower-case letters, digits and - [TRELLIS_NAME]
   --state-dir <dir>        identity, cached map and agent.sock live here [TRELLIS_STATE_DIR]
   --iface <name>           WireGuard interface, at most 15 of [a-zA-Z0-9_-]; unique on the machine [TRELLIS_IFACE]
@@ -84,7 +85,7 @@ Flags:
     if (relayPort !== undefined && values.relay !== true) throw new UsageError(`${source['relay-port']} needs --relay (or TRELLIS_RELAY=true)`, NAME);
     const relay = values.relay === true ? { port: relayPort !== undefined ? parsePort(source['relay-port']!, relayPort, NAME) : DEFAULT_RELAY_PORT } : null;
     const opts = {
-      controllerUrl: parseUrl(source.controller!, controllerUrl, NAME),
+      controllerUrl: parseControllerList(source.controller!, controllerUrl),
       name: parseNodeName(source.name!, name, NAME),
       stateDir,
       iface: parseIface(source.iface!, iface, NAME),
@@ -126,3 +127,15 @@ Flags:
     return 0;
   },
 };
+
+/** parseControllerList checks each of `a,b,…` as a URL; the agent fails over between them in this order. */
+function parseControllerList(flag: string, value: string): string {
+  const urls = value
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u) => parseUrl(flag, u, NAME));
+  if (urls.length === 0) throw new UsageError(`${flag} "${value}" names no controller, e.g. http://127.0.0.1:8080`, NAME);
+  if (new Set(urls).size !== urls.length) throw new UsageError(`${flag} "${value}" lists a controller twice`, NAME);
+  return urls.join(',');
+}
