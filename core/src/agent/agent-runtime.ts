@@ -227,6 +227,7 @@ export class AgentRuntime {
       keys: () => this.keyStatus(),
       iface: d.opts.iface,
       controllerUrl: () => d.client.url,
+      controllerFailovers: () => d.client.failovers,
       listenPort: d.listenPort,
       device: d.device,
       deviceUp: () => this.deviceUp,

@@ -29,6 +29,8 @@ export interface AgentStatusSources {
   iface: string;
   /** The controller URL in use (the first of several until a failover). */
   controllerUrl: () => string;
+  /** Times requests moved to another controller. */
+  controllerFailovers?: () => number;
   listenPort: number;
   device: WgDevice;
   deviceUp: () => boolean;
@@ -116,7 +118,7 @@ export class AgentStatusReader {
     const posture = this.s.posture();
     const d = await this.deviceInfo();
     const device = d && { driver: d.driver, version: d.version, commit: d.commit, segmentationOffload: d.offloads ? segmentationOffloadOn(d.offloads) : null, fallback: d.fallback !== null };
-    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device };
+    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device, controllerFailovers: this.s.controllerFailovers?.() ?? 0 };
   }
 
   /** peerStatsSample is what onPeerStats hooks get; it throws when the device cannot be read. */

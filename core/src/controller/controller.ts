@@ -43,6 +43,7 @@ import { installSignedRoutes, registerNodeRoutes } from './node-routes';
 import { LiveTelemetry } from './live-telemetry';
 import { registerTelemetryRoute } from './telemetry-route';
 import { ControllerMetrics } from '../metrics/controller-metrics';
+import { SharedStoreMetrics } from '../metrics/shared-store-metrics';
 import { loadRuntimeConfig } from '../config/runtime-config';
 import { registerWebConsole, type WebConsole } from './console/web-console';
 import { PluginAdminRoutes } from './plugin-admin-routes';
@@ -294,6 +295,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       );
       await relay.start();
       await sharedPresence.start();
+      const feed = relay;
+      new SharedStoreMetrics(trellisMetrics.meter('trellis.controller.store'), async () => {
+        const f = feed.stats();
+        return { changesReceived: f.received, resyncs: f.resyncs, listening: f.listening, lastDelayMs: f.lastDelayMs, ...(await sharedPresence.stats()) };
+      });
     }
     await streamer.refresh('startup');
 

@@ -55,6 +55,15 @@ export class SharedPresence {
     this.timer.unref();
   }
 
+  /** Controllers with a live heartbeat (this one included), and where the nodes' streams are. */
+  async stats(): Promise<{ controllers: number; streamsHere: number; streamsElsewhere: number }> {
+    const now = this.o.clock();
+    const live = (await this.o.store.listControllers()).filter((c) => c.id === this.id || now - c.heartbeatAt <= this.lapseMs).length;
+    const here = new Set(this.o.presence.localNodes());
+    const elsewhere = new Set((await this.o.store.listNodeStreams()).filter((s) => s.controllerId !== this.id && !here.has(s.nodeId)).map((s) => s.nodeId));
+    return { controllers: live, streamsHere: here.size, streamsElsewhere: elsewhere.size };
+  }
+
   /** announce records the URL this controller serves on, once it listens. */
   announce(url: string): Promise<void> {
     this.o.url = url;

@@ -34,6 +34,8 @@ export interface AgentMetricsSnapshot {
   compliant: boolean | null;
   /** null or absent while the device is down or cannot be described. */
   device?: DeviceMetricsSnapshot | null;
+  /** Times requests or the map stream moved to another controller (several given); absent: none counted. */
+  controllerFailovers?: number;
 }
 
 export interface AgentMetricsOptions {
@@ -99,6 +101,7 @@ export class AgentMetrics {
     const deviceInfo = meter.createObservableGauge('trellis_wg_device_info', { description: 'The WireGuard device the agent runs: 1, labelled with its driver, version and commit' });
     const offload = meter.createObservableGauge('trellis_wg_device_segmentation_offload', { description: '1 when the TUN has segmentation offloads (vnet header and TSO) on, 0 when off' });
     const fallback = meter.createObservableGauge('trellis_wg_device_fallback', { description: '1 when the agent fell back from the bundled wireguard-go build to another one' });
+    const failovers = meter.createObservableCounter('trellis_controller_failovers_total', { description: 'Times the agent moved to another controller because the one in use could not be reached' });
     meter.addBatchObservableCallback(
       async (obs) => {
         const s = await this.snapshot();
@@ -106,6 +109,7 @@ export class AgentMetrics {
         obs.observe(peers, s.peers.length);
         obs.observe(version, s.netmapVersion);
         obs.observe(posture, s.compliant === null ? -1 : s.compliant ? 1 : 0);
+        obs.observe(failovers, s.controllerFailovers ?? 0);
         const nUp = s.peers.filter((p) => p.up).length;
         obs.observe(upCount, nUp, { state: 'up' });
         obs.observe(upCount, s.peers.length - nUp, { state: 'down' });
@@ -142,7 +146,7 @@ export class AgentMetrics {
           for (const [inst, get] of counters) obs.observe(inst, get(p), { peer: p.name });
         }
       },
-      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback],
+      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback, failovers],
     );
   }
 

@@ -194,6 +194,28 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
       },
     },
     {
+      alert: 'TrellisStoreFeedDown',
+      // A controller sharing PostgreSQL that no longer hears the others serves maps that miss their changes.
+      expr: `trellis_store_feed_listening == 0`,
+      for: '30s',
+      labels: labels('critical', 'controllers'),
+      annotations: {
+        summary: 'Controller {{ $labels.instance }} does not follow the changes other controllers make to the shared store',
+        grafana_uid: 'trellis-store-feed',
+        threshold: '0',
+      },
+    },
+    {
+      alert: 'TrellisControllerFailover',
+      expr: `increase(trellis_controller_failovers_total[5m]) > 0`,
+      labels: labels('warning', 'controllers'),
+      annotations: {
+        summary: 'Node {{ $labels.node }} moved to another controller: the one it used could not be reached',
+        grafana_uid: 'trellis-controller-failover',
+        threshold: '0',
+      },
+    },
+    {
       alert: 'TrellisPostureFailure',
       expr: `trellis_posture_compliant == 0`,
       labels: labels('critical', 'posture'),
