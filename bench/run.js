@@ -17,6 +17,7 @@ const SUITES = [
   ['relay', () => require('./relay').run()],
   ['failover', () => require('./failover').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
+  ['scale', () => require('./scale').run()],
 ];
 
 function row(r) {

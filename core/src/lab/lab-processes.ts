@@ -20,7 +20,8 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   if (isLabProcess(c.pid, st.cliPath)) return;
   const args = [st.cliPath, 'controller', '--listen', c.listen, '--data-dir', c.dataDir];
   if (st.configFile) args.push('--config', st.configFile);
-  if (st.stun && st.stun.length > 0) args.push('--stun', st.stun.join(','));
+  // STUN addresses are the first controller's: another one on the same host could not bind them.
+  if (st.stun && st.stun.length > 0 && c.dataDir === st.controller?.dataDir) args.push('--stun', st.stun.join(','));
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   const env = labChildEnv(process.env, st.env ?? {});
   // The store URL carries a password: by environment, so `ps` does not show it.
