@@ -111,7 +111,7 @@ test('every pair goes direct, both ends agree, and every candidate is measured',
   await waitFor('n1 measured both candidates of n2', async () => {
     const x = (await pathTo('n1', 'n2'))!;
     return x.candidates.length >= 2 && x.candidates.every((c) => c.live && c.rttMs !== null);
-  }, 30_000, 200).catch(async (err: Error) => {
+  }, 60_000, 200).catch(async (err: Error) => {
     const x = await paths('n1');
     throw new Error(`${err.message}\n${JSON.stringify({ n2: x.peers.find((p) => p.peer === 'n2')?.candidates, relays: x.relays, drops: x.drops })}`);
   });
