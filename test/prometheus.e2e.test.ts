@@ -16,6 +16,7 @@ import { collectLabStatus } from '../core/src/cli/commands/lab-status-command';
 import { Lab } from '../core/src/lab/lab';
 import { isAlive } from '../core/src/lab/process-group';
 import { strayLabPrometheusPids } from '../core/src/lab/lab-prometheus';
+import { generate } from '@trellis/plugin-dashboards-grafana';
 import { waitFor } from './support/wait';
 
 jest.setTimeout(240_000);
@@ -250,6 +251,10 @@ test('the shipped rules load, evaluate on the lab series, and raise no tunnel, n
   expect(devices.map((s) => s.metric.node).sort()).toEqual(NODES);
   expect((await query('trellis_wg_device_segmentation_offload == 1')).map((s) => s.metric.node).sort()).toEqual(NODES);
   expect((await query('trellis_wg_device_fallback == 0')).map((s) => s.metric.node).sort()).toEqual(NODES);
+  // The Controller & devices dashboard's queries run on this Prometheus; its device table lists every agent.
+  for (const q of generate().promQueries) await query(q.expr);
+  const table = generate().promQueries.find((q) => q.panel.startsWith('Agent devices'))!;
+  expect((await query(table.expr)).map((s) => s.metric.node).sort()).toEqual(NODES);
   const alerts = await query('ALERTS');
   console.log(`ALERTS: ${alerts.length === 0 ? 'none' : alerts.map((a) => `${a.metric.alertname}{${a.metric.node}->${a.metric.peer ?? ''}} ${a.metric.alertstate}`).join(', ')}`);
   // Tunnels, nodes, posture, telemetry and shaping are healthy here; path latency and loss alerts

@@ -7,6 +7,10 @@ import { CLICKHOUSE_DATASOURCE_TYPE } from './clickhouse-query';
 
 export const DATASOURCE_UID = 'trellis-clickhouse';
 export const DATASOURCE_REF: DataSourceRef = { type: CLICKHOUSE_DATASOURCE_TYPE, uid: DATASOURCE_UID };
+/** The Prometheus scraping metrics-prometheus: the controller's and agents' own figures (map pipeline, devices). */
+export const PROMETHEUS_DATASOURCE_UID = 'trellis-prometheus';
+export const PROMETHEUS_DATASOURCE_REF: DataSourceRef = { type: 'prometheus', uid: PROMETHEUS_DATASOURCE_UID };
+export const DEFAULT_PROMETHEUS_URL = 'http://127.0.0.1:9090';
 /** Grafana's server-side expressions pseudo-datasource. */
 export const EXPRESSION_DATASOURCE_UID = '__expr__';
 export const FOLDER_UID = 'trellis';
@@ -37,6 +41,14 @@ export function datasourceProvisioning(o: DatasourceOptions): Record<string, unk
         secureJsonData: { password: '$TRELLIS_CLICKHOUSE_PASSWORD' },
       },
     ],
+  };
+}
+
+/** prometheusDatasourceProvisioning: the Prometheus that scrapes metrics-prometheus (no credentials). */
+export function prometheusDatasourceProvisioning(url: string): Record<string, unknown> {
+  return {
+    apiVersion: 1,
+    datasources: [{ name: 'Trellis Prometheus', uid: PROMETHEUS_DATASOURCE_UID, type: 'prometheus', access: 'proxy', editable: false, url }],
   };
 }
 

@@ -7,6 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { alertConditions, type AlertCondition } from './alert-conditions';
 import { alertRulesProvisioning, notificationProvisioning } from './alert-rules';
 import { audit } from './dashboards/audit';
+import { controllerDevices } from './dashboards/controller-devices';
 import type { BuiltDashboard, DashboardContext } from './dashboards/dashboard-context';
 import { latencyMatrix } from './dashboards/latency-matrix';
 import { meshOverview } from './dashboards/mesh-overview';
@@ -14,8 +15,8 @@ import { nodeDetail } from './dashboards/node-detail';
 import { postureAccess } from './dashboards/posture-access';
 import { PROMETHEUS_RULES_FILE, prometheusRulesYaml } from './prometheus-rules';
 import { trafficShaping } from './dashboards/traffic-shaping';
-import { dashboardsProvisioning, datasourceProvisioning, DEFAULT_DATASOURCE, type DatasourceOptions } from './datasource';
-import type { PanelQuery } from './panel-factory';
+import { dashboardsProvisioning, datasourceProvisioning, DEFAULT_DATASOURCE, DEFAULT_PROMETHEUS_URL, prometheusDatasourceProvisioning, type DatasourceOptions } from './datasource';
+import type { PanelQuery, PromPanelQuery } from './panel-factory';
 import { stableJson, stableYaml } from './stable-json';
 import { TelemetrySql } from './telemetry-sql';
 import { resolveThresholds, type AlertThresholds } from './thresholds';
@@ -26,6 +27,8 @@ export interface GenerateOptions {
   database?: string;
   tablePrefix?: string;
   datasource?: Partial<DatasourceOptions>;
+  /** URL of the Prometheus scraping metrics-prometheus (the Controller & devices dashboard). */
+  prometheusUrl?: string;
   /** Where Grafana reads the dashboard JSON from (the dashboards provider's path). */
   grafanaDashboardsPath?: string;
   /** Build probe queries over the raw table instead of the rollup (benchmark baseline only). */
@@ -38,6 +41,8 @@ export interface Generated {
   dashboards: BuiltDashboard[];
   conditions: AlertCondition[];
   queries: PanelQuery[];
+  /** The PromQL of the panels on the Prometheus datasource. */
+  promQueries: PromPanelQuery[];
   thresholds: AlertThresholds;
 }
 
@@ -55,18 +60,19 @@ export function generate(o: GenerateOptions = {}): Generated {
   const database = o.database ?? DEFAULT_DATASOURCE.database;
   const sql = new TelemetrySql({ database, tablePrefix: o.tablePrefix ?? 'trellis_', rawProbes: o.rawProbes ?? false });
   const ctx: DashboardContext = { sql, thresholds };
-  const dashboards = [meshOverview, latencyMatrix, nodeDetail, trafficShaping, postureAccess, audit].map((build) => build(ctx));
+  const dashboards = [meshOverview, latencyMatrix, nodeDetail, trafficShaping, postureAccess, audit, controllerDevices].map((build) => build(ctx));
   const conditions = alertConditions(sql, thresholds);
   const files = new Map<string, string>();
   for (const d of dashboards) files.set(`json/${d.file}`, stableJson(d.dashboard));
   const ds = { ...DEFAULT_DATASOURCE, database, ...o.datasource };
   files.set('provisioning/datasources/trellis-clickhouse.yaml', stableYaml(datasourceProvisioning(ds), HEADER));
+  files.set('provisioning/datasources/trellis-prometheus.yaml', stableYaml(prometheusDatasourceProvisioning(o.prometheusUrl ?? DEFAULT_PROMETHEUS_URL), HEADER));
   files.set('provisioning/dashboards/trellis.yaml', stableYaml(dashboardsProvisioning(o.grafanaDashboardsPath ?? '/var/lib/grafana/dashboards/trellis'), HEADER));
   files.set('provisioning/alerting/trellis-alert-rules.yaml', stableYaml(alertRulesProvisioning(conditions, thresholds), HEADER));
   files.set('provisioning/alerting/trellis-notifications.yaml', stableYaml(notificationProvisioning(thresholds), HEADER));
   files.set(PROMETHEUS_RULES_FILE, prometheusRulesYaml(thresholds, [...RULES_NOTE, HEADER]));
   files.set('alert-conditions.json', stableJson({ generatedBy: '@trellis/plugin-dashboards-grafana', conditions }));
-  return { files, dashboards, conditions, queries: dashboards.flatMap((d) => d.queries), thresholds };
+  return { files, dashboards, conditions, queries: dashboards.flatMap((d) => d.queries), promQueries: dashboards.flatMap((d) => d.promQueries ?? []), thresholds };
 }
 
 function listFiles(root: string, dir: string): string[] {

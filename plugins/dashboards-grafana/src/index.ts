@@ -18,8 +18,8 @@ export { DEFAULT_THRESHOLDS, loadThresholds, resolveThresholds, rttLimitMs } fro
 export type { AlertThresholds } from './thresholds';
 export { ClickHouseQueryBuilder, CLICKHOUSE_DATASOURCE_TYPE } from './clickhouse-query';
 export type { ClickHouseQuery } from './clickhouse-query';
-export { DATASOURCE_REF, DATASOURCE_UID, FOLDER_TITLE, FOLDER_UID, datasourceProvisioning, dashboardsProvisioning } from './datasource';
-export type { PanelQuery } from './panel-factory';
+export { DATASOURCE_REF, DATASOURCE_UID, FOLDER_TITLE, FOLDER_UID, PROMETHEUS_DATASOURCE_REF, PROMETHEUS_DATASOURCE_UID, datasourceProvisioning, dashboardsProvisioning, prometheusDatasourceProvisioning } from './datasource';
+export type { PanelQuery, PromPanelQuery } from './panel-factory';
 export { DASHBOARD_UIDS } from './dashboards/dashboard-context';
 export type { BuiltDashboard } from './dashboards/dashboard-context';
 export { DashboardsErrorCode, dashboardsErrors } from './errors';

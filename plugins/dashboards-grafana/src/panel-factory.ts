@@ -6,9 +6,10 @@
 import { DashboardLinkBuilder, QueryVariableBuilder, VariableRefresh, VariableSort, type DataTransformerConfig } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { ClickHouseQueryBuilder } from './clickhouse-query';
-import { DATASOURCE_REF } from './datasource';
+import { DATASOURCE_REF, PROMETHEUS_DATASOURCE_REF } from './datasource';
 
 export interface PanelQuery {
   dashboardUid: string;
@@ -20,6 +21,13 @@ export interface PanelQuery {
   columns: string[];
   /** The panel's min interval (Grafana raises $__interval to at least this), in ms. */
   minIntervalMs?: number;
+}
+
+/** A PromQL query a panel places on the Prometheus datasource (checked with promtool in the tests). */
+export interface PromPanelQuery {
+  dashboardUid: string;
+  panel: string;
+  expr: string;
 }
 
 export interface LinkSpec {
@@ -38,6 +46,7 @@ export interface VariableSpec {
 
 export class PanelFactory {
   readonly queries: PanelQuery[] = [];
+  readonly promQueries: PromPanelQuery[] = [];
   private nextId = 1;
 
   constructor(readonly dashboardUid: string) {}
@@ -92,6 +101,42 @@ export class PanelFactory {
       .height(o.height ?? 8)
       .span(o.width ?? 24);
     if (o.links) p.dataLinks(o.links.map((l) => new DashboardLinkBuilder(l.title).url(l.url)));
+    if (o.transformations) p.transformations(o.transformations);
+    return p;
+  }
+
+  private promTarget(panel: string, expr: string, legend: string, instant: boolean): prometheus.DataqueryBuilder {
+    this.promQueries.push({ dashboardUid: this.dashboardUid, panel, expr });
+    const q = new prometheus.DataqueryBuilder().datasource(PROMETHEUS_DATASOURCE_REF).expr(expr).legendFormat(legend);
+    return instant ? q.instant().format(prometheus.PromQueryFormat.Table) : q.range();
+  }
+
+  /** promTimeSeries is a time series panel of one PromQL query on the Prometheus datasource. */
+  promTimeSeries(title: string, expr: string, legend: string, o: { unit?: string; width?: number; threshold?: number } = {}): timeseries.PanelBuilder {
+    const p = new timeseries.PanelBuilder()
+      .id(this.nextId++)
+      .title(title)
+      .datasource(PROMETHEUS_DATASOURCE_REF)
+      .withTarget(this.promTarget(title, expr, legend, false))
+      .height(8)
+      .span(o.width ?? 12);
+    if (o.unit) p.unit(o.unit);
+    if (o.threshold !== undefined) {
+      p.thresholds({ build: () => ({ mode: 'absolute' as never, steps: [{ value: null, color: 'green' }, { value: o.threshold!, color: 'red' }] }) });
+      p.thresholdsStyle({ build: () => ({ mode: 'line' as never }) });
+    }
+    return p;
+  }
+
+  /** promTable is a table of one instant PromQL query (one row a series, its labels as columns). */
+  promTable(title: string, expr: string, o: { width?: number; height?: number; transformations?: DataTransformerConfig[] } = {}): table.PanelBuilder {
+    const p = new table.PanelBuilder()
+      .id(this.nextId++)
+      .title(title)
+      .datasource(PROMETHEUS_DATASOURCE_REF)
+      .withTarget(this.promTarget(title, expr, '', true))
+      .height(o.height ?? 8)
+      .span(o.width ?? 24);
     if (o.transformations) p.transformations(o.transformations);
     return p;
   }

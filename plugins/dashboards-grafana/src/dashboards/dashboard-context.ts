@@ -3,7 +3,7 @@
  * dashboards use to link to each other.
  */
 import { DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { PanelQuery } from '../panel-factory';
+import type { PanelQuery, PromPanelQuery } from '../panel-factory';
 import type { TelemetrySql } from '../telemetry-sql';
 import type { AlertThresholds } from '../thresholds';
 
@@ -18,6 +18,8 @@ export interface BuiltDashboard {
   file: string;
   dashboard: Dashboard;
   queries: PanelQuery[];
+  /** PromQL queries of panels on the Prometheus datasource, if any. */
+  promQueries?: PromPanelQuery[];
 }
 
 export const DASHBOARD_UIDS = {
@@ -27,6 +29,7 @@ export const DASHBOARD_UIDS = {
   traffic: 'trellis-traffic-shaping',
   posture: 'trellis-posture-access',
   audit: 'trellis-audit',
+  controllerDevices: 'trellis-controller-devices',
 } as const;
 
 /** nodeDetailUrl links a cell or row to the node detail of `node`, keeping the time range. */

@@ -1,0 +1,52 @@
+/**
+ * The PromQL of the panels on the Prometheus datasource: each one parses (promtool checks it as a
+ * recording rule) and reads only series Trellis exports.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { generate } from './generate';
+
+const EXPORTED = new Set([
+  'trellis_map_build_duration_seconds_bucket',
+  'trellis_map_build_duration_seconds_count',
+  'trellis_map_change_duration_seconds_bucket',
+  'trellis_map_change_duration_seconds_count',
+  'trellis_wg_device_info',
+  'trellis_wg_device_segmentation_offload',
+  'trellis_wg_device_fallback',
+]);
+
+describe('Prometheus panels', () => {
+  const { promQueries, dashboards } = generate();
+
+  it('the Controller & devices dashboard shows map durations and agent devices from Prometheus', () => {
+    expect(promQueries.map((q) => q.panel)).toEqual([
+      'p95 full map rebuild',
+      'p95 incremental map change',
+      'Map rebuilds and changes per minute',
+      'Agent devices (driver, version, commit)',
+      'Agents without TUN offloads',
+      'Agents on a fallback build',
+    ]);
+    const d = dashboards.find((x) => x.uid === 'trellis-controller-devices')!;
+    expect(JSON.stringify(d.dashboard)).toContain('"uid":"trellis-prometheus"');
+    expect(promQueries.find((q) => q.panel === 'p95 full map rebuild')!.expr).toBe('histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_build_duration_seconds_bucket[600s])))');
+  });
+
+  it('every query parses (promtool check rules) and reads only exported series', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trellis-panel-promql-'));
+    try {
+      const rules = { groups: [{ name: 'panels', rules: promQueries.map((q, i) => ({ record: `trellis:panel_${i}`, expr: q.expr })) }] };
+      writeFileSync(join(dir, 'panels.yml'), stringifyYaml(rules, { lineWidth: 0 }));
+      const out = execFileSync('promtool', ['check', 'rules', join(dir, 'panels.yml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(out).toContain(`SUCCESS: ${promQueries.length} rules found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const read = promQueries.flatMap((q) => q.expr.match(/\btrellis_[a-z_]+/g) ?? []);
+    expect(read.filter((name) => !EXPORTED.has(name))).toEqual([]);
+  });
+});

@@ -1,0 +1,32 @@
+import { PanelFactory } from '../panel-factory';
+import { DASHBOARD_UIDS, trellisDashboard, type BuiltDashboard, type DashboardContext } from './dashboard-context';
+
+/**
+ * Controller & devices: how long the controller takes to build maps (a full rebuild, an
+ * incremental change) and which WireGuard build each agent runs, with its TUN offloads. These are
+ * the controller's and agents' own figures, from the Prometheus scraping metrics-prometheus.
+ */
+export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDashboard {
+  const uid = DASHBOARD_UIDS.controllerDevices;
+  const f = new PanelFactory(uid);
+  const window = `${t.mapWindowSeconds}s`;
+  const p95 = (kind: 'build' | 'change') => `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${window}])))`;
+  const b = trellisDashboard(uid, 'Trellis / Controller & devices', 'Map pipeline durations on the controller, and the WireGuard device build and TUN offloads of every agent (Prometheus).')
+    .withPanel(f.promTimeSeries('p95 full map rebuild', p95('build'), '{{node}}', { unit: 's', threshold: t.mapBuildP95MaxMs / 1000 }))
+    .withPanel(f.promTimeSeries('p95 incremental map change', p95('change'), '{{node}}', { unit: 's', threshold: t.mapChangeP95MaxMs / 1000 }))
+    .withPanel(
+      f.promTimeSeries(
+        'Map rebuilds and changes per minute',
+        'label_replace(sum by (node) (rate(trellis_map_build_duration_seconds_count[5m])) * 60, "kind", "rebuilds", "", "")\n' +
+          'or label_replace(sum by (node) (rate(trellis_map_change_duration_seconds_count[5m])) * 60, "kind", "changes", "", "")',
+        '{{node}} {{kind}}',
+        { width: 24 },
+      ),
+    )
+    .withPanel(
+      f.promTable('Agent devices (driver, version, commit)', 'trellis_wg_device_info', { height: 10 }),
+    )
+    .withPanel(f.promTimeSeries('Agents without TUN offloads', 'count(trellis_wg_device_segmentation_offload == 0) or vector(0)', 'agents', { width: 12, threshold: 1 }))
+    .withPanel(f.promTimeSeries('Agents on a fallback build', 'count(trellis_wg_device_fallback == 1) or vector(0)', 'agents', { width: 12, threshold: 1 }));
+  return { uid, file: 'controller-devices.json', dashboard: b.build(), queries: f.queries, promQueries: f.promQueries };
+}
