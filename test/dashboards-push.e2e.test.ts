@@ -101,7 +101,7 @@ test('first push creates the folder, every dashboard and every rule; a second pu
   expect(fake.rules.size).toBe(9);
   expect(first.io.out).toMatch(new RegExp(`${1 + nDash + 9} created, 0 updated, 0 failed`));
   expect(first.io.out).toMatch(/created\s+alert-rule trellis-path-loss/);
-  expect([...fake.dashboards.keys()].sort()).toEqual(['trellis-audit', 'trellis-latency-matrix', 'trellis-mesh-overview', 'trellis-node-detail', 'trellis-posture-access', 'trellis-traffic-shaping']);
+  expect([...fake.dashboards.keys()].sort()).toEqual(['trellis-audit', 'trellis-controller-devices', 'trellis-latency-matrix', 'trellis-mesh-overview', 'trellis-node-detail', 'trellis-posture-access', 'trellis-traffic-shaping']);
 
   const second = await push('--token', TOKEN, '--json');
   expect(second.code).toBe(0);

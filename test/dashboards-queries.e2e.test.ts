@@ -64,14 +64,18 @@ afterAll(async () => {
 
 test('the generated dashboards in dashboards/json hold exactly the queries under test', () => {
   const jsonDir = resolve(__dirname, '../dashboards/json');
-  const inFiles = readdirSync(jsonDir).flatMap((f) => {
-    const d = JSON.parse(readFileSync(join(jsonDir, f), 'utf8'));
-    const panels = d.panels.flatMap((p: { targets?: Array<{ rawSql: string }> }) => (p.targets ?? []).map((t) => t.rawSql));
-    const vars = d.templating.list.map((v: { query: string }) => v.query);
+  type Target = { rawSql?: string; expr?: string };
+  const dashboardsInFiles = readdirSync(jsonDir).map((f) => JSON.parse(readFileSync(join(jsonDir, f), 'utf8')));
+  const inFiles = dashboardsInFiles.flatMap((d) => {
+    const panels = d.panels.flatMap((p: { targets?: Target[] }) => (p.targets ?? []).flatMap((t) => (t.rawSql === undefined ? [] : [t.rawSql])));
+    const vars = (d.templating?.list ?? []).map((v: { query: string }) => v.query);
     return [...panels, ...vars].map((sql: string) => sql.replaceAll('`e2e_dash`', '`trellis`'));
   });
   const tested = generate().queries.map((q) => q.sql);
   expect(new Set(inFiles)).toEqual(new Set(tested));
+  // The Prometheus panels' PromQL is checked by promtool (dashboard-promql.test.ts) and run in prometheus.e2e.
+  const promInFiles = dashboardsInFiles.flatMap((d) => d.panels.flatMap((p: { targets?: Target[] }) => (p.targets ?? []).flatMap((t) => (t.expr === undefined ? [] : [t.expr]))));
+  expect(new Set(promInFiles)).toEqual(new Set(generate().promQueries.map((q) => q.expr)));
   expect(g.queries.length).toBeGreaterThanOrEqual(30);
 });
 
