@@ -70,6 +70,8 @@ export const ErrorCode = {
   HISTORY_UNAVAILABLE: 'TRELLIS_ERR_HISTORY_UNAVAILABLE',
   STUN_NO_ANSWER: 'TRELLIS_ERR_STUN_NO_ANSWER',
   STUN_BAD_RESPONSE: 'TRELLIS_ERR_STUN_BAD_RESPONSE',
+  ROUTE_INVALID: 'TRELLIS_ERR_ROUTE_INVALID',
+  ROUTE_CONFLICT: 'TRELLIS_ERR_ROUTE_CONFLICT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -194,6 +196,13 @@ export const errors = {
     ),
   dashboardsMissing: (dir: string, what: string) =>
     e(ErrorCode.DASHBOARDS_MISSING, `${dir}: ${what}; generate it with \`npx nx run plugin-dashboards-grafana:generate\` or pass --dir`),
+  routeInvalid: (what: string) => e(ErrorCode.ROUTE_INVALID, `route refused: ${what}; nothing was stored`),
+  routeConflict: (prefix: string, other: string, gateway: string) =>
+    e(
+      ErrorCode.ROUTE_CONFLICT,
+      `route ${prefix} overlaps the approved route ${other} of ${gateway}; only identical prefixes may share gateways (HA): reject or withdraw one of them first`,
+      { prefix, other, gateway },
+    ),
   historyUnavailable: (why: string) =>
     e(ErrorCode.HISTORY_UNAVAILABLE, `the path history did not answer (${why}); the live figures stay, see the controller log`),
 };

@@ -42,6 +42,8 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.ENROLL_PROOF_INVALID]: 401,
   [ErrorCode.AUTH_KEY_TTL_TOO_LONG]: 400,
   [ErrorCode.HISTORY_UNAVAILABLE]: 502,
+  [ErrorCode.ROUTE_INVALID]: 400,
+  [ErrorCode.ROUTE_CONFLICT]: 409,
 };
 
 /** statusFor maps a TrellisError code to its HTTP status. */

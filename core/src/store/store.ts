@@ -12,6 +12,7 @@ import type { NonceRepository } from './nonce-repository';
 import type { PolicyRepository } from './policy-repository';
 import type { PresenceRepository } from './presence-repository';
 import type { StoreChangeFeed } from './store-changes';
+import type { RouteRepository } from './route-repository';
 import type { UserGroupRepository } from './user-group-repository';
 
 export type { AuditEntry, AuditRepository } from './audit-repository';
@@ -22,6 +23,7 @@ export type { NonceRepository } from './nonce-repository';
 export type { PolicyActivation, PolicyRepository, PolicyVersionRecord } from './policy-repository';
 export type { ControllerRecord, NodeStreamRecord, PresenceRepository } from './presence-repository';
 export type { DeliveredChange, StoreChange, StoreChangeFeed, StoreChangeListener } from './store-changes';
+export type { RouteDecision, RouteRecord, RouteRepository, RouteStatus } from './route-repository';
 export type { GroupRecord, RemoveUserResult, UserGroupRepository, UserRecord } from './user-group-repository';
 
 export interface Store
@@ -31,6 +33,7 @@ export interface Store
     NonceRepository,
     UserGroupRepository,
     PolicyRepository,
+    RouteRepository,
     AuditRepository,
     PresenceRepository {
   /** Short name of the backend, e.g. "sqlite" or "postgres". */

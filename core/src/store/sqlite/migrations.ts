@@ -190,6 +190,29 @@ ALTER TABLE policy_versions ADD COLUMN bundle BLOB;
 CREATE INDEX audit_action_seq ON audit(action, seq);
 `,
   },
+  {
+    version: 7,
+    name: 'routes',
+    // Subnet routes and exit nodes gateways advertise, and the decision on each (store/route-repository.ts).
+    sql: `
+CREATE TABLE routes (
+  node_id TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+  prefix TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('subnet', 'exit')),
+  priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 1000),
+  check_target TEXT,
+  advertised INTEGER NOT NULL CHECK (advertised IN (0, 1)),
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  decided_by TEXT,
+  decided_at INTEGER,
+  policy_version TEXT,
+  advertised_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (node_id, prefix)
+);
+CREATE INDEX routes_prefix ON routes(prefix);
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

@@ -24,6 +24,8 @@ import type {
   PolicyActivation,
   PolicyVersionRecord,
   RemoveUserResult,
+  RouteDecision,
+  RouteRecord,
   Store,
   UserRecord,
 } from '../store';
@@ -35,6 +37,8 @@ import { SqliteNodeRepository } from './sqlite-node-repository';
 import { SqliteNonceRepository } from './sqlite-nonce-repository';
 import { SqlitePolicyRepository } from './sqlite-policy-repository';
 import { SqlitePresenceRepository } from './sqlite-presence-repository';
+import { SqliteRouteRepository } from './sqlite-route-repository';
+import type { AdvertisedRoute } from '../../netmap/route-rules';
 import { SqliteUserGroupRepository } from './sqlite-user-group-repository';
 
 export interface SqliteStoreOptions {
@@ -65,6 +69,7 @@ export class SqliteStore implements Store {
   private readonly usersAndGroups: SqliteUserGroupRepository;
   private readonly policies: SqlitePolicyRepository;
   private readonly presence: SqlitePresenceRepository;
+  private readonly routeRepo: SqliteRouteRepository;
 
   constructor(opts: SqliteStoreOptions) {
     const pool = new AddressPool(opts.ipv4Cidr, opts.ipv6Prefix);
@@ -87,6 +92,7 @@ export class SqliteStore implements Store {
     });
     this.policies = new SqlitePolicyRepository(db, this.meta, this.audit);
     this.presence = new SqlitePresenceRepository(db);
+    this.routeRepo = new SqliteRouteRepository(db, this.audit);
     try {
       chmodSync(this.path, 0o600);
       db.pragma('journal_mode = WAL');
@@ -211,6 +217,16 @@ export class SqliteStore implements Store {
   }
   listPolicyActivations(): Promise<PolicyActivation[]> {
     return this.policies.listPolicyActivations();
+  }
+
+  listRoutes(): Promise<RouteRecord[]> {
+    return this.routeRepo.listRoutes();
+  }
+  advertiseRoutes(nodeId: string, routes: readonly AdvertisedRoute[], at: number, audit: AuditEntry): Promise<{ routes: RouteRecord[]; changed: boolean }> {
+    return this.routeRepo.advertiseRoutes(nodeId, routes, at, audit);
+  }
+  decideRoute(nodeId: string, prefix: string, decision: RouteDecision, audit: AuditEntry | null, guard?: (all: readonly RouteRecord[]) => void): Promise<RouteRecord> {
+    return this.routeRepo.decideRoute(nodeId, prefix, decision, audit, guard);
   }
 
   appendAudit(entry: AuditEntry): Promise<AuditEvent> {
