@@ -2,6 +2,7 @@ import type { NetworkMap } from '../netmap/types';
 import type { WgConfig, WgPeerStats } from '../wg/types';
 import type { AccessDecision, AccessDecisionRequest } from './access';
 import type { NodeInfo, PostureDecision } from './node-info';
+import type { RouteApproval, RouteApprovalRequest, TopologyDecision } from './routes';
 import type { TelemetryBatch, TelemetryContribution } from './telemetry';
 
 export type { NodeInfo, PostureDecision } from './node-info';
@@ -90,6 +91,13 @@ export interface HookSignatures {
    * Return a plain value: a promise costs a timer per node.
    */
   mapExtension: (node: NodeInfo) => unknown;
+  /**
+   * controller: a gateway advertises a route no admin decided on (and again for policy-approved
+   * routes when the policy changes). null: no opinion (the route waits for an admin).
+   */
+  approveRoute: (request: RouteApprovalRequest) => Promise<RouteApproval | null> | RouteApproval | null;
+  /** controller: on every full build, the topology the policy chooses; null: the controller's config decides. */
+  decideTopology: () => Promise<TopologyDecision | null> | TopologyDecision | null;
   /** controller: a node joined, came online, went offline, was revoked, or reported facts. */
   onNodeEvent: (event: NodeEvent) => Promise<void> | void;
   /** controller: a telemetry batch arrived from an agent; exporters write it out. */
@@ -122,6 +130,8 @@ export const HOOK_KINDS = {
   onPeerStats: 'parallel',
   decideAccess: 'first',
   mapExtension: 'parallel',
+  approveRoute: 'first',
+  decideTopology: 'first',
   onNodeEvent: 'parallel',
   onTelemetry: 'parallel',
   onAuditEvents: 'parallel',
@@ -141,5 +151,5 @@ type AssertSequential<H extends HookName> =
 // Compile-time check that every hook's signature fits its kind.
 const _kindChecks: { [H in HooksOfKind<'first'>]: AssertFirst<H> } & {
   [H in HooksOfKind<'sequential'>]: AssertSequential<H>;
-} = { evaluatePosture: true, decideAccess: true, transformWgConfig: true };
+} = { evaluatePosture: true, decideAccess: true, approveRoute: true, decideTopology: true, transformWgConfig: true };
 void _kindChecks;

@@ -20,6 +20,7 @@ export { HOOK_KINDS, REMOVED_HOOKS } from './hooks';
 export type { AuditRecordEvent, Facts, HookKind, HookName, HookSignatures, HooksOfKind, NodeEvent, PeerProbeStats, PeerStatsSample } from './hooks';
 export type { NodeInfo, PostureDecision } from './node-info';
 export type { AccessDecision, AccessDecisionRequest, AccessGrant, NodeGrants } from './access';
+export type { RouteApproval, RouteApprovalRequest, TopologyConfig, TopologyDecision, TopologyMode } from './routes';
 export type {
   AccessAnswer,
   AccessPrincipal,
@@ -55,5 +56,5 @@ export { resolveOpaBinary as findOpaBinary } from '../sys/opa-binary';
 export type { OpaLookup } from '../sys/opa-binary';
 export { comparePrefixes, formatIp, formatPrefix, parseIp, parsePrefix, prefixContains, prefixesOverlap } from '../net';
 export type { IpAddress, IpFamily, IpPrefix, MappedStyle, PrefixFormat } from '../net';
-export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';
+export type { DeepReadonly, FilterRule, NetworkMap, NetworkMapData, PeerNode, Route, RouteKind, SelfNode } from '../netmap/types';
 export type { WgConfig, WgPeerConfig, WgPeerStats } from '../wg/types';

@@ -20,4 +20,10 @@ export interface NodeInfo {
   posture: PostureDecision | null;
   /** False while the node waits for admin approval (it then gets no peers, and no decider sees it). */
   approved: boolean;
+  /**
+   * The approved routes the node serves as a gateway (subnets, and 0.0.0.0/0 and ::/0 for an exit
+   * node), sorted; every gateway of an HA prefix lists it, primary or not. Access policies reach a
+   * gateway at these addresses (Rego: a node's `subnets`). Absent on cores from before routes.
+   */
+  subnets?: readonly string[];
 }

@@ -16,6 +16,7 @@ import type { AccessDecision, AccessGrant, NodeGrants } from '../api/access';
 import type { FilterRule } from '../netmap/types';
 import { compareFilters } from '../netmap/filter-order';
 import { sortedPosition } from './sorted-position';
+import { FULL_MESH_TOPOLOGY, FULL_ROLE, Topology } from './topology';
 
 /** What the index needs to know of a node: its grants and its own addresses, sorted. */
 export interface IndexedNode {
@@ -25,10 +26,12 @@ export interface IndexedNode {
   ownIps: readonly string[];
 }
 
-/** A class of nodes holding the same grants. What it sees never changes. */
+/** A class of nodes holding the same grants and topology role. What it sees never changes. */
 export interface AccessClass {
   readonly id: number;
   readonly key: string;
+  /** The members' topology role (topology.ts); FULL_ROLE in a full mesh. */
+  readonly role: string;
   /** Grants it is a named source of: its members' addresses are in their srcIps. */
   readonly named: readonly number[];
   /** Live members. */
@@ -158,7 +161,11 @@ export class AccessIndex {
   private readonly sourceClasses: number[][];
   private readonly destinationClasses: number[][];
 
-  private constructor(decision: AccessDecision | null) {
+  private constructor(
+    decision: AccessDecision | null,
+    /** Which pairs get direct tunnels; peers are decided by access and this together. */
+    readonly topology: Topology,
+  ) {
     this.decided = decision !== null;
     this.version = decision?.version ?? null;
     if (decision && !Array.isArray(decision.grants)) throw invalid('grants is not an array');
@@ -179,13 +186,14 @@ export class AccessIndex {
    */
   static build(
     decision: AccessDecision | null,
-    nodes: ReadonlyArray<{ id: string; approved: boolean; ownIps: readonly string[] }>,
+    nodes: ReadonlyArray<{ id: string; approved: boolean; ownIps: readonly string[]; role?: string }>,
     previous: AccessIndex | null = null,
+    topology: Topology = FULL_MESH_TOPOLOGY,
   ): { index: AccessIndex; placed: Array<{ grants: NodeGrants | null; cls: number }> } {
-    const index = new AccessIndex(decision);
+    const index = new AccessIndex(decision, topology);
     const placed = nodes.map((n) => {
       const grants = index.grantsFor(decision, n.id, n.approved);
-      const cls = grants ? index.classOf(grants) : -1;
+      const cls = grants ? index.classOf(grants, n.role ?? FULL_ROLE) : -1;
       if (cls >= 0) index.classes[cls]!.members.add(n.id);
       return { grants, cls };
     });
@@ -230,11 +238,14 @@ export class AccessIndex {
     });
   }
 
-  /** classOf gives the class of a node's grants, making it when it is new. */
-  classOf(ng: NodeGrants): number {
-    const known = this.byObject.get(ng);
-    if (known !== undefined) return known;
-    const key = signature(ng);
+  /** classOf gives the class of a node's grants and topology role, making it when it is new. */
+  classOf(ng: NodeGrants, role: string = FULL_ROLE): number {
+    const plain = role === FULL_ROLE;
+    if (plain) {
+      const known = this.byObject.get(ng);
+      if (known !== undefined) return known;
+    }
+    const key = plain ? signature(ng) : `${signature(ng)}#${role}`;
     let id = this.byKey.get(key);
     if (id === undefined) {
       id = this.classes.length;
@@ -262,15 +273,28 @@ export class AccessIndex {
       for (const g of ng.srcByPrefix) mark(S, this.sourceClasses, g);
       for (const g of ng.dst) mark(D, this.destinationClasses, g);
       for (const g of dstAtGrants(ng)) mark(D, this.destinationClasses, g);
-      this.classes.push({ id, key, named: ng.src, members: new Set() });
+      this.classes.push({ id, key, role, named: ng.src, members: new Set() });
       this.byKey.set(key, id);
     }
-    this.byObject.set(ng, id);
+    if (plain) this.byObject.set(ng, id);
     return id;
   }
 
-  /** sees: members of class a and members of class b see each other (-1: cut off, sees no one). */
+  /**
+   * sees: members of class a and members of class b are WireGuard peers (-1: cut off, sees no one):
+   * access allows the pair and the topology gives it a direct tunnel, or one of them is a hub.
+   */
   sees(a: number, b: number): boolean {
+    if (a < 0 || b < 0) return false;
+    if (this.topology.isFull) return this.reaches(a, b);
+    const ra = this.classes[a]!.role;
+    const rb = this.classes[b]!.role;
+    if (Topology.transit(ra, rb)) return true;
+    return this.topology.direct(ra, rb) && this.reaches(a, b);
+  }
+
+  /** reaches: access allows members of class a and of class b to talk (either way), whatever the topology. */
+  reaches(a: number, b: number): boolean {
     if (a < 0 || b < 0) return false;
     const W = this.words;
     const S = this.bitsS;
@@ -305,6 +329,13 @@ export class AccessIndex {
           const low = d & -d;
           d ^= low;
           for (const c of this.sourceClasses[(w << 5) + 31 - Math.clz32(low)]!) row[c] = 1;
+        }
+      }
+      if (!this.topology.isFull) {
+        const rk = this.classes[k]!.role;
+        for (let c = 0; c < count; c++) {
+          const rc = this.classes[c]!.role;
+          row[c] = Topology.transit(rk, rc) || (row[c] === 1 && this.topology.direct(rk, rc)) ? 1 : 0;
         }
       }
     }

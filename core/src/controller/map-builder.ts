@@ -2,11 +2,13 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AccessDecision } from '../api/access';
 import type { NodeInfo } from '../api/node-info';
 import type { HookRunner } from '../plugins/hook-runner';
-import type { FilterRule, NetworkMapData, PeerNode, SelfNode } from '../netmap/types';
+import type { Logger } from '../log/logger';
+import type { FilterRule, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
 import { sortedPosition } from './sorted-position';
+import { FULL_MESH_TOPOLOGY, parseTopology, Topology } from './topology';
 
 /**
  * The build step of the controller's map pipeline: store snapshot → decide (decideAccess) → build
@@ -24,6 +26,8 @@ export interface MapBuildInput {
   now: number;
   /** user name -> groups (NodeInfo.groups). */
   userGroups?: Readonly<Record<string, readonly string[]>>;
+  /** The approved routes each node serves as a gateway (NodeInfo.subnets); default none. */
+  subnets?: (nodeId: string) => readonly string[];
 }
 
 /** MeshNode: what the controller holds of one live node between builds. Its map is materialised on demand. */
@@ -36,7 +40,11 @@ export interface MeshNode extends IndexedNode {
   self: SelfNode;
   /** Its class in the mesh's AccessIndex; -1 when cut off (unapproved, or absent from the decision). */
   cls: number;
+  /** Its topology role (topology.ts). */
+  role: string;
   packetFilter: FilterRule[] | null;
+  /** The routes it uses (route-plan.ts); frozen, shared by alike nodes. */
+  routes: Route[];
   /** One key per plugin that gave an extension; frozen. */
   extensions: Readonly<Record<string, unknown>>;
 }
@@ -51,8 +59,12 @@ export function isLiveNode(node: NodeRecord, now: number): boolean {
   return !node.revoked && (node.expiresAt === null || node.expiresAt > now);
 }
 
+const NO_SUBNETS: readonly string[] = Object.freeze([]);
+/** EMPTY_ROUTES: the routes of a node that uses none (shared, so diffs compare by reference). */
+export const EMPTY_ROUTES: Route[] = Object.freeze([]) as unknown as Route[];
+
 /** nodeInfoOf is what decider and extension plugins learn about a live node (frozen). */
-export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string, readonly string[]>> = {}): NodeInfo {
+export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string, readonly string[]>> = {}, subnets: readonly string[] = NO_SUBNETS): NodeInfo {
   return Object.freeze({
     id: node.id,
     name: node.name,
@@ -62,6 +74,7 @@ export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string,
     addresses: Object.freeze({ ipv4: node.ipv4, ipv6: node.ipv6 }),
     posture: node.posture,
     approved: isApproved(node),
+    subnets: subnets.length === 0 ? NO_SUBNETS : Object.freeze([...subnets]),
   });
 }
 
@@ -69,8 +82,8 @@ export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 
 const idOf = (x: { id: string }) => x.id;
 
 /** peerEntry is a node as its peers see it, frozen: entries are shared by every map. */
-export function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
-  return Object.freeze({
+export function peerEntry(node: NodeRecord, presence: PresenceState, hub = false): PeerNode {
+  const entry: PeerNode = {
     id: node.id,
     name: node.name,
     wgKey: node.wgKey,
@@ -82,7 +95,9 @@ export function peerEntry(node: NodeRecord, presence: PresenceState): PeerNode {
     online: presence.online,
     lastSeen: presence.lastSeen,
     relay: node.relay ? Object.freeze({ port: node.relay.port }) : null,
-  });
+  };
+  if (hub) entry.hub = true;
+  return Object.freeze(entry);
 }
 
 /** ownIpsOf: a node's addresses sorted, as filters name them (dstIps) and sources add them (srcIps). */
@@ -105,7 +120,7 @@ export function samePeer(a: PeerNode, b: PeerNode): boolean {
     a.id === b.id && a.name === b.name && a.wgKey === b.wgKey && a.user === b.user && a.online === b.online && a.lastSeen === b.lastSeen &&
     a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
     sameStrings(a.endpoints, b.endpoints) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags) &&
-    (a.relay?.port ?? null) === (b.relay?.port ?? null)
+    (a.relay?.port ?? null) === (b.relay?.port ?? null) && (a.hub === true) === (b.hub === true)
   );
 }
 
@@ -114,7 +129,8 @@ export function sameInfo(a: NodeInfo, b: NodeInfo): boolean {
   return (
     a.id === b.id && a.name === b.name && a.user === b.user && a.approved === b.approved &&
     a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
-    sameStrings(a.groups, b.groups) && sameStrings(a.tags, b.tags) && (a.posture === b.posture || isDeepStrictEqual(a.posture, b.posture))
+    sameStrings(a.groups, b.groups) && sameStrings(a.tags, b.tags) && sameStrings(a.subnets ?? NO_SUBNETS, b.subnets ?? NO_SUBNETS) &&
+    (a.posture === b.posture || isDeepStrictEqual(a.posture, b.posture))
   );
 }
 
@@ -214,6 +230,10 @@ export class Mesh {
     return Object.freeze(out) as PeerNode[];
   }
 
+  get topology(): Topology {
+    return this.index.topology;
+  }
+
   /** mapOf materialises a live node's NetworkMap (version 0: the MapStreamer numbers versions). */
   mapOf(nodeId: string): NetworkMapData | null {
     const node = this.nodes.get(nodeId);
@@ -224,7 +244,7 @@ export class Mesh {
       self: node.self,
       peers: this.peersOf(node),
       packetFilter: node.packetFilter,
-      routes: [],
+      routes: node.routes,
       extensions: node.extensions as Record<string, unknown>,
       overlay: { ipv4Cidr: this.overlay.ipv4Cidr, ipv6Prefix: this.overlay.ipv6Prefix },
     };
@@ -238,6 +258,7 @@ export interface PreviousNode {
   extensions?: Readonly<Record<string, unknown>>;
   ownIps?: readonly string[];
   packetFilter?: FilterRule[] | null;
+  routes?: Route[];
 }
 
 /** keepFilter returns the previous filter when equal, so later diffs compare by reference. */
@@ -264,21 +285,24 @@ export function assembleMesh(
   extensions: ReadonlyArray<Readonly<Record<string, unknown>>> | null,
   previous: (id: string) => PreviousNode | undefined,
   previousIndex: AccessIndex | null = null,
+  topology: Topology = FULL_MESH_TOPOLOGY,
 ): Mesh {
   const ownIps = live.map((n) => {
     const ips = ownIpsOf(n);
     const prev = previous(n.id)?.ownIps;
     return prev && prev[0] === ips[0] && prev[1] === ips[1] ? prev : ips;
   });
+  const roles = infos.map((i) => topology.roleOf(i));
   const { index, placed } = AccessIndex.build(
     decision,
-    live.map((n, i) => ({ id: n.id, approved: infos[i]!.approved, ownIps: ownIps[i]! })),
+    live.map((n, i) => ({ id: n.id, approved: infos[i]!.approved, ownIps: ownIps[i]!, role: roles[i]! })),
     previousIndex,
+    topology,
   );
   const mesh = new Mesh(index, input.epoch, Object.freeze({ ...input.overlay }), input.userGroups ?? {});
   live.forEach((record, i) => {
     const prev = previous(record.id);
-    const entry = keep(prev?.entry, peerEntry(record, input.presence(record)), samePeer);
+    const entry = keep(prev?.entry, peerEntry(record, input.presence(record), Topology.isHub(roles[i]!)), samePeer);
     const node: MeshNode = {
       id: record.id,
       record,
@@ -286,9 +310,11 @@ export function assembleMesh(
       entry,
       self: selfOf(entry, record.expiresAt, prev),
       cls: placed[i]!.cls,
+      role: roles[i]!,
       grants: placed[i]!.grants,
       ownIps: ownIps[i]!,
       packetFilter: null,
+      routes: prev?.routes ?? EMPTY_ROUTES,
       extensions: extensionsOf(extensions?.[i], prev?.extensions),
     };
     node.packetFilter = keepFilter(prev?.packetFilter, index.filterFor(node));
@@ -304,7 +330,7 @@ export function assembleMesh(
  */
 export function buildNetworkMaps(input: MapBuildInput & { previousPeers?: ReadonlyMap<string, PeerNode> }): { maps: Map<string, NetworkMapData>; peers: Map<string, PeerNode> } {
   const live = input.nodes.filter((n) => isLiveNode(n, input.now)).sort(byId);
-  const infos = live.map((n) => nodeInfoOf(n, input.userGroups));
+  const infos = live.map((n) => nodeInfoOf(n, input.userGroups, input.subnets?.(n.id)));
   const prevEntry = input.previousPeers;
   const mesh = assembleMesh(input, live, infos, null, null, (id) => ({ entry: prevEntry?.get(id) }));
   const maps = new Map<string, NetworkMapData>();
@@ -317,20 +343,45 @@ export function buildNetworkMaps(input: MapBuildInput & { previousPeers?: Readon
 }
 
 /**
- * MapBuilder runs a full build: every live node from the store snapshot, one decideAccess for the
- * whole mesh (scope 'mesh'), one mapExtension per node, and the Mesh from them.
+ * MapBuilder runs a full build: every live node from the store snapshot, the topology (the
+ * decideTopology hook, else the configured one), one decideAccess for the whole mesh (scope
+ * 'mesh'), one mapExtension per node, and the Mesh from them.
  */
 export class MapBuilder {
-  constructor(private readonly hooks: HookRunner) {}
+  constructor(
+    private readonly hooks: HookRunner,
+    /** The controller config's topology; a policy's (decideTopology) overrides it. */
+    private readonly configTopology: Topology = FULL_MESH_TOPOLOGY,
+    private readonly log: Pick<Logger, 'error' | 'info'> | null = null,
+  ) {}
 
   async build(input: MapBuildInput, previous: Mesh | null = null): Promise<Mesh> {
     const live = input.nodes.filter((n) => isLiveNode(n, input.now)).sort(byId);
-    const infos = live.map((n) => keep(previous?.nodes.get(n.id)?.info, nodeInfoOf(n, input.userGroups), sameInfo));
+    const infos = live.map((n) => keep(previous?.nodes.get(n.id)?.info, nodeInfoOf(n, input.userGroups, input.subnets?.(n.id)), sameInfo));
+    const topology = await this.decideTopology(previous?.topology ?? null);
     const decision = this.hooks.has('decideAccess')
       ? await this.hooks.runFirst('decideAccess', { nodes: infos.filter((i) => i.approved), scope: 'mesh' })
       : null;
     const extensions = this.hooks.has('mapExtension') ? await this.hooks.runParallelEach('mapExtension', infos.map((i) => [i] as [NodeInfo])) : null;
-    return assembleMesh(input, live, infos, decision, extensions, (id) => previous?.nodes.get(id), previous?.index ?? null);
+    return assembleMesh(input, live, infos, decision, extensions, (id) => previous?.nodes.get(id), previous?.index ?? null, topology);
+  }
+
+  /**
+   * decideTopology: the policy's topology when a plugin gives one, else the configured one. A
+   * topology the policy gives that does not parse is logged and the one in force stays.
+   */
+  async decideTopology(inForce: Topology | null): Promise<Topology> {
+    if (!this.hooks.has('decideTopology')) return this.configTopology;
+    const d = await this.hooks.runFirst('decideTopology');
+    if (!d) return this.configTopology;
+    try {
+      const parsed = parseTopology(d.config, `topology of policy ${String(d.version).slice(0, 12)}`);
+      if (inForce && isDeepStrictEqual(inForce.config, parsed)) return inForce;
+      return new Topology(parsed);
+    } catch (err) {
+      this.log?.error({ err }, 'the policy\'s topology is invalid; the topology in force stays');
+      return inForce ?? this.configTopology;
+    }
   }
 
   /** decideNodes asks the decider about changed nodes only (scope 'nodes'); null when there is none or it gave none. */

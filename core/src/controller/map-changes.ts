@@ -10,7 +10,8 @@ import type { NodeInfo } from '../api/node-info';
 import type { FilterRule, PeerNode, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { sameFilter } from './access-index';
-import { extensionsOf, isLiveNode, keep, nodeInfoOf, ownIpsOf, peerEntry, sameInfo, samePeer, selfOf, type MapBuilder, type Mesh, type MeshNode } from './map-builder';
+import { EMPTY_ROUTES, extensionsOf, isLiveNode, keep, nodeInfoOf, ownIpsOf, peerEntry, sameInfo, samePeer, selfOf, type MapBuilder, type Mesh, type MeshNode } from './map-builder';
+import { Topology } from './topology';
 import { isEmptyChange, ownChanges, type MapChange } from './mesh-diff';
 import type { PresenceState } from './presence';
 
@@ -19,6 +20,8 @@ export interface NodeChangesInput {
   records: ReadonlyMap<string, NodeRecord | null>;
   presence: (node: NodeRecord) => PresenceState;
   now: number;
+  /** The approved routes each node serves (NodeInfo.subnets); default none. */
+  subnets?: (nodeId: string) => readonly string[];
 }
 
 export interface MeshUpdate {
@@ -77,7 +80,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
   for (const id of ids) {
     const record = input.records.get(id);
     if (!record || !isLiveNode(record, input.now)) continue;
-    fresh.set(id, { record, info: keep(mesh.nodes.get(id)?.info, nodeInfoOf(record, mesh.userGroups), sameInfo) });
+    fresh.set(id, { record, info: keep(mesh.nodes.get(id)?.info, nodeInfoOf(record, mesh.userGroups, input.subnets?.(id)), sameInfo) });
   }
   const toDecide: NodeInfo[] = [];
   for (const [id, f] of fresh) {
@@ -134,8 +137,9 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
       continue;
     }
     const ng = grants.get(id)!;
-    const cls = ng ? index.classOf(ng) : -1;
-    const entry = keep(node?.entry, peerEntry(f.record, input.presence(f.record)), samePeer);
+    const role = index.topology.roleOf(f.info);
+    const cls = ng ? index.classOf(ng, role) : -1;
+    const entry = keep(node?.entry, peerEntry(f.record, input.presence(f.record), Topology.isHub(role)), samePeer);
     const extensions = extensionsOf(exts?.[e++], node?.extensions);
     const ips = ownIpsOf(f.record);
     const ownIps = node && node.ownIps[0] === ips[0] && node.ownIps[1] === ips[1] ? node.ownIps : ips;
@@ -146,6 +150,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
       node.self = selfOf(entry, f.record.expiresAt, node);
       node.entry = entry;
       node.grants = ng;
+      node.role = role;
       node.ownIps = ownIps;
       node.extensions = extensions;
       mesh.setClass(node, cls);
@@ -157,9 +162,11 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
         entry,
         self: selfOf(entry, f.record.expiresAt, undefined),
         cls,
+        role,
         grants: ng,
         ownIps,
         packetFilter: null,
+        routes: EMPTY_ROUTES,
         extensions,
       };
       mesh.insert(created);

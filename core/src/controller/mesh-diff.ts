@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { FilterRule, PeerNode, SelfNode } from '../netmap/types';
+import type { FilterRule, PeerNode, Route, SelfNode } from '../netmap/types';
 import { sameFilter } from './access-index';
 import type { Mesh, MeshNode } from './map-builder';
 import { sortedPosition } from './sorted-position';
@@ -12,22 +12,31 @@ export interface MapChange {
   peersRemoved: string[];
   self?: SelfNode;
   packetFilter?: FilterRule[] | null;
+  routes?: Route[];
   extensions?: Record<string, unknown>;
 }
 
 /** isEmptyChange: nothing to send. */
 export function isEmptyChange(c: MapChange): boolean {
-  return c.peersUpserted.length === 0 && c.peersRemoved.length === 0 && c.self === undefined && c.packetFilter === undefined && c.extensions === undefined;
+  return (
+    c.peersUpserted.length === 0 && c.peersRemoved.length === 0 && c.self === undefined && c.packetFilter === undefined && c.routes === undefined && c.extensions === undefined
+  );
+}
+
+/** sameRoutes compares two route lists, by reference first (alike nodes share one frozen list). */
+export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
+  return a === b || isDeepStrictEqual(a, b);
 }
 
 /** ownChanges fills self, packetFilter and extensions of a change when they differ between two states of a node. */
 export function ownChanges(
   change: MapChange,
-  before: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>> },
-  after: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>> },
+  before: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>>; routes?: Route[] },
+  after: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>>; routes?: Route[] },
 ): MapChange {
   if (before.self !== after.self && !isDeepStrictEqual(before.self, after.self)) change.self = after.self;
   if (!sameFilter(before.packetFilter, after.packetFilter)) change.packetFilter = after.packetFilter;
+  if (before.routes !== undefined && after.routes !== undefined && !sameRoutes(before.routes, after.routes)) change.routes = after.routes;
   if (before.extensions !== after.extensions && !isDeepStrictEqual(before.extensions, after.extensions)) change.extensions = after.extensions as Record<string, unknown>;
   return change;
 }

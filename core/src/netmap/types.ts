@@ -27,7 +27,7 @@ export interface PeerNode {
   addresses: { ipv4: string; ipv6: string };
   /** Candidate underlay endpoints, best first. */
   endpoints: Endpoint[];
-  /** Overlay /32 and /128 plus any approved subnet routes. */
+  /** Overlay /32 and /128: routed prefixes travel in NetworkMapData.routes, never here. */
   allowedIps: string[];
   tags: string[];
   user: string | null;
@@ -36,6 +36,8 @@ export interface PeerNode {
   lastSeen: number | null;
   /** Set when the node relays for other pairs; null when it does not (absent in maps from before relays). */
   relay?: RelayOffer | null;
+  /** True when the node is a hub of the topology (it forwards spokes' traffic); absent otherwise. */
+  hub?: boolean;
 }
 
 export interface SelfNode extends PeerNode {
@@ -53,11 +55,21 @@ export interface FilterRule {
   dstPorts: Array<[number, number]>;
 }
 
+/**
+ * What a route carries: a subnet behind a gateway, an exit node's default route (offered; each client
+ * picks at most one), or the overlay through a hub (topologies where pairs talk through hubs).
+ */
+export type RouteKind = 'subnet' | 'exit' | 'transit';
+
 export interface Route {
   /** Destination prefix, e.g. 10.20.0.0/16. */
   prefix: string;
-  /** Node id of the peer that serves the prefix. */
+  /** Node id of the peer whose tunnel carries the prefix: the gateway itself, or the hub in front of it. */
   via: string;
+  /** Absent in maps from before kinds: a subnet. */
+  kind?: RouteKind;
+  /** The node that serves the prefix when via is a hub in front of it; absent when via serves it. */
+  gateway?: string;
 }
 
 export interface NetworkMapData {

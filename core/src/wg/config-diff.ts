@@ -25,6 +25,8 @@ export interface WgConfigDiff {
   privateKey?: string;
   /** Set when the listen port changes (wireguard-go rebinds its socket on every write of it). */
   listenPort?: number;
+  /** Set when the firewall mark changes (0: none). */
+  fwmark?: number;
   /** New peers, canonical, sorted by public key. */
   add: WgPeerConfig[];
   /** Changed peers, sorted by public key. */
@@ -36,7 +38,7 @@ export interface WgConfigDiff {
 /** isEmptyDiff is true when applying the diff would write nothing. */
 export function isEmptyDiff(d: WgConfigDiff): boolean {
   return (
-    d.privateKey === undefined && d.listenPort === undefined && d.add.length === 0 && d.update.length === 0 && d.remove.length === 0
+    d.privateKey === undefined && d.listenPort === undefined && d.fwmark === undefined && d.add.length === 0 && d.update.length === 0 && d.remove.length === 0
   );
 }
 
@@ -46,6 +48,7 @@ export function summarizeDiff(d: WgConfigDiff): string {
   const iface: string[] = [];
   if (d.privateKey !== undefined) iface.push('private key');
   if (d.listenPort !== undefined) iface.push(`listen port ${d.listenPort}`);
+  if (d.fwmark !== undefined) iface.push(`fwmark ${d.fwmark}`);
   const peers = `added ${d.add.length}, updated ${d.update.length}, removed ${d.remove.length} peers`;
   return iface.length > 0 ? `changed ${iface.join(', ')}; ${peers}` : peers;
 }
@@ -147,6 +150,11 @@ export function diffWgConfig(prev: WgConfig, next: WgConfig): WgConfigDiff {
       throw errors.configInvalid('WgConfig.listenPort', `${next.listenPort} is not a UDP port in 0..65535`);
     }
     d.listenPort = next.listenPort;
+  }
+  if ((next.fwmark ?? 0) !== (prev.fwmark ?? 0)) {
+    const mark = next.fwmark ?? 0;
+    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) throw errors.configInvalid('WgConfig.fwmark', `${mark} is not a 32-bit firewall mark`);
+    d.fwmark = mark;
   }
   const before = indexPeers(prev.peers, 'previous WgConfig');
   const after = indexPeers(next.peers, 'WgConfig.peers');

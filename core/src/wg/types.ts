@@ -18,6 +18,11 @@ export interface WgConfig {
   /** base64 private key; never logged */
   privateKey: string;
   listenPort: number;
+  /**
+   * Firewall mark on the device's own UDP packets, so policy routing keeps them out of the tunnel
+   * (an exit node's default route); 0 or absent: none.
+   */
+  fwmark?: number;
   /** Sorted by publicKey. */
   peers: WgPeerConfig[];
 }

@@ -27,6 +27,8 @@ export interface UapiSet {
   /** base64 */
   privateKey?: string;
   listenPort?: number;
+  /** 0 clears the mark. */
+  fwmark?: number;
   replacePeers?: boolean;
   peers: UapiPeerSet[];
 }
@@ -83,6 +85,7 @@ export function serializeSet(set: UapiSet): string {
   const lines = ['set=1'];
   if (set.privateKey !== undefined) lines.push(`private_key=${hexKey(set.privateKey, 'private_key')}`);
   if (set.listenPort !== undefined) lines.push(`listen_port=${set.listenPort}`);
+  if (set.fwmark !== undefined) lines.push(`fwmark=${set.fwmark}`);
   if (set.replacePeers) lines.push('replace_peers=true');
   for (const p of set.peers) {
     lines.push(`public_key=${hexKey(p.publicKey, 'public_key')}`);
@@ -118,6 +121,7 @@ export function parseSetRequest(text: string): UapiSet {
     } else if (peer === null) {
       if (key === 'private_key') set.privateKey = hexToBase64(value);
       else if (key === 'listen_port') set.listenPort = Number(value);
+      else if (key === 'fwmark') set.fwmark = Number(value);
       else if (key === 'replace_peers') set.replacePeers = value === 'true';
       else throw uapiError(`unknown interface key "${key}"`);
     } else if (key === 'remove') peer.remove = value === 'true';
@@ -276,7 +280,7 @@ export function stateToWgConfig(state: UapiDeviceState): WgConfig {
     return out;
   });
   peers.sort((a, b) => (a.publicKey < b.publicKey ? -1 : a.publicKey > b.publicKey ? 1 : 0));
-  return { privateKey: state.privateKey ?? '', listenPort: state.listenPort, peers };
+  return { privateKey: state.privateKey ?? '', listenPort: state.listenPort, ...(state.fwmark !== 0 ? { fwmark: state.fwmark } : {}), peers };
 }
 
 /** stateToStats maps live counters; a zero handshake time means none yet. */
@@ -302,6 +306,7 @@ export function setFromDiff(d: WgConfigDiff): UapiSet {
   const set: UapiSet = { peers: [] };
   if (d.privateKey !== undefined) set.privateKey = d.privateKey;
   if (d.listenPort !== undefined) set.listenPort = d.listenPort;
+  if (d.fwmark !== undefined) set.fwmark = d.fwmark;
   for (const key of d.remove) set.peers.push({ publicKey: key, remove: true });
   for (const u of d.update) {
     const p: UapiPeerSet = { publicKey: u.publicKey, updateOnly: true };

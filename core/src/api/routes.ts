@@ -1,0 +1,50 @@
+/**
+ * Route approval and topology: what a policy plugin may decide about routes a gateway advertises
+ * (approveRoute) and about which pairs of nodes get direct tunnels (decideTopology).
+ */
+import type { NodeInfo } from './node-info';
+
+/** RouteApprovalRequest: a gateway advertises a route that no admin has decided on. */
+export interface RouteApprovalRequest {
+  /** The gateway. */
+  node: NodeInfo;
+  /** Canonical prefix; 0.0.0.0/0 and ::/0 for an exit node. */
+  prefix: string;
+  kind: 'subnet' | 'exit';
+}
+
+/** RouteApproval: whether the policy approves the route (false: it stays pending for an admin). */
+export interface RouteApproval {
+  approved: boolean;
+  /** The policy version that decided (recorded with the approval). */
+  version: string;
+  /** Why, for people: the rule that approved it, or that none did. */
+  reason: string;
+}
+
+export type TopologyMode = 'full' | 'hub-and-spoke' | 'partial' | 'hybrid';
+
+/**
+ * TopologyConfig: which pairs of nodes get direct WireGuard tunnels. Selectors are "tag:x",
+ * "node:name", "group:g", "user:u" or "*".
+ * - full: every pair the access policy allows (the default).
+ * - hub-and-spoke: `hubs` are peers of every node; two spokes talk through the first hub online.
+ * - partial: nodes that match the same `direct` selector talk directly; other pairs go through
+ *   `hubs` when there are any (and cannot talk when there are none).
+ * - hybrid: `hubs`, plus direct links between chosen sites: a `direct` entry [a, b] links every
+ *   node matching a with every node matching b (a single selector links its nodes among themselves).
+ * The topology never widens access: a pair the access policy does not allow stays blocked by the
+ * destination's packet filter, through a hub as well.
+ */
+export interface TopologyConfig {
+  mode: TopologyMode;
+  hubs?: readonly string[];
+  direct?: ReadonlyArray<string | readonly [string, string]>;
+}
+
+/** TopologyDecision: a topology a policy chose, overriding the controller's config. */
+export interface TopologyDecision {
+  config: TopologyConfig;
+  /** The policy version it came from. */
+  version: string;
+}

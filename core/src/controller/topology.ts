@@ -1,0 +1,160 @@
+/**
+ * Topology: which pairs of nodes get a direct WireGuard tunnel, decided before maps are built. Each
+ * node gets a role from the topology's selectors (hub, or a spoke with the `direct` selectors it
+ * matches); whether two nodes are peers then depends on their roles and on whether access allows
+ * the pair, never on anything else, so the AccessIndex can fold the role into a node's class.
+ *
+ *   peers(a, b) = (access(a, b) and direct(a, b)) or (exactly one of a, b is a hub)
+ *
+ * Hubs are peers of every spoke whatever the access policy says (they carry other pairs' traffic),
+ * but their packet filters still only accept what access allows, and a spoke's traffic through a
+ * hub still meets the destination's filter: the topology never widens access.
+ */
+import { errors } from '../errors';
+import type { NodeInfo } from '../api/node-info';
+import type { TopologyConfig, TopologyMode } from '../api/routes';
+
+export const TOPOLOGY_MODES: readonly TopologyMode[] = ['full', 'hub-and-spoke', 'partial', 'hybrid'];
+
+const SELECTOR = /^(\*|(tag|node|group|user):[A-Za-z0-9@][A-Za-z0-9:@_.-]{0,127})$/;
+
+/** The role of every node in a full mesh (one role: direct with everyone). */
+export const FULL_ROLE = '';
+const HUB_ROLE = 'H';
+
+function selectorMatches(s: string, n: NodeInfo): boolean {
+  if (s === '*') return true;
+  const i = s.indexOf(':');
+  const kind = s.slice(0, i);
+  const name = s.slice(i + 1);
+  switch (kind) {
+    case 'tag':
+      return n.tags.includes(s) || n.tags.includes(name);
+    case 'node':
+      return n.name === name || n.id === name;
+    case 'group':
+      return n.groups.includes(name) || n.groups.includes(s);
+    case 'user':
+      return n.user === name;
+    default:
+      return false;
+  }
+}
+
+/**
+ * parseTopology checks a topology (from the controller config or a policy) and returns it in a
+ * canonical shape, or throws CONFIG_INVALID naming what is wrong at `where`.
+ */
+export function parseTopology(value: unknown, where: string): TopologyConfig {
+  const bad = (what: string) => errors.configInvalid(where, what);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('topology must be an object such as {mode: hub-and-spoke, hubs: [tag:hub]}');
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) if (!['mode', 'hubs', 'direct'].includes(k)) throw bad(`topology has an unknown key "${k}" (known: mode, hubs, direct)`);
+  const mode = v.mode ?? 'full';
+  if (typeof mode !== 'string' || !TOPOLOGY_MODES.includes(mode as TopologyMode)) throw bad(`topology.mode ${JSON.stringify(mode)} is not one of ${TOPOLOGY_MODES.join(', ')}`);
+  const selector = (s: unknown, at: string): string => {
+    if (typeof s !== 'string' || !SELECTOR.test(s)) throw bad(`${at} ${JSON.stringify(s)} is not a selector: tag:<name>, node:<name>, group:<name>, user:<name> or *`);
+    return s;
+  };
+  if (v.hubs !== undefined && !Array.isArray(v.hubs)) throw bad('topology.hubs must be a list of selectors');
+  const hubs = ((v.hubs as unknown[] | undefined) ?? []).map((s, i) => selector(s, `topology.hubs[${i}]`));
+  if (v.direct !== undefined && !Array.isArray(v.direct)) throw bad('topology.direct must be a list of selectors or [selector, selector] pairs');
+  const direct = ((v.direct as unknown[] | undefined) ?? []).map((d, i): string | readonly [string, string] => {
+    if (Array.isArray(d)) {
+      if (d.length !== 2) throw bad(`topology.direct[${i}] must be a selector or a pair [a, b], not a list of ${d.length}`);
+      return Object.freeze([selector(d[0], `topology.direct[${i}][0]`), selector(d[1], `topology.direct[${i}][1]`)] as const);
+    }
+    return selector(d, `topology.direct[${i}]`);
+  });
+  const m = mode as TopologyMode;
+  if (m === 'full' && (hubs.length > 0 || direct.length > 0)) throw bad('topology.mode full takes no hubs or direct links (every allowed pair is direct); choose hub-and-spoke, partial or hybrid');
+  if (m === 'hub-and-spoke' && hubs.length === 0) throw bad('topology.mode hub-and-spoke needs at least one selector in topology.hubs');
+  if (m === 'hub-and-spoke' && direct.length > 0) throw bad('topology.mode hub-and-spoke takes no direct links; use hybrid for hubs plus direct links');
+  if (m === 'partial' && direct.length === 0) throw bad('topology.mode partial needs topology.direct: the tags or sites whose nodes get direct tunnels');
+  if (m === 'partial' && direct.some((d) => Array.isArray(d))) throw bad('topology.mode partial takes single selectors in topology.direct; links between two sites are hybrid');
+  if (m === 'hybrid' && (hubs.length === 0 || direct.length === 0)) throw bad('topology.mode hybrid needs both topology.hubs and topology.direct');
+  return Object.freeze({ mode: m, hubs: Object.freeze(hubs), direct: Object.freeze(direct) });
+}
+
+/** Topology answers the per-node and per-pair questions of one TopologyConfig. */
+export class Topology {
+  /** Distinct selectors of `direct`, in first-seen order: bit i of a spoke's role is selectors[i]. */
+  private readonly selectors: string[] = [];
+  /** Each direct entry as selector positions. */
+  private readonly links: Array<[number, number]> = [];
+  private readonly directCache = new Map<string, boolean>();
+
+  constructor(readonly config: TopologyConfig) {
+    const pos = (s: string) => {
+      let i = this.selectors.indexOf(s);
+      if (i < 0) i = this.selectors.push(s) - 1;
+      return i;
+    };
+    for (const d of config.direct ?? []) {
+      if (typeof d === 'string') this.links.push([pos(d), pos(d)]);
+      else this.links.push([pos(d[0]), pos(d[1])]);
+    }
+  }
+
+  get mode(): TopologyMode {
+    return this.config.mode;
+  }
+
+  /** isFull: every allowed pair is direct (no roles). */
+  get isFull(): boolean {
+    return this.config.mode === 'full';
+  }
+
+  get hasHubs(): boolean {
+    return (this.config.hubs ?? []).length > 0;
+  }
+
+  /** roleOf: FULL_ROLE in a full mesh, "H" for a hub, else "S" and one bit per direct selector. */
+  roleOf(n: NodeInfo): string {
+    if (this.isFull) return FULL_ROLE;
+    if ((this.config.hubs ?? []).some((s) => selectorMatches(s, n))) return HUB_ROLE;
+    let bits = 'S';
+    for (const s of this.selectors) bits += selectorMatches(s, n) ? '1' : '0';
+    return bits;
+  }
+
+  /** hubRank orders hubs for the choice of the active one: the first hubs selector a node matches, or -1. */
+  hubRank(n: NodeInfo): number {
+    return (this.config.hubs ?? []).findIndex((s) => selectorMatches(s, n));
+  }
+
+  static isHub(role: string): boolean {
+    return role === HUB_ROLE;
+  }
+
+  /** direct: two nodes of these roles may have a direct tunnel (when access allows the pair). */
+  direct(a: string, b: string): boolean {
+    if (a === FULL_ROLE || b === FULL_ROLE) return true;
+    if (a === HUB_ROLE || b === HUB_ROLE) return true;
+    const key = a < b ? `${a}|${b}` : `${b}|${a}`;
+    let d = this.directCache.get(key);
+    if (d === undefined) {
+      d = this.links.some(([x, y]) => (a[1 + x] === '1' && b[1 + y] === '1') || (a[1 + y] === '1' && b[1 + x] === '1'));
+      this.directCache.set(key, d);
+    }
+    return d;
+  }
+
+  /** transit: one end is a hub and the other is not: they are peers whatever access says. */
+  static transit(a: string, b: string): boolean {
+    return (a === HUB_ROLE) !== (b === HUB_ROLE);
+  }
+
+  /** describe is one line for logs and `trellis routes`. */
+  describe(): string {
+    const c = this.config;
+    if (c.mode === 'full') return 'full mesh';
+    const parts: string[] = [c.mode];
+    if ((c.hubs ?? []).length > 0) parts.push(`hubs ${c.hubs!.join(', ')}`);
+    if ((c.direct ?? []).length > 0) parts.push(`direct ${c.direct!.map((d) => (typeof d === 'string' ? d : `${d[0]}<->${d[1]}`)).join(', ')}`);
+    return parts.join('; ');
+  }
+}
+
+/** FULL_MESH_TOPOLOGY: the default. */
+export const FULL_MESH_TOPOLOGY = new Topology(Object.freeze({ mode: 'full' as const }));
