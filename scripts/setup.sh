@@ -41,10 +41,11 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 # postgresql for the lab's `--store postgres`, the PostgreSQL store's tests and the HA benchmarks
 # (each starts its own cluster with initdb), libnetfilter-queue-dev for the lab's delay line (`trellis
 # lab impair`); then those only the tests use: chromium for the console's browser test, python3-venv
-# for chDB, systemd for `systemd-analyze verify` of deploy/systemd/.
+# for chDB, systemd for `systemd-analyze verify` of deploy/systemd/, traceroute for the path checks of
+# the route tests.
 DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 nftables ethtool procps curl build-essential python3)
 [ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat clickhouse-server clickhouse-client prometheus postgresql libnetfilter-queue-dev)
-[ "$PROFILE" != all ] || DEB_PACKAGES+=(python3-venv chromium systemd)
+[ "$PROFILE" != all ] || DEB_PACKAGES+=(python3-venv chromium systemd traceroute)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do

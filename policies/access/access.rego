@@ -399,6 +399,12 @@ decision_dst_match(s) if {
 	net.cidr_contains(as_cidr(s), input.dst.ip)
 }
 
+# "*" is any destination: also the hosts behind a gateway's approved routes.
+decision_dst_match(s) if {
+	selector_kind(s) == "any"
+	dst_ip_is_subnet
+}
+
 # matched_labels looks up only the rules whose src can match decision_src (decision_index), so a
 # decision costs the rules that name the source, not every rule. One body per kind of selector,
 # looked up by the source's own user, groups, tags, id and name: no selector keys are built per
@@ -475,6 +481,11 @@ reaches_decision_dst(info) if {
 	is_string(input.dst.ip)
 	some c in info.dst_cidrs
 	net.cidr_contains(c, input.dst.ip)
+}
+
+reaches_decision_dst(info) if {
+	dst_ip_is_subnet
+	info.dst_named.any
 }
 
 reaches_decision_dst_named(info) if info.dst_named.any
@@ -753,10 +764,14 @@ node_errors := sort([concat("", ["node ", json.marshal(object.get(n, "id", null)
 	not unique_id(n, dups)
 ])
 
-# dst_addrs: the addresses of node p a dst selector reaches ("" when none).
+# dst_addrs: the addresses of node p a dst selector reaches ("" when none). "*" reaches its routed
+# subnets too; other named selectors only its own addresses.
 dst_addrs(s, p) := ({a |
 	named_match(s, p)
 	some a in p.ips
+} | {a |
+	selector_kind(s) == "any"
+	some a in p.subnets
 } | {a |
 	selector_kind(s) == "cidr"
 	some a in array.concat(p.ips, p.subnets)
@@ -861,7 +876,15 @@ quarantine_dst_pairs := array.concat(
 # names them; any other reaches the node's own addresses.
 dst_pair(idx, j, id, p) := [j, id] if {
 	not j in idx.dst_cidr_rules
+	not star_reaches_routes(idx, j, p)
 } else := [j, id, pair_dst_addrs(idx, j, p)]
+
+# star_reaches_routes: rule j names "*" as a destination and p routes subnets, so the pair names
+# p's addresses and its subnets.
+star_reaches_routes(idx, j, p) if {
+	count(p.subnets) > 0
+	"*" in idx.rules[j].dst
+}
 
 # pair_dst_addrs: the addresses of node p that rule j's destinations reach.
 pair_dst_addrs(idx, j, p) := sort([a | some a in {a | some d in idx.rules[j].dst; some a in dst_addrs(d, p)}])

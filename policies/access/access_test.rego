@@ -342,3 +342,20 @@ test_netmap_is_the_expansion_of_grants if {
 		{"dstIps": ["100.64.1.8", "fd7a::8"], "dstPorts": [], "proto": "any", "srcIps": ["100.64.1.8", "fd7a::8"]},
 	]
 }
+
+# "*" reaches the hosts behind a gateway's approved routes (like any other destination); other
+# named selectors reach only the gateway's own addresses.
+test_star_reaches_routed_subnets if {
+	lan := {"node": "router", "tags": [], "ip": "10.20.3.4", "subnets": ["10.20.0.0/16"]}
+	acl := {"rules": [{"name": "all", "src": ["*"], "dst": ["*"], "proto": "any", "ports": ["*"]}]}
+	access.allow with input as {"src": alice, "dst": lan, "proto": "tcp", "port": 22, "acls": acl}
+	tagged := {"rules": [{"name": "router", "src": ["*"], "dst": ["node:router"], "proto": "any", "ports": ["*"]}]}
+	not access.allow with input as {"src": alice, "dst": lan, "proto": "tcp", "port": 22, "acls": tagged}
+}
+
+test_star_grant_names_gateway_subnets if {
+	acl := {"rules": [{"name": "all", "src": ["*"], "dst": ["*"], "proto": "any", "ports": ["*"]}]}
+	m := access.netmap with input as {"nodes": nodes_fixture, "self": "n5", "acls": acl}
+	some r in m.packetFilter
+	"10.20.0.0/16" in r.dstIps
+}

@@ -35,6 +35,10 @@ import { PacketFilter } from './packet-filter';
 import type { Prefs } from './prefs';
 import type { ProbeSample } from './probes/probe-scheduler';
 import { Reconfigurer } from './reconfigurer';
+import { installedRoutes } from './to-wg-config';
+import { RouteGateway } from './route-gateway';
+import { RouteHealth } from './route-health';
+import { RouteReporter } from './route-reporter';
 import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
 import { AgentTelemetry, type TelemetryOptions } from './telemetry/agent-telemetry';
 import { AgentPaths } from './paths/agent-paths';
@@ -78,6 +82,8 @@ export class AgentRuntime {
   private readonly renewer: IdentityRenewer;
   private readonly relay: NodeRelay;
   private readonly paths: AgentPaths;
+  /** Set when the node advertises routes (a gateway or exit node). */
+  private readonly gateway: { forwarding: RouteGateway; health: RouteHealth; reporter: RouteReporter } | null = null;
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
   private deviceUp = false;
@@ -136,6 +142,8 @@ export class AgentRuntime {
         this.paths.onMap(info.map);
         void this.probes.ensure(info.map);
         if (!isStopping()) void this.relay.sync(info.map, d.identity.get().wg.privateKey);
+        // A decision on this gateway's routes changes its map: learn the new statuses.
+        if (info.source === 'controller') void this.gateway?.reporter.report();
       },
     });
     this.telemetry = new AgentTelemetry({
@@ -185,6 +193,7 @@ export class AgentRuntime {
           d.log.info('connected to the controller');
           this.endpoints.forget();
           void this.endpoints.report();
+          void this.gateway?.reporter.report();
         } else if (lastError) d.log.warn({ lastError }, 'disconnected from the controller');
       },
     });
@@ -202,6 +211,21 @@ export class AgentRuntime {
       log: d.log,
       idle: () => isStopping() || this.session.revoked,
     });
+    const ad = d.opts.advertise;
+    if (ad && (ad.routes.length > 0 || ad.exit)) {
+      const health = new RouteHealth({
+        checks: ad.routes.filter((r) => r.check !== null).map((r) => ({ prefix: r.prefix, check: r.check! })),
+        onChange: () => void this.gateway?.reporter.report(),
+      });
+      const reporter = new RouteReporter({
+        advertisement: { routes: ad.routes, priority: ad.priority, exit: ad.exit },
+        health: () => health.health(),
+        post: (body) => d.client.postRoutes(body),
+        log: d.log,
+        idle: () => isStopping() || this.session.revoked,
+      });
+      this.gateway = { forwarding: new RouteGateway({ iface: d.opts.iface, snat: ad.snat, log: d.log, nft: d.opts.nft }), health, reporter };
+    }
     this.rotator = new WgKeyRotator({
       identity: d.identity,
       setDeviceKey: (key) => this.reconf.setPrivateKey(key),
@@ -240,6 +264,18 @@ export class AgentRuntime {
       hooks: d.hooks,
       log: d.log,
       paths: this.paths,
+      installedRoutes: (map) => installedRoutes(map, d.prefs),
+      advertisedRoutes: () => {
+        const gw = this.gateway;
+        if (!gw) return null;
+        const health = gw.health.health();
+        const checks = new Map((d.opts.advertise?.routes ?? []).map((r) => [r.prefix, r.check]));
+        return {
+          advertised: gw.reporter.stored.map((r) => ({ ...r, check: checks.get(r.prefix) ?? null, checkOk: health[r.prefix] ?? null })),
+          forwarding: gw.forwarding.forwarding,
+          lastError: gw.reporter.lastError,
+        };
+      },
     });
     this.agentMetrics = new AgentMetrics(d.metrics.meter('trellis.agent'), () => this.reader.metricsSnapshot(), { maxPeerSeries: d.maxPeerSeries });
     new RelayMetrics(d.metrics.meter('trellis.agent.relay'), async () => {
@@ -284,6 +320,12 @@ export class AgentRuntime {
     await this.reconf.idle();
     await this.api.listen();
     this.apiUp = true;
+    if (this.gateway) {
+      await this.gateway.forwarding.start();
+      await this.gateway.health.checkOnce();
+      await this.gateway.reporter.first();
+      this.gateway.health.start();
+    }
     this.session.start();
     this.telemetry.start();
     this.connEvents.start();
@@ -399,13 +441,16 @@ export class AgentRuntime {
     };
     await step('map session', () => this.session.stop());
     await step('reconfiguration', () => this.reconf.idle());
-    await step('pending reports', () => Promise.all([this.facts.pending, this.endpoints.pending]));
+    this.gateway?.health.stop();
+    this.gateway?.reporter.stop();
+    await step('pending reports', () => Promise.all([this.facts.pending, this.endpoints.pending, this.gateway?.reporter.pending]));
     await step('telemetry', () => this.telemetry.stop());
     await step('connection events', () => this.connEvents.stop());
     await step('probes', () => this.probes.stop());
     await step('paths', () => this.paths.stop());
     await step('packet filter', () => this.packetFilter.stop());
     await step('relay', () => this.relay.stop());
+    if (this.gateway) await step('route forwarding', () => this.gateway!.forwarding.stop());
     if (this.deviceUp) await step('device', () => device.down());
     this.deviceUp = false;
     if (this.apiUp) await step('local API', () => this.api.close());

@@ -11,7 +11,7 @@ import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice, WgDeviceInfo, WgPeerStats } from '../wg/types';
 import { segmentationOffloadOn } from '../wg/tun-offloads';
-import type { AgentKeyStatus, AgentPathsStatus, AgentStatus, PeerStatus } from '../wire';
+import type { AgentKeyStatus, AgentPathsStatus, AgentRoutesStatus, AgentStatus, PeerStatus } from '../wire';
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
 import type { MapSource } from './reconfigurer';
@@ -39,6 +39,10 @@ export interface AgentStatusSources {
   connection: () => { connected: boolean; lastError: string | null };
   lastApplyMs: () => number | null;
   posture: () => PostureDecision | null;
+  /** The gateway side (advertised routes, forwarding); null when the node advertises none. */
+  advertisedRoutes?: () => Pick<AgentRoutesStatus, 'advertised' | 'forwarding' | 'lastError'> | null;
+  /** The subnets the last applied map installs under the prefs. */
+  installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string }>;
   /** Plugins' status text sources (AgentAccess.registerStatusText), in registration order. */
   statusTextSources: readonly StatusTextSource[];
   hooks: HookRunner;
@@ -95,7 +99,15 @@ export class AgentStatusReader {
       statusText: await this.statusText(),
       keys: this.s.keys(),
       ...(this.s.paths ? { paths: await this.s.paths.status() } : {}),
+      routes: this.routes(map),
     };
+  }
+
+  private routes(map: NetworkMap | null): AgentRoutesStatus {
+    const gw = this.s.advertisedRoutes?.() ?? null;
+    const names = new Map((map?.peers ?? []).map((p) => [p.id, p.name]));
+    const installed = map && this.s.installedRoutes ? this.s.installedRoutes(map).map((r) => ({ prefix: r.prefix, via: names.get(r.via) ?? r.via })) : [];
+    return { installed, advertised: gw?.advertised ?? [], forwarding: gw?.forwarding ?? false, lastError: gw?.lastError ?? null };
   }
 
   /** metricsSnapshot is what a metrics collection observes: per-peer WireGuard and probe figures. */

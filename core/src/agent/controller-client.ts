@@ -17,6 +17,8 @@ import {
   type WgKeyLeaseResponse,
   type WgKeyRotateRequest,
   type WgKeyRotationReason,
+  type RoutesRequest,
+  type RoutesResponse,
 } from '../wire';
 import { SseParser, type SseEvent } from './sse-parser';
 import type { RelayOffer } from '../netmap/types';
@@ -145,6 +147,11 @@ export class ControllerClient {
   async postEndpoints(endpoints: string[], relay: RelayOffer | null): Promise<void> {
     const body: EndpointsRequest = { endpoints, relay };
     await this.request('POST', ROUTES.endpoints, body, true);
+  }
+
+  /** postRoutes reports what the node advertises as a gateway and the health of its checks. */
+  postRoutes(body: RoutesRequest): Promise<RoutesResponse> {
+    return this.request<RoutesResponse>('POST', ROUTES.nodeRoutes, body, true);
   }
 
   async postFacts(req: FactsRequest): Promise<void> {

@@ -78,3 +78,39 @@ describe('toWgConfig', () => {
     expect(acceptedRoutePrefixes(m, DEFAULT_PREFS)).toEqual(['10.20.0.0/16']);
   });
 });
+
+describe('toWgConfig with routes apart from peer entries', () => {
+  const plain = (): NetworkMapData => {
+    const m = map();
+    m.peers[0] = peer('b', key('Z'), 2);
+    m.routes = [
+      { prefix: '10.20.0.0/24', via: 'b', kind: 'subnet' },
+      { prefix: '10.30.0.0/24', via: 'd', kind: 'subnet' },
+      { prefix: '0.0.0.0/0', via: 'd', kind: 'exit' },
+    ];
+    return m;
+  };
+
+  it('adds each accepted subnet to the allowed IPs of the peer it goes through, never an exit route unasked', () => {
+    const cfg = toWgConfig(plain(), DEFAULT_PREFS, key('P'), 1);
+    const byKey = new Map(cfg.peers.map((p) => [p.publicKey, p.allowedIps]));
+    expect(byKey.get(key('Z'))).toEqual(['100.64.0.2/32', 'fd7a:7e11:5000::2/128', '10.20.0.0/24']);
+    expect(byKey.get(key('M'))).toEqual(['100.64.0.4/32', 'fd7a:7e11:5000::4/128', '10.30.0.0/24']);
+    expect(byKey.get(key('C'))).toEqual(['100.64.0.3/32', 'fd7a:7e11:5000::3/128']);
+    expect(acceptedRoutePrefixes(plain(), DEFAULT_PREFS)).toEqual(['10.20.0.0/24', '10.30.0.0/24']);
+  });
+
+  it('installs nothing without acceptRoutes', () => {
+    const prefs = { ...DEFAULT_PREFS, acceptRoutes: false };
+    const cfg = toWgConfig(plain(), prefs, key('P'), 1);
+    for (const p of cfg.peers) expect(p.allowedIps.every((ip) => ip.startsWith('100.64.') || ip.startsWith('fd7a:'))).toBe(true);
+    expect(acceptedRoutePrefixes(plain(), prefs)).toEqual([]);
+  });
+
+  it('ignores a route through a node that is not a peer', () => {
+    const m = plain();
+    m.routes = [{ prefix: '10.40.0.0/24', via: 'zz', kind: 'subnet' }];
+    expect(acceptedRoutePrefixes(m, DEFAULT_PREFS)).toEqual([]);
+    expect(toWgConfig(m, DEFAULT_PREFS, key('P'), 1).peers.flatMap((p) => p.allowedIps)).not.toContain('10.40.0.0/24');
+  });
+});

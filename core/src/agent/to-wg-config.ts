@@ -8,25 +8,39 @@ export const PERSISTENT_KEEPALIVE = 25;
 /**
  * toWgConfig turns a NetworkMap into exactly what the WireGuard device needs. Pure: the same
  * inputs always give the same, sorted output, so the device diff stays empty when nothing changed.
- * Without prefs.acceptRoutes a peer keeps only the allowed IPs that are not subnet routes it serves.
+ * Peer entries carry only overlay addresses; with prefs.acceptRoutes each subnet route of the map
+ * adds its prefix to the allowed IPs of the peer it goes through (map.routes[].via).
  */
 export function toWgConfig(map: NetworkMap, prefs: Prefs, privateKey: string, listenPort: number): WgConfig {
-  const routed = new Map<string, Set<string>>();
+  const routed = new Map<string, string[]>();
+  for (const prefix of acceptedRoutePrefixes(map, prefs)) {
+    for (const r of map.routes) {
+      if (r.prefix !== prefix || (r.kind ?? 'subnet') !== 'subnet') continue;
+      const list = routed.get(r.via) ?? [];
+      if (!list.includes(prefix)) list.push(prefix);
+      routed.set(r.via, list);
+      break;
+    }
+  }
+  // Maps from before routes travelled apart listed them in the gateway's allowed IPs: drop those when routes are not accepted.
+  const refused = new Map<string, Set<string>>();
   if (!prefs.acceptRoutes) {
     for (const r of map.routes) {
-      const set = routed.get(r.via) ?? new Set<string>();
+      const set = refused.get(r.via) ?? new Set<string>();
       set.add(r.prefix);
-      routed.set(r.via, set);
+      refused.set(r.via, set);
     }
   }
   const peers: WgPeerConfig[] = [];
   for (const p of map.peers) {
     if (p.id === map.self.id || p.wgKey === map.self.wgKey) continue;
-    const skip = routed.get(p.id);
+    const extra = routed.get(p.id);
+    const skip = refused.get(p.id);
+    const own = skip ? p.allowedIps.filter((ip) => !skip.has(ip)) : [...p.allowedIps];
     peers.push({
       publicKey: p.wgKey,
       endpoint: p.endpoints.length > 0 ? p.endpoints[0] : null,
-      allowedIps: p.allowedIps.filter((ip) => !skip?.has(ip)),
+      allowedIps: extra ? [...own, ...extra.filter((x) => !own.includes(x))] : own,
       persistentKeepalive: PERSISTENT_KEEPALIVE,
     });
   }
@@ -39,6 +53,16 @@ export function acceptedRoutePrefixes(map: NetworkMap, prefs: Prefs): string[] {
   if (!prefs.acceptRoutes) return [];
   const peerIds = new Set(map.peers.map((p) => p.id));
   const out = new Set<string>();
-  for (const r of map.routes) if (r.via !== map.self.id && peerIds.has(r.via)) out.add(r.prefix);
+  for (const r of map.routes) if ((r.kind ?? 'subnet') === 'subnet' && r.via !== map.self.id && peerIds.has(r.via)) out.add(r.prefix);
   return [...out].sort();
+}
+
+/** installedRoutes: the accepted subnets with the peer each goes through (for `trellis status`). */
+export function installedRoutes(map: NetworkMap, prefs: Prefs): Array<{ prefix: string; via: string }> {
+  const out: Array<{ prefix: string; via: string }> = [];
+  for (const prefix of acceptedRoutePrefixes(map, prefs)) {
+    const r = map.routes.find((x) => x.prefix === prefix && (x.kind ?? 'subnet') === 'subnet');
+    if (r) out.push({ prefix, via: r.via });
+  }
+  return out;
 }

@@ -41,6 +41,12 @@ export interface AgentOptions {
    * reflexive address, which is reported as a candidate. Default: the controller's host, port 3478.
    */
   stun?: string[];
+  /**
+   * `trellis up --advertise-routes … [--route-check …] [--route-priority N] [--advertise-exit]`:
+   * the subnets this node routes to (each with the address it pings, if any), its priority among
+   * the gateways of the same prefix, and whether it is an exit node. Absent: not a gateway.
+   */
+  advertise?: { routes: Array<{ prefix: string; check: string | null }>; priority: number; exit: boolean; snat: boolean } | null;
 }
 
 /** AgentHandle is what startAgent returns: the CLI wires SIGTERM/SIGINT to stop() and exits on done. */

@@ -42,6 +42,7 @@ import { usersAddCommand, usersListCommand, usersRemoveCommand } from './command
 import { statusCommand } from './commands/status-command';
 import { pathsCommand } from './commands/paths-command';
 import { upCommand } from './commands/up-command';
+import { routesApproveCommand, routesCommand, routesRejectCommand } from './commands/routes-commands';
 import { coreVersion } from './commands/version-command';
 import { UsageError } from './usage-error';
 
@@ -56,6 +57,9 @@ export const COMMANDS: Command[] = [
   nodesRevokeCommand,
   nodesApproveCommand,
   nodesExpireCommand,
+  routesCommand,
+  routesApproveCommand,
+  routesRejectCommand,
   usersAddCommand,
   usersListCommand,
   usersRemoveCommand,

@@ -29,9 +29,27 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   out += `controller  ${ctl}\n`;
   if (s.relay) out += renderRelayLine(s.relay);
   out += renderPostureSection(s);
+  out += renderRouteLines(s);
   out += '\n';
   out += s.peers.length === 0 ? 'no peers\n' : renderPeerTable(s, now);
   return out + (pluginText(s, 'end') ?? '');
+}
+
+/** renderRouteLines: subnets installed through peers, and what this node advertises as a gateway; empty when neither. */
+export function renderRouteLines(s: AgentStatus): string {
+  const r = s.routes;
+  if (!r) return '';
+  let out = '';
+  if (r.installed.length > 0) out += `routes      ${r.installed.map((x) => `${x.prefix} via ${x.via}`).join(', ')}\n`;
+  if (r.advertised.length > 0 || r.lastError) {
+    const items = r.advertised.map((a) => {
+      const check = a.check === null ? '' : `, check ${a.check} ${a.checkOk === null ? 'pending' : a.checkOk ? 'ok' : 'failing'}`;
+      return `${a.prefix} (${a.kind === 'exit' ? 'exit, ' : ''}${a.status}${check})`;
+    });
+    out += `advertises  ${items.join(', ') || '-'}${r.forwarding ? '; forwarding' : ''}\n`;
+    if (r.lastError) out += `            refused: ${r.lastError}\n`;
+  }
+  return out;
 }
 
 /**

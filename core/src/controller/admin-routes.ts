@@ -10,6 +10,7 @@ import { toAuthKeyView, toNodeView } from './node-view';
 import { registerPolicyAdminRoutes } from './policy-routes';
 import { BODY_LIMITS, ROUTES, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from '../wire';
 import { registerAuditRoutes } from './audit-routes';
+import { registerRouteAdminRoutes } from './route-admin-routes';
 import { createKeyBody, emptyQuery, keyIdParams, revokeBody, revokeParams } from './schemas';
 
 const ACTOR = 'admin';
@@ -121,5 +122,6 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
     registerIdentityRoutes(scope, s);
     registerKeyAdminRoutes(scope, s);
     registerPolicyAdminRoutes(scope, s);
+    registerRouteAdminRoutes(scope, s, limits);
   });
 }

@@ -13,6 +13,7 @@ import type { NodeKeys } from './node-keys';
 import type { PolicyLibrary } from './policy-library';
 import type { PostureDecider } from './posture-decider';
 import type { Presence } from './presence';
+import type { RouteTable } from './route-table';
 
 export interface ControllerTrust {
   settings: TrustSettings;
@@ -32,6 +33,8 @@ export interface ControllerServices {
   keys: NodeKeys;
   /** Policy versions (push, rollback, explain through the registered engine). */
   policies: PolicyLibrary;
+  /** Advertised routes, their approval, health and primaries. */
+  routes: RouteTable;
   /** The controller's posture decisions on reported facts. */
   posture: PostureDecider;
   admin: AdminGuard;

@@ -57,6 +57,8 @@ import { applyRequireApproval } from './settings';
 import { Presence } from './presence';
 import { SharedPresence } from './shared-presence';
 import { StoreChangeRelay, type StoreChangeRelayStats } from './store-change-relay';
+import { RouteTable } from './route-table';
+import { RouteMetrics } from '../metrics/route-metrics';
 import { AUDIT_CHECKPOINT_ACTION, ROUTES } from '../wire';
 import type { ControllerHandle, ControllerOptions } from './types';
 
@@ -220,8 +222,22 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       pluginHost = await loadPluginHost({ side: 'controller', configFile: opts.configFile, log, controller: access, metrics: { collect: () => trellisMetrics.collect() } });
       hooks = pluginHost;
     }
+    const routeTable = new RouteTable({
+      store,
+      hooks,
+      log,
+      clock,
+      isOnline: (nodeId) => presence.isOnline(nodeId),
+      nodeInfo: (nodeId) => streamer?.nodeInfo(nodeId) ?? null,
+      changed: (reason, full) => (full ? streamer?.meshChanged(reason) : streamer?.routesChanged(reason)),
+      audit: (entry) => audit(entry),
+      holdDownMs: opts.routeHoldDownMs,
+    });
+    await routeTable.load();
+    new RouteMetrics(trellisMetrics.meter('trellis.controller.routes'), () => routeTable.metrics((id) => streamer?.nodeInfo(id)?.name ?? id));
     streamer = new MapStreamer({
       store,
+      routes: routeTable,
       builder: new MapBuilder(hooks),
       presence,
       log,
@@ -311,6 +327,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       nodeAuth: new NodeAuthenticator({ store, presence, clock, failed: (f) => failures.failed(f) }),
       policies,
       posture,
+      routes: routeTable,
       admin: new AdminGuard(admin.hash),
       trust,
       log,
@@ -395,6 +412,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       if (checkpointTimer) clearInterval(checkpointTimer);
       webConsole?.close();
       runningKeys.close();
+      routeTable.close();
       await runningStun?.close();
       const now = clock();
       for (const node of await store.listNodes()) {

@@ -7,6 +7,11 @@ import { applyNodeChanges } from './map-changes';
 import type { MapBuilder, Mesh } from './map-builder';
 import { diffMeshes, type MapChange } from './mesh-diff';
 import type { Presence } from './presence';
+import { EMPTY_ROUTES } from './map-builder';
+import { sameRoutes } from './mesh-diff';
+import type { MeshUpdate } from './map-changes';
+import { routesForMesh } from './route-plan';
+import type { RouteTable } from './route-table';
 
 /** MapSink is one open map stream of a node. */
 export interface MapSink {
@@ -40,6 +45,8 @@ export interface MapStreamerOptions {
   fullBuildShare?: number;
   /** Told how long each batch took to apply, and whether it was a full build. */
   onApplied?: (ms: number, full: boolean) => void;
+  /** The route decisions (subnets of gateways, primaries); absent: maps carry no routes. */
+  routes?: RouteTable;
 }
 
 export interface MapStreamerStats {
@@ -75,6 +82,8 @@ export class MapStreamer {
   private readonly retiredVersions = new Map<string, number>();
   private readonly sinks = new Map<string, Set<MapSink>>();
   private meshDirty = false;
+  /** Only the routes moved (a primary changed): recompute every node's routes, nothing else. */
+  private routesDirty = false;
   private readonly changedNodes = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private batchStarted = 0;
@@ -111,6 +120,18 @@ export class MapStreamer {
     this.schedule(reason);
   }
 
+  /** routesChanged: a route primary moved; every node's routes are recomputed in the next batch. */
+  routesChanged(reason: string): void {
+    if (this.closed) return;
+    this.routesDirty = true;
+    this.schedule(reason);
+  }
+
+  /** nodeInfo: what plugins know of a node in the current mesh; null when it is not in it. */
+  nodeInfo(nodeId: string) {
+    return this.mesh?.nodes.get(nodeId)?.info ?? null;
+  }
+
   /** refresh rebuilds every map and resolves once a build that started after this call has finished. */
   refresh(reason = 'refresh'): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -123,7 +144,7 @@ export class MapStreamer {
   /** settled resolves once every change noted before this call has been applied. */
   settled(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (!this.meshDirty && this.changedNodes.size === 0) return this.running ?? Promise.resolve();
+    if (!this.meshDirty && !this.routesDirty && this.changedNodes.size === 0) return this.running ?? Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -151,6 +172,7 @@ export class MapStreamer {
     const full = this.meshDirty || this.mesh === null;
     const changed = new Map(this.changedNodes);
     this.meshDirty = false;
+    this.routesDirty = false;
     this.changedNodes.clear();
     const waiters = this.waiters;
     this.waiters = [];
@@ -158,7 +180,7 @@ export class MapStreamer {
     await this.running;
     this.running = null;
     for (const w of waiters) w();
-    if ((this.meshDirty || this.changedNodes.size > 0) && !this.closed) {
+    if ((this.meshDirty || this.routesDirty || this.changedNodes.size > 0) && !this.closed) {
       this.batchStarted = Date.now();
       this.setTimer(this.opts.batchWindowMs);
     }
@@ -197,9 +219,11 @@ export class MapStreamer {
       records,
       presence: (n) => this.opts.presence.state(n.id, n.lastSeen),
       now: this.opts.clock(),
+      subnets: this.subnets(),
     });
     if (!update) return false;
     if (this.closed) return true;
+    this.assignRoutes(mesh, update);
     for (const id of update.joined) this.join(id);
     for (const [id, change] of update.changes) this.emit(id, change);
     for (const id of update.left) this.leave(id);
@@ -210,14 +234,17 @@ export class MapStreamer {
   /** rebuild makes every map again from the store and sends what changed (resync: full maps to everyone). */
   private async rebuild(resync: boolean): Promise<void> {
     const now = this.opts.clock();
+    // Route decisions may come from another controller sharing the store: read them with the nodes.
+    await this.opts.routes?.load();
     const nodes = await this.opts.store.listNodes();
     const userGroups = await this.opts.store.userGroups();
     const previous = resync ? null : this.mesh;
     const next = await this.opts.builder.build(
-      { nodes, userGroups, presence: (n) => this.opts.presence.state(n.id, n.lastSeen), overlay: this.opts.store.overlay, epoch: this.epoch, now },
+      { nodes, userGroups, presence: (n) => this.opts.presence.state(n.id, n.lastSeen), overlay: this.opts.store.overlay, epoch: this.epoch, now, subnets: this.subnets() },
       previous,
     );
     if (this.closed) return;
+    this.assignRoutes(next, null);
     const changes = previous ? diffMeshes(previous, next) : new Map<string, MapChange>();
     this.mesh = next;
     for (const n of next.order) {
@@ -230,6 +257,32 @@ export class MapStreamer {
     }
     for (const id of [...this.versions.keys()]) if (!next.nodes.has(id)) this.leave(id);
     this.scheduleExpiry(next);
+  }
+
+  private subnets(): ((nodeId: string) => readonly string[]) | undefined {
+    const table = this.opts.routes;
+    return table ? (id) => table.subnetsOf(id) : undefined;
+  }
+
+  /**
+   * assignRoutes gives every node of the mesh its routes (route-plan.ts) and, for an incremental
+   * update, adds the nodes whose routes moved to its changes (joined nodes get them in their full map).
+   */
+  private assignRoutes(mesh: Mesh, update: MeshUpdate | null): void {
+    const table = this.opts.routes;
+    if (!table) return;
+    const primaries = table.plan((id) => mesh.nodes.get(id)?.cls !== undefined && mesh.nodes.get(id)!.cls >= 0);
+    const per = routesForMesh(mesh, primaries, (id) => table.advertisedBy(id));
+    const joined = update ? new Set(update.joined) : null;
+    for (const n of mesh.order) {
+      const routes = per.get(n.id) ?? EMPTY_ROUTES;
+      if (sameRoutes(n.routes, routes)) continue;
+      n.routes = routes;
+      if (!update || joined!.has(n.id)) continue;
+      const change = update.changes.get(n.id) ?? { peersUpserted: [], peersRemoved: [] };
+      change.routes = routes;
+      update.changes.set(n.id, change);
+    }
   }
 
   private join(nodeId: string): void {

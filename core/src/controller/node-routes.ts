@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { ControllerServices } from './controller-services';
 import { canonicalEndpoints } from './enroll-route';
-import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest } from '../wire';
-import { emptyQuery, endpointsBody, factsBody } from './schemas';
+import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest, type RoutesRequest, type RoutesResponse } from '../wire';
+import { emptyQuery, endpointsBody, factsBody, routesBody } from './schemas';
 
 const SIGNED = Symbol('trellis.signedNode');
 type SignedHook = ((request: FastifyRequest) => Promise<void>) & { [SIGNED]: ControllerServices };
@@ -61,6 +61,13 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
     }
     if (endpointsChanged || relayChanged) s.streamer.nodeChanged(node.id, `${endpointsChanged ? 'endpoints' : 'relay flag'} of ${node.name}`);
     return { ok: true };
+  });
+
+  app.post(ROUTES.nodeRoutes, { bodyLimit: BODY_LIMITS.routes, preValidation, schema: { body: routesBody, querystring: emptyQuery } }, async (request) => {
+    const node = request.node!;
+    const stored = await s.routes.advertise(node, request.body as RoutesRequest, s.store.overlay);
+    const res: RoutesResponse = { routes: stored.filter((r) => r.advertised).map((r) => ({ prefix: r.prefix, kind: r.kind, status: r.status })) };
+    return res;
   });
 
   app.post(ROUTES.facts, { bodyLimit: BODY_LIMITS.facts, preValidation, schema: { body: factsBody, querystring: emptyQuery } }, async (request) => {

@@ -247,3 +247,39 @@ export const expireBody = {
     { type: 'object', additionalProperties: false, properties: { at: { type: 'integer', minimum: 0 } } },
   ],
 } as const;
+
+const routePrefix = { type: 'string', minLength: 1, maxLength: 64 } as const;
+
+/** POST ROUTES.nodeRoutes: the shape only; prefixes, checks and overlaps are checked by route-rules.ts. */
+export const routesBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['routes', 'priority', 'exit', 'health'],
+  properties: {
+    routes: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['prefix', 'check'],
+        properties: { prefix: routePrefix, check: { anyOf: [{ type: 'null' }, { type: 'string', minLength: 1, maxLength: 64 }] } },
+      },
+    },
+    priority: { type: 'integer' },
+    exit: { type: 'boolean' },
+    health: { type: 'object', maxProperties: 64, additionalProperties: { type: 'boolean' } },
+  },
+} as const;
+
+/** POST ROUTES.adminRouteDecide. */
+export const routeDecisionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['node', 'prefix', 'decision'],
+  properties: {
+    node: { type: 'string', minLength: 1, maxLength: 63 },
+    prefix: routePrefix,
+    decision: { type: 'string', enum: ['approve', 'reject'] },
+  },
+} as const;

@@ -20,6 +20,8 @@ export interface ControllerOptions {
   configFile?: string;
   /** How long changes are collected before maps are rebuilt, ms. Default 25. */
   batchWindowMs?: number;
+  /** How long a gateway that lost the primary role of a route waits before taking it back, ms. Default 60 000. */
+  routeHoldDownMs?: number;
   /** New nodes wait (no peers) until approved; stored in settings. Undefined keeps the stored setting. */
   requireApproval?: boolean;
   /**

@@ -1,6 +1,7 @@
 /** What `Lab.up` takes, what it reports while it works, and what `trellis lab up --json` prints. */
 import type { AgentStatus } from '../wire';
 import type { LabPrometheusOptions } from './lab-prometheus';
+import type { LabSiteSpec } from './lab-site';
 
 export interface LabUpOptions {
   /** How many nodes (n1..nN) to start. */
@@ -37,6 +38,10 @@ export interface LabUpOptions {
   relays?: string[];
   /** Node name → number of underlay links (a second bridge trlbr1, 198.19.0.0/24, and so on). */
   uplinks?: Record<string, number>;
+  /** LANs behind gateway nodes; their gateways advertise the LAN with its host as route check. */
+  sites?: LabSiteSpec[];
+  /** Extra `trellis up` flags per node name. */
+  agentArgs?: Record<string, string[]>;
   /** Told about each step, for progress output. */
   onProgress?: (event: LabProgress) => void;
   /**
@@ -85,4 +90,6 @@ export interface LabDescription {
   impairments: Array<{ a: string; b: string; delayMs: number; jitterMs: number; lossPct: number; oneWay: boolean }>;
   /** The controller's STUN listen addresses. */
   stun: string[];
+  /** LANs behind gateways: namespace, prefix, host and gateways. */
+  sites: Array<{ namespace: string; prefix: string; host: string; gateways: string[] }>;
 }

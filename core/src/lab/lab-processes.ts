@@ -58,6 +58,7 @@ export async function spawnAgentProcess(st: LabState, n: LabNodeState, controlle
   ];
   if (n.relay) args.push('--relay');
   if (st.configFile) args.push('--config', st.configFile);
+  if (n.agentArgs) args.push(...n.agentArgs);
   const env = labChildEnv(process.env, st.env ?? {}, n.env ?? {});
   // The auth key goes by environment, not argv, so `ps` does not show it; only the first start needs it.
   if (st.authKey && !existsSync(join(n.stateDir, 'identity.json'))) env.TRELLIS_AUTH_KEY = st.authKey;

@@ -19,7 +19,7 @@ describe('lab Prometheus files', () => {
     expect(JSON.parse(readFileSync(p.agentTargetsFile, 'utf8'))).toEqual([{ targets: ['198.18.0.11:9464'] }, { targets: ['198.18.0.12:9464'] }]);
     writeFileSync(p.configFile, scrapeConfig(p));
     const out = execFileSync('promtool', ['check', 'config', p.configFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(out).toMatch(/SUCCESS: 19 rules found/);
+    expect(out).toMatch(/SUCCESS: 20 rules found/);
     expect(scrapeConfig(p)).toContain('targets: ["198.18.0.1:4567"]');
   });
 });

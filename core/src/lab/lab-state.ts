@@ -146,6 +146,22 @@ export interface LabNodeState {
   links?: LabLinkState[];
   /** Environment of this node's agent over the lab's (e.g. another TRELLIS_WIREGUARD_GO); absent: none. */
   env?: Record<string, string>;
+  /** Extra `trellis up` flags (a site gateway's --advertise-routes, a test's --exit-node, …). */
+  agentArgs?: string[];
+}
+
+/** A LAN behind gateway nodes (`lab up --site`, lab-site.ts). */
+export interface LabSiteSpec {
+  /** Canonical IPv4 prefix of the LAN, /8../29. */
+  prefix: string;
+  /** Gateway node names, most preferred first. */
+  gateways: string[];
+}
+
+export interface LabSiteState extends LabSiteSpec {
+  namespace: string;
+  /** The host on the LAN (.10). */
+  host: string;
 }
 
 /** The lab's Prometheus (lab-prometheus.ts). */
@@ -190,6 +206,8 @@ export interface LabState {
   bridges?: string[];
   /** Impaired node pairs (`trellis lab impair`). */
   impairments?: LabImpairment[];
+  /** LANs behind gateway nodes (`lab up --site`). */
+  sites?: LabSiteState[];
 }
 
 /** labDir is where the lab keeps its state: TRELLIS_LAB_DIR or /run/trellis-lab. */

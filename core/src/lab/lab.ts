@@ -52,6 +52,7 @@ import {
   type LabState,
 } from './lab-state';
 import { waitForMesh } from './mesh-readiness';
+import { attachGateway, createSite, gatewayArgs, siteState, type LabSiteState } from './lab-site';
 import { execInNamespace, type ExecResult } from './namespace-exec';
 
 export type { LabDescription, LabProgress, LabUpOptions } from './lab-options';
@@ -70,6 +71,9 @@ export function defaultCliPath(): string {
 }
 
 export class Lab {
+  /** Extra flags for nodes not made yet (LabUpOptions.agentArgs). */
+  private agentArgs: Record<string, string[]> = {};
+
   private constructor(private st: LabState) {}
 
   /** up clears whatever a previous lab left, then builds a fresh one and waits for the mesh. */
@@ -91,6 +95,13 @@ export class Lab {
     if (!Number.isInteger(controllers) || controllers < 1 || controllers > 8) throw errors.lab(`controllers must be a whole number from 1 to 8, got ${controllers}`);
     if (controllers > 1 && !opts.store) throw errors.lab(`${controllers} controllers need a store they share: pass store (a postgres:// URL)`);
     if (opts.store !== undefined && !/^postgres(ql)?:\/\//.test(opts.store)) throw errors.lab('store must be a postgres:// URL');
+    const sites = (opts.sites ?? []).map((spec, i) => siteState(spec, i + 1));
+    for (const site of sites) {
+      for (const g of site.gateways) {
+        const k = /^n(\d+)$/.exec(g);
+        if (!k || Number(k[1]) < 1 || Number(k[1]) > opts.nodes) throw errors.lab(`site ${site.prefix}: gateway "${g}" is not one of n1..n${opts.nodes}`);
+      }
+    }
     await acquireLabLock();
     await Lab.clear(dir);
     opts.onProgress?.({ kind: 'cleared' });
@@ -113,12 +124,15 @@ export class Lab {
       stun: [...LAB_STUN_LISTEN],
       bridges: [],
       impairments: [],
+      sites,
     });
+    lab.agentArgs = opts.agentArgs ?? {};
     // On failure the processes and logs stay for inspection; `trellis lab down` (or the next up) clears them.
     lab.save();
     await createBridge();
     lab.st.bridges = await createUplinkBridges(Math.max(1, ...plan.map((p) => p.links)));
     lab.save();
+    for (const site of sites) await createSite(site);
     opts.onProgress?.({ kind: 'network' });
 
     const prometheus = opts.prometheus === true ? {} : opts.prometheus === false ? undefined : opts.prometheus;
@@ -322,7 +336,27 @@ export class Lab {
       })),
       impairments: (this.st.impairments ?? []).map((i) => ({ a: i.a, b: i.b, delayMs: i.delayMs, jitterMs: i.jitterMs, lossPct: i.lossPct, oneWay: i.oneWay === true })),
       stun: [...(this.st.stun ?? [])],
+      sites: (this.st.sites ?? []).map((s) => ({ namespace: s.namespace, prefix: s.prefix, host: s.host, gateways: [...s.gateways] })),
     };
+  }
+
+  /** sites: the LANs behind gateways. */
+  get sites(): LabSiteState[] {
+    return (this.st.sites ?? []).map((s) => ({ ...s, gateways: [...s.gateways] }));
+  }
+
+  /** setAgentArgs sets a node's extra `trellis up` flags; they apply from its next start. */
+  setAgentArgs(name: string, args: string[]): void {
+    this.nodeState(name).agentArgs = [...args];
+    this.save();
+  }
+
+  /** execInSite runs a command in a site's LAN namespace (default the first site). */
+  execInSite(cmd: string, args: string[] = [], opts: { timeoutMs?: number; input?: string; site?: number } = {}): Promise<ExecResult> {
+    const site = (this.st.sites ?? [])[opts.site ?? 0];
+    if (!site) throw errors.lab('the lab has no site; start it with --site <node>=<cidr>');
+    return execInNamespace(site.namespace, cmd, args, opts);
+
   }
 
   /**
@@ -560,15 +594,26 @@ export class Lab {
     // Record first, so a crash half-way still leaves the namespace listed for `down`.
     this.st.nodes.push(n);
     this.save();
+    const siteArgs: string[] = [];
     try {
       if (n.nat) await createNatNodeNetwork({ namespace: n.namespace, underlay: n.underlay, router: n.nat });
       else if (n.links) await createMultiLinkNodeNetwork({ namespace: n.namespace, links: n.links });
       else await createNodeNetwork(n);
+      for (const site of this.st.sites ?? []) {
+        if (!site.gateways.includes(name)) continue;
+        await attachGateway(site, n.namespace, k);
+        siteArgs.push(...gatewayArgs(site, name));
+      }
     } catch (err) {
       await removeNamespace(n.namespace).catch(() => undefined);
       if (n.nat) await removeNamespace(n.nat.namespace).catch(() => undefined);
       for (const veth of n.links?.map((l) => l.veth) ?? [n.veth]) await run('ip', ['link', 'del', veth]).catch(() => undefined);
       throw err;
+    }
+    const extra = [...siteArgs, ...(this.agentArgs[name] ?? [])];
+    if (extra.length > 0) {
+      n.agentArgs = extra;
+      this.save();
     }
     mkdirSync(n.stateDir, { recursive: true, mode: 0o700 });
     await this.spawnAgent(n);

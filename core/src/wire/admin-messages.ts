@@ -149,3 +149,34 @@ export interface ExplainResponse {
   proto: 'tcp' | 'udp' | 'icmp';
   port: number | null;
 }
+
+/** GET ROUTES.adminRoutes: one advertised route of one gateway. */
+export interface RouteView {
+  node: string;
+  nodeId: string;
+  prefix: string;
+  kind: 'subnet' | 'exit';
+  priority: number;
+  check: string | null;
+  /** False once the gateway stopped advertising it (its decision is kept). */
+  advertised: boolean;
+  status: 'pending' | 'approved' | 'rejected';
+  decidedBy: string | null;
+  decidedAt: number | null;
+  /** The gateway's map stream is open. */
+  online: boolean;
+  /** The gateway's last report on its check target; null: no check or no report yet. */
+  checkOk: boolean | null;
+  /** Online, and its check (if any) passes. */
+  healthy: boolean;
+  /** The gateway peers use for this prefix now (subnets; exit routes are each a choice of the client). */
+  primary: boolean;
+}
+
+/** POST ROUTES.adminRouteDecide. */
+export interface RouteDecisionRequest {
+  /** Node name or id. */
+  node: string;
+  prefix: string;
+  decision: 'approve' | 'reject';
+}

@@ -91,6 +91,19 @@ export interface AgentStatus {
   relay?: AgentRelayStatus | null;
   /** Every peer's path, its candidates and why it won (`trellis paths`); absent from older agents. */
   paths?: AgentPathsStatus;
+  /** Routes: the subnets installed through peers, and what this node advertises as a gateway. Absent from older agents. */
+  routes?: AgentRoutesStatus;
+}
+
+export interface AgentRoutesStatus {
+  /** Subnets routed into the tunnel (allowed IPs and kernel routes), with the gateway each goes through. */
+  installed: Array<{ prefix: string; via: string }>;
+  /** What this node advertises (`trellis up --advertise-routes`), as the controller stored it. */
+  advertised: Array<{ prefix: string; kind: 'subnet' | 'exit'; status: string; check: string | null; checkOk: boolean | null }>;
+  /** IP forwarding and masquerading are on (the node advertises routes). */
+  forwarding: boolean;
+  /** The controller's refusal of the advertisement, if any. */
+  lastError: string | null;
 }
 
 /** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */

@@ -5,7 +5,7 @@
  * without importing one another.
  */
 export { AGENT_API } from './agent-api';
-export type { AgentKeyStatus, AgentRelayStatus, AgentStatus, PeerStatus } from './agent-api';
+export type { AgentKeyStatus, AgentRelayStatus, AgentRoutesStatus, AgentStatus, PeerStatus } from './agent-api';
 export type { AgentPathsStatus, DiscoDropReason, PathCandidateStatus, PathSwitchEvent, PeerPathStatus, RelayPathStatus } from './path-status';
 export type {
   AuthKeyView,
@@ -23,6 +23,8 @@ export type {
   PolicyVersionView,
   RemoveUserResponse,
   RotateKeysRequest,
+  RouteDecisionRequest,
+  RouteView,
   RotateKeysResponse,
   UserView,
 } from './admin-messages';
@@ -40,6 +42,8 @@ export type {
   FactsRequest,
   IdentityRenewRequest,
   NodeKeyState,
+  RoutesRequest,
+  RoutesResponse,
   TelemetryRequest,
   TelemetryResponse,
   WgKeyLeaseResponse,

@@ -32,6 +32,24 @@ export interface EndpointsRequest {
   relay?: RelayOffer | null;
 }
 
+/**
+ * RoutesRequest: what the node advertises as a gateway (`trellis up --advertise-routes …
+ * --route-check … --route-priority N --advertise-exit`), sent on every connect and whenever the
+ * health of a checked route changes. An empty list withdraws every route.
+ */
+export interface RoutesRequest {
+  routes: Array<{ prefix: string; check: string | null }>;
+  priority: number;
+  exit: boolean;
+  /** Canonical prefix -> whether its check target answers; prefixes without a check are absent. */
+  health: Record<string, boolean>;
+}
+
+export interface RoutesResponse {
+  /** The node's stored routes after the request, with their decisions. */
+  routes: Array<{ prefix: string; kind: 'subnet' | 'exit'; status: 'pending' | 'approved' | 'rejected' }>;
+}
+
 export interface FactsRequest {
   facts: Facts;
   posture?: PostureDecision | null;

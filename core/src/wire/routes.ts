@@ -67,6 +67,12 @@ export const ROUTES = {
   adminRotateKeys: '/v1/admin/node-keys/rotate',
   /** POST /v1/admin/nodes/:name/expire, { at? }: the node's key expires at `at` (default now). */
   adminExpire: '/v1/admin/nodes/:name/expire',
+  /** POST, signed: RoutesRequest, the routes the node advertises (`trellis up --advertise-routes`) and their health. */
+  nodeRoutes: '/v1/node/routes',
+  /** GET, admin: every advertised route with its decision, health and whether it is primary (RouteView[]). */
+  adminRoutes: '/v1/admin/routes',
+  /** POST, admin, RouteDecisionRequest: approve or reject one node's route. */
+  adminRouteDecide: '/v1/admin/routes/decide',
 } as const;
 
 /** Response header carrying the policy version of GET /v1/policy/bundle. */
@@ -76,6 +82,8 @@ export const POLICY_VERSION_HEADER = 'x-trellis-policy-version';
 export const BODY_LIMITS = {
   enroll: 16 * 1024,
   endpoints: 4 * 1024,
+  /** 64 routes with their checks and health. */
+  routes: 16 * 1024,
   /** Key rotation and identity renewal requests. */
   keys: 1024,
   facts: 64 * 1024,

@@ -287,6 +287,18 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: '1',
       },
     },
+    {
+      alert: 'TrellisRouteNoHealthyGateway',
+      // Every approved gateway of a subnet is offline or its route check fails: the LAN behind it is unreachable.
+      expr: `trellis_route_prefixes_unhealthy > 0`,
+      for: '30s',
+      labels: labels('critical', 'routes'),
+      annotations: {
+        summary: '{{ $value }} routed subnet(s) have no healthy gateway (see `trellis routes`)',
+        grafana_uid: 'trellis-route-unhealthy',
+        threshold: '0',
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

@@ -374,6 +374,22 @@ export class TelemetrySql {
     );
   }
 
+  /** Route decisions and gateway failovers (route.approved|rejected, route.primary.moved, node.routes.advertised). */
+  routeEvents(): string {
+    return (
+      `SELECT ts AS time, action, actor, target, details\nFROM ${this.t('audit_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND (action LIKE 'route.%' OR action = 'node.routes.advertised')\nORDER BY ts DESC\nLIMIT 500`
+    );
+  }
+
+  /** Gateway failovers per bucket (route.primary.moved in the audit log). */
+  routeFailovers(): string {
+    return (
+      `SELECT ${this.bucket('ts')} AS time, count() AS failovers\nFROM ${this.t('audit_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND action = 'route.primary.moved'\nGROUP BY time\nORDER BY time`
+    );
+  }
+
   nodeEvents(): string {
     return `SELECT ts AS time, node, kind, details\nFROM ${this.t('node_events')} FINAL\nWHERE $__timeFilter(ts)\nORDER BY ts DESC\nLIMIT 1000`;
   }

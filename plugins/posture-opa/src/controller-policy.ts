@@ -24,6 +24,8 @@ import {
   type PolicyEngine,
   type PolicySource,
   type PreparedPolicy,
+  type RouteApproval,
+  type RouteApprovalRequest,
 } from '@trellis/core/api';
 import { forMember, readGrants, type EvaluatedGrants } from './access-grants';
 import { policyErrors } from './errors';
@@ -42,6 +44,8 @@ export const NETMAPS_ENTRYPOINT = 'trellis/access/netmaps';
 export const DECISION_ENTRYPOINT = 'trellis/access/decision';
 /** The optional entrypoint by which an access policy declares what it reads of a node (node-classes.ts). */
 export const NODE_READS_ENTRYPOINT = 'trellis/access/node_reads';
+/** The optional entrypoint that approves advertised routes (policies/routes/routes.rego). */
+export const ROUTES_ENTRYPOINT = 'trellis/routes/auto_approve';
 /** Entrypoints a bundle must have to be activated on the controller. */
 export const REQUIRED_ENTRYPOINTS = [GRANTS_ENTRYPOINT, DECISION_ENTRYPOINT, 'trellis/posture/decision'] as const;
 
@@ -94,7 +98,17 @@ export function netmapsInput(nodes: readonly NodeInfo[]): { nodes: PolicyNode[] 
     if (!n.approved) continue;
     let p = policyNodes.get(n);
     if (!p) {
-      p = Object.freeze({ id: n.id, name: n.name, user: n.user, tags: n.tags, groups: n.groups, addresses: n.addresses, quarantined: isQuarantined(n) });
+      p = Object.freeze({
+        id: n.id,
+        name: n.name,
+        user: n.user,
+        tags: n.tags,
+        groups: n.groups,
+        addresses: n.addresses,
+        quarantined: isQuarantined(n),
+        // The approved routes it serves: CIDR destinations reach a gateway at these (access.rego dst_addrs).
+        ...(n.subnets && n.subnets.length > 0 ? { subnets: n.subnets } : {}),
+      });
       policyNodes.set(n, p);
     }
     out.push(p);
@@ -187,6 +201,24 @@ export class ControllerPolicy {
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * approveRoute asks the active version's trellis/routes/auto_approve about a route a gateway
+   * advertises; null (no opinion) when the policy has no such rule or no version is active.
+   */
+  async approveRoute(request: RouteApprovalRequest): Promise<RouteApproval | null> {
+    const ev = await this.current();
+    if (!ev || !ev.entrypoints.includes(ROUTES_ENTRYPOINT)) return null;
+    const n = request.node;
+    const input = {
+      node: { id: n.id, name: n.name, user: n.user, groups: n.groups, tags: n.tags, quarantined: isQuarantined(n) },
+      prefix: request.prefix,
+      kind: request.kind,
+    };
+    const value = ev.evaluate<{ approved?: unknown; reason?: unknown }>(ROUTES_ENTRYPOINT, input);
+    if (!value || typeof value.approved !== 'boolean') return null;
+    return { approved: value.approved, reason: typeof value.reason === 'string' ? value.reason : '', version: ev.version };
   }
 
   /** validate loads the bundle with opa-wasm and checks the entrypoints the controller evaluates. */

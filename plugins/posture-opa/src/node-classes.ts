@@ -23,6 +23,8 @@ export interface PolicyNode {
   groups: readonly string[];
   addresses: { ipv4: string; ipv6: string };
   quarantined: boolean;
+  /** Approved routes the node serves as a gateway; absent when none. */
+  subnets?: readonly string[];
 }
 
 /** NodeReads: the value of trellis/access/node_reads, read. */
@@ -113,6 +115,8 @@ function classKey(reads: NodeReads, n: PolicyNode): string | null {
       n.quarantined,
       reads.nodes.has(n.id) || reads.nodes.has(n.name) ? n.id : null,
       held,
+      // A gateway is a destination at its subnets: only gateways of the same routes are alike.
+      n.subnets ?? [],
     ]);
   }
   cache.set(n, key);

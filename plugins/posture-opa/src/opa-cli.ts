@@ -33,6 +33,7 @@ export const OPTIONAL_POLICY_ENTRYPOINTS = [
   'trellis/access/node_reads',
   'trellis/access/build_decision_index',
   'trellis/posture/build_posture_index',
+  'trellis/routes/auto_approve',
 ] as const;
 
 export interface OpaCliOptions {

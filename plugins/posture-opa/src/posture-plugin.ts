@@ -142,6 +142,9 @@ export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): Post
     mapExtension(node) {
       return controller ? controller.mapExtension(node) : null;
     },
+    async approveRoute(request) {
+      return controller ? controller.approveRoute(request) : null;
+    },
     shutdown() {
       controller = null;
       agentSide?.stop();

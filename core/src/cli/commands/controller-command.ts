@@ -3,7 +3,7 @@ import { ErrorCode, TrellisError } from '../../errors';
 import { createLogger } from '../../log/logger';
 import { waitForAbort, type CliIO } from '../cli-io';
 import type { Command } from '../command';
-import { parseHostPort } from '../flag-values';
+import { parseDurationInRange, parseHostPort } from '../flag-values';
 import { optionalFlag, parseFlagsWithEnv, requiredFlag } from '../env-flags';
 import { UsageError } from '../usage-error';
 
@@ -14,7 +14,7 @@ const startController = (...args: Parameters<typeof Start>): ReturnType<typeof S
 const NAME = 'controller';
 
 /** Flags the environment may give (TRELLIS_LISTEN, TRELLIS_DATA_DIR, …). */
-const ENV_FLAGS = ['listen', 'data-dir', 'store', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun'] as const;
+const ENV_FLAGS = ['listen', 'data-dir', 'store', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun', 'route-hold-down'] as const;
 
 /** `trellis controller`: the coordination server, in the foreground until SIGINT/SIGTERM. */
 export const controllerCommand: Command = {
@@ -43,6 +43,8 @@ Flags:
                           e.g. 0.0.0.0:3478; repeatable. Nodes learn their NAT-mapped address from it,
                           and two addresses (another IP or port) let them tell an easy NAT from a hard
                           one [TRELLIS_STUN, comma-separated]
+  --route-hold-down <dur>  how long a gateway that lost a route's primary role waits before it may
+                          take it back from a healthy one (default 60s; no flap-back) [TRELLIS_ROUTE_HOLD_DOWN]
   -h, --help              show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -56,6 +58,7 @@ Flags:
       'require-approval': { type: 'boolean' },
       'no-require-approval': { type: 'boolean' },
       stun: { type: 'string', multiple: true },
+      'route-hold-down': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -85,7 +88,10 @@ Flags:
     const stun = ((values.stun as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
     for (const l of stun) parseHostPort(source.stun!, l, NAME);
     if (new Set(stun).size !== stun.length) throw new UsageError(`${source.stun} lists an address twice (${stun.join(', ')})`, NAME);
+    const holdDown = optionalFlag(flags, 'route-hold-down');
+    const routeHoldDownMs = holdDown !== undefined ? parseDurationInRange(source['route-hold-down']!, holdDown, NAME, 0, 24 * 3_600_000) : undefined;
     const handle = await startController({
+      routeHoldDownMs,
       listen,
       dataDir,
       store: optionalFlag(flags, 'store'),

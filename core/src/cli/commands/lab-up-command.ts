@@ -7,6 +7,7 @@ import { parseDurationInRange, parseInteger } from '../flag-values';
 import { parseCommandArgs } from '../parse-command-args';
 import { UsageError } from '../usage-error';
 import { renderTable } from '../../text/text-table';
+import { parseSiteSpec, type LabSiteSpec } from '../../lab/lab-site';
 
 const NAME = 'lab up';
 
@@ -18,14 +19,21 @@ export const LAB_UP_OPTIONS = {
   'clickhouse-database': { type: 'string' },
   prometheus: { type: 'boolean' },
   'prometheus-listen': { type: 'string' },
+  site: { type: 'string', multiple: true },
 } as const;
 
 /** labUpOptions validates the flags lab up and lab demo share. */
 export function labUpOptions(
-  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string },
+  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string; site?: string[] },
   command: string,
   defaultNodes: number,
-): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string } } {
+): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string }; sites?: LabSiteSpec[] } {
+  let sites: LabSiteSpec[] | undefined;
+  try {
+    sites = values.site?.map(parseSiteSpec);
+  } catch (err) {
+    throw new UsageError((err as Error).message, command);
+  }
   if (values.clickhouse !== undefined && !/^https?:\/\/[^\s]+$/.test(values.clickhouse)) {
     throw new UsageError(`--clickhouse must be the ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (got "${values.clickhouse}")`, command);
   }
@@ -44,6 +52,7 @@ export function labUpOptions(
     ...(values.prometheus ? { prometheus: listen !== undefined ? { listen } : {} } : {}),
     ...(values.clickhouse !== undefined ? { clickhouseUrl: values.clickhouse } : {}),
     ...(values['clickhouse-database'] !== undefined ? { clickhouseDatabase: values['clickhouse-database'] } : {}),
+    ...(sites ? { sites } : {}),
     nodes: values.nodes !== undefined ? parseInteger('--nodes', values.nodes, command, 1, 50) : defaultNodes,
     configFile: values.config,
     probeIntervalMs:
@@ -109,7 +118,7 @@ export const labUpCommand: Command = {
   name: NAME,
   summary: 'start a local lab: a controller and N nodes in network namespaces',
   help: `Usage: trellis lab up [--nodes N] [--nat n1=easy,n2=hard] [--relays n3] [--uplinks n4=2] [--config <file>]
-                     [--probe-interval 1s] [--clickhouse <url>] [--prometheus] [--json]
+                     [--probe-interval 1s] [--clickhouse <url>] [--prometheus] [--site n2=10.20.0.0/24] [--json]
 
 Clears whatever a previous lab left, then starts a bridge (trlbr0, 198.18.0.1/24), a controller
 (with its STUN service on udp 198.18.0.1:3478 and 198.18.0.2:3478) and N nodes (namespaces
@@ -137,6 +146,9 @@ Flags:
                            agent (metrics-prometheus on both, merged with --config; agents serve
                            0.0.0.0:9464 in their namespaces) with dashboards/prometheus/trellis-rules.yml
   --prometheus-listen <host:port>  its web UI and API (default 127.0.0.1:9090)
+  --site <nodes>=<cidr>    a LAN behind gateway nodes, e.g. n2=10.20.0.0/24 or n2,n3=10.20.0.0/24 (HA):
+                           namespace trl-site<i> with a host at .10; each gateway gets lan0 at .<100+k>
+                           and advertises the LAN (--route-check .10, priority by its place); repeatable
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,
@@ -195,6 +207,7 @@ export function renderLabSummary(lab: Lab): string {
   return (
     `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'})\n${prom}\n` +
     renderTable(['NODE', 'NAMESPACE', 'IFACE', 'UNDERLAY', 'OVERLAY', 'ROLE', 'PID'], rows) +
+    (d.sites.length > 0 ? '\n' + renderTable(['SITE', 'NAMESPACE', 'HOST', 'GATEWAYS'], d.sites.map((x) => [x.prefix, x.namespace, x.host, x.gateways.join(', ')])) : '') +
     `\nnext: trellis lab status | trellis status --node n1 | trellis lab exec n1 -- ping ${d.nodes[1]?.addresses?.ipv4 ?? '<peer>'} | trellis lab down\n`
   );
 }

@@ -6,6 +6,8 @@ import { parseDurationInRange, parseHostPort, parseIface, parseNodeName, parsePo
 import { optionalFlag, parseFlagsWithEnv, requiredFlag } from '../env-flags';
 import { UsageError } from '../usage-error';
 import { DEFAULT_RELAY_PORT } from '../../agent/start-options';
+import { TrellisError } from '../../errors';
+import { assignChecks, checkAdvertisement, DEFAULT_ROUTE_PRIORITY, MAX_ROUTE_PRIORITY } from '../../netmap/route-rules';
 
 /** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
 const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
@@ -14,7 +16,47 @@ const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start>
 const NAME = 'up';
 
 /** Flags the environment may give (TRELLIS_CONTROLLER, TRELLIS_NAME, …). */
-const ENV_FLAGS = ['controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun'] as const;
+const ENV_FLAGS = [
+  'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun',
+  'advertise-routes', 'route-check', 'route-priority', 'snat-routes', 'accept-routes',
+] as const;
+
+function parseBool(flag: string, value: string | undefined, dflt: boolean): boolean {
+  if (value === undefined) return dflt;
+  if (value === 'true' || value === '1' || value === 'yes') return true;
+  if (value === 'false' || value === '0' || value === 'no') return false;
+  throw new UsageError(`${flag} "${value}" is not true or false`, NAME);
+}
+
+const list = (values: unknown): string[] =>
+  ((values as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+
+/**
+ * parseAdvertisement reads --advertise-routes, --route-check, --route-priority and --snat-routes
+ * with the controller's own rules (route-rules.ts), so a bad prefix stops `trellis up` before
+ * anything starts; only the overlay check waits for the controller (it knows the overlay).
+ */
+function parseAdvertisement(flags: ReturnType<typeof parseFlagsWithEnv>) {
+  const { values, source } = flags;
+  const prefixes = list(values['advertise-routes']);
+  const checks = list(values['route-check']);
+  const priorityText = optionalFlag(flags, 'route-priority');
+  const snatText = optionalFlag(flags, 'snat-routes');
+  if (prefixes.length === 0) {
+    for (const f of ['route-check', 'route-priority', 'snat-routes'] as const) {
+      if (values[f] !== undefined) throw new UsageError(`${source[f] ?? `--${f}`} needs --advertise-routes`, NAME);
+    }
+    return null;
+  }
+  const priority = priorityText === undefined ? DEFAULT_ROUTE_PRIORITY : Number(priorityText);
+  try {
+    const routes = checkAdvertisement({ routes: assignChecks(prefixes, checks), priority, exit: false }, null);
+    return { routes: routes.map((r) => ({ prefix: r.prefix, check: r.check })), priority, exit: false, snat: parseBool(source['snat-routes'] ?? '--snat-routes', snatText, true) };
+  } catch (err) {
+    if (err instanceof TrellisError) throw new UsageError(err.message, NAME);
+    throw err;
+  }
+}
 
 /** `trellis up`: join the mesh and run the agent in the foreground until SIGINT/SIGTERM or `trellis down`. */
 export const upCommand: Command = {
@@ -47,6 +89,18 @@ Flags:
   --stun <host:port>       STUN server asked on the WireGuard socket for this node's reflexive
                            (NAT-mapped) address, reported as a candidate; repeat for more
                            (default: the controller's host, port 3478) [TRELLIS_STUN, comma-separated]
+  --advertise-routes <cidrs>  subnets behind this node to route for the mesh, comma-separated, e.g.
+                           10.20.0.0/24; each waits for approval (\`trellis routes approve\` or the
+                           policy's auto-approvers) [TRELLIS_ADVERTISE_ROUTES]
+  --route-check <ips>      an address inside an advertised subnet to ping (every 500 ms) so peers
+                           move to another gateway when it stops answering; comma-separated, one per
+                           route at most [TRELLIS_ROUTE_CHECK]
+  --route-priority <n>     0..${MAX_ROUTE_PRIORITY}, the higher wins among healthy gateways of one subnet
+                           (default ${DEFAULT_ROUTE_PRIORITY}) [TRELLIS_ROUTE_PRIORITY]
+  --snat-routes <bool>     masquerade routed traffic behind this node's LAN address (default true)
+                           [TRELLIS_SNAT_ROUTES]
+  --accept-routes <bool>   install the approved subnets other gateways advertise (default true)
+                           [TRELLIS_ACCEPT_ROUTES]
   -h, --help               show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -64,6 +118,11 @@ Flags:
       relay: { type: 'boolean' },
       'relay-port': { type: 'string' },
       stun: { type: 'string', multiple: true },
+      'advertise-routes': { type: 'string', multiple: true },
+      'route-check': { type: 'string', multiple: true },
+      'route-priority': { type: 'string' },
+      'snat-routes': { type: 'string' },
+      'accept-routes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -84,7 +143,11 @@ Flags:
     const relayPort = optionalFlag(flags, 'relay-port');
     if (relayPort !== undefined && values.relay !== true) throw new UsageError(`${source['relay-port']} needs --relay (or TRELLIS_RELAY=true)`, NAME);
     const relay = values.relay === true ? { port: relayPort !== undefined ? parsePort(source['relay-port']!, relayPort, NAME) : DEFAULT_RELAY_PORT } : null;
+    const advertise = parseAdvertisement(flags);
+    const acceptRoutes = parseBool(source['accept-routes'] ?? '--accept-routes', optionalFlag(flags, 'accept-routes'), true);
     const opts = {
+      prefs: { acceptRoutes },
+      advertise,
       controllerUrl: parseControllerList(source.controller!, controllerUrl),
       name: parseNodeName(source.name!, name, NAME),
       stateDir,

@@ -185,4 +185,26 @@ ALTER TABLE policy_versions ADD COLUMN bundle BYTEA;
 CREATE INDEX audit_action_seq ON audit(action, seq);
 `,
   },
+  {
+    version: 7,
+    name: 'routes',
+    sql: `
+CREATE TABLE routes (
+  node_id TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+  prefix TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('subnet', 'exit')),
+  priority BIGINT NOT NULL CHECK (priority BETWEEN 0 AND 1000),
+  check_target TEXT,
+  advertised BIGINT NOT NULL CHECK (advertised IN (0, 1)),
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  decided_by TEXT,
+  decided_at BIGINT,
+  policy_version TEXT,
+  advertised_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (node_id, prefix)
+);
+CREATE INDEX routes_prefix ON routes(prefix);
+`,
+  },
 ];

@@ -24,6 +24,8 @@ import type {
   PolicyActivation,
   PolicyVersionRecord,
   RemoveUserResult,
+  RouteDecision,
+  RouteRecord,
   Store,
   UserRecord,
 } from '../store';
@@ -37,6 +39,8 @@ import { pgSchemaVersions, runPgMigrations } from './pg-migration-runner';
 import { PgNodeRepository } from './pg-node-repository';
 import { PgNonceRepository } from './pg-nonce-repository';
 import { PgPolicyRepository } from './pg-policy-repository';
+import { PgRouteRepository } from './pg-route-repository';
+import type { AdvertisedRoute } from '../../netmap/route-rules';
 import { PgPresenceRepository } from './pg-presence-repository';
 import { PgUserGroupRepository } from './pg-user-group-repository';
 
@@ -67,6 +71,7 @@ export class PgStore implements Store {
   private readonly nodes: PgNodeRepository;
   private readonly usersAndGroups: PgUserGroupRepository;
   private readonly policies: PgPolicyRepository;
+  private readonly routeRepo: PgRouteRepository;
   private readonly presence: PgPresenceRepository;
 
   private constructor(opts: PgStoreOptions, pool: AddressPool) {
@@ -86,6 +91,7 @@ export class PgStore implements Store {
     this.keys = new PgAuthKeyRepository(db, this.audit, (q, name, at) => this.usersAndGroups.ensureUserIn(q, name, at));
     this.nodes = new PgNodeRepository({ db, pool, meta: this.meta, audit: this.audit });
     this.policies = new PgPolicyRepository(db, this.meta, this.audit);
+    this.routeRepo = new PgRouteRepository(db, this.audit);
     this.presence = new PgPresenceRepository(db);
   }
 
@@ -229,6 +235,16 @@ export class PgStore implements Store {
   listPolicyVersions(): Promise<PolicyVersionRecord[]> {
     return this.policies.listPolicyVersions();
   }
+  listRoutes(): Promise<RouteRecord[]> {
+    return this.routeRepo.listRoutes();
+  }
+  advertiseRoutes(nodeId: string, routes: readonly AdvertisedRoute[], at: number, audit: AuditEntry): Promise<{ routes: RouteRecord[]; changed: boolean }> {
+    return this.routeRepo.advertiseRoutes(nodeId, routes, at, audit);
+  }
+  decideRoute(nodeId: string, prefix: string, decision: RouteDecision, audit: AuditEntry | null, guard?: (all: readonly RouteRecord[]) => void): Promise<RouteRecord> {
+    return this.routeRepo.decideRoute(nodeId, prefix, decision, audit, guard);
+  }
+
   listPolicyActivations(): Promise<PolicyActivation[]> {
     return this.policies.listPolicyActivations();
   }

@@ -1,0 +1,72 @@
+/**
+ * Route plan: which routes each node's map carries, from the RouteTable's primaries and the mesh's
+ * access decision. A node gets a subnet route when its gateway is one of its WireGuard peers, some
+ * grant it is a source of reaches the gateway at an address inside the prefix (the access policy
+ * decides who reaches which subnet; without a decision everyone does), and it does not advertise
+ * the prefix itself (a backup gateway keeps its LAN route). An exit route needs a grant reaching
+ * the exit node at 0.0.0.0/0 or ::/0. Nodes alike in what they get share one frozen list, so diffs
+ * compare by reference.
+ */
+import type { NodeGrants } from '../api/access';
+import { prefixesOverlapText } from '../netmap/route-rules';
+import type { Route } from '../netmap/types';
+import { EMPTY_ROUTES, type Mesh } from './map-builder';
+import type { PrimaryRoute } from './route-table';
+
+export function routesForMesh(mesh: Mesh, primaries: readonly PrimaryRoute[], advertisedBy: (nodeId: string) => ReadonlySet<string>): Map<string, Route[]> {
+  const out = new Map<string, Route[]>();
+  if (primaries.length === 0) {
+    for (const n of mesh.order) out.set(n.id, EMPTY_ROUTES);
+    return out;
+  }
+  const entries = primaries.map((p) => Object.freeze({ prefix: p.prefix, via: p.gateway, kind: p.kind }) as Route);
+  const gateways = primaries.map((p) => mesh.nodes.get(p.gateway));
+  const shared = new Map<string, Route[]>();
+  const decided = mesh.index.decided;
+  // Per primary: the grants that reach its gateway at an address inside the prefix.
+  const reaching = primaries.map((p, i) => (decided ? grantsReaching(gateways[i]?.grants ?? null, p.prefix) : null));
+  for (const n of mesh.order) {
+    if (n.cls < 0) {
+      out.set(n.id, EMPTY_ROUTES);
+      continue;
+    }
+    const own = advertisedBy(n.id);
+    let picked = '';
+    for (let i = 0; i < primaries.length; i++) {
+      const g = gateways[i];
+      if (!g || g.id === n.id || g.cls < 0 || own.has(primaries[i]!.prefix)) continue;
+      if (!mesh.index.sees(n.cls, g.cls)) continue;
+      const via = reaching[i];
+      if (via !== null && !holdsAny(n.grants, via!)) continue;
+      picked += `${i},`;
+    }
+    if (picked === '') {
+      out.set(n.id, EMPTY_ROUTES);
+      continue;
+    }
+    let list = shared.get(picked);
+    if (!list) {
+      list = Object.freeze(picked.split(',').filter((x) => x !== '').map((i) => entries[Number(i)]!)) as Route[];
+      shared.set(picked, list);
+    }
+    out.set(n.id, list);
+  }
+  return out;
+}
+
+/** grantsReaching: the grants whose destination addresses at the gateway overlap prefix. */
+function grantsReaching(gw: NodeGrants | null, prefix: string): ReadonlySet<number> {
+  const out = new Set<number>();
+  if (!gw?.dstAt) return out;
+  for (const [g, addrs] of Object.entries(gw.dstAt)) {
+    if (addrs.some((a) => prefixesOverlapText(a.includes('/') ? a : a.includes(':') ? `${a}/128` : `${a}/32`, prefix))) out.add(Number(g));
+  }
+  return out;
+}
+
+function holdsAny(n: NodeGrants | null, grants: ReadonlySet<number>): boolean {
+  if (!n || grants.size === 0) return false;
+  for (const g of n.src) if (grants.has(g)) return true;
+  for (const g of n.srcByPrefix) if (grants.has(g)) return true;
+  return false;
+}
