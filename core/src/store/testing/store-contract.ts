@@ -10,6 +10,7 @@ import type { HarnessOpenOptions, StoreHarness } from './store-harness';
 import { defineAuditChainContract } from './audit-chain-contract';
 import { defineNodeKeysContract } from './node-keys-contract';
 import { defineSharedStoreContract } from './shared-store-contract';
+import { defineRouteStoreContract } from './route-store-contract';
 
 /** defineStoreContract registers the whole contract for one backend. */
 export function defineStoreContract(h: StoreHarness): void {
@@ -228,4 +229,5 @@ export function defineStoreContract(h: StoreHarness): void {
   defineAuditChainContract(h);
   defineNodeKeysContract(h);
   defineSharedStoreContract(h);
+  defineRouteStoreContract(h);
 }
