@@ -5,13 +5,15 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runCli } from '../core/src/cli/run-cli';
 import { captureIO } from '../core/src/cli/testing/capture-io';
 
 const TOKEN = 'glsa_test_token';
 const DIR = resolve(__dirname, '../dashboards');
+/** Every generated alert rule (dashboards/alert-conditions.json lists them). */
+const nRules = (JSON.parse(readFileSync(resolve(DIR, 'alert-conditions.json'), 'utf8')) as { conditions: unknown[] }).conditions.length;
 
 interface Fake {
   server: Server;
@@ -94,22 +96,23 @@ const push = async (...extra: string[]) => {
 
 test('first push creates the folder, every dashboard and every rule; a second push updates them in place', async () => {
   const nDash = readdirSync(resolve(DIR, 'json')).length;
+  expect(nRules).toBeGreaterThanOrEqual(9);
   const first = await push('--token', TOKEN);
   expect(first.io.err).toBe('');
   expect(first.code).toBe(0);
   expect(fake.dashboards.size).toBe(nDash);
-  expect(fake.rules.size).toBe(9);
-  expect(first.io.out).toMatch(new RegExp(`${1 + nDash + 9} created, 0 updated, 0 failed`));
+  expect(fake.rules.size).toBe(nRules);
+  expect(first.io.out).toMatch(new RegExp(`${1 + nDash + nRules} created, 0 updated, 0 failed`));
   expect(first.io.out).toMatch(/created\s+alert-rule trellis-path-loss/);
   expect([...fake.dashboards.keys()].sort()).toEqual(['trellis-audit', 'trellis-controller-devices', 'trellis-latency-matrix', 'trellis-mesh-overview', 'trellis-node-detail', 'trellis-posture-access', 'trellis-traffic-shaping']);
 
   const second = await push('--token', TOKEN, '--json');
   expect(second.code).toBe(0);
   const { outcomes } = JSON.parse(second.io.out) as { outcomes: Array<{ kind: string; result: string }> };
-  expect(outcomes.filter((o) => o.result === 'updated')).toHaveLength(nDash + 9);
+  expect(outcomes.filter((o) => o.result === 'updated')).toHaveLength(nDash + nRules);
   expect(outcomes.filter((o) => o.result !== 'updated')).toEqual([]);
-  expect(fake.log.filter((l) => l.startsWith('PUT /api/v1/provisioning/alert-rules/'))).toHaveLength(9);
-  expect(fake.rules.size).toBe(9);
+  expect(fake.log.filter((l) => l.startsWith('PUT /api/v1/provisioning/alert-rules/'))).toHaveLength(nRules);
+  expect(fake.rules.size).toBe(nRules);
 });
 
 test('a rejected rule is reported as failed, the rest still lands, and the exit code is 1', async () => {
@@ -118,7 +121,7 @@ test('a rejected rule is reported as failed, the rest still lands, and the exit 
   expect(r.code).toBe(1);
   expect(r.io.out).toMatch(/failed\s+alert-rule trellis-posture: HTTP 400: invalid alert rule: bad condition/);
   expect(r.io.out).toMatch(/, 1 failed/);
-  expect(fake.rules.size).toBe(8);
+  expect(fake.rules.size).toBe(nRules - 1);
 });
 
 test('a rejected token and an unreachable Grafana give clear errors; a bad URL is a usage error', async () => {

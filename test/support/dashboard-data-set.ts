@@ -76,6 +76,9 @@ export function dashboardDataSet(now: number): TelemetryBatch[] {
       { at: now - 50 * 60_000, action: 'admin.key.created', actor: 'admin', details: { reusable: false } },
       { at: now - 40 * 60_000, action: 'auth.failure', actor: 'node:unknown', target: '198.51.100.7', details: { code: 'TRELLIS_ERR_AUTH_BAD_SIGNATURE' } },
       { at: now - 10 * 60_000, action: 'node.revoked', actor: 'admin', target: 'n6' },
+      { at: now - 35 * 60_000, action: 'node.routes.advertised', actor: 'node:n2', target: 'n2', details: { prefixes: ['10.20.0.0/24'] } },
+      { at: now - 34 * 60_000, action: 'route.approved', actor: 'policy', target: 'n2', details: { prefix: '10.20.0.0/24', kind: 'subnet' } },
+      { at: now - 15 * 60_000, action: 'route.primary.moved', actor: 'controller', target: 'n3', details: { prefix: '10.20.0.0/24', from: 'n2', to: 'n3', reason: 'route check failed' } },
     ],
   });
   return batches;
