@@ -139,15 +139,22 @@ test('private keys and tokens are 0600 in 0700 directories', () => {
   expect(wrong).toEqual([]);
 });
 
-test('no log line and no database row holds any of them', () => {
+test('no log line and no database row holds any of them', async () => {
   expect(secrets.size).toBeGreaterThanOrEqual(NODES.length * 2 * 2 * 3 + 6);
+  // The processes write their logs asynchronously: give the last lines up to 5 s to reach the files.
+  const expected = ['WireGuard key rotated', 'identity credential renewed', 'node.key.rotated', 'console.login', 'policy'];
+  for (let waited = 0; waited < 5000; waited += 100) {
+    const text = [...filesUnder(join(lab.dir, 'logs')), auditFile].map((f) => readFileSync(f, 'utf8')).join('\n');
+    if (expected.every((said) => text.includes(said))) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const logs = [...filesUnder(join(lab.dir, 'logs')), auditFile];
   const stored = [join(lab.state.controller!.dataDir, 'trellis.db'), ...filesUnder(lab.state.controller!.dataDir).filter((f) => /trellis\.db-(wal|shm)$/.test(f))];
   const lines = logs.reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length, 0);
   process.stdout.write(`[secrets] searched ${logs.length} logs (${lines} lines) and ${stored.length} database files for ${secrets.size} secret forms\n`);
   // The logs cover the run: the agents logged their rotations and renewals, the controller its side.
   const all = logs.map((f) => readFileSync(f, 'utf8')).join('\n');
-  for (const said of ['WireGuard key rotated', 'identity credential renewed', 'node.key.rotated', 'console.login', 'policy']) expect(all).toContain(said);
+  for (const said of expected) expect(all).toContain(said);
   const found: string[] = [];
   for (const f of [...logs, ...stored]) {
     const text = readFileSync(f).toString('latin1');
