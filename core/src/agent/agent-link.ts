@@ -8,6 +8,8 @@ export interface AgentLink {
   syncAddresses(iface: string, cidrs: string[]): Promise<unknown>;
   /** Make exactly these prefixes routed into the interface. */
   syncRoutes(iface: string, prefixes: string[]): Promise<unknown>;
+  /** Install (spec) or remove (null) the policy routing of an exit node (wg/link.ts syncExitRouting). */
+  syncExitRouting?(iface: string, spec: { table: number; fwmark: number; exclude: string[] } | null): Promise<unknown>;
   /** Host addresses usable as underlay endpoints, excluding the given interfaces. */
   listUnderlayAddresses(exclude: string[]): Promise<string[]>;
 }

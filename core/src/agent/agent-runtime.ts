@@ -35,6 +35,7 @@ import { PacketFilter } from './packet-filter';
 import type { Prefs } from './prefs';
 import type { ProbeSample } from './probes/probe-scheduler';
 import { Reconfigurer } from './reconfigurer';
+import { ExitChoice } from './exit-choice';
 import { installedRoutes } from './to-wg-config';
 import { RouteGateway } from './route-gateway';
 import { RouteHealth } from './route-health';
@@ -125,7 +126,9 @@ export class AgentRuntime {
       stunServers: d.opts.stun ?? defaultStun(d.opts.controllerUrl),
       log: d.log,
     });
+    const exit = d.prefs.exitNode ? new ExitChoice({ exitNode: d.prefs.exitNode, exitNodeFallback: d.prefs.exitNodeFallback ?? null }) : undefined;
     this.reconf = new Reconfigurer({
+      exit,
       endpointOverrides: () => this.paths.endpointOverrides(),
       packetFilter: this.packetFilter,
       device: d.device,
@@ -265,6 +268,7 @@ export class AgentRuntime {
       log: d.log,
       paths: this.paths,
       installedRoutes: (map) => installedRoutes(map, d.prefs),
+      exit: () => (d.prefs.exitNode ? { preferred: d.prefs.exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: this.reconf.exit?.current?.name ?? null, problem: this.reconf.exit?.problem ?? null, exclude: d.prefs.exclude ?? [] } : null),
       advertisedRoutes: () => {
         const gw = this.gateway;
         if (!gw) return null;
@@ -451,6 +455,7 @@ export class AgentRuntime {
     await step('packet filter', () => this.packetFilter.stop());
     await step('relay', () => this.relay.stop());
     if (this.gateway) await step('route forwarding', () => this.gateway!.forwarding.stop());
+    await step('exit routing', () => this.reconf.removeExitRouting());
     if (this.deviceUp) await step('device', () => device.down());
     this.deviceUp = false;
     if (this.apiUp) await step('local API', () => this.api.close());

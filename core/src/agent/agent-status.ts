@@ -41,6 +41,8 @@ export interface AgentStatusSources {
   posture: () => PostureDecision | null;
   /** The gateway side (advertised routes, forwarding); null when the node advertises none. */
   advertisedRoutes?: () => Pick<AgentRoutesStatus, 'advertised' | 'forwarding' | 'lastError'> | null;
+  /** The exit node wanted and in use; null without --exit-node. */
+  exit?: () => AgentRoutesStatus['exit'];
   /** The subnets the last applied map installs under the prefs. */
   installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string }>;
   /** Plugins' status text sources (AgentAccess.registerStatusText), in registration order. */
@@ -107,7 +109,7 @@ export class AgentStatusReader {
     const gw = this.s.advertisedRoutes?.() ?? null;
     const names = new Map((map?.peers ?? []).map((p) => [p.id, p.name]));
     const installed = map && this.s.installedRoutes ? this.s.installedRoutes(map).map((r) => ({ prefix: r.prefix, via: names.get(r.via) ?? r.via })) : [];
-    return { installed, advertised: gw?.advertised ?? [], forwarding: gw?.forwarding ?? false, lastError: gw?.lastError ?? null };
+    return { installed, advertised: gw?.advertised ?? [], forwarding: gw?.forwarding ?? false, lastError: gw?.lastError ?? null, exit: this.s.exit?.() ?? null };
   }
 
   /** metricsSnapshot is what a metrics collection observes: per-peer WireGuard and probe figures. */

@@ -33,6 +33,7 @@ const defaultLink: AgentLink = {
   setLinkUp: (iface, mtu) => wgLink.setLinkUp(iface, mtu),
   syncAddresses: (iface, cidrs) => wgLink.syncAddresses(iface, cidrs),
   syncRoutes: (iface, prefixes) => wgLink.syncRoutes(iface, prefixes),
+  syncExitRouting: (iface, spec) => wgLink.syncExitRouting(iface, spec),
   listUnderlayAddresses: (exclude) => wgLink.listUnderlayAddresses(exclude),
 };
 

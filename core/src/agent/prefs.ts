@@ -7,9 +7,18 @@ export interface Prefs {
   acceptRoutes: boolean;
   /** MTU of the WireGuard interface. Default 1420. */
   mtu: number;
+  /** The exit node (by name) all other traffic goes through (`--exit-node`); null: none. */
+  exitNode?: string | null;
+  /** The exit node to use while exitNode is offline (`--exit-node-fallback`). */
+  exitNodeFallback?: string | null;
+  /** CIDRs that never enter the tunnel: not through the exit node, and no accepted subnet inside them (`--exit-exclude`, `--route-exclude`). */
+  exclude?: string[];
 }
 
 export const DEFAULT_PREFS: Prefs = { acceptRoutes: true, mtu: 1420 };
+
+/** The firewall mark of the device's own UDP while an exit node is in use (as wg-quick: 51820). */
+export const EXIT_FWMARK = 51820;
 
 /** resolvePrefs fills defaults and rejects values the device could not use. */
 export function resolvePrefs(partial: Partial<Prefs> = {}): Prefs {

@@ -6,6 +6,11 @@ import type { AgentLink } from './agent-link';
 import type { Prefs } from './prefs';
 import type { ProbeTarget } from './probes/probe-scheduler';
 import { acceptedRoutePrefixes, toWgConfig } from './to-wg-config';
+import type { ExitChoice, ExitState } from './exit-choice';
+import { EXIT_FWMARK } from './prefs';
+
+/** The routing table of the exit node's default route (as wg-quick: 51820). */
+export const EXIT_TABLE = 51820;
 
 export type MapSource = 'controller' | 'cache';
 
@@ -20,7 +25,9 @@ export interface ApplyInfo {
 export interface ReconfigurerOptions {
   device: WgDevice;
   hooks: HookRunner;
-  link: Pick<AgentLink, 'syncAddresses' | 'syncRoutes'>;
+  link: Pick<AgentLink, 'syncAddresses' | 'syncRoutes' | 'syncExitRouting'>;
+  /** The exit node choice (`--exit-node`); absent: no exit node. */
+  exit?: ExitChoice;
   privateKey: string;
   listenPort: number;
   prefs: Prefs;
@@ -62,6 +69,9 @@ export class Reconfigurer {
   private written: WgConfig | null = null;
   private addrKey: string | null = null;
   private routesKey: string | null = null;
+  private exitKey: string | null = null;
+  private exitState: ExitState | null = null;
+  private exitTimer: NodeJS.Timeout | null = null;
   private _lastDurationMs: number | null = null;
   private _lastError: string | null = null;
   private _applies = 0;
@@ -89,6 +99,19 @@ export class Reconfigurer {
   get lastError(): string | null {
     return this._lastError;
   }
+  /** The exit node in use and why the preferred one is not; null without --exit-node. */
+  get exit(): ExitState | null {
+    return this.exitState;
+  }
+
+  /** removeExitRouting takes the exit-node policy routing away (the agent stops). */
+  async removeExitRouting(): Promise<void> {
+    if (this.exitTimer) clearTimeout(this.exitTimer);
+    this.exitTimer = null;
+    if (this.opts.exit?.enabled && this.opts.link.syncExitRouting) await this.opts.link.syncExitRouting(this.opts.device.name, null);
+    this.exitKey = null;
+  }
+
   /** How many applies ran (successful or not). */
   get applies(): number {
     return this._applies;
@@ -268,7 +291,8 @@ export class Reconfigurer {
     this.lastMap = { map, source };
     let result: ReconfigureResult;
     try {
-      const base = toWgConfig(map, prefs, this.privateKey, this.opts.listenPort);
+      const choice = this.opts.exit?.choose(map, this.now()) ?? null;
+      const base = toWgConfig(map, prefs, this.privateKey, this.opts.listenPort, choice?.current?.id ?? null);
       let next = base;
       try {
         const transformed = await hooks.runSequential('transformWgConfig', base, map);
@@ -294,6 +318,26 @@ export class Reconfigurer {
         this.routesKey = null;
         await link.syncRoutes(device.name, routes);
         this.routesKey = routesKey;
+      }
+      if (choice && link.syncExitRouting) {
+        const spec = choice.current ? { table: EXIT_TABLE, fwmark: EXIT_FWMARK, exclude: prefs.exclude ?? [] } : null;
+        const exitKey = JSON.stringify(spec);
+        if (exitKey !== this.exitKey) {
+          this.exitKey = null;
+          await link.syncExitRouting(device.name, spec);
+          this.exitKey = exitKey;
+          log.info({ exitNode: choice.current?.name ?? null, problem: choice.problem }, choice.current ? 'traffic leaves through the exit node' : 'no exit node in use');
+        }
+        this.exitState = { current: choice.current, problem: choice.problem };
+        if (this.exitTimer) clearTimeout(this.exitTimer);
+        this.exitTimer = null;
+        if (choice.wakeAt !== null) {
+          this.exitTimer = setTimeout(() => {
+            this.exitTimer = null;
+            if (this.lastMap) void this.schedule(this.lastMap.map, this.lastMap.source);
+          }, Math.max(0, choice.wakeAt - this.now()) + 5);
+          this.exitTimer.unref();
+        }
       }
       if (this.opts.packetFilter) {
         try {

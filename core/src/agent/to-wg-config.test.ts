@@ -114,3 +114,23 @@ describe('toWgConfig with routes apart from peer entries', () => {
     expect(toWgConfig(m, DEFAULT_PREFS, key('P'), 1).peers.flatMap((p) => p.allowedIps)).not.toContain('10.40.0.0/24');
   });
 });
+
+describe('toWgConfig with an exit node', () => {
+  it('gives the chosen exit peer the default routes and marks the device, leaving other peers alone', () => {
+    const m = map();
+    m.routes = [{ prefix: '0.0.0.0/0', via: 'd', kind: 'exit' }, { prefix: '::/0', via: 'd', kind: 'exit' }];
+    const prefs = { ...DEFAULT_PREFS, exitNode: 'node-d' };
+    const cfg = toWgConfig(m, prefs, key('P'), 1, 'd');
+    expect(cfg.fwmark).toBe(51820);
+    expect(cfg.peers.find((p) => p.publicKey === key('M'))!.allowedIps).toEqual(['100.64.0.4/32', 'fd7a:7e11:5000::4/128', '0.0.0.0/0', '::/0']);
+    expect(cfg.peers.find((p) => p.publicKey === key('C'))!.allowedIps).toEqual(['100.64.0.3/32', 'fd7a:7e11:5000::3/128']);
+    expect(toWgConfig(m, DEFAULT_PREFS, key('P'), 1).fwmark).toBeUndefined();
+  });
+
+  it('never installs an accepted subnet inside an excluded CIDR', () => {
+    const m = map();
+    m.peers[0] = peer('b', key('Z'), 2);
+    m.routes = [{ prefix: '10.20.0.0/24', via: 'b', kind: 'subnet' }, { prefix: '10.30.0.0/24', via: 'b', kind: 'subnet' }];
+    expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, exclude: ['10.20.0.0/16'] })).toEqual(['10.30.0.0/24']);
+  });
+});

@@ -1,6 +1,9 @@
 import type { NetworkMap } from '../netmap/types';
 import type { WgConfig, WgPeerConfig } from '../wg/types';
-import type { Prefs } from './prefs';
+import { EXIT_FWMARK, type Prefs } from './prefs';
+import { parsePrefix, prefixContains } from '../net';
+
+const EXIT_PREFIXES = ['0.0.0.0/0', '::/0'];
 
 /** Keepalive every peer gets, seconds: keeps NAT mappings open and lets probes see a live path. */
 export const PERSISTENT_KEEPALIVE = 25;
@@ -11,7 +14,7 @@ export const PERSISTENT_KEEPALIVE = 25;
  * Peer entries carry only overlay addresses; with prefs.acceptRoutes each subnet route of the map
  * adds its prefix to the allowed IPs of the peer it goes through (map.routes[].via).
  */
-export function toWgConfig(map: NetworkMap, prefs: Prefs, privateKey: string, listenPort: number): WgConfig {
+export function toWgConfig(map: NetworkMap, prefs: Prefs, privateKey: string, listenPort: number, exitPeer: string | null = null): WgConfig {
   const routed = new Map<string, string[]>();
   for (const prefix of acceptedRoutePrefixes(map, prefs)) {
     for (const r of map.routes) {
@@ -44,8 +47,14 @@ export function toWgConfig(map: NetworkMap, prefs: Prefs, privateKey: string, li
       persistentKeepalive: PERSISTENT_KEEPALIVE,
     });
   }
+  if (exitPeer !== null) {
+    const p = map.peers.find((x) => x.id === exitPeer);
+    const cfg = p ? peers.find((x) => x.publicKey === p.wgKey) : undefined;
+    if (cfg) cfg.allowedIps = [...cfg.allowedIps, ...EXIT_PREFIXES.filter((x) => !cfg.allowedIps.includes(x))];
+  }
   peers.sort((a, b) => (a.publicKey < b.publicKey ? -1 : a.publicKey > b.publicKey ? 1 : 0));
-  return { privateKey, listenPort, peers };
+  // The device marks its own UDP whenever an exit node is wanted, so policy routing keeps it out of the tunnel.
+  return prefs.exitNode ? { privateKey, listenPort, fwmark: EXIT_FWMARK, peers } : { privateKey, listenPort, peers };
 }
 
 /** acceptedRoutePrefixes lists the subnet prefixes to route into the tunnel under prefs. */
@@ -53,7 +62,13 @@ export function acceptedRoutePrefixes(map: NetworkMap, prefs: Prefs): string[] {
   if (!prefs.acceptRoutes) return [];
   const peerIds = new Set(map.peers.map((p) => p.id));
   const out = new Set<string>();
-  for (const r of map.routes) if ((r.kind ?? 'subnet') === 'subnet' && r.via !== map.self.id && peerIds.has(r.via)) out.add(r.prefix);
+  const excluded = (prefs.exclude ?? []).map((c) => parsePrefix(c)).filter((c) => c !== null);
+  for (const r of map.routes) {
+    if ((r.kind ?? 'subnet') !== 'subnet' || r.via === map.self.id || !peerIds.has(r.via)) continue;
+    const p = parsePrefix(r.prefix);
+    if (p && excluded.some((x) => x.family === p.family && x.length <= p.length && prefixContains(x, p))) continue;
+    out.add(r.prefix);
+  }
   return [...out].sort();
 }
 

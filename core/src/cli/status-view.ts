@@ -49,6 +49,11 @@ export function renderRouteLines(s: AgentStatus): string {
     out += `advertises  ${items.join(', ') || '-'}${r.forwarding ? '; forwarding' : ''}\n`;
     if (r.lastError) out += `            refused: ${r.lastError}\n`;
   }
+  if (r.exit) {
+    const e = r.exit;
+    out += `exit node   ${e.inUse ?? 'none in use'} (wanted ${e.preferred}${e.fallback ? `, fallback ${e.fallback}` : ''}${e.exclude.length ? `; outside: ${e.exclude.join(', ')}` : ''})\n`;
+    if (e.problem) out += `            ${e.problem}\n`;
+  }
   return out;
 }
 

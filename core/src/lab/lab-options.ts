@@ -40,6 +40,8 @@ export interface LabUpOptions {
   uplinks?: Record<string, number>;
   /** LANs behind gateway nodes; their gateways advertise the LAN with its host as route check. */
   sites?: LabSiteSpec[];
+  /** An "internet" namespace (198.18.0.3, server 203.0.113.10) as every bridge node's default gateway, for exit-node tests. */
+  internet?: boolean;
   /** Extra `trellis up` flags per node name. */
   agentArgs?: Record<string, string[]>;
   /** Told about each step, for progress output. */

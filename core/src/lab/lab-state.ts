@@ -208,6 +208,8 @@ export interface LabState {
   impairments?: LabImpairment[];
   /** LANs behind gateway nodes (`lab up --site`). */
   sites?: LabSiteState[];
+  /** The "internet" namespace's echo server (`lab up --internet`); absent without one. */
+  internet?: { pid: number | null } | null;
 }
 
 /** labDir is where the lab keeps its state: TRELLIS_LAB_DIR or /run/trellis-lab. */

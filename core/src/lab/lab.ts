@@ -53,6 +53,7 @@ import {
 } from './lab-state';
 import { waitForMesh } from './mesh-readiness';
 import { attachGateway, createSite, gatewayArgs, siteState, type LabSiteState } from './lab-site';
+import { createInternet, useInternet } from './lab-internet';
 import { execInNamespace, type ExecResult } from './namespace-exec';
 
 export type { LabDescription, LabProgress, LabUpOptions } from './lab-options';
@@ -133,6 +134,12 @@ export class Lab {
     lab.st.bridges = await createUplinkBridges(Math.max(1, ...plan.map((p) => p.links)));
     lab.save();
     for (const site of sites) await createSite(site);
+    if (opts.internet) {
+      lab.st.internet = { pid: null };
+      lab.save();
+      lab.st.internet.pid = await createInternet(join(dir, 'logs'));
+      lab.save();
+    }
     opts.onProgress?.({ kind: 'network' });
 
     const prometheus = opts.prometheus === true ? {} : opts.prometheus === false ? undefined : opts.prometheus;
@@ -599,6 +606,7 @@ export class Lab {
       if (n.nat) await createNatNodeNetwork({ namespace: n.namespace, underlay: n.underlay, router: n.nat });
       else if (n.links) await createMultiLinkNodeNetwork({ namespace: n.namespace, links: n.links });
       else await createNodeNetwork(n);
+      if (this.st.internet && !n.nat && !n.links) await useInternet(n.namespace);
       for (const site of this.st.sites ?? []) {
         if (!site.gateways.includes(name)) continue;
         await attachGateway(site, n.namespace, k);

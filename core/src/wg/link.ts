@@ -4,7 +4,7 @@
  * commands that change something, so repeating it is free and never disturbs traffic.
  */
 import { errors } from '../errors';
-import { run, runJson, type RunOptions } from '../sys/run';
+import { run, runJson, tryRun, type RunOptions } from '../sys/run';
 import { parseIp } from '../net';
 import { canonicalAddress, canonicalCidr, cidrFamily } from './cidr';
 
@@ -155,4 +155,44 @@ export async function listUnderlayAddresses(exclude: string[], opts?: RunOptions
     }
   }
   return out;
+}
+
+/** ExitRouting: policy routing that sends every other packet into the tunnel (an exit node), as wg-quick does. */
+export interface ExitRoutingSpec {
+  /** The routing table holding the default route into iface. */
+  table: number;
+  /** The device's own packets carry this mark and stay in the main table. */
+  fwmark: number;
+  /** CIDRs that stay outside the tunnel (looked up in the main table). */
+  exclude: string[];
+}
+
+/** Rule priorities Trellis owns: exclusions, then the main table without its default route, then the tunnel. */
+const EXIT_RULE_PRIORITIES = { exclude: 5100, suppress: 5200, tunnel: 5210 } as const;
+
+/**
+ * syncExitRouting installs (spec) or removes (null) the exit-node policy routing of iface, for both
+ * families: `ip rule to <excluded> lookup main` at 5100, `lookup main suppress_prefixlength 0` at
+ * 5200 (so the LAN, the overlay and every specific route keep working), `not fwmark <mark> lookup
+ * <table>` at 5210 and a default route via iface in that table. The device's UDP carries the mark,
+ * so WireGuard itself never loops into the tunnel. Rules at those priorities are Trellis's own.
+ */
+export async function syncExitRouting(iface: string, spec: ExitRoutingSpec | null, opts?: RunOptions): Promise<void> {
+  for (const family of ['-4', '-6'] as const) {
+    for (const priority of Object.values(EXIT_RULE_PRIORITIES)) {
+      for (let i = 0; i < 256; i++) if ((await tryRun('ip', [family, 'rule', 'del', 'priority', String(priority)], withOpts(opts))) === null) break;
+    }
+    if (spec) await tryRun('ip', [family, 'route', 'flush', 'table', String(spec.table)], withOpts(opts));
+  }
+  if (!spec) return;
+  for (const family of [4, 6] as const) {
+    const f = `-${family}`;
+    await run('ip', [f, 'route', 'replace', 'default', 'dev', iface, 'table', String(spec.table)], withOpts(opts));
+    for (const cidr of spec.exclude) {
+      if (cidrFamily(canonicalCidr(cidr, 'excluded CIDR')) !== family) continue;
+      await run('ip', [f, 'rule', 'add', 'to', cidr, 'lookup', 'main', 'priority', String(EXIT_RULE_PRIORITIES.exclude)], withOpts(opts));
+    }
+    await run('ip', [f, 'rule', 'add', 'lookup', 'main', 'suppress_prefixlength', '0', 'priority', String(EXIT_RULE_PRIORITIES.suppress)], withOpts(opts));
+    await run('ip', [f, 'rule', 'add', 'not', 'fwmark', String(spec.fwmark), 'lookup', String(spec.table), 'priority', String(EXIT_RULE_PRIORITIES.tunnel)], withOpts(opts));
+  }
 }

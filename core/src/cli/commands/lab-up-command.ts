@@ -20,14 +20,15 @@ export const LAB_UP_OPTIONS = {
   prometheus: { type: 'boolean' },
   'prometheus-listen': { type: 'string' },
   site: { type: 'string', multiple: true },
+  internet: { type: 'boolean' },
 } as const;
 
 /** labUpOptions validates the flags lab up and lab demo share. */
 export function labUpOptions(
-  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string; site?: string[] },
+  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string; site?: string[]; internet?: boolean },
   command: string,
   defaultNodes: number,
-): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string }; sites?: LabSiteSpec[] } {
+): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string }; sites?: LabSiteSpec[]; internet?: boolean } {
   let sites: LabSiteSpec[] | undefined;
   try {
     sites = values.site?.map(parseSiteSpec);
@@ -53,6 +54,7 @@ export function labUpOptions(
     ...(values.clickhouse !== undefined ? { clickhouseUrl: values.clickhouse } : {}),
     ...(values['clickhouse-database'] !== undefined ? { clickhouseDatabase: values['clickhouse-database'] } : {}),
     ...(sites ? { sites } : {}),
+    ...(values.internet ? { internet: true } : {}),
     nodes: values.nodes !== undefined ? parseInteger('--nodes', values.nodes, command, 1, 50) : defaultNodes,
     configFile: values.config,
     probeIntervalMs:
@@ -149,6 +151,8 @@ Flags:
   --site <nodes>=<cidr>    a LAN behind gateway nodes, e.g. n2=10.20.0.0/24 or n2,n3=10.20.0.0/24 (HA):
                            namespace trl-site<i> with a host at .10; each gateway gets lan0 at .<100+k>
                            and advertises the LAN (--route-check .10, priority by its place); repeatable
+  --internet               an "internet" namespace trl-inet (198.18.0.3) as the nodes' default gateway,
+                           with a server 203.0.113.10 (ping; TCP 80 answers the caller's address)
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,

@@ -8,6 +8,7 @@ import { UsageError } from '../usage-error';
 import { DEFAULT_RELAY_PORT } from '../../agent/start-options';
 import { TrellisError } from '../../errors';
 import { assignChecks, checkAdvertisement, DEFAULT_ROUTE_PRIORITY, MAX_ROUTE_PRIORITY } from '../../netmap/route-rules';
+import { formatPrefix, parsePrefix } from '../../net';
 
 /** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
 const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
@@ -19,6 +20,7 @@ const NAME = 'up';
 const ENV_FLAGS = [
   'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun',
   'advertise-routes', 'route-check', 'route-priority', 'snat-routes', 'accept-routes',
+  'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude',
 ] as const;
 
 function parseBool(flag: string, value: string | undefined, dflt: boolean): boolean {
@@ -39,23 +41,48 @@ const list = (values: unknown): string[] =>
 function parseAdvertisement(flags: ReturnType<typeof parseFlagsWithEnv>) {
   const { values, source } = flags;
   const prefixes = list(values['advertise-routes']);
+  const exit = values['advertise-exit'] === true;
   const checks = list(values['route-check']);
   const priorityText = optionalFlag(flags, 'route-priority');
   const snatText = optionalFlag(flags, 'snat-routes');
-  if (prefixes.length === 0) {
+  if (prefixes.length === 0 && !exit) {
     for (const f of ['route-check', 'route-priority', 'snat-routes'] as const) {
-      if (values[f] !== undefined) throw new UsageError(`${source[f] ?? `--${f}`} needs --advertise-routes`, NAME);
+      if (values[f] !== undefined) throw new UsageError(`${source[f] ?? `--${f}`} needs --advertise-routes or --advertise-exit`, NAME);
     }
     return null;
   }
   const priority = priorityText === undefined ? DEFAULT_ROUTE_PRIORITY : Number(priorityText);
   try {
     const routes = checkAdvertisement({ routes: assignChecks(prefixes, checks), priority, exit: false }, null);
-    return { routes: routes.map((r) => ({ prefix: r.prefix, check: r.check })), priority, exit: false, snat: parseBool(source['snat-routes'] ?? '--snat-routes', snatText, true) };
+    return { routes: routes.map((r) => ({ prefix: r.prefix, check: r.check })), priority, exit, snat: parseBool(source['snat-routes'] ?? '--snat-routes', snatText, true) };
   } catch (err) {
     if (err instanceof TrellisError) throw new UsageError(err.message, NAME);
     throw err;
   }
+}
+
+/** parseExitPrefs reads --exit-node, --exit-node-fallback, --exit-exclude and --route-exclude. */
+function parseExitPrefs(flags: ReturnType<typeof parseFlagsWithEnv>): { exitNode: string | null; exitNodeFallback: string | null; exclude: string[] } {
+  const { values, source } = flags;
+  const exitNode = optionalFlag(flags, 'exit-node');
+  const fallback = optionalFlag(flags, 'exit-node-fallback');
+  if (fallback !== undefined && exitNode === undefined) throw new UsageError(`${source['exit-node-fallback']} needs --exit-node`, NAME);
+  if (values['exit-exclude'] !== undefined && exitNode === undefined) throw new UsageError(`${source['exit-exclude'] ?? '--exit-exclude'} needs --exit-node`, NAME);
+  const node = exitNode === undefined ? null : parseNodeName(source['exit-node']!, exitNode, NAME);
+  const fb = fallback === undefined ? null : parseNodeName(source['exit-node-fallback']!, fallback, NAME);
+  if (node !== null && node === fb) throw new UsageError(`--exit-node-fallback ${fb} is the --exit-node itself; name another node`, NAME);
+  const exclude: string[] = [];
+  for (const [flag, vals] of [['--exit-exclude', values['exit-exclude']], ['--route-exclude', values['route-exclude']]] as const) {
+    for (const c of list(vals)) {
+      const p = parsePrefix(c);
+      if (!p || !c.includes('/')) throw new UsageError(`${flag} "${c}" is not a CIDR such as 192.0.2.0/24`, NAME);
+      const canonical = formatPrefix(p);
+      if (canonical !== c) throw new UsageError(`${flag} "${c}" has host bits set; the network is ${canonical}`, NAME);
+      if (p.length === 0) throw new UsageError(`${flag} "${c}" would exclude everything; leave --exit-node out instead`, NAME);
+      if (!exclude.includes(canonical)) exclude.push(canonical);
+    }
+  }
+  return { exitNode: node, exitNodeFallback: fb, exclude };
 }
 
 /** `trellis up`: join the mesh and run the agent in the foreground until SIGINT/SIGTERM or `trellis down`. */
@@ -101,6 +128,15 @@ Flags:
                            [TRELLIS_SNAT_ROUTES]
   --accept-routes <bool>   install the approved subnets other gateways advertise (default true)
                            [TRELLIS_ACCEPT_ROUTES]
+  --route-exclude <cidrs>  never install an accepted subnet inside these, comma-separated [TRELLIS_ROUTE_EXCLUDE]
+  --advertise-exit         offer this node as an exit node (0.0.0.0/0 and ::/0, approved like a route);
+                           it forwards and masquerades the traffic out of its own uplink [TRELLIS_ADVERTISE_EXIT]
+  --exit-node <name>       send all traffic that is not for the mesh, its subnets or the local LAN
+                           through this exit node [TRELLIS_EXIT_NODE]
+  --exit-node-fallback <name>  the exit node to use while --exit-node is offline; back to --exit-node
+                           once it has been up for 10 s [TRELLIS_EXIT_NODE_FALLBACK]
+  --exit-exclude <cidrs>   destinations that never go through the exit node, comma-separated
+                           (e.g. 192.0.2.0/24) [TRELLIS_EXIT_EXCLUDE]
   -h, --help               show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -123,6 +159,11 @@ Flags:
       'route-priority': { type: 'string' },
       'snat-routes': { type: 'string' },
       'accept-routes': { type: 'string' },
+      'route-exclude': { type: 'string', multiple: true },
+      'advertise-exit': { type: 'boolean' },
+      'exit-node': { type: 'string' },
+      'exit-node-fallback': { type: 'string' },
+      'exit-exclude': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -145,8 +186,9 @@ Flags:
     const relay = values.relay === true ? { port: relayPort !== undefined ? parsePort(source['relay-port']!, relayPort, NAME) : DEFAULT_RELAY_PORT } : null;
     const advertise = parseAdvertisement(flags);
     const acceptRoutes = parseBool(source['accept-routes'] ?? '--accept-routes', optionalFlag(flags, 'accept-routes'), true);
+    const exit = parseExitPrefs(flags);
     const opts = {
-      prefs: { acceptRoutes },
+      prefs: { acceptRoutes, ...exit },
       advertise,
       controllerUrl: parseControllerList(source.controller!, controllerUrl),
       name: parseNodeName(source.name!, name, NAME),
