@@ -1,41 +1,63 @@
 /**
- * Split tunnelling and exit nodes: a 4-node lab with an "internet" namespace (default gateway
- * 198.18.0.3, server 203.0.113.10 whose TCP port 80 answers with the caller's address). n3 and n4
- * advertise themselves as exit nodes (`--advertise-exit`); n1 uses n3 with n4 as fallback and keeps
- * 198.51.100.0/24 outside the tunnel (`--exit-exclude`).
- * - Without an exit node, traffic to the internet leaves n1 directly and never enters its WireGuard
- *   interface (its counters do not move); the server sees n1's own address.
- * - With n3 approved as exit, the same request enters the tunnel and the server sees n3's address;
- *   the excluded destination still leaves directly; the controller stays reachable over the LAN.
- * - When n3 goes offline n1 falls back to n4; an exit node that does not exist is reported.
+ * Split tunnelling and exit nodes (issue 12, tests 3 and 5): one 4-node lab with an "internet"
+ * namespace (every node's default gateway 198.18.0.3; HTTP servers 203.0.113.10 and 198.51.100.10
+ * answer with the caller's address). n3 and n4 offer themselves as exit nodes (`--advertise-exit`);
+ * n1 wants n3, with n4 as fallback, and keeps 198.51.100.0/24 outside the tunnel
+ * (`--exit-exclude`); n2 has no exit node (split tunnelling, the default).
+ * - Before approval n1's exit node is refused as unapproved and its traffic leaves directly; n2's
+ *   internet traffic never enters its WireGuard interface (its counters do not move).
+ * - Once approved, n1's internet traffic enters the tunnel and leaves through n3 (the server sees
+ *   n3's address), the excluded network still leaves directly, and the LAN and the controller stay
+ *   reachable outside the tunnel.
+ * - When n3's agent dies n1 falls back to n4 and says why; an exit node that does not exist is
+ *   reported; malformed exit flags are usage errors naming the flag.
  */
-import { Lab } from '../core/src/lab/lab';
+import { execFile } from 'node:child_process';
+import { defaultCliPath, Lab } from '../core/src/lab/lab';
+import { INTERNET_SERVER, INTERNET_SERVER_2 } from '../core/src/lab/lab-internet';
+import type { RouteView } from '../core/src/wire';
 import { waitFor } from './support/wait';
 
-const SERVER = '203.0.113.10';
+const EXCLUDED = '198.51.100.0/24';
+/** Bytes five HTTP exchanges would add to the WireGuard interface's counters; keepalives and probes stay far below. */
+const TUNNEL_QUIET_BYTES = 2_000;
 
 describe('split tunnelling and exit nodes', () => {
   let lab: Lab | null = null;
   const underlay = (n: string) => lab!.node(n).underlay;
+  const iface = (n: string) => lab!.node(n).iface;
 
   /** whoAmI: the address the internet server saw n's request come from (null: no answer). */
-  const whoAmI = async (n: string, to = SERVER) => {
-    const r = await lab!.exec(n, 'curl', ['-s', '--http0.9', '--max-time', '2', `http://${to}/`], { timeoutMs: 5000 });
+  const whoAmI = async (n: string, to = INTERNET_SERVER) => {
+    const r = await lab!.exec(n, 'curl', ['-s', '--max-time', '2', `http://${to}/`], { timeoutMs: 5000 });
     return r.code === 0 ? r.stdout.trim() : null;
   };
-  /** txBytes of n's WireGuard interface, from the kernel's counters. */
-  const txBytes = async (n: string) => {
-    const r = await lab!.exec(n, 'cat', [`/sys/class/net/${lab!.node(n).iface}/statistics/tx_bytes`]);
-    return Number(r.stdout.trim());
+  /** tunnelBytes: bytes sent and received on n's WireGuard interface, from the kernel's counters. */
+  const tunnelBytes = async (n: string) => {
+    const read = async (dir: 'tx' | 'rx') => Number((await lab!.exec(n, 'cat', [`/sys/class/net/${iface(n)}/statistics/${dir}_bytes`])).stdout.trim());
+    return (await read('tx')) + (await read('rx'));
   };
+  /** requestsFrom runs five requests from n to `to` and returns who the server saw and how far n's tunnel counters moved. */
+  const requestsFrom = async (n: string, to = INTERNET_SERVER) => {
+    const before = await tunnelBytes(n);
+    const seen = new Set<string | null>();
+    for (let i = 0; i < 5; i++) seen.add(await whoAmI(n, to));
+    return { seen: [...seen], tunnelDelta: (await tunnelBytes(n)) - before };
+  };
+  const routeGet = async (n: string, dst: string) => (await lab!.exec(n, 'ip', ['route', 'get', dst])).stdout;
   const decide = (node: string, prefix: string) =>
     lab!.adminFetch('/v1/admin/routes/decide', { method: 'POST', body: JSON.stringify({ node, prefix, decision: 'approve' }) });
+  const exitStatus = async (n: string) => (await lab!.status(n)).routes?.exit ?? null;
 
   beforeAll(async () => {
     lab = await Lab.up({
       nodes: 4,
       internet: true,
-      agentArgs: { n3: ['--advertise-exit'], n4: ['--advertise-exit'] },
+      agentArgs: {
+        n1: ['--exit-node', 'n3', '--exit-node-fallback', 'n4', '--exit-exclude', EXCLUDED],
+        n3: ['--advertise-exit'],
+        n4: ['--advertise-exit'],
+      },
       readyTimeoutMs: 60_000,
     });
   }, 90_000);
@@ -44,53 +66,98 @@ describe('split tunnelling and exit nodes', () => {
     await lab?.down();
   }, 30_000);
 
-  it('without an exit node, internet traffic leaves directly and never enters the tunnel', async () => {
-    const before = await txBytes('n1');
-    for (let i = 0; i < 5; i++) expect(await whoAmI('n1')).toBe(underlay('n1'));
-    const after = await txBytes('n1');
-    // Only keepalives and probes may cross the interface meanwhile, never five HTTP exchanges' worth.
-    expect(after - before).toBeLessThan(2_000);
-  }, 30_000);
+  it('split tunnelling: internet traffic leaves directly and never enters the tunnel; an unapproved exit node is not used', async () => {
+    // n2 has no exit node: only the mesh goes into the tunnel.
+    const n2 = await requestsFrom('n2');
+    expect(n2.seen).toEqual([underlay('n2')]);
+    expect(n2.tunnelDelta).toBeLessThan(TUNNEL_QUIET_BYTES);
+    expect(await routeGet('n2', INTERNET_SERVER)).not.toContain(iface('n2'));
 
-  it('with an approved exit node, the traffic goes through it; excluded destinations and the LAN stay outside', async () => {
+    // n3 and n4 offer an exit, but nothing is approved: n1 says so and its traffic leaves directly.
     await waitFor('both exit nodes to advertise', async () => {
       const res = await lab!.adminFetch('/v1/admin/routes');
-      return ((await res.json()) as Array<{ kind: string }>).filter((r) => r.kind === 'exit').length === 4;
+      const exits = ((await res.json()) as RouteView[]).filter((r) => r.kind === 'exit');
+      return exits.length === 4 && exits.every((r) => r.status === 'pending');
     }, 15_000, 100);
+    const { value: st } = await waitFor('n1 to report its exit node unapproved', async () => {
+      const e = await exitStatus('n1');
+      return e?.problem?.includes('exit node n3 does not offer an approved exit route') ? e : null;
+    }, 15_000, 100);
+    expect(st).toMatchObject({ preferred: 'n3', fallback: 'n4', inUse: null, exclude: [EXCLUDED] });
+    const n1 = await requestsFrom('n1');
+    expect(n1.seen).toEqual([underlay('n1')]);
+    expect(n1.tunnelDelta).toBeLessThan(TUNNEL_QUIET_BYTES);
+    expect((await lab!.exec('n1', 'ip', ['rule', 'show'])).stdout).not.toContain('lookup 51820');
+  }, 45_000);
+
+  it('with the exit node approved, traffic enters the tunnel and leaves through n3; the excluded network, the LAN and the controller stay outside', async () => {
     for (const n of ['n3', 'n4']) for (const p of ['0.0.0.0/0', '::/0']) expect((await decide(n, p)).status).toBe(200);
-    lab!.setAgentArgs('n1', ['--exit-node', 'n3', '--exit-node-fallback', 'n4', '--exit-exclude', '198.51.100.0/24']);
-    await lab!.stopAgent('n1');
-    await lab!.startAgent('n1');
-    await waitFor('n1 to use n3 as its exit node', async () => (await lab!.status('n1')).routes?.exit?.inUse === 'n3', 15_000, 100);
-    const before = await txBytes('n1');
-    const { value: seen } = await waitFor('the server to see n3', async () => {
-      const s = await whoAmI('n1');
-      return s === underlay('n3') ? s : null;
-    }, 10_000, 200);
-    expect(seen).toBe(underlay('n3'));
-    expect((await txBytes('n1')) - before).toBeGreaterThan(100);
-    // The controller (on the lab bridge, the local LAN) is still reached directly: the agent stays connected.
+    // No restart: the approval reaches n1 in a map update and it switches.
+    await waitFor('n1 to use n3 as its exit node', async () => (await exitStatus('n1'))?.inUse === 'n3', 15_000, 100);
+    await waitFor('the server to see n3', async () => (await whoAmI('n1')) === underlay('n3'), 10_000, 200);
+    const through = await requestsFrom('n1');
+    expect(through.seen).toEqual([underlay('n3')]);
+    expect(through.tunnelDelta).toBeGreaterThan(TUNNEL_QUIET_BYTES);
+    expect(await routeGet('n1', INTERNET_SERVER)).toContain(`dev ${iface('n1')}`);
+    expect((await exitStatus('n1'))?.problem).toBeNull();
+
+    // The excluded network leaves directly and does not touch the tunnel.
+    const excluded = await requestsFrom('n1', INTERNET_SERVER_2);
+    expect(excluded.seen).toEqual([underlay('n1')]);
+    expect(excluded.tunnelDelta).toBeLessThan(TUNNEL_QUIET_BYTES);
+    expect(await routeGet('n1', INTERNET_SERVER_2)).not.toContain(iface('n1'));
+
+    // The local LAN (the lab bridge) stays outside the tunnel and reachable; so does the controller.
+    expect(await routeGet('n1', underlay('n2'))).not.toContain(iface('n1'));
+    expect((await lab!.exec('n1', 'ping', ['-n', '-c', '1', '-W', '1', underlay('n2')], { timeoutMs: 5000 })).code).toBe(0);
     expect((await lab!.status('n1')).controller.connected).toBe(true);
-    // An excluded destination leaves directly: the route lookup for it uses the main table.
-    const route = await lab!.exec('n1', 'ip', ['route', 'get', '198.51.100.7']);
-    expect(route.stdout).not.toContain(lab!.node('n1').iface);
-    const tunneled = await lab!.exec('n1', 'ip', ['route', 'get', SERVER]);
-    expect(tunneled.stdout).toContain(lab!.node('n1').iface);
+    // The mesh itself still works, and n2 (no exit node) is untouched.
+    const n2Overlay = lab!.node('n2').addresses!.ipv4.split('/')[0]!;
+    expect((await lab!.exec('n1', 'ping', ['-n', '-c', '1', '-W', '1', n2Overlay], { timeoutMs: 5000 })).code).toBe(0);
+    expect(await whoAmI('n2')).toBe(underlay('n2'));
   }, 60_000);
 
-  it('falls back to the second exit node when the first goes offline', async () => {
+  it('falls back to the second exit node when the first one dies', async () => {
     await lab!.killAgent('n3');
-    await waitFor('n1 to fall back to n4', async () => (await lab!.status('n1')).routes?.exit?.inUse === 'n4', 15_000, 100);
+    const { ms } = await waitFor('n1 to fall back to n4', async () => (await exitStatus('n1'))?.inUse === 'n4', 15_000, 100);
+    expect(ms).toBeLessThan(15_000);
     await waitFor('the server to see n4', async () => (await whoAmI('n1')) === underlay('n4'), 10_000, 200);
-    expect((await lab!.status('n1')).routes?.exit?.problem).toMatch(/exit node n3 is offline/);
+    expect((await requestsFrom('n1')).seen).toEqual([underlay('n4')]);
+    expect((await exitStatus('n1'))?.problem).toMatch(/exit node n3 is offline/);
   }, 40_000);
 
   it('an exit node that does not exist is reported and traffic leaves directly', async () => {
     lab!.setAgentArgs('n2', ['--exit-node', 'n9']);
     await lab!.stopAgent('n2');
     await lab!.startAgent('n2');
-    await waitFor('n2 to report the missing exit node', async () => (await lab!.status('n2')).routes?.exit?.problem?.includes('exit node n9 is not a peer') ?? false, 15_000, 100);
-    expect((await lab!.status('n2')).routes?.exit?.inUse).toBeNull();
+    await waitFor('n2 to report the missing exit node', async () => (await exitStatus('n2'))?.problem?.includes('exit node n9 is not a peer') ?? false, 15_000, 100);
+    expect((await exitStatus('n2'))?.inUse).toBeNull();
     expect(await whoAmI('n2')).toBe(underlay('n2'));
   }, 40_000);
+
+  it('malformed exit flags are usage errors that name the flag, before anything starts', async () => {
+    const up = (...flags: string[]) =>
+      new Promise<{ code: number; stderr: string }>((done) => {
+        execFile(
+          process.execPath,
+          [defaultCliPath(), 'up', '--controller', lab!.controllerUrl, '--name', 'bad', '--state-dir', '/nonexistent/trellis-bad', '--iface', 'trlbad0', ...flags],
+          { timeout: 10_000 },
+          (err, _stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+        );
+      });
+    const cases: Array<[string[], RegExp]> = [
+      [['--exit-node', 'n3', '--exit-exclude', '192.0.2.1/24'], /--exit-exclude "192\.0\.2\.1\/24" has host bits set; the network is 192\.0\.2\.0\/24/],
+      [['--exit-node', 'n3', '--exit-exclude', 'banana'], /--exit-exclude "banana" is not a CIDR such as 192\.0\.2\.0\/24/],
+      [['--exit-node', 'n3', '--exit-exclude', '10.0.0.0/33'], /--exit-exclude "10\.0\.0\.0\/33" is not a CIDR/],
+      [['--exit-node', 'n3', '--exit-exclude', '0.0.0.0/0'], /would exclude everything/],
+      [['--exit-exclude', '192.0.2.0/24'], /--exit-exclude needs --exit-node/],
+      [['--exit-node', 'n3', '--exit-node-fallback', 'n3'], /--exit-node-fallback n3 is the --exit-node itself/],
+      [['--route-exclude', '10.20.0.7/24'], /--route-exclude "10\.20\.0\.7\/24" has host bits set/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await up(...flags);
+      expect({ flags, code: r.code }).toEqual({ flags, code: 2 });
+      expect(r.stderr).toMatch(message);
+    }
+  }, 60_000);
 });

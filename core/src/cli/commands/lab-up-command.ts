@@ -152,7 +152,8 @@ Flags:
                            namespace trl-site<i> with a host at .10; each gateway gets lan0 at .<100+k>
                            and advertises the LAN (--route-check .10, priority by its place); repeatable
   --internet               an "internet" namespace trl-inet (198.18.0.3) as the nodes' default gateway,
-                           with a server 203.0.113.10 (ping; TCP 80 answers the caller's address)
+                           with servers 203.0.113.10 and 198.51.100.10 (ping; HTTP on port 80 answers
+                           with the caller's address)
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,
