@@ -9,15 +9,19 @@
  * - Once approved, n1's internet traffic enters the tunnel and leaves through n3 (the server sees
  *   n3's address), the excluded network still leaves directly, and the LAN and the controller stay
  *   reachable outside the tunnel.
- * - When n3's agent dies n1 falls back to n4 and says why; an exit node that does not exist is
- *   reported; malformed exit flags are usage errors naming the flag.
+ * - When n3's agent dies n1 falls back to n4 and says why, in `trellis status` and in its metrics
+ *   (trellis_exit_node_fallback, the series alert TrellisExitNodeFallback reads) and in the audit log
+ *   (conn.exit.switched, which the console and the Audit dashboard list); an exit node that
+ *   does not exist is reported; malformed exit flags are usage errors naming the flag.
  */
 import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { defaultCliPath, Lab } from '../core/src/lab/lab';
 import { INTERNET_SERVER, INTERNET_SERVER_2 } from '../core/src/lab/lab-internet';
-import type { RouteView } from '../core/src/wire';
+import { ROUTES, type AuditEvent, type RouteView } from '../core/src/wire';
 import { waitFor } from './support/wait';
 
+const CONFIG = resolve(__dirname, 'fixtures', 'exit-nodes-lab.yaml');
 const EXCLUDED = '198.51.100.0/24';
 /** Bytes five HTTP exchanges would add to the WireGuard interface's counters; keepalives and probes stay far below. */
 const TUNNEL_QUIET_BYTES = 2_000;
@@ -48,11 +52,26 @@ describe('split tunnelling and exit nodes', () => {
   const decide = (node: string, prefix: string) =>
     lab!.adminFetch('/v1/admin/routes/decide', { method: 'POST', body: JSON.stringify({ node, prefix, decision: 'approve' }) });
   const exitStatus = async (n: string) => (await lab!.status(n)).routes?.exit ?? null;
+  /** exitMetrics: n's exit node series from its metrics endpoint, as `name{exit_node,role} value` lines. */
+  const exitMetrics = async (n: string) => {
+    const r = await lab!.exec(n, 'curl', ['-s', '--max-time', '2', 'http://127.0.0.1:9464/metrics'], { timeoutMs: 5000 });
+    return r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('trellis_exit_node_'))
+      .map((l) => {
+        const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(l);
+        if (!m) return l;
+        const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+        return `${m[1]}{${[labels.exit_node, labels.role].filter(Boolean).join(',')}} ${m[3]}`;
+      })
+      .sort();
+  };
 
   beforeAll(async () => {
     lab = await Lab.up({
       nodes: 4,
       internet: true,
+      configFile: CONFIG,
       agentArgs: {
         n1: ['--exit-node', 'n3', '--exit-node-fallback', 'n4', '--exit-exclude', EXCLUDED],
         n3: ['--advertise-exit'],
@@ -100,6 +119,14 @@ describe('split tunnelling and exit nodes', () => {
     expect(through.tunnelDelta).toBeGreaterThan(TUNNEL_QUIET_BYTES);
     expect(await routeGet('n1', INTERNET_SERVER)).toContain(`dev ${iface('n1')}`);
     expect((await exitStatus('n1'))?.problem).toBeNull();
+    expect(await exitMetrics('n1')).toEqual([
+      'trellis_exit_node_fallback{n3} 0',
+      'trellis_exit_node_in_use{n3,preferred} 1',
+      'trellis_exit_node_in_use{n4,fallback} 0',
+      'trellis_exit_node_switches_total{} 1',
+    ]);
+    // A node without --exit-node exports no exit node series.
+    expect(await exitMetrics('n2')).toEqual([]);
 
     // The excluded network leaves directly and does not touch the tunnel.
     const excluded = await requestsFrom('n1', INTERNET_SERVER_2);
@@ -124,6 +151,19 @@ describe('split tunnelling and exit nodes', () => {
     await waitFor('the server to see n4', async () => (await whoAmI('n1')) === underlay('n4'), 10_000, 200);
     expect((await requestsFrom('n1')).seen).toEqual([underlay('n4')]);
     expect((await exitStatus('n1'))?.problem).toMatch(/exit node n3 is offline/);
+    expect(await exitMetrics('n1')).toEqual([
+      'trellis_exit_node_fallback{n3} 1',
+      'trellis_exit_node_in_use{n3,preferred} 0',
+      'trellis_exit_node_in_use{n4,fallback} 1',
+      'trellis_exit_node_switches_total{} 2',
+    ]);
+    const { value: switched } = await waitFor('the switch in the audit log', async () => {
+      const audit = (await (await lab!.adminFetch(`${ROUTES.adminAudit}?limit=1000`)).json()) as AuditEvent[];
+      const mine = audit.filter((e) => e.action === 'conn.exit.switched' && e.details?.name === 'n1');
+      return mine.some((e) => e.details?.to === 'n4') ? mine : null;
+    }, 10_000, 200);
+    expect(switched.map((e) => [e.details?.from, e.details?.to])).toEqual(expect.arrayContaining([[null, 'n3'], ['n3', 'n4']]));
+    expect(switched.find((e) => e.details?.to === 'n4')!.details?.reason).toMatch(/exit node n3 is offline/);
   }, 40_000);
 
   it('an exit node that does not exist is reported and traffic leaves directly', async () => {

@@ -129,6 +129,8 @@ export class AgentRuntime {
     const exit = d.prefs.exitNode ? new ExitChoice({ exitNode: d.prefs.exitNode, exitNodeFallback: d.prefs.exitNodeFallback ?? null }) : undefined;
     this.reconf = new Reconfigurer({
       exit,
+      onExitSwitch: ({ from, to, problem }) =>
+        this.connEvents.record({ kind: 'exit.switched', peer: (to ?? from)!.id, details: { from: from?.name ?? null, to: to?.name ?? null, reason: problem?.slice(0, 256) ?? null } }),
       endpointOverrides: () => this.paths.endpointOverrides(),
       packetFilter: this.packetFilter,
       device: d.device,
@@ -268,7 +270,7 @@ export class AgentRuntime {
       log: d.log,
       paths: this.paths,
       installedRoutes: (map) => installedRoutes(map, d.prefs),
-      exit: () => (d.prefs.exitNode ? { preferred: d.prefs.exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: this.reconf.exit?.current?.name ?? null, problem: this.reconf.exit?.problem ?? null, exclude: d.prefs.exclude ?? [] } : null),
+      exit: () => (d.prefs.exitNode ? { preferred: d.prefs.exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: this.reconf.exit?.current?.name ?? null, problem: this.reconf.exit?.problem ?? null, exclude: d.prefs.exclude ?? [], switches: this.reconf.exitSwitches } : null),
       advertisedRoutes: () => {
         const gw = this.gateway;
         if (!gw) return null;

@@ -132,7 +132,9 @@ export class AgentStatusReader {
     const posture = this.s.posture();
     const d = await this.deviceInfo();
     const device = d && { driver: d.driver, version: d.version, commit: d.commit, segmentationOffload: d.offloads ? segmentationOffloadOn(d.offloads) : null, fallback: d.fallback !== null };
-    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device, controllerFailovers: this.s.controllerFailovers?.() ?? 0 };
+    const e = this.s.exit?.() ?? null;
+    const exit = e && { preferred: e.preferred, fallback: e.fallback, inUse: e.inUse, switches: e.switches };
+    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device, controllerFailovers: this.s.controllerFailovers?.() ?? 0, exit };
   }
 
   /** peerStatsSample is what onPeerStats hooks get; it throws when the device cannot be read. */

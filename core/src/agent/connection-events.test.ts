@@ -58,3 +58,19 @@ describe('ConnectionEventReporter', () => {
     expect(r.stats().queued).toBe(0);
   });
 });
+
+describe('ConnectionEventReporter.record', () => {
+  it('sends an event the agent decided itself at once, with its clock', async () => {
+    const posted: ConnectionEventsRequest[] = [];
+    const r = new ConnectionEventReporter({
+      wgStats: async () => [],
+      peerIdsByKey: () => new Map(),
+      post: async (body) => void posted.push(body),
+      log: pino({ level: 'silent' }),
+      clock: () => 42,
+    });
+    r.record({ kind: 'exit.switched', peer: 'n4', details: { from: 'n3', to: 'n4', reason: 'exit node n3 is offline' } });
+    await r.tick();
+    expect(posted.flatMap((p) => p.events)).toEqual([{ at: 42, kind: 'exit.switched', peer: 'n4', details: { from: 'n3', to: 'n4', reason: 'exit node n3 is offline' } }]);
+  });
+});

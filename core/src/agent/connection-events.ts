@@ -1,6 +1,6 @@
 /**
- * ConnectionEventReporter tells the controller when a tunnel to a peer comes up or goes down, for
- * the audit log: every few seconds it samples WireGuard's handshakes (a tunnel is up while its last
+ * ConnectionEventReporter tells the controller when a tunnel to a peer comes up or goes down, and
+ * what the agent itself switched (record: the exit node in use), for the audit log: every few seconds it samples WireGuard's handshakes (a tunnel is up while its last
  * handshake is younger than REJECT_AFTER_TIME), and posts the transitions it saw, signed. Events
  * wait in a bounded queue while the controller is away; the oldest are dropped past the bound.
  */
@@ -48,6 +48,12 @@ export class ConnectionEventReporter {
   tick(): Promise<void> {
     this.running ??= this.sampleAndSend().finally(() => (this.running = null));
     return this.running;
+  }
+
+  /** record queues an event the agent decided itself (e.g. exit.switched) and sends it now, with anything else waiting. */
+  record(e: Omit<ConnectionEvent, 'at'>): void {
+    this.enqueue({ at: this.clock(), ...e });
+    void this.tick();
   }
 
   /** Events waiting to be sent, and how many were dropped while the controller was away. */

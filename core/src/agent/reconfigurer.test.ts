@@ -3,6 +3,7 @@ import type { NetworkMap, NetworkMapData, PeerNode } from '../netmap/types';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import type { ReconfigureResult, WgConfig, WgDevice, WgPeerStats } from '../wg/types';
 import { DEFAULT_PREFS } from './prefs';
+import { ExitChoice } from './exit-choice';
 import { Reconfigurer } from './reconfigurer';
 import type { ProbeTarget } from './probes/probe-scheduler';
 import { fakeKey as key, fakePeer as peer } from './testing/peer-fixture';
@@ -274,5 +275,50 @@ describe('Reconfigurer', () => {
     overrides.set(b.wgKey, '198.18.0.9:51821');
     await r.schedule(mapV(2, [b, c]));
     expect(device.calls.at(-1)!.next.peers.find((p) => p.publicKey === b.wgKey)!.endpoint).toBe('198.18.0.9:51821');
+  });
+});
+
+describe('Reconfigurer with an exit node', () => {
+  it('installs policy routing for the exit node in use, moves the default routes to the fallback when it goes offline, and counts the switch', async () => {
+    const device = new SlowDevice(0);
+    const exitCalls: Array<{ table: number; fwmark: number; exclude: string[] } | null> = [];
+    const link = { ...fakeLink(), syncExitRouting: async (_iface: string, spec: (typeof exitCalls)[number]) => void exitCalls.push(spec) };
+    const prefs = { ...DEFAULT_PREFS, exitNode: 'node-c', exitNodeFallback: 'node-d', exclude: ['198.51.100.0/24'] };
+    const switches: Array<[string | null, string | null, string | null]> = [];
+    const r = new Reconfigurer({
+      device, hooks: noHooks, link, privateKey: key('P'), listenPort: 51820, prefs, log,
+      exit: new ExitChoice({ exitNode: 'node-c', exitNodeFallback: 'node-d' }),
+      onExitSwitch: (e) => void switches.push([e.from?.name ?? null, e.to?.name ?? null, e.problem]),
+    });
+    const exits = ['c', 'd'].flatMap((via) => [{ prefix: '0.0.0.0/0', via, kind: 'exit' as const }, { prefix: '::/0', via, kind: 'exit' as const }]);
+    const defaults = (cfg: WgConfig, id: string) => cfg.peers.find((p) => p.publicKey === key(id.toUpperCase()))!.allowedIps.includes('0.0.0.0/0');
+
+    await r.schedule(mapV(1, [peer('b', 2), peer('c', 3), peer('d', 4)], exits));
+    let cfg = device.calls.at(-1)!.next;
+    expect(cfg.fwmark).toBe(51820);
+    expect([defaults(cfg, 'b'), defaults(cfg, 'c'), defaults(cfg, 'd')]).toEqual([false, true, false]);
+    expect(exitCalls).toEqual([{ table: 51820, fwmark: 51820, exclude: ['198.51.100.0/24'] }]);
+    expect(r.exit).toEqual({ current: { id: 'c', name: 'node-c' }, problem: null });
+    expect(r.exitSwitches).toBe(0);
+
+    await r.schedule(mapV(2, [peer('b', 2), { ...peer('c', 3), online: false }, peer('d', 4)], exits));
+    cfg = device.calls.at(-1)!.next;
+    expect([defaults(cfg, 'c'), defaults(cfg, 'd')]).toEqual([false, true]);
+    expect(r.exit).toEqual({ current: { id: 'd', name: 'node-d' }, problem: 'exit node node-c is offline' });
+    expect(r.exitSwitches).toBe(1);
+    // Same table and exclusions: the policy routing is not rewritten, only the peer's allowed IPs.
+    expect(exitCalls).toHaveLength(1);
+
+    // Neither exit node offered any more: the policy routing goes, traffic leaves locally.
+    await r.schedule(mapV(3, [peer('b', 2), peer('c', 3), peer('d', 4)], []));
+    expect(exitCalls.at(-1)).toBeNull();
+    expect(r.exit?.current).toBeNull();
+    expect(r.exitSwitches).toBe(2);
+    await r.removeExitRouting();
+    expect(exitCalls.at(-1)).toBeNull();
+    expect(switches).toEqual([
+      ['node-c', 'node-d', 'exit node node-c is offline'],
+      ['node-d', null, expect.stringContaining('exit node node-c does not offer an approved exit route')],
+    ]);
   });
 });

@@ -28,6 +28,8 @@ export interface ReconfigurerOptions {
   link: Pick<AgentLink, 'syncAddresses' | 'syncRoutes' | 'syncExitRouting'>;
   /** The exit node choice (`--exit-node`); absent: no exit node. */
   exit?: ExitChoice;
+  /** Told each time the exit node in use changes (for the audit log: conn.exit.switched). */
+  onExitSwitch?: (e: { from: ExitState['current']; to: ExitState['current']; problem: string | null }) => void;
   privateKey: string;
   listenPort: number;
   prefs: Prefs;
@@ -72,6 +74,7 @@ export class Reconfigurer {
   private exitKey: string | null = null;
   private exitState: ExitState | null = null;
   private exitTimer: NodeJS.Timeout | null = null;
+  private _exitSwitches = 0;
   private _lastDurationMs: number | null = null;
   private _lastError: string | null = null;
   private _applies = 0;
@@ -102,6 +105,11 @@ export class Reconfigurer {
   /** The exit node in use and why the preferred one is not; null without --exit-node. */
   get exit(): ExitState | null {
     return this.exitState;
+  }
+
+  /** How many times the exit node in use changed (to the fallback, back, or to none) since the agent started. */
+  get exitSwitches(): number {
+    return this._exitSwitches;
   }
 
   /** removeExitRouting takes the exit-node policy routing away (the agent stops). */
@@ -327,6 +335,12 @@ export class Reconfigurer {
           await link.syncExitRouting(device.name, spec);
           this.exitKey = exitKey;
           log.info({ exitNode: choice.current?.name ?? null, problem: choice.problem }, choice.current ? 'traffic leaves through the exit node' : 'no exit node in use');
+        }
+        const before = this.exitState;
+        if (before && (before.current?.id ?? null) !== (choice.current?.id ?? null)) {
+          this._exitSwitches++;
+          log.info({ from: before.current?.name ?? null, to: choice.current?.name ?? null, problem: choice.problem }, 'exit node switched');
+          this.opts.onExitSwitch?.({ from: before.current, to: choice.current, problem: choice.problem });
         }
         this.exitState = { current: choice.current, problem: choice.problem };
         if (this.exitTimer) clearTimeout(this.exitTimer);

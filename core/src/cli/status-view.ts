@@ -51,7 +51,7 @@ export function renderRouteLines(s: AgentStatus): string {
   }
   if (r.exit) {
     const e = r.exit;
-    out += `exit node   ${e.inUse ?? 'none in use'} (wanted ${e.preferred}${e.fallback ? `, fallback ${e.fallback}` : ''}${e.exclude.length ? `; outside: ${e.exclude.join(', ')}` : ''})\n`;
+    out += `exit node   ${e.inUse ?? 'none in use'} (wanted ${e.preferred}${e.fallback ? `, fallback ${e.fallback}` : ''}${e.exclude.length ? `; outside: ${e.exclude.join(', ')}` : ''}${e.switches ? `; switched ${e.switches} time${e.switches === 1 ? '' : 's'}` : ''})\n`;
     if (e.problem) out += `            ${e.problem}\n`;
   }
   return out;

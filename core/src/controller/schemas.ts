@@ -158,7 +158,7 @@ export const connectionEventsBody = {
         required: ['at', 'kind'],
         properties: {
           at: unixMs,
-          kind: { enum: ['tunnel.up', 'tunnel.down', 'path.switched', 'relay.switched', 'quarantine.entered', 'quarantine.left'] },
+          kind: { enum: ['tunnel.up', 'tunnel.down', 'path.switched', 'relay.switched', 'quarantine.entered', 'quarantine.left', 'exit.switched'] },
           peer: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
           details: {
             type: 'object',

@@ -140,3 +140,40 @@ describe('AgentMetrics device', () => {
     expect((await deviceSeries({ driver: 'wireguard-go', version: null, commit: null, segmentationOffload: null, fallback: false })).offload).toEqual([]);
   });
 });
+
+describe('AgentMetrics exit node', () => {
+  async function exitSeries(exit: AgentMetricsSnapshot['exit']) {
+    const m = new TrellisMetrics('agent', { node: 'n1' });
+    new AgentMetrics(m.meter('test'), async () => ({ peers: peers(2), netmapVersion: 1, compliant: true, exit }));
+    const { resourceMetrics } = await m.collect();
+    await m.shutdown();
+    const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    return (name: string) => (metrics.find((x) => x.descriptor.name === name)?.dataPoints ?? []).map((d) => ({ ...d.attributes, value: d.value }) as Record<string, unknown>);
+  }
+
+  it('shows the chosen exit node in use and no fallback', async () => {
+    const series = await exitSeries({ preferred: 'n3', fallback: 'n4', inUse: 'n3', switches: 0 });
+    expect(series('trellis_exit_node_in_use')).toEqual([
+      { exit_node: 'n3', role: 'preferred', value: 1 },
+      { exit_node: 'n4', role: 'fallback', value: 0 },
+    ]);
+    expect(series('trellis_exit_node_fallback')).toEqual([{ exit_node: 'n3', value: 0 }]);
+    expect(series('trellis_exit_node_switches_total')).toEqual([{ value: 0 }]);
+  });
+
+  it('flags a node on its fallback, or on no exit node at all, and counts the switches', async () => {
+    const onFallback = await exitSeries({ preferred: 'n3', fallback: 'n4', inUse: 'n4', switches: 1 });
+    expect(onFallback('trellis_exit_node_in_use').map((s) => [s.exit_node, s.value])).toEqual([['n3', 0], ['n4', 1]]);
+    expect(onFallback('trellis_exit_node_fallback')).toEqual([{ exit_node: 'n3', value: 1 }]);
+    expect(onFallback('trellis_exit_node_switches_total')).toEqual([{ value: 1 }]);
+    const none = await exitSeries({ preferred: 'n9', fallback: null, inUse: null, switches: 0 });
+    expect(none('trellis_exit_node_in_use')).toEqual([{ exit_node: 'n9', role: 'preferred', value: 0 }]);
+    expect(none('trellis_exit_node_fallback')).toEqual([{ exit_node: 'n9', value: 1 }]);
+  });
+
+  it('exports nothing about exit nodes without --exit-node', async () => {
+    const series = await exitSeries(null);
+    expect(series('trellis_exit_node_in_use')).toEqual([]);
+    expect(series('trellis_exit_node_fallback')).toEqual([]);
+  });
+});

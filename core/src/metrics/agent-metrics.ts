@@ -36,6 +36,16 @@ export interface AgentMetricsSnapshot {
   device?: DeviceMetricsSnapshot | null;
   /** Times requests or the map stream moved to another controller (several given); absent: none counted. */
   controllerFailovers?: number;
+  /** `--exit-node`: the exit node wanted, its fallback, the one in use (null: none, traffic leaves locally) and how often that changed; null/absent without --exit-node. */
+  exit?: ExitMetricsSnapshot | null;
+}
+
+/** The exit node a node chose and the one it uses, as its metrics show them. */
+export interface ExitMetricsSnapshot {
+  preferred: string;
+  fallback: string | null;
+  inUse: string | null;
+  switches: number;
 }
 
 export interface AgentMetricsOptions {
@@ -102,6 +112,9 @@ export class AgentMetrics {
     const offload = meter.createObservableGauge('trellis_wg_device_segmentation_offload', { description: '1 when the TUN has segmentation offloads (vnet header and TSO) on, 0 when off' });
     const fallback = meter.createObservableGauge('trellis_wg_device_fallback', { description: '1 when the agent fell back from the bundled wireguard-go build to another one' });
     const failovers = meter.createObservableCounter('trellis_controller_failovers_total', { description: 'Times the agent moved to another controller because the one in use could not be reached' });
+    const exitInUse = meter.createObservableGauge('trellis_exit_node_in_use', { description: 'For the exit node a node chose (role preferred) and its fallback: 1 when its traffic leaves through it, else 0' });
+    const exitFallback = meter.createObservableGauge('trellis_exit_node_fallback', { description: '1 when the chosen exit node is not in use (it is offline, unapproved or not allowed) and traffic leaves through the fallback or locally; 0 when it is in use' });
+    const exitSwitches = meter.createObservableCounter('trellis_exit_node_switches_total', { description: 'Times the exit node in use changed (to the fallback, back, or to none)' });
     meter.addBatchObservableCallback(
       async (obs) => {
         const s = await this.snapshot();
@@ -110,6 +123,13 @@ export class AgentMetrics {
         obs.observe(version, s.netmapVersion);
         obs.observe(posture, s.compliant === null ? -1 : s.compliant ? 1 : 0);
         obs.observe(failovers, s.controllerFailovers ?? 0);
+        if (s.exit) {
+          const inUse = s.exit.inUse;
+          obs.observe(exitInUse, inUse === s.exit.preferred ? 1 : 0, { exit_node: s.exit.preferred, role: 'preferred' });
+          if (s.exit.fallback !== null) obs.observe(exitInUse, inUse === s.exit.fallback ? 1 : 0, { exit_node: s.exit.fallback, role: 'fallback' });
+          obs.observe(exitFallback, inUse === s.exit.preferred ? 0 : 1, { exit_node: s.exit.preferred });
+          obs.observe(exitSwitches, s.exit.switches);
+        }
         const nUp = s.peers.filter((p) => p.up).length;
         obs.observe(upCount, nUp, { state: 'up' });
         obs.observe(upCount, s.peers.length - nUp, { state: 'down' });
@@ -146,7 +166,7 @@ export class AgentMetrics {
           for (const [inst, get] of counters) obs.observe(inst, get(p), { peer: p.name });
         }
       },
-      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback, failovers],
+      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback, failovers, exitInUse, exitFallback, exitSwitches],
     );
   }
 

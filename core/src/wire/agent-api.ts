@@ -104,8 +104,8 @@ export interface AgentRoutesStatus {
   forwarding: boolean;
   /** The controller's refusal of the advertisement, if any. */
   lastError: string | null;
-  /** `--exit-node`: the exit node wanted, its fallback, the one in use (null: traffic leaves locally) and why the preferred one is not. */
-  exit?: { preferred: string; fallback: string | null; inUse: string | null; problem: string | null; exclude: string[] } | null;
+  /** `--exit-node`: the exit node wanted, its fallback, the one in use (null: traffic leaves locally), why the preferred one is not, and how often the one in use changed. */
+  exit?: { preferred: string; fallback: string | null; inUse: string | null; problem: string | null; exclude: string[]; switches: number } | null;
 }
 
 /** Routes of the agent's local API, served as HTTP on the unix socket <stateDir>/agent.sock. */

@@ -123,14 +123,14 @@ export interface NodeKeyState {
 }
 
 /** What an agent reports about its connections; each becomes an audit entry conn.<kind>. */
-export const CONNECTION_EVENT_KINDS = ['tunnel.up', 'tunnel.down', 'path.switched', 'relay.switched', 'quarantine.entered', 'quarantine.left'] as const;
+export const CONNECTION_EVENT_KINDS = ['tunnel.up', 'tunnel.down', 'path.switched', 'relay.switched', 'quarantine.entered', 'quarantine.left', 'exit.switched'] as const;
 export type ConnectionEventKind = (typeof CONNECTION_EVENT_KINDS)[number];
 
 export interface ConnectionEvent {
   /** Unix ms on the agent's clock. */
   at: number;
   kind: ConnectionEventKind;
-  /** The peer's node id (tunnel and path events). */
+  /** The peer's node id (tunnel and path events; the exit node now in use, or the one left, for exit.switched). */
   peer?: string;
   /** Small facts about the event, e.g. { from: "direct", to: "relay:r1" } or { handshakeAgeS: 190 }. */
   details?: Record<string, string | number | boolean | null>;

@@ -17,6 +17,9 @@ const EXPORTED = new Set([
   'trellis_wg_device_info',
   'trellis_wg_device_segmentation_offload',
   'trellis_wg_device_fallback',
+  'trellis_exit_node_in_use',
+  'trellis_exit_node_fallback',
+  'trellis_exit_node_switches_total',
 ]);
 
 describe('Prometheus panels', () => {
@@ -30,6 +33,9 @@ describe('Prometheus panels', () => {
       'Agent devices (driver, version, commit)',
       'Agents without TUN offloads',
       'Agents on a fallback build',
+      'Exit node in use (node, exit node, role)',
+      'Nodes not on their chosen exit node',
+      'Exit node switches per hour',
     ]);
     const d = dashboards.find((x) => x.uid === 'trellis-controller-devices')!;
     expect(JSON.stringify(d.dashboard)).toContain('"uid":"trellis-prometheus"');

@@ -299,6 +299,18 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: '0',
       },
     },
+    {
+      alert: 'TrellisExitNodeFallback',
+      // The exit node a node chose is offline, unapproved or not allowed: its traffic leaves through the fallback or locally.
+      expr: `trellis_exit_node_fallback == 1`,
+      for: '1m',
+      labels: labels('warning', 'routes'),
+      annotations: {
+        summary: 'Node {{ $labels.node }} does not use its chosen exit node {{ $labels.exit_node }}: its traffic leaves through the fallback or locally (see `trellis status`)',
+        grafana_uid: 'trellis-exit-node-fallback',
+        threshold: '1',
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

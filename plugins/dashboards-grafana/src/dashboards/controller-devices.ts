@@ -3,15 +3,16 @@ import { DASHBOARD_UIDS, trellisDashboard, type BuiltDashboard, type DashboardCo
 
 /**
  * Controller & devices: how long the controller takes to build maps (a full rebuild, an
- * incremental change) and which WireGuard build each agent runs, with its TUN offloads. These are
- * the controller's and agents' own figures, from the Prometheus scraping metrics-prometheus.
+ * incremental change), which WireGuard build each agent runs, with its TUN offloads, and which exit
+ * node each node that chose one uses. These are the controller's and agents' own figures, from the
+ * Prometheus scraping metrics-prometheus.
  */
 export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDashboard {
   const uid = DASHBOARD_UIDS.controllerDevices;
   const f = new PanelFactory(uid);
   const window = `${t.mapWindowSeconds}s`;
   const p95 = (kind: 'build' | 'change') => `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${window}])))`;
-  const b = trellisDashboard(uid, 'Trellis / Controller & devices', 'Map pipeline durations on the controller, and the WireGuard device build and TUN offloads of every agent (Prometheus).')
+  const b = trellisDashboard(uid, 'Trellis / Controller & devices', 'Map pipeline durations on the controller, the WireGuard device build and TUN offloads of every agent, and the exit nodes in use (Prometheus).')
     .withPanel(f.promTimeSeries('p95 full map rebuild', p95('build'), '{{node}}', { unit: 's', threshold: t.mapBuildP95MaxMs / 1000 }))
     .withPanel(f.promTimeSeries('p95 incremental map change', p95('change'), '{{node}}', { unit: 's', threshold: t.mapChangeP95MaxMs / 1000 }))
     .withPanel(
@@ -27,6 +28,9 @@ export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDas
       f.promTable('Agent devices (driver, version, commit)', 'trellis_wg_device_info', { height: 10 }),
     )
     .withPanel(f.promTimeSeries('Agents without TUN offloads', 'count(trellis_wg_device_segmentation_offload == 0) or vector(0)', 'agents', { width: 12, threshold: 1 }))
-    .withPanel(f.promTimeSeries('Agents on a fallback build', 'count(trellis_wg_device_fallback == 1) or vector(0)', 'agents', { width: 12, threshold: 1 }));
+    .withPanel(f.promTimeSeries('Agents on a fallback build', 'count(trellis_wg_device_fallback == 1) or vector(0)', 'agents', { width: 12, threshold: 1 }))
+    .withPanel(f.promTable('Exit node in use (node, exit node, role)', 'trellis_exit_node_in_use == 1', { width: 12 }))
+    .withPanel(f.promTimeSeries('Nodes not on their chosen exit node', 'count(trellis_exit_node_fallback == 1) or vector(0)', 'nodes', { width: 12, threshold: 1 }))
+    .withPanel(f.promTimeSeries('Exit node switches per hour', 'sum by (node) (increase(trellis_exit_node_switches_total[1h]))', '{{node}}', { width: 24 }));
   return { uid, file: 'controller-devices.json', dashboard: b.build(), queries: f.queries, promQueries: f.promQueries };
 }
