@@ -11,7 +11,8 @@
  *   reachable outside the tunnel.
  * - When n3's agent dies n1 falls back to n4 and says why, in `trellis status` and in its metrics
  *   (trellis_exit_node_fallback, the series alert TrellisExitNodeFallback reads) and in the audit log
- *   (conn.exit.switched, which the console and the Audit dashboard list); an exit node that
+ *   (conn.exit.switched, which the console and the Audit dashboard list); once n3 is back, n1
+ *   returns to it after the 10 s hold-down and not before; an exit node that
  *   does not exist is reported; malformed exit flags are usage errors naming the flag.
  */
 import { execFile } from 'node:child_process';
@@ -165,6 +166,21 @@ describe('split tunnelling and exit nodes', () => {
     expect(switched.map((e) => [e.details?.from, e.details?.to])).toEqual(expect.arrayContaining([[null, 'n3'], ['n3', 'n4']]));
     expect(switched.find((e) => e.details?.to === 'n4')!.details?.reason).toMatch(/exit node n3 is offline/);
   }, 40_000);
+
+  it('returns to the chosen exit node only once it has been back for the hold-down (10 s)', async () => {
+    const started = Date.now();
+    await lab!.startAgent('n3');
+    const { value: waiting } = await waitFor('n1 to see n3 back', async () => {
+      const e = await exitStatus('n1');
+      return e?.problem?.includes('exit node n3 is back; switching to it after the hold-down') ? e : null;
+    }, 15_000, 100);
+    expect(waiting.inUse).toBe('n4');
+    await waitFor('n1 to return to n3', async () => (await exitStatus('n1'))?.inUse === 'n3', 25_000, 200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+    expect((await exitStatus('n1'))?.problem).toBeNull();
+    await waitFor('the server to see n3 again', async () => (await whoAmI('n1')) === underlay('n3'), 10_000, 200);
+    expect(await exitMetrics('n1')).toContain('trellis_exit_node_fallback{n3} 0');
+  }, 45_000);
 
   it('an exit node that does not exist is reported and traffic leaves directly', async () => {
     lab!.setAgentArgs('n2', ['--exit-node', 'n9']);

@@ -1,0 +1,20 @@
+import type { AgentStatus } from '../wire';
+import { FIXED_STATUS } from './testing/agent-status-fixture';
+import { renderRouteLines } from './status-view';
+
+const withRoutes = (routes: AgentStatus['routes']): AgentStatus => ({ ...FIXED_STATUS, routes });
+const none = { installed: [], advertised: [], forwarding: false, lastError: null };
+
+describe('renderRouteLines: the exit node', () => {
+  it('names the exit node in use, the one wanted, its fallback, the excluded networks and the switches', () => {
+    const text = renderRouteLines(withRoutes({ ...none, exit: { preferred: 'n3', fallback: 'n4', inUse: 'n4', problem: 'exit node n3 is offline', exclude: ['198.51.100.0/24'], switches: 2 } }));
+    expect(text).toBe('exit node   n4 (wanted n3, fallback n4; outside: 198.51.100.0/24; switched 2 times)\n            exit node n3 is offline\n');
+  });
+
+  it('says when no exit node is in use, and prints nothing without --exit-node', () => {
+    expect(renderRouteLines(withRoutes({ ...none, exit: { preferred: 'n9', fallback: null, inUse: null, problem: 'exit node n9 is not a peer of this node', exclude: [], switches: 0 } }))).toBe(
+      'exit node   none in use (wanted n9)\n            exit node n9 is not a peer of this node\n',
+    );
+    expect(renderRouteLines(withRoutes({ ...none, exit: null }))).toBe('');
+  });
+});
