@@ -18,6 +18,7 @@ const SUITES = [
   ['failover', () => require('./failover').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
   ['scale', () => require('./scale').run()],
+  ['ha-failover', () => require('./ha-failover').run()],
 ];
 
 function row(r) {
