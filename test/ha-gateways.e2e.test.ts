@@ -4,15 +4,17 @@
  * (SIGKILL, its map stream closes) and cutting n2's LAN link (its `--route-check` stops answering)
  * moves n1's route to n3 within 3 s (p95) with the host reachable, traceroute shows n3 as the first
  * hop, and when n2 comes back within the hold-down the route stays on n3; after the hold-down it
- * returns to n2. The controller runs with a 3 s hold-down (TRELLIS_ROUTE_HOLD_DOWN), long enough
- * for n2 to be healthy again inside it; every wait polls, so a trial lasts the hold-down and no more.
+ * returns to n2. The controller runs with a 2.5 s hold-down (TRELLIS_ROUTE_HOLD_DOWN) and the
+ * gateways check every 200 ms (`--route-check-interval`), so n2 is healthy again well inside the
+ * hold-down; every wait polls, so a trial lasts about the hold-down and no more.
  */
 import { Lab } from '../core/src/lab/lab';
 import { waitFor } from './support/wait';
 
 const LAN = '10.20.0.0/24';
 const HOST = '10.20.0.10';
-const HOLD_DOWN_MS = 3_000;
+const HOLD_DOWN_MS = 2_500;
+const CHECK_INTERVAL = '200ms';
 const TRIALS = 10;
 
 const percentile = (xs: number[], p: number) => {
@@ -68,6 +70,7 @@ describe('HA gateways fail over on agent death and on a dead LAN link, without f
       nodes: 3,
       sites: [{ prefix: LAN, gateways: ['n2', 'n3'] }],
       env: { TRELLIS_ROUTE_HOLD_DOWN: `${HOLD_DOWN_MS}ms` },
+      agentArgs: { n2: ['--route-check-interval', CHECK_INTERVAL], n3: ['--route-check-interval', CHECK_INTERVAL] },
       readyTimeoutMs: 60_000,
     });
     await waitFor('both gateways to advertise', async () => {

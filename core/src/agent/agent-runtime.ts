@@ -220,6 +220,7 @@ export class AgentRuntime {
     if (ad && (ad.routes.length > 0 || ad.exit)) {
       const health = new RouteHealth({
         checks: ad.routes.filter((r) => r.check !== null).map((r) => ({ prefix: r.prefix, check: r.check! })),
+        intervalMs: ad.checkIntervalMs,
         onChange: () => void this.gateway?.reporter.report(),
       });
       const reporter = new RouteReporter({

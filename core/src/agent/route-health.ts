@@ -7,6 +7,9 @@
 import { execFile } from 'node:child_process';
 
 export const ROUTE_CHECK_INTERVAL_MS = 500;
+/** The range `trellis up --route-check-interval` accepts, ms. */
+export const MIN_ROUTE_CHECK_INTERVAL_MS = 100;
+export const MAX_ROUTE_CHECK_INTERVAL_MS = 60_000;
 export const MISSES_UNHEALTHY = 2;
 
 /** A probe answers true when the target replied within timeoutMs. */

@@ -46,7 +46,7 @@ export interface AgentOptions {
    * the subnets this node routes to (each with the address it pings, if any), its priority among
    * the gateways of the same prefix, and whether it is an exit node. Absent: not a gateway.
    */
-  advertise?: { routes: Array<{ prefix: string; check: string | null }>; priority: number; exit: boolean; snat: boolean } | null;
+  advertise?: { routes: Array<{ prefix: string; check: string | null }>; priority: number; exit: boolean; snat: boolean; checkIntervalMs?: number } | null;
 }
 
 /** AgentHandle is what startAgent returns: the CLI wires SIGTERM/SIGINT to stop() and exits on done. */

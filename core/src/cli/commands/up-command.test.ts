@@ -36,3 +36,27 @@ describe('trellis up --relay', () => {
     expect(r.out).toContain('default 51821');
   });
 });
+
+/** Route check and exit flags are checked before the agent starts. */
+describe('trellis up --route-check-interval and the exit flags', () => {
+  it.each([
+    [['--route-check-interval', '200ms'], '--route-check-interval needs --advertise-routes or --advertise-exit'],
+    [['--advertise-routes', '10.20.0.0/24', '--route-check-interval', '200ms'], '--route-check-interval needs --route-check'],
+    [['--advertise-routes', '10.20.0.0/24', '--route-check', '10.20.0.10', '--route-check-interval', '10ms'], '--route-check-interval "10ms" is out of range'],
+    [['--advertise-routes', '10.20.0.0/24', '--route-check', '10.20.0.10', '--route-check-interval', 'soon'], '--route-check-interval "soon"'],
+    [['--exit-node', 'n3', '--exit-exclude', '192.0.2.1/24'], '--exit-exclude "192.0.2.1/24" has host bits set; the network is 192.0.2.0/24'],
+    [['--exit-node', 'n3', '--exit-exclude', '::/0'], '--exit-exclude "::/0" would exclude everything'],
+    [['--exit-node-fallback', 'n4'], '--exit-node-fallback needs --exit-node'],
+  ])('%j is refused: %s', async (flags, message) => {
+    const r = await up(flags);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(message);
+  });
+
+  it('TRELLIS_ROUTE_CHECK_INTERVAL is read like the flag', async () => {
+    const r = await up(['--advertise-routes', '10.20.0.0/24', '--route-check', '10.20.0.10'], { TRELLIS_ROUTE_CHECK_INTERVAL: '5ms' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('TRELLIS_ROUTE_CHECK_INTERVAL "5ms" is out of range');
+  });
+});

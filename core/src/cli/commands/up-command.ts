@@ -9,6 +9,7 @@ import { DEFAULT_RELAY_PORT } from '../../agent/start-options';
 import { TrellisError } from '../../errors';
 import { assignChecks, checkAdvertisement, DEFAULT_ROUTE_PRIORITY, MAX_ROUTE_PRIORITY } from '../../netmap/route-rules';
 import { formatPrefix, parsePrefix } from '../../net';
+import { MAX_ROUTE_CHECK_INTERVAL_MS, MIN_ROUTE_CHECK_INTERVAL_MS, ROUTE_CHECK_INTERVAL_MS } from '../../agent/route-health';
 
 /** Loaded on use, so other commands (and `trellis up`'s start-up) do not pay for this module. */
 const startAgent = (...args: Parameters<typeof Start>): ReturnType<typeof Start> =>
@@ -19,7 +20,7 @@ const NAME = 'up';
 /** Flags the environment may give (TRELLIS_CONTROLLER, TRELLIS_NAME, …). */
 const ENV_FLAGS = [
   'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun',
-  'advertise-routes', 'route-check', 'route-priority', 'snat-routes', 'accept-routes',
+  'advertise-routes', 'route-check', 'route-check-interval', 'route-priority', 'snat-routes', 'accept-routes',
   'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude',
 ] as const;
 
@@ -34,7 +35,7 @@ const list = (values: unknown): string[] =>
   ((values as string[] | undefined) ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
 
 /**
- * parseAdvertisement reads --advertise-routes, --route-check, --route-priority and --snat-routes
+ * parseAdvertisement reads --advertise-routes, --route-check, --route-check-interval, --route-priority and --snat-routes
  * with the controller's own rules (route-rules.ts), so a bad prefix stops `trellis up` before
  * anything starts; only the overlay check waits for the controller (it knows the overlay).
  */
@@ -45,16 +46,19 @@ function parseAdvertisement(flags: ReturnType<typeof parseFlagsWithEnv>) {
   const checks = list(values['route-check']);
   const priorityText = optionalFlag(flags, 'route-priority');
   const snatText = optionalFlag(flags, 'snat-routes');
+  const intervalText = optionalFlag(flags, 'route-check-interval');
   if (prefixes.length === 0 && !exit) {
-    for (const f of ['route-check', 'route-priority', 'snat-routes'] as const) {
+    for (const f of ['route-check', 'route-check-interval', 'route-priority', 'snat-routes'] as const) {
       if (values[f] !== undefined) throw new UsageError(`${source[f] ?? `--${f}`} needs --advertise-routes or --advertise-exit`, NAME);
     }
     return null;
   }
   const priority = priorityText === undefined ? DEFAULT_ROUTE_PRIORITY : Number(priorityText);
+  if (intervalText !== undefined && checks.length === 0) throw new UsageError(`${source['route-check-interval']} needs --route-check`, NAME);
+  const checkIntervalMs = intervalText === undefined ? ROUTE_CHECK_INTERVAL_MS : parseDurationInRange(source['route-check-interval']!, intervalText, NAME, MIN_ROUTE_CHECK_INTERVAL_MS, MAX_ROUTE_CHECK_INTERVAL_MS);
   try {
     const routes = checkAdvertisement({ routes: assignChecks(prefixes, checks), priority, exit: false }, null);
-    return { routes: routes.map((r) => ({ prefix: r.prefix, check: r.check })), priority, exit, snat: parseBool(source['snat-routes'] ?? '--snat-routes', snatText, true) };
+    return { routes: routes.map((r) => ({ prefix: r.prefix, check: r.check })), priority, exit, snat: parseBool(source['snat-routes'] ?? '--snat-routes', snatText, true), checkIntervalMs };
   } catch (err) {
     if (err instanceof TrellisError) throw new UsageError(err.message, NAME);
     throw err;
@@ -122,6 +126,8 @@ Flags:
   --route-check <ips>      an address inside an advertised subnet to ping (every 500 ms) so peers
                            move to another gateway when it stops answering; comma-separated, one per
                            route at most [TRELLIS_ROUTE_CHECK]
+  --route-check-interval <duration>  how often to ping the --route-check targets; two misses make
+                           the route unhealthy (default 500ms, 100ms..60s) [TRELLIS_ROUTE_CHECK_INTERVAL]
   --route-priority <n>     0..${MAX_ROUTE_PRIORITY}, the higher wins among healthy gateways of one subnet
                            (default ${DEFAULT_ROUTE_PRIORITY}) [TRELLIS_ROUTE_PRIORITY]
   --snat-routes <bool>     masquerade routed traffic behind this node's LAN address (default true)
@@ -156,6 +162,7 @@ Flags:
       stun: { type: 'string', multiple: true },
       'advertise-routes': { type: 'string', multiple: true },
       'route-check': { type: 'string', multiple: true },
+      'route-check-interval': { type: 'string' },
       'route-priority': { type: 'string' },
       'snat-routes': { type: 'string' },
       'accept-routes': { type: 'string' },
