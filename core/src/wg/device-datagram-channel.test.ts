@@ -1,105 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrellisError } from '../errors';
-import {
-  DatagramKindCode,
-  FrameReader,
-  FrameType,
-  ResultStatus,
-  decodeEndpoint,
-  decodeIp,
-  encodeEndpoint,
-  encodeFrame,
-  encodeIp,
-} from './control-frame';
+import { DatagramKindCode, FrameType, ResultStatus, encodeFrame } from './control-frame';
 import { answerBindingRequest, stunBinding } from '../stun';
 import { DeviceDatagramChannel, type DeviceChannelInfo, type DeviceDatagram } from './device-datagram-channel';
+import { FAKE_DEVICE_INFO as INFO, FakeControlDevice as FakeDevice, type SendSeen } from './testing/fake-control-device';
 import { deviceStunTransport } from './device-stun-transport';
-
-const INFO: DeviceChannelInfo = {
-  protocol: 1,
-  implementation: 'trellis-wg',
-  version: '0.1.0',
-  wireguardModule: 'v0.0.0-20260522210424-ecfc5a8d5446',
-  iface: 'trltch0',
-  listenPort: 51820,
-  clients: 1,
-  counters: { stun: 0, disco: 0, sourceRetries: 0, delivered: 0, noClient: 0, queueFull: 0, slowClient: 0, sent: 0, sendErrors: 0, refused: 0 },
-};
-
-interface SendSeen {
-  id: number;
-  to: string;
-  from: string | null;
-  payload: Buffer;
-}
-
-/**
- * FakeDevice speaks the device side of the control protocol on a unix socket, as trellis-wg does
- * (internal/control/device.go): hello, results by id, pushed datagrams and info.
- */
-class FakeDevice {
-  readonly sends: SendSeen[] = [];
-  readonly clients: Socket[] = [];
-  /** What the next send answers: a status and message. */
-  answer: { status: number; message: string } | null = { status: ResultStatus.OK, message: '' };
-  hello: Buffer | null = null;
-  private server: Server | null = null;
-  constructor(readonly path: string) {}
-
-  info(id: number, info: object = INFO): Buffer {
-    const head = Buffer.alloc(5);
-    head[0] = FrameType.INFO;
-    head.writeUInt32BE(id, 1);
-    return encodeFrame(Buffer.concat([head, Buffer.from(JSON.stringify(info))]));
-  }
-
-  listen(): Promise<void> {
-    this.server = createServer((sock) => {
-      this.clients.push(sock);
-      sock.write(this.hello ?? this.info(0));
-      const reader = new FrameReader();
-      sock.on('data', (chunk: Buffer) => {
-        for (const body of reader.push(chunk)) {
-          const id = body.readUInt32BE(1);
-          if (body[0] === FrameType.GET_INFO) {
-            sock.write(this.info(id, { ...INFO, counters: { ...INFO.counters, sent: this.sends.length } }));
-          } else if (body[0] === FrameType.SEND) {
-            const to = decodeEndpoint(body, 5);
-            const from = decodeIp(body, to.next);
-            this.sends.push({ id, to: `${to.endpoint!.ip}:${to.endpoint!.port}`, from: from.ip, payload: body.subarray(from.next) });
-            if (this.answer) sock.write(this.result(id, this.answer.status, this.answer.message));
-          }
-        }
-      });
-      sock.on('error', () => undefined);
-    });
-    return new Promise((resolve) => this.server!.listen(this.path, resolve));
-  }
-
-  result(id: number, status: number, message: string): Buffer {
-    const head = Buffer.alloc(6);
-    head[0] = FrameType.RESULT;
-    head.writeUInt32BE(id, 1);
-    head[5] = status;
-    return encodeFrame(Buffer.concat([head, Buffer.from(message)]));
-  }
-
-  datagram(kind: number, from: { ip: string; port: number }, local: string | null, payload: Buffer): Buffer {
-    return encodeFrame(Buffer.concat([Buffer.from([FrameType.DATAGRAM, kind]), encodeEndpoint(from), encodeIp(local), payload]));
-  }
-
-  push(frame: Buffer): void {
-    for (const c of this.clients) c.write(frame);
-  }
-
-  close(): Promise<void> {
-    for (const c of this.clients) c.destroy();
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-}
 
 const next = <T>(emitter: DeviceDatagramChannel, event: 'datagram' | 'info' | 'close') =>
   new Promise<T>((resolve) => emitter.once(event, (x: unknown) => resolve(x as T)));

@@ -151,5 +151,17 @@ export function alertConditions(sql: TelemetrySql, t: AlertThresholds): AlertCon
       area: 'shaping',
       summary: `{{ $labels.node }} {{ $labels.iface }} class {{ $labels.class_id }} drops {{ $values.A }} packets/s (limit ${t.shapingDropsPerSecond})`,
     }),
+    c({
+      uid: 'trellis-relay-drops',
+      title: 'Relay dropping packets',
+      sql: sql.alertRelayDrops(),
+      labelColumns: ['node'],
+      threshold: t.relayDropsPerSecond,
+      windowSeconds: t.relayDropsWindowSeconds,
+      forSeconds: t.relayDropsForSeconds,
+      severity: 'warning',
+      area: 'paths',
+      summary: `Relay {{ $labels.node }} drops {{ $values.A }} datagrams/s (limit ${t.relayDropsPerSecond}): pairs it may not serve, nodes it does not know, or forged traffic; see its drop reasons`,
+    }),
   ];
 }

@@ -20,6 +20,7 @@ const EXPORTED = new Set([
   'trellis_exit_node_in_use',
   'trellis_exit_node_fallback',
   'trellis_exit_node_switches_total',
+  'trellis_relay_dropped_packets_total',
 ]);
 
 describe('Prometheus panels', () => {
@@ -36,6 +37,7 @@ describe('Prometheus panels', () => {
       'Exit node in use (node, exit node, role)',
       'Nodes not on their chosen exit node',
       'Exit node switches per hour',
+      'Relay drops per second, by reason',
     ]);
     const d = dashboards.find((x) => x.uid === 'trellis-controller-devices')!;
     expect(JSON.stringify(d.dashboard)).toContain('"uid":"trellis-prometheus"');

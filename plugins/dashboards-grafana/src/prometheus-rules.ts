@@ -183,6 +183,18 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
       },
     },
     {
+      alert: 'TrellisRelayDrops',
+      // The relay node's agent exports its forwarder's drop counter by reason (notAllowed, unknownSource, badMac, ...).
+      expr: `sum by (node) (rate(trellis_relay_dropped_packets_total[${promDuration(t.relayDropsWindowSeconds)}])) > ${promNumber(t.relayDropsPerSecond)}`,
+      for: promDuration(t.relayDropsForSeconds),
+      labels: labels('warning', 'paths'),
+      annotations: {
+        summary: `Relay {{ $labels.node }} drops {{ $value | printf "%.2f" }} datagrams/s (limit ${t.relayDropsPerSecond}): see trellis_relay_dropped_packets_total by reason`,
+        grafana_uid: 'trellis-relay-drops',
+        threshold: promNumber(t.relayDropsPerSecond),
+      },
+    },
+    {
       alert: 'TrellisNodesOffline',
       expr: `trellis_nodes - trellis_nodes_online > 0`,
       for: promDuration(t.nodeOfflineForSeconds),

@@ -303,6 +303,20 @@ export class TelemetrySql {
     );
   }
 
+  /**
+   * Datagrams each relay node dropped per second, all reasons and of those the pairs it may not
+   * serve (the forwarder's cumulative counters, growth per bucket; a restart reads as 0).
+   */
+  relayDrops(): string {
+    return (
+      `SELECT time, series, greatest(hi - lo, 0) / $__interval_s AS drops_per_s\n` +
+      `FROM (\n  SELECT ${this.bucket('ts')} AS time, node AS series, toInt64(max(dropped_packets)) AS hi, toInt64(min(dropped_packets)) AS lo\n` +
+      `  FROM ${this.t('relay_stats')} FINAL\n  WHERE $__timeFilter(ts)\n  GROUP BY time, series\n` +
+      `  UNION ALL\n  SELECT ${this.bucket('ts')} AS time, concat(node, ' not allowed') AS series, toInt64(max(dropped_not_allowed)) AS hi, toInt64(min(dropped_not_allowed)) AS lo\n` +
+      `  FROM ${this.t('relay_stats')} FINAL\n  WHERE $__timeFilter(ts)\n  GROUP BY time, series\n)\nORDER BY time, series`
+    );
+  }
+
   /** Per relay node over the range: forwarded, dropped and refused (pairs it may not serve), and the most nodes and sessions it served. */
   relaysTable(): string {
     return (
@@ -512,6 +526,14 @@ export class TelemetrySql {
       `SELECT 'probe_samples' AS pipeline, toFloat64(max(toInt64(toUInt32(landed)) - toInt64(toUInt32(newest)))) AS value\n` +
       `FROM (\n  SELECT block_id, max(ts) AS newest FROM ${this.t('probe_samples')} WHERE $__timeFilter(ts) GROUP BY block_id\n) AS probes\n` +
       `ANY INNER JOIN (\n  SELECT block_id, max(at) AS landed FROM ${this.t('ingest_ledger')} WHERE $__timeFilter(at) GROUP BY block_id\n) AS ledger USING block_id`
+    );
+  }
+
+  /** Datagrams per second a relay node's forwarder dropped over the window (growth of its counter; a restart reads as 0). */
+  alertRelayDrops(): string {
+    return (
+      `SELECT node, toFloat64(greatest(toInt64(max(dropped_packets)) - toInt64(min(dropped_packets)), 0) / greatest(toInt64(toUInt32(max(ts))) - toInt64(toUInt32(min(ts))), 1)) AS value\n` +
+      `FROM ${this.t('relay_stats')} FINAL\nWHERE $__timeFilter(ts)\nGROUP BY node`
     );
   }
 

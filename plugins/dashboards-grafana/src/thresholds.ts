@@ -49,6 +49,10 @@ export interface AlertThresholds {
   deviceForSeconds: number;
   /** A pair that has used a relay without a break for longer than this (its direct path is broken). */
   relayedMaxSeconds: number;
+  /** A relay node's forwarder dropping more datagrams per second than this (any reason) over the window. */
+  relayDropsPerSecond: number;
+  relayDropsWindowSeconds: number;
+  relayDropsForSeconds: number;
   /** Where the webhook contact point posts notifications. */
   webhookUrl: string;
 }
@@ -90,6 +94,9 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   mapForSeconds: 'seconds',
   deviceForSeconds: 'seconds',
   relayedMaxSeconds: 'seconds',
+  relayDropsPerSecond: 'rate',
+  relayDropsWindowSeconds: 'seconds',
+  relayDropsForSeconds: 'seconds',
   webhookUrl: 'url',
 };
 

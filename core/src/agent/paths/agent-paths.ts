@@ -3,9 +3,9 @@
  * socket (DeviceDatagramChannel), runs the PathProber on it, learns this node's reflexive address
  * with STUN on the WireGuard socket (so it is the mapping WireGuard's datagrams use), watches the
  * underlay addresses (roaming: a change re-reports candidates, re-runs STUN and pings every peer
- * at once), With a device that has no control
- * socket (upstream wireguard-go) the mesh still works on the map's endpoints, and `trellis paths`
- * says why there is no path choice.
+ * at once), and reconnects when the device's control socket goes. With a device that has no
+ * control socket (upstream wireguard-go) the mesh still works on the map's endpoints, and
+ * `trellis paths` says why there is no path choice.
  */
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
@@ -15,7 +15,7 @@ import { DeviceDatagramChannel } from '../../wg/device-datagram-channel';
 import { deviceStunTransport } from '../../wg/device-stun-transport';
 import { parseUdpEndpoint } from '../../wg/control-frame';
 import type { AgentPathsStatus } from '../../wire/path-status';
-import { PathProber, type PathSwitchEvent } from './path-prober';
+import { PathProber, type PathProberOptions, type PathSwitchEvent } from './path-prober';
 
 export interface AgentPathsOptions {
   /** trellis-wg's control socket for the device; null when the device has none (reason says why). */
@@ -34,6 +34,10 @@ export interface AgentPathsOptions {
   watchMs?: number;
   /** How often STUN runs without a change, ms (default 30 s). */
   stunEveryMs?: number;
+  /** The prober's clocks, timing and choice settings (a unit test's fake clock); defaults otherwise. */
+  prober?: Pick<PathProberOptions, 'now' | 'nowUs' | 'timing' | 'choice'>;
+  /** How long after the control socket closed it is tried again, ms (default 1000). */
+  reconnectMs?: number;
 }
 
 export class AgentPaths {
@@ -70,7 +74,7 @@ export class AgentPaths {
         const ch = await DeviceDatagramChannel.connect(socket);
         if (this.stopped) return ch.close();
         this.channel = ch;
-        this.prober = new PathProber({ channel: ch, self: this.o.self, apply: this.o.apply, onSwitch: this.o.onSwitch, log: this.o.log });
+        this.prober = new PathProber({ ...this.o.prober, channel: ch, self: this.o.self, apply: this.o.apply, onSwitch: this.o.onSwitch, log: this.o.log });
         this.reason = null;
         if (this.lastMap) this.prober.setMap(this.lastMap);
         this.prober.start();
@@ -81,7 +85,7 @@ export class AgentPaths {
           this.prober = null;
           this.channel = null;
           this.reason = 'the device control socket closed; reconnecting';
-          const t = setTimeout(() => void this.connect(), 1_000);
+          const t = setTimeout(() => void this.connect(), this.o.reconnectMs ?? 1_000);
           t.unref();
         });
         void this.runStun();

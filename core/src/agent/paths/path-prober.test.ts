@@ -132,6 +132,23 @@ describe('PathProber', () => {
     expect(t.pa.reflexive()).toEqual(['198.18.0.1:51820']);
   });
 
+  it('measures a candidate from its first pong (no second round needed), also when it answers again after an outage', async () => {
+    const t = setup();
+    await t.advance(100);
+    const a = t.pa.status().peers.find((p) => p.peer === 'b')!;
+    // One ping went out and was answered: the direct candidate has figures at once.
+    expect(a.candidates.find((c) => c.kind === 'direct')).toMatchObject({ rttMs: 0, loss: 0 });
+    await t.advance(3000);
+    t.net.cut = true;
+    await t.advance(3000);
+    const direct = () => t.pa.status().peers[0]!.candidates.find((c) => c.kind === 'direct')!;
+    expect(direct().lastReplyAgoMs).toBeGreaterThanOrEqual(2900);
+    t.net.cut = false;
+    // The first pong after the outage starts a fresh window and already carries an RTT.
+    for (let i = 0; i < 40 && direct().lastReplyAgoMs !== 0; i++) await t.advance(100);
+    expect(direct()).toMatchObject({ lastReplyAgoMs: 0, rttMs: 0, loss: 0 });
+  });
+
   it('fails over to the relay within ~1.3 s of a cut, restarting the session through it, and the peer follows', async () => {
     const t = setup();
     await t.advance(3000);

@@ -75,6 +75,9 @@ export interface PathProberOptions {
   choice?: PathChoiceConfig;
 }
 
+/** A pong answers on the underlay with no session to wait for: the first one's RTT counts too. */
+const DISCO_WINDOW = { measureOpeningReply: true } as const;
+
 interface CandidateState {
   cand: PathCandidate;
   window: PeerWindow;
@@ -245,7 +248,7 @@ export class PathProber {
   }
 
   private newCandidate(cand: PathCandidate, now: number): CandidateState {
-    return { cand, window: new PeerWindow(this.t.windowSize), seq: 0, lastSentAt: 0, lastReplyAt: null, addedAt: now };
+    return { cand, window: new PeerWindow(this.t.windowSize, DISCO_WINDOW), seq: 0, lastSentAt: 0, lastReplyAt: null, addedAt: now };
   }
 
   private pairKey(peerKey: string): Buffer {
@@ -414,7 +417,7 @@ export class PathProber {
       if (c.lastReplyAt !== null && now - c.lastReplyAt > 2 * this.t.liveProbeMs) {
         // Back after an outage: the losses of the outage say nothing about the path now (the
         // hold-down after its death already keeps it from taking over too soon).
-        c.window = new PeerWindow(this.t.windowSize);
+        c.window = new PeerWindow(this.t.windowSize, DISCO_WINDOW);
         c.window.recordSent(p.seq, p.sentUs, p.sentAt);
       }
       c.window.recordReply(p.seq, p.sentUs, this.nowUs(), this.t.probeTimeoutMs * 1000);

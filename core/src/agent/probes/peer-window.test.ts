@@ -130,6 +130,31 @@ describe('PeerWindow', () => {
       expect(w.stats()).toMatchObject({ sent: 1, received: 1, loss: 0, lastRttUs: 300, minRttUs: 300, jitterUs: 0 });
     });
 
+    it('with measureOpeningReply the reply that opens the path counts with its RTT (a disco pong waits for no handshake)', () => {
+      const w = new PeerWindow(10, { measureOpeningReply: true });
+      w.recordSent(1, 0, 0);
+      w.recordSent(2, 1_000, 0);
+      expect(w.recordReply(2, 1_000, 1_700, T)).toBe('opened');
+      // The answered probe is the first counted one; the one sent before it stays early.
+      expect(w.stats()).toMatchObject({ replied: true, sent: 1, received: 1, lost: 0, pending: 0, early: 1, loss: 0, lastRttUs: 700, minRttUs: 700, avgRttUs: 700, jitterUs: 0 });
+      expect(w.recordReply(1, 0, 1_800, T)).toBe('ignored');
+      w.recordSent(3, 2_000, 0);
+      expect(w.recordReply(3, 2_000, 2_900, T)).toBe('answered');
+      expect(w.stats()).toMatchObject({ sent: 2, received: 2, lastRttUs: 900, minRttUs: 700, jitterUs: 200 / 16 });
+    });
+
+    it('with measureOpeningReply a late opening reply still opens the path without an RTT', () => {
+      const w = new PeerWindow(10, { measureOpeningReply: true });
+      w.recordSent(1, 0, 0);
+      expect(w.recordReply(1, 0, T + 1, T)).toBe('opened');
+      expect(w.stats()).toMatchObject({ replied: true, sent: 0, received: 0, early: 1, loss: null, lastRttUs: null });
+      const v = new PeerWindow(10, { measureOpeningReply: true });
+      v.recordSent(1, 0, 0);
+      expect(v.expire(T + 1, T)).toBe(0);
+      expect(v.recordReply(1, 0, T + 2, T)).toBe('opened');
+      expect(v.stats()).toMatchObject({ received: 0, early: 1, lastRttUs: null });
+    });
+
     it('a peer that never answers has no loss figure (not 0 %, not a guess) and reports no lost probe', () => {
       const w = new PeerWindow(10);
       const lost: number[] = [];

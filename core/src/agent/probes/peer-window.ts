@@ -8,6 +8,11 @@
  * probes sent before the first reply are "early": they count neither as received nor as lost, and
  * the window reports no loss figure at all (null, "no reply"), never 0 %. The first reply opens
  * the path; every probe sent from then on counts, so a tunnel that later drops probes shows it.
+ *
+ * The RTT of the reply that opens the path is kept only with `measureOpeningReply`: through a
+ * WireGuard tunnel the first answer waited for the handshake, so its RTT says little about the
+ * tunnel; a disco pong on the underlay waits for nothing, so its RTT is as good as any later one
+ * (and without it a candidate had no figures until a second reply, a second late after an outage).
  */
 
 const EMPTY = 0;
@@ -25,7 +30,7 @@ export type ReplyOutcome =
   | 'answered'
   /** The reply came after the timeout; the probe is (now) counted lost, the RTT is ignored. */
   | 'late'
-  /** The first reply from the peer: the reply path is open; this and every earlier probe stay uncounted. */
+  /** The first reply from the peer: the reply path is open; every earlier probe stays uncounted, and so does this one unless measureOpeningReply. */
   | 'opened'
   /** No pending probe matches: unknown, evicted, already settled, or a timestamp mismatch. */
   | 'ignored';
@@ -51,8 +56,14 @@ export interface PeerWindowStats {
   jitterUs: number;
 }
 
+export interface PeerWindowOptions {
+  /** Count the reply that opens the path (when it came within its timeout) as received, with its RTT. */
+  measureOpeningReply?: boolean;
+}
+
 export class PeerWindow {
   readonly size: number;
+  private readonly measureOpening: boolean;
   private readonly seqs: Uint32Array;
   private readonly sentUs: Float64Array;
   private readonly sentAtMs: Float64Array;
@@ -67,9 +78,10 @@ export class PeerWindow {
   private lastRtt: number | null = null;
   private jitter = 0;
 
-  constructor(size = 60) {
+  constructor(size = 60, opts: PeerWindowOptions = {}) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`window size must be a positive integer, got ${size}`);
     this.size = size;
+    this.measureOpening = opts.measureOpeningReply === true;
     this.seqs = new Uint32Array(size);
     this.sentUs = new Float64Array(size);
     this.sentAtMs = new Float64Array(size);
@@ -111,6 +123,13 @@ export class PeerWindow {
       // Once open, no probe is EARLY_PENDING any more: a further early reply is only a latecomer.
       if (this.opened) return 'ignored';
       this.open();
+      const rtt = nowUs - sentUs;
+      if (this.measureOpening && st === EARLY_PENDING && rtt >= 0 && rtt <= timeoutUs) {
+        // open() settled it as early; it is the first counted probe instead.
+        this.state[slot] = RECEIVED;
+        this.rttUs[slot] = rtt;
+        this.lastRtt = rtt;
+      }
       return 'opened';
     }
     if (st !== PENDING) return 'ignored';

@@ -5,14 +5,14 @@ import { DASHBOARD_UIDS, trellisDashboard, type BuiltDashboard, type DashboardCo
  * Controller & devices: how long the controller takes to build maps (a full rebuild, an
  * incremental change), which WireGuard build each agent runs, with its TUN offloads, and which exit
  * node each node that chose one uses. These are the controller's and agents' own figures, from the
- * Prometheus scraping metrics-prometheus.
+ * Prometheus scraping metrics-prometheus; and what relay nodes' forwarders drop, by reason.
  */
 export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDashboard {
   const uid = DASHBOARD_UIDS.controllerDevices;
   const f = new PanelFactory(uid);
   const window = `${t.mapWindowSeconds}s`;
   const p95 = (kind: 'build' | 'change') => `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${window}])))`;
-  const b = trellisDashboard(uid, 'Trellis / Controller & devices', 'Map pipeline durations on the controller, the WireGuard device build and TUN offloads of every agent, and the exit nodes in use (Prometheus).')
+  const b = trellisDashboard(uid, 'Trellis / Controller & devices', 'Map pipeline durations on the controller, the WireGuard device build and TUN offloads of every agent, the exit nodes in use, and relay drops by reason (Prometheus).')
     .withPanel(f.promTimeSeries('p95 full map rebuild', p95('build'), '{{node}}', { unit: 's', threshold: t.mapBuildP95MaxMs / 1000 }))
     .withPanel(f.promTimeSeries('p95 incremental map change', p95('change'), '{{node}}', { unit: 's', threshold: t.mapChangeP95MaxMs / 1000 }))
     .withPanel(
@@ -31,6 +31,12 @@ export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDas
     .withPanel(f.promTimeSeries('Agents on a fallback build', 'count(trellis_wg_device_fallback == 1) or vector(0)', 'agents', { width: 12, threshold: 1 }))
     .withPanel(f.promTable('Exit node in use (node, exit node, role)', 'trellis_exit_node_in_use == 1', { width: 12 }))
     .withPanel(f.promTimeSeries('Nodes not on their chosen exit node', 'count(trellis_exit_node_fallback == 1) or vector(0)', 'nodes', { width: 12, threshold: 1 }))
-    .withPanel(f.promTimeSeries('Exit node switches per hour', 'sum by (node) (increase(trellis_exit_node_switches_total[1h]))', '{{node}}', { width: 24 }));
+    .withPanel(f.promTimeSeries('Exit node switches per hour', 'sum by (node) (increase(trellis_exit_node_switches_total[1h]))', '{{node}}', { width: 24 }))
+    .withPanel(
+      f.promTimeSeries('Relay drops per second, by reason', `sum by (node, reason) (rate(trellis_relay_dropped_packets_total[${t.relayDropsWindowSeconds}s]))`, '{{node}} {{reason}}', {
+        unit: 'pps',
+        threshold: t.relayDropsPerSecond,
+      }),
+    );
   return { uid, file: 'controller-devices.json', dashboard: b.build(), queries: f.queries, promQueries: f.promQueries };
 }

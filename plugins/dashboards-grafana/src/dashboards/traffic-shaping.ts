@@ -16,6 +16,7 @@ export function trafficShaping({ sql, thresholds: t }: DashboardContext): BuiltD
     .withPanel(f.timeSeries('Backlog per class', sql.classBacklog(), ['time', 'series', 'backlog'], { unit: 'bytes' }))
     .withPanel(f.table('Most drops in range (all nodes)', sql.dropsTable(), ['node', 'iface', 'class_id', 'drops', 'overlimits'], { width: 12 }))
     .withPanel(f.timeSeries('Relayed packets per relay', sql.relayForwarded(), ['time', 'series', 'pps'], { unit: 'pps', width: 12 }))
+    .withPanel(f.timeSeries('Relay drops per second', sql.relayDrops(), ['time', 'series', 'drops_per_s'], { unit: 'pps', width: 12, threshold: t.relayDropsPerSecond }))
     .withPanel(f.table('Relays in range: forwarded, dropped, not allowed', sql.relaysTable(), ['node', 'forwarded', 'dropped', 'not_allowed', 'max_nodes', 'max_sessions'], { width: 12 }))
     .link(new DashboardLinkBuilder('Node detail').url(`/d/${DASHBOARD_UIDS.nodeDetail}/node-detail?var-node=\${node}&\${__url_time_range}`));
   return { uid, file: 'traffic-shaping.json', dashboard: b.build(), queries: f.queries };
