@@ -3,7 +3,10 @@
  * trellis-wg relay forwarder on the relay port, keyed with the node's WireGuard key and serving the
  * nodes of its map, shows it in `trellis status` and its metrics, answers a node's authenticated
  * disco ping sent from that node's WireGuard socket, and `lab down` leaves no relay process or
- * socket behind.
+ * socket behind. Then, on a lab with an access policy (test/fixtures/relay-pairs): the relay serves
+ * only the pairs the policy allows (both ends peers, both admitted by the relay's packet filter on
+ * its relay port), nodes offer it as a candidate only for those pairs, a refused pair's datagram is
+ * dropped and counted, and a policy change moves the forwarder's allow-list.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +19,9 @@ import { run } from '../core/src/sys/run';
 import { DEFAULT_RELAY_PORT } from '../core/src/agent/start-options';
 import { DeviceDatagramChannel, type DeviceDatagram } from '../core/src/wg/device-datagram-channel';
 import { controlSocketPath, nodeRelayControlSocketPath } from '../core/src/wg/trellis-wg';
+import { resolve } from 'node:path';
+import { pushPolicy } from './support/policy';
+import { waitFor } from './support/wait';
 
 jest.setTimeout(180_000);
 
@@ -105,4 +111,66 @@ test('lab down leaves no relay process or socket', async () => {
   await lab.down();
   expect(relayPids()).toEqual([]);
   expect(existsSync(nodeRelayControlSocketPath(iface))).toBe(false);
+});
+
+describe('the relay serves the pairs the access policy and its own packet filter allow', () => {
+  let plab: Lab | null = null;
+  const FIXTURES = resolve(__dirname, 'fixtures');
+
+  beforeAll(async () => {
+    plab = await Lab.up({ nodes: 4, relays: ['n3'], configFile: resolve(FIXTURES, 'posture-lab.yaml'), readyTimeoutMs: 90_000 });
+    await pushPolicy(plab, resolve(FIXTURES, 'relay-pairs'));
+  }, 150_000);
+
+  afterAll(async () => {
+    await plab?.down();
+  }, 60_000);
+
+  /** The relayed candidates node offers for peer (relay names), or null when peer is not its peer. */
+  const relayCandidates = async (node: string, peer: string): Promise<string[] | null> => {
+    const p = (await plab!.status(node)).paths?.peers.find((x) => x.peer === peer);
+    return p ? p.candidates.filter((c) => c.kind === 'relay').map((c) => c.relay ?? '?') : null;
+  };
+
+  test('n3 serves n1–n2 and n2–n4, not n1–n4 (not peers); the nodes offer it only for those pairs; a refused pair is dropped and counted', async () => {
+    await waitFor('n3 to serve the two allowed pairs', async () => (await plab!.status('n3')).relay?.pairs === 2, 30_000, 200);
+    expect((await plab!.status('n3')).relay).toMatchObject({ running: true, pairs: 2, error: null });
+    await waitFor('the relayed candidates', async () => (await relayCandidates('n1', 'n2'))?.length === 1 && (await relayCandidates('n4', 'n2'))?.length === 1, 30_000, 200);
+    expect(await relayCandidates('n1', 'n2')).toEqual(['n3']);
+    expect(await relayCandidates('n2', 'n4')).toEqual(['n3']);
+    // n1 and n4 are not peers: neither map holds the other.
+    expect(await relayCandidates('n1', 'n4')).toBeNull();
+    expect(await relayCandidates('n4', 'n1')).toBeNull();
+
+    // n4 (registered at the relay by its agent's pings) sends n1 a datagram through the relay: refused, counted.
+    const n4 = plab!.node('n4');
+    const n1Key = (await plab!.status('n1')).node.wgKey;
+    const n4Key = (await plab!.status('n4')).node.wgKey;
+    const n2Key = (await plab!.status('n2')).node.wgKey;
+    const priv = JSON.parse(readFileSync(join(n4.stateDir, 'identity.json'), 'utf8')).wg.privateKey as string;
+    await waitFor('n4 registered at the relay', async () => ((await plab!.status('n3')).relay?.nodes ?? 0) >= 3, 30_000, 200);
+    const before = (await plab!.status('n3')).relay!;
+    const ch = await DeviceDatagramChannel.connect(controlSocketPath(n4.iface));
+    try {
+      const to = `${plab!.node('n3').underlay}:${DEFAULT_RELAY_PORT}`;
+      const datagram = (receiver: string) =>
+        sealDisco({ type: DiscoType.PING, sender: n4Key, receiver, txId: randomBytes(12), timestampUs: BigInt(Date.now()) * 1000n, body: Buffer.alloc(0) }, discoPairKey(priv, receiver));
+      for (let i = 0; i < 5; i++) await ch.send(to, datagram(n1Key));
+      await waitFor('the refused datagrams counted', async () => ((await plab!.status('n3')).relay!.drops.notAllowed ?? 0) >= (before.drops.notAllowed ?? 0) + 5, 10_000, 100);
+      // The allowed pair n4–n2 is forwarded the same way.
+      const forwarded = (await plab!.status('n3')).relay!.forwardedPackets;
+      await ch.send(to, datagram(n2Key));
+      await waitFor('the allowed datagram forwarded', async () => (await plab!.status('n3')).relay!.forwardedPackets > forwarded, 10_000, 100);
+    } finally {
+      ch.close();
+    }
+  }, 120_000);
+
+  test("a policy that takes n4's relay grant away leaves n3 serving n1–n2 only, and n4 no relayed candidate", async () => {
+    await pushPolicy(plab!, resolve(FIXTURES, 'relay-pairs-n4-out'));
+    await waitFor('n3 to serve one pair', async () => (await plab!.status('n3')).relay?.pairs === 1, 30_000, 200);
+    await waitFor('n4 without a relayed candidate', async () => (await relayCandidates('n4', 'n2'))?.length === 0, 30_000, 200);
+    expect(await relayCandidates('n2', 'n4')).toEqual([]);
+    expect(await relayCandidates('n1', 'n2')).toEqual(['n3']);
+  }, 90_000);
 });

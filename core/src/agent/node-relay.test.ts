@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { NetworkMap, PeerNode } from '../netmap/types';
 import type { RelayProcessOptions } from '../wg/relay-process';
 import type { RelayConfig, RelayInfo } from '../wg/relay-control';
-import { NodeRelay, relayMesh, type RunningRelay } from './node-relay';
+import { NodeRelay, relayAllowList, relayMesh, type RunningRelay } from './node-relay';
 import { fakeKey as key, fakePeer as peer } from './testing/peer-fixture';
 
 const log = pino({ level: 'silent' });
@@ -118,5 +118,45 @@ describe('NodeRelay', () => {
     await relay.sync(mapOf(3479, [peer('a', 1), peer('b', 2)]), 'k');
     await relay.stop();
     expect(started[0]!.running).toBe(false);
+  });
+});
+
+describe('relayAllowList and the controller-planned pairs', () => {
+  const planned = (plan: NonNullable<NetworkMap['self']['relayPairs']>, peers: PeerNode[]): NetworkMap => {
+    const m = mapOf(3479, peers);
+    return { ...m, self: { ...m.self, relayPairs: plan } };
+  };
+  const peers = [peer('a', 1), peer('b', 2), peer('c', 3), peer('d', 4)];
+
+  it('makes the largest group that pairs within itself the mesh and names every other pair', () => {
+    // a, b and c pair among themselves; d is served but pairs with no one (it is no one's peer there).
+    const allow = relayAllowList(planned({ groups: [['a', 'b', 'c'], ['d']], links: [[0, 0]] }, peers));
+    expect(allow).toEqual({ mesh: [key('A'), key('B'), key('C')], pairs: [], count: 3 });
+    const cross = relayAllowList(planned({ groups: [['a', 'b'], ['c'], ['d']], links: [[0, 0], [0, 2], [1, 2]] }, peers));
+    const pair = (x: string, y: string) => [key(x), key(y)].sort() as [string, string];
+    expect(cross).toEqual({ mesh: [key('A'), key('B')], pairs: [pair('A', 'D'), pair('B', 'D'), pair('C', 'D')], count: 4 });
+    // Nothing planned: nothing served (not the whole map).
+    expect(relayAllowList(planned({ groups: [], links: [] }, peers))).toEqual({ mesh: [], pairs: [], count: 0 });
+    // A map from a controller before the relay policy: every pair of the map.
+    expect(relayAllowList(mapOf(3479, peers))).toEqual({ mesh: [key('A'), key('B'), key('C'), key('D')], count: 6 });
+  });
+
+  it("configures the forwarder with the map's pairs, again when they change, and clears named pairs for an older controller's map", async () => {
+    const { relay, started } = setup();
+    await relay.sync(planned({ groups: [['a', 'b'], ['c']], links: [[0, 0], [0, 1]] }, peers), 'priv1');
+    const pair = (x: string, y: string) => [key(x), key(y)].sort() as [string, string];
+    expect(started[0]!.configs).toEqual([{ privateKey: 'priv1', mesh: [key('A'), key('B')], pairs: [pair('A', 'C'), pair('B', 'C')] }]);
+    expect(relay.status()).toMatchObject({ running: true, pairs: 3 });
+    // The policy stops c from using the relay: its pairs go.
+    await relay.sync(planned({ groups: [['a', 'b']], links: [[0, 0]] }, peers), 'priv1');
+    expect(started[0]!.configs[1]).toEqual({ mesh: [key('A'), key('B')], pairs: [] });
+    expect(relay.status()).toMatchObject({ pairs: 1 });
+    await relay.sync(planned({ groups: [['a', 'b']], links: [[0, 0]] }, peers), 'priv1');
+    expect(started[0]!.configs).toHaveLength(2);
+    await relay.sync(planned({ groups: [['a'], ['d']], links: [[0, 1]] }, peers), 'priv1');
+    expect(started[0]!.configs[2]).toEqual({ mesh: [], pairs: [pair('A', 'D')] });
+    await relay.sync(mapOf(3479, peers), 'priv1');
+    expect(started[0]!.configs[3]).toEqual({ mesh: [key('A'), key('B'), key('C'), key('D')], pairs: [] });
+    expect(relay.status()).toMatchObject({ pairs: 6 });
   });
 });

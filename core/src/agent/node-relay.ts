@@ -4,11 +4,13 @@
  * configured with the node's WireGuard private key (from which the relay derives each node's disco
  * key) and its allow-list; when the offer goes, so does the relay.
  *
- * The allow-list (the relay's mesh): the relay serves a pair of nodes when both are in its map, i.e. when the access
- * policy lets both reach the relay node. Whether the two may reach each other is enforced end to
- * end by their own WireGuard peers (a node that is not the other's peer cannot complete a
- * handshake through the relay), so the relay never widens access. Relayed datagrams never enter
- * the relay node's overlay: it forwards ciphertext between its UDP port and the nodes.
+ * The allow-list is the controller's: the node's own map lists the pairs it may serve
+ * (self.relayPairs: both ends are peers under the access policy and the relay's packet filter
+ * accepts both on the relay port; controller/relay-plan.ts). A pair of them that is always allowed
+ * together goes to the forwarder as its mesh, every other pair by name. A map from a controller
+ * before the relay policy has no pairs: then the relay serves every pair of nodes in its map, and
+ * whether the two may reach each other is left to their own WireGuard peers. Relayed datagrams
+ * never enter the relay node's overlay: it forwards ciphertext between its UDP port and the nodes.
  */
 import type { Logger } from 'pino';
 import type { NetworkMap } from '../netmap/types';
@@ -48,10 +50,60 @@ export function relayMesh(map: NetworkMap): string[] {
   return [...new Set(map.peers.filter((p) => p.id !== map.self.id && p.wgKey !== map.self.wgKey).map((p) => p.wgKey))].sort();
 }
 
+/** The forwarder's allow-list for a map: a mesh (every pair of these keys) and single pairs, and how many pairs in all. */
+export interface RelayAllowList {
+  mesh: string[];
+  /** Absent for a map without the controller's pairs (the whole map is the mesh). */
+  pairs?: Array<[string, string]>;
+  count: number;
+}
+
+/**
+ * relayAllowList turns the map's planned pairs (self.relayPairs) into the forwarder's allow-list:
+ * the largest group whose members may all pair up is the mesh, every other allowed pair is named.
+ * Without a plan (an older controller) every pair of the map's nodes is allowed, as before.
+ */
+export function relayAllowList(map: NetworkMap): RelayAllowList {
+  const plan = map.self.relayPairs;
+  if (!plan) {
+    const mesh = relayMesh(map);
+    return { mesh, count: (mesh.length * (mesh.length - 1)) / 2 };
+  }
+  const keyOf = new Map(map.peers.filter((p) => p.id !== map.self.id && p.wgKey !== map.self.wgKey).map((p) => [p.id, p.wgKey]));
+  const groups = plan.groups.map((g) => [...new Set(g.map((id) => keyOf.get(id)).filter((k): k is string => k !== undefined))].sort());
+  let meshAt = -1;
+  for (const [i, j] of plan.links) if (i === j && groups[i] && (meshAt < 0 || groups[i]!.length > groups[meshAt]!.length)) meshAt = i;
+  const pairs: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  const add = (a: string, b: string) => {
+    if (a === b) return;
+    const [x, y] = a < b ? [a, b] : [b, a];
+    const k = `${x} ${y}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    pairs.push([x, y]);
+  };
+  let count = 0;
+  for (const [i, j] of plan.links) {
+    const gi = groups[i];
+    const gj = groups[j];
+    if (!gi || !gj) continue;
+    if (i === j) {
+      count += (gi.length * (gi.length - 1)) / 2;
+      if (i === meshAt) continue;
+      for (let a = 0; a < gi.length; a++) for (let b = a + 1; b < gi.length; b++) add(gi[a]!, gi[b]!);
+    } else {
+      count += gi.length * gj.length;
+      for (const a of gi) for (const b of gj) add(a, b);
+    }
+  }
+  return { mesh: meshAt < 0 ? [] : groups[meshAt]!, pairs, count };
+}
+
 export class NodeRelay {
   private relay: RunningRelay | null = null;
   private port: number | null = null;
-  private configured: { privateKey: string; meshKey: string; pairs: number } | null = null;
+  private configured: { privateKey: string; meshKey: string; pairs: number; named: boolean } | null = null;
   private error: string | null = null;
   private queue: Promise<void> = Promise.resolve();
 
@@ -111,17 +163,19 @@ export class NodeRelay {
         return;
       }
     }
-    const mesh = relayMesh(map);
-    const meshKey = mesh.join(',');
-    const pairs = (mesh.length * (mesh.length - 1)) / 2;
+    const allow = relayAllowList(map);
+    const meshKey = JSON.stringify([allow.mesh, allow.pairs ?? null]);
+    const pairs = allow.count;
     if (this.configured && this.configured.privateKey === privateKey && this.configured.meshKey === meshKey) return;
-    const config: RelayConfig = { mesh };
+    const config: RelayConfig = { mesh: allow.mesh };
+    // Pairs named before and none now (a controller without the relay policy): clear them.
+    if (allow.pairs || this.configured?.named) config.pairs = allow.pairs ?? [];
     if (this.configured?.privateKey !== privateKey) config.privateKey = privateKey;
     try {
       await this.relay.control.configure(config);
-      this.configured = { privateKey, meshKey, pairs };
+      this.configured = { privateKey, meshKey, pairs, named: allow.pairs !== undefined && allow.pairs.length > 0 };
       this.error = null;
-      log.info({ port, nodes: mesh.length }, 'relay configured');
+      log.info({ port, pairs, mesh: allow.mesh.length, named: allow.pairs?.length ?? 0 }, 'relay configured');
     } catch (err) {
       this.error = (err as Error).message;
       log.error({ port, err: this.error }, 'the relay refused its configuration; it keeps the previous one');

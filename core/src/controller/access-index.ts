@@ -343,6 +343,31 @@ export class AccessIndex {
     return row;
   }
 
+  /**
+   * mayRelay: the relay's packet filter accepts members of class k on its relay port (udp), i.e.
+   * some grant has k as a source and the relay as a destination at its own addresses, for udp (or
+   * any protocol) and a port range holding the port. Without a decision everyone may.
+   */
+  mayRelay(k: number, relay: IndexedNode, port: number): boolean {
+    if (k < 0) return false;
+    if (!this.decided) return true;
+    const ng = relay.grants;
+    if (!ng) return false;
+    const at = k * this.words;
+    const source = (g: number) => (this.bitsS[at + (g >>> 5)]! & (1 << (g & 31))) !== 0;
+    const udpPort = (g: number) => {
+      const v = this.views[g]!;
+      return (v.proto === 'udp' || v.proto === 'any') && (v.dstPorts.length === 0 || v.dstPorts.some(([lo, hi]) => lo <= port && port <= hi));
+    };
+    for (const g of ng.dst) if (source(g) && udpPort(g)) return true;
+    if (ng.dstAt) {
+      for (const g of dstAtGrants(ng)) {
+        if (source(g) && udpPort(g) && ng.dstAt[g]!.some((a) => relay.ownIps.includes(a) || relay.ownIps.some((ip) => a === `${ip}/${ip.includes(':') ? 128 : 32}`))) return true;
+      }
+    }
+    return false;
+  }
+
   /** isDestination: class k is a destination of grant g. */
   isDestination(k: number, g: number): boolean {
     return k >= 0 && (this.bitsD[k * this.words + (g >>> 5)]! & (1 << (g & 31))) !== 0;

@@ -3,10 +3,11 @@ import type { AccessDecision } from '../api/access';
 import type { NodeInfo } from '../api/node-info';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { Logger } from '../log/logger';
-import type { FilterRule, NetworkMapData, PeerNode, Route, SelfNode } from '../netmap/types';
+import type { FilterRule, NetworkMapData, PeerNode, RelayPairs, Route, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
+import { freezePairs, relayedByOf, relayPairsOf, sameRelayPairs, type RelayNode } from './relay-plan';
 import { sortedPosition } from './sorted-position';
 import { FULL_MESH_TOPOLOGY, parseTopology, Topology } from './topology';
 
@@ -81,8 +82,10 @@ export function nodeInfoOf(node: NodeRecord, userGroups: Readonly<Record<string,
 export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const idOf = (x: { id: string }) => x.id;
 
-/** peerEntry is a node as its peers see it, frozen: entries are shared by every map. */
-export function peerEntry(node: NodeRecord, presence: PresenceState, hub = false): PeerNode {
+const NO_RELAYS: readonly string[] = Object.freeze([]);
+
+/** peerEntry is a node as its peers see it, frozen: entries are shared by every map. relayedBy: relay-plan.ts. */
+export function peerEntry(node: NodeRecord, presence: PresenceState, hub = false, relayedBy: readonly string[] = NO_RELAYS): PeerNode {
   const entry: PeerNode = {
     id: node.id,
     name: node.name,
@@ -97,6 +100,7 @@ export function peerEntry(node: NodeRecord, presence: PresenceState, hub = false
     relay: node.relay ? Object.freeze({ port: node.relay.port }) : null,
   };
   if (hub) entry.hub = true;
+  if (relayedBy.length > 0) entry.relayedBy = Object.freeze([...relayedBy]) as string[];
   return Object.freeze(entry);
 }
 
@@ -120,7 +124,8 @@ export function samePeer(a: PeerNode, b: PeerNode): boolean {
     a.id === b.id && a.name === b.name && a.wgKey === b.wgKey && a.user === b.user && a.online === b.online && a.lastSeen === b.lastSeen &&
     a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
     sameStrings(a.endpoints, b.endpoints) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags) &&
-    (a.relay?.port ?? null) === (b.relay?.port ?? null) && (a.hub === true) === (b.hub === true)
+    (a.relay?.port ?? null) === (b.relay?.port ?? null) && (a.hub === true) === (b.hub === true) &&
+    sameStrings(a.relayedBy ?? NO_RELAYS, b.relayedBy ?? NO_RELAYS)
   );
 }
 
@@ -266,10 +271,30 @@ function keepFilter(prev: FilterRule[] | null | undefined, next: FilterRule[] | 
   return prev !== undefined && sameFilter(prev, next) ? prev : next;
 }
 
-/** selfOf is a node's own view of itself: its entry plus its key expiry (the previous object when both are unchanged). */
-export function selfOf(entry: PeerNode, expiresAt: number | null, prev: PreviousNode | undefined): SelfNode {
-  if (prev?.self && prev.entry === entry && prev.self.expiresAt === expiresAt) return prev.self;
-  return Object.freeze({ ...entry, expiresAt });
+/**
+ * selfOf is a node's own view of itself: its entry plus its key expiry, the relays that serve it
+ * (always present, [] for none) and, for a relay, the pairs it serves (the previous object when
+ * all are unchanged).
+ */
+export function selfOf(entry: PeerNode, expiresAt: number | null, prev: PreviousNode | undefined, relayPairs?: RelayPairs): SelfNode {
+  if (prev?.self && prev.entry === entry && prev.self.expiresAt === expiresAt && sameRelayPairs(prev.self.relayPairs, relayPairs)) return prev.self;
+  const self: SelfNode = { ...entry, expiresAt, relayedBy: entry.relayedBy ?? (NO_RELAYS as string[]) };
+  if (relayPairs) self.relayPairs = prev?.self?.relayPairs && sameRelayPairs(prev.self.relayPairs, relayPairs) ? prev.self.relayPairs : freezePairs(relayPairs);
+  return Object.freeze(self);
+}
+
+/** relayNodesOf: the live relay nodes (a relay offer and a class) of a mesh being built, for relay-plan.ts. */
+export function relayNodesOf(nodes: Iterable<{ id: string; record: NodeRecord; cls: number; grants: IndexedNode['grants']; ownIps: readonly string[] }>): RelayNode[] {
+  const out: RelayNode[] = [];
+  for (const n of nodes) if (n.record.relay && n.cls >= 0) out.push({ id: n.id, cls: n.cls, grants: n.grants, ownIps: n.ownIps, port: n.record.relay.port });
+  return out;
+}
+
+/** relayPairsFor: the pairs a node serves when it is a relay, undefined otherwise. */
+export function relayPairsFor(mesh: Mesh, node: MeshNode, relays: readonly RelayNode[]): RelayPairs | undefined {
+  const r = relays.find((x) => x.id === node.id);
+  if (!node.record.relay) return undefined;
+  return relayPairsOf(mesh.index, r ?? { id: node.id, cls: -1, grants: null, ownIps: node.ownIps, port: node.record.relay.port }, (k) => mesh.index.classes[k]!.members);
 }
 
 /**
@@ -300,16 +325,18 @@ export function assembleMesh(
     topology,
   );
   const mesh = new Mesh(index, input.epoch, Object.freeze({ ...input.overlay }), input.userGroups ?? {});
+  const relays = relayNodesOf(live.map((record, i) => ({ id: record.id, record, cls: placed[i]!.cls, grants: placed[i]!.grants, ownIps: ownIps[i]! })));
   live.forEach((record, i) => {
     const prev = previous(record.id);
-    const entry = keep(prev?.entry, peerEntry(record, input.presence(record), Topology.isHub(roles[i]!)), samePeer);
+    const cls = placed[i]!.cls;
+    const entry = keep(prev?.entry, peerEntry(record, input.presence(record), Topology.isHub(roles[i]!), relayedByOf(index, { id: record.id, cls }, relays)), samePeer);
     const node: MeshNode = {
       id: record.id,
       record,
       info: infos[i]!,
       entry,
-      self: selfOf(entry, record.expiresAt, prev),
-      cls: placed[i]!.cls,
+      self: undefined as unknown as SelfNode,
+      cls,
       role: roles[i]!,
       grants: placed[i]!.grants,
       ownIps: ownIps[i]!,
@@ -321,6 +348,8 @@ export function assembleMesh(
     mesh.order.push(node);
     mesh.nodes.set(node.id, node);
   });
+  // Selves last: a relay's pairs read every class's members.
+  for (const node of mesh.order) node.self = selfOf(node.entry, node.record.expiresAt, previous(node.id), relayPairsFor(mesh, node, relays));
   return mesh;
 }
 

@@ -58,6 +58,8 @@ function record(i: number, over: Partial<NodeRecord> = {}): NodeRecord {
     revokedAt: null,
     facts: null,
     posture: null,
+    // Every third node relays, on a port inside or outside the random grants' port ranges.
+    relay: i % 3 === 1 ? { port: 60 + (i % 7) * 25 } : null,
     ...over,
   };
 }
@@ -101,13 +103,13 @@ function randomDecider(seed: number, grantCount: number, version: () => string) 
 
 type Op =
   | { kind: 'join' }
-  | { kind: 'endpoint' | 'online' | 'offline' | 'revoke' | 'approve' | 'unapprove' | 'tags' | 'posture' | 'expire'; at: number; value: number }
+  | { kind: 'endpoint' | 'online' | 'offline' | 'revoke' | 'approve' | 'unapprove' | 'tags' | 'posture' | 'expire' | 'relay'; at: number; value: number }
   | { kind: 'policy'; value: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant<Op>({ kind: 'join' }),
   fc.record({
-    kind: fc.constantFrom('endpoint', 'online', 'offline', 'revoke', 'approve', 'unapprove', 'tags', 'posture', 'expire'),
+    kind: fc.constantFrom('endpoint', 'online', 'offline', 'revoke', 'approve', 'unapprove', 'tags', 'posture', 'expire', 'relay'),
     at: fc.nat(),
     value: fc.nat(),
   }) as fc.Arbitrary<Op>,
@@ -194,6 +196,7 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
         if (op.kind === 'tags') set({ tags: [TAGS[op.value % TAGS.length]!, ...(op.value % 3 === 0 ? [TAGS[(op.value >> 2) % TAGS.length]!] : [])] });
         if (op.kind === 'posture') set({ posture: op.value % 2 === 0 ? null : { compliant: op.value % 3 !== 0, reasons: op.value % 3 === 0 ? ['disk is not encrypted'] : [] } });
         if (op.kind === 'expire') set({ expiresAt: NOW - 1 });
+        if (op.kind === 'relay') set({ relay: op.value % 3 === 0 ? null : { port: 50 + (op.value % 160) } });
         a.nodeChanged(n.id, op.kind);
       }
       await a.settled();

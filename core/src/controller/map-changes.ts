@@ -10,7 +10,8 @@ import type { NodeInfo } from '../api/node-info';
 import type { FilterRule, PeerNode, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { sameFilter } from './access-index';
-import { EMPTY_ROUTES, extensionsOf, isLiveNode, keep, nodeInfoOf, ownIpsOf, peerEntry, sameInfo, samePeer, selfOf, type MapBuilder, type Mesh, type MeshNode } from './map-builder';
+import { EMPTY_ROUTES, extensionsOf, isLiveNode, keep, nodeInfoOf, ownIpsOf, peerEntry, relayNodesOf, relayPairsFor, sameInfo, samePeer, selfOf, type MapBuilder, type Mesh, type MeshNode } from './map-builder';
+import { relayedByOf } from './relay-plan';
 import { Topology } from './topology';
 import { isEmptyChange, ownChanges, type MapChange } from './mesh-diff';
 import type { PresenceState } from './presence';
@@ -103,6 +104,20 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     const prev = mesh.nodes.get(id);
     grants.set(id, prev && !decided.has(f.info) && prev.info === f.info ? prev.grants : index.grantsFor(decision, id, f.info.approved));
   }
+  // A relay that comes, goes, moves port, address or class changes which relays serve every node: a full build.
+  for (const id of ids) {
+    const node = mesh.nodes.get(id);
+    const f = fresh.get(id);
+    const wasRelay = node?.record.relay ? node.record.relay.port : null;
+    const isRelay = f?.record.relay ? f.record.relay.port : null;
+    if (wasRelay === null && isRelay === null) continue;
+    if (!node || !f || wasRelay !== isRelay) return null;
+    const ng = grants.get(id)!;
+    const cls = ng ? index.classOf(ng, index.topology.roleOf(f.info)) : -1;
+    const ips = ownIpsOf(f.record);
+    if (cls !== node.cls || ips[0] !== node.ownIps[0] || ips[1] !== node.ownIps[1]) return null;
+  }
+  const relays = relayNodesOf(mesh.nodes.values());
   const infos = [...fresh.values()].map((f) => f.info);
   const exts = await builder.extensionsFor(infos);
 
@@ -139,7 +154,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     const ng = grants.get(id)!;
     const role = index.topology.roleOf(f.info);
     const cls = ng ? index.classOf(ng, role) : -1;
-    const entry = keep(node?.entry, peerEntry(f.record, input.presence(f.record), Topology.isHub(role)), samePeer);
+    const entry = keep(node?.entry, peerEntry(f.record, input.presence(f.record), Topology.isHub(role), relayedByOf(index, { id, cls }, relays)), samePeer);
     const extensions = extensionsOf(exts?.[e++], node?.extensions);
     const ips = ownIpsOf(f.record);
     const ownIps = node && node.ownIps[0] === ips[0] && node.ownIps[1] === ips[1] ? node.ownIps : ips;
@@ -147,7 +162,8 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     if (node) {
       node.record = f.record;
       node.info = f.info;
-      node.self = selfOf(entry, f.record.expiresAt, node);
+      // A relay's pairs are planned below, once every class has its members.
+      node.self = selfOf(entry, f.record.expiresAt, node, f.record.relay ? node.self.relayPairs : undefined);
       node.entry = entry;
       node.grants = ng;
       node.role = role;
@@ -178,6 +194,16 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     moved.push(m);
   }
   mesh.changed();
+  // Relays re-plan their pairs when a node came, went or changed class (or the relay itself changed).
+  const relaySelfChanged = new Set<string>();
+  const classesMoved = moved.some((m) => m.oldCls !== m.newCls || m.wasLive !== m.isLive);
+  for (const r of relays) {
+    const node = mesh.nodes.get(r.id);
+    if (!node || !(classesMoved || moved.some((m) => m.id === r.id))) continue;
+    const before = node.self;
+    node.self = selfOf(node.entry, node.record.expiresAt, { entry: node.entry, self: node.self }, relayPairsFor(mesh, node, relays));
+    if (node.self !== before && !moved.some((m) => m.id === r.id)) relaySelfChanged.add(r.id);
+  }
 
   // 3. Deltas.
   const inChange = new Map(moved.map((m) => [m.id, m]));
@@ -253,7 +279,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
 
   // 4. One change per affected node.
   const changes = new Map<string, MapChange>();
-  const touched = new Set<string>([...peers.keys(), ...filterChanged.keys()]);
+  const touched = new Set<string>([...peers.keys(), ...filterChanged.keys(), ...relaySelfChanged]);
   for (const m of moved) if (m.wasLive && m.isLive) touched.add(m.id);
   for (const id of touched) {
     const node = mesh.nodes.get(id);
@@ -266,8 +292,9 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     };
     if (m) {
       ownChanges(change, { self: m.oldSelf!, packetFilter: m.oldFilter, extensions: m.oldExtensions! }, node);
-    } else if (filterChanged.has(id)) {
-      change.packetFilter = filterChanged.get(id)!;
+    } else {
+      if (filterChanged.has(id)) change.packetFilter = filterChanged.get(id)!;
+      if (relaySelfChanged.has(id)) change.self = node.self;
     }
     if (!isEmptyChange(change)) changes.set(id, change);
   }

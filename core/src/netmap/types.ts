@@ -38,11 +38,31 @@ export interface PeerNode {
   relay?: RelayOffer | null;
   /** True when the node is a hub of the topology (it forwards spokes' traffic); absent otherwise. */
   hub?: boolean;
+  /**
+   * Ids of the relays (sorted) that may serve this node: the access policy lets the node and the relay
+   * see each other, and the relay's packet filter accepts the node on its relay port. A relay serves
+   * a pair when it serves both ends (who are peers, or they would not be in each other's map).
+   * Absent when none; a self node always has it (maps from before the relay policy: absent).
+   */
+  relayedBy?: string[];
+}
+
+/**
+ * RelayPairs: the pairs a relay node may serve, as groups of node ids (sorted) and links between
+ * groups ([i, j] with i <= j: every member of group i with every member of group j, [i, i] every
+ * pair within group i). Groups are the relay's peers it serves, by class of alike nodes, so the
+ * list stays as long as the relay's map, whatever the number of pairs.
+ */
+export interface RelayPairs {
+  groups: string[][];
+  links: Array<[number, number]>;
 }
 
 export interface SelfNode extends PeerNode {
   /** Unix ms after which the node must re-enroll; null for never. */
   expiresAt: number | null;
+  /** For a relay node (relay set): the pairs it may serve; absent otherwise and in maps from before the relay policy. */
+  relayPairs?: RelayPairs;
 }
 
 /** A packet filter rule: traffic from srcIps to dstPorts on this node is accepted. */

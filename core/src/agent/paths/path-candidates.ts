@@ -1,8 +1,10 @@
 /**
  * pathCandidates lists, from a NetworkMap, every way this node can reach each peer: each direct
  * endpoint the peer advertised (its local addresses on every uplink, its reflexive address), and
- * one relayed candidate per relay in the map (the relay's address and relay port), which the
- * relay forwards to the peer only if the pair is on its allow-list. Pure.
+ * one relayed candidate per relay that may serve the pair (the relay's address and relay port):
+ * the controller names, on every node, the relays that serve it (relayedBy), and a relay serves a
+ * pair when it serves both ends; its forwarder's allow-list says the same. Maps from controllers
+ * before the relay policy name none: then every relay in the map is a candidate, as before. Pure.
  */
 import type { NetworkMap, PeerNode } from '../../netmap/types';
 import { formatUdpEndpoint, parseUdpEndpoint } from '../../wg/control-frame';
@@ -44,11 +46,18 @@ export function relayEndpointOf(node: PeerNode): string | null {
   return null;
 }
 
-/** relaysOf lists the map's relays other than this node, sorted by id. */
+/** servedBy: the ids of the relays that serve this node, or null when the map does not say (an older controller). */
+function servedBy(map: NetworkMap): ReadonlySet<string> | null {
+  return map.self.relayedBy === undefined ? null : new Set(map.self.relayedBy);
+}
+
+/** relaysOf lists the map's relays that serve this node (every relay when the map does not say), sorted by id. */
 export function relaysOf(map: NetworkMap): RelayTarget[] {
   const out: RelayTarget[] = [];
+  const serving = servedBy(map);
   for (const p of map.peers) {
     if (p.id === map.self.id) continue;
+    if (serving && !serving.has(p.id)) continue;
     const endpoint = relayEndpointOf(p as PeerNode);
     if (endpoint) out.push({ id: p.id, name: p.name, wgKey: p.wgKey, endpoint });
   }
@@ -58,9 +67,10 @@ export function relaysOf(map: NetworkMap): RelayTarget[] {
 export const directCandidateId = (endpoint: string) => `direct:${endpoint}`;
 export const relayCandidateId = (relayId: string) => `relay:${relayId}`;
 
-/** pathCandidates gives each peer's candidates: its direct endpoints first, then every relay but itself. */
+/** pathCandidates gives each peer's candidates: its direct endpoints first, then every relay that serves the pair. */
 export function pathCandidates(map: NetworkMap): PeerCandidates[] {
   const relays = relaysOf(map);
+  const decided = map.self.relayedBy !== undefined;
   const out: PeerCandidates[] = [];
   for (const p of map.peers) {
     if (p.id === map.self.id) continue;
@@ -76,6 +86,7 @@ export function pathCandidates(map: NetworkMap): PeerCandidates[] {
     }
     for (const r of relays) {
       if (r.id === p.id) continue;
+      if (decided && !p.relayedBy?.includes(r.id)) continue;
       candidates.push({ id: relayCandidateId(r.id), kind: 'relay', endpoint: r.endpoint, relayId: r.id, relayName: r.name });
     }
     out.push({ peer: p as PeerNode, candidates });
