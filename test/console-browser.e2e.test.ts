@@ -76,6 +76,9 @@ test('the admin token logs in; every node and tunnel shows with its figures; an 
   expect(await page.$$eval('#tunnels tbody tr', (rs) => rs.length)).toBe(6);
   const endpoint = await page.textContent('#tunnels tr[data-src="n1"][data-dst="n2"] td:nth-child(3)');
   expect(endpoint).toMatch(/^198\.18\.0\.\d+:\d+$/);
+  // Each tunnel's path, from its newest probe: the lab's pairs go direct.
+  expect(await page.textContent('#tunnels tr[data-src="n1"][data-dst="n2"] td:nth-child(4)')).toBe('direct');
+  expect(await page.getAttribute('#tunnels tr[data-src="n1"][data-dst="n2"]', 'data-path')).toBe('direct');
   expect(await page.isVisible('#alerts-panel')).toBe(true);
   expect(await page.isVisible('#history-panel')).toBe(false);
   expect(await page.textContent('#audit tbody')).toMatch(/console\.login/);

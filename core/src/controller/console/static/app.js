@@ -147,21 +147,27 @@
     svg.replaceChildren(...parts, ...labels);
   }
 
+  // The way a tunnel's datagrams go, from its newest probe: direct, or through a relay node.
+  function pathText(path) {
+    if (!path) return '–';
+    return path === 'direct' ? 'direct' : 'via ' + path;
+  }
+
   function renderTunnels(snap, lim) {
     const rows = snap.paths.map((p) => {
       const g = grade(p, lim);
       const handshake = p.handshakeAgeS === null ? 'never' : Math.round(p.handshakeAgeS) + ' s';
       return row(
         [
-          cell(p.src), cell(p.dst), cell(p.endpoint || '–', 'wrap'), cell(handshake, 'num'),
+          cell(p.src), cell(p.dst), cell(p.endpoint || '–', 'wrap'), cell(pathText(p.path)), cell(handshake, 'num'),
           split([bytes(p.rxBytes) + ' /', bytes(p.txBytes)], 'num'),
           cell(ms(p.rttUs), 'num rtt c-' + g), cell(pct(p.loss), 'num loss c-' + g), cell(ms(p.jitterUs), 'num jitter'),
           badge(p.state, p.state),
         ],
-        { 'data-src': p.src, 'data-dst': p.dst, 'data-state': p.state },
+        { 'data-src': p.src, 'data-dst': p.dst, 'data-state': p.state, 'data-path': p.path || '' },
       );
     });
-    if (rows.length === 0) rows.push(row([el('td', { colspan: 9 }, 'no telemetry yet')]));
+    if (rows.length === 0) rows.push(row([el('td', { colspan: 10 }, 'no telemetry yet')]));
     replaceRows($('tunnels').tBodies[0], rows);
   }
 
