@@ -12,4 +12,6 @@ export interface AgentLink {
   syncExitRouting?(iface: string, spec: { table: number; fwmark: number; exclude: string[] } | null): Promise<unknown>;
   /** Host addresses usable as underlay endpoints, excluding the given interfaces. */
   listUnderlayAddresses(exclude: string[]): Promise<string[]>;
+  /** The same addresses by interface, first interface first (its addresses are local candidates, the others' uplinks). */
+  listUnderlayInterfaces?(exclude: string[]): Promise<Array<{ ifname: string; addresses: string[] }>>;
 }

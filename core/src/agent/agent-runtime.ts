@@ -19,6 +19,7 @@ import { AgentStatusReader, type AppliedMap } from './agent-status';
 import { AgentTimers } from './agent-timers';
 import { ConnectionEventReporter } from './connection-events';
 import type { ControllerClient } from './controller-client';
+import { CandidateBook, type FoundCandidate } from './endpoint-candidates';
 import { EndpointReporter } from './endpoint-reporter';
 import { FactsReporter } from './facts-reporter';
 import { ed25519PrivateKey } from '../auth/keys';
@@ -57,6 +58,8 @@ export interface RuntimeDeps {
   device: WgDevice;
   ownHost: { shutdown(): Promise<void> } | null;
   discoverEndpoints: () => Promise<string[]>;
+  /** The underlay candidates (local and uplink addresses with the listen port); reflexive ones are added here. */
+  discoverCandidates: () => Promise<FoundCandidate[]>;
   telemetryOptions: TelemetryOptions;
   metrics: TrellisMetrics;
   maxPeerSeries: number | undefined;
@@ -83,6 +86,7 @@ export class AgentRuntime {
   private readonly renewer: IdentityRenewer;
   private readonly relay: NodeRelay;
   private readonly paths: AgentPaths;
+  private readonly candidates = new CandidateBook();
   /** Set when the node advertises routes (a gateway or exit node). */
   private readonly gateway: { forwarding: RouteGateway; health: RouteHealth; reporter: RouteReporter } | null = null;
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
@@ -142,7 +146,10 @@ export class AgentRuntime {
       log: d.log,
       probes: () => this.probes.runner,
       onApplied: (info) => {
+        const spokeCandidates = this.applied?.map.self.candidates !== undefined;
         this.applied = { map: info.map, source: info.source, at: info.at };
+        // A controller that starts carrying candidates (an upgrade) hears this node's at once.
+        if (spokeCandidates !== (info.map.self.candidates !== undefined)) void this.endpoints?.report();
         this.notePeers(info.map);
         this.paths.onMap(info.map);
         void this.probes.ensure(info.map);
@@ -211,8 +218,13 @@ export class AgentRuntime {
     });
     this.endpoints = new EndpointReporter({
       // The reflexive addresses (STUN on the WireGuard socket) are candidates like the local ones.
-      discover: async () => [...new Set([...(await d.discoverEndpoints()), ...this.paths.reflexive()])].slice(0, 16),
-      post: (eps) => d.client.postEndpoints(eps, d.opts.relay ?? null),
+      discover: async () => {
+        const candidates = this.candidates.stamp([...(await d.discoverCandidates()), ...this.paths.reflexiveCandidates()]);
+        const endpoints = candidates.map((c) => c.address);
+        // Candidates only to a controller whose maps carry them (one before them refuses the field).
+        return this.applied?.map.self.candidates !== undefined ? { endpoints, candidates } : { endpoints };
+      },
+      post: (r) => d.client.postEndpoints(r.endpoints, d.opts.relay ?? null, r.candidates),
       log: d.log,
       idle: () => isStopping() || this.session.revoked,
     });

@@ -21,6 +21,7 @@ import { ControllerClient } from './controller-client';
 import { ensureEnrolled } from './enrollment';
 import { loadOrCreateIdentity } from './identity';
 import { IdentityState } from './identity-state';
+import { underlayCandidates, type FoundCandidate } from './endpoint-candidates';
 import { resolvePrefs } from './prefs';
 import { DEFAULT_INTERVALS, DEFAULT_LISTEN_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
 import type { AgentHandle } from './types';
@@ -35,6 +36,7 @@ const defaultLink: AgentLink = {
   syncRoutes: (iface, prefixes) => wgLink.syncRoutes(iface, prefixes),
   syncExitRouting: (iface, spec) => wgLink.syncExitRouting(iface, spec),
   listUnderlayAddresses: (exclude) => wgLink.listUnderlayAddresses(exclude),
+  listUnderlayInterfaces: (exclude) => wgLink.listUnderlayInterfaces(exclude),
 };
 
 /** keepPrivate makes the state dir (it holds the private keys) 0700 when it was made wider. */
@@ -65,6 +67,11 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     if (opts.endpoints) return [...opts.endpoints];
     const addrs = await link.listUnderlayAddresses([iface]);
     return addrs.map((a) => a.split('/')[0]).map((a) => (a.includes(':') ? `[${a}]:${listenPort}` : `${a}:${listenPort}`));
+  };
+  const discoverCandidates = async (): Promise<FoundCandidate[]> => {
+    if (opts.endpoints) return opts.endpoints.map((address) => ({ kind: 'local', address, source: 'configured' }));
+    if (link.listUnderlayInterfaces) return underlayCandidates(await link.listUnderlayInterfaces([iface]), listenPort);
+    return (await discoverEndpoints()).map((address) => ({ kind: 'local', address }));
   };
   const { identity, map: enrollMap } = await ensureEnrolled(
     client,
@@ -108,6 +115,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     device,
     ownHost,
     discoverEndpoints,
+    discoverCandidates,
     telemetryOptions: settings.telemetry,
     metrics,
     maxPeerSeries: settings.maxPeerSeries,

@@ -21,7 +21,7 @@ import {
   type RoutesResponse,
 } from '../wire';
 import { SseParser, type SseEvent } from './sse-parser';
-import type { RelayOffer } from '../netmap/types';
+import type { EndpointCandidate, RelayOffer } from '../netmap/types';
 
 /**
  * ControllerRequestError is a refusal the controller answered with `{error:{code,message}}`;
@@ -143,9 +143,12 @@ export class ControllerClient {
     return this.request<EnrollResponse>('POST', ROUTES.enroll, req, identityKey);
   }
 
-  /** postEndpoints reports the node's endpoints and its relay offer (null: not a relay). */
-  async postEndpoints(endpoints: string[], relay: RelayOffer | null): Promise<void> {
-    const body: EndpointsRequest = { endpoints, relay };
+  /**
+   * postEndpoints reports the node's endpoints and its relay offer (null: not a relay), and their
+   * candidates (version 2) when given: only for a controller whose maps carry candidates.
+   */
+  async postEndpoints(endpoints: string[], relay: RelayOffer | null, candidates?: EndpointCandidate[]): Promise<void> {
+    const body: EndpointsRequest = { endpoints, ...(candidates ? { candidates } : {}), relay };
     await this.request('POST', ROUTES.endpoints, body, true);
   }
 

@@ -295,6 +295,51 @@ describe('signed node requests', () => {
     expect((await c.store.getNode(a.id!))?.facts).toEqual({ os: { id: 'linux' } });
   });
 
+  it('stores endpoint candidates (version 2) and puts them in peers\' maps; refuses malformed ones with 400 and changes nothing', async () => {
+    const c = await start();
+    const key = await createKey(c, { reusable: true });
+    const a = makeNode('alpha');
+    const b = makeNode('beta');
+    expect((await enroll(c, key.key, a)).statusCode).toBe(200);
+    expect((await enroll(c, key.key, b)).statusCode).toBe(200);
+    // Maps carry candidates: enrolled addresses read as local candidates.
+    const entry = () => c.streamer.currentMap(b.id!)!.peers.find((p) => p.id === a.id)!;
+    expect(entry().candidates).toEqual([{ kind: 'local', address: '127.0.0.1:51820', learnedAt: expect.any(Number) }]);
+    const candidates = [
+      { kind: 'local', address: '127.0.0.1:41641', learnedAt: 1_700_000_000_000, source: 'eth0' },
+      { kind: 'uplink', address: '[2001:db8::7]:41641', learnedAt: 1_700_000_000_001, source: 'eth1' },
+      { kind: 'reflexive', address: '203.0.113.7:40001', learnedAt: 1_700_000_000_002, source: 'stun 198.51.100.1:3478' },
+    ];
+    const body = { endpoints: candidates.map((x) => x.address), candidates, relay: null };
+    expect((await call(c, signedInject(c, a, 'POST', '/v1/node/endpoints', body))).statusCode).toBe(200);
+    await c.streamer.settled();
+    expect(entry().endpoints).toEqual(body.endpoints);
+    expect(entry().candidates).toEqual(candidates);
+    const stored = await c.store.getNode(a.id!);
+    const bad: Array<[string, unknown, RegExp]> = [
+      ['an unknown kind', { ...body, candidates: [{ ...candidates[0], kind: 'teleport' }, ...candidates.slice(1)] }, /body.candidates.0.kind must be equal to one of the allowed values/],
+      ['a bad address', { endpoints: ['127.0.0.1:41641'], candidates: [{ ...candidates[0], address: '127.0.0.1:99999' }] }, /body.candidates\[0\].address "127.0.0.1:99999" is not ip:port/],
+      ['an address twice', { endpoints: [candidates[0]!.address, candidates[0]!.address], candidates: [candidates[0], candidates[0]] }, /listed twice/],
+      ['a learnedAt far ahead', { endpoints: [candidates[0]!.address], candidates: [{ ...candidates[0], learnedAt: Date.now() + 48 * 3_600_000 }] }, /ahead of the controller's clock/],
+      ['endpoints that disagree', { endpoints: [candidates[1]!.address, candidates[0]!.address], candidates: candidates.slice(0, 2) }, /must be the addresses of body.candidates in the same order/],
+      ['a missing learnedAt', { endpoints: [candidates[0]!.address], candidates: [{ kind: 'local', address: candidates[0]!.address }] }, /learnedAt/],
+      ['an unknown field', { endpoints: [candidates[0]!.address], candidates: [{ ...candidates[0], via: 'x' }] }, /additional properties|via/],
+    ];
+    for (const [what, payload, message] of bad) {
+      // The relay flag in a refused report is not taken either.
+      const res = await call(c, signedInject(c, a, 'POST', '/v1/node/endpoints', { ...(payload as object), relay: { port: 51821 } }));
+      expect([what, res.statusCode, code(res)]).toEqual([what, 400, 'TRELLIS_ERR_BAD_REQUEST']);
+      expect([what, (res.json() as { error: { message: string } }).error.message]).toEqual([what, expect.stringMatching(message)]);
+    }
+    expect(await c.store.getNode(a.id!)).toEqual(stored);
+    expect(entry().candidates).toEqual(candidates);
+    // A version-1 report (addresses only) is taken as local candidates; the same addresses again change nothing.
+    expect((await call(c, signedInject(c, a, 'POST', '/v1/node/endpoints', { endpoints: ['127.0.0.1:41641'] }))).statusCode).toBe(200);
+    await c.streamer.settled();
+    expect(entry().candidates).toEqual([{ kind: 'local', address: '127.0.0.1:41641', learnedAt: 1_700_000_000_000 }]);
+    await c.close();
+  });
+
   it('refuses an expired node with 403', async () => {
     let now = Date.now();
     const c = await start({ clock: () => now });

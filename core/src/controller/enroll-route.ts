@@ -2,24 +2,13 @@ import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from
 import { errors, TrellisError } from '../errors';
 import { isEd25519PublicKey, isKey32 } from '../auth/keys';
 import { rateLimited } from './abuse-limits';
-import { canonicalEndpoint } from '../wg/cidr';
+import { canonicalEndpoints } from './candidate-report';
 import { parseAuthKey } from './auth-key-format';
 import type { ControllerServices } from './controller-services';
 import { newNodeId } from './node-id';
 import { SETTING_REQUIRE_APPROVAL } from './settings';
 import { BODY_LIMITS, ROUTES, type EnrollRequest, type EnrollResponse } from '../wire';
 import { emptyQuery, enrollBody } from './schemas';
-
-/** canonicalEndpoints validates reported endpoints, naming the bad entry. */
-export function canonicalEndpoints(list: string[], field: string): string[] {
-  return list.map((ep, i) => {
-    try {
-      return canonicalEndpoint(ep, `${field}[${i}]`);
-    } catch (err) {
-      throw errors.badRequest(`${field}[${i}] "${ep}" is not ip:port or [ipv6]:port with a port in 1..65535`);
-    }
-  });
-}
 
 /**
  * registerEnrollRoute: POST /v1/enroll. The auth key is the credential, and the request is signed

@@ -3,10 +3,11 @@ import type { AccessDecision } from '../api/access';
 import type { NodeInfo } from '../api/node-info';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { Logger } from '../log/logger';
-import type { FilterRule, NetworkMapData, PeerNode, RelayPairs, Route, SelfNode } from '../netmap/types';
+import type { EndpointCandidate, FilterRule, NetworkMapData, PeerNode, RelayPairs, Route, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
+import { candidatesOf, sameCandidates } from './candidate-report';
 import { freezePairs, relayedByOf, relayPairsOf, sameRelayPairs, type RelayNode } from './relay-plan';
 import { sortedPosition } from './sorted-position';
 import { FULL_MESH_TOPOLOGY, parseTopology, Topology } from './topology';
@@ -92,6 +93,7 @@ export function peerEntry(node: NodeRecord, presence: PresenceState, hub = false
     wgKey: node.wgKey,
     addresses: Object.freeze({ ipv4: node.ipv4, ipv6: node.ipv6 }),
     endpoints: Object.freeze([...node.endpoints]) as string[],
+    candidates: Object.freeze(candidatesOf(node).map((c) => Object.freeze({ ...c }))) as EndpointCandidate[],
     allowedIps: Object.freeze([`${node.ipv4}/32`, `${node.ipv6}/128`]) as string[],
     tags: Object.freeze([...node.tags]) as string[],
     user: node.user,
@@ -123,7 +125,7 @@ export function samePeer(a: PeerNode, b: PeerNode): boolean {
   return (
     a.id === b.id && a.name === b.name && a.wgKey === b.wgKey && a.user === b.user && a.online === b.online && a.lastSeen === b.lastSeen &&
     a.addresses.ipv4 === b.addresses.ipv4 && a.addresses.ipv6 === b.addresses.ipv6 &&
-    sameStrings(a.endpoints, b.endpoints) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags) &&
+    sameStrings(a.endpoints, b.endpoints) && sameCandidates(a.candidates, b.candidates) && sameStrings(a.allowedIps, b.allowedIps) && sameStrings(a.tags, b.tags) &&
     (a.relay?.port ?? null) === (b.relay?.port ?? null) && (a.hub === true) === (b.hub === true) &&
     sameStrings(a.relayedBy ?? NO_RELAYS, b.relayedBy ?? NO_RELAYS)
   );

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { ControllerServices } from './controller-services';
-import { canonicalEndpoints } from './enroll-route';
+import { reportedCandidates } from './candidate-report';
 import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest, type RoutesRequest, type RoutesResponse } from '../wire';
 import { emptyQuery, endpointsBody, factsBody, routesBody } from './schemas';
 
@@ -51,8 +51,9 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
   app.post(ROUTES.endpoints, { bodyLimit: BODY_LIMITS.endpoints, preValidation, schema: { body: endpointsBody, querystring: emptyQuery } }, async (request) => {
     const node = request.node!;
     const body = request.body as EndpointsRequest;
-    const endpoints = canonicalEndpoints(body.endpoints, 'body.endpoints');
-    const endpointsChanged = await s.store.setEndpoints(node.id, endpoints);
+    // Checked whole before anything is stored: a malformed candidate changes nothing, the relay flag neither.
+    const { endpoints, candidates } = reportedCandidates(body, node, s.clock());
+    const endpointsChanged = await s.store.setEndpoints(node.id, endpoints, candidates);
     const relayChanged = body.relay !== undefined && (await s.store.setRelay(node.id, body.relay));
     if (relayChanged) {
       const relayPort = body.relay?.port ?? null;

@@ -1,3 +1,5 @@
+import { CANDIDATE_KINDS } from '../netmap/types';
+
 /**
  * JSON schemas of every controller route. Bodies are validated strictly (no coercion, unknown
  * properties refused); query strings and params are coerced from text.
@@ -5,6 +7,19 @@
 const key32 = { type: 'string', minLength: 44, maxLength: 44 } as const;
 const endpoint = { type: 'string', minLength: 3, maxLength: 64, pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+):[0-9]{1,5}$' } as const;
 const endpoints = { type: 'array', maxItems: 16, items: endpoint } as const;
+/** An endpoint candidate (netmap/types.ts EndpointCandidate, candidate version 2). */
+const candidate = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'address', 'learnedAt'],
+  properties: {
+    kind: { enum: [...CANDIDATE_KINDS] },
+    address: endpoint,
+    learnedAt: { type: 'integer', minimum: 0 },
+    source: { type: 'string', minLength: 1, maxLength: 64 },
+  },
+} as const;
+const candidates = { type: 'array', maxItems: 16, items: candidate } as const;
 /** A relay offer: the UDP port the node relays on, or null for none. */
 const relay = {
   anyOf: [
@@ -37,7 +52,7 @@ export const endpointsBody = {
   type: 'object',
   additionalProperties: false,
   required: ['endpoints'],
-  properties: { endpoints, relay },
+  properties: { endpoints, candidates, relay },
 } as const;
 
 export const postureSchema = {

@@ -13,6 +13,31 @@ export type DeepReadonly<T> = T extends (infer E)[]
 /** One host:port where a node's WireGuard socket may be reached. */
 export type Endpoint = string;
 
+/**
+ * How a node learned one of its endpoints: an address of its primary underlay interface (local),
+ * of another underlay interface (uplink: a second ISP), its NAT-mapped address as a STUN server or
+ * a relay saw it (reflexive), or an address through which a relay reaches it (relay).
+ */
+export const CANDIDATE_KINDS = ['local', 'uplink', 'reflexive', 'relay'] as const;
+export type CandidateKind = (typeof CANDIDATE_KINDS)[number];
+
+/**
+ * EndpointCandidate: one address where a node's WireGuard socket may be reached, with how and when
+ * the node learned it (candidate wire version 2; version 1 was the bare address list `endpoints`).
+ */
+export interface EndpointCandidate {
+  kind: CandidateKind;
+  /** "ip:port", "[ipv6]:port". */
+  address: string;
+  /** Unix ms (the node's clock) the node first learned the address. */
+  learnedAt: number;
+  /** Where it came from: the interface (local, uplink), the STUN server or relay (reflexive); absent when unknown. */
+  source?: string;
+}
+
+/** The candidate wire version a controller's maps carry (PeerNode.candidates). */
+export const CANDIDATES_VERSION = 2;
+
 /** RelayOffer: the node forwards other pairs' WireGuard datagrams on this UDP port (`trellis up --relay`). */
 export interface RelayOffer {
   port: number;
@@ -25,8 +50,14 @@ export interface PeerNode {
   /** WireGuard public key, base64. */
   wgKey: string;
   addresses: { ipv4: string; ipv6: string };
-  /** Candidate underlay endpoints, best first. */
+  /** Candidate underlay endpoints, best first (candidate version 1: the addresses of candidates). */
   endpoints: Endpoint[];
+  /**
+   * The same candidates with their kind and when the node learned them (version 2), in the same
+   * order as endpoints. Absent in maps from controllers before version 2; an agent sends its own
+   * candidates only to a controller whose maps carry them.
+   */
+  candidates?: EndpointCandidate[];
   /** Overlay /32 and /128: routed prefixes travel in NetworkMapData.routes, never here. */
   allowedIps: string[];
   tags: string[];

@@ -4,7 +4,7 @@
  * lifecycle: WireGuard key rotation, identity renewal, expiry, and the keys revoked nodes held.
  */
 import type { Facts, PostureDecision } from '../api/hooks';
-import type { RelayOffer } from '../netmap/types';
+import type { EndpointCandidate, RelayOffer } from '../netmap/types';
 import type { AuditEntry } from './audit-repository';
 
 export interface NodeRecord {
@@ -22,6 +22,8 @@ export interface NodeRecord {
   ipv6: string;
   /** Reported underlay endpoints, best first. */
   endpoints: string[];
+  /** The same endpoints with their kind and when they were learned; null or absent: only addresses were reported. */
+  candidates?: EndpointCandidate[] | null;
   /** The auth key that enrolled (or last renewed) the node. */
   authKeyId: string | null;
   lastSeen: number | null;
@@ -99,8 +101,11 @@ export interface NodeRepository {
   listNodes(): Promise<NodeRecord[]>;
   /** revokeNode marks the node revoked and audits; idempotent. Throws NOT_FOUND for an unknown id. */
   revokeNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord>;
-  /** Returns whether the stored endpoints changed. */
-  setEndpoints(id: string, endpoints: string[]): Promise<boolean>;
+  /**
+   * setEndpoints stores the reported endpoints and, from a version-2 agent, their candidates (the
+   * same addresses in order; null: only addresses). Returns whether either changed.
+   */
+  setEndpoints(id: string, endpoints: string[], candidates?: EndpointCandidate[] | null): Promise<boolean>;
   /** setRelay records whether (and on which port) the node relays; returns whether it changed. */
   setRelay(id: string, relay: RelayOffer | null): Promise<boolean>;
   /** Returns whether the stored facts or posture changed. */

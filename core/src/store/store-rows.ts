@@ -3,6 +3,7 @@
  * schemas have the same columns and types (flags 0/1, unix ms as integers, JSON as text).
  */
 import type { Facts, PostureDecision } from '../api/hooks';
+import type { EndpointCandidate } from '../netmap/types';
 import type { AuditEvent } from '../wire';
 import type { AuthKeyRecord } from './auth-key-repository';
 import type { NodeRecord } from './node-repository';
@@ -34,6 +35,8 @@ export interface NodeRow {
   identity_expires_at: number | null;
   rotate_requested_at: number | null;
   relay_port: number | null;
+  /** JSON EndpointCandidate[]; null: only addresses were reported (read as local candidates). */
+  candidates?: string | null;
 }
 
 export const toNode = (r: NodeRow): NodeRecord => ({
@@ -60,6 +63,7 @@ export const toNode = (r: NodeRow): NodeRecord => ({
   identityExpiresAt: r.identity_expires_at,
   rotateRequestedAt: r.rotate_requested_at,
   relay: r.relay_port === null ? null : { port: r.relay_port },
+  candidates: r.candidates ? (JSON.parse(r.candidates) as EndpointCandidate[]) : null,
 });
 
 export const isExpired = (n: NodeRecord, now: number) => n.expiresAt !== null && n.expiresAt <= now;

@@ -133,13 +133,29 @@ export async function syncRoutes(iface: string, prefixes: string[], opts?: RunOp
  * duplicate-address detection or failed it are left out.
  */
 export async function listUnderlayAddresses(exclude: string[], opts?: RunOptions): Promise<string[]> {
+  return (await listUnderlayInterfaces(exclude, opts)).flatMap((i) => i.addresses);
+}
+
+/** The underlay addresses of one interface, in the kernel's order. */
+export interface UnderlayInterface {
+  ifname: string;
+  addresses: string[];
+}
+
+/**
+ * listUnderlayInterfaces gives the same addresses as listUnderlayAddresses, by interface in the
+ * kernel's order (an address on two interfaces counts for the first), so a node with two uplinks
+ * can tell its first link's addresses from the other's.
+ */
+export async function listUnderlayInterfaces(exclude: string[], opts?: RunOptions): Promise<UnderlayInterface[]> {
   const skip = new Set(exclude);
   const links = await runJson<IpLink[]>('ip', ['-j', 'addr', 'show', 'up'], withOpts(opts));
-  const out: string[] = [];
+  const out: UnderlayInterface[] = [];
   const seen = new Set<string>();
   for (const link of links) {
     if (skip.has(link.ifname) || link.ifname === 'lo' || link.link_type === 'loopback') continue;
     if ((link.flags ?? []).includes('LOOPBACK')) continue;
+    const addresses: string[] = [];
     for (const a of link.addr_info ?? []) {
       if (a.scope !== 'global' || a.local === undefined || a.tentative || a.dadfailed) continue;
       if (a.family !== 'inet' && a.family !== 'inet6') continue;
@@ -147,12 +163,13 @@ export async function listUnderlayAddresses(exclude: string[], opts?: RunOptions
       if (!ip) continue;
       const cidr = `${a.local}/${ip.family === 4 ? 32 : 128}`;
       if (isLinkLocal(cidr) || isMulticast(cidr)) continue;
-      const text = canonicalAddress(cidr).split('/')[0];
+      const text = canonicalAddress(cidr).split('/')[0]!;
       if (!seen.has(text)) {
         seen.add(text);
-        out.push(text);
+        addresses.push(text);
       }
     }
+    if (addresses.length > 0) out.push({ ifname: link.ifname, addresses });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 /** Bodies of the signed node routes: what an agent sends and what the controller answers. */
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { TelemetryBatch } from '../api/telemetry';
-import type { NetworkMapData, RelayOffer } from '../netmap/types';
+import type { EndpointCandidate, NetworkMapData, RelayOffer } from '../netmap/types';
 
 export interface EnrollRequest {
   authKey: string;
@@ -23,8 +23,16 @@ export interface EnrollResponse {
   map: NetworkMapData;
 }
 
+/**
+ * EndpointsRequest: the node's endpoints. Version 1 is `endpoints` alone (addresses, best first);
+ * version 2 adds `candidates`, the same addresses in the same order with their kind and when they
+ * were learned. A version-2 agent sends candidates only to a controller whose maps carry them
+ * (PeerNode.candidates), so a version-1 controller, which refuses unknown fields, never sees them;
+ * a version-2 controller takes `endpoints` alone as local candidates learned now.
+ */
 export interface EndpointsRequest {
   endpoints: string[];
+  candidates?: EndpointCandidate[];
   /**
    * Whether the node relays, and on which port; sent with every report, so `trellis up` with or
    * without --relay sets or clears it. Absent (agents from before relays): the stored flag stays.

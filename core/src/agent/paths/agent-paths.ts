@@ -15,6 +15,7 @@ import { DeviceDatagramChannel } from '../../wg/device-datagram-channel';
 import { deviceStunTransport } from '../../wg/device-stun-transport';
 import { parseUdpEndpoint } from '../../wg/control-frame';
 import type { AgentPathsStatus } from '../../wire/path-status';
+import type { FoundCandidate } from '../endpoint-candidates';
 import { PathProber, type PathProberOptions, type PathSwitchEvent } from './path-prober';
 
 export interface AgentPathsOptions {
@@ -46,6 +47,8 @@ export class AgentPaths {
   private reason: string | null = 'the device has not started yet';
   private lastMap: NetworkMap | null = null;
   private stunReflexive: string[] = [];
+  /** Reflexive address -> the STUN server that answered it first. */
+  private stunSource = new Map<string, string>();
   private underlayKey = '';
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -117,6 +120,13 @@ export class AgentPaths {
     return [...new Set([...this.stunReflexive, ...(this.prober?.reflexive() ?? [])])].sort();
   }
 
+  /** reflexiveCandidates: the reflexive addresses with where each came from (a STUN server, or the relay that saw it). */
+  reflexiveCandidates(): FoundCandidate[] {
+    const out: FoundCandidate[] = this.stunReflexive.map((address) => ({ kind: 'reflexive', address, ...(this.stunSource.has(address) ? { source: this.stunSource.get(address)! } : {}) }));
+    for (const r of this.prober?.reflexiveByRelay() ?? []) out.push({ kind: 'reflexive', address: r.address, source: `relay ${r.relay}` });
+    return out;
+  }
+
   onMap(map: NetworkMap): void {
     this.lastMap = map;
     this.prober?.setMap(map);
@@ -146,17 +156,21 @@ export class AgentPaths {
     this.stunRunning = true;
     try {
       const found: string[] = [];
+      const source = new Map<string, string>();
       for (const s of this.o.stunServers) {
         const server = await resolveServer(s);
         if (!server) continue;
         try {
           const r = await stunBinding(deviceStunTransport(this.channel), toTransportAddress(server), { timeoutMs: 1_500 });
-          found.push(r.mapped.family === 'IPv6' ? `[${r.mapped.address}]:${r.mapped.port}` : `${r.mapped.address}:${r.mapped.port}`);
+          const mapped = r.mapped.family === 'IPv6' ? `[${r.mapped.address}]:${r.mapped.port}` : `${r.mapped.address}:${r.mapped.port}`;
+          found.push(mapped);
+          if (!source.has(mapped)) source.set(mapped, `stun ${s}`);
         } catch (err) {
           this.o.log.debug({ server: s, err: (err as Error).message }, 'no STUN answer');
         }
       }
       const next = [...new Set(found)].sort();
+      this.stunSource = source;
       if (next.join(',') !== this.stunReflexive.join(',')) {
         this.stunReflexive = next;
         this.o.log.info({ reflexive: next }, 'reflexive address (STUN on the WireGuard socket)');

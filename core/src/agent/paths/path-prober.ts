@@ -183,6 +183,13 @@ export class PathProber {
     return c.kind === 'relay' && s.relayedSince !== null ? Math.max(0, (this.now() - s.relayedSince) / 1000) : 0;
   }
 
+  /** reflexiveByRelay: this node's address as each relay that answered saw it, with the relay's name. */
+  reflexiveByRelay(): Array<{ address: string; relay: string }> {
+    const out: Array<{ address: string; relay: string }> = [];
+    for (const r of this.relays.values()) if (r.observed !== null) out.push({ address: r.observed, relay: r.target.name });
+    return out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.relay < b.relay ? -1 : 1));
+  }
+
   /** reflexive: this node's addresses as relays saw them (one per relay that answered). */
   reflexive(): string[] {
     return [...new Set([...this.relays.values()].map((r) => r.observed).filter((x): x is string => x !== null))].sort();

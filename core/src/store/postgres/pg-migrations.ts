@@ -207,4 +207,11 @@ CREATE TABLE routes (
 CREATE INDEX routes_prefix ON routes(prefix);
 `,
   },
+  {
+    version: 8,
+    name: 'endpoint-candidates',
+    sql: `
+ALTER TABLE nodes ADD COLUMN candidates TEXT;
+`,
+  },
 ];

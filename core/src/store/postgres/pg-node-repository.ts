@@ -1,6 +1,6 @@
 import type { Facts, PostureDecision } from '../../api/hooks';
 import { errors } from '../../errors';
-import type { RelayOffer } from '../../netmap/types';
+import type { EndpointCandidate, RelayOffer } from '../../netmap/types';
 import type { AddressPool } from '../address-pool';
 import type { AuditEntry } from '../audit-repository';
 import { checkAuthKeyUsable } from '../auth-key-rules';
@@ -276,10 +276,11 @@ export class PgNodeRepository implements NodeRepository {
     });
   }
 
-  async setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
+  async setEndpoints(id: string, endpoints: string[], candidates: EndpointCandidate[] | null = null): Promise<boolean> {
     const json = JSON.stringify(endpoints);
+    const c = candidates === null ? null : JSON.stringify(candidates);
     return this.db.transaction(async (tx) => {
-      const changed = (await tx.run('UPDATE nodes SET endpoints = $1 WHERE id = $2 AND endpoints <> $1', [json, id])) > 0;
+      const changed = (await tx.run('UPDATE nodes SET endpoints = $1, candidates = $3 WHERE id = $2 AND (endpoints <> $1 OR candidates IS DISTINCT FROM $3)', [json, id, c])) > 0;
       if (changed) tx.notify({ kind: 'node', nodeId: id, reason: 'endpoints' });
       return changed;
     });

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Facts, PostureDecision } from '../../api/hooks';
-import type { RelayOffer } from '../../netmap/types';
+import type { EndpointCandidate, RelayOffer } from '../../netmap/types';
 import type { AuditEvent, AuditQuery, AuditVerifyReport } from '../../wire';
 import type { AuditSigner } from '../audit-chain';
 import { AddressPool } from '../address-pool';
@@ -154,8 +154,8 @@ export class PgStore implements Store {
   revokeNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
     return this.nodes.revokeNode(id, at, audit);
   }
-  setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
-    return this.nodes.setEndpoints(id, endpoints);
+  setEndpoints(id: string, endpoints: string[], candidates?: EndpointCandidate[] | null): Promise<boolean> {
+    return this.nodes.setEndpoints(id, endpoints, candidates);
   }
   setFacts(id: string, facts: Facts, posture: PostureDecision | null): Promise<boolean> {
     return this.nodes.setFacts(id, facts, posture);

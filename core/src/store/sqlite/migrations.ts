@@ -213,6 +213,15 @@ CREATE TABLE routes (
 CREATE INDEX routes_prefix ON routes(prefix);
 `,
   },
+  {
+    version: 8,
+    name: 'endpoint-candidates',
+    // Each endpoint with its kind and when the node learned it (JSON, candidate version 2); NULL
+    // for nodes that reported only addresses, which read as local candidates.
+    sql: `
+ALTER TABLE nodes ADD COLUMN candidates TEXT;
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

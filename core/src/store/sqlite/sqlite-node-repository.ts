@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
 import { isExpired, KEY_KIND_LABEL as KIND_LABEL, META_CURSOR, META_IPV4, META_IPV6, toKey, toNode, type NodeKeyKind as KeyKind, type NodeKeyRow as KeyRow, type NodeRow } from '../store-rows';
 import { errors } from '../../errors';
-import type { RelayOffer } from '../../netmap/types';
+import type { EndpointCandidate, RelayOffer } from '../../netmap/types';
 import type { AddressPool } from '../address-pool';
 import type { AuditEntry } from '../audit-repository';
 import { checkAuthKeyUsable } from '../auth-key-rules';
@@ -241,8 +241,10 @@ export class SqliteNodeRepository implements NodeRepository {
     })();
   }
 
-  async setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
-    const info = this.db.prepare('UPDATE nodes SET endpoints = ? WHERE id = ? AND endpoints <> ?').run(JSON.stringify(endpoints), id, JSON.stringify(endpoints));
+  async setEndpoints(id: string, endpoints: string[], candidates: EndpointCandidate[] | null = null): Promise<boolean> {
+    const e = JSON.stringify(endpoints);
+    const c = candidates === null ? null : JSON.stringify(candidates);
+    const info = this.db.prepare('UPDATE nodes SET endpoints = ?, candidates = ? WHERE id = ? AND (endpoints <> ? OR candidates IS NOT ?)').run(e, c, id, e, c);
     return info.changes > 0;
   }
 

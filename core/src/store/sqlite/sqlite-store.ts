@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Facts, PostureDecision } from '../../api/hooks';
-import type { RelayOffer } from '../../netmap/types';
+import type { EndpointCandidate, RelayOffer } from '../../netmap/types';
 import type { AuditEvent, AuditQuery, AuditVerifyReport } from '../../wire';
 import type { AuditSigner } from '../audit-chain';
 import { AddressPool } from '../address-pool';
@@ -149,8 +149,8 @@ export class SqliteStore implements Store {
   revokeNode(id: string, at: number, audit: AuditEntry): Promise<NodeRecord> {
     return this.nodes.revokeNode(id, at, audit);
   }
-  setEndpoints(id: string, endpoints: string[]): Promise<boolean> {
-    return this.nodes.setEndpoints(id, endpoints);
+  setEndpoints(id: string, endpoints: string[], candidates?: EndpointCandidate[] | null): Promise<boolean> {
+    return this.nodes.setEndpoints(id, endpoints, candidates);
   }
   setRelay(id: string, relay: RelayOffer | null): Promise<boolean> {
     return this.nodes.setRelay(id, relay);

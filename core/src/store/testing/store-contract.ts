@@ -136,6 +136,26 @@ export function defineStoreContract(h: StoreHarness): void {
       expect(await s.purgeNonces(NOW + 11)).toBe(2);
     });
 
+    it('records endpoint candidates with the endpoints, and only when either changes', async () => {
+      const s = await open();
+      await addKey(s, 'k1', 's1');
+      const { node } = await s.enrollNode(enrollInput(1));
+      expect((await s.getNode(node.id))!.candidates ?? null).toBeNull();
+      const candidates = [
+        { kind: 'local' as const, address: '192.0.2.9:51820', learnedAt: NOW, source: 'eth0' },
+        { kind: 'reflexive' as const, address: '203.0.113.7:40001', learnedAt: NOW + 5, source: 'stun 198.51.100.1:3478' },
+      ];
+      expect(await s.setEndpoints(node.id, ['192.0.2.9:51820', '203.0.113.7:40001'], candidates)).toBe(true);
+      expect(await s.setEndpoints(node.id, ['192.0.2.9:51820', '203.0.113.7:40001'], candidates)).toBe(false);
+      expect((await s.getNode(node.id))!).toMatchObject({ endpoints: ['192.0.2.9:51820', '203.0.113.7:40001'], candidates });
+      // Only the candidates change (a new learnedAt): stored.
+      expect(await s.setEndpoints(node.id, ['192.0.2.9:51820', '203.0.113.7:40001'], [candidates[0]!, { ...candidates[1]!, learnedAt: NOW + 9 }])).toBe(true);
+      expect((await s.getNode(node.id))!.candidates![1]!.learnedAt).toBe(NOW + 9);
+      // Addresses only again (a version-1 report): the candidates are cleared with them.
+      expect(await s.setEndpoints(node.id, ['192.0.2.9:51820'], null)).toBe(true);
+      expect((await s.getNode(node.id))!.candidates ?? null).toBeNull();
+    });
+
     it('records endpoints, facts, the relay port and lastSeen only when they change', async () => {
       const s = await open();
       await addKey(s, 'k1', 's1');
