@@ -396,6 +396,19 @@ export class TelemetrySql {
     );
   }
 
+  /**
+   * Path and relay switches agents reported as connection events (audit conn.path.switched and
+   * conn.relay.switched: the endpoint WireGuard uses for a peer moved, between relays or between a
+   * relay and direct), newest first.
+   */
+  pathSwitches(): string {
+    const d = (k: string) => `visitParamExtractString(details, '${k}')`;
+    return (
+      `SELECT ts AS time, ${d('name')} AS node, ${d('peer')} AS peer, substring(action, 6) AS event, ${d('from')} AS from_path, ${d('to')} AS to_path\n` +
+      `FROM ${this.t('audit_events')} FINAL\nWHERE $__timeFilter(ts) AND action IN ('conn.path.switched', 'conn.relay.switched')\nORDER BY ts DESC, node, peer\nLIMIT 200`
+    );
+  }
+
   /** Gateway failovers per bucket (route.primary.moved in the audit log). */
   routeFailovers(): string {
     return (

@@ -5,7 +5,7 @@ import { DASHBOARD_UIDS, nodeDetailUrl, trellisDashboard, type BuiltDashboard, t
 export function meshOverview({ sql, thresholds: t }: DashboardContext): BuiltDashboard {
   const uid = DASHBOARD_UIDS.meshOverview;
   const f = new PanelFactory(uid);
-  const b = trellisDashboard(uid, 'Trellis / Mesh overview', 'Nodes online, tunnels up, the worst paths by p95 RTT, loss and jitter, and which pairs use a relay.')
+  const b = trellisDashboard(uid, 'Trellis / Mesh overview', 'Nodes online, tunnels up, the worst paths by p95 RTT, loss and jitter, which pairs use a relay, and path switches.')
     .withVariable(f.variable({ name: 'node', label: 'Source node', sql: sql.nodesVariable(), column: 'name', multi: true }))
     .withPanel(f.stat('Nodes online', sql.nodesOnline(), ['nodes_online', 'nodes_offline'], { width: 8 }))
     .withPanel(f.stat('Tunnels up', sql.tunnelsUp(t), ['tunnels_up', 'tunnels_total'], { width: 8 }))
@@ -22,6 +22,12 @@ export function meshOverview({ sql, thresholds: t }: DashboardContext): BuiltDas
       f.table('Paths and relays', sql.pathsInUse(), ['src', 'dst', 'path', 'minutes', 'last_seen', 'p50_ms'], {
         width: 24,
         links: [{ title: 'Node detail: ${__data.fields.src} -> ${__data.fields.dst}', url: nodeDetailUrl('${__data.fields.src}', '${__data.fields.dst}') }],
+      }),
+    )
+    .withPanel(
+      f.table('Path and relay switches (agents\' connection events)', sql.pathSwitches(), ['time', 'node', 'peer', 'event', 'from_path', 'to_path'], {
+        width: 24,
+        links: [{ title: 'Node detail: ${__data.fields.node} -> ${__data.fields.peer}', url: nodeDetailUrl('${__data.fields.node}', '${__data.fields.peer}') }],
       }),
     );
   return { uid, file: 'mesh-overview.json', dashboard: b.build(), queries: f.queries };
