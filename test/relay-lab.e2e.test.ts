@@ -166,6 +166,26 @@ describe('the relay serves the pairs the access policy and its own packet filter
     }
   }, 120_000);
 
+  test('agents report their endpoints as candidates (wire version 2): kind, interface and when learned, stored and shown', async () => {
+    type View = { name: string; endpoints: string[]; candidates?: Array<{ kind: string; address: string; learnedAt: number; source?: string }> };
+    const { value: n1 } = await waitFor(
+      "n1's candidates with their interface (only a version-2 report carries one)",
+      async () => {
+        const nodes = (await (await plab!.adminFetch('/v1/admin/nodes')).json()) as View[];
+        const n = nodes.find((x) => x.name === 'n1');
+        return n?.candidates?.some((c) => c.source !== undefined) ? n : null;
+      },
+      30_000,
+      200,
+    );
+    const port = (await plab!.status('n1')).node.listenPort;
+    expect(n1.candidates![0]).toMatchObject({ kind: 'local', address: `${plab!.node('n1').underlay}:${port}`, learnedAt: expect.any(Number), source: expect.stringMatching(/\S/) });
+    expect(n1.candidates!.map((c) => c.address)).toEqual(n1.endpoints);
+    // Peers' maps carry them too: n2 probes n1 on that address.
+    const toN1 = (await plab!.status('n2')).paths?.peers.find((p) => p.peer === 'n1');
+    expect(toN1?.candidates.some((c) => c.kind === 'direct' && c.endpoint === n1.candidates![0]!.address)).toBe(true);
+  }, 60_000);
+
   test("a policy that takes n4's relay grant away leaves n3 serving n1–n2 only, and n4 no relayed candidate", async () => {
     await pushPolicy(plab!, resolve(FIXTURES, 'relay-pairs-n4-out'));
     await waitFor('n3 to serve one pair', async () => (await plab!.status('n3')).relay?.pairs === 1, 30_000, 200);

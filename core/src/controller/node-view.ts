@@ -1,4 +1,5 @@
 import type { AuthKeyRecord, NodeRecord } from '../store/store';
+import { candidatesOf } from './candidate-report';
 import { rotationIntervalFor, type KeyPolicy } from './key-policy';
 import type { Presence } from './presence';
 import type { AuthKeyView, NodeView } from '../wire';
@@ -15,6 +16,7 @@ export function toNodeView(node: NodeRecord, presence: Presence, keys: KeyPolicy
     identityKey: node.identityKey,
     addresses: { ipv4: node.ipv4, ipv6: node.ipv6 },
     endpoints: node.endpoints,
+    candidates: candidatesOf(node),
     online: !node.revoked && presence.isOnline(node.id),
     lastSeen: presence.lastSeen(node.id, node.lastSeen),
     createdAt: node.createdAt,

@@ -1,6 +1,6 @@
 /** Bodies of the admin routes, as the controller answers them and the CLI and the lab read them. */
 import type { Facts, PostureDecision } from '../api/hooks';
-import type { RelayOffer } from '../netmap/types';
+import type { RelayOffer, EndpointCandidate } from '../netmap/types';
 
 export interface CreateKeyRequest {
   tags?: string[];
@@ -38,6 +38,8 @@ export interface NodeView {
   identityKey: string;
   addresses: { ipv4: string; ipv6: string };
   endpoints: string[];
+  /** The endpoints with their kind and when the node learned them (candidate version 2); absent from older controllers. */
+  candidates?: EndpointCandidate[];
   online: boolean;
   lastSeen: number | null;
   createdAt: number;
