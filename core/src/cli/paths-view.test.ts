@@ -41,6 +41,14 @@ describe('renderPaths', () => {
     expect(out).toMatch(/n3\s+198\.18\.0\.13:51821\s+live\s+0\.42 ms\s+203\.0\.113\.7:51820/);
   });
 
+  it("names how the peer learned a direct address other than a local one", () => {
+    const peer = PATHS.peers[0]!;
+    const uplink = { ...peer.candidates[0]!, id: 'direct:198.19.0.12:51820', endpoint: '198.19.0.12:51820', endpointKind: 'uplink' as const };
+    const out = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, peers: [{ ...peer, candidates: [{ ...peer.candidates[0]!, endpointKind: 'local' }, uplink] }] } }, NOW);
+    expect(out).toMatch(/\n\s+direct\s+198\.18\.0\.12:51820/);
+    expect(out).toMatch(/\n\s+direct \(uplink\)\s+198\.19\.0\.12:51820/);
+  });
+
   it('says why there is no path choice with a device that cannot do it', () => {
     const out = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, available: false, reason: 'wireguard-go has no control socket', peers: [], relays: [], reflexive: [] } }, NOW);
     expect(out).toContain('path choice is unavailable: wireguard-go has no control socket; peers use the endpoints of the map');

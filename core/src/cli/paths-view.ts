@@ -25,7 +25,7 @@ export function renderPaths(status: AgentStatus, now: number, peer?: string): st
     if (x.lastSwitch) out.push(`  last switch: ${formatAgo(x.lastSwitch.at, now)}, ${x.lastSwitch.from ?? 'none'} → ${x.lastSwitch.to} (${x.lastSwitch.cause})`);
     const rows = x.candidates.map((c) => [
       c.id === x.active ? '*' : '',
-      c.kind === 'relay' ? `relay ${c.relay ?? ''}` : c.learned ? 'direct (learned)' : 'direct',
+      c.kind === 'relay' ? `relay ${c.relay ?? ''}` : c.learned ? 'direct (learned)' : c.endpointKind && c.endpointKind !== 'local' ? `direct (${c.endpointKind})` : 'direct',
       c.endpoint,
       `${c.live ? 'live' : 'dead'}${c.heldDownMs > 0 ? `, held ${formatDuration(c.heldDownMs)}` : ''}${c.deaths > 0 ? `, died ${c.deaths}×` : ''}`,
       ms(c.rttMs),

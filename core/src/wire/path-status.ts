@@ -1,4 +1,5 @@
 /** What `trellis paths` and the `path` column of `trellis status` read from the agent's local API. */
+import type { CandidateKind } from '../netmap/types';
 import type { PathSwitchCause } from '../paths';
 
 /** A path switch, as metrics, logs, telemetry and `trellis paths` see it. */
@@ -24,6 +25,8 @@ export interface PathCandidateStatus {
   relay: string | null;
   /** Learned from the peer's pings (an address it never advertised: it moved, or its NAT mapped it). */
   learned: boolean;
+  /** For a direct candidate the peer advertised: how it learned the address (local, uplink, reflexive); absent when its map does not say. */
+  endpointKind?: CandidateKind;
   live: boolean;
   rttMs: number | null;
   loss: number | null;

@@ -42,6 +42,24 @@ describe('pathCandidates', () => {
     expect(relaysOf(m)).toEqual([]);
   });
 
+  it("says how the peer learned each direct address when the map carries its candidates", () => {
+    const b: PeerNode = {
+      ...peer('b', 2),
+      endpoints: ['198.18.0.2:51820', '198.19.0.2:51820', '203.0.113.2:40001'],
+      candidates: [
+        { kind: 'local', address: '198.18.0.2:51820', learnedAt: 1 },
+        { kind: 'uplink', address: '198.19.0.2:51820', learnedAt: 1 },
+        { kind: 'reflexive', address: '203.0.113.2:40001', learnedAt: 2, source: 'stun 198.51.100.1:3478' },
+      ],
+    };
+    const [c] = pathCandidates(mapOf(peer('a', 1), [b], []));
+    expect(c!.candidates.map((x) => [x.endpoint, x.endpointKind])).toEqual([
+      ['198.18.0.2:51820', 'local'],
+      ['198.19.0.2:51820', 'uplink'],
+      ['203.0.113.2:40001', 'reflexive'],
+    ]);
+  });
+
   it('a map from a controller before the relay policy offers every relay, as before', () => {
     const m = mapOf(peer('a', 1), [peer('b', 2), relay('r1', 11)]);
     expect(ids(m).b).toEqual(['direct:198.18.0.2:51820', 'relay:r1']);

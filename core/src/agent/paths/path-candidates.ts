@@ -6,7 +6,7 @@
  * pair when it serves both ends; its forwarder's allow-list says the same. Maps from controllers
  * before the relay policy name none: then every relay in the map is a candidate, as before. Pure.
  */
-import type { NetworkMap, PeerNode } from '../../netmap/types';
+import type { CandidateKind, NetworkMap, PeerNode } from '../../netmap/types';
 import { formatUdpEndpoint, parseUdpEndpoint } from '../../wg/control-frame';
 
 /** One way to reach a peer: the endpoint WireGuard (and disco) send to. */
@@ -21,6 +21,8 @@ export interface PathCandidate {
   relayName?: string;
   /** Learned from a ping that arrived from an address the peer never advertised (peer-reflexive). */
   learned?: boolean;
+  /** For a direct candidate: how the peer learned the address (local, uplink, reflexive), when its map says. */
+  endpointKind?: CandidateKind;
 }
 
 /** A relay in the map: where to ping it (to register) and how to name it. */
@@ -76,13 +78,15 @@ export function pathCandidates(map: NetworkMap): PeerCandidates[] {
     if (p.id === map.self.id) continue;
     const candidates: PathCandidate[] = [];
     const seen = new Set<string>();
+    const kinds = new Map((p.candidates ?? []).map((c) => [c.address, c.kind]));
     for (const ep of p.endpoints) {
       const u = parseUdpEndpoint(ep);
       if (!u) continue;
       const endpoint = formatUdpEndpoint(u);
       if (seen.has(endpoint)) continue;
       seen.add(endpoint);
-      candidates.push({ id: directCandidateId(endpoint), kind: 'direct', endpoint });
+      const endpointKind = kinds.get(ep) ?? kinds.get(endpoint);
+      candidates.push({ id: directCandidateId(endpoint), kind: 'direct', endpoint, ...(endpointKind ? { endpointKind } : {}) });
     }
     for (const r of relays) {
       if (r.id === p.id) continue;

@@ -485,6 +485,7 @@ export class PathProber {
           endpoint: c.cand.endpoint,
           relay: c.cand.relayName ?? null,
           learned: c.cand.learned === true,
+          ...(c.cand.endpointKind ? { endpointKind: c.cand.endpointKind } : {}),
           live: isLive(f, s.choice, now, this.choiceCfg),
           rttMs: f.rttMs,
           loss: f.loss,
