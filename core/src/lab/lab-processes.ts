@@ -42,6 +42,18 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   }
 }
 
+/**
+ * advertisedEndpoints: what a lab node tells the controller with --endpoint. A node on the bridge
+ * has its address on every link; behind an easy NAT the router's public address with the node's
+ * port (the mapping keeps it); behind a hard NAT nothing fixed: the port there differs for every
+ * destination, so router:51820 would be a candidate no peer can use. That node advertises what its
+ * agent finds itself (its LAN address, its reflexive ones), like a node behind a real NAT.
+ */
+export function advertisedEndpoints(n: Pick<LabNodeState, 'underlay' | 'links' | 'nat'>): string[] {
+  if (n.nat?.type === 'hard') return [];
+  return (n.links ?? [{ address: n.underlay }]).map((l) => `${l.address}:${AGENT_LISTEN_PORT}`);
+}
+
 /** spawnAgentProcess starts `trellis up` in the node's namespace; it does not wait for it. */
 export async function spawnAgentProcess(st: LabState, n: LabNodeState, controllerUrl: string, save: () => void): Promise<void> {
   const args = [
@@ -52,8 +64,7 @@ export async function spawnAgentProcess(st: LabState, n: LabNodeState, controlle
     '--state-dir', n.stateDir,
     '--iface', n.iface,
     '--listen-port', String(AGENT_LISTEN_PORT),
-    // Behind a lab NAT the router's public address is where peers reach the node (an easy NAT keeps the port).
-    ...(n.links ?? [{ address: n.underlay }]).flatMap((l) => ['--endpoint', `${l.address}:${AGENT_LISTEN_PORT}`]),
+    ...advertisedEndpoints(n).flatMap((e) => ['--endpoint', e]),
     '--probe-interval', `${st.probeIntervalMs}ms`,
   ];
   if (n.relay) args.push('--relay');

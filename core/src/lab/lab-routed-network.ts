@@ -36,6 +36,18 @@ export async function createNatNodeNetwork(n: { namespace: string; underlay: str
   await run('sysctl', ['-qw', 'net.ipv4.ip_forward=1'], { netns: r.namespace });
   const masq = ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'eth0', '-j', 'MASQUERADE', ...(r.type === 'hard' ? ['--random-fully'] : [])];
   await run('iptables', masq, { netns: r.namespace });
+  // Like a home router's firewall: nothing unsolicited from the public side reaches the router
+  // itself. Without it a peer's punching ping that arrives before this node's own left is taken
+  // in for the router, and its conntrack entry (refreshed by every later ping) takes the port this
+  // node's mapping toward that peer would keep, so MASQUERADE moves the mapping to another port on
+  // both sides and the hole never opens. Dropped in INPUT, the packet's entry is never confirmed.
+  for (const rule of [
+    ['-A', 'INPUT', '-i', 'eth0', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
+    ['-A', 'INPUT', '-i', 'eth0', '-p', 'icmp', '--icmp-type', 'echo-request', '-j', 'ACCEPT'],
+    ['-A', 'INPUT', '-i', 'eth0', '-j', 'DROP'],
+  ]) {
+    await run('iptables', rule, { netns: r.namespace });
+  }
   const port = String(LAB_AGENT_METRICS_PORT);
   await run('iptables', ['-t', 'nat', '-A', 'PREROUTING', '-i', 'eth0', '-p', 'tcp', '--dport', port, '-j', 'DNAT', '--to-destination', `${r.lanAddress}:${port}`], { netns: r.namespace });
 }
