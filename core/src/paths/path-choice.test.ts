@@ -249,3 +249,28 @@ describe('choosePath properties', () => {
     );
   });
 });
+
+describe('choosePath when the active path dies with another address of the same peer', () => {
+  const D2 = 'direct:198.19.0.2:51820';
+  const direct2 = (o: Partial<PathFigures> = {}): PathFigures => ({ id: D2, kind: 'direct', lastReplyAt: 0, rttMs: 0.3, loss: 0, jitterMs: 0.05, ...o });
+  const onD: PathChoiceState = { ...INITIAL_PATH_CHOICE, active: D, since: 0 };
+  // Both of the peer's addresses went silent at 10 s (a blackholed peer); D2 still counts as live.
+  const silentAt = 10_000;
+  const noticed = silentAt + DEFAULT_PATH_CHOICE.activeDeadAfterMs + 50;
+
+  it('fails over to a candidate that answered after the dead path went silent, not to one that answered only before', () => {
+    // The relay answered the probe the prober sent at half the dead time; D2 did not (it last answered just after D).
+    const d = choosePath(onD, [direct({ lastReplyAt: silentAt }), direct2({ lastReplyAt: silentAt + 20 }), relay({ lastReplyAt: silentAt + 560, rttMs: 5 })], noticed);
+    expect(d.switched).toEqual({ from: D, to: R, cause: 'dead' });
+  });
+
+  it('takes the cheapest live candidate when none answered since (nothing better is known)', () => {
+    const d = choosePath(onD, [direct({ lastReplyAt: silentAt }), direct2({ lastReplyAt: silentAt + 20 }), relay({ lastReplyAt: silentAt - 300 })], noticed);
+    expect(d.switched).toEqual({ from: D, to: D2, cause: 'dead' });
+  });
+
+  it('takes the other address when it is the one that still answers (an uplink lost)', () => {
+    const d = choosePath(onD, [direct({ lastReplyAt: silentAt }), direct2({ lastReplyAt: silentAt + 600 }), relay({ lastReplyAt: silentAt + 580 })], noticed);
+    expect(d.switched).toEqual({ from: D, to: D2, cause: 'dead' });
+  });
+});

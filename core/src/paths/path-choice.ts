@@ -4,6 +4,10 @@
  *
  * - A dead active path (no answer for activeDeadAfterMs) is left at once for the cheapest live
  *   candidate (relays are probed all the time, so one is known live): failover needs no waiting.
+ *   Candidates that answered at least freshAfterMs after the dead path's last sign of life go
+ *   first: one whose last answer is as old as the dead path's may share its fate (another address
+ *   of the same blackholed peer), and taking it would mean a second switch a second later. (The
+ *   prober asks every other candidate once the active one has been silent for half the dead time.)
  * - A live path is replaced only by one cheaper by minGainRatio AND minGainMs, continuously for
  *   winForMs (hysteresis), and such "better" switches happen at most once per minSwitchIntervalMs.
  * - A path that died is held down (holdDownMs, doubled for each further death within
@@ -32,6 +36,8 @@ export interface PathChoiceConfig {
   stableMs: number;
   /** At most one switch to a "better" live path per this interval. */
   minSwitchIntervalMs: number;
+  /** A candidate answered "since" a dead path when its last answer is this much newer than the dead path's last sign of life. */
+  freshAfterMs: number;
 }
 
 export const DEFAULT_PATH_CHOICE: PathChoiceConfig = {
@@ -46,6 +52,7 @@ export const DEFAULT_PATH_CHOICE: PathChoiceConfig = {
   deathMemoryMs: 600_000,
   stableMs: 15_000,
   minSwitchIntervalMs: 60_000,
+  freshAfterMs: 300,
 };
 
 export interface PathDeath {
@@ -158,10 +165,13 @@ export function choosePath(prev: PathChoiceState, candidates: readonly PathFigur
   }
 
   if (!live.some((p) => p.id === current.id)) {
+    const lastSign = Math.max(current.lastReplyAt ?? 0, prev.since);
     const others = live.filter((p) => p.id !== current.id);
-    const pool = others.filter((p) => !heldDown(prev, p.id, now));
-    const best = cheapest(pool.length > 0 ? pool : others, w);
-    const silentMs = now - Math.max(current.lastReplyAt ?? 0, prev.since);
+    const fresh = others.filter((p) => p.lastReplyAt !== null && p.lastReplyAt >= lastSign + cfg.freshAfterMs);
+    const base = fresh.length > 0 ? fresh : others;
+    const pool = base.filter((p) => !heldDown(prev, p.id, now));
+    const best = cheapest(pool.length > 0 ? pool : base, w);
+    const silentMs = now - lastSign;
     if (!best) return stay({ ...prev, challenger: null, deaths }, `${current.id} has not answered for ${fmt(silentMs / 1000)} s and no other path is live`);
     return to(best, 'dead', { deaths: withDeath(deaths, current.id, now - prev.since, now, cfg) }, `failover: ${current.id} dead (no answer for ${fmt(silentMs / 1000)} s); ${describe(best, w)}`);
   }

@@ -186,6 +186,23 @@ describe('PathProber', () => {
     expect(t.pa.relayedS('n2')).toBe(0);
   });
 
+  it('leaves a blackholed peer with two addresses in one switch, to the relay, not first to its other address', async () => {
+    const t = setup();
+    const second = '198.19.0.2:51820';
+    t.net.listeners.set(second, t.net.listeners.get(t.addrs.b)!);
+    t.pa.setMap(mapFor(t.A, [{ ...t.B, endpoints: [t.addrs.b, second] }, t.R]));
+    await t.advance(5000);
+    expect(t.pa.status().peers[0]!.candidates.map((c) => [c.id, c.live])).toEqual([
+      ['direct:198.18.0.2:51820', true],
+      ['relay:n3', true],
+      [`direct:${second}`, true],
+    ]);
+    const before = t.switches.a.length;
+    t.net.cut = true; // both of b's addresses, both ways
+    await t.advance(6000);
+    expect(t.switches.a.slice(before).map((s) => [s.cause, s.to])).toEqual([['dead', 'relay:n3']]);
+  });
+
   it('learns a roamed peer from its pings and moves to its new address without the controller', async () => {
     const t = setup();
     await t.advance(3000);

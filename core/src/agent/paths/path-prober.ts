@@ -103,6 +103,8 @@ interface PeerState {
   lastAnnouncementUs: bigint;
   /** Since when the pair has been on a relay (any relay), null on a direct path. */
   relayedSince: number | null;
+  /** The active path's last sign of life when every other candidate was last asked because it went silent. */
+  suspectedAt: number | null;
 }
 
 interface RelayState {
@@ -220,6 +222,7 @@ export class PathProber {
           lastAnnounceAt: 0,
           lastAnnouncementUs: 0n,
           relayedSince: null,
+          suspectedAt: null,
         };
         this.peers.set(peer.id, s);
       }
@@ -332,6 +335,17 @@ export class PathProber {
   }
 
   private decide(s: PeerState, now: number): void {
+    // The active path has been silent for half the dead time: ask every other candidate now, so
+    // that if it dies the failover knows which of them still answer (not only which answered
+    // before, like another address of the same blackholed peer).
+    const act = s.activeId ? s.candidates.get(s.activeId) : undefined;
+    if (act) {
+      const lastSign = Math.max(act.lastReplyAt ?? 0, s.choice.since);
+      if (now - lastSign > this.choiceCfg.activeDeadAfterMs / 2 && s.suspectedAt !== lastSign) {
+        s.suspectedAt = lastSign;
+        for (const c of s.candidates.values()) if (c !== act) this.ping(s, c, now);
+      }
+    }
     const figures = [...s.candidates.values()].map((c) => this.figures(c));
     const d = choosePath(s.choice, figures, now, this.choiceCfg);
     s.choice = d.state;
