@@ -1,10 +1,13 @@
 /**
  * Path choice on real trellis-wg devices in the lab: every pair goes direct and both ends agree;
- * cutting the direct underlay path between n1 and n2 (nft drop) moves the pair onto relay n3
- * within 2 s (the longest gap in a 20 Hz ping), with the end-to-end WireGuard session carried by
- * the relay; removing the cut brings the pair back to direct within 15 s; and all of it works with
- * the controller stopped; and a node that moves to another underlay address (lab roam) is
- * reached by every peer again within 2 s. n3 is the lab's relay.
+ * a direct path 40 ms slower than the relay moves its pair onto the relay (a detour), while a 20 %
+ * lossy path and a one-way path cause at most one switch a minute, never a flap; a node with two
+ * uplinks stays reachable from every peer when its first link goes down; cutting the direct
+ * underlay path between n1 and n2 (nft drop) moves the pair onto relay n3 within 2 s (the longest
+ * gap in a 20 Hz ping), with the end-to-end WireGuard session carried by the relay; removing the
+ * cut brings the pair back to direct within 15 s; and all of it works with the controller
+ * stopped; and a node that moves to another underlay address (lab roam) is reached by every peer
+ * again within 2 s. n3 is the lab's relay; n4 has two underlay links.
  */
 import { Lab } from '../core/src/lab/lab';
 import type { AgentPathsStatus, PeerPathStatus } from '../core/src/wire';
@@ -14,16 +17,17 @@ import { waitFor } from './support/wait';
 
 jest.setTimeout(300_000);
 
-const NODES = ['n1', 'n2', 'n3'];
+const NODES = ['n1', 'n2', 'n3', 'n4'];
 let lab: Lab;
 
 beforeAll(async () => {
-  lab = await Lab.up({ nodes: 3, relays: ['n3'] });
+  lab = await Lab.up({ nodes: 4, relays: ['n3'], uplinks: { n4: 2 } });
 });
 
 afterAll(async () => {
   if (lab) {
     await uncut().catch(() => undefined);
+    await lab.clearImpairments().catch(() => undefined);
     await lab.down();
   }
 });
@@ -97,7 +101,7 @@ test('every pair goes direct, both ends agree, and every candidate is measured',
       for (const n of NODES) {
         const p = await paths(n);
         if (!p.available) throw new Error(`${n}: ${p.reason}`);
-        if (p.peers.length !== 2 || p.peers.some((x) => x.active === null || x.label !== 'direct')) return false;
+        if (p.peers.length !== NODES.length - 1 || p.peers.some((x) => x.active === null || x.label !== 'direct')) return false;
       }
       return true;
     },
@@ -121,8 +125,117 @@ test('every pair goes direct, both ends agree, and every candidate is measured',
   expect((await paths('n1')).relays[0]!.observed).toBe(`${lab.node('n1').underlay}:51820`);
   // `trellis status` shows the path column.
   const st = await lab.status('n1');
-  expect(st.peers.map((p) => p.path)).toEqual(['direct', 'direct']);
+  expect(st.peers.map((p) => p.path)).toEqual(['direct', 'direct', 'direct']);
   expect(await pingPairs(lab, NODES, NODES)).toEqual([]);
+});
+
+/** One end's view of a pair while it is watched: its path label and switch count at each poll. */
+interface Watched {
+  node: string;
+  peer: string;
+  samples: Array<{ at: number; label: string; active: string | null; switches: number }>;
+}
+
+/** watchPairs polls both ends of each pair every 500 ms for durationMs and returns what each saw. */
+async function watchPairs(pairs: Array<[string, string]>, durationMs: number): Promise<Watched[]> {
+  const ends: Watched[] = pairs.flatMap(([a, b]) => [{ node: a, peer: b, samples: [] }, { node: b, peer: a, samples: [] }]);
+  const until = Date.now() + durationMs;
+  while (Date.now() < until) {
+    await Promise.all(
+      ends.map(async (e) => {
+        const p = await pathTo(e.node, e.peer);
+        if (p) e.samples.push({ at: Date.now(), label: p.label, active: p.active, switches: p.switches });
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return ends;
+}
+
+/** labels: the distinct paths one end went through, in order (a flap shows as A, B, A). */
+const labels = (w: Watched) => w.samples.map((s) => s.label).filter((l, i, all) => i === 0 || l !== all[i - 1]);
+const switchesIn = (w: Watched) => w.samples[w.samples.length - 1]!.switches - w.samples[0]!.switches;
+
+/** waitAllDirect waits until every pair of the lab is direct on both ends. */
+async function waitAllDirect(timeoutMs: number): Promise<void> {
+  await waitFor(
+    'every pair direct on both ends',
+    async () => {
+      for (const n of NODES) if ((await paths(n)).peers.some((x) => x.label !== 'direct')) return false;
+      return true;
+    },
+    timeoutMs,
+    250,
+  ).catch(async (err: Error) => {
+    const st = await Promise.all(NODES.map(async (n) => `${n}: ${(await paths(n)).peers.map((p) => `${p.peer}=${p.label} (${p.reason})`).join('; ')}`));
+    throw new Error(`${err.message}\n${st.join('\n')}`);
+  });
+}
+
+test('detour, loss and a one-way path at once: +40 ms moves n1–n2 onto relay n3 and it stays; a 20 % lossy n1–n4 and a one-way n2→n4 switch at most once a minute, never back and forth', async () => {
+  await waitAllDirect(60_000);
+  const start = Date.now();
+  await lab.impair('n1', 'n2', { delayMs: 40, jitterMs: 0, lossPct: 0 });
+  await lab.impair('n1', 'n4', { delayMs: 0, jitterMs: 0, lossPct: 20 });
+  await lab.impair('n2', 'n4', { delayMs: 0, jitterMs: 0, lossPct: 100, oneWay: true });
+  try {
+    // Watch every end for a minute from the moment the paths changed.
+    const seen = await watchPairs([['n1', 'n2'], ['n1', 'n4'], ['n2', 'n4']], 60_000 - (Date.now() - start));
+    const show = seen.map((w) => `${w.node}→${w.peer}: ${labels(w).join(' → ')} (${switchesIn(w)} switches)`).join('\n');
+    // eslint-disable-next-line no-console
+    console.log(`one minute of impaired paths:\n${show}`);
+    const end = (node: string, peer: string) => seen.find((w) => w.node === node && w.peer === peer)!;
+    // Detour: the direct path is 40 ms slower than the relay; the pair moves once and stays.
+    for (const [a, b] of [['n1', 'n2'], ['n2', 'n1']] as const) {
+      const w = end(a, b);
+      expect([a, b, labels(w)]).toEqual([a, b, ['direct', 'n3']]);
+      expect([a, b, switchesIn(w)]).toEqual([a, b, 1]);
+    }
+    const moved = (await pathTo('n1', 'n2'))!;
+    const decider = moved.role === 'decides' ? moved : (await pathTo('n2', 'n1'))!;
+    expect(decider.lastSwitch?.cause).toBe('better');
+    const direct = decider.candidates.find((c) => c.kind === 'direct')!;
+    const relayed = decider.candidates.find((c) => c.kind === 'relay')!;
+    expect(direct.rttMs!).toBeGreaterThanOrEqual(35);
+    expect(relayed.rttMs!).toBeLessThan(direct.rttMs! - 20);
+    // Lossy and one-way: at most one switch in the minute on each end, and never back again.
+    for (const [a, b] of [['n1', 'n4'], ['n4', 'n1'], ['n2', 'n4'], ['n4', 'n2']] as const) {
+      const w = end(a, b);
+      expect([a, b, switchesIn(w) <= 1, labels(w).length <= 2]).toEqual([a, b, true, true]);
+    }
+    // The one-way path is useless both ways for a WireGuard session: the pair is on the relay.
+    expect([labels(end('n2', 'n4')).pop(), labels(end('n4', 'n2')).pop()]).toEqual(['n3', 'n3']);
+    expect(await pingPairs(lab, ['n1', 'n2'], ['n2', 'n4'])).toEqual([]);
+  } finally {
+    await lab.clearImpairments();
+  }
+  // With the impairments gone every pair returns to direct (a pair that left a live path for a
+  // better one may wait out its one such switch a minute).
+  await waitAllDirect(75_000);
+});
+
+test('two uplinks: n4 loses its first link and every peer still reaches it, with no gap over 2 s', async () => {
+  await waitAllDirect(30_000);
+  const n4 = lab.node('n4').addresses!.ipv4;
+  const froms = ['n1', 'n2', 'n3'];
+  const streams = froms.map((from) => pingStream(lab, from, n4, { count: 120, intervalMs: 50 }));
+  await new Promise((r) => setTimeout(r, 1500));
+  await lab.setUplink('n4', 1, false);
+  try {
+    const results = await Promise.all(streams);
+    // eslint-disable-next-line no-console
+    console.log(`n4 link 1 down: longest gaps ${results.map((r, i) => `${froms[i]} ${r.longestGapMs} ms`).join(', ')}`);
+    for (const [i, r] of results.entries()) {
+      expect([froms[i], r.received > 100, r.longestGapMs <= 2_000]).toEqual([froms[i], true, true]);
+    }
+    // n3 is the relay, so its only ways to n4 are n4's links: it moved to the second one.
+    const second = `direct:${lab.node('n4').links![1]!.address}:51820`;
+    expect((await pathTo('n3', 'n4'))!.active).toBe(second);
+    for (const from of ['n1', 'n2']) expect((await pathTo(from, 'n4'))!.active).not.toBe(`direct:${lab.node('n4').links![0]!.address}:51820`);
+    expect(await pingPairs(lab, NODES, ['n4'])).toEqual([]);
+  } finally {
+    await lab.setUplink('n4', 1, true);
+  }
 });
 
 test('cut: n1–n2 fails over to relay n3 within 2 s, end to end through the relay, and returns to direct within 15 s', async () => {
