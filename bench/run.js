@@ -16,6 +16,7 @@ const SUITES = [
   ['shaping', () => require('./shaping').run()],
   ['relay', () => require('./relay').run()],
   ['failover', () => require('./failover').run()],
+  ['join20', () => require('./join').run()],
   ['dashboard-queries', () => require('./dashboard-queries').run()],
   ['scale', () => require('./scale').run()],
   ['ha-failover', () => require('./ha-failover').run()],

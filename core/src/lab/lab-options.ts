@@ -23,6 +23,11 @@ export interface LabUpOptions {
   /** Wait for the mesh before resolving (default true); false returns once every agent is started. */
   waitForMesh?: boolean;
   /**
+   * Measure each node's NAT with STUN once it is started (default true). The join benchmark turns
+   * it off: the probes are node processes that would compete with the joining agents for the CPU.
+   */
+  measureNats?: boolean;
+  /**
    * TRELLIS_* settings of the lab's processes (e.g. TRELLIS_LOG_LEVEL). They get no other TRELLIS_*
    * variable of the caller, except TRELLIS_WIREGUARD_GO, TRELLIS_OPA and TRELLIS_LOG_LEVEL (lab-env.ts).
    */

@@ -207,9 +207,11 @@ export class Lab {
       await lab.createNode(p.name, p.index, p);
       opts.onProgress?.({ kind: 'node-started', name: p.name });
     }
-    await lab.measureNats(lab.nodeNames, (n) =>
-      opts.onProgress?.({ kind: 'nat-measured', name: n.name, configured: n.nat?.type ?? null, measured: n.natMeasured?.type ?? 'unknown', reason: n.natMeasured?.reason ?? '' }),
-    );
+    if (opts.measureNats !== false) {
+      await lab.measureNats(lab.nodeNames, (n) =>
+        opts.onProgress?.({ kind: 'nat-measured', name: n.name, configured: n.nat?.type ?? null, measured: n.natMeasured?.type ?? 'unknown', reason: n.natMeasured?.reason ?? '' }),
+      );
+    }
     if (opts.waitForMesh !== false) {
       await lab.waitForMesh(opts.readyTimeoutMs ?? 90_000, (name, status) =>
         opts.onProgress?.({ kind: 'node-ready', name, status }),
