@@ -359,3 +359,47 @@ test_star_grant_names_gateway_subnets if {
 	some r in m.packetFilter
 	"10.20.0.0/16" in r.dstIps
 }
+
+# --- relay use: which pairs a relay may serve ----------------------------------------------------
+# The controller lets relay R serve node X when R's packet filter admits X on R's relay port (udp),
+# and serves X–Y when it serves both and they are peers (core/src/controller/relay-plan.ts). So relay
+# use is an ordinary rule: engineers' laptops may use tag:relay's relay port, the CI runner may not.
+
+relay_acls := {
+	"groups": {"eng": ["alice", "bob"]},
+	"rules": [
+		{"name": "eng-mesh", "src": ["group:eng"], "dst": ["group:eng"], "proto": "any"},
+		{"name": "relay-use", "src": ["group:eng"], "dst": ["tag:relay"], "proto": "udp", "ports": ["51821"]},
+		{"name": "ci-ssh-relay", "src": ["tag:ci"], "dst": ["tag:relay"], "proto": "tcp", "ports": ["22"]},
+	],
+}
+
+relay_nodes := [
+	{"id": "n1", "name": "alice-laptop", "user": "alice", "tags": [], "addresses": {"ipv4": "100.64.0.1", "ipv6": "fd7a::1"}},
+	{"id": "n2", "name": "bob-laptop", "user": "bob", "tags": [], "addresses": {"ipv4": "100.64.0.2", "ipv6": "fd7a::2"}},
+	{"id": "n6", "name": "ci", "user": null, "tags": ["tag:ci"], "addresses": {"ipv4": "100.64.1.6", "ipv6": "fd7a::6"}},
+	{"id": "n9", "name": "relay-1", "user": null, "tags": ["tag:relay"], "addresses": {"ipv4": "100.64.1.9", "ipv6": "fd7a::9"}},
+]
+
+relay_map(self) := m if {
+	m := access.netmap with input as {"nodes": relay_nodes, "self": self}
+		with data.trellis.acls as relay_acls
+}
+
+test_relay_filter_admits_rule_sources_on_the_relay_port if {
+	m := relay_map("n9")
+	m.peers == ["n1", "n2", "n6"]
+	{"dstIps": ["100.64.1.9", "fd7a::9"], "dstPorts": [[51821, 51821]], "proto": "udp", "srcIps": ["100.64.0.1", "100.64.0.2", "fd7a::1", "fd7a::2"]} in m.packetFilter
+
+	# The CI runner sees the relay (ssh) but its filter entry is tcp/22: the relay does not serve it.
+	{"dstIps": ["100.64.1.9", "fd7a::9"], "dstPorts": [[22, 22]], "proto": "tcp", "srcIps": ["100.64.1.6", "fd7a::6"]} in m.packetFilter
+	count(m.packetFilter) == 2
+}
+
+test_relay_use_decisions if {
+	d := access.decision with input as {"src": {"node": "alice-laptop", "user": "alice", "groups": [], "tags": [], "ip": "100.64.0.1"}, "dst": {"node": "relay-1", "user": null, "tags": ["tag:relay"], "ip": "100.64.1.9"}, "proto": "udp", "port": 51821}
+		with data.trellis.acls as relay_acls
+	d.allow
+	not access.allow with input as {"src": {"node": "ci", "user": null, "groups": [], "tags": ["tag:ci"], "ip": "100.64.1.6"}, "dst": {"node": "relay-1", "user": null, "tags": ["tag:relay"], "ip": "100.64.1.9"}, "proto": "udp", "port": 51821}
+		with data.trellis.acls as relay_acls
+}
