@@ -34,18 +34,4 @@ describe('trellis nodes', () => {
     expect(lines[1]).toMatch(/^n1\s.*198\.18\.0\.13:51820\s+-\s+-$/);
     expect(lines[2]).toMatch(/^n3\s.*198\.18\.0\.13:51820\s+udp\/51821\s+-$/);
   });
-
-  it('shows each endpoint but local ones with its kind', () => {
-    const n: NodeView = {
-      ...node('n1', null),
-      endpoints: ['198.18.0.13:51820', '198.19.0.13:51820', '203.0.113.7:40001'],
-      candidates: [
-        { kind: 'local', address: '198.18.0.13:51820', learnedAt: 1, source: 'eth0' },
-        { kind: 'uplink', address: '198.19.0.13:51820', learnedAt: 1, source: 'eth1' },
-        { kind: 'reflexive', address: '203.0.113.7:40001', learnedAt: 2, source: 'stun 198.51.100.1:3478' },
-      ],
-    };
-    const line = renderNodeTable([n], 2000).trimEnd().split('\n')[1]!;
-    expect(line).toContain('198.18.0.13:51820 198.19.0.13:51820 (uplink) 203.0.113.7:40001 (reflexive)');
-  });
 });

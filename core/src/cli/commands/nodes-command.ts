@@ -13,7 +13,7 @@ export const nodesCommand: Command = adminCommand({
   summary: 'list the nodes the controller knows',
   positionals: [],
   description:
-    'Lists nodes: name, overlay addresses, online, last seen, endpoints (each but local ones with its kind: uplink, reflexive, relay), relay port (`trellis up --relay`) and tags; with\n--keys, each WireGuard key\'s age and next rotation, and when the identity and the node\'s key expire.\nSee also `trellis nodes revoke <name>`, `trellis nodes approve <name>`, `trellis nodes expire <name>` and `trellis keys rotate`.',
+    'Lists nodes: name, overlay addresses, online, last seen, endpoints (their kinds are in --json: candidates), relay port (`trellis up --relay`) and tags; with\n--keys, each WireGuard key\'s age and next rotation, and when the identity and the node\'s key expire.\nSee also `trellis nodes revoke <name>`, `trellis nodes approve <name>`, `trellis nodes expire <name>` and `trellis keys rotate`.',
   flags: {
     options: { keys: { type: 'boolean' } },
     help: '  --keys      show each node\'s keys instead: WireGuard key age, rotation, identity and key expiry\n',
@@ -28,12 +28,6 @@ export const nodesCommand: Command = adminCommand({
   },
 });
 
-/** endpointsText: the node's endpoints, best first, each but a local one with its kind (uplink, reflexive, relay). */
-function endpointsText(n: NodeView): string {
-  if (!n.candidates?.length) return n.endpoints.join(' ');
-  return n.candidates.map((c) => (c.kind === 'local' ? c.address : `${c.address} (${c.kind})`)).join(' ');
-}
-
 export function renderNodeTable(nodes: NodeView[], now: number): string {
   const rows = [...nodes]
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
@@ -42,7 +36,7 @@ export function renderNodeTable(nodes: NodeView[], now: number): string {
       `${n.addresses.ipv4}, ${n.addresses.ipv6}`,
       n.revoked ? 'revoked' : n.online ? 'yes' : 'no',
       formatAgo(n.lastSeen, now),
-      endpointsText(n) || '-',
+      n.endpoints.join(' ') || '-',
       n.relay ? `udp/${n.relay.port}` : '-',
       n.tags.join(',') || '-',
     ]);
