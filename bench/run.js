@@ -20,6 +20,7 @@ const SUITES = [
   ['dashboard-queries', () => require('./dashboard-queries').run()],
   ['scale', () => require('./scale').run()],
   ['ha-failover', () => require('./ha-failover').run()],
+  ['exit-failover', () => require('./exit-failover').run()],
 ];
 
 function row(r) {
