@@ -11,7 +11,8 @@ export const DASHBOARD_NODES = ['n1', 'n2', 'n3', 'n4', 'n5'];
 /**
  * dashboardDataSet is realistic telemetry for five nodes over the two hours before `now` (a whole
  * minute, epoch ms), with a few things wrong on purpose: n2→n4 slow, n3→n1 lossy, n1→n5 jittery,
- * n2→n3's handshake stale, class 1:20 on n1 dropping, n4 non-compliant and quarantined, n5 offline.
+ * n2→n3's handshake stale, class 1:20 on n1 dropping, n4 non-compliant and quarantined, n5 offline,
+ * 30 failed logins from 203.0.113.66.
  */
 export function dashboardDataSet(now: number): TelemetryBatch[] {
   const batches: TelemetryBatch[] = [];
@@ -82,6 +83,10 @@ export function dashboardDataSet(now: number): TelemetryBatch[] {
       // Connection events agents reported: n1's pair with n5 moved onto relay r1, n2's to another address of n3.
       { at: now - 90 * 60_000, action: 'conn.relay.switched', actor: 'node:n1', target: 'n5', details: { from: 'direct', to: 'relay:r1', fromEndpoint: '198.18.0.5:51820', toEndpoint: '198.18.0.9:51821', name: 'n1', peer: 'n5', reportedAt: now - 90 * 60_000 } },
       { at: now - 20 * 60_000, action: 'conn.path.switched', actor: 'node:n2', target: 'n3', details: { from: 'direct', to: 'direct', fromEndpoint: '198.18.0.3:51820', toEndpoint: '198.19.0.3:51820', name: 'n2', peer: 'n3', reportedAt: now - 20 * 60_000 } },
+      // A password-guessing burst from 203.0.113.66: ten failures audited one by one, then the controller's summary of its window.
+      ...Array.from({ length: 10 }, (_, i) => ({ at: now - 4 * 60_000 + i * 1000, action: 'auth.failure', actor: 'remote:203.0.113.66', details: { code: 'TRELLIS_ERR_ADMIN_UNAUTHORIZED', remote: '203.0.113.66', route: 'POST /console/login' } })),
+      { at: now - 3 * 60_000, action: 'auth.failure.summary', actor: 'remote:203.0.113.66', details: { remote: '203.0.113.66', count: 30, auditedOneByOne: 10, rateLimited: 400, codes: { TRELLIS_ERR_ADMIN_UNAUTHORIZED: 30 } } },
+      { at: now - 2 * 60_000, action: 'conn.tunnel.up', actor: 'node:id1', target: 'id2', details: { name: 'n1', peer: 'n2', handshakeAgeS: 3 } },
     ],
   });
   return batches;

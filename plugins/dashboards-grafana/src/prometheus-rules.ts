@@ -323,6 +323,31 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: '1',
       },
     },
+    {
+      alert: 'TrellisAuthFailureBurst',
+      // The controller keeps each source's failures of its current window; the worst source is the gauge.
+      expr: `max by (node) (max_over_time(trellis_auth_failures_max_per_source[${promDuration(t.authFailureWindowSeconds)}])) > ${promNumber(t.authFailuresPerSource)}`,
+      labels: labels('warning', 'security'),
+      annotations: {
+        summary: `A source failed authentication {{ $value }} times within one window on controller {{ $labels.node }} (limit ${t.authFailuresPerSource}); see trellis audit --type auth`,
+        grafana_uid: 'trellis-auth-failure-burst',
+        threshold: promNumber(t.authFailuresPerSource),
+      },
+    },
+    {
+      alert: 'TrellisPeerSpike',
+      // Live tunnels now against the most the node had in any earlier window over the baseline.
+      expr:
+        `count by (node) (trellis_tunnel_up{peer!="_aggregate"} == 1)\n` +
+        `- max_over_time((count by (node) (trellis_tunnel_up{peer!="_aggregate"} == 1))[${promDuration(t.peerBaselineSeconds)}:${promDuration(t.peerSpikeWindowSeconds)}] offset ${promDuration(t.peerSpikeWindowSeconds)})\n` +
+        `> ${promNumber(t.peerSpikeExtraPeers)}`,
+      labels: labels('warning', 'security'),
+      annotations: {
+        summary: `Node {{ $labels.node }} has live tunnels with {{ $value }} more peers than its usual most (limit ${t.peerSpikeExtraPeers})`,
+        grafana_uid: 'trellis-peer-spike',
+        threshold: promNumber(t.peerSpikeExtraPeers),
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

@@ -441,6 +441,99 @@ export class TelemetrySql {
     );
   }
 
+  // ---- threats: failed authentications per source, peers contacted per node ----
+
+  /**
+   * Failed authentications as rows of (ts, remote, n): each auth.failure entry is one, and each
+   * auth.failure.summary (the controller sums a source's failures past the first few per window)
+   * adds the failures it did not write one by one.
+   */
+  private authFailureRows(): string {
+    return (
+      `SELECT ts, visitParamExtractString(details, 'remote') AS remote,
+` +
+      `    if(action = 'auth.failure', toInt64(1), toInt64(visitParamExtractUInt(details, 'count')) - toInt64(visitParamExtractUInt(details, 'auditedOneByOne'))) AS n,
+` +
+      `    if(action = 'auth.failure.summary', toInt64(visitParamExtractUInt(details, 'rateLimited')), toInt64(0)) AS limited
+` +
+      `  FROM ${this.t('audit_events')} FINAL
+  WHERE $__timeFilter(ts) AND action IN ('auth.failure', 'auth.failure.summary')`
+    );
+  }
+
+  /** Failed authentications per source address over time (the audit log's failure rows and summaries). */
+  authFailuresBySource(): string {
+    return (
+      `SELECT time, series, failures
+FROM (
+  SELECT ${this.bucket('ts')} AS time, remote AS series, sum(n) AS failures
+  FROM (
+  ${this.authFailureRows()}
+  )
+  GROUP BY time, series
+)
+` +
+      `WHERE failures > 0
+ORDER BY time, series`
+    );
+  }
+
+  /** The sources that failed most: failures, requests refused with 429, first and last seen. */
+  topFailingSources(): string {
+    return (
+      `SELECT remote, sum(n) AS failures, sum(limited) AS rate_limited, min(ts) AS first_seen, max(ts) AS last_seen
+FROM (
+  ${this.authFailureRows()}
+)
+` +
+      `GROUP BY remote
+ORDER BY failures DESC, remote
+LIMIT 50`
+    );
+  }
+
+  /** Connection events agents reported (tunnel up/down, path and relay switches, quarantine), per kind. */
+  connectionEvents(): string {
+    return (
+      `SELECT ${this.bucket('ts')} AS time, substring(action, 6) AS series, count() AS events
+FROM ${this.t('audit_events')} FINAL
+` +
+      `WHERE $__timeFilter(ts) AND startsWith(action, 'conn.')
+GROUP BY time, series
+ORDER BY time, series`
+    );
+  }
+
+  /**
+   * Live tunnels (a handshake younger than 180 s) per node: in the last `recentS` seconds, and the
+   * most in any earlier window of that length within the range. Only nodes seen in both.
+   */
+  private peerCounts(recentS: number): string {
+    return (
+      `SELECT node, max(if(recent = 1, peers, 0)) AS peers_now, max(if(recent = 0, peers, 0)) AS peers_usual
+FROM (
+` +
+      `  SELECT node, toUInt8(ts > $__toTime - ${recentS}) AS recent, if(recent = 1, 0, intDiv(toUInt32(ts), ${recentS})) AS slot, uniqExact(peer) AS peers
+` +
+      `  FROM ${this.t('tunnel_stats')} FINAL
+  WHERE $__timeFilter(ts) AND handshake_age_s >= 0 AND handshake_age_s < 180
+  GROUP BY node, recent, slot
+)
+` +
+      `GROUP BY node
+HAVING max(recent) = 1 AND min(recent) = 0`
+    );
+  }
+
+  /** Per node: peers with a live tunnel now and the usual most, for the audit dashboard. */
+  peersContacted(t: AlertThresholds): string {
+    return `SELECT node, peers_now, peers_usual, toInt64(peers_now) - toInt64(peers_usual) AS extra
+FROM (
+${this.peerCounts(t.peerSpikeWindowSeconds)}
+)
+ORDER BY extra DESC, node`;
+  }
+
   // ---- alert conditions (one numeric `value` column; string columns become alert labels) ----
 
   /** Seconds a pair has been relayed since its last minute on the direct path (or the range start). */
@@ -548,6 +641,16 @@ export class TelemetrySql {
       `SELECT node, toFloat64(greatest(toInt64(max(dropped_packets)) - toInt64(min(dropped_packets)), 0) / greatest(toInt64(toUInt32(max(ts))) - toInt64(toUInt32(min(ts))), 1)) AS value\n` +
       `FROM ${this.t('relay_stats')} FINAL\nWHERE $__timeFilter(ts)\nGROUP BY node`
     );
+  }
+
+  /** Failed authentications per source address in the window. */
+  alertAuthFailures(): string {
+    return `SELECT remote, toFloat64(sum(n)) AS value\nFROM (\n  ${this.authFailureRows()}\n)\nGROUP BY remote`;
+  }
+
+  /** Per node: how many more peers it has live tunnels with now than it usually had at most. */
+  alertPeerSpike(t: AlertThresholds): string {
+    return `SELECT node, toFloat64(toInt64(peers_now) - toInt64(peers_usual)) AS value\nFROM (\n${this.peerCounts(t.peerSpikeWindowSeconds)}\n)`;
   }
 
   alertShapingDrops(): string {

@@ -53,6 +53,14 @@ export interface AlertThresholds {
   relayDropsPerSecond: number;
   relayDropsWindowSeconds: number;
   relayDropsForSeconds: number;
+  /** Failed authentications from one source address within authFailureWindowSeconds that raise the burst alert. */
+  authFailuresPerSource: number;
+  authFailureWindowSeconds: number;
+  /** A node whose live tunnels outnumber its usual most (over peerBaselineSeconds) by more than this. */
+  peerSpikeExtraPeers: number;
+  /** "Now" for the peer count: the last this many seconds; earlier windows of the same length make the usual count. */
+  peerSpikeWindowSeconds: number;
+  peerBaselineSeconds: number;
   /** Where the webhook contact point posts notifications. */
   webhookUrl: string;
 }
@@ -97,6 +105,11 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   relayDropsPerSecond: 'rate',
   relayDropsWindowSeconds: 'seconds',
   relayDropsForSeconds: 'seconds',
+  authFailuresPerSource: 'rate',
+  authFailureWindowSeconds: 'seconds',
+  peerSpikeExtraPeers: 'rate',
+  peerSpikeWindowSeconds: 'seconds',
+  peerBaselineSeconds: 'seconds',
   webhookUrl: 'url',
 };
 
