@@ -280,6 +280,7 @@ test('every alert query runs on 26.x with its label columns and value, and fires
     'trellis-telemetry-lag': ['probe_samples'],
     'trellis-auth-failure-burst': ['203.0.113.66'],
     'trellis-peer-spike': [],
+    'trellis-audit-unsigned': [],
     'trellis-shaping-drops': ['n1/trellis0/1:20'],
     // n3's forwarder drops 40 datagrams a minute in the data set.
     'trellis-relay-drops': ['n3'],

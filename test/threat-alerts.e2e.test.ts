@@ -58,6 +58,9 @@ function dataSet(): TelemetryBatch[] {
     { at: now - 2 * 60_000, action: 'auth.failure.summary', actor: 'remote:192.0.2.99', details: { remote: '192.0.2.99', count: 25, auditedOneByOne: 10, rateLimited: 300 } },
     ...Array.from({ length: 3 }, (_, i) => failure(now - 2 * 60_000 + i * 1000, '192.0.2.5')),
     { at: now - 60_000, action: 'conn.tunnel.up', actor: 'node:a', target: 'b', details: { name: 'n1', peer: 'x1' } },
+    // The last signed checkpoint 50 minutes ago; an admin action 40 minutes ago still waits for the next.
+    { at: now - 50 * 60_000, action: 'audit.checkpoint', actor: 'controller', details: { upTo: 7, head: 'h', signature: 's' } },
+    { at: now - 40 * 60_000, action: 'admin.key.created', actor: 'admin', target: 'k1', details: { reusable: false } },
     { at: now - 60_000, action: 'conn.tunnel.down', actor: 'node:a', target: 'c', details: { name: 'n1', peer: 'p3' } },
   ];
   return [
@@ -102,6 +105,18 @@ test('a node with live tunnels to far more peers than usual fires; one more peer
   const byNode = Object.fromEntries(rows.map((r) => [r.node, Number(r.value)]));
   expect(byNode).toEqual({ n1: 11, n2: 1 });
   expect(rows.filter((r) => Number(r.value) > c.threshold).map((r) => r.node)).toEqual(['n1']);
+});
+
+test('audit entries waiting long for a signed checkpoint fire; once a checkpoint covers them, nothing does', async () => {
+  const c = condition('trellis-audit-unsigned');
+  const rows = await run(expandMacros(c.sql, alertRange(c.windowSeconds)));
+  expect(rows.map((r) => [r.log, Number(r.value)])).toEqual([['audit', 41 * 60]]);
+  expect(Number(rows[0]!.value)).toBeGreaterThan(c.threshold);
+  // A checkpoint 30 s ago signs everything before it: nothing waits.
+  expect((await pipeline.exporter.export({ batchId: 'threat-checkpoint', audit: [{ at: now - 30_000, action: 'audit.checkpoint', actor: 'controller', details: { upTo: 99 } }] })).code).toBe(ExportResultCode.SUCCESS);
+  expect(await pipeline.exporter.drain(30_000)).toBe(true);
+  const after = await run(expandMacros(c.sql, alertRange(c.windowSeconds)));
+  expect(after.map((r) => [r.log, Number(r.value)])).toEqual([['audit', 0]]);
 });
 
 test('the audit dashboard shows the sources, the peers contacted and the connection events', async () => {

@@ -86,6 +86,7 @@ export function dashboardDataSet(now: number): TelemetryBatch[] {
       // A password-guessing burst from 203.0.113.66: ten failures audited one by one, then the controller's summary of its window.
       ...Array.from({ length: 10 }, (_, i) => ({ at: now - 4 * 60_000 + i * 1000, action: 'auth.failure', actor: 'remote:203.0.113.66', details: { code: 'TRELLIS_ERR_ADMIN_UNAUTHORIZED', remote: '203.0.113.66', route: 'POST /console/login' } })),
       { at: now - 3 * 60_000, action: 'auth.failure.summary', actor: 'remote:203.0.113.66', details: { remote: '203.0.113.66', count: 30, auditedOneByOne: 10, rateLimited: 400, codes: { TRELLIS_ERR_ADMIN_UNAUTHORIZED: 30 } } },
+      { at: now - 5 * 60_000, action: 'audit.checkpoint', actor: 'controller', details: { upTo: 40, head: 'x', signature: 'y' } },
       { at: now - 2 * 60_000, action: 'conn.tunnel.up', actor: 'node:id1', target: 'id2', details: { name: 'n1', peer: 'n2', handshakeAgeS: 3 } },
     ],
   });

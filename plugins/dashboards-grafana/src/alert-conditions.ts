@@ -164,6 +164,18 @@ export function alertConditions(sql: TelemetrySql, t: AlertThresholds): AlertCon
       summary: `Node {{ $labels.node }} has live tunnels with {{ $values.A }} more peers than its usual most over ${t.peerBaselineSeconds / 3600} h (limit ${t.peerSpikeExtraPeers}): lateral movement or a scan?`,
     }),
     c({
+      uid: 'trellis-audit-unsigned',
+      title: 'Audit log not being signed',
+      sql: sql.alertAuditUnsigned(),
+      labelColumns: ['log'],
+      threshold: t.auditUnsignedMaxSeconds,
+      windowSeconds: Math.max(3600, t.auditUnsignedMaxSeconds * 4),
+      forSeconds: 0,
+      severity: 'warning',
+      area: 'security',
+      summary: `Audit entries have waited {{ $values.A }} s for a signed checkpoint (limit ${t.auditUnsignedMaxSeconds} s): the controller stopped signing its log; check its logs for "audit checkpoint failed" and run trellis audit verify`,
+    }),
+    c({
       uid: 'trellis-shaping-drops',
       title: 'Shaping drops',
       sql: sql.alertShapingDrops(),

@@ -348,6 +348,19 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: promNumber(t.peerSpikeExtraPeers),
       },
     },
+    {
+      alert: 'TrellisAuditUnsigned',
+      // The newest checkpoint is older than the limit while entries have waited unsigned all along.
+      expr:
+        `max by (node) (trellis_audit_checkpoint_age_seconds) > ${promNumber(t.auditUnsignedMaxSeconds)}\n` +
+        `and on (node) max by (node) (min_over_time(trellis_audit_unsigned_entries[${promDuration(t.auditUnsignedMaxSeconds)}])) > 0`,
+      labels: labels('warning', 'security'),
+      annotations: {
+        summary: `Controller {{ $labels.node }} has not signed an audit checkpoint for {{ $value }} s while entries wait (limit ${t.auditUnsignedMaxSeconds} s); check its logs and run trellis audit verify`,
+        grafana_uid: 'trellis-audit-unsigned',
+        threshold: promNumber(t.auditUnsignedMaxSeconds),
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

@@ -643,6 +643,19 @@ ORDER BY extra DESC, node`;
     );
   }
 
+  /**
+   * How long the oldest audit entry after the newest signed checkpoint has waited, s (0 when every
+   * entry is signed). An entry waits at most the checkpoint interval while the controller signs.
+   */
+  alertAuditUnsigned(): string {
+    return (
+      `SELECT 'audit' AS log, toFloat64(if(count() = 0, 0, toInt64(toUInt32($__toTime)) - toInt64(toUInt32(min(ts))))) AS value\n` +
+      `FROM ${this.t('audit_events')} FINAL\n` +
+      `WHERE $__timeFilter(ts) AND action != 'audit.checkpoint'\n` +
+      `  AND ts > (SELECT max(ts) FROM ${this.t('audit_events')} FINAL WHERE $__timeFilter(ts) AND action = 'audit.checkpoint')`
+    );
+  }
+
   /** Failed authentications per source address in the window. */
   alertAuthFailures(): string {
     return `SELECT remote, toFloat64(sum(n)) AS value\nFROM (\n  ${this.authFailureRows()}\n)\nGROUP BY remote`;

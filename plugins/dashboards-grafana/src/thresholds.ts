@@ -61,6 +61,11 @@ export interface AlertThresholds {
   /** "Now" for the peer count: the last this many seconds; earlier windows of the same length make the usual count. */
   peerSpikeWindowSeconds: number;
   peerBaselineSeconds: number;
+  /**
+   * Audit entries waiting this long for a signed checkpoint mean the controller stopped signing its
+   * log (it checkpoints every 100 entries or 5 minutes): the trail is no longer tamper-evident.
+   */
+  auditUnsignedMaxSeconds: number;
   /** Where the webhook contact point posts notifications. */
   webhookUrl: string;
 }
@@ -110,6 +115,7 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   peerSpikeExtraPeers: 'rate',
   peerSpikeWindowSeconds: 'seconds',
   peerBaselineSeconds: 'seconds',
+  auditUnsignedMaxSeconds: 'seconds',
   webhookUrl: 'url',
 };
 
