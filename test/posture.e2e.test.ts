@@ -2,13 +2,14 @@
  * Posture end to end: a node starts a forbidden process (a copy of sleep named `trellisbad`, in
  * its namespace) → the agent's process watcher refreshes facts → the controller quarantines it and
  * every peer drops it, within 2 s; killing the process restores it within 2 s. `trellis status`
- * (its JSON, and the text view) names the failed check.
+ * (its JSON, and the text view) names the failed check. The node itself reports entering and leaving
+ * quarantine, and the audit log records both as connection events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AgentStatus } from '../core/src/wire';
+import { ROUTES, type AgentStatus, type AuditEvent } from '../core/src/wire';
 import { renderAgentStatus } from '../core/src/cli/status-view';
 import { Lab } from '../core/src/lab/lab';
 import { pushPolicy } from './support/policy';
@@ -88,4 +89,20 @@ describe('posture quarantine', () => {
     expect(timings.restore).toBeLessThan(2000);
     expect((await lab!.status('n2')).posture).toMatchObject({ compliant: true, reasons: [] });
   }, 15_000);
+
+  it('the node reported entering and leaving quarantine, and the audit log has both', async () => {
+    const n2 = lab!.node('n2').name;
+    const { value: events } = await waitFor(
+      'n2 to report quarantine.entered and quarantine.left',
+      async () => {
+        const rows = (await (await lab!.adminFetch(`${ROUTES.adminAudit}?type=conn.quarantine&limit=100`)).json()) as AuditEvent[];
+        const mine = rows.filter((e) => e.details.name === n2).sort((a, b) => a.seq - b.seq);
+        return mine.some((e) => e.action === 'conn.quarantine.left') ? mine : null;
+      },
+      15_000,
+      200,
+    );
+    expect(events.map((e) => e.action)).toEqual(['conn.quarantine.entered', 'conn.quarantine.left']);
+    expect(events.every((e) => e.actor.startsWith('node:'))).toBe(true);
+  }, 20_000);
 });

@@ -17,7 +17,7 @@ import type { AgentKeyStatus, AgentRelayStatus, AgentStatus } from '../wire';
 import type { AgentLink } from './agent-link';
 import { AgentStatusReader, type AppliedMap } from './agent-status';
 import { AgentTimers } from './agent-timers';
-import { ConnectionEventReporter } from './connection-events';
+import { ConnectionEventReporter, relayEndpointsOf } from './connection-events';
 import type { ControllerClient } from './controller-client';
 import { CandidateBook, type FoundCandidate } from './endpoint-candidates';
 import { EndpointReporter } from './endpoint-reporter';
@@ -89,6 +89,7 @@ export class AgentRuntime {
   private readonly candidates = new CandidateBook();
   /** Set when the node advertises routes (a gateway or exit node). */
   private readonly gateway: { forwarding: RouteGateway; health: RouteHealth; reporter: RouteReporter } | null = null;
+  private relayEndpoints: ReadonlyMap<string, string> = new Map();
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
   private deviceUp = false;
@@ -152,6 +153,7 @@ export class AgentRuntime {
         if (spokeCandidates !== (info.map.self.candidates !== undefined)) void this.endpoints?.report();
         this.notePeers(info.map);
         this.paths.onMap(info.map);
+        this.connEvents.noteQuarantine(info.map.self.quarantined === true, info.source);
         void this.probes.ensure(info.map);
         if (!isStopping()) void this.relay.sync(info.map, d.identity.get().wg.privateKey);
         // A decision on this gateway's routes changes its map: learn the new statuses.
@@ -186,6 +188,7 @@ export class AgentRuntime {
     this.connEvents = new ConnectionEventReporter({
       wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
       peerIdsByKey: () => this.peerNames.idByKey,
+      relayEndpoints: () => this.relayEndpoints,
       post: (body) => d.client.postConnectionEvents(body),
       log: d.log,
     });
@@ -407,9 +410,10 @@ export class AgentRuntime {
     };
   }
 
-  /** notePeers keeps the id/key → name lookups telemetry and metrics label rows with. */
+  /** notePeers keeps the id/key → name lookups telemetry and metrics label rows with, and where the relays listen. */
   private notePeers(map: AppliedMap['map']): void {
     const peers = map.peers.filter((p) => p.id !== map.self.id);
+    this.relayEndpoints = relayEndpointsOf(peers);
     this.peerNames = {
       nameById: new Map(peers.map((p) => [p.id, p.name])),
       nameByKey: new Map(peers.map((p) => [p.wgKey, p.name])),

@@ -1,8 +1,12 @@
 /**
- * ConnectionEventReporter tells the controller when a tunnel to a peer comes up or goes down, and
- * what the agent itself switched (record: the exit node in use), for the audit log: every few seconds it samples WireGuard's handshakes (a tunnel is up while its last
- * handshake is younger than REJECT_AFTER_TIME), and posts the transitions it saw, signed. Events
- * wait in a bounded queue while the controller is away; the oldest are dropped past the bound.
+ * ConnectionEventReporter tells the controller, for the audit log, what happened to this node's
+ * connections: a tunnel to a peer came up or went down (every few seconds it samples WireGuard's
+ * handshakes; a tunnel is up while its last handshake is younger than REJECT_AFTER_TIME), the
+ * endpoint WireGuard sends a peer's datagrams to changed (a path switch; a relay switch when it
+ * moved between a direct address and a relay, or between relays), and the node entered or left
+ * quarantine (its map says so); and what the agent itself switched (record: the exit node in use).
+ * It posts what it saw, signed. Events wait in a bounded queue while the controller is away; the
+ * oldest are dropped past the bound.
  */
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors';
@@ -15,6 +19,8 @@ export interface ConnectionEventReporterDeps {
   wgStats: () => Promise<WgPeerStats[]>;
   /** Current peers by WireGuard public key → node id. */
   peerIdsByKey: () => ReadonlyMap<string, string>;
+  /** Relay addresses (host:port) → the relay node's name, from the current map; a peer sent there is reached through that relay. */
+  relayEndpoints?: () => ReadonlyMap<string, string>;
   post: (body: ConnectionEventsRequest) => Promise<unknown>;
   log: Logger;
   clock?: () => number;
@@ -29,6 +35,10 @@ const MAX_PER_POST = 64;
 
 export class ConnectionEventReporter {
   private readonly up = new Map<string, boolean>();
+  /** The endpoint WireGuard last used per peer id. */
+  private readonly endpoints = new Map<string, string>();
+  /** Whether the last applied map had this node quarantined; null before the first. */
+  private quarantined: boolean | null = null;
   private queue: ConnectionEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -70,9 +80,14 @@ export class ConnectionEventReporter {
     await this.send();
   }
 
-  /** observe turns one sample into tunnel.up / tunnel.down transitions per peer. */
+  /** observe turns one sample into tunnel.up / tunnel.down transitions and path or relay switches per peer. */
   observe(stats: readonly WgPeerStats[]): void {
     const ids = this.d.peerIdsByKey();
+    const relays = this.d.relayEndpoints?.() ?? new Map<string, string>();
+    const via = (endpoint: string) => {
+      const relay = relays.get(endpoint);
+      return relay === undefined ? 'direct' : `relay:${relay}`;
+    };
     const now = this.clock();
     const seen = new Set<string>();
     for (const s of stats) {
@@ -83,11 +98,32 @@ export class ConnectionEventReporter {
       const isUp = age !== null && age < TUNNEL_UP_MAX_AGE_S;
       const was = this.up.get(peer);
       this.up.set(peer, isUp);
-      if (was === isUp || (was === undefined && !isUp)) continue;
-      this.enqueue({ at: now, kind: isUp ? 'tunnel.up' : 'tunnel.down', peer, details: { handshakeAgeS: age === null ? null : Math.round(age) } });
+      if (!(was === isUp || (was === undefined && !isUp))) {
+        this.enqueue({ at: now, kind: isUp ? 'tunnel.up' : 'tunnel.down', peer, details: { handshakeAgeS: age === null ? null : Math.round(age) } });
+      }
+      if (s.endpoint === null) continue;
+      const before = this.endpoints.get(peer);
+      this.endpoints.set(peer, s.endpoint);
+      if (before === undefined || before === s.endpoint) continue;
+      const [from, to] = [via(before), via(s.endpoint)];
+      // One event per switch: a relay switch when the way changed (direct, or which relay), else a path switch.
+      this.enqueue({ at: now, kind: from === to ? 'path.switched' : 'relay.switched', peer, details: { from, to, fromEndpoint: before, toEndpoint: s.endpoint } });
     }
     // A peer that left the map is forgotten without an event: the controller knows why it left.
     for (const peer of [...this.up.keys()]) if (!seen.has(peer)) this.up.delete(peer);
+    for (const peer of [...this.endpoints.keys()]) if (!seen.has(peer)) this.endpoints.delete(peer);
+  }
+
+  /**
+   * noteQuarantine takes the quarantine flag of each applied map: entering or leaving quarantine
+   * is an event (the first map only sets the starting point, unless it starts quarantined).
+   */
+  noteQuarantine(quarantined: boolean, reason?: string): void {
+    const was = this.quarantined;
+    this.quarantined = quarantined;
+    if (was === quarantined || (was === null && !quarantined)) return;
+    this.enqueue({ at: this.clock(), kind: quarantined ? 'quarantine.entered' : 'quarantine.left', ...(reason ? { details: { source: reason } } : {}) });
+    void this.tick();
   }
 
   private enqueue(e: ConnectionEvent): void {
@@ -123,4 +159,17 @@ export class ConnectionEventReporter {
     await this.running;
     await this.send().catch(() => undefined);
   }
+}
+
+/** relayEndpointsOf is where each relay among the peers forwards (its endpoints' hosts at its relay port), keyed host:port → relay name. */
+export function relayEndpointsOf(peers: ReadonlyArray<{ name: string; endpoints: readonly string[]; relay?: { port: number } | null }>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of peers) {
+    if (!p.relay) continue;
+    for (const e of p.endpoints) {
+      const host = e.startsWith('[') ? e.slice(0, e.indexOf(']') + 1) : e.slice(0, e.lastIndexOf(':'));
+      if (host !== '') out.set(`${host}:${p.relay.port}`, p.name);
+    }
+  }
+  return out;
 }

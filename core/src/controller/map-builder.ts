@@ -273,14 +273,21 @@ function keepFilter(prev: FilterRule[] | null | undefined, next: FilterRule[] | 
   return prev !== undefined && sameFilter(prev, next) ? prev : next;
 }
 
+/** isQuarantined: the node's last posture decision found it non-compliant. */
+export function isQuarantined(node: Pick<NodeRecord, 'posture'>): boolean {
+  return node.posture !== null && node.posture !== undefined && node.posture.compliant === false;
+}
+
 /**
- * selfOf is a node's own view of itself: its entry plus its key expiry, the relays that serve it
- * (always present, [] for none) and, for a relay, the pairs it serves (the previous object when
- * all are unchanged).
+ * selfOf is a node's own view of itself: its entry plus its key expiry, whether it is quarantined,
+ * the relays that serve it (always present, [] for none) and, for a relay, the pairs it serves (the
+ * previous object when all are unchanged).
  */
-export function selfOf(entry: PeerNode, expiresAt: number | null, prev: PreviousNode | undefined, relayPairs?: RelayPairs): SelfNode {
-  if (prev?.self && prev.entry === entry && prev.self.expiresAt === expiresAt && sameRelayPairs(prev.self.relayPairs, relayPairs)) return prev.self;
-  const self: SelfNode = { ...entry, expiresAt, relayedBy: entry.relayedBy ?? (NO_RELAYS as string[]) };
+export function selfOf(entry: PeerNode, record: Pick<NodeRecord, 'expiresAt' | 'posture'>, prev: PreviousNode | undefined, relayPairs?: RelayPairs): SelfNode {
+  const expiresAt = record.expiresAt;
+  const quarantined = isQuarantined(record);
+  if (prev?.self && prev.entry === entry && prev.self.expiresAt === expiresAt && (prev.self.quarantined ?? false) === quarantined && sameRelayPairs(prev.self.relayPairs, relayPairs)) return prev.self;
+  const self: SelfNode = { ...entry, expiresAt, quarantined, relayedBy: entry.relayedBy ?? (NO_RELAYS as string[]) };
   if (relayPairs) self.relayPairs = prev?.self?.relayPairs && sameRelayPairs(prev.self.relayPairs, relayPairs) ? prev.self.relayPairs : freezePairs(relayPairs);
   return Object.freeze(self);
 }
@@ -351,7 +358,7 @@ export function assembleMesh(
     mesh.nodes.set(node.id, node);
   });
   // Selves last: a relay's pairs read every class's members.
-  for (const node of mesh.order) node.self = selfOf(node.entry, node.record.expiresAt, previous(node.id), relayPairsFor(mesh, node, relays));
+  for (const node of mesh.order) node.self = selfOf(node.entry, node.record, previous(node.id), relayPairsFor(mesh, node, relays));
   return mesh;
 }
 

@@ -163,7 +163,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
       node.record = f.record;
       node.info = f.info;
       // A relay's pairs are planned below, once every class has its members.
-      node.self = selfOf(entry, f.record.expiresAt, node, f.record.relay ? node.self.relayPairs : undefined);
+      node.self = selfOf(entry, f.record, node, f.record.relay ? node.self.relayPairs : undefined);
       node.entry = entry;
       node.grants = ng;
       node.role = role;
@@ -176,7 +176,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
         record: f.record,
         info: f.info,
         entry,
-        self: selfOf(entry, f.record.expiresAt, undefined),
+        self: selfOf(entry, f.record, undefined),
         cls,
         role,
         grants: ng,
@@ -201,7 +201,7 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     const node = mesh.nodes.get(r.id);
     if (!node || !(classesMoved || moved.some((m) => m.id === r.id))) continue;
     const before = node.self;
-    node.self = selfOf(node.entry, node.record.expiresAt, { entry: node.entry, self: node.self }, relayPairsFor(mesh, node, relays));
+    node.self = selfOf(node.entry, node.record, { entry: node.entry, self: node.self }, relayPairsFor(mesh, node, relays));
     if (node.self !== before && !moved.some((m) => m.id === r.id)) relaySelfChanged.add(r.id);
   }
 

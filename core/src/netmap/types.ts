@@ -94,6 +94,8 @@ export interface SelfNode extends PeerNode {
   expiresAt: number | null;
   /** For a relay node (relay set): the pairs it may serve; absent otherwise and in maps from before the relay policy. */
   relayPairs?: RelayPairs;
+  /** The controller quarantined the node (its posture was found non-compliant); absent in maps from before. */
+  quarantined?: boolean;
 }
 
 /** A packet filter rule: traffic from srcIps to dstPorts on this node is accepted. */
