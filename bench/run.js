@@ -21,6 +21,7 @@ const SUITES = [
   ['scale', () => require('./scale').run()],
   ['ha-failover', () => require('./ha-failover').run()],
   ['exit-failover', () => require('./exit-failover').run()],
+  ['api-fuzz', () => require('./api-fuzz').run()],
 ];
 
 function row(r) {

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { spkiSha256 } from '../core/src/auth/controller-trust';
 import { Lab } from '../core/src/lab/lab';
 
 jest.setTimeout(150_000);
@@ -21,7 +22,10 @@ beforeAll(async () => {
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ controller: { plugins: [{ name: 'alerts-live', config: { evaluateEverySeconds: 1, thresholds: { nodeOfflineForSeconds: 2 } } }] } }));
   lab = await Lab.up({ nodes: 3, configFile: config });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-proxy-server'] });
+  // The lab serves TLS with its own CA: Chromium trusts exactly the controller's key, nothing else.
+  const cert = lab.controllerCertificate();
+  const pin = cert ? [`--ignore-certificate-errors-spki-list=${spkiSha256(cert)}`] : [];
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-proxy-server', ...pin] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
 });
 

@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
 /** login posts the console's form with the admin token and returns the session cookie it sets. */
 async function login(l: Lab): Promise<string> {
   const token = readFileSync(join(l.state.controller!.dataDir, 'admin.token'), 'utf8').trim();
-  const res = await fetch(`${l.controllerUrl}/console/login`, {
+  const res = await l.controllerFetch('/console/login', {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token }).toString(),
@@ -46,7 +46,7 @@ async function login(l: Lab): Promise<string> {
   return m![1];
 }
 
-const get = (l: Lab, path: string, cookie?: string) => fetch(l.controllerUrl + path, { headers: cookie ? { cookie } : {}, redirect: 'manual' });
+const get = (l: Lab, path: string, cookie?: string) => l.controllerFetch(path, { headers: cookie ? { cookie } : {}, redirect: 'manual' });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trellis-console-hist-'));

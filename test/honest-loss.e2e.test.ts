@@ -71,14 +71,14 @@ describe('a freshly formed 5-node lab (default 1 s probes)', () => {
     const lossByPair = Object.fromEntries(live.paths.map((p) => [`${p.src}>${p.dst}`, p.loss]));
     expect(lossByPair).toEqual(Object.fromEntries(Object.keys(allPairs('')).map((k) => [k, 0])));
     const token = readFileSync(join(lab!.describe().controller.dataDir, 'admin.token'), 'utf8').trim();
-    const login = await fetch(`${lab!.controllerUrl}/console/login`, {
+    const login = await lab!.controllerFetch('/console/login', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token }).toString(),
       redirect: 'manual',
     });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const snap = (await (await fetch(`${lab!.controllerUrl}/console/api/snapshot`, { headers: { cookie } })).json()) as {
+    const snap = (await (await lab!.controllerFetch('/console/api/snapshot', { headers: { cookie } })).json()) as {
       paths: Array<{ src: string; dst: string; state: string }>;
     };
     expect(Object.fromEntries(snap.paths.map((p) => [`${p.src}>${p.dst}`, p.state]))).toEqual(allPairs('up'));

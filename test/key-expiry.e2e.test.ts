@@ -45,14 +45,14 @@ async function trellis(...args: string[]): Promise<{ code: number; out: string; 
 async function signedCall(id: NodeIdentity, method: 'GET' | 'POST', route: string, body?: unknown) {
   const raw = body === undefined ? '' : JSON.stringify(body);
   const headers = signRequest(ed25519PrivateKey(id.identity), id.nodeId!, method, route, raw);
-  const res = await fetch(lab.controllerUrl + route, { method, headers: { ...headers, ...(raw ? { 'content-type': 'application/json' } : {}) }, body: raw || undefined });
+  const res = await lab.controllerFetch(route, { method, headers: { ...headers, ...(raw ? { 'content-type': 'application/json' } : {}) }, body: raw || undefined });
   return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
 }
 
 /** enroll tries to enrol as an agent would, signing with the identity key it enrols (which it holds). */
 async function enroll(name: string, wgKey: string, identity: KeyPair) {
   const raw = JSON.stringify({ authKey: lab.state.authKey, name, hostname: name, wgKey, identityKey: identity.publicKey, endpoints: [] });
-  const res = await fetch(lab.controllerUrl + ROUTES.enroll, {
+  const res = await lab.controllerFetch(ROUTES.enroll, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...signPossession(ed25519PrivateKey(identity), 'POST', ROUTES.enroll, raw) },
     body: raw,

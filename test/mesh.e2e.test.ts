@@ -102,8 +102,7 @@ test('revoke: the node is cut off from every peer within 2 s and its requests ar
   // The controller refuses the node's own signed requests from now on.
   const body = JSON.stringify({ endpoints: [`${n6.underlay}:51820`] });
   const headers = signRequest(ed25519PrivateKey(id.identity), id.nodeId, 'POST', ROUTES.endpoints, body);
-  const url = lab.describe().controller.url;
-  const refused = await fetch(url + ROUTES.endpoints, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
+  const refused = await lab.controllerFetch(ROUTES.endpoints, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
   expect(refused.status).toBe(403);
   expect((await refused.json()).error.code).toBe('TRELLIS_ERR_NODE_REVOKED');
 });

@@ -214,7 +214,7 @@ describe('a controller and two agents started as the units start them', () => {
       user = undefined;
     }
     if (user) chownSync(dataDir, user.uid, user.gid);
-    const envText = `# as in deploy/etc/controller.env\nTRELLIS_LISTEN=0.0.0.0:8080\nTRELLIS_REQUIRE_APPROVAL=true\nTRELLIS_DATA_DIR=${dataDir}\n`;
+    const envText = `# as in deploy/etc/controller.env, plain http (this test does not run controller init)\nTRELLIS_LISTEN=0.0.0.0:8080\nTRELLIS_INSECURE=true\nTRELLIS_REQUIRE_APPROVAL=true\nTRELLIS_DATA_DIR=${dataDir}\n`;
     writeFileSync(join(etcCtl(), 'controller.env'), envText, { mode: 0o600 });
     const ctl = startService('controller', unit, NS_CTL, envText, user);
 
@@ -247,6 +247,7 @@ describe('a controller and two agents started as the units start them', () => {
       mkdirSync(a.etc, { recursive: true });
       const envText = [
         `TRELLIS_CONTROLLER=http://${CTL_ADDR}:8080`,
+        'TRELLIS_INSECURE=true',
         `TRELLIS_NAME=${a.name}`,
         `TRELLIS_AUTH_KEY=${key}`,
         `TRELLIS_IFACE=${a.iface}`,
@@ -307,7 +308,7 @@ describe('a controller and two agents started as the units start them', () => {
   it('without CAP_NET_ADMIN an agent cannot create its device and fails (so the unit needs it)', async () => {
     const unit = readServiceSection(unitFile('agent'));
     unit.values.set('CapabilityBoundingSet', ['']);
-    const envText = `TRELLIS_CONTROLLER=http://${CTL_ADDR}:8080\nTRELLIS_NAME=svc-x\nTRELLIS_AUTH_KEY=${key}\nTRELLIS_IFACE=trsvcx\nTRELLIS_STATE_DIR=${join(tmp, 'state-svc-x')}\nTRELLIS_LISTEN_PORT=51821\nTRELLIS_PROBE_PORT=51998\n`;
+    const envText = `TRELLIS_CONTROLLER=http://${CTL_ADDR}:8080\nTRELLIS_INSECURE=true\nTRELLIS_NAME=svc-x\nTRELLIS_AUTH_KEY=${key}\nTRELLIS_IFACE=trsvcx\nTRELLIS_STATE_DIR=${join(tmp, 'state-svc-x')}\nTRELLIS_LISTEN_PORT=51821\nTRELLIS_PROBE_PORT=51998\n`;
     const x = startService('svc-x', unit, NS_B, envText);
     const code = await within(x.exited, 30_000);
     expect(code).not.toBe('running');

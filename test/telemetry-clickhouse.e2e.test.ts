@@ -151,7 +151,7 @@ test('bad configs (wrong URL, bad credentials, bad table prefix) log a clear err
         return /plugin setup failed/.test(t) ? t : null;
       }, 20_000, 200);
       expect(text).toMatch(c.expect);
-      const health = await fetch(`${l.controllerUrl}/healthz`);
+      const health = await l.controllerFetch('/healthz');
       expect(health.status).toBe(200);
       for (const name of l.nodeNames) {
         const st = await waitFor(`${name} reconnected`, async () => {

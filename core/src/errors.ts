@@ -60,6 +60,8 @@ export const ErrorCode = {
   GRAFANA_UNAUTHORIZED: 'TRELLIS_ERR_GRAFANA_UNAUTHORIZED',
   DASHBOARDS_MISSING: 'TRELLIS_ERR_DASHBOARDS_MISSING',
   RATE_LIMITED: 'TRELLIS_ERR_RATE_LIMITED',
+  REQUEST_TIMEOUT: 'TRELLIS_ERR_REQUEST_TIMEOUT',
+  HEADERS_TOO_LARGE: 'TRELLIS_ERR_HEADERS_TOO_LARGE',
   ENROLL_PROOF_MISSING: 'TRELLIS_ERR_ENROLL_PROOF_MISSING',
   ENROLL_PROOF_INVALID: 'TRELLIS_ERR_ENROLL_PROOF_INVALID',
   AUTH_KEY_TTL_TOO_LONG: 'TRELLIS_ERR_AUTH_KEY_TTL_TOO_LONG',
@@ -174,6 +176,8 @@ export const errors = {
     ),
   enrollProofInvalid: () =>
     e(ErrorCode.ENROLL_PROOF_INVALID, 'enrolment signature does not verify against body.identityKey: the request was not signed with that identity\'s private key'),
+  requestTimeout: () => e(ErrorCode.REQUEST_TIMEOUT, 'the request did not arrive in time; send it whole, without pauses'),
+  headersTooLarge: () => e(ErrorCode.HEADERS_TOO_LARGE, 'the request headers (URL included) are larger than 16 KiB; send a shorter URL or fewer headers'),
   rateLimited: (retryAfterS: number) =>
     e(ErrorCode.RATE_LIMITED, `too many requests or failed authentications from this address; retry in ${retryAfterS} s`, { retryAfterS }),
   authKeyTtlTooLong: (askedS: number, maxS: number) =>
@@ -187,6 +191,11 @@ export const errors = {
       `the admin token from ${source} has about ${Math.floor(bits)} bits of entropy, fewer than the 256 (32 bytes) required; use a random token of at least 43 base64 characters (\`openssl rand -base64 32\`), or delete the file to have one generated`,
     ),
   tlsSetup: (what: string) => e(ErrorCode.TLS_SETUP, `TLS: ${what}`),
+  plainHttpRefused: (listen: string, dataDir: string) =>
+    e(
+      ErrorCode.INSECURE_TRANSPORT,
+      `refusing to serve plain http on ${listen}, which is not a loopback address: agents would send auth keys in the clear; run \`trellis controller init --data-dir ${dataDir} --san <name or address>\` to make a certificate, or pass --insecure to accept the risk`,
+    ),
   tlsUntrusted: (url: string, why: string) =>
     e(ErrorCode.TLS_UNTRUSTED, `controller at ${url} is not trusted (${why}); pass the CA the controller was set up with (--ca <file>) or its fingerprint (--ca-fingerprint sha256:…, printed by \`trellis controller init\`)`),
   insecureTransport: (url: string) =>

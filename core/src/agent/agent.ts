@@ -18,6 +18,7 @@ import type { AgentLink } from './agent-link';
 import { loadAgentPlugins, resolveAgentSettings } from './agent-plugins';
 import { AgentRuntime } from './agent-runtime';
 import { ControllerClient } from './controller-client';
+import { resolveControllerFetch } from './controller-pin';
 import { ensureEnrolled } from './enrollment';
 import { loadOrCreateIdentity } from './identity';
 import { IdentityState } from './identity-state';
@@ -62,7 +63,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
 
   await fs.mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
   await keepPrivate(opts.stateDir, log);
-  const client = new ControllerClient({ url: opts.controllerUrl, fetch: opts.fetch });
+  const client = new ControllerClient({ url: opts.controllerUrl, fetch: opts.fetch ?? (await resolveControllerFetch(opts, log)) });
   const discoverEndpoints = async (): Promise<string[]> => {
     if (opts.endpoints) return [...opts.endpoints];
     const addrs = await link.listUnderlayAddresses([iface]);

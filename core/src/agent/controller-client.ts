@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { ErrorCode, errors, TrellisError } from '../errors';
+import { tlsTrustFailure } from '../auth/controller-trust';
 import { ed25519PrivateKey, type KeyPair } from '../auth/keys';
 import { identityRenewalProof, signPossession, signRequest } from '../auth/signing';
 import {
@@ -220,7 +221,7 @@ export class ControllerClient {
         res.headers.forEach((v, k) => (h[k.toLowerCase()] = v));
         return { status: res.status, headers: h, body };
       } catch (err) {
-        throw errors.controllerUnreachable(base, describe(err));
+        throw unreachable(base, err);
       }
     });
   }
@@ -248,7 +249,7 @@ export class ControllerClient {
     try {
       res = await this.fetchFn(base + pathAndQuery, { method, headers, body: raw === '' ? undefined : raw, signal });
     } catch (err) {
-      throw errors.controllerUnreachable(base, describe(err));
+      throw unreachable(base, err);
     }
     if (!res.ok) throw await toError(res, base);
     return res;
@@ -357,6 +358,12 @@ async function toError(res: Response, url: string): Promise<TrellisError> {
   if (typeof code === 'string' && typeof message === 'string') return new ControllerRequestError(code, message, res.status);
   if (res.status >= 500) return new ControllerRequestError(ErrorCode.CONTROLLER_UNREACHABLE, `controller at ${url} answered ${res.status}`, res.status);
   return new ControllerRequestError(ErrorCode.BAD_REQUEST, `controller at ${url} answered ${res.status} without an error body`, res.status);
+}
+
+/** unreachable is a failed request as an error: TLS_UNTRUSTED when the certificate did not verify (retrying will not help), else CONTROLLER_UNREACHABLE. */
+function unreachable(url: string, err: unknown): TrellisError {
+  const tls = tlsTrustFailure(err);
+  return tls ? errors.tlsUntrusted(url, tls) : errors.controllerUnreachable(url, describe(err));
 }
 
 function describe(err: unknown): string {

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ed25519PrivateKey } from '../auth/keys';
-import { errors } from '../errors';
+import { ErrorCode, errors, TrellisError } from '../errors';
 import type { NetworkMapData, RelayOffer } from '../netmap/types';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { isRefusal, type ControllerClient } from './controller-client';
@@ -67,7 +67,8 @@ async function enroll(client: ControllerClient, identity: NodeIdentity, authKey:
         ed25519PrivateKey(identity.identity),
       );
     } catch (err) {
-      if (isRefusal(err)) throw err;
+      // A refusal or an untrusted certificate will not change by trying again.
+      if (isRefusal(err) || (err instanceof TrellisError && err.code === ErrorCode.TLS_UNTRUSTED)) throw err;
       const delay = backoff.next();
       log.warn({ err: (err as Error).message, retryInMs: delay }, 'enrollment failed; retrying');
       await sleep(delay, opts.signal);

@@ -6,8 +6,14 @@ import type { RelayOffer } from '../netmap/types';
 import type { AgentStatus } from '../wire/agent-api';
 
 export interface AgentOptions {
-  /** e.g. http://198.18.0.1:8080 */
+  /** e.g. https://198.18.0.1:8080 */
   controllerUrl: string;
+  /** PEM file of the controller's CA, pinned in the state dir (controller-pin.ts). */
+  ca?: string;
+  /** The CA's "sha256:<hex>" fingerprint: trusted on first use, then pinned. */
+  caFingerprint?: string;
+  /** Allow plain http to a controller that is not on loopback (with a warning). */
+  insecure?: boolean;
   /** Needed only for the first enrollment; later starts reuse the identity in stateDir. */
   authKey?: string;
   name: string;

@@ -2,8 +2,10 @@
  * resolveAdminTarget finds the controller and its admin token from flags, environment, a data
  * dir, the running lab, or the controller service (/etc/trellis/controller.env), in that order.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { controllerTlsFiles } from '../auth/controller-tls';
+import { checkTransport, parseCaPem, trustingFetch } from '../auth/controller-trust';
 import { AdminClient } from '../client/admin-client';
 import { errors } from '../errors';
 import { Lab } from '../lab/lab';
@@ -16,6 +18,8 @@ export interface AdminFlags {
   controller?: string;
   'admin-token-file'?: string;
   'data-dir'?: string;
+  ca?: string;
+  insecure?: boolean;
 }
 
 /** Flag definitions shared by the admin commands (keys, nodes). */
@@ -23,13 +27,18 @@ export const ADMIN_FLAG_OPTIONS = {
   controller: { type: 'string' },
   'admin-token-file': { type: 'string' },
   'data-dir': { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
 } as const;
 
 export const ADMIN_FLAG_HELP = `Controller:
   --controller <url>         controller URL (env TRELLIS_CONTROLLER; default: the running lab's, else the
                              service's in /etc/trellis/controller.env, with the token from its data dir)
   --admin-token-file <path>  file holding the admin token (env TRELLIS_ADMIN_TOKEN holds the token itself)
-  --data-dir <dir>           the controller's data dir: reads <dir>/admin.token
+  --data-dir <dir>           the controller's data dir: reads <dir>/admin.token (and trusts <dir>/tls/ca.crt)
+  --ca <file>                the controller's CA certificate, for https (env TRELLIS_CA; default: the data
+                             dir's, the lab's or the service's ca.crt, else the system's CAs)
+  --insecure                 allow plain http to a controller that is not on loopback (env TRELLIS_INSECURE)
 `;
 
 /**
@@ -43,7 +52,9 @@ export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, co
   if (rawUrl === undefined) {
     throw new UsageError('no controller given: pass --controller <url>, set TRELLIS_CONTROLLER, or start a lab', command);
   }
-  const url = parseUrl('--controller', rawUrl, command);
+  let url = parseUrl('--controller', rawUrl, command);
+  // A service that was given a certificate serves https.
+  if (service && url.startsWith('http:') && existsSync(controllerTlsFiles(service.dataDir).cert)) url = url.replace(/^http:/, 'https:');
 
   let token: string | undefined;
   if (flags['admin-token-file'] !== undefined) token = readToken(flags['admin-token-file']);
@@ -54,7 +65,33 @@ export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, co
   if (token === undefined || token === '') {
     throw new UsageError('no admin token: pass --admin-token-file or --data-dir, or set TRELLIS_ADMIN_TOKEN', command);
   }
-  return new AdminClient(url, token);
+  return new AdminClient(url, token, adminFetch(url, flags, env, [flags['data-dir'], lab?.state.controller?.dataDir, service?.dataDir], command));
+}
+
+/**
+ * adminFetch is the fetch the CLI trusts the controller with: --ca or TRELLIS_CA, else the first
+ * data dir (flag, lab, service) holding tls/ca.crt, else the system's CAs. Plain http to a
+ * non-loopback controller needs --insecure (or TRELLIS_INSECURE=true) and is warned about.
+ */
+function adminFetch(url: string, flags: AdminFlags, env: NodeJS.ProcessEnv, dataDirs: Array<string | undefined>, command: string): typeof fetch {
+  const insecure = flags.insecure === true || /^(1|true|yes|on)$/i.test(env.TRELLIS_INSECURE ?? '');
+  let warning: string | null;
+  try {
+    warning = checkTransport(url, insecure);
+  } catch (err) {
+    throw new UsageError((err as Error).message, command);
+  }
+  if (warning) process.stderr.write(`trellis: warning: ${warning}\n`);
+  if (!url.startsWith('https:')) return fetch;
+  const caFile = flags.ca ?? (env.TRELLIS_CA || undefined) ?? dataDirs.map((d) => (d ? controllerTlsFiles(d).caCert : '')).find((f) => f !== '' && existsSync(f));
+  if (caFile === undefined) return trustingFetch(null);
+  let text: string;
+  try {
+    text = readFileSync(caFile, 'utf8');
+  } catch (err) {
+    throw errors.usage(`cannot read the CA certificate ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return trustingFetch(parseCaPem(text, caFile));
 }
 
 function readToken(file: string): string {

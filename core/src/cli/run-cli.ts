@@ -8,6 +8,7 @@ import type { CliIO } from './cli-io';
 import type { Command } from './command';
 import { alertsCommand } from './commands/alerts-command';
 import { controllerCommand } from './commands/controller-command';
+import { controllerInitCommand } from './commands/controller-init-command';
 import { dashboardsPushCommand } from './commands/dashboards-push-command';
 import { downCommand } from './commands/down-command';
 import { keysCreateCommand } from './commands/keys-create-command';
@@ -49,6 +50,7 @@ import { UsageError } from './usage-error';
 /** Every command, by the words that name it. Groups (keys, lab) list their subcommands. */
 export const COMMANDS: Command[] = [
   controllerCommand,
+  controllerInitCommand,
   keysCreateCommand,
   keysListCommand,
   keysRevokeCommand,

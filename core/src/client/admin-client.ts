@@ -2,6 +2,7 @@
  * AdminClient calls the controller's admin API with the admin token. The CLI and the lab both use
  * it; where the URL and the token come from is theirs to decide.
  */
+import { tlsTrustFailure } from '../auth/controller-trust';
 import { errors, TrellisError } from '../errors';
 import { fetchFailureReason } from '../sys/fetch-failure';
 import type { ErrorBody } from '../wire';
@@ -10,6 +11,8 @@ export class AdminClient {
   constructor(
     readonly url: string,
     private readonly token: string,
+    /** The fetch that trusts the controller (auth/controller-trust.ts trustingFetch); default the global one. */
+    private readonly fetchFn: typeof fetch = fetch,
   ) {}
 
   /** request sends JSON and returns the parsed answer; error bodies become TrellisErrors. */
@@ -18,6 +21,8 @@ export class AdminClient {
     try {
       res = await this.fetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
     } catch (err) {
+      const tls = tlsTrustFailure(err);
+      if (tls) throw errors.tlsUntrusted(this.url, tls);
       throw errors.controllerUnreachable(this.url, fetchFailureReason(err));
     }
     const text = await res.text();
@@ -40,6 +45,6 @@ export class AdminClient {
     const headers = new Headers(init.headers);
     headers.set('authorization', `Bearer ${this.token}`);
     if (init.body !== undefined && init.body !== null && !headers.has('content-type')) headers.set('content-type', 'application/json');
-    return fetch(this.url + path, { ...init, headers });
+    return this.fetchFn(this.url + path, { ...init, headers });
   }
 }

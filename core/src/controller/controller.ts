@@ -15,6 +15,8 @@ import { openControllerStore } from './controller-store';
 import type { AuditEntry, Store } from '../store/store';
 import { mkdirSync } from 'node:fs';
 import { loadOrCreateSigningKey } from '../auth/controller-signing-key';
+import { loadControllerTls } from '../auth/controller-tls';
+import { isLoopbackHost } from '../auth/controller-trust';
 import { TrustMetrics } from '../metrics/trust-metrics';
 import { StunMetrics } from '../metrics/stun-metrics';
 import { coreVersion } from '../metrics/trellis-metrics';
@@ -22,6 +24,7 @@ import { StunService } from './stun-service';
 import { installAbuseLimits, rateLimited } from './abuse-limits';
 import { registerAdminRoutes } from './admin-routes';
 import { AuditExport } from './audit-export';
+import { installOpenApi, registerOpenApiRoute } from './openapi';
 import { AuditFileSink } from './audit-file-sink';
 import { AuthFailureLog } from './auth-failure-log';
 import { registerConnectionEventsRoute } from './connection-events-route';
@@ -96,6 +99,15 @@ export interface RunningController extends ControllerHandle {
   controllerId: string | null;
   /** The change feed from other controllers sharing the store, or null (SQLite). */
   sharedStats(): StoreChangeRelayStats | null;
+  /** Every route served, with its schemas (the OpenAPI check compares them with the document). */
+  routes: readonly RouteInfo[];
+}
+
+/** RouteInfo is one served method and path with the JSON schemas it validates. */
+export interface RouteInfo {
+  method: string;
+  url: string;
+  schema: { body?: Record<string, unknown>; querystring?: Record<string, unknown>; params?: Record<string, unknown> } | null;
 }
 
 const NONCE_PURGE_MS = 60_000;
@@ -109,9 +121,10 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 /** urlFor is the base URL clients use: a wildcard bind is reached over loopback. */
-function urlFor(host: string, port: number): string {
+function urlFor(host: string, port: number, tls: boolean): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return h.includes(':') ? `http://[${h}]:${port}` : `http://${h}:${port}`;
+  const scheme = tls ? 'https' : 'http';
+  return h.includes(':') ? `${scheme}://[${h}]:${port}` : `${scheme}://${h}:${port}`;
 }
 
 /**
@@ -137,6 +150,10 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     opts.trust,
   );
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  // TLS whenever `controller init` made a certificate; plain http only on loopback or when asked for.
+  const tls = loadControllerTls(opts.dataDir);
+  if (!tls && !isLoopbackHost(host) && !opts.insecure) throw errors.plainHttpRefused(opts.listen, opts.dataDir);
+  if (!tls && !isLoopbackHost(host)) log.warn({ listen: opts.listen }, 'serving plain http on a non-loopback address (--insecure): auth keys and maps travel in the clear');
   const signingKey = loadOrCreateSigningKey(opts.dataDir);
   const store = await openControllerStore({
     store: opts.store,
@@ -154,6 +171,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   let webConsole: WebConsole | null = null;
   let keys: NodeKeys | null = null;
   let checkpointTimer: NodeJS.Timeout | null = null;
+  const routes: RouteInfo[] = [];
   let auditExport: AuditExport | null = null;
   let trustMetrics: TrustMetrics | null = null;
   let stun: StunService | null = null;
@@ -280,7 +298,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       const sharedPresence = (shared = new SharedPresence({
         store,
         presence,
-        url: urlFor(host, port),
+        url: urlFor(host, port, tls !== null),
         epoch: streamer.epoch,
         clock,
         log,
@@ -358,9 +376,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     });
     const tm = trustMetrics;
     const cm = controllerMetrics;
-    app = createHttpApp(log, { timeouts: settings.limits });
+    app = createHttpApp(log, { timeouts: settings.limits, https: tls ? { key: tls.key, cert: tls.certChain } : null });
     await installAbuseLimits(app, failures);
+    await installOpenApi(app);
     installSignedRoutes(app);
+    app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: (r.schema ?? null) as RouteInfo['schema'] });
+    });
     app.addHook('onResponse', async (request, reply) => {
       cm.recordRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
     });
@@ -369,6 +391,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       epoch: streamer?.epoch,
     }));
     registerEnrollRoute(app, services);
+    registerOpenApiRoute(app, settings.limits);
     registerNodeRoutes(app, services);
     registerNodeKeyRoutes(app, services);
     registerConnectionEventsRoute(app, services, (kinds) => tm.recordConnectionEvents(kinds));
@@ -398,9 +421,9 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     }
     await app.listen({ host, port });
     const bound = app.server.address() as AddressInfo;
-    const url = urlFor(host, bound.port);
+    const url = urlFor(host, bound.port, tls !== null);
     await shared?.announce(url);
-    log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [], requireApproval, policyVersion: policies.active()?.version ?? null }, 'controller listening');
+    log.info({ url, dataDir: opts.dataDir, tokenFile: admin.file, epoch: streamer.epoch, plugins: pluginHost?.names() ?? [], requireApproval, policyVersion: policies.active()?.version ?? null, tls: tls ? { caFingerprint: tls.caFingerprint, names: tls.subjectAltName, notAfter: tls.notAfter } : null }, 'controller listening');
 
     const running = streamer;
     const runningKeys = keys;
@@ -439,6 +462,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       adminToken: admin.token,
       controllerId: runningShared?.id ?? null,
       sharedStats: () => runningRelay?.stats() ?? null,
+      tls: tls ? { caPem: tls.caPem, caFingerprint: tls.caFingerprint } : null,
       app: server,
       store,
       streamer: running,
@@ -447,6 +471,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       stats: () => running.stats(),
       trust,
       stun: runningStun,
+      routes,
       close: () => (closing ??= close()),
     };
   } catch (err) {

@@ -1,9 +1,11 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Ajv from 'ajv';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { errors } from '../errors';
 import type { Logger } from '../log/logger';
 import type { NodeRecord } from '../store/store';
-import { installErrorHandling } from './http-errors';
+import { errorBody, installErrorHandling, statusFor } from './http-errors';
 import type { AbuseLimits } from './trust-settings';
 
 declare module 'fastify' {
@@ -41,6 +43,20 @@ export function createHttpApp(log: Logger, opts: HttpAppOptions = {}): FastifyIn
     forceCloseConnections: true,
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
     ...(t ? { requestTimeout: t.requestTimeoutMs, connectionTimeout: t.connectionTimeoutMs, keepAliveTimeout: 5000 } : {}),
+    // A malformed URL or an overlong path segment is refused with the catalogued body too (found by fuzzing).
+    frameworkErrors: (err: Error, _request: unknown, reply: FastifyReply) => {
+      const te = (err as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? errors.badRequest('a path segment is longer than 100 characters') : errors.badRequest(`the URL cannot be read (${err.message})`);
+      void reply.code(400).type('application/json').send(errorBody(te));
+    },
+    // Errors the HTTP parser raises before fastify sees a request: the same catalogued bodies.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const te = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? errors.requestTimeout() : err.code === 'HPE_HEADER_OVERFLOW' ? errors.headersTooLarge() : errors.badRequest('the request is not valid HTTP');
+      const status = statusFor(te.code);
+      const body = JSON.stringify(errorBody(te));
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroy(err);
+    },
   }) as unknown as FastifyInstance;
   if (t) {
     // Node refuses a headers timeout longer than the request timeout.

@@ -38,6 +38,8 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.POLICY_BUNDLE_INVALID]: 422,
   [ErrorCode.POLICY_DATA_INVALID]: 422,
   [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.REQUEST_TIMEOUT]: 408,
+  [ErrorCode.HEADERS_TOO_LARGE]: 431,
   [ErrorCode.ENROLL_PROOF_MISSING]: 401,
   [ErrorCode.ENROLL_PROOF_INVALID]: 401,
   [ErrorCode.AUTH_KEY_TTL_TOO_LONG]: 400,

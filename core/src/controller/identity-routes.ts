@@ -5,7 +5,7 @@ import type { ControllerServices } from './controller-services';
 import { isLiveNode } from './map-builder';
 import { toNodeView } from './node-view';
 import { BODY_LIMITS, ROUTES, type GroupView, type RemoveUserResponse, type UserView } from '../wire';
-import { emptyQuery, groupBody, groupParams, memberBody, memberParams, revokeParams, userBody, userParams } from './schemas';
+import { emptyQuery, groupBody, noBody, groupParams, memberBody, memberParams, revokeParams, userBody, userParams } from './schemas';
 
 const ACTOR = 'admin';
 const userView = (u: UserRecord): UserView => ({ name: u.name, groups: u.groups, createdAt: u.createdAt });
@@ -75,7 +75,7 @@ export function registerIdentityRoutes(scope: FastifyInstance, s: ControllerServ
     ROUTES.adminApprove,
     {
       ...limits,
-      schema: { params: revokeParams, querystring: emptyQuery },
+      schema: { params: revokeParams, body: noBody, querystring: emptyQuery },
       preValidation: async (request: FastifyRequest) => {
         if (request.body === undefined) request.body = null;
       },

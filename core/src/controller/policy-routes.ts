@@ -6,7 +6,7 @@ import type { ControllerServices } from './controller-services';
 import { isLiveNode } from './map-builder';
 import { signedNode } from './node-routes';
 import { BODY_LIMITS, POLICY_VERSION_HEADER, ROUTES, type ExplainRequest, type ExplainResponse, type PolicyPushRequest } from '../wire';
-import { emptyQuery, explainBody, policyPushBody } from './schemas';
+import { emptyQuery, noBody, explainBody, policyPushBody } from './schemas';
 
 const ACTOR = 'admin';
 
@@ -33,7 +33,7 @@ export function registerPolicyAdminRoutes(scope: FastifyInstance, s: ControllerS
     ROUTES.adminPolicyRollback,
     {
       bodyLimit: BODY_LIMITS.admin,
-      schema: { querystring: emptyQuery },
+      schema: { body: noBody, querystring: emptyQuery },
       preValidation: async (request) => {
         if (request.body === undefined) request.body = null;
       },

@@ -33,6 +33,12 @@ const user = { type: 'string', minLength: 1, maxLength: 128 } as const;
 
 export const emptyQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
+/** The body of a POST that takes none: nothing (null), or an empty object. */
+export const noBody = { anyOf: [{ type: 'null' }, { type: 'object', additionalProperties: false, properties: {} }] } as const;
+
+/** The console's login form (application/x-www-form-urlencoded, parsed to an object). */
+export const consoleLoginBody = { type: 'object', additionalProperties: false, properties: { token: { type: 'string', maxLength: 1024 } } } as const;
+
 export const enrollBody = {
   type: 'object',
   additionalProperties: false,

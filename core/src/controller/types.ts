@@ -29,11 +29,18 @@ export interface ControllerOptions {
    * different addresses let nodes classify their NAT. Absent or empty: no STUN service.
    */
   stun?: string[];
+  /**
+   * Serve plain http on a non-loopback address when there is no certificate (<dataDir>/tls, made by
+   * `trellis controller init`). Without it such a start is refused.
+   */
+  insecure?: boolean;
 }
 
 export interface ControllerHandle {
-  /** e.g. http://198.18.0.1:8080 */
+  /** e.g. https://198.18.0.1:8080 (http:// without a certificate) */
   url: string;
+  /** The CA's PEM and fingerprint when the controller serves TLS; null for plain http. */
+  tls: { caPem: string; caFingerprint: string } | null;
   /** Plaintext admin token (also in <dataDir>/admin.token). */
   adminToken: string;
   close(): Promise<void>;

@@ -28,6 +28,11 @@ export interface LabUpOptions {
    */
   measureNats?: boolean;
   /**
+   * Plain http instead of TLS: the controller runs without `controller init`, and it and every agent
+   * get --insecure. Default false: the lab makes a CA and certificate, and the agents pin the CA.
+   */
+  insecure?: boolean;
+  /**
    * TRELLIS_* settings of the lab's processes (e.g. TRELLIS_LOG_LEVEL). They get no other TRELLIS_*
    * variable of the caller, except TRELLIS_WIREGUARD_GO, TRELLIS_OPA and TRELLIS_LOG_LEVEL (lab-env.ts).
    */
@@ -74,7 +79,7 @@ export type LabProgress =
 
 /** The shape `trellis lab up --json` prints. */
 export interface LabDescription {
-  controller: { url: string; pid: number | null; dataDir: string };
+  controller: { url: string; pid: number | null; dataDir: string; caFile: string | null };
   /** The lab's Prometheus and what it scrapes; null without --prometheus. */
   prometheus: { url: string; pid: number | null; configFile: string; rulesFile: string | null; targets: { controller: string; agents: string[] } } | null;
   nodes: Array<{

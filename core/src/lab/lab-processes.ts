@@ -3,7 +3,8 @@
  * namespace, each in its own process group with its log file. Starting records the pid (through
  * save) before waiting, so `lab down` finds a process even when the wait fails.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { trustingFetch } from '../auth/controller-trust';
 import { join } from 'node:path';
 import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
@@ -22,6 +23,7 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   if (st.configFile) args.push('--config', st.configFile);
   // STUN addresses are the first controller's: another one on the same host could not bind them.
   if (st.stun && st.stun.length > 0 && c.dataDir === st.controller?.dataDir) args.push('--stun', st.stun.join(','));
+  if (!c.caFile) args.push('--insecure');
   mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
   const env = labChildEnv(process.env, st.env ?? {});
   // The store URL carries a password: by environment, so `ps` does not show it.
@@ -29,10 +31,11 @@ export async function startControllerProcess(st: LabState, c: LabControllerState
   c.pid = await spawnDetached(process.execPath, args, c.log, env);
   save();
   const deadline = Date.now() + 30_000;
+  const trusted = trustingFetch(c.caFile ? readFileSync(c.caFile, 'utf8') : null);
   for (;;) {
     if (!isAlive(c.pid)) throw errors.lab(`controller exited during start; see ${c.log}`);
     try {
-      const res = await fetch(c.url + ROUTES.health, { signal: AbortSignal.timeout(1000) });
+      const res = await trusted(c.url + ROUTES.health, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
     } catch {
       // not listening yet
@@ -55,11 +58,11 @@ export function advertisedEndpoints(n: Pick<LabNodeState, 'underlay' | 'links' |
 }
 
 /** spawnAgentProcess starts `trellis up` in the node's namespace; it does not wait for it. */
-export async function spawnAgentProcess(st: LabState, n: LabNodeState, controllerUrl: string, save: () => void): Promise<void> {
+export async function spawnAgentProcess(st: LabState, n: LabNodeState, controller: Pick<LabControllerState, 'url' | 'caFile'>, save: () => void): Promise<void> {
   const args = [
     'netns', 'exec', n.namespace,
     process.execPath, st.cliPath, 'up',
-    '--controller', controllerUrl,
+    '--controller', controller.url,
     '--name', n.name,
     '--state-dir', n.stateDir,
     '--iface', n.iface,
@@ -69,6 +72,8 @@ export async function spawnAgentProcess(st: LabState, n: LabNodeState, controlle
   ];
   if (n.relay) args.push('--relay');
   if (st.configFile) args.push('--config', st.configFile);
+  if (controller.caFile) args.push('--ca', controller.caFile);
+  else args.push('--insecure');
   if (n.agentArgs) args.push(...n.agentArgs);
   const env = labChildEnv(process.env, st.env ?? {}, n.env ?? {});
   // The auth key goes by environment, not argv, so `ps` does not show it; only the first start needs it.

@@ -117,6 +117,8 @@ export interface LabControllerState {
   pid: number | null;
   dataDir: string;
   log: string;
+  /** The controller's CA (made by `controller init`), which the agents and the lab's clients pin; absent or null for a plain-http lab (`lab up --insecure`). */
+  caFile?: string | null;
 }
 
 export interface LabNodeState {

@@ -6,6 +6,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { controllerTlsFiles } from '../auth/controller-tls';
+import { trustingFetch } from '../auth/controller-trust';
+import { initControllerTls, parseSans } from '../auth/tls-certificates';
 import { AdminClient } from '../client/admin-client';
 import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
@@ -74,6 +77,7 @@ export function defaultCliPath(): string {
 export class Lab {
   /** Extra flags for nodes not made yet (LabUpOptions.agentArgs). */
   private agentArgs: Record<string, string[]> = {};
+  private fetchFn: typeof fetch | null = null;
 
   private constructor(private st: LabState) {}
 
@@ -158,12 +162,16 @@ export class Lab {
     lab.save();
 
     const port = await freePort(LAB_SUBNET.gateway);
+    const dataDir = join(dir, 'controller');
+    // TLS by default, as a real deployment: `controller init` for the bridge address, and every client pins the CA.
+    const tls = opts.insecure === true ? null : await initControllerTls(dataDir, parseSans(LAB_SUBNET.gateway), true);
     lab.st.controller = {
-      url: `http://${LAB_SUBNET.gateway}:${port}`,
+      url: `${tls ? 'https' : 'http'}://${LAB_SUBNET.gateway}:${port}`,
       listen: `${LAB_SUBNET.gateway}:${port}`,
       pid: null,
-      dataDir: join(dir, 'controller'),
+      dataDir,
       log: join(dir, 'logs', 'controller.log'),
+      caFile: tls ? tls.files.caCert : null,
     };
     lab.save();
     await lab.startController();
@@ -171,11 +179,12 @@ export class Lab {
     for (let i = 2; i <= controllers; i++) {
       const more = await freePort(LAB_SUBNET.gateway);
       const c = {
-        url: `http://${LAB_SUBNET.gateway}:${more}`,
+        url: `${tls ? 'https' : 'http'}://${LAB_SUBNET.gateway}:${more}`,
         listen: `${LAB_SUBNET.gateway}:${more}`,
         pid: null,
         dataDir: join(dir, `controller-${i}`),
         log: join(dir, 'logs', `controller-${i}.log`),
+        caFile: tls ? tls.files.caCert : null,
       };
       lab.st.moreControllers!.push(c);
       lab.save();
@@ -183,6 +192,15 @@ export class Lab {
       mkdirSync(c.dataDir, { recursive: true, mode: 0o700 });
       for (const f of ['admin.token', 'signing.key', 'signing.pub']) {
         if (existsSync(join(lab.st.controller.dataDir, f))) copyFileSync(join(lab.st.controller.dataDir, f), join(c.dataDir, f));
+      }
+      if (tls) {
+        // The same CA too (agents pin one), with a certificate of its own.
+        const from = controllerTlsFiles(lab.st.controller.dataDir);
+        const to = controllerTlsFiles(c.dataDir);
+        mkdirSync(to.dir, { recursive: true, mode: 0o700 });
+        copyFileSync(from.caCert, to.caCert);
+        copyFileSync(from.caKey, to.caKey);
+        await initControllerTls(c.dataDir, parseSans(LAB_SUBNET.gateway), true);
       }
       await startControllerProcess(lab.st, c, () => lab.save());
       opts.onProgress?.({ kind: 'controller', url: c.url });
@@ -319,7 +337,7 @@ export class Lab {
     const c = this.controllerState();
     const p = this.st.prometheus ?? null;
     return {
-      controller: { url: c.url, pid: c.pid, dataDir: c.dataDir },
+      controller: { url: c.url, pid: c.pid, dataDir: c.dataDir, caFile: c.caFile ?? null },
       prometheus: p
         ? {
             url: p.url,
@@ -564,6 +582,27 @@ export class Lab {
     return this.admin().fetch(path, init);
   }
 
+  /** controllerFetch sends a request to the lab's controller as any client would (no token), trusting the lab's CA. */
+  controllerFetch(path: string, init: RequestInit = {}): Promise<Response> {
+    return this.trustedFetch()(this.controllerUrl + path, init);
+  }
+
+  /** controllerCa is the PEM of the CA the lab's controller certificate was issued by; null for a plain-http lab. */
+  controllerCa(): string | null {
+    const file = this.controllerState().caFile;
+    return file ? readFileSync(file, 'utf8') : null;
+  }
+
+  /** controllerCertificate is the PEM of the controller's own certificate (browsers pin its key); null for a plain-http lab. */
+  controllerCertificate(): string | null {
+    return this.controllerState().caFile ? readFileSync(controllerTlsFiles(this.controllerState().dataDir).cert, 'utf8') : null;
+  }
+
+  private trustedFetch(): typeof fetch {
+    this.fetchFn ??= trustingFetch(this.controllerCa());
+    return this.fetchFn;
+  }
+
   /** down stops every lab process, removes the namespaces, links, sockets and the lab directory. */
   async down(): Promise<void> {
     await Lab.clear(this.st.dir);
@@ -631,7 +670,7 @@ export class Lab {
   }
 
   private spawnAgent(n: LabNodeState): Promise<void> {
-    return spawnAgentProcess(this.st, n, this.controllerUrls.join(','), () => this.save());
+    return spawnAgentProcess(this.st, n, { url: this.controllerUrls.join(','), caFile: this.controllerState().caFile ?? null }, () => this.save());
   }
 
   /**
@@ -647,7 +686,7 @@ export class Lab {
     } catch (err) {
       throw errors.lab(`cannot read the controller's admin token ${file}: ${(err as Error).message}`);
     }
-    return new AdminClient(c.url, token);
+    return new AdminClient(c.url, token, this.trustedFetch());
   }
 
   private allControllers(): LabControllerState[] {

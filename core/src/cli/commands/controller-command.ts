@@ -14,7 +14,7 @@ const startController = (...args: Parameters<typeof Start>): ReturnType<typeof S
 const NAME = 'controller';
 
 /** Flags the environment may give (TRELLIS_LISTEN, TRELLIS_DATA_DIR, …). */
-const ENV_FLAGS = ['listen', 'data-dir', 'store', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun', 'route-hold-down'] as const;
+const ENV_FLAGS = ['listen', 'data-dir', 'store', 'ipv4-cidr', 'ipv6-prefix', 'config', 'require-approval', 'stun', 'route-hold-down', 'insecure'] as const;
 
 /** `trellis controller`: the coordination server, in the foreground until SIGINT/SIGTERM. */
 export const controllerCommand: Command = {
@@ -22,7 +22,9 @@ export const controllerCommand: Command = {
   summary: 'run the coordination server in the foreground',
   help: `Usage: trellis controller --listen <host:port> --data-dir <dir> [flags]
 
-Runs the controller until SIGINT or SIGTERM, then closes it cleanly. Every flag can also come from
+Runs the controller until SIGINT or SIGTERM, then closes it cleanly. It serves https with the
+certificate \`trellis controller init\` made in <data-dir>/tls, and plain http only on a loopback
+address or with --insecure. Every flag can also come from
 the environment variable in brackets (a flag given on the command line wins); the systemd unit
 reads them from /etc/trellis/controller.env.
 
@@ -45,6 +47,8 @@ Flags:
                           one [TRELLIS_STUN, comma-separated]
   --route-hold-down <dur>  how long a gateway that lost a route's primary role waits before it may
                           take it back from a healthy one (default 60s; no flap-back) [TRELLIS_ROUTE_HOLD_DOWN]
+  --insecure              serve plain http on a non-loopback address when there is no certificate
+                          (refused otherwise; run \`trellis controller init\` first) [TRELLIS_INSECURE]
   -h, --help              show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -59,6 +63,7 @@ Flags:
       'no-require-approval': { type: 'boolean' },
       stun: { type: 'string', multiple: true },
       'route-hold-down': { type: 'string' },
+      insecure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -100,6 +105,7 @@ Flags:
       configFile: optionalFlag(flags, 'config'),
       requireApproval,
       stun,
+      insecure: values.insecure === true,
       log: createLogger('controller'),
     }).catch((err: unknown) => {
       // A bad config file is bad input: one line, exit 2, and the controller never started.
@@ -107,7 +113,7 @@ Flags:
       throw err;
     });
     const stunAt = handle.stun?.addresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)) ?? [];
-    io.stdout(`trellis controller listening on ${handle.url}${stunAt.length ? `, STUN on udp ${stunAt.join(', ')}` : ''}\n`);
+    io.stdout(`trellis controller listening on ${handle.url}${handle.tls ? ` (CA ${handle.tls.caFingerprint})` : ''}${stunAt.length ? `, STUN on udp ${stunAt.join(', ')}` : ''}\n`);
     await waitForAbort(io.shutdown);
     io.stderr('trellis controller: shutting down\n');
     await handle.close();

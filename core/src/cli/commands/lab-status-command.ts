@@ -73,7 +73,8 @@ Flags:
 
 export async function collectLabStatus(lab: Lab): Promise<LabStatusView> {
   const c = lab.describe().controller;
-  const healthy = await fetch(c.url + ROUTES.health, { signal: AbortSignal.timeout(2000) })
+  const healthy = await lab
+    .controllerFetch(ROUTES.health, { signal: AbortSignal.timeout(2000) })
     .then((r) => r.ok)
     .catch(() => false);
   const nodes = await Promise.all(

@@ -21,14 +21,15 @@ export const LAB_UP_OPTIONS = {
   'prometheus-listen': { type: 'string' },
   site: { type: 'string', multiple: true },
   internet: { type: 'boolean' },
+  insecure: { type: 'boolean' },
 } as const;
 
 /** labUpOptions validates the flags lab up and lab demo share. */
 export function labUpOptions(
-  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string; site?: string[]; internet?: boolean },
+  values: { nodes?: string; config?: string; 'probe-interval'?: string; clickhouse?: string; 'clickhouse-database'?: string; prometheus?: boolean; 'prometheus-listen'?: string; site?: string[]; internet?: boolean; insecure?: boolean },
   command: string,
   defaultNodes: number,
-): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string }; sites?: LabSiteSpec[]; internet?: boolean } {
+): { nodes: number; configFile?: string; probeIntervalMs?: number; clickhouseUrl?: string; clickhouseDatabase?: string; prometheus?: { listen?: string }; sites?: LabSiteSpec[]; internet?: boolean; insecure?: boolean } {
   let sites: LabSiteSpec[] | undefined;
   try {
     sites = values.site?.map(parseSiteSpec);
@@ -51,6 +52,7 @@ export function labUpOptions(
   if (listen !== undefined && !values.prometheus) throw new UsageError('--prometheus-listen needs --prometheus', command);
   return {
     ...(values.prometheus ? { prometheus: listen !== undefined ? { listen } : {} } : {}),
+    ...(values.insecure ? { insecure: true } : {}),
     ...(values.clickhouse !== undefined ? { clickhouseUrl: values.clickhouse } : {}),
     ...(values['clickhouse-database'] !== undefined ? { clickhouseDatabase: values['clickhouse-database'] } : {}),
     ...(sites ? { sites } : {}),
@@ -154,6 +156,8 @@ Flags:
   --internet               an "internet" namespace trl-inet (198.18.0.3) as the nodes' default gateway,
                            with servers 203.0.113.10 and 198.51.100.10 (ping; HTTP on port 80 answers
                            with the caller's address)
+  --insecure               plain http instead of TLS (by default the lab runs \`controller init\` and
+                           every agent pins the lab's CA)
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,
@@ -210,7 +214,7 @@ export function renderLabSummary(lab: Lab): string {
   ]);
   const prom = d.prometheus ? `prometheus  ${d.prometheus.url} (pid ${d.prometheus.pid ?? '-'}; scrapes ${d.prometheus.targets.controller} and ${d.prometheus.targets.agents.length} agents)\n` : '';
   return (
-    `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'})\n${prom}\n` +
+    `controller  ${d.controller.url} (pid ${d.controller.pid ?? '-'}${d.controller.caFile ? `, CA ${d.controller.caFile}` : ', plain http'})\n${prom}\n` +
     renderTable(['NODE', 'NAMESPACE', 'IFACE', 'UNDERLAY', 'OVERLAY', 'ROLE', 'PID'], rows) +
     (d.sites.length > 0 ? '\n' + renderTable(['SITE', 'NAMESPACE', 'HOST', 'GATEWAYS'], d.sites.map((x) => [x.prefix, x.namespace, x.host, x.gateways.join(', ')])) : '') +
     `\nnext: trellis lab status | trellis status --node n1 | trellis lab exec n1 -- ping ${d.nodes[1]?.addresses?.ipv4 ?? '<peer>'} | trellis lab down\n`

@@ -3,6 +3,7 @@ import { createLogger } from '../../log/logger';
 import type { CliIO } from '../cli-io';
 import type { Command } from '../command';
 import { parseDurationInRange, parseHostPort, parseIface, parseNodeName, parsePort, parseUrl } from '../flag-values';
+import { checkTransport } from '../../auth/controller-trust';
 import { optionalFlag, parseFlagsWithEnv, requiredFlag } from '../env-flags';
 import { UsageError } from '../usage-error';
 import { DEFAULT_RELAY_PORT } from '../../agent/start-options';
@@ -21,7 +22,7 @@ const NAME = 'up';
 const ENV_FLAGS = [
   'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun',
   'advertise-routes', 'route-check', 'route-check-interval', 'route-priority', 'snat-routes', 'accept-routes',
-  'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude',
+  'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude', 'ca', 'ca-fingerprint', 'insecure',
 ] as const;
 
 function parseBool(flag: string, value: string | undefined, dflt: boolean): boolean {
@@ -143,6 +144,11 @@ Flags:
                            once it has been up for 10 s [TRELLIS_EXIT_NODE_FALLBACK]
   --exit-exclude <cidrs>   destinations that never go through the exit node, comma-separated
                            (e.g. 192.0.2.0/24) [TRELLIS_EXIT_EXCLUDE]
+  --ca <file>              the controller's CA (its ca.crt); pinned in --state-dir [TRELLIS_CA]
+  --ca-fingerprint <fp>    sha256:… of the controller's CA, as \`trellis controller init\` printed it:
+                           trusted on first use, then pinned [TRELLIS_CA_FINGERPRINT]
+                           (without either: the CA pinned before, else the system's CAs)
+  --insecure               allow plain http:// to a controller that is not on loopback [TRELLIS_INSECURE]
   -h, --help               show this help
 `,
   async run(argv: string[], io: CliIO): Promise<number> {
@@ -171,6 +177,9 @@ Flags:
       'exit-node': { type: 'string' },
       'exit-node-fallback': { type: 'string' },
       'exit-exclude': { type: 'string', multiple: true },
+      ca: { type: 'string' },
+      'ca-fingerprint': { type: 'string' },
+      insecure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     } as const;
     const flags = parseFlagsWithEnv(NAME, argv, options, ENV_FLAGS, io.env);
@@ -209,9 +218,23 @@ Flags:
       endpoints: endpoints?.map((e) => parseHostPort(source.endpoint!, e, NAME)),
       relay,
       ...(stun !== undefined ? { stun: stun.map((e) => parseHostPort(source.stun!, e, NAME)) } : {}),
+      ca: optionalFlag(flags, 'ca'),
+      caFingerprint: optionalFlag(flags, 'ca-fingerprint'),
+      insecure: values.insecure === true,
     };
     if (relay !== null && relay.port === opts.listenPort) {
       throw new UsageError(`--relay-port ${relay.port} is the WireGuard listen port; give the relay a port of its own`, NAME);
+    }
+    const fingerprint = opts.caFingerprint;
+    if (fingerprint !== undefined && !/^(sha256:)?[0-9a-fA-F:]{64,95}$/.test(fingerprint)) {
+      throw new UsageError(`${source['ca-fingerprint']} "${fingerprint}" is not sha256:<64 hex digits>, as \`trellis controller init\` prints it`, NAME);
+    }
+    for (const url of opts.controllerUrl.split(',')) {
+      try {
+        checkTransport(url, opts.insecure);
+      } catch (err) {
+        throw new UsageError((err as Error).message, NAME);
+      }
     }
     if (io.shutdown.aborted) return 130;
     const handle = await startAgent({ ...opts, log: createLogger('agent'), signal: io.shutdown }).catch((err: unknown) => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../errors';
 import { rateLimited } from '../abuse-limits';
+import { consoleLoginBody, noBody } from '../schemas';
 import type { ControllerServices } from '../controller-services';
 import type { LiveTelemetry } from '../live-telemetry';
 import type { PluginSources } from '../plugin-sources';
@@ -128,7 +129,10 @@ export function registerWebConsole(app: FastifyInstance, o: WebConsoleOptions): 
     scope.get(CONSOLE_ROUTES.script, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(files.script));
     scope.get(CONSOLE_ROUTES.style, async (_request, reply) => reply.headers(SECURITY_HEADERS).type('text/css; charset=utf-8').send(files.style));
 
-    scope.post(CONSOLE_ROUTES.login, { bodyLimit: 4096, ...rateLimited(s.trust.settings.limits, 'consoleLogin') }, async (request, reply) => {
+    const formDefault = async (request: FastifyRequest) => {
+      if (request.body === undefined || request.body === null) request.body = {};
+    };
+    scope.post(CONSOLE_ROUTES.login, { bodyLimit: 4096, ...rateLimited(s.trust.settings.limits, 'consoleLogin'), preValidation: formDefault, schema: { body: consoleLoginBody } }, async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
       const token = typeof body.token === 'string' ? body.token.trim() : '';
       if (!token || !s.admin.verify(`Bearer ${token}`)) {
@@ -140,7 +144,7 @@ export function registerWebConsole(app: FastifyInstance, o: WebConsoleOptions): 
       return reply.code(303).header('set-cookie', cookie(sid, Math.floor(sessions.maxAgeMs / 1000))).header('location', CONSOLE_ROUTES.page).send();
     });
 
-    scope.post(CONSOLE_ROUTES.logout, { bodyLimit: 4096 }, async (request, reply) => {
+    scope.post(CONSOLE_ROUTES.logout, { bodyLimit: 4096, preValidation: formDefault, schema: { body: noBody } }, async (request, reply) => {
       const sid = sidOf(request);
       if (sessions.valid(sid, false)) await s.audit({ action: 'console.logout', actor: 'admin', details: { remote: request.ip } });
       sessions.destroy(sid);
