@@ -6,8 +6,8 @@
  * publicly trusted certificate). Plain http is refused for a non-loopback controller unless
  * --insecure.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { certificateFingerprint, checkTransport, fetchCaByFingerprint, normalizeFingerprint, parseCaPem, trustingFetch } from '../auth/controller-trust';
 import { errors, TrellisError } from '../errors';
@@ -80,6 +80,7 @@ export async function resolveControllerFetch(o: ControllerPinOptions, log: Logge
 
 async function pin(file: string, pem: string, log: Logger): Promise<void> {
   if (existsSync(file) && readFileSync(file, 'utf8') === pem) return;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   await writeFileAtomic(file, pem);
   log.info({ file, caFingerprint: certificateFingerprint(pem) }, 'pinned the controller CA');
 }

@@ -44,9 +44,10 @@ const TLS_TRUST_CODES = new Set([
 
 /** tlsTrustFailure names the TLS trust error inside a fetch failure, or returns null for anything else. */
 export function tlsTrustFailure(err: unknown): string | null {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as Error & { cause?: unknown }).cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== undefined && TLS_TRUST_CODES.has(code)) return `${code}: ${e.message}`;
+  // Not instanceof Error: fetch's errors may come from another realm (a vm context, a test runner).
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) return `${code}: ${String(message)}`;
   }
   return null;
 }
