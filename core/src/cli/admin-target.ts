@@ -3,7 +3,7 @@
  * dir, the running lab, or the controller service (/etc/trellis/controller.env), in that order.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { controllerTlsFiles } from '../auth/controller-tls';
 import { checkTransport, parseCaPem, trustingFetch } from '../auth/controller-trust';
 import { AdminClient } from '../client/admin-client';
@@ -36,8 +36,9 @@ export const ADMIN_FLAG_HELP = `Controller:
                              service's in /etc/trellis/controller.env, with the token from its data dir)
   --admin-token-file <path>  file holding the admin token (env TRELLIS_ADMIN_TOKEN holds the token itself)
   --data-dir <dir>           the controller's data dir: reads <dir>/admin.token (and trusts <dir>/tls/ca.crt)
-  --ca <file>                the controller's CA certificate, for https (env TRELLIS_CA; default: the data
-                             dir's, the lab's or the service's ca.crt, else the system's CAs)
+  --ca <file>                the controller's CA certificate, for https (env TRELLIS_CA; default: tls/ca.crt
+                             of the data dir, of the token file's dir, the lab's or the service's, else the
+                             system's CAs)
   --insecure                 allow plain http to a controller that is not on loopback (env TRELLIS_INSECURE)
 `;
 
@@ -65,12 +66,19 @@ export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, co
   if (token === undefined || token === '') {
     throw new UsageError('no admin token: pass --admin-token-file or --data-dir, or set TRELLIS_ADMIN_TOKEN', command);
   }
-  return new AdminClient(url, token, adminFetch(url, flags, env, [flags['data-dir'], lab?.state.controller?.dataDir, service?.dataDir], command));
+  // Where the CA may be: the data dir given, the one holding the token file, the running lab's (also
+  // when its URL was given explicitly), the service's.
+  const sameLab = lab ?? (() => {
+    const running = Lab.running(labDir(env));
+    return running?.controllerUrl === url ? running : null;
+  })();
+  const tokenDir = flags['admin-token-file'] !== undefined ? dirname(flags['admin-token-file']) : undefined;
+  return new AdminClient(url, token, adminFetch(url, flags, env, [flags['data-dir'], tokenDir, sameLab?.state.controller?.dataDir, service?.dataDir], command));
 }
 
 /**
  * adminFetch is the fetch the CLI trusts the controller with: --ca or TRELLIS_CA, else the first
- * data dir (flag, lab, service) holding tls/ca.crt, else the system's CAs. Plain http to a
+ * data dir (flag, the token file's, lab, service) holding tls/ca.crt, else the system's CAs. Plain http to a
  * non-loopback controller needs --insecure (or TRELLIS_INSECURE=true) and is warned about.
  */
 function adminFetch(url: string, flags: AdminFlags, env: NodeJS.ProcessEnv, dataDirs: Array<string | undefined>, command: string): typeof fetch {
