@@ -95,7 +95,7 @@ test('the run: rotate, renew, create a key, log in to the console, push a policy
   remember('created auth key secret', created.key.split('-').at(-1)!);
 
   // A refused enrolment with a real auth key: the key is what must not be logged.
-  const refused = await fetch(lab.controllerUrl + ROUTES.enroll, {
+  const refused = await lab.controllerFetch(ROUTES.enroll, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ authKey: created.key, name: 'Not A Name', hostname: 'h', wgKey: 'x', identityKey: 'y', endpoints: [] }),
@@ -103,7 +103,7 @@ test('the run: rotate, renew, create a key, log in to the console, push a policy
   expect(refused.status).toBeGreaterThanOrEqual(400);
   expect(refused.status).toBeLessThan(500);
 
-  const login = await fetch(`${lab.controllerUrl}/console/login`, {
+  const login = await lab.controllerFetch(`/console/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token: secrets.get('admin token')! }).toString(),
@@ -112,7 +112,7 @@ test('the run: rotate, renew, create a key, log in to the console, push a policy
   expect(login.status).toBe(303);
   const cookie = /^([^=]+=[^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1];
   remember('console session cookie', cookie.split('=')[1]);
-  const page = await fetch(`${lab.controllerUrl}/console`, { headers: { cookie } });
+  const page = await lab.controllerFetch(`/console`, { headers: { cookie } });
   expect(page.status).toBe(200);
 
   expect(await trellis('policy', 'push', resolve(__dirname, '../policies'))).toMatch(/version|active|unchanged/i);

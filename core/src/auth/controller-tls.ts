@@ -1,6 +1,6 @@
 /**
  * The controller's TLS files in <data-dir>/tls (0700): ca.crt, ca.key, controller.crt, controller.key
- * (keys 0600). `trellis controller init` makes them (tls-certificates.ts); the controller serves
+ * (all 0600). `trellis controller init` makes them (tls-certificates.ts); the controller serves
  * TLS whenever they exist.
  */
 import { existsSync, readFileSync } from 'node:fs';

@@ -21,6 +21,8 @@ describe('controller init', () => {
     expect(mode(f.dir)).toBe(0o700);
     expect(mode(f.caKey)).toBe(0o600);
     expect(mode(f.key)).toBe(0o600);
+    expect(mode(f.caCert)).toBe(0o600);
+    expect(mode(f.cert)).toBe(0o600);
     const ca = new X509Certificate(readFileSync(f.caCert));
     const leaf = new X509Certificate(readFileSync(f.cert));
     expect(ca.ca).toBe(true);

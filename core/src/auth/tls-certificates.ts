@@ -143,13 +143,14 @@ export async function initControllerTls(dataDir: string, names: ControllerNames,
     }
     const ca = await createCertificateAuthority();
     writeFileSync(f.caKey, ca.keyPem, { mode: 0o600, flag: 'wx' });
-    writeFileSync(f.caCert, ca.certPem, { mode: 0o644, flag: 'wx' });
+    writeFileSync(f.caCert, ca.certPem, { mode: 0o600, flag: 'wx' });
     caCreated = true;
   }
   const ca = { certPem: readFileSync(f.caCert, 'utf8'), keyPem: readFileSync(f.caKey, 'utf8') };
   const leaf = await issueControllerCertificate(ca, names);
   writeFileSync(f.key, leaf.keyPem, { mode: 0o600 });
   chmodSync(f.key, 0o600);
-  writeFileSync(f.cert, leaf.certPem, { mode: 0o644 });
+  writeFileSync(f.cert, leaf.certPem, { mode: 0o600 });
+  chmodSync(f.cert, 0o600);
   return { files: f, caFingerprint: certificateFingerprint(ca.certPem), caCreated, names };
 }

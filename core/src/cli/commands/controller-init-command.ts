@@ -12,7 +12,7 @@ export const controllerInitCommand: Command = {
   summary: "make the controller's CA, TLS certificate and signing key",
   help: `Usage: trellis controller init --data-dir <dir> [--san <names>] [--force] [--json]
 
-Makes, in <dir>/tls (0700, keys 0600): a CA (ca.crt, ca.key) and the controller's certificate
+Makes, in <dir>/tls (0700, files 0600): a CA (ca.crt, ca.key) and the controller's certificate
 signed by it (controller.crt, controller.key), valid for the names and addresses in --san plus
 localhost, 127.0.0.1 and ::1; and the controller's Ed25519 key that signs the audit log's
 checkpoints (signing.key). It prints the CA's SHA-256 fingerprint: give it to agents as
