@@ -80,6 +80,8 @@ test('agent restart while the controller is down restores its tunnels from the c
   expect(await pingPairs(lab, FIVE, ['n2'])).toEqual([]);
   await lab.startController();
   await waitFor('n2 reconnects', async () => (await lab.status('n2')).controller.connected, 40_000, 200);
+  // Every agent backs off on its own while the controller is away; the next test needs them all back.
+  await waitFor('every node reconnects', async () => (await Promise.all(lab.nodeNames.map((n) => lab.status(n)))).every((s) => s.controller.connected), 40_000, 200);
 });
 
 test('revoke: the node is cut off from every peer within 2 s and its requests are refused', async () => {
