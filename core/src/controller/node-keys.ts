@@ -55,8 +55,6 @@ type KeyListener = (state: NodeKeyState) => void;
 
 export class NodeKeys {
   private readonly listeners = new Map<string, Set<KeyListener>>();
-  /** Rotation leases by node id: until when the node may be between two keys. */
-  private readonly leases = new Map<string, number>();
   private lapseTimer: NodeJS.Timeout | null = null;
   private remoteSweep: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> = Promise.resolve();
@@ -170,16 +168,13 @@ export class NodeKeys {
    * lease lets a node rotate now unless one of its peers is rotating: two peers switching keys at
    * once would each drop the packets waiting for the other (wireguard-go stages them on the peer
    * entry the other's new key replaces). Refused with ROTATION_BUSY; the agent tries again shortly.
+   * The lease lives in the store: a peer may be connected to another controller sharing it.
    */
-  lease(node: NodeRecord): { until: number } {
+  async lease(node: NodeRecord): Promise<{ until: number }> {
     const now = this.d.clock();
-    for (const [id, until] of this.leases) if (until <= now) this.leases.delete(id);
-    let busyUntil = 0;
-    for (const peer of this.d.peersOf(node.id)) busyUntil = Math.max(busyUntil, this.leases.get(peer) ?? 0);
-    if (busyUntil > now) throw errors.rotationBusy(node.name, busyUntil - now);
-    const until = now + LEASE_MS;
-    this.leases.set(node.id, until);
-    return { until };
+    const outcome = await this.d.store.takeRotationLease(node.id, this.d.peersOf(node.id), now, now + LEASE_MS);
+    if (!outcome.granted) throw errors.rotationBusy(node.name, outcome.busyUntil - now);
+    return { until: outcome.until };
   }
 
   /**
@@ -199,7 +194,8 @@ export class NodeKeys {
       details: { name: node.name, reason, previousKey: node.wgKey, key: wgKey, previousKeyAgeMs: ageMs },
     });
     this.d.onRotated?.(reason);
-    this.leases.set(node.id, now + SETTLE_MS);
+    // The key is registered whatever happens to the settle time; a lost hold only shortens it.
+    await this.d.store.holdRotationLease(node.id, now + SETTLE_MS).catch((err: unknown) => this.d.log.warn({ err, node: node.name }, 'could not hold the rotation lease for its settle time'));
     this.d.nodeChanged(node.id, `WireGuard key of ${node.name} rotated`);
     this.publish(rotated);
     this.d.log.info({ node: node.name, reason, previousKeyAgeMs: ageMs }, 'WireGuard key rotated');

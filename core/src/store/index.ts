@@ -38,6 +38,8 @@ export type {
   PolicyVersionRecord,
   PresenceRepository,
   RemoveUserResult,
+  RotationLeaseOutcome,
+  RotationLeaseRepository,
   RouteDecision,
   RouteRecord,
   RouteRepository,

@@ -12,6 +12,7 @@ import type { NonceRepository } from './nonce-repository';
 import type { PolicyRepository } from './policy-repository';
 import type { PresenceRepository } from './presence-repository';
 import type { StoreChangeFeed } from './store-changes';
+import type { RotationLeaseRepository } from './rotation-lease-repository';
 import type { RouteRepository } from './route-repository';
 import type { UserGroupRepository } from './user-group-repository';
 
@@ -23,6 +24,7 @@ export type { NonceRepository } from './nonce-repository';
 export type { PolicyActivation, PolicyRepository, PolicyVersionRecord } from './policy-repository';
 export type { ControllerRecord, NodeStreamRecord, PresenceRepository } from './presence-repository';
 export type { DeliveredChange, StoreChange, StoreChangeFeed, StoreChangeListener } from './store-changes';
+export type { RotationLeaseOutcome, RotationLeaseRepository } from './rotation-lease-repository';
 export type { RouteDecision, RouteRecord, RouteRepository, RouteStatus } from './route-repository';
 export type { GroupRecord, RemoveUserResult, UserGroupRepository, UserRecord } from './user-group-repository';
 
@@ -35,7 +37,8 @@ export interface Store
     PolicyRepository,
     RouteRepository,
     AuditRepository,
-    PresenceRepository {
+    PresenceRepository,
+    RotationLeaseRepository {
   /** Short name of the backend, e.g. "sqlite" or "postgres". */
   readonly kind: string;
   /** Where the state lives, for people: a file path, or a URL without its password. */

@@ -24,6 +24,7 @@ import type {
   PolicyActivation,
   PolicyVersionRecord,
   RemoveUserResult,
+  RotationLeaseOutcome,
   RouteDecision,
   RouteRecord,
   Store,
@@ -42,6 +43,7 @@ import { PgPolicyRepository } from './pg-policy-repository';
 import { PgRouteRepository } from './pg-route-repository';
 import type { AdvertisedRoute } from '../../netmap/route-rules';
 import { PgPresenceRepository } from './pg-presence-repository';
+import { PgRotationLeaseRepository } from './pg-rotation-lease-repository';
 import { PgUserGroupRepository } from './pg-user-group-repository';
 
 export interface PgStoreOptions {
@@ -73,6 +75,7 @@ export class PgStore implements Store {
   private readonly policies: PgPolicyRepository;
   private readonly routeRepo: PgRouteRepository;
   private readonly presence: PgPresenceRepository;
+  private readonly rotationLeases: PgRotationLeaseRepository;
 
   private constructor(opts: PgStoreOptions, pool: AddressPool) {
     this.overlay = { ipv4Cidr: pool.ipv4Cidr, ipv6Prefix: pool.ipv6Prefix };
@@ -93,6 +96,7 @@ export class PgStore implements Store {
     this.policies = new PgPolicyRepository(db, this.meta, this.audit);
     this.routeRepo = new PgRouteRepository(db, this.audit);
     this.presence = new PgPresenceRepository(db);
+    this.rotationLeases = new PgRotationLeaseRepository(db);
   }
 
   /**
@@ -285,6 +289,13 @@ export class PgStore implements Store {
   }
   listNodeStreams(): Promise<NodeStreamRecord[]> {
     return this.presence.listNodeStreams();
+  }
+
+  takeRotationLease(nodeId: string, peerIds: readonly string[], now: number, until: number): Promise<RotationLeaseOutcome> {
+    return this.rotationLeases.takeRotationLease(nodeId, peerIds, now, until);
+  }
+  holdRotationLease(nodeId: string, until: number): Promise<void> {
+    return this.rotationLeases.holdRotationLease(nodeId, until);
   }
 
   async close(): Promise<void> {

@@ -222,6 +222,17 @@ CREATE INDEX routes_prefix ON routes(prefix);
 ALTER TABLE nodes ADD COLUMN candidates TEXT;
 `,
   },
+  {
+    version: 9,
+    name: 'rotation-leases',
+    // Until when a node may be between two WireGuard keys, shared by every controller on the store (store/rotation-lease-repository.ts).
+    sql: `
+CREATE TABLE rotation_leases (
+  node_id TEXT PRIMARY KEY,
+  until INTEGER NOT NULL
+);
+`,
+  },
 ];
 
 /** schemaVersions lists the applied schema versions, oldest first. */

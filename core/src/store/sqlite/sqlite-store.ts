@@ -24,6 +24,7 @@ import type {
   PolicyActivation,
   PolicyVersionRecord,
   RemoveUserResult,
+  RotationLeaseOutcome,
   RouteDecision,
   RouteRecord,
   Store,
@@ -37,6 +38,7 @@ import { SqliteNodeRepository } from './sqlite-node-repository';
 import { SqliteNonceRepository } from './sqlite-nonce-repository';
 import { SqlitePolicyRepository } from './sqlite-policy-repository';
 import { SqlitePresenceRepository } from './sqlite-presence-repository';
+import { SqliteRotationLeaseRepository } from './sqlite-rotation-lease-repository';
 import { SqliteRouteRepository } from './sqlite-route-repository';
 import type { AdvertisedRoute } from '../../netmap/route-rules';
 import { SqliteUserGroupRepository } from './sqlite-user-group-repository';
@@ -69,6 +71,7 @@ export class SqliteStore implements Store {
   private readonly usersAndGroups: SqliteUserGroupRepository;
   private readonly policies: SqlitePolicyRepository;
   private readonly presence: SqlitePresenceRepository;
+  private readonly rotationLeases: SqliteRotationLeaseRepository;
   private readonly routeRepo: SqliteRouteRepository;
 
   constructor(opts: SqliteStoreOptions) {
@@ -92,6 +95,7 @@ export class SqliteStore implements Store {
     });
     this.policies = new SqlitePolicyRepository(db, this.meta, this.audit);
     this.presence = new SqlitePresenceRepository(db);
+    this.rotationLeases = new SqliteRotationLeaseRepository(db);
     this.routeRepo = new SqliteRouteRepository(db, this.audit);
     try {
       chmodSync(this.path, 0o600);
@@ -281,6 +285,13 @@ export class SqliteStore implements Store {
   }
   listNodeStreams(): Promise<NodeStreamRecord[]> {
     return this.presence.listNodeStreams();
+  }
+
+  takeRotationLease(nodeId: string, peerIds: readonly string[], now: number, until: number): Promise<RotationLeaseOutcome> {
+    return this.rotationLeases.takeRotationLease(nodeId, peerIds, now, until);
+  }
+  holdRotationLease(nodeId: string, until: number): Promise<void> {
+    return this.rotationLeases.holdRotationLease(nodeId, until);
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,27 @@ export function defineSharedStoreContract(h: StoreHarness): void {
       expect(new Set((await a.listNodes()).map((n) => n.ipv4)).size).toBe(10);
     });
 
+    it('grants a rotation lease to one of two peers at a time, whichever store instance (controller) asks', async () => {
+      const a = await h.open();
+      const b = await h.open();
+      expect(await a.takeRotationLease('n1', ['n2', 'n3'], NOW, NOW + 10_000)).toEqual({ granted: true, until: NOW + 10_000 });
+      // n2's controller is another one: it sees n1's lease.
+      expect(await b.takeRotationLease('n2', ['n1'], NOW + 5, NOW + 10_005)).toEqual({ granted: false, busyUntil: NOW + 10_000 });
+      // A node that is no peer of n1 rotates meanwhile; n1 asking again renews its own lease.
+      expect(await b.takeRotationLease('n4', ['n5'], NOW + 6, NOW + 10_006)).toEqual({ granted: true, until: NOW + 10_006 });
+      expect(await a.takeRotationLease('n1', ['n2'], NOW + 7, NOW + 10_007)).toEqual({ granted: true, until: NOW + 10_007 });
+      // After its registration n1 holds a short settle time, then the lease lapses.
+      await a.holdRotationLease('n1', NOW + 1_000);
+      expect(await b.takeRotationLease('n2', ['n1'], NOW + 999, NOW + 11_000)).toEqual({ granted: false, busyUntil: NOW + 1_000 });
+      expect(await b.takeRotationLease('n2', ['n1'], NOW + 1_000, NOW + 11_000)).toEqual({ granted: true, until: NOW + 11_000 });
+      // Two peers asking at once through two instances: exactly one gets it.
+      const race = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a.takeRotationLease('p1', ['p2'], NOW, NOW + 10_000) : b.takeRotationLease('p2', ['p1'], NOW, NOW + 10_000))),
+      );
+      const winners = new Set(race.map((r, i) => (r.granted ? (i % 2 ? 'p1' : 'p2') : null)).filter((w) => w !== null));
+      expect(winners.size).toBe(1);
+    });
+
     if (h.backend === 'sqlite') {
       it('has no change feed: one process uses the file', async () => {
         expect((await h.open()).changes).toBeNull();
