@@ -21,6 +21,7 @@ import {
   type RoutesRequest,
   type RoutesResponse,
 } from '../wire';
+import { FAILOVER_STATUS, parseControllerUrls } from '../client/controller-urls';
 import { SseParser, type SseEvent } from './sse-parser';
 import type { EndpointCandidate, RelayOffer } from '../netmap/types';
 
@@ -55,29 +56,6 @@ export interface ControllerClientOptions {
   /** A map stream that carries no bytes (not even a ping) for this long is dropped, ms. Default 60 000. */
   streamIdleMs?: number;
   fetch?: typeof fetch;
-}
-
-/** Answers that say "this controller cannot serve now; another may": the request moves on. */
-const FAILOVER_STATUS = new Set([502, 503, 504]);
-
-/** parseControllerUrls splits `a,b,c` into base URLs without trailing slashes; throws naming a bad one. */
-export function parseControllerUrls(list: string): string[] {
-  const urls = list
-    .split(',')
-    .map((u) => u.trim().replace(/\/+$/, ''))
-    .filter((u) => u !== '');
-  if (urls.length === 0) throw errors.configInvalid('controller URL', `"${list}" names no controller, e.g. http://127.0.0.1:8080`);
-  for (const u of urls) {
-    let parsed: URL;
-    try {
-      parsed = new URL(u);
-    } catch {
-      throw errors.configInvalid('controller URL', `"${u}" is not a URL, e.g. http://127.0.0.1:8080`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw errors.configInvalid('controller URL', `"${u}" must be an http:// or https:// URL`);
-  }
-  if (new Set(urls).size !== urls.length) throw errors.configInvalid('controller URL', `"${list}" lists a controller twice`);
-  return urls;
 }
 
 /**

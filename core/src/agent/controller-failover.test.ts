@@ -2,7 +2,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateIdentityKeyPair, ed25519PrivateKey } from '../auth/keys';
 import { ErrorCode } from '../errors';
-import { ControllerClient, parseControllerUrls } from './controller-client';
+import { parseControllerUrls } from '../client/controller-urls';
+import { ControllerClient } from './controller-client';
 
 /** A controller stand-in that answers the facts route with `status` and the map stream with one event. */
 async function serve(status: number): Promise<{ url: string; hits: string[]; close: () => Promise<void> }> {

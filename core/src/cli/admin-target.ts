@@ -7,10 +7,10 @@ import { dirname, join } from 'node:path';
 import { controllerTlsFiles } from '../auth/controller-tls';
 import { checkTransport, parseCaPem, trustingFetch } from '../auth/controller-trust';
 import { AdminClient } from '../client/admin-client';
+import { parseControllerUrls } from '../client/controller-urls';
 import { errors } from '../errors';
 import { Lab } from '../lab/lab';
 import { labDir } from '../lab/lab-state';
-import { parseUrl } from './flag-values';
 import { installedController } from './installed-services';
 import { UsageError } from './usage-error';
 
@@ -32,7 +32,8 @@ export const ADMIN_FLAG_OPTIONS = {
 } as const;
 
 export const ADMIN_FLAG_HELP = `Controller:
-  --controller <url>         controller URL (env TRELLIS_CONTROLLER; default: the running lab's, else the
+  --controller <url[,url]>   controller URL, or several sharing one store, tried in turn when one cannot be
+                             reached (env TRELLIS_CONTROLLER; default: the running lab's, else the
                              service's in /etc/trellis/controller.env, with the token from its data dir)
   --admin-token-file <path>  file holding the admin token (env TRELLIS_ADMIN_TOKEN holds the token itself)
   --data-dir <dir>           the controller's data dir: reads <dir>/admin.token (and trusts <dir>/tls/ca.crt)
@@ -49,13 +50,13 @@ export const ADMIN_FLAG_HELP = `Controller:
 export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, command: string): AdminClient {
   const lab = flags.controller === undefined && !env.TRELLIS_CONTROLLER ? Lab.running(labDir(env)) : null;
   const service = flags.controller === undefined && !env.TRELLIS_CONTROLLER && !lab ? installedController(env) : null;
-  const rawUrl = flags.controller ?? (env.TRELLIS_CONTROLLER || undefined) ?? lab?.controllerUrl ?? service?.url;
+  const rawUrl = flags.controller ?? (env.TRELLIS_CONTROLLER || undefined) ?? lab?.controllerUrls.join(',') ?? service?.url;
   if (rawUrl === undefined) {
     throw new UsageError('no controller given: pass --controller <url>, set TRELLIS_CONTROLLER, or start a lab', command);
   }
-  let url = parseUrl('--controller', rawUrl, command);
+  let urls = parseUrls(rawUrl, command);
   // A service that was given a certificate serves https.
-  if (service && url.startsWith('http:') && existsSync(controllerTlsFiles(service.dataDir).cert)) url = url.replace(/^http:/, 'https:');
+  if (service && existsSync(controllerTlsFiles(service.dataDir).cert)) urls = urls.map((u) => u.replace(/^http:/, 'https:'));
 
   let token: string | undefined;
   if (flags['admin-token-file'] !== undefined) token = readToken(flags['admin-token-file']);
@@ -70,10 +71,10 @@ export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, co
   // when its URL was given explicitly), the service's.
   const sameLab = lab ?? (() => {
     const running = Lab.running(labDir(env));
-    return running?.controllerUrl === url ? running : null;
+    return running && urls.every((u) => running.controllerUrls.includes(u)) ? running : null;
   })();
   const tokenDir = flags['admin-token-file'] !== undefined ? dirname(flags['admin-token-file']) : undefined;
-  return new AdminClient(url, token, adminFetch(url, flags, env, [flags['data-dir'], tokenDir, sameLab?.state.controller?.dataDir, service?.dataDir], command));
+  return new AdminClient(urls.join(','), token, adminFetch(urls, flags, env, [flags['data-dir'], tokenDir, sameLab?.state.controller?.dataDir, service?.dataDir], command));
 }
 
 /**
@@ -81,16 +82,18 @@ export function resolveAdminTarget(flags: AdminFlags, env: NodeJS.ProcessEnv, co
  * data dir (flag, the token file's, lab, service) holding tls/ca.crt, else the system's CAs. Plain http to a
  * non-loopback controller needs --insecure (or TRELLIS_INSECURE=true) and is warned about.
  */
-function adminFetch(url: string, flags: AdminFlags, env: NodeJS.ProcessEnv, dataDirs: Array<string | undefined>, command: string): typeof fetch {
+function adminFetch(urls: readonly string[], flags: AdminFlags, env: NodeJS.ProcessEnv, dataDirs: Array<string | undefined>, command: string): typeof fetch {
   const insecure = flags.insecure === true || /^(1|true|yes|on)$/i.test(env.TRELLIS_INSECURE ?? '');
-  let warning: string | null;
-  try {
-    warning = checkTransport(url, insecure);
-  } catch (err) {
-    throw new UsageError((err as Error).message, command);
+  for (const url of urls) {
+    let warning: string | null;
+    try {
+      warning = checkTransport(url, insecure);
+    } catch (err) {
+      throw new UsageError((err as Error).message, command);
+    }
+    if (warning) process.stderr.write(`trellis: warning: ${warning}\n`);
   }
-  if (warning) process.stderr.write(`trellis: warning: ${warning}\n`);
-  if (!url.startsWith('https:')) return fetch;
+  if (!urls.some((u) => u.startsWith('https:'))) return fetch;
   const caFile = flags.ca ?? (env.TRELLIS_CA || undefined) ?? dataDirs.map((d) => (d ? controllerTlsFiles(d).caCert : '')).find((f) => f !== '' && existsSync(f));
   if (caFile === undefined) return trustingFetch(null);
   let text: string;
@@ -100,6 +103,15 @@ function adminFetch(url: string, flags: AdminFlags, env: NodeJS.ProcessEnv, data
     throw errors.usage(`cannot read the CA certificate ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return trustingFetch(parseCaPem(text, caFile));
+}
+
+/** parseUrls reads --controller: one URL or several controllers sharing a store, comma-separated. */
+function parseUrls(list: string, command: string): string[] {
+  try {
+    return parseControllerUrls(list);
+  } catch (err) {
+    throw new UsageError(`--controller: ${(err as Error).message}`, command);
+  }
 }
 
 function readToken(file: string): string {

@@ -4,6 +4,7 @@
  * exit 2 (wrong usage) or 1 (refused) with one line, changing nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -129,5 +130,23 @@ describe('trellis keys create --key-expiry', () => {
     expect(n1.expiresAt! - n1.createdAt).toBe(12 * 3_600_000);
     const bad = await cli('keys', 'create', '--key-expiry', '0s');
     expect(bad).toEqual({ code: 2, out: '', err: 'trellis: --key-expiry "0s" is out of range; use between 1m and 3650d; see trellis keys create --help\n' });
+  });
+});
+
+describe('admin commands with several controllers', () => {
+  it('take the list agents take and use the next controller when the first is down', async () => {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const dead = `http://127.0.0.1:${(s.address() as { port: number }).port}`;
+    await new Promise<void>((r) => s.close(() => r()));
+    const io = captureIO({ ...env(), TRELLIS_CONTROLLER: `${dead},${ctl.url}` });
+    expect(await runCli(['keys', 'create', '--reusable', '--json'], io)).toBe(0);
+    expect((JSON.parse(io.out) as CreateKeyResponse).key).toMatch(/\S{20,}/);
+    const listed = captureIO({ ...env(), TRELLIS_CONTROLLER: '' });
+    expect(await runCli(['nodes', '--json', '--controller', `${dead},${ctl.url}`], listed)).toBe(0);
+    expect(JSON.parse(listed.out)).toEqual([]);
+    const bad = captureIO(env());
+    expect(await runCli(['nodes', '--controller', `${ctl.url},${ctl.url}/`], bad)).toBe(2);
+    expect(bad.err).toContain('lists a controller twice');
   });
 });
