@@ -5,9 +5,11 @@
  * connected to is killed (SIGKILL) during a 100 pps ping across the mesh; they fail over to the
  * other, the next change reaches them from it within 5 s, and the ping loses nothing.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { PostgresCluster } from '../core/src/lab/postgres-cluster';
-import { Lab } from '../core/src/lab/lab';
+import { defaultCliPath, Lab } from '../core/src/lab/lab';
 import { ROUTES, type NodeView } from '../core/src/wire';
 import { pingStream } from './support/ping-stream';
 import { peerNames } from './support/mesh';
@@ -96,6 +98,10 @@ test('kill the controller the agents use: they fail over, the next change arrive
   const nodes = await L().admin(1).request<NodeView[]>('GET', ROUTES.adminNodes);
   expect(nodes.filter((n) => n.online && !n.revoked).map((n) => n.name).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
   expect(Date.now() - t0).toBeLessThan(90_000);
+
+  // The admin CLI takes the lab's controller list as agents do: with A down it answers from B.
+  const cli = await promisify(execFile)(process.execPath, [defaultCliPath(), 'nodes', '--json'], { env: { ...process.env, TRELLIS_LAB_DIR: L().dir, TRELLIS_CONTROLLER: '' } });
+  expect((JSON.parse(cli.stdout) as NodeView[]).map((n) => n.name).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
 });
 
 test('the killed controller comes back with the same state; a revocation through it reaches agents on the other', async () => {

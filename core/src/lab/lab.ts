@@ -245,7 +245,7 @@ export class Lab {
     return new Lab(st);
   }
 
-  /** running returns the lab whose controller is alive, or null. */
+  /** running returns the lab while one of its controllers is alive (with several, the first may be down), or null. */
   static running(dir: string = labDir()): Lab | null {
     let st: LabState | null;
     try {
@@ -253,8 +253,9 @@ export class Lab {
     } catch {
       return null;
     }
-    if (!st?.controller || !isLabProcess(st.controller.pid, st.cliPath)) return null;
-    return new Lab(st);
+    if (!st?.controller) return null;
+    const controllers = [st.controller, ...(st.moreControllers ?? [])];
+    return controllers.some((c) => isLabProcess(c.pid, st.cliPath)) ? new Lab(st) : null;
   }
 
   /**
