@@ -6,7 +6,9 @@ import { SseParser } from '../../agent/sse-parser';
 import { readSigningPublicKey } from '../../auth/controller-signing-key';
 import { isKey32 } from '../../auth/keys';
 import { verifySqliteAuditOffline } from '../../store/sqlite/sqlite-audit-reader';
-import { errors } from '../../errors';
+import { ErrorCode, errors, TrellisError } from '../../errors';
+import type { AdminClient } from '../../client/admin-client';
+import { fetchFailureReason } from '../../sys/fetch-failure';
 import { ROUTES, type AuditEvent, type AuditVerifyReport } from '../../wire';
 import { ADMIN_FLAG_HELP, ADMIN_FLAG_OPTIONS, resolveAdminTarget } from '../admin-target';
 import type { CliIO } from '../cli-io';
@@ -99,10 +101,9 @@ ${ADMIN_FLAG_HELP}`,
     }
     if (values.limit !== undefined) q.set('limit', String(parseInteger('--limit', values.limit, NAME, 1, 1000)));
     const admin = resolveAdminTarget(values, io.env, NAME);
-    const qs = q.toString() ? `?${q.toString()}` : '';
 
     if (!values.follow) {
-      const events = await admin.request<AuditEvent[]>('GET', ROUTES.adminAudit + qs);
+      const events = await admin.request<AuditEvent[]>('GET', ROUTES.adminAudit + (q.toString() ? `?${q.toString()}` : ''));
       if (values.json) printJson(io, events);
       else if (events.length === 0) io.stdout('no audit entries match\n');
       else io.stdout(renderAuditTable(events));
@@ -110,31 +111,42 @@ ${ADMIN_FLAG_HELP}`,
     }
 
     // Follow: what the filters select from the log's end on, until Ctrl-C.
-    let res: Response;
+    return followAudit(admin, q, values.json === true, io);
+  },
+};
+
+/** With several controllers, how many times in a row a broken follow stream may fail to reopen (1 s apart). */
+const FOLLOW_REOPEN_TRIES = 30;
+
+/**
+ * followAudit prints what the filters select from the log's end on, until Ctrl-C. With several
+ * controllers sharing one store, a stream that breaks (its controller stopped) is reopened on the
+ * next one after the last entry seen, so nothing is printed twice or skipped.
+ */
+async function followAudit(admin: AdminClient, q: URLSearchParams, json: boolean, io: CliIO): Promise<number> {
+  let header = !json;
+  /** The last entry shown (or where the first stream started): a reopened stream continues after it. */
+  let after: number | null = null;
+  let failures = 0;
+  for (;;) {
+    const query = new URLSearchParams(q);
+    if (after !== null) query.set('afterSeq', String(after));
+    const qs = query.toString() ? `?${query.toString()}` : '';
+    const from = admin.url;
+    let broken: string;
     try {
-      res = await admin.fetch(ROUTES.adminAuditStream + qs, { signal: io.shutdown });
-    } catch (err) {
-      if (io.shutdown.aborted) return 0;
-      throw errors.controllerUnreachable(admin.url, (err as Error).message);
-    }
-    if (!res.ok || !res.body) {
-      const text = await res.text();
-      let message = text.slice(0, 200);
-      try {
-        message = (JSON.parse(text) as { error: { message: string } }).error.message;
-      } catch {
-        // not an error body
-      }
-      throw errors.controllerUnreachable(admin.url, `HTTP ${res.status}: ${message}`);
-    }
-    const parser = new SseParser();
-    let header = !values.json;
-    try {
+      const res = await admin.fetch(ROUTES.adminAuditStream + qs, { signal: io.shutdown });
+      if (!res.ok || !res.body) throw errors.controllerUnreachable(admin.url, `HTTP ${res.status}: ${await errorMessage(res)}`);
+      if (failures > 0 || after !== null) io.stderr(`trellis: following the audit log on ${admin.url}${after !== null ? ` after entry ${after}` : ''}\n`);
+      failures = 0;
+      const parser = new SseParser();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         for (const ev of parser.push(chunk)) {
+          if (ev.event === 'ready' && after === null) after = (JSON.parse(ev.data) as { afterSeq: number }).afterSeq;
           if (ev.event !== 'audit') continue;
           const e = JSON.parse(ev.data) as AuditEvent;
-          if (values.json) io.stdout(JSON.stringify(e) + '\n');
+          after = e.seq;
+          if (json) io.stdout(JSON.stringify(e) + '\n');
           else {
             const table = renderAuditTable([e]).split('\n');
             io.stdout((header ? table[0] + '\n' : '') + table[1] + '\n');
@@ -142,12 +154,32 @@ ${ADMIN_FLAG_HELP}`,
           }
         }
       }
+      broken = 'the controller ended the stream';
     } catch (err) {
-      if (!io.shutdown.aborted) throw errors.controllerUnreachable(admin.url, `the follow stream broke: ${(err as Error).message}`);
+      if (io.shutdown.aborted) return 0;
+      // An answer that is not an outage (a wrong token, a bad filter) is final.
+      if (err instanceof TrellisError && err.code !== ErrorCode.CONTROLLER_UNREACHABLE) throw err;
+      broken = err instanceof TrellisError ? err.message : fetchFailureReason(err);
     }
-    return 0;
-  },
-};
+    if (io.shutdown.aborted) return 0;
+    if (admin.urls.length < 2) {
+      if (broken === 'the controller ended the stream') return 0;
+      throw errors.controllerUnreachable(from, `the follow stream broke: ${broken}`);
+    }
+    if (++failures > FOLLOW_REOPEN_TRIES) throw errors.controllerUnreachable(admin.urls.join(', '), `the follow stream could not be reopened: ${broken}`);
+    io.stderr(`trellis: the audit stream from ${from} broke (${broken}); reopening on ${admin.urls.join(', ')}\n`);
+    await new Promise((r) => setTimeout(r, failures === 1 ? 0 : 1000));
+  }
+}
+
+async function errorMessage(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    return (JSON.parse(text) as { error: { message: string } }).error.message;
+  } catch {
+    return text.slice(0, 200);
+  }
+}
 
 /** describeReport is the human form of a verification. */
 export function describeReport(r: AuditVerifyReport): string {
