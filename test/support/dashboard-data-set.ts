@@ -80,6 +80,7 @@ export function dashboardDataSet(now: number): TelemetryBatch[] {
       { at: now - 35 * 60_000, action: 'node.routes.advertised', actor: 'node:n2', target: 'n2', details: { prefixes: ['10.20.0.0/24'] } },
       { at: now - 34 * 60_000, action: 'route.approved', actor: 'policy', target: 'n2', details: { prefix: '10.20.0.0/24', kind: 'subnet' } },
       { at: now - 15 * 60_000, action: 'route.primary.moved', actor: 'controller', target: 'n3', details: { prefix: '10.20.0.0/24', from: 'n2', to: 'n3', reason: 'route check failed' } },
+      { at: now - 12 * 60_000, action: 'conn.exit.switched', actor: 'node:n1', target: 'n4', details: { from: 'n3', to: 'n4', reason: 'exit node n3 is offline', name: 'n1', peer: 'n4', reportedAt: now - 12 * 60_000 } },
       // Connection events agents reported: n1's pair with n5 moved onto relay r1, n2's to another address of n3.
       { at: now - 90 * 60_000, action: 'conn.relay.switched', actor: 'node:n1', target: 'n5', details: { from: 'direct', to: 'relay:r1', fromEndpoint: '198.18.0.5:51820', toEndpoint: '198.18.0.9:51821', name: 'n1', peer: 'n5', reportedAt: now - 90 * 60_000 } },
       { at: now - 20 * 60_000, action: 'conn.path.switched', actor: 'node:n2', target: 'n3', details: { from: 'direct', to: 'direct', fromEndpoint: '198.18.0.3:51820', toEndpoint: '198.19.0.3:51820', name: 'n2', peer: 'n3', reportedAt: now - 20 * 60_000 } },

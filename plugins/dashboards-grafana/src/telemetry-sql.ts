@@ -388,11 +388,11 @@ export class TelemetrySql {
     );
   }
 
-  /** Route decisions and gateway failovers (route.approved|rejected, route.primary.moved, node.routes.advertised). */
+  /** Route decisions, gateway failovers and clients' exit node switches (route.approved|rejected, route.primary.moved, node.routes.advertised, conn.exit.switched). */
   routeEvents(): string {
     return (
       `SELECT ts AS time, action, actor, target, details\nFROM ${this.t('audit_events')} FINAL\n` +
-      `WHERE $__timeFilter(ts) AND (action LIKE 'route.%' OR action = 'node.routes.advertised')\nORDER BY ts DESC\nLIMIT 500`
+      `WHERE $__timeFilter(ts) AND (action LIKE 'route.%' OR action IN ('node.routes.advertised', 'conn.exit.switched'))\nORDER BY ts DESC\nLIMIT 500`
     );
   }
 

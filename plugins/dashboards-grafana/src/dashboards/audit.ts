@@ -15,6 +15,6 @@ export function audit({ sql, thresholds }: DashboardContext): BuiltDashboard {
     .withPanel(f.table('Audit events', sql.auditEvents(), ['time', 'action', 'actor', 'target', 'details'], { width: 24, height: 12 }))
     .withPanel(f.table('Node events', sql.nodeEvents(), ['time', 'node', 'kind', 'details'], { width: 24, height: 10 }))
     .withPanel(f.timeSeries('Route gateway failovers', sql.routeFailovers(), ['time', 'failovers'], { width: 8 }))
-    .withPanel(f.table('Routes: advertised, approved, rejected, failovers', sql.routeEvents(), ['time', 'action', 'actor', 'target', 'details'], { width: 16, height: 8 }));
+    .withPanel(f.table('Routes: advertised, approved, rejected, failovers, exit node switches', sql.routeEvents(), ['time', 'action', 'actor', 'target', 'details'], { width: 16, height: 8 }));
   return { uid, file: 'audit.json', dashboard: b.build(), queries: f.queries };
 }
