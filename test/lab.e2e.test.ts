@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Lab } from '../core/src/lab/lab';
 import { labSettingsAtUp } from '../core/src/lab/lab-env';
 import { isAlive } from '../core/src/lab/process-group';
+import { bridgeMac } from '../core/src/lab/lab-state';
 import { run } from '../core/src/sys/run';
 
 jest.setTimeout(180_000);
@@ -71,6 +72,13 @@ test('up builds a 2-node mesh in namespaces', async () => {
   const res = await lab.adminFetch('/v1/admin/nodes');
   expect(res.status).toBe(200);
   expect(((await res.json()) as Array<{ name: string }>).map((n) => n.name).sort()).toEqual(['n1', 'n2']);
+
+  // The bridge keeps its own MAC whatever its ports' are, so the gateway n1 resolved when it
+  // enrolled is the gateway's MAC still after n2 joined (a port's MAC would change with joins).
+  const mac = (l: Array<{ address: string }>) => l[0]!.address;
+  expect(mac(JSON.parse(await run('ip', ['-j', 'link', 'show', 'dev', 'trlbr0'])))).toBe(bridgeMac(0, 1));
+  const gw = JSON.parse(await run('ip', ['-j', '-n', 'trl-n1', 'neigh', 'show', '198.18.0.1'])) as Array<{ lladdr?: string }>;
+  expect(gw.map((n) => n.lladdr)).toEqual([bridgeMac(0, 1)]);
 });
 
 test('Lab.load attaches from the state file; restarts keep the mesh', async () => {

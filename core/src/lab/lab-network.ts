@@ -6,12 +6,14 @@ import { readdirSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { run, runJson, tryRun } from '../sys/run';
 import { cmdlineOf, isAlive, signalGroup, sleep, waitForExit } from './process-group';
-import { BRIDGE_FORWARD_TABLE, BRIDGE_PREFIX, LAB_BRIDGE, LAB_ROAM_SUBNET, LAB_STUN_SECOND_ADDRESS, LAB_SUBNET, NAMESPACE_PREFIX, VETH_PREFIX, WG_PREFIX } from './lab-state';
+import { BRIDGE_FORWARD_TABLE, BRIDGE_PREFIX, LAB_BRIDGE, bridgeMac, LAB_ROAM_SUBNET, LAB_STUN_SECOND_ADDRESS, LAB_SUBNET, NAMESPACE_PREFIX, VETH_PREFIX, WG_PREFIX } from './lab-state';
 
 export const WIREGUARD_SOCKET_DIR = '/var/run/wireguard';
 
 export async function createBridge(): Promise<void> {
   await run('ip', ['link', 'add', LAB_BRIDGE, 'type', 'bridge']);
+  // A fixed MAC: one taken from a port would change as nodes join (see bridgeMac).
+  await run('ip', ['link', 'set', LAB_BRIDGE, 'address', bridgeMac(0, 1)]);
   await run('ip', ['addr', 'add', `${LAB_SUBNET.gateway}/${LAB_SUBNET.bits}`, 'dev', LAB_BRIDGE]);
   // The second address of the controller's STUN service, so nodes can compare two mappings.
   await run('ip', ['addr', 'add', `${LAB_STUN_SECOND_ADDRESS}/${LAB_SUBNET.bits}`, 'dev', LAB_BRIDGE]);

@@ -5,7 +5,7 @@
  */
 import { run } from '../sys/run';
 import { LAB_AGENT_METRICS_PORT } from './lab-prometheus';
-import { BRIDGE_FORWARD_TABLE, LAB_BRIDGE, LAB_SUBNET, ROUTER_SUFFIX, linkSubnet, type LabLinkState, type LabNatType, type LabRouterState } from './lab-state';
+import { BRIDGE_FORWARD_TABLE, LAB_BRIDGE, LAB_SUBNET, ROUTER_SUFFIX, bridgeMac, linkSubnet, type LabLinkState, type LabNatType, type LabRouterState } from './lab-state';
 
 /** routerState names a node's router: namespace <node ns>.router, root veth trlv<k>, LAN 10.<k>.0.0/24. */
 export function routerState(namespace: string, index: number, veth: string, type: LabNatType): LabRouterState {
@@ -97,6 +97,7 @@ export async function createUplinkBridges(maxLinks: number): Promise<string[]> {
     const s = linkSubnet(j);
     await run('ip', ['link', 'add', s.bridge, 'type', 'bridge']);
     made.push(s.bridge);
+    await run('ip', ['link', 'set', s.bridge, 'address', bridgeMac(0, j)]);
     await run('ip', ['addr', 'add', `${s.gateway}/${s.bits}`, 'dev', s.bridge]);
     await run('ip', ['link', 'set', s.bridge, 'up']);
   }

@@ -7,7 +7,7 @@
 import { errors } from '../errors';
 import { formatIp, formatPrefix, parsePrefix } from '../net';
 import { run } from '../sys/run';
-import { NAMESPACE_PREFIX, type LabSiteSpec, type LabSiteState } from './lab-state';
+import { NAMESPACE_PREFIX, bridgeMac, type LabSiteSpec, type LabSiteState } from './lab-state';
 
 export type { LabSiteSpec, LabSiteState } from './lab-state';
 
@@ -48,6 +48,8 @@ export async function createSite(site: LabSiteState): Promise<void> {
   await run('ip', ['netns', 'add', ns]);
   await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   await run('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+  // A fixed MAC: one taken from a gateway's port would change as gateways attach (see bridgeMac).
+  await run('ip', ['-n', ns, 'link', 'set', 'br0', 'address', bridgeMac(1, 0)]);
   await run('ip', ['-n', ns, 'addr', 'add', `${site.host}/${bits}`, 'dev', 'br0']);
   await run('ip', ['-n', ns, 'link', 'set', 'br0', 'up']);
 }

@@ -42,6 +42,17 @@ export function linkSubnet(j: number): { prefix: string; gateway: string; bits: 
   return { prefix, gateway: `${prefix}.1`, bits: 24, bridge: `${BRIDGE_PREFIX}${j - 1}` };
 }
 
+/**
+ * bridgeMac is the fixed MAC address of lab bridge `kind`/`index` (link bridges trlbr<j-1>: kind 0,
+ * index j; site LAN bridges: kind 1). A bridge without one takes the lowest MAC of its ports, so a
+ * later port could change the gateway's MAC under nodes that cached it: frames to the old MAC are
+ * dropped until their ARP entry expires (up to ~45 s without the controller, STUN or the internet).
+ */
+export function bridgeMac(kind: 0 | 1, index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index > 255) throw new RangeError(`bridge index ${index} is not 0..255`);
+  return `02:54:52:4c:0${kind}:${index.toString(16).padStart(2, '0')}`;
+}
+
 export type LabNatType = 'easy' | 'hard';
 
 /** A node's router (`lab up --nat n1=easy`): its own namespace between the node's LAN and the lab bridge. */
