@@ -49,8 +49,8 @@ async function peersHold(name: string, wgKey: string): Promise<boolean> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trellis-rotation-e2e-'));
   configFile = join(dir, 'lab-config.json');
-  // Scheduled rotation out of the way for the on-demand tests; identity renewals every ~20 s all along.
-  writeConfig({ keyRotation: { default: '1h' }, identityLifetime: '30s' });
+  // Scheduled rotation out of the way for the on-demand tests; identity renewals every ~13 s all along.
+  writeConfig({ keyRotation: { default: '1h' }, identityLifetime: '20s' });
   lab = await Lab.up({ nodes: NODES.length, configFile });
 });
 
@@ -123,11 +123,11 @@ test('on demand for every node at once: peers take turns (rotation leases), the 
   expect(r.longestGapMs).toBeLessThan(1000);
 });
 
-test('identity renewal (30 s lifetime, renewed at 20 s) switches identity keys without losing a packet', async () => {
+test('identity renewal (20 s lifetime, renewed at ~13 s) switches identity keys without losing a packet', async () => {
   const before = Object.fromEntries(NODES.map((n) => [n, identityOf(n).identity.publicKey]));
   const renewedBefore = (await audit()).filter((e) => e.action === 'node.identity.renewed').length;
-  // 25 s covers one renewal of every node.
-  const r = await pingStream(lab, 'n1', ipOf('n3'), { count: 2500 });
+  // 16 s covers one renewal of every node.
+  const r = await pingStream(lab, 'n1', ipOf('n3'), { count: 1600 });
   const renewals = (await audit()).filter((e) => e.action === 'node.identity.renewed').slice(renewedBefore);
   report('identity renewals during the stream', r, `${renewals.length} renewals (${renewals.map((e) => (e.details as { name: string }).name).join(', ')})`);
   expect(r.lost).toBeLessThanOrEqual(1);
@@ -141,20 +141,20 @@ test('identity renewal (30 s lifetime, renewed at 20 s) switches identity keys w
   expect(new Set(renewals.map((e) => (e.details as { name: string }).name))).toEqual(new Set(NODES));
 });
 
-test('scheduled rotation (shortened to 20 s) of both ends loses nothing', async () => {
-  writeConfig({ keyRotation: { default: '20s' }, identityLifetime: '1h' });
+test('scheduled rotation (shortened to 10 s) of both ends loses nothing', async () => {
+  writeConfig({ keyRotation: { default: '10s' }, identityLifetime: '1h' });
   await lab.stopController();
   await lab.startController();
   for (const n of NODES) await waitFor(`${n} reconnects`, async () => (await lab.status(n)).controller.connected, 40_000, 200);
-  // Every key is older than 20 s now: the first round rotates at once. Let it pass, then measure.
+  // Every key is older than 10 s now: the first round rotates at once. Let it pass, then measure.
   await waitFor('every node rotated on schedule once', async () => {
     const sts = await Promise.all(NODES.map((n) => lab.status(n)));
-    return sts.every((s) => s.keys?.rotationIntervalMs === 20_000 && s.keys.lastRotation?.reason === 'scheduled' && s.keys.lastRotation.outcome === 'rotated');
+    return sts.every((s) => s.keys?.rotationIntervalMs === 10_000 && s.keys.lastRotation?.reason === 'scheduled' && s.keys.lastRotation.outcome === 'rotated');
   }, 30_000, 200);
   const auditBefore = (await audit()).length;
   const keysBefore = Object.fromEntries(NODES.map((n) => [n, identityOf(n).wg.publicKey]));
-  // 45 s at 100 pps: two scheduled rotations of each end.
-  const r = await pingStream(lab, 'n1', ipOf('n3'), { count: 4500 });
+  // 28 s at 100 pps: two scheduled rotations of each end (each rotates 10 s after its last one).
+  const r = await pingStream(lab, 'n1', ipOf('n3'), { count: 2800 });
   const rotations = (await audit()).slice(auditBefore).filter((e) => e.action === 'node.key.rotated');
   const byNode = (n: string) => rotations.filter((e) => (e.details as { name: string }).name === n);
   report('scheduled rotations during the stream', r, `rotations: ${NODES.map((n) => `${n} ${byNode(n).length}`).join(', ')}`);
