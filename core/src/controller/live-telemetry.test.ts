@@ -30,4 +30,22 @@ describe('LiveTelemetry', () => {
     live.addProbes([{ ...probe(3, false), path: 'n3' }, probe(2, false)]); // seq 2 arrives late: the newest is still 3
     expect(live.snapshot()[0]!.path).toBe('n3');
   });
+
+  it('takes each newer tunnel row even when the same batch has newer probe rows (probes are stamped when sent)', () => {
+    const live = new LiveTelemetry({ clock: () => 20_000 });
+    // The first sample came before the handshake: down, no age.
+    live.addProbes([probe(1, false, 900)]);
+    live.addTunnels([tunnel(false, 1000)]);
+    expect(live.snapshot()[0]).toMatchObject({ up: false, handshakeAgeS: null });
+    // Later batches as the controller's telemetry route folds them: probes first, then tunnels,
+    // and probes sent after the tunnel sample (5000) are newer than it.
+    for (const at of [5000, 10_000, 15_000]) {
+      live.addProbes([probe(at / 10, false, at - 400), probe(at / 10 + 1, false, at + 300)]);
+      live.addTunnels([{ ...tunnel(true, at), handshakeAgeS: (at - 4000) / 1000 }]);
+      expect(live.snapshot()[0]).toMatchObject({ up: true, handshakeAgeS: (at - 4000) / 1000, updatedAt: at + 300 });
+    }
+    // A tunnel row older than the newest one taken (a retried batch) does not go back in time.
+    live.addTunnels([tunnel(false, 12_000)]);
+    expect(live.snapshot()[0]).toMatchObject({ up: true, handshakeAgeS: 11 });
+  });
 });

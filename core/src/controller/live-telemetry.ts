@@ -27,6 +27,8 @@ export interface LivePath {
 }
 
 interface PathState extends LivePath {
+  /** Unix ms of the newest tunnel row taken (up, handshake age, bytes come from it); null before one. */
+  tunnelAt: number | null;
   /** Ring of the last outcomes, 1 = lost. */
   outcomes: Uint8Array;
   filled: number;
@@ -68,6 +70,7 @@ export class LiveTelemetry {
         txBytes: null,
         lastSeq: null,
         path: null,
+        tunnelAt: null,
         outcomes: new Uint8Array(this.window),
         filled: 0,
         next: 0,
@@ -109,7 +112,11 @@ export class LiveTelemetry {
   addTunnels(rows: readonly TunnelRow[]): void {
     for (const r of rows) {
       const s = this.state(r.src, r.dst, r.ts);
-      if (r.ts < s.updatedAt && s.up !== null) continue;
+      // Only an older tunnel row is out of date: probe rows of the same batch are often newer than
+      // its tunnel sample (probes are stamped when sent), and must not hide it, or `up` would keep
+      // the first sample's value (down when the handshake was not done yet) for good.
+      if (s.tunnelAt !== null && r.ts < s.tunnelAt) continue;
+      s.tunnelAt = r.ts;
       s.handshakeAgeS = r.handshakeAgeS;
       s.up = r.up;
       s.rxBytes = r.rxBytes;
