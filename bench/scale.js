@@ -58,6 +58,20 @@ function rssMb(pid) {
   return m ? round(Number(m[1]) / 1024, 1) : null;
 }
 
+/**
+ * rawKeyPair makes a key pair in the form core/src/auth/keys.ts gives (base64 of the raw 32-byte
+ * halves), from the DER encodings: exporting thousands of OKP keys as JWK in one process, as that
+ * module does once per node, hangs Node 20.20 in a futex wait after a few thousand keys.
+ */
+function rawKeyPair(type) {
+  const { generateKeyPairSync } = require('node:crypto');
+  const { privateKey, publicKey } = generateKeyPairSync(type);
+  return {
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64'),
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64'),
+  };
+}
+
 /** The generated policy: cells of CELL nodes that see each other, and one hub every node reaches. */
 async function compileBundle(cells) {
   const { compilePolicies } = require(join(ROOT, 'plugins', 'posture-opa', 'dist', 'index.js'));
@@ -118,7 +132,7 @@ async function pool(items, concurrency, fn) {
  */
 async function scenario(label, n, controllersCount, store, bundlePath) {
   const { ControllerClient } = core('agent/controller-client.js');
-  const { generateIdentityKeyPair, generateWgKeyPair, ed25519PrivateKey } = core('auth/keys.js');
+  const { ed25519PrivateKey } = core('auth/keys.js');
   const { applyMapResponse } = core('netmap/delta.js');
   const { ROUTES } = core('wire/index.js');
   const { AdminClient } = core('client/admin-client.js');
@@ -158,8 +172,8 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
       i,
       name: i === 0 ? 'hub' : `sim-${i}`,
       authKey: i === 0 ? hubKey : keys[(i - 1) % cells],
-      identity: generateIdentityKeyPair(),
-      wg: generateWgKeyPair(),
+      identity: rawKeyPair('ed25519'),
+      wg: rawKeyPair('x25519'),
       controller: controllers[i % controllersCount],
       id: null,
       map: null,
