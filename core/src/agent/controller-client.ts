@@ -4,6 +4,8 @@ import { tlsTrustFailure } from '../auth/controller-trust';
 import { ed25519PrivateKey, type KeyPair } from '../auth/keys';
 import { identityRenewalProof, signPossession, signRequest } from '../auth/signing';
 import {
+  MAP_FEATURE_FILTER_PATCH,
+  MAP_FEATURES_HEADER,
   ROUTES,
   type ConnectionEventsRequest,
   type EndpointsRequest,
@@ -57,6 +59,9 @@ export interface ControllerClientOptions {
   streamIdleMs?: number;
   fetch?: typeof fetch;
 }
+
+/** The map stream's delta forms this agent applies (netmap/delta.ts applyMapResponse). */
+const STREAM_HEADERS: Record<string, string> = { [MAP_FEATURES_HEADER]: MAP_FEATURE_FILTER_PATCH };
 
 /**
  * ControllerClient speaks the node side of the wire contract (wire/): enroll unsigned, everything
@@ -220,9 +225,18 @@ export class ControllerClient {
    * signed: true signs as the enrolled node (with `key` instead of its identity key when given), a
    * key proves possession of it (enrolment), false sends unsigned.
    */
-  private async send(base: string, method: string, pathAndQuery: string, raw: string, signed: boolean | KeyObject, signal: AbortSignal, key?: KeyObject): Promise<Response> {
+  private async send(
+    base: string,
+    method: string,
+    pathAndQuery: string,
+    raw: string,
+    signed: boolean | KeyObject,
+    signal: AbortSignal,
+    key?: KeyObject,
+    extra?: Record<string, string>,
+  ): Promise<Response> {
     // Signed per attempt: each carries a fresh nonce, so another controller never sees a replay.
-    const headers = this.headers(method, pathAndQuery, raw, signed, key);
+    const headers = { ...this.headers(method, pathAndQuery, raw, signed, key), ...extra };
     let res: Response;
     try {
       res = await this.fetchFn(base + pathAndQuery, { method, headers, body: raw === '' ? undefined : raw, signal });
@@ -280,7 +294,7 @@ export class ControllerClient {
       arm();
       let res: Response;
       try {
-        res = await this.attempt((b) => ((base = b), this.send(b, 'GET', pathAndQuery, '', true, local.signal)));
+        res = await this.attempt((b) => ((base = b), this.send(b, 'GET', pathAndQuery, '', true, local.signal, undefined, STREAM_HEADERS)));
       } catch (err) {
         if (signal.aborted) return;
         throw err;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, TrellisError } from '../errors';
 import { applyMapResponse, MapDeltaMismatch } from '../netmap/delta';
+import { FilterPatchMismatch } from '../netmap/filter-patch';
 import type { MapResponse, NetworkMapData } from '../netmap/types';
 import type { NodeKeyState } from '../wire';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
@@ -135,7 +136,7 @@ export class MapSession {
           } catch (err) {
             this.needFull = true;
             resync = true;
-            const mismatch = err instanceof MapDeltaMismatch;
+            const mismatch = err instanceof MapDeltaMismatch || err instanceof FilterPatchMismatch;
             resyncs++;
             this.opts.log.warn({ err: (err as Error).message }, mismatch ? 'map delta does not fit; asking for a full map' : 'bad map response; asking for a full map');
             break;

@@ -32,18 +32,23 @@ export class SseParser {
 
   private drain(final: boolean): SseEvent[] {
     const out: SseEvent[] = [];
+    const b = this.buffer;
     let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const c = this.buffer[i];
-      if (c !== '\n' && c !== '\r') continue;
-      if (c === '\r' && i === this.buffer.length - 1 && !final) break; // LF may follow in the next chunk
-      const line = this.buffer.slice(start, i);
-      if (c === '\r' && this.buffer[i + 1] === '\n') i++;
-      start = i + 1;
+    // Line ends found with indexOf (a map event is one long data line): the next LF and next CR.
+    let lf = b.indexOf('\n');
+    let cr = b.indexOf('\r');
+    for (;;) {
+      if (lf !== -1 && lf < start) lf = b.indexOf('\n', start);
+      if (cr !== -1 && cr < start) cr = b.indexOf('\r', start);
+      const i = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      if (i === -1) break;
+      if (i === cr && i === b.length - 1 && !final) break; // LF may follow in the next chunk
+      const line = b.slice(start, i);
+      start = i === cr && i + 1 === lf ? i + 2 : i + 1;
       const ev = this.line(line);
       if (ev) out.push(ev);
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = start === 0 ? b : b.slice(start);
     return out;
   }
 

@@ -121,6 +121,9 @@ interface Agent {
   deltas: DeltaMapResponse[];
 }
 
+/** Deltas sent as packet filter patches over every scenario, so the test knows that path ran. */
+let patchesSent = 0;
+
 async function hostFor(plugin: Partial<TrellisPlugin> | null): Promise<PluginHost> {
   const host = new PluginHost('controller', log);
   if (plugin) await host.start([{ plugin: definePlugin({ manifest: { name: 'fake', version: '1.0.0', apiRange: '^1.0.0' }, ...plugin }), config: {} }], {});
@@ -145,23 +148,36 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
     new MapStreamer({ store: store as unknown as Store, builder: new MapBuilder(host), presence, log, clock: () => NOW, batchWindowMs: 1, fullBuildShare: share });
   const a = streamer(1);
   const b = streamer(1);
+  // Two agents per node: one of before filter patches, one that takes them (MAP_FEATURE_FILTER_PATCH).
   const agents = new Map<string, Agent>();
+  const patching = new Map<string, Agent>();
   const sentByB = new Map<string, DeltaMapResponse[]>();
+  const patchesByB = new Map<string, DeltaMapResponse[]>();
   const attach = (id: string) => {
-    const agent: Agent = { map: null, deltas: [] };
-    agents.set(id, agent);
-    const first = a.initialResponse(id, null, null)!;
-    agent.map = applyMapResponse(null, first);
-    a.attach(id, {
-      send: (r: MapResponse) => {
-        agent.map = applyMapResponse(agent.map, r);
-        if (r.kind === 'delta') agent.deltas.push(r);
-      },
-      ping() {},
-      close: () => agents.delete(id),
-    });
+    for (const [filterPatches, into] of [[false, agents], [true, patching]] as const) {
+      const agent: Agent = { map: null, deltas: [] };
+      into.set(id, agent);
+      const first = a.initialResponse(id, null, null)!;
+      agent.map = applyMapResponse(null, first);
+      a.attach(id, {
+        filterPatches,
+        send: (r: MapResponse) => {
+          if (r.kind === 'delta') {
+            // Never both forms in one delta; only streams that asked get patches.
+            expect(r.packetFilterPatch === undefined || (filterPatches && r.packetFilter === undefined)).toBe(true);
+            if (r.packetFilterPatch) patchesSent++;
+          }
+          agent.map = applyMapResponse(agent.map, r);
+          if (r.kind === 'delta') agent.deltas.push(r);
+        },
+        ping() {},
+        close: () => into.delete(id),
+      });
+    }
     sentByB.set(id, []);
+    patchesByB.set(id, []);
     b.attach(id, { send: (r: MapResponse) => void (r.kind === 'delta' && sentByB.get(id)?.push(r)), ping() {}, close() {} });
+    b.attach(id, { filterPatches: true, send: (r: MapResponse) => void (r.kind === 'delta' && patchesByB.get(id)?.push(r)), ping() {}, close() {} });
   };
   try {
     await a.refresh('start');
@@ -217,6 +233,7 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
         expect(a.currentMap(id)?.version).toBe(b.currentMap(id)?.version);
         if (!want) {
           expect(agents.has(id)).toBe(false);
+          expect(patching.has(id)).toBe(false);
           continue;
         }
         const agent = agents.get(id);
@@ -228,6 +245,15 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
         expect(agent.map).toEqual(a.currentMap(id));
         // The same deltas as B, which rebuilt everything.
         expect(agent.deltas).toEqual(sentByB.get(id)!.map((d) => ({ ...d, epoch: a.epoch })));
+        // The agent that takes filter patches has the same map, from the same deltas as B sent it.
+        const p = patching.get(id)!;
+        expect(p.map).toEqual(a.currentMap(id));
+        expect(p.deltas).toEqual(patchesByB.get(id)!.map((d) => ({ ...d, epoch: a.epoch })));
+        // A reconnect from any version in the history composes to the same map, whole filters included.
+        for (const d of p.deltas.slice(-3)) {
+          const since = a.initialResponse(id, d.baseVersion, a.epoch)!;
+          if (since.kind === 'delta') expect(since.packetFilterPatch).toBeUndefined();
+        }
       }
     }
     expect(b.stats().fullBuilds).toBe(b.stats().rebuilds);
@@ -257,6 +283,7 @@ describe('incremental map changes', () => {
       fc.asyncProperty(scenario, async (s) => runScenario(s.initial, true, s.seed, s.grantCount, s.steps)),
       { numRuns: 150 },
     );
+    expect(patchesSent).toBeGreaterThan(0);
   }, 240_000);
 
   it('falls back to a full build when the decider answers with another version, and above the share of the mesh', async () => {

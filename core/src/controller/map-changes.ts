@@ -13,7 +13,7 @@ import { sameFilter } from './access-index';
 import { EMPTY_ROUTES, extensionsOf, isLiveNode, keep, nodeInfoOf, ownIpsOf, peerEntry, relayNodesOf, relayPairsFor, sameInfo, samePeer, selfOf, type MapBuilder, type Mesh, type MeshNode } from './map-builder';
 import { relayedByOf } from './relay-plan';
 import { Topology } from './topology';
-import { isEmptyChange, ownChanges, type MapChange } from './mesh-diff';
+import { isEmptyChange, ownChanges, setFilter, type MapChange } from './mesh-diff';
 import type { PresenceState } from './presence';
 
 export interface NodeChangesInput {
@@ -65,6 +65,25 @@ class PeerChanges {
 }
 
 const byId = (a: PeerNode, b: PeerNode) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+const NO_PEERS = Object.freeze([]) as unknown as PeerNode[];
+const NO_IDS = Object.freeze([]) as unknown as string[];
+/**
+ * One frozen [entry] per peer entry: a change to one node upserts it in thousands of maps, and
+ * those deltas then share the list and its JSON text (map-response-json.ts), serialised once.
+ */
+const singles = new WeakMap<PeerNode, PeerNode[]>();
+
+function upsertedList(p: PeerChanges | undefined): PeerNode[] {
+  if (!p || p.upserted.size === 0) return NO_PEERS;
+  if (p.upserted.size === 1) {
+    const entry = p.upserted.values().next().value!;
+    let list = singles.get(entry);
+    if (!list) singles.set(entry, (list = Object.freeze([entry]) as unknown as PeerNode[]));
+    return list;
+  }
+  return [...p.upserted.values()].sort(byId);
+}
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
@@ -268,17 +287,27 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
       for (const id of k.members) filtersToCheck.add(mesh.nodes.get(id)!);
     }
   }
-  const filterChanged = new Map<string, FilterRule[] | null>();
+  const filterChanged = new Map<string, { was: FilterRule[] | null; next: FilterRule[] | null }>();
   for (const n of filtersToCheck) {
     const next = index.filterFor(n);
     const m = inChange.get(n.id);
     const was = m ? (m.wasLive ? m.oldFilter : next) : n.packetFilter;
     n.packetFilter = next;
-    if (!sameFilter(was, next)) filterChanged.set(n.id, next);
+    if (!sameFilter(was, next)) filterChanged.set(n.id, { was, next });
   }
 
   // 4. One change per affected node.
   const changes = new Map<string, MapChange>();
+  // Alike removals share one frozen list too (a revoke removes one id from thousands of maps).
+  const removedLists = new Map<string, string[]>();
+  const removedList = (p: PeerChanges | undefined): string[] => {
+    if (!p || p.removed.size === 0) return NO_IDS;
+    if (p.removed.size > 1) return [...p.removed].sort(byString);
+    const id = p.removed.values().next().value!;
+    let list = removedLists.get(id);
+    if (!list) removedLists.set(id, (list = Object.freeze([id]) as unknown as string[]));
+    return list;
+  };
   const touched = new Set<string>([...peers.keys(), ...filterChanged.keys(), ...relaySelfChanged]);
   for (const m of moved) if (m.wasLive && m.isLive) touched.add(m.id);
   for (const id of touched) {
@@ -287,13 +316,14 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
     if (!node || (m && !m.wasLive)) continue;
     const p = peers.get(id);
     const change: MapChange = {
-      peersUpserted: p ? [...p.upserted.values()].sort(byId) : [],
-      peersRemoved: p ? [...p.removed].sort(byString) : [],
+      peersUpserted: upsertedList(p),
+      peersRemoved: removedList(p),
     };
     if (m) {
       ownChanges(change, { self: m.oldSelf!, packetFilter: m.oldFilter, extensions: m.oldExtensions! }, node);
     } else {
-      if (filterChanged.has(id)) change.packetFilter = filterChanged.get(id)!;
+      const f = filterChanged.get(id);
+      if (f) setFilter(change, f.was, f.next);
       if (relaySelfChanged.has(id)) change.self = node.self;
     }
     if (!isEmptyChange(change)) changes.set(id, change);

@@ -5,7 +5,7 @@ import type { ControllerServices } from './controller-services';
 import { mapResponseJson } from './map-response-json';
 import type { MapSink } from './map-streamer';
 import { signedNode } from './node-routes';
-import { ROUTES } from '../wire';
+import { MAP_FEATURE_FILTER_PATCH, MAP_FEATURES_HEADER, ROUTES } from '../wire';
 import { mapStreamQuery } from './schemas';
 
 /** A stream whose client stopped reading is dropped past this much buffered output; it reconnects with ?since=. */
@@ -46,7 +46,9 @@ export function registerMapStreamRoute(app: FastifyInstance, s: ControllerServic
       }
       res.write(`event: ${event}\ndata: ${data}\n\n`);
     };
+    const features = String(request.headers[MAP_FEATURES_HEADER] ?? '').split(',').map((f) => f.trim());
     const sink: MapSink = {
+      filterPatches: features.includes(MAP_FEATURE_FILTER_PATCH),
       send: (r: MapResponse) => write('map', mapResponseJson(r)),
       ping: () => write('ping', JSON.stringify({ at: s.clock() })),
       close: () => res.end(),

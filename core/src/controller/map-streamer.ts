@@ -15,6 +15,8 @@ import type { RouteTable } from './route-table';
 
 /** MapSink is one open map stream of a node. */
 export interface MapSink {
+  /** The stream applies DeltaMapResponse.packetFilterPatch (it asked with MAP_FEATURES_HEADER). */
+  readonly filterPatches?: boolean;
   send(res: MapResponse): void;
   ping(): void;
   close(): void;
@@ -299,14 +301,30 @@ export class MapStreamer {
     this.closeStreams(nodeId);
   }
 
+  /**
+   * emit versions one node's change and sends it. The history keeps the whole packet filter (a
+   * composed delta carries the last one); a stream that takes patches gets the patch instead.
+   */
   private emit(nodeId: string, change: MapChange): void {
     const v = this.versions.get(nodeId);
     if (!v) return;
-    const delta: DeltaMapResponse = { kind: 'delta', epoch: this.epoch, baseVersion: v.version, version: v.version + 1, ...change };
+    const { packetFilterPatch, ...rest } = change;
+    const delta: DeltaMapResponse = { kind: 'delta', epoch: this.epoch, baseVersion: v.version, version: v.version + 1, ...rest };
     v.version++;
     v.history.push(delta);
     if (v.history.length > this.historyLimit) v.history.shift();
-    for (const sink of this.sinks.get(nodeId) ?? []) sink.send(delta);
+    const sinks = this.sinks.get(nodeId);
+    if (!sinks) return;
+    let patched: DeltaMapResponse | undefined;
+    for (const sink of sinks) {
+      if (packetFilterPatch && sink.filterPatches) {
+        if (!patched) {
+          const { packetFilter: _whole, ...base } = delta;
+          patched = { ...base, packetFilterPatch };
+        }
+        sink.send(patched);
+      } else sink.send(delta);
+    }
   }
 
   /** resend gives a node a full map at a new version; deltas from before cannot be composed with it. */

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { FilterRule, PeerNode, Route, SelfNode } from '../netmap/types';
+import { diffFilters } from '../netmap/filter-patch';
+import type { FilterRule, PacketFilterPatch, PeerNode, Route, SelfNode } from '../netmap/types';
 import { sameFilter } from './access-index';
 import type { Mesh, MeshNode } from './map-builder';
 import { sortedPosition } from './sorted-position';
@@ -12,6 +13,8 @@ export interface MapChange {
   peersRemoved: string[];
   self?: SelfNode;
   packetFilter?: FilterRule[] | null;
+  /** With packetFilter when only srcIps moved: the same change as a patch, for streams that take patches. */
+  packetFilterPatch?: PacketFilterPatch;
   routes?: Route[];
   extensions?: Record<string, unknown>;
 }
@@ -35,10 +38,18 @@ export function ownChanges(
   after: { self: SelfNode; packetFilter: FilterRule[] | null; extensions: Readonly<Record<string, unknown>>; routes?: Route[] },
 ): MapChange {
   if (before.self !== after.self && !isDeepStrictEqual(before.self, after.self)) change.self = after.self;
-  if (!sameFilter(before.packetFilter, after.packetFilter)) change.packetFilter = after.packetFilter;
+  if (!sameFilter(before.packetFilter, after.packetFilter)) setFilter(change, before.packetFilter, after.packetFilter);
   if (before.routes !== undefined && after.routes !== undefined && !sameRoutes(before.routes, after.routes)) change.routes = after.routes;
   if (before.extensions !== after.extensions && !isDeepStrictEqual(before.extensions, after.extensions)) change.extensions = after.extensions as Record<string, unknown>;
   return change;
+}
+
+/** setFilter records a packet filter change: the new filter, and the patch from the old one when there is one. */
+export function setFilter(change: MapChange, before: FilterRule[] | null, after: FilterRule[] | null): void {
+  change.packetFilter = after;
+  const patch = diffFilters(before, after);
+  if (patch) change.packetFilterPatch = patch;
+  else delete change.packetFilterPatch;
 }
 
 /** without gives a list sorted by id less the one id (the same array when it is absent). */

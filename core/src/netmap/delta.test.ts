@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { applyMapResponse, diffMaps, MapDeltaMismatch } from './delta';
 import type { NetworkMapData, PeerNode } from './types';
 
@@ -69,5 +70,21 @@ describe('diffMaps / applyMapResponse', () => {
     const frozen = JSON.stringify(prev);
     applyMapResponse(prev, diffMaps(prev, map(2, []))!);
     expect(JSON.stringify(prev)).toBe(frozen);
+  });
+
+  it('applies peer upserts and removals as "remove, then upsert; sorted by id", sorted input or not', () => {
+    const id = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    fc.assert(
+      fc.property(fc.uniqueArray(id), fc.array(fc.tuple(id, fc.nat(9))), fc.array(id), fc.boolean(), (have, ups, rm, sortUps) => {
+        const current = map(1, [...have].sort().map((x) => peer(x)));
+        const upserted = ups.map(([x, port]) => peer(x, { endpoints: [`198.18.0.1:${port}`] }));
+        const delta = { kind: 'delta' as const, epoch: 'e1', baseVersion: 1, version: 2, peersUpserted: sortUps ? [...new Map(upserted.map((p) => [p.id, p])).values()].sort((a, b) => (a.id < b.id ? -1 : 1)) : upserted, peersRemoved: rm };
+        // The reference: every current peer not removed, then each upsert (the last one of an id wins), sorted.
+        const want = new Map(current.peers.filter((p) => !rm.includes(p.id)).map((p) => [p.id, p]));
+        for (const p of delta.peersUpserted) want.set(p.id, p);
+        expect(applyMapResponse(current, delta).peers).toEqual([...want.values()].sort((a, b) => (a.id < b.id ? -1 : 1)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

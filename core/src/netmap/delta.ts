@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { DeltaMapResponse, MapResponse, NetworkMapData, PeerNode } from './types';
+import { applyFilterPatch } from './filter-patch';
+import type { DeltaMapResponse, FilterRule, MapResponse, NetworkMapData, PeerNode } from './types';
 
 /**
  * diffMaps returns the delta that turns prev into next, or null when they are equal. Peers are sorted
@@ -63,23 +64,60 @@ export class MapDeltaMismatch extends Error {
   }
 }
 
-/** applyMapResponse returns the map after a full or delta response; it never mutates its input. */
+/**
+ * applyMapResponse returns the map after a full or delta response; it never mutates its input.
+ * A packetFilterPatch that does not fit the local filter throws FilterPatchMismatch (ask for a full map).
+ */
 export function applyMapResponse(current: NetworkMapData | null, res: MapResponse): NetworkMapData {
   if (res.kind === 'full') return res.map;
   if (!current || current.epoch !== res.epoch || current.version !== res.baseVersion) {
     throw new MapDeltaMismatch(current?.version ?? -1, res.baseVersion);
   }
-  const removed = new Set(res.peersRemoved);
-  const peers = new Map<string, PeerNode>();
-  for (const p of current.peers) if (!removed.has(p.id)) peers.set(p.id, p);
-  for (const p of res.peersUpserted) peers.set(p.id, p);
+  let packetFilter: FilterRule[] | null = current.packetFilter;
+  if (res.packetFilter !== undefined) packetFilter = res.packetFilter;
+  else if (res.packetFilterPatch !== undefined) packetFilter = applyFilterPatch(current.packetFilter, res.packetFilterPatch);
   return {
     ...current,
     version: res.version,
     self: res.self ?? current.self,
-    peers: [...peers.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-    packetFilter: res.packetFilter !== undefined ? res.packetFilter : current.packetFilter,
+    peers: patchPeers(current.peers, res.peersUpserted, res.peersRemoved),
+    packetFilter,
     routes: res.routes ?? current.routes,
     extensions: res.extensions ?? current.extensions,
   };
+}
+
+const byId = (a: PeerNode, b: PeerNode) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const strictlySorted = (xs: readonly PeerNode[]) => xs.every((p, i) => i === 0 || xs[i - 1]!.id < p.id);
+
+/**
+ * patchPeers: the peer list less the removed ids, with the upserted peers (an upsert wins over a
+ * removal of the same id). Both lists are sorted by id (the NetworkMap contract), so one merge pass
+ * does it: a delta of one peer to a map of thousands costs no map and no sort. Lists that break the
+ * contract take the slow path with the same outcome.
+ */
+function patchPeers(current: readonly PeerNode[], upserted: readonly PeerNode[], removedIds: readonly string[]): PeerNode[] {
+  const removed = new Set(removedIds);
+  if (!strictlySorted(current) || !strictlySorted(upserted)) {
+    const peers = new Map<string, PeerNode>();
+    for (const p of current) if (!removed.has(p.id)) peers.set(p.id, p);
+    for (const p of upserted) peers.set(p.id, p);
+    return [...peers.values()].sort(byId);
+  }
+  const out: PeerNode[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < current.length || j < upserted.length) {
+    const a = current[i];
+    const b = upserted[j];
+    if (b && (!a || b.id <= a.id)) {
+      out.push(b);
+      j++;
+      if (a && a.id === b.id) i++;
+    } else {
+      if (!removed.has(a!.id)) out.push(a!);
+      i++;
+    }
+  }
+  return out;
 }

@@ -108,6 +108,29 @@ export interface FilterRule {
   dstPorts: Array<[number, number]>;
 }
 
+/** One changed entry of a PacketFilterPatch: its position, the addresses that join its srcIps and those that leave. */
+export interface PacketFilterPatchEntry {
+  at: number;
+  /** Sorted (by bytes, as srcIps is), none already in srcIps. */
+  add: string[];
+  /** Sorted, each in srcIps. */
+  remove: string[];
+}
+
+/**
+ * PacketFilterPatch: a packet filter change in which only srcIps moved (a node with a named
+ * source's addresses joined or left): the same number of entries, each keeping its place, dstIps,
+ * dstPorts and proto. A join then costs each destination a few addresses instead of its whole
+ * filter. Sent only on streams that asked for it (MAP_FEATURES_HEADER); an agent that cannot apply
+ * it to its map asks for a full map.
+ */
+export interface PacketFilterPatch {
+  /** Entries in the filter, before and after. */
+  entries: number;
+  /** In increasing `at`. */
+  changes: PacketFilterPatchEntry[];
+}
+
 /**
  * What a route carries: a subnet behind a gateway, an exit node's default route (offered; each client
  * picks at most one), or the overlay through a hub (topologies where pairs talk through hubs).
@@ -161,6 +184,11 @@ export interface DeltaMapResponse {
   peersUpserted: PeerNode[];
   peersRemoved: string[];
   packetFilter?: FilterRule[] | null;
+  /**
+   * Instead of packetFilter, on streams that asked for filter patches: the change to the filter.
+   * Never together with packetFilter on the wire.
+   */
+  packetFilterPatch?: PacketFilterPatch;
   routes?: Route[];
   extensions?: Record<string, unknown>;
 }

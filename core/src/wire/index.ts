@@ -50,4 +50,4 @@ export type {
   WgKeyRotateRequest,
   WgKeyRotationReason,
 } from './node-messages';
-export { BODY_LIMITS, POLICY_VERSION_HEADER, ROUTES } from './routes';
+export { BODY_LIMITS, MAP_FEATURE_FILTER_PATCH, MAP_FEATURES_HEADER, POLICY_VERSION_HEADER, ROUTES } from './routes';

@@ -78,6 +78,16 @@ export const ROUTES = {
 /** Response header carrying the policy version of GET /v1/policy/bundle. */
 export const POLICY_VERSION_HEADER = 'x-trellis-policy-version';
 
+/**
+ * Request header of GET ROUTES.mapStream: the delta forms the agent applies beyond the first
+ * protocol, comma-separated. Controllers that do not know a feature ignore it (so do agents that
+ * never send the header: they get whole packet filters).
+ */
+export const MAP_FEATURES_HEADER = 'x-trellis-map-features';
+
+/** MAP_FEATURES_HEADER value: the agent applies DeltaMapResponse.packetFilterPatch. */
+export const MAP_FEATURE_FILTER_PATCH = 'filter-patch';
+
 /** Body size limits, bytes. */
 export const BODY_LIMITS = {
   enroll: 16 * 1024,
