@@ -73,7 +73,7 @@ export function registerEnrollRoute(app: FastifyInstance, s: ControllerServices)
     const map = s.streamer.currentMap(node.id);
     if (!map) throw errors.internal();
     if (outcome !== 'reenrolled') {
-      s.keys.nodeEnrolled();
+      s.keys.nodeEnrolled(node.identityExpiresAt ?? null);
       await s.nodeEvent('enrolled', node, { outcome, ipv4: node.ipv4, ipv6: node.ipv6, ...s.keys.eventDetails(node) });
     }
     const res: EnrollResponse = { nodeId: node.id, name: node.name, addresses: { ipv4: node.ipv4, ipv6: node.ipv6 }, map };

@@ -317,6 +317,21 @@ describe('identity renewal', () => {
     const audit = (await admin(c, 'GET', '/v1/admin/audit')).json() as unknown as Array<{ action: string; target: string }>;
     expect(audit.filter((e) => e.action === 'node.identity.expired').map((e) => e.target)).toEqual([a.id]);
   });
+
+  it('arms the lapse of a node enrolled while running without listing every node, and expires it on time', async () => {
+    const c = await start({ keySettings: { identityLifetime: '10s' } });
+    const listNodes = jest.spyOn(c.store, 'listNodes');
+    const nodes = ['a', 'b', 'c'].map(makeNode);
+    for (const n of nodes) await enroll(c, n);
+    // Enrolment is incremental all the way: no listing of the store (it made enrolment quadratic).
+    expect(listNodes).not.toHaveBeenCalled();
+    expect(c.streamer.currentMap(nodes[0]!.id!)!.peers).toHaveLength(2);
+    // Nobody renews: at the first lapse every node has left the mesh.
+    await new Promise((r) => setTimeout(r, 10_500));
+    for (const n of nodes) expect(c.streamer.currentMap(n.id!)).toBeNull();
+    const audit = (await admin(c, 'GET', '/v1/admin/audit')).json() as unknown as Array<{ action: string; target: string }>;
+    expect(audit.filter((e) => e.action === 'node.identity.expired').map((e) => e.target).sort()).toEqual(nodes.map((n) => n.id).sort());
+  }, 30_000);
 });
 
 describe('node key expiry', () => {
