@@ -73,7 +73,7 @@ describe('diffMaps / applyMapResponse', () => {
   });
 
   it('applies peer upserts and removals as "remove, then upsert; sorted by id", sorted input or not', () => {
-    const id = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    const id: fc.Arbitrary<string> = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
     fc.assert(
       fc.property(fc.uniqueArray(id), fc.array(fc.tuple(id, fc.nat(9))), fc.array(id), fc.boolean(), (have, ups, rm, sortUps) => {
         const current = map(1, [...have].sort().map((x) => peer(x)));

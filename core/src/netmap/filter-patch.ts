@@ -10,11 +10,15 @@ export class FilterPatchMismatch extends Error {
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const EMPTY: readonly string[] = Object.freeze([]);
 
+const isSorted = (xs: readonly string[]) => xs.every((x, i) => i === 0 || byString(xs[i - 1]!, x) < 0);
+
 /** Added and removed addresses between two sorted address lists, once per pair of frozen lists. */
 interface SrcChange {
   next: readonly string[];
   add: readonly string[];
   remove: readonly string[];
+  /** Both lists are sorted and unique, as a patch needs them. */
+  sorted: boolean;
 }
 
 /**
@@ -33,9 +37,10 @@ function srcChange(prev: readonly string[], next: readonly string[]): SrcChange 
   }
   const add: string[] = [];
   const remove: string[] = [];
+  const sorted = isSorted(prev) && isSorted(next);
   let i = 0;
   let j = 0;
-  while (i < prev.length || j < next.length) {
+  while (sorted && (i < prev.length || j < next.length)) {
     const c = i >= prev.length ? 1 : j >= next.length ? -1 : byString(prev[i]!, next[j]!);
     if (c === 0) {
       i++;
@@ -43,12 +48,11 @@ function srcChange(prev: readonly string[], next: readonly string[]): SrcChange 
     } else if (c < 0) remove.push(prev[i++]!);
     else add.push(next[j++]!);
   }
-  const out: SrcChange = { next, add: add.length ? Object.freeze(add) : EMPTY, remove: remove.length ? Object.freeze(remove) : EMPTY };
+  const out: SrcChange = { next, add: add.length ? Object.freeze(add) : EMPTY, remove: remove.length ? Object.freeze(remove) : EMPTY, sorted };
   if (cacheable) lastChange.set(prev, out);
   return out;
 }
 
-const isSorted = (xs: readonly string[]) => xs.every((x, i) => i === 0 || byString(xs[i - 1]!, x) < 0);
 
 function samePorts(a: ReadonlyArray<readonly [number, number]>, b: ReadonlyArray<readonly [number, number]>): boolean {
   return a === b || (a.length === b.length && a.every((p, k) => p[0] === b[k]![0] && p[1] === b[k]![1]));
@@ -81,13 +85,12 @@ export function diffFilters(prev: readonly FilterRule[] | null, next: readonly F
     if (a.proto !== b.proto || !samePorts(a.dstPorts, b.dstPorts) || !sameStrings(a.dstIps, b.dstIps)) return null;
     if (a.srcIps === b.srcIps) continue;
     const c = srcChange(a.srcIps, b.srcIps);
+    if (!c.sorted) return null;
     if (c.add.length === 0 && c.remove.length === 0) continue;
     moved += c.add.length + c.remove.length;
     changes.push({ at, add: c.add as string[], remove: c.remove as string[] });
   }
   if (changes.length === 0 || moved >= total) return null;
-  // The lists must be sorted and unique for the patch to say the same as the filter.
-  for (const ch of changes) if (!isSorted(next[ch.at]!.srcIps) || !isSorted(prev[ch.at]!.srcIps)) return null;
   return { entries: next.length, changes };
 }
 
