@@ -182,13 +182,24 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
       applied: 0,
     }));
     const cpu0 = controllers.map((c) => cpuMs(c.pid));
+    let enrollRetries = 0;
     const tEnroll = performance.now();
     await pool(nodes, ENROLL_CONCURRENCY, async (node) => {
       const client = new ControllerClient({ url: node.controller.url, timeoutMs: 60_000 });
-      const res = await client.enroll(
-        { authKey: node.authKey, name: node.name, hostname: node.name, wgKey: node.wg.publicKey, identityKey: node.identity.publicKey, endpoints: [`198.18.${(node.i >> 8) & 255}.${node.i & 255}:41641`] },
-        ed25519PrivateKey(node.identity),
-      );
+      const body = { authKey: node.authKey, name: node.name, hostname: node.name, wgKey: node.wg.publicKey, identityKey: node.identity.publicKey, endpoints: [`198.18.${(node.i >> 8) & 255}.${node.i & 255}:41641`] };
+      let res;
+      // A connection the server closed as it was reused (UND_ERR_SOCKET) is tried again, as an agent
+      // retries its enrolment; retries are counted in the result.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          res = await client.enroll(body, ed25519PrivateKey(node.identity));
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !/UND_ERR_SOCKET|ECONNRESET/.test(err.message)) throw err;
+          enrollRetries++;
+          await sleep(100);
+        }
+      }
       node.id = res.nodeId;
       node.map = res.map;
       client.setIdentity(res.nodeId, ed25519PrivateKey(node.identity));
@@ -278,6 +289,7 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
       peersP50,
       enrollPerS: round(n / enrollS, 1),
       enrollS: round(enrollS, 1),
+      enrollRetries,
       enrollCpuS: enrollCpuS.map((x) => round(x, 1)),
       streamsUpS: round(streamsS, 1),
       fanout: {
