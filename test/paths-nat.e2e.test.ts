@@ -121,7 +121,6 @@ test('malformed STUN responses: a clear error for each, and the reflexive addres
 test('malformed endpoints reported with n1\'s own signature: 400 naming the bad entry, nothing stored or sent to peers', async () => {
   const n1 = lab.node('n1');
   const id = (await loadIdentity(n1.stateDir))!;
-  const url = lab.describe().controller.url;
   const nodesNow = async () => (await (await lab.adminFetch(ROUTES.adminNodes)).json()) as NodeView[];
   const record = async () => {
     const n = (await nodesNow()).find((x) => x.name === 'n1')!;
@@ -142,7 +141,7 @@ test('malformed endpoints reported with n1\'s own signature: 400 naming the bad 
   ];
   for (const [body, message] of cases) {
     const text = JSON.stringify(body);
-    const res = await fetch(url + ROUTES.endpoints, {
+    const res = await lab.controllerFetch(ROUTES.endpoints, {
       method: 'POST',
       body: text,
       headers: { 'content-type': 'application/json', ...signRequest(ed25519PrivateKey(id.identity), id.nodeId!, 'POST', ROUTES.endpoints, text) },
