@@ -181,4 +181,30 @@ describe('AgentPaths', () => {
     await until('the reconnect', async () => (await a.p.status()).available === true);
     await until('the pair direct again', async () => (await a.p.status()).peers[0]?.active === `direct:${addr.b}`);
   });
+
+  it('the first applied map (it sets the listen port) runs STUN again: the start-up run saw the start-up port', async () => {
+    const net = new FakeUnderlay();
+    const k = generateWgKeyPair();
+    const addr = '198.18.0.1:51820';
+    const dev = new FakeControlDevice(join(dir, 'a.ctl'));
+    await dev.listen();
+    stops.push(() => dev.close());
+    net.devices.set(addr, dev);
+    net.attach(() => addr, dev);
+    // Before the first map the device listens on a random port, and its NAT mapping is that port's.
+    net.mapped.set(addr, '192.0.2.10:45737');
+    const a = paths({ controlSocket: async () => ({ socket: dev.path, reason: null }), stunServers: [STUN_TEXT] }, k, 'n1');
+    await a.p.start();
+    await until('the start-up reflexive address', () => a.p.reflexive().includes('192.0.2.10:45737'));
+    const reported = a.changed.candidates;
+    net.mapped.set(addr, '192.0.2.10:51820');
+    a.p.onMap(mapFor(peerNode('n1', 'a', k.publicKey, [addr]), []));
+    await until('the listen port\'s reflexive address, and only that', () => a.p.reflexive().join(',') === '192.0.2.10:51820', 2_000);
+    expect(a.changed.candidates).toBeGreaterThan(reported);
+    // Later maps do not each cost a STUN run.
+    const runs = dev.sends.filter((s) => s.to === STUN_TEXT).length;
+    a.p.onMap(mapFor(peerNode('n1', 'a', k.publicKey, [addr]), []));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(dev.sends.filter((s) => s.to === STUN_TEXT).length).toBe(runs);
+  });
 });

@@ -54,6 +54,8 @@ export class AgentPaths {
   private stopped = false;
   private connecting: Promise<void> | null = null;
   private stunRunning = false;
+  /** A STUN run was asked for while one was running: run again when it ends (the port may have changed). */
+  private stunAgain = false;
 
   constructor(private readonly o: AgentPathsOptions) {}
 
@@ -128,7 +130,11 @@ export class AgentPaths {
   }
 
   onMap(map: NetworkMap): void {
+    // The first applied map sets the device's listen port: the STUN run made at start-up saw the
+    // device's start-up port, whose mapping no peer will ever reach. Ask again from the real one.
+    const first = this.lastMap === null;
     this.lastMap = map;
+    if (first) void this.runStun();
     this.prober?.setMap(map);
   }
 
@@ -152,8 +158,13 @@ export class AgentPaths {
   }
 
   private async runStun(): Promise<void> {
-    if (this.stunRunning || !this.channel || this.o.stunServers.length === 0) return;
+    if (!this.channel || this.o.stunServers.length === 0) return;
+    if (this.stunRunning) {
+      this.stunAgain = true;
+      return;
+    }
     this.stunRunning = true;
+    this.stunAgain = false;
     try {
       const found: string[] = [];
       const source = new Map<string, string>();
@@ -179,6 +190,7 @@ export class AgentPaths {
     } finally {
       this.stunRunning = false;
     }
+    if (this.stunAgain && !this.stopped) void this.runStun();
   }
 
   async status(): Promise<AgentPathsStatus> {
