@@ -22,6 +22,7 @@ const SUITES = [
   ['ha-failover', () => require('./ha-failover').run()],
   ['exit-failover', () => require('./exit-failover').run()],
   ['api-fuzz', () => require('./api-fuzz').run()],
+  ['topology', () => require('./topology').run()],
 ];
 
 function row(r) {

@@ -21,7 +21,7 @@ test('opa test passes for every policy and runs their tests', async () => {
   const { stdout } = await run(opa, ['test', 'policies/', '--format', 'json'], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
   const results = JSON.parse(stdout) as Array<{ package: string; name: string; fail?: boolean; error?: unknown }>;
   const packages = new Set(results.map((r) => r.package));
-  expect(packages).toEqual(new Set(['data.trellis.access_test', 'data.trellis.posture_test', 'data.trellis.routes_test']));
+  expect(packages).toEqual(new Set(['data.trellis.access_test', 'data.trellis.posture_test', 'data.trellis.routes_test', 'data.trellis.topology_test']));
   expect(results.length).toBeGreaterThanOrEqual(40);
   expect(results.filter((r) => r.fail || r.error).map((r) => `${r.package}.${r.name}`)).toEqual([]);
 });

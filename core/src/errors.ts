@@ -74,6 +74,7 @@ export const ErrorCode = {
   STUN_BAD_RESPONSE: 'TRELLIS_ERR_STUN_BAD_RESPONSE',
   ROUTE_INVALID: 'TRELLIS_ERR_ROUTE_INVALID',
   ROUTE_CONFLICT: 'TRELLIS_ERR_ROUTE_CONFLICT',
+  TOPOLOGY_INVALID: 'TRELLIS_ERR_TOPOLOGY_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -205,6 +206,7 @@ export const errors = {
     ),
   dashboardsMissing: (dir: string, what: string) =>
     e(ErrorCode.DASHBOARDS_MISSING, `${dir}: ${what}; generate it with \`npx nx run plugin-dashboards-grafana:generate\` or pass --dir`),
+  topologyInvalid: (what: string) => e(ErrorCode.TOPOLOGY_INVALID, `topology refused: ${what}; the topology in force stays`),
   routeInvalid: (what: string) => e(ErrorCode.ROUTE_INVALID, `route refused: ${what}; nothing was stored`),
   routeConflict: (prefix: string, other: string, gateway: string) =>
     e(

@@ -39,6 +39,7 @@ import { Reconfigurer } from './reconfigurer';
 import { ExitChoice } from './exit-choice';
 import { installedRoutes } from './to-wg-config';
 import { RouteGateway } from './route-gateway';
+import { HubForwarding } from './hub-forwarding';
 import { RouteHealth } from './route-health';
 import { RouteReporter } from './route-reporter';
 import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
@@ -74,6 +75,7 @@ export class AgentRuntime {
   private readonly session: MapSession;
   private readonly api: LocalApi;
   private readonly packetFilter: PacketFilter;
+  private readonly hubForwarding: HubForwarding;
   private readonly telemetry: AgentTelemetry;
   private readonly connEvents: ConnectionEventReporter;
   private readonly agentMetrics: AgentMetrics;
@@ -100,6 +102,7 @@ export class AgentRuntime {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const isStopping = () => this.stopping !== null;
     this.packetFilter = new PacketFilter({ iface: d.opts.iface, probePort: d.opts.probePort ?? DEFAULT_PROBE_PORT, log: d.log, nft: d.opts.nft });
+    this.hubForwarding = new HubForwarding({ iface: d.opts.iface, log: d.log });
     this.probes = new OverlayProbes({
       factory: d.opts.probes,
       port: d.opts.probePort ?? DEFAULT_PROBE_PORT,
@@ -138,6 +141,7 @@ export class AgentRuntime {
         this.connEvents.record({ kind: 'exit.switched', peer: (to ?? from)!.id, details: { from: from?.name ?? null, to: to?.name ?? null, reason: problem?.slice(0, 256) ?? null } }),
       endpointOverrides: () => this.paths.endpointOverrides(),
       packetFilter: this.packetFilter,
+      hubForwarding: this.hubForwarding,
       device: d.device,
       hooks: d.hooks,
       link: d.link,
@@ -287,6 +291,7 @@ export class AgentRuntime {
       paths: this.paths,
       installedRoutes: (map) => installedRoutes(map, d.prefs),
       exit: () => (d.prefs.exitNode ? { preferred: d.prefs.exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: this.reconf.exit?.current?.name ?? null, problem: this.reconf.exit?.problem ?? null, exclude: d.prefs.exclude ?? [], switches: this.reconf.exitSwitches } : null),
+      hubForwarding: () => this.hubForwarding.forwarding,
       advertisedRoutes: () => {
         const gw = this.gateway;
         if (!gw) return null;
@@ -472,6 +477,7 @@ export class AgentRuntime {
     await step('probes', () => this.probes.stop());
     await step('paths', () => this.paths.stop());
     await step('packet filter', () => this.packetFilter.stop());
+    await step('hub forwarding', () => this.hubForwarding.stop());
     await step('relay', () => this.relay.stop());
     if (this.gateway) await step('route forwarding', () => this.gateway!.forwarding.stop());
     await step('exit routing', () => this.reconf.removeExitRouting());

@@ -11,7 +11,7 @@ import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { WgDevice, WgDeviceInfo, WgPeerStats } from '../wg/types';
 import { segmentationOffloadOn } from '../wg/tun-offloads';
-import type { AgentKeyStatus, AgentPathsStatus, AgentRoutesStatus, AgentStatus, PeerStatus } from '../wire';
+import type { AgentKeyStatus, AgentPathsStatus, AgentRoutesStatus, AgentStatus, AgentTopologyStatus, PeerStatus } from '../wire';
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
 import type { MapSource } from './reconfigurer';
@@ -43,6 +43,8 @@ export interface AgentStatusSources {
   advertisedRoutes?: () => Pick<AgentRoutesStatus, 'advertised' | 'forwarding' | 'lastError'> | null;
   /** The exit node wanted and in use; null without --exit-node. */
   exit?: () => AgentRoutesStatus['exit'];
+  /** A topology hub forwards between spokes (hub-forwarding.ts). */
+  hubForwarding?: () => boolean;
   /** The subnets the last applied map installs under the prefs. */
   installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string }>;
   /** Plugins' status text sources (AgentAccess.registerStatusText), in registration order. */
@@ -82,6 +84,7 @@ export class AgentStatusReader {
       txBytes: s?.txBytes ?? 0,
       probe: probe ?? null,
       ...(this.s.paths ? { path: this.s.paths.pathLabel(p.id) } : {}),
+      ...(p.hub ? { hub: true } : {}),
     }));
     const addresses = map ? { ...map.self.addresses } : identity.addresses;
     return {
@@ -102,7 +105,17 @@ export class AgentStatusReader {
       keys: this.s.keys(),
       ...(this.s.paths ? { paths: await this.s.paths.status() } : {}),
       routes: this.routes(map),
+      topology: this.topology(map),
     };
+  }
+
+  /** topology: the node's role as its map gives it (self.hub, a transit route through a hub). */
+  private topology(map: NetworkMap | null): AgentTopologyStatus {
+    const transit = (map?.routes ?? []).filter((r) => r.kind === 'transit' && r.via !== map!.self.id);
+    const hub = transit[0]?.via ?? null;
+    const name = hub ? map!.peers.find((p) => p.id === hub)?.name ?? hub : null;
+    const role = map?.self.hub ? 'hub' : hub ? 'spoke' : 'mesh';
+    return { role, via: name, transit: transit.map((r) => r.prefix), forwarding: this.s.hubForwarding?.() ?? false };
   }
 
   private routes(map: NetworkMap | null): AgentRoutesStatus {

@@ -40,6 +40,8 @@ export interface ReconfigurerOptions {
   onApplied?: (info: ApplyInfo) => void;
   /** Enforces map.packetFilter (packet-filter/); applied in this loop, right after the device. */
   packetFilter?: { apply(map: NetworkMap): Promise<unknown> } | null;
+  /** Forwarding of a topology hub (hub-forwarding.ts); applied before the packet filter. */
+  hubForwarding?: { apply(map: NetworkMap): Promise<unknown> } | null;
   /**
    * The endpoint the path choice picked per peer (public key → "ip:port"), written instead of the
    * map's first endpoint; peers without one keep the map's (paths/ on the agent).
@@ -351,6 +353,13 @@ export class Reconfigurer {
             if (this.lastMap) void this.schedule(this.lastMap.map, this.lastMap.source);
           }, Math.max(0, choice.wakeAt - this.now()) + 5);
           this.exitTimer.unref();
+        }
+      }
+      if (this.opts.hubForwarding) {
+        try {
+          await this.opts.hubForwarding.apply(map);
+        } catch (err) {
+          log.error({ err, version: map.version }, 'switching hub forwarding failed');
         }
       }
       if (this.opts.packetFilter) {

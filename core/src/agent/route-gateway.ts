@@ -21,7 +21,7 @@ export interface SysctlAccess {
   write(path: string, value: string): Promise<void>;
 }
 
-const procSysctl: SysctlAccess = {
+export const procSysctl: SysctlAccess = {
   read: async (path) => (await readFile(path, 'utf8')).trim(),
   write: (path, value) => writeFile(path, `${value}\n`),
 };

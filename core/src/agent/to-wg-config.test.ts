@@ -134,3 +134,20 @@ describe('toWgConfig with an exit node', () => {
     expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, exclude: ['10.20.0.0/16'] })).toEqual(['10.30.0.0/24']);
   });
 });
+
+describe('toWgConfig: transit routes of a spoke', () => {
+  it('adds the overlay through the hub whatever acceptRoutes says; direct peers keep their own addresses', () => {
+    const m = map();
+    m.routes = [
+      { prefix: '100.64.0.0/10', via: 'd', kind: 'transit' },
+      { prefix: 'fd7a:7e11:5000::/48', via: 'd', kind: 'transit' },
+    ];
+    for (const acceptRoutes of [false, true]) {
+      const wg = toWgConfig(m, { ...DEFAULT_PREFS, acceptRoutes }, key('P'), 51820);
+      expect(wg.peers.find((p) => p.publicKey === key('M'))!.allowedIps).toEqual(['100.64.0.4/32', 'fd7a:7e11:5000::4/128', '100.64.0.0/10', 'fd7a:7e11:5000::/48']);
+      expect(wg.peers.find((p) => p.publicKey === key('C'))!.allowedIps).toEqual(['100.64.0.3/32', 'fd7a:7e11:5000::3/128']);
+    }
+    // Subnet prefixes are still only installed when accepted.
+    expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, acceptRoutes: true })).toEqual([]);
+  });
+});

@@ -12,7 +12,9 @@ export const PERSISTENT_KEEPALIVE = 25;
  * toWgConfig turns a NetworkMap into exactly what the WireGuard device needs. Pure: the same
  * inputs always give the same, sorted output, so the device diff stays empty when nothing changed.
  * Peer entries carry only overlay addresses; with prefs.acceptRoutes each subnet route of the map
- * adds its prefix to the allowed IPs of the peer it goes through (map.routes[].via).
+ * adds its prefix to the allowed IPs of the peer it goes through (map.routes[].via). Transit routes
+ * (a spoke's overlay through its hub) are not a choice: their prefixes always join the hub's
+ * allowed IPs, and direct peers' /32 and /128 still win by longest prefix.
  */
 export function toWgConfig(map: NetworkMap, prefs: Prefs, privateKey: string, listenPort: number, exitPeer: string | null = null): WgConfig {
   const routed = new Map<string, string[]>();
@@ -25,10 +27,17 @@ export function toWgConfig(map: NetworkMap, prefs: Prefs, privateKey: string, li
       break;
     }
   }
+  for (const r of map.routes) {
+    if (r.kind !== 'transit' || r.via === map.self.id) continue;
+    const list = routed.get(r.via) ?? [];
+    if (!list.includes(r.prefix)) list.push(r.prefix);
+    routed.set(r.via, list);
+  }
   // Maps from before routes travelled apart listed them in the gateway's allowed IPs: drop those when routes are not accepted.
   const refused = new Map<string, Set<string>>();
   if (!prefs.acceptRoutes) {
     for (const r of map.routes) {
+      if (r.kind === 'transit') continue;
       const set = refused.get(r.via) ?? new Set<string>();
       set.add(r.prefix);
       refused.set(r.via, set);
@@ -80,4 +89,9 @@ export function installedRoutes(map: NetworkMap, prefs: Prefs): Array<{ prefix: 
     if (r) out.push({ prefix, via: r.via });
   }
   return out;
+}
+
+/** transitHub: the peer id a spoke reaches non-direct overlay addresses through, or null. */
+export function transitHub(map: NetworkMap): string | null {
+  return map.routes.find((r) => r.kind === 'transit' && r.via !== map.self.id)?.via ?? null;
 }

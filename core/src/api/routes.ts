@@ -29,8 +29,8 @@ export type TopologyMode = 'full' | 'hub-and-spoke' | 'partial' | 'hybrid';
  * "node:name", "group:g", "user:u" or "*".
  * - full: every pair the access policy allows (the default).
  * - hub-and-spoke: `hubs` are peers of every node; two spokes talk through the first hub online.
- * - partial: nodes that match the same `direct` selector talk directly; other pairs go through
- *   `hubs` when there are any (and cannot talk when there are none).
+ * - partial: only the nodes `direct` lists (tags or sites) get direct tunnels, each with every other
+ *   listed node; other pairs go through `hubs` when there are any (and cannot talk when there are none).
  * - hybrid: `hubs`, plus direct links between chosen sites: a `direct` entry [a, b] links every
  *   node matching a with every node matching b (a single selector links its nodes among themselves).
  * The topology never widens access: a pair the access policy does not allow stays blocked by the
@@ -42,9 +42,15 @@ export interface TopologyConfig {
   direct?: ReadonlyArray<string | readonly [string, string]>;
 }
 
-/** TopologyDecision: a topology a policy chose, overriding the controller's config. */
+/**
+ * TopologyDecision: a topology a policy chose, overriding the controller's config. With errors
+ * (the policy names a topology it refuses itself), the core logs them and keeps the topology in
+ * force, as it does for a config that does not parse.
+ */
 export interface TopologyDecision {
-  config: TopologyConfig;
+  config: TopologyConfig | null;
   /** The policy version it came from. */
   version: string;
+  /** Why the policy's topology is refused; absent or empty when it is fine. */
+  errors?: readonly string[];
 }

@@ -44,6 +44,7 @@ import { statusCommand } from './commands/status-command';
 import { pathsCommand } from './commands/paths-command';
 import { upCommand } from './commands/up-command';
 import { routesApproveCommand, routesCommand, routesRejectCommand } from './commands/routes-commands';
+import { topologyCommand, topologySetCommand } from './commands/topology-commands';
 import { coreVersion } from './commands/version-command';
 import { UsageError } from './usage-error';
 
@@ -62,6 +63,8 @@ export const COMMANDS: Command[] = [
   routesCommand,
   routesApproveCommand,
   routesRejectCommand,
+  topologyCommand,
+  topologySetCommand,
   usersAddCommand,
   usersListCommand,
   usersRemoveCommand,

@@ -157,3 +157,16 @@ describe('renderAgentStatus: a relay node', () => {
     expect(renderAgentStatus({ ...FIXED_STATUS, relay: null } as AgentStatus, NOW)).not.toContain('relay ');
   });
 });
+
+describe('renderAgentStatus: topology roles', () => {
+  it('shows a spoke\'s hub and marks hub peers, a hub\'s forwarding, and nothing in a plain mesh', () => {
+    const spoke = { ...FIXED_STATUS, topology: { role: 'spoke', via: 'n1', transit: ['100.64.0.0/10', 'fd7a:7e11:5000::/48'], forwarding: false } } as AgentStatus;
+    expect(renderAgentStatus(spoke, NOW)).toContain('\ntopology    spoke: direct with the peers below; every other node (100.64.0.0/10, fd7a:7e11:5000::/48) via hub n1\n');
+    const hub = { ...FIXED_STATUS, topology: { role: 'hub', via: null, transit: [], forwarding: true } } as AgentStatus;
+    expect(renderAgentStatus(hub, NOW)).toContain('\ntopology    hub: forwards between spokes\n');
+    const mesh = { ...FIXED_STATUS, topology: { role: 'mesh', via: null, transit: [], forwarding: false } } as AgentStatus;
+    expect(renderAgentStatus(mesh, NOW)).not.toContain('topology');
+    const marked = { ...FIXED_STATUS, peers: FIXED_STATUS.peers.map((p, i) => (i === 0 ? { ...p, hub: true } : p)) } as AgentStatus;
+    expect(renderAgentStatus(marked, NOW)).toContain(`${FIXED_STATUS.peers[0]!.name} (hub)`);
+  });
+});

@@ -30,9 +30,18 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   if (s.relay) out += renderRelayLine(s.relay);
   out += renderPostureSection(s);
   out += renderRouteLines(s);
+  out += renderTopologyLine(s);
   out += '\n';
   out += s.peers.length === 0 ? 'no peers\n' : renderPeerTable(s, now);
   return out + (pluginText(s, 'end') ?? '');
+}
+
+/** renderTopologyLine: a hub's or a spoke's place in the topology; empty in a plain mesh. */
+export function renderTopologyLine(s: AgentStatus): string {
+  const t = s.topology;
+  if (!t || t.role === 'mesh') return '';
+  if (t.role === 'hub') return `topology    hub: forwards between spokes${t.forwarding ? '' : ' (forwarding not on yet)'}\n`;
+  return `topology    spoke: direct with the peers below; every other node (${t.transit.join(', ')}) via hub ${t.via}\n`;
 }
 
 /** renderRouteLines: subnets installed through peers, and what this node advertises as a gateway; empty when neither. */
@@ -144,7 +153,7 @@ export function renderPeerTable(s: AgentStatus, now: number, indent = ''): strin
   const rows = [...s.peers]
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
     .map((p) => [
-      p.name,
+      p.hub ? `${p.name} (hub)` : p.name,
       p.addresses.ipv4,
       ...(withPath ? [p.path ?? '-'] : []),
       p.endpoint ?? '-',

@@ -11,6 +11,9 @@ import { registerPolicyAdminRoutes } from './policy-routes';
 import { BODY_LIMITS, ROUTES, type AuthKeyView, type CreateKeyRequest, type CreateKeyResponse, type NodeView } from '../wire';
 import { registerAuditRoutes } from './audit-routes';
 import { registerRouteAdminRoutes } from './route-admin-routes';
+import { registerTopologyAdminRoutes } from './topology-admin-routes';
+import { peerCounts, nodeTopology } from './topology-view';
+import { activeHubOf } from './route-plan';
 import { createKeyBody, emptyQuery, keyIdParams, revokeBody, revokeParams } from './schemas';
 
 const ACTOR = 'admin';
@@ -64,7 +67,15 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
     });
 
     scope.get(ROUTES.adminNodes, { ...limits, schema: { querystring: emptyQuery } }, async () => {
-      const nodes: NodeView[] = (await s.store.listNodes()).map((n) => toNodeView(n, s.presence, s.keys.policy));
+      const mesh = s.streamer.meshInForce();
+      const counts = mesh ? peerCounts(mesh) : null;
+      const hub = mesh ? activeHubOf(mesh) : null;
+      const nodes: NodeView[] = (await s.store.listNodes()).map((n) => {
+        const view = toNodeView(n, s.presence, s.keys.policy);
+        const m = mesh?.nodes.get(n.id);
+        if (m && counts) view.topology = nodeTopology(m, counts, hub);
+        return view;
+      });
       await s.audit({ action: 'admin.nodes.listed', actor: ACTOR, details: { count: nodes.length } });
       return nodes;
     });
@@ -123,5 +134,6 @@ export function registerAdminRoutes(app: FastifyInstance, s: ControllerServices)
     registerKeyAdminRoutes(scope, s);
     registerPolicyAdminRoutes(scope, s);
     registerRouteAdminRoutes(scope, s, limits);
+    registerTopologyAdminRoutes(scope, s, limits);
   });
 }

@@ -14,6 +14,7 @@ import type { PolicyLibrary } from './policy-library';
 import type { PostureDecider } from './posture-decider';
 import type { Presence } from './presence';
 import type { RouteTable } from './route-table';
+import type { TopologySettings } from './topology-settings';
 
 export interface ControllerTrust {
   settings: TrustSettings;
@@ -35,6 +36,8 @@ export interface ControllerServices {
   policies: PolicyLibrary;
   /** Advertised routes, their approval, health and primaries. */
   routes: RouteTable;
+  /** The controller's topology (config file or `trellis topology set`). */
+  topology: TopologySettings;
   /** The controller's posture decisions on reported facts. */
   posture: PostureDecider;
   admin: AdminGuard;

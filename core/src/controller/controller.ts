@@ -61,6 +61,10 @@ import { Presence } from './presence';
 import { SharedPresence } from './shared-presence';
 import { StoreChangeRelay, type StoreChangeRelayStats } from './store-change-relay';
 import { RouteTable } from './route-table';
+import { readConfigTopology, TopologySettings } from './topology-settings';
+import { parseTopology } from './topology';
+import { TopologyMetrics } from '../metrics/topology-metrics';
+import { topologyFigures } from './topology-view';
 import { RouteMetrics } from '../metrics/route-metrics';
 import { AUDIT_CHECKPOINT_ACTION, ROUTES } from '../wire';
 import type { ControllerHandle, ControllerOptions } from './types';
@@ -149,6 +153,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     runtimeConfig ? parseTrustSettings(runtimeConfig.controller.settings, opts.configFile!, runtimeConfig.baseDir) : DEFAULT_TRUST_SETTINGS,
     opts.trust,
   );
+  const configTopology = opts.topology !== undefined ? parseTopology(opts.topology, 'topology option') : (runtimeConfig ? readConfigTopology(runtimeConfig.controller.settings, opts.configFile!) : undefined);
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   // TLS whenever `controller init` made a certificate; plain http only on loopback or when asked for.
   const tls = loadControllerTls(opts.dataDir);
@@ -200,6 +205,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
   try {
     const admin = await ensureAdminToken(store, opts.dataDir, opts.adminToken);
     const requireApproval = await applyRequireApproval(store, opts.requireApproval, clock());
+    const topology = await TopologySettings.open(store, configTopology, clock(), log);
     const presence = new Presence();
     let posture: PostureDecider | null = null;
     const policies = await PolicyLibrary.open({
@@ -256,7 +262,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     streamer = new MapStreamer({
       store,
       routes: routeTable,
-      builder: new MapBuilder(hooks),
+      builder: new MapBuilder(hooks, () => topology.topology, log),
       presence,
       log,
       clock,
@@ -265,6 +271,11 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       onApplied: (ms, full) => (full ? controllerMetrics.recordBuild(ms) : controllerMetrics.recordChange(ms)),
     });
     posture = new PostureDecider({ store, hooks, streamer, log, clock, audit });
+    const topologyStreamer = streamer;
+    new TopologyMetrics(trellisMetrics.meter('trellis.controller.topology'), () => {
+      const mesh = topologyStreamer.meshInForce();
+      return mesh ? topologyFigures(mesh) : null;
+    });
     const mapStreamer = streamer;
     const postureDecider = posture;
     let keyMetrics: KeyMetrics | null = null;
@@ -346,6 +357,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       policies,
       posture,
       routes: routeTable,
+      topology,
       admin: new AdminGuard(admin.hash),
       trust,
       log,

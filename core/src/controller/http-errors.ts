@@ -46,6 +46,7 @@ export const HTTP_STATUS: Partial<Record<string, number>> = {
   [ErrorCode.HISTORY_UNAVAILABLE]: 502,
   [ErrorCode.ROUTE_INVALID]: 400,
   [ErrorCode.ROUTE_CONFLICT]: 409,
+  [ErrorCode.TOPOLOGY_INVALID]: 400,
 };
 
 /** statusFor maps a TrellisError code to its HTTP status. */

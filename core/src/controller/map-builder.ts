@@ -5,6 +5,7 @@ import type { HookRunner } from '../plugins/hook-runner';
 import type { Logger } from '../log/logger';
 import type { EndpointCandidate, FilterRule, NetworkMapData, PeerNode, RelayPairs, Route, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
+import { errors } from '../errors';
 import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
 import { candidatesOf, sameCandidates } from './candidate-report';
@@ -388,8 +389,8 @@ export function buildNetworkMaps(input: MapBuildInput & { previousPeers?: Readon
 export class MapBuilder {
   constructor(
     private readonly hooks: HookRunner,
-    /** The controller config's topology; a policy's (decideTopology) overrides it. */
-    private readonly configTopology: Topology = FULL_MESH_TOPOLOGY,
+    /** The controller's topology (config file or `trellis topology set`); a policy's (decideTopology) overrides it. */
+    private readonly configured: () => Topology = () => FULL_MESH_TOPOLOGY,
     private readonly log: Pick<Logger, 'error' | 'info'> | null = null,
   ) {}
 
@@ -409,16 +410,19 @@ export class MapBuilder {
    * topology the policy gives that does not parse is logged and the one in force stays.
    */
   async decideTopology(inForce: Topology | null): Promise<Topology> {
-    if (!this.hooks.has('decideTopology')) return this.configTopology;
+    const configured = this.configured();
+    if (!this.hooks.has('decideTopology')) return configured;
     const d = await this.hooks.runFirst('decideTopology');
-    if (!d) return this.configTopology;
+    if (!d) return configured;
     try {
+      if (d.errors && d.errors.length > 0) throw errors.topologyInvalid(`the policy (version ${String(d.version).slice(0, 12)}) says: ${d.errors.join('; ')}`);
+      if (d.config === null) return configured;
       const parsed = parseTopology(d.config, `topology of policy ${String(d.version).slice(0, 12)}`);
-      if (inForce && isDeepStrictEqual(inForce.config, parsed)) return inForce;
-      return new Topology(parsed);
+      if (inForce && inForce.source === 'policy' && inForce.version === d.version && isDeepStrictEqual(inForce.config, parsed)) return inForce;
+      return new Topology(parsed, 'policy', d.version);
     } catch (err) {
       this.log?.error({ err }, 'the policy\'s topology is invalid; the topology in force stays');
-      return inForce ?? this.configTopology;
+      return inForce ?? configured;
     }
   }
 

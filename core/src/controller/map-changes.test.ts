@@ -8,6 +8,8 @@ import type { NodeRecord, Store } from '../store/store';
 import { MapBuilder } from './map-builder';
 import { MapStreamer } from './map-streamer';
 import { Presence } from './presence';
+import { routesForMesh } from './route-plan';
+import { FULL_MESH_TOPOLOGY, parseTopology, Topology } from './topology';
 
 /**
  * Property: applying node changes incrementally gives the same maps, filters and deltas as a full
@@ -132,7 +134,7 @@ async function hostFor(plugin: Partial<TrellisPlugin> | null): Promise<PluginHos
 
 const strip = (m: NetworkMapData | null) => (m ? { ...m, version: 0 } : null);
 
-async function runScenario(initial: number, withDecider: boolean, seed: number, grantCount: number, steps: Op[][]): Promise<void> {
+async function runScenario(initial: number, withDecider: boolean, seed: number, grantCount: number, steps: Op[][], topology: Topology = FULL_MESH_TOPOLOGY): Promise<void> {
   const store = new MemoryStore();
   for (let i = 0; i < initial; i++) store.nodes.set(record(i).id, record(i, { approved: i % 5 !== 4 }));
   let next = initial;
@@ -145,7 +147,7 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
   const host = await hostFor(withDecider ? plugin : { mapExtension: plugin.mapExtension });
   const presence = new Presence();
   const streamer = (share: number) =>
-    new MapStreamer({ store: store as unknown as Store, builder: new MapBuilder(host), presence, log, clock: () => NOW, batchWindowMs: 1, fullBuildShare: share });
+    new MapStreamer({ store: store as unknown as Store, builder: new MapBuilder(host, () => topology), presence, log, clock: () => NOW, batchWindowMs: 1, fullBuildShare: share });
   const a = streamer(1);
   const b = streamer(1);
   // Two agents per node: one of before filter patches, one that takes them (MAP_FEATURE_FILTER_PATCH).
@@ -217,7 +219,7 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
       }
       await a.settled();
       await b.refresh('compare');
-      const reference = await new MapBuilder(host).build({
+      const reference = await new MapBuilder(host, () => topology).build({
         nodes: await store.listNodes(),
         userGroups: store.groups,
         presence: (n) => presence.state(n.id, n.lastSeen),
@@ -225,6 +227,9 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
         epoch: a.epoch,
         now: NOW,
       });
+      // Transit routes of topologies with hubs, as the streamer assigns them after a build.
+      const planned = routesForMesh(reference, [], () => new Set());
+      for (const n of reference.order) n.routes = planned.get(n.id)!;
       const ids = new Set([...store.nodes.keys()]);
       for (const id of ids) {
         const want = reference.mapOf(id);
@@ -284,6 +289,24 @@ describe('incremental map changes', () => {
       { numRuns: 150 },
     );
     expect(patchesSent).toBeGreaterThan(0);
+  }, 240_000);
+
+  // Hubs are tag:a nodes; tag:b nodes link among themselves, tag:c nodes with web nodes: tag changes move roles, presence moves the active hub.
+  const hybrid = new Topology(parseTopology({ mode: 'hybrid', hubs: ['tag:a'], direct: ['tag:b', ['tag:c', 'tag:web']] }, 'test'));
+  const partial = new Topology(parseTopology({ mode: 'partial', direct: ['tag:b', 'tag:web'] }, 'test'));
+
+  it('gives the same maps, routes and deltas as a full build under a hybrid topology, with and without a decider', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.boolean(), async (s, decided) => runScenario(s.initial, decided, s.seed, s.grantCount, s.steps, hybrid)),
+      { numRuns: 80 },
+    );
+  }, 240_000);
+
+  it('gives the same maps and deltas as a full build under a partial topology without hubs', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.boolean(), async (s, decided) => runScenario(s.initial, decided, s.seed, s.grantCount, s.steps, partial)),
+      { numRuns: 40 },
+    );
   }, 240_000);
 
   it('falls back to a full build when the decider answers with another version, and above the share of the mesh', async () => {

@@ -13,6 +13,8 @@ import type { MeshUpdate } from './map-changes';
 import { routesForMesh } from './route-plan';
 import type { RouteTable } from './route-table';
 
+const NO_PREFIXES: ReadonlySet<string> = new Set();
+
 /** MapSink is one open map stream of a node. */
 export interface MapSink {
   /** The stream applies DeltaMapResponse.packetFilterPatch (it asked with MAP_FEATURES_HEADER). */
@@ -127,6 +129,11 @@ export class MapStreamer {
     if (this.closed) return;
     this.routesDirty = true;
     this.schedule(reason);
+  }
+
+  /** meshInForce: the last built mesh (classes, roles, entries), or null before the first build. */
+  meshInForce(): Mesh | null {
+    return this.mesh;
   }
 
   /** nodeInfo: what plugins know of a node in the current mesh; null when it is not in it. */
@@ -272,9 +279,9 @@ export class MapStreamer {
    */
   private assignRoutes(mesh: Mesh, update: MeshUpdate | null): void {
     const table = this.opts.routes;
-    if (!table) return;
-    const primaries = table.plan((id) => mesh.nodes.get(id)?.cls !== undefined && mesh.nodes.get(id)!.cls >= 0);
-    const per = routesForMesh(mesh, primaries, (id) => table.advertisedBy(id));
+    if (!table && mesh.topology.isFull) return;
+    const primaries = table ? table.plan((id) => mesh.nodes.get(id)?.cls !== undefined && mesh.nodes.get(id)!.cls >= 0) : [];
+    const per = routesForMesh(mesh, primaries, (id) => table?.advertisedBy(id) ?? NO_PREFIXES);
     const joined = update ? new Set(update.joined) : null;
     for (const n of mesh.order) {
       const routes = per.get(n.id) ?? EMPTY_ROUTES;

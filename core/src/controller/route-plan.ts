@@ -6,19 +6,41 @@
  * the prefix itself (a backup gateway keeps its LAN route). An exit route needs a grant reaching
  * the exit node at 0.0.0.0/0 or ::/0. Nodes alike in what they get share one frozen list, so diffs
  * compare by reference.
+ *
+ * Topologies with hubs: a spoke's WireGuard peers are its hubs and its direct links only, so every
+ * spoke also gets two transit routes, the overlay's IPv4 and IPv6 prefixes via the active hub
+ * (chooseHub). Direct peers keep their /32 and /128 (longest prefix wins in WireGuard's routing);
+ * every other overlay address goes through the hub, which forwards between its own tunnels.
  */
 import type { NodeGrants } from '../api/access';
 import { prefixesOverlapText } from '../netmap/route-rules';
 import type { Route } from '../netmap/types';
-import { EMPTY_ROUTES, type Mesh } from './map-builder';
+import { EMPTY_ROUTES, type Mesh, type MeshNode } from './map-builder';
 import type { PrimaryRoute } from './route-table';
+import { chooseHub, Topology } from './topology';
+
+/** activeHubOf: the live hub spokes of this mesh go through, or null (no hubs, or a full mesh). */
+export function activeHubOf(mesh: Mesh): MeshNode | null {
+  const t = mesh.topology;
+  if (t.isFull || !t.hasHubs) return null;
+  const hubs = mesh.order.filter((n) => n.cls >= 0 && Topology.isHub(n.role));
+  const id = chooseHub(hubs.map((h) => ({ id: h.id, rank: t.hubRank(h.info), online: h.entry.online })));
+  return id === null ? null : mesh.nodes.get(id)!;
+}
 
 export function routesForMesh(mesh: Mesh, primaries: readonly PrimaryRoute[], advertisedBy: (nodeId: string) => ReadonlySet<string>): Map<string, Route[]> {
   const out = new Map<string, Route[]>();
-  if (primaries.length === 0) {
+  const hub = activeHubOf(mesh);
+  if (primaries.length === 0 && hub === null) {
     for (const n of mesh.order) out.set(n.id, EMPTY_ROUTES);
     return out;
   }
+  const transit = hub
+    ? [
+        Object.freeze({ prefix: mesh.overlay.ipv4Cidr, via: hub.id, kind: 'transit' }) as Route,
+        Object.freeze({ prefix: mesh.overlay.ipv6Prefix, via: hub.id, kind: 'transit' }) as Route,
+      ]
+    : [];
   const entries = primaries.map((p) => Object.freeze({ prefix: p.prefix, via: p.gateway, kind: p.kind }) as Route);
   const gateways = primaries.map((p) => mesh.nodes.get(p.gateway));
   const shared = new Map<string, Route[]>();
@@ -31,7 +53,8 @@ export function routesForMesh(mesh: Mesh, primaries: readonly PrimaryRoute[], ad
       continue;
     }
     const own = advertisedBy(n.id);
-    let picked = '';
+    // A spoke that sees the active hub reaches the rest of the overlay through it.
+    let picked = hub && hub.id !== n.id && !Topology.isHub(n.role) && mesh.index.sees(n.cls, hub.cls) ? 't,' : '';
     for (let i = 0; i < primaries.length; i++) {
       const g = gateways[i];
       if (!g || g.id === n.id || g.cls < 0 || own.has(primaries[i]!.prefix)) continue;
@@ -46,7 +69,7 @@ export function routesForMesh(mesh: Mesh, primaries: readonly PrimaryRoute[], ad
     }
     let list = shared.get(picked);
     if (!list) {
-      list = Object.freeze(picked.split(',').filter((x) => x !== '').map((i) => entries[Number(i)]!)) as Route[];
+      list = Object.freeze(picked.split(',').filter((x) => x !== '').flatMap((i) => (i === 't' ? transit : [entries[Number(i)]!]))) as Route[];
       shared.set(picked, list);
     }
     out.set(n.id, list);

@@ -76,6 +76,15 @@ export function parseTopology(value: unknown, where: string): TopologyConfig {
   return Object.freeze({ mode: m, hubs: Object.freeze(hubs), direct: Object.freeze(direct) });
 }
 
+/** PairPath: how two nodes talk, decided before maps are built. */
+export type PairPath = { kind: 'direct' } | { kind: 'hub'; hub: string } | { kind: 'none' };
+
+const DIRECT: PairPath = Object.freeze({ kind: 'direct' });
+const NONE: PairPath = Object.freeze({ kind: 'none' });
+
+/** Where a topology in force came from: the controller (config file or `trellis topology set`) or the policy. */
+export type TopologySource = 'config' | 'policy';
+
 /** Topology answers the per-node and per-pair questions of one TopologyConfig. */
 export class Topology {
   /** Distinct selectors of `direct`, in first-seen order: bit i of a spoke's role is selectors[i]. */
@@ -84,7 +93,12 @@ export class Topology {
   private readonly links: Array<[number, number]> = [];
   private readonly directCache = new Map<string, boolean>();
 
-  constructor(readonly config: TopologyConfig) {
+  constructor(
+    readonly config: TopologyConfig,
+    readonly source: TopologySource = 'config',
+    /** The policy version it came from (source policy). */
+    readonly version: string | null = null,
+  ) {
     const pos = (s: string) => {
       let i = this.selectors.indexOf(s);
       if (i < 0) i = this.selectors.push(s) - 1;
@@ -93,6 +107,11 @@ export class Topology {
     for (const d of config.direct ?? []) {
       if (typeof d === 'string') this.links.push([pos(d), pos(d)]);
       else this.links.push([pos(d[0]), pos(d[1])]);
+    }
+    // partial: the listed tags or sites form one mesh, every listed node direct with every other.
+    if (config.mode === 'partial') {
+      const n = this.selectors.length;
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) this.links.push([i, j]);
     }
   }
 
@@ -145,6 +164,22 @@ export class Topology {
     return (a === HUB_ROLE) !== (b === HUB_ROLE);
   }
 
+  /**
+   * path decides one pair: a pair access does not allow never talks (the topology never widens
+   * access); a full mesh, a pair with a hub in it and a pair of linked sites talk directly; any
+   * other pair goes through the active hub, and cannot talk when the topology has none.
+   */
+  path(a: string, b: string, accessAllows: boolean, activeHub: string | null): PairPath {
+    if (!accessAllows) return NONE;
+    if (this.direct(a, b)) return DIRECT;
+    return activeHub === null ? NONE : { kind: 'hub', hub: activeHub };
+  }
+
+  /** roleName is the role as people read it: full, hub or spoke. */
+  static roleName(role: string): 'full' | 'hub' | 'spoke' {
+    return role === FULL_ROLE ? 'full' : role === HUB_ROLE ? 'hub' : 'spoke';
+  }
+
   /** describe is one line for logs and `trellis routes`. */
   describe(): string {
     const c = this.config;
@@ -154,6 +189,46 @@ export class Topology {
     if ((c.direct ?? []).length > 0) parts.push(`direct ${c.direct!.map((d) => (typeof d === 'string' ? d : `${d[0]}<->${d[1]}`)).join(', ')}`);
     return parts.join('; ');
   }
+}
+
+/** A hub as chooseHub weighs it. */
+export interface HubCandidate {
+  id: string;
+  /** Position of the first `hubs` selector it matches (hubRank). */
+  rank: number;
+  online: boolean;
+}
+
+/**
+ * chooseHub picks the hub every spoke sends other pairs' traffic through: the online hub with the
+ * lowest rank (then id), so all spokes agree and no hub needs to forward to another; when none is
+ * online, the first by rank, so routes are in place when it returns. null without hubs.
+ */
+export function chooseHub(hubs: readonly HubCandidate[]): string | null {
+  let best: HubCandidate | null = null;
+  for (const h of hubs) {
+    if (best === null) best = h;
+    else if (h.online !== best.online) best = h.online ? h : best;
+    else if (h.rank < best.rank || (h.rank === best.rank && h.id < best.id)) best = h;
+  }
+  return best?.id ?? null;
+}
+
+/**
+ * unmatchedSelectors lists the hubs and direct selectors of a topology that match none of the
+ * nodes: a hub that does not exist, or a partial list naming an unknown tag or site.
+ */
+export function unmatchedSelectors(config: TopologyConfig, nodes: readonly NodeInfo[]): string[] {
+  const out: string[] = [];
+  const check = (s: string, at: string) => {
+    if (!nodes.some((n) => selectorMatches(s, n)) && !out.some((o) => o.endsWith(`"${s}"`))) out.push(`${at} "${s}"`);
+  };
+  (config.hubs ?? []).forEach((s, i) => check(s, `topology.hubs[${i}]`));
+  (config.direct ?? []).forEach((d, i) => {
+    if (typeof d === 'string') check(d, `topology.direct[${i}]`);
+    else d.forEach((s, j) => check(s, `topology.direct[${i}][${j}]`));
+  });
+  return out;
 }
 
 /** FULL_MESH_TOPOLOGY: the default. */

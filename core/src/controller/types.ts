@@ -2,6 +2,7 @@
  * controller: the coordination server behind `trellis controller`. These types are its contract
  * with the CLI and the lab.
  */
+import type { TopologyConfig } from '../api/routes';
 export interface ControllerOptions {
   /** host:port to listen on, e.g. 198.18.0.1:8080 or 127.0.0.1:0 */
   listen: string;
@@ -34,6 +35,8 @@ export interface ControllerOptions {
    * `trellis controller init`). Without it such a start is refused.
    */
   insecure?: boolean;
+  /** The topology (overrides the config file's controller.settings.topology); checked before anything starts. */
+  topology?: TopologyConfig;
 }
 
 export interface ControllerHandle {

@@ -33,7 +33,13 @@ function withPlugin(plugins: PluginEntry[] | undefined, name: string, config: (e
  * for the lab's Prometheus, metrics-prometheus on both sides listening where it can be scraped.
  * Relative plugin paths of the user's file are made absolute, since the merged file lives elsewhere.
  */
-export function writeLabConfig(outFile: string, baseConfig: string | null, clickhouse: LabClickHouseOptions | null, metrics: LabMetricsListen | null = null): string {
+export function writeLabConfig(
+  outFile: string,
+  baseConfig: string | null,
+  clickhouse: LabClickHouseOptions | null,
+  metrics: LabMetricsListen | null = null,
+  controllerSettings: Record<string, unknown> | null = null,
+): string {
   let doc: { controller?: Side; agent?: Side } = {};
   if (baseConfig !== null) {
     try {
@@ -67,6 +73,10 @@ export function writeLabConfig(outFile: string, baseConfig: string | null, click
       const s: Side = doc[side] ?? {};
       doc[side] = { ...s, plugins: withPlugin(s.plugins, 'metrics-prometheus', (existing) => ({ ...existing, listen: metrics[side] })) };
     }
+  }
+  if (controllerSettings !== null) {
+    const c: Side = doc.controller ?? {};
+    doc.controller = { ...c, settings: { ...(c.settings ?? {}), ...controllerSettings } };
   }
   mkdirSync(dirname(outFile), { recursive: true, mode: 0o700 });
   writeFileSync(outFile, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });

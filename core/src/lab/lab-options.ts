@@ -2,6 +2,7 @@
 import type { AgentStatus } from '../wire';
 import type { LabPrometheusOptions } from './lab-prometheus';
 import type { LabSiteSpec } from './lab-site';
+import type { TopologyConfig } from '../api/routes';
 
 export interface LabUpOptions {
   /** How many nodes (n1..nN) to start. */
@@ -52,6 +53,11 @@ export interface LabUpOptions {
   sites?: LabSiteSpec[];
   /** An "internet" namespace (198.18.0.3, server 203.0.113.10) as every bridge node's default gateway, for exit-node tests. */
   internet?: boolean;
+  /**
+   * The controller's topology (merged into the config as controller.settings.topology); the lab is
+   * ready when every node holds the peers the topology gives it (the controller's count), not N−1.
+   */
+  topology?: TopologyConfig;
   /** Extra `trellis up` flags per node name. */
   agentArgs?: Record<string, string[]>;
   /** Told about each step, for progress output. */

@@ -2,6 +2,7 @@
  * The lab's state file: everything the lab made (processes, namespaces, links, directories), so
  * `trellis lab down` can remove it even after a crash. Written atomically on every change.
  */
+import type { TopologyConfig } from '../api/routes';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errors } from '../errors';
@@ -223,6 +224,8 @@ export interface LabState {
   sites?: LabSiteState[];
   /** The "internet" namespace's echo server (`lab up --internet`); absent without one. */
   internet?: { pid: number | null } | null;
+  /** The topology the lab started its controller with (`lab up --topology`); absent: full mesh. */
+  topology?: TopologyConfig | null;
 }
 
 /** labDir is where the lab keeps its state: TRELLIS_LAB_DIR or /run/trellis-lab. */

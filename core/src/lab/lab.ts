@@ -13,7 +13,7 @@ import { AdminClient } from '../client/admin-client';
 import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
 import { run } from '../sys/run';
-import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse } from '../wire';
+import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse, type TopologyView } from '../wire';
 import { writeLabConfig } from './lab-config';
 import { acquireLabLock, releaseLabLock } from './lab-lock';
 import { createBridge, createNodeNetwork, freePort, removeNamespace, sweepLabNetwork } from './lab-network';
@@ -21,6 +21,7 @@ import { applyDirection, checkImpairment, clearDirection, delayQueueBinary, perD
 import { mapLimited, measureNat } from './lab-nat-measure';
 import { createMultiLinkNodeNetwork, createNatNodeNetwork, createUplinkBridges, linksOf, routerState } from './lab-routed-network';
 import { planTopology, type LabNodePlan } from './lab-topology';
+import { parseTopology } from '../controller/topology';
 import {
   DEFAULT_LAB_PROMETHEUS_LISTEN,
   LAB_AGENT_METRICS_PORT,
@@ -96,6 +97,7 @@ export class Lab {
     }
     // Bad topology flags are refused before the lock is taken or anything is cleared or made.
     const plan = planTopology(opts.nodes, { nat: opts.nat, relays: opts.relays, uplinks: opts.uplinks });
+    if (opts.topology !== undefined) parseTopology(opts.topology, 'lab --topology');
     const controllers = opts.controllers ?? 1;
     if (!Number.isInteger(controllers) || controllers < 1 || controllers > 8) throw errors.lab(`controllers must be a whole number from 1 to 8, got ${controllers}`);
     if (controllers > 1 && !opts.store) throw errors.lab(`${controllers} controllers need a store they share: pass store (a postgres:// URL)`);
@@ -151,12 +153,14 @@ export class Lab {
       const controllerTarget = `${LAB_SUBNET.gateway}:${await freePort(LAB_SUBNET.gateway)}`;
       lab.st.prometheus = labPrometheusState(dir, prometheus.listen ?? DEFAULT_LAB_PROMETHEUS_LISTEN, controllerTarget, prometheus.rulesFile ?? defaultRulesFile(cliPath));
     }
-    if (opts.clickhouseUrl !== undefined || lab.st.prometheus) {
+    lab.st.topology = opts.topology ?? null;
+    if (opts.clickhouseUrl !== undefined || lab.st.prometheus || opts.topology) {
       lab.st.configFile = writeLabConfig(
         join(dir, 'controller', 'lab-config.json'),
         configFile,
         opts.clickhouseUrl !== undefined ? { url: opts.clickhouseUrl, database: opts.clickhouseDatabase } : null,
         lab.st.prometheus ? { controller: lab.st.prometheus.controllerTarget, agent: `0.0.0.0:${LAB_AGENT_METRICS_PORT}` } : null,
+        opts.topology ? { topology: opts.topology } : null,
       );
     }
     lab.save();
@@ -619,7 +623,16 @@ export class Lab {
     onReady?: (name: string, status: AgentStatus) => void,
     names: string[] = this.nodeNames,
   ): Promise<void> {
-    await waitForMesh({ nodes: this.st.nodes, names, timeoutMs, onReady, save: () => this.save() });
+    // With a topology, a node is ready with the peers the controller's topology gives it (hubs, direct links).
+    const expected =
+      this.st.topology && this.st.topology.mode !== 'full'
+        ? async () => {
+            const v = await this.admin().request<TopologyView>('GET', ROUTES.adminTopology);
+            if (v.nodes.length < this.st.nodes.length) return null;
+            return new Map(v.nodes.map((n) => [n.name, n.peers]));
+          }
+        : undefined;
+    await waitForMesh({ nodes: this.st.nodes, names, timeoutMs, onReady, save: () => this.save(), expected });
   }
 
   private async createNode(name: string, k: number, plan?: LabNodePlan, env: Record<string, string> = {}): Promise<void> {

@@ -19,6 +19,11 @@ export interface MeshWait {
   onReady?: (name: string, status: AgentStatus) => void;
   /** A ready node's addresses were noted in its state: persist them. */
   save: () => void;
+  /**
+   * The peers each node should hold (a topology other than the full mesh: the controller's count),
+   * or null while the controller does not know every node yet; absent: every other lab node.
+   */
+  expected?: () => Promise<ReadonlyMap<string, number> | null>;
 }
 
 export async function waitForMesh(w: MeshWait): Promise<void> {
@@ -32,13 +37,15 @@ export async function waitForMesh(w: MeshWait): Promise<void> {
     return n;
   };
   while (pending.size > 0) {
+    const counts = w.expected ? await w.expected().catch(() => null) : null;
     for (const name of [...pending]) {
       const n = nodeState(name);
       if (!isAlive(n.pid)) throw errors.lab(`agent ${name} exited before it got its map; see ${n.log}`);
       try {
         const s = await new AgentClient(n.socket).status(2000);
         last.set(name, `map ${s.map.source} v${s.map.version}, ${s.peers.length} peers`);
-        if (s.map.source !== 'none' && s.peers.length >= want) {
+        const ready = w.expected ? counts !== null && counts.get(name) === s.peers.length : s.peers.length >= want;
+        if (s.map.source !== 'none' && ready) {
           pending.delete(name);
           if (s.node.addresses) n.addresses = { ...s.node.addresses };
           w.save();
@@ -52,7 +59,7 @@ export async function waitForMesh(w: MeshWait): Promise<void> {
     if (Date.now() > deadline) {
       const first = [...pending][0]!;
       throw errors.lab(
-        `node ${first} did not get its map with ${want} peers within ${Math.round(w.timeoutMs / 1000)}s ` +
+        `node ${first} did not get its map with ${w.expected ? 'the peers its topology gives it' : `${want} peers`} within ${Math.round(w.timeoutMs / 1000)}s ` +
           `(last: ${last.get(first) ?? 'no answer'}); see ${nodeState(first).log}`,
       );
     }

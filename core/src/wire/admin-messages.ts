@@ -1,4 +1,5 @@
 /** Bodies of the admin routes, as the controller answers them and the CLI and the lab read them. */
+import type { NodeTopologyView } from './topology-view';
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { RelayOffer, EndpointCandidate } from '../netmap/types';
 
@@ -60,6 +61,8 @@ export interface NodeView {
   identityExpiresAt: number | null;
   /** The node relays other pairs' WireGuard datagrams on this UDP port (`trellis up --relay`); null: it does not. */
   relay: RelayOffer | null;
+  /** Its role in the topology, peers configured and hub; absent while it is not in the mesh (revoked, expired). */
+  topology?: NodeTopologyView;
 }
 
 /** POST ROUTES.adminRotateKeys: one node by name, or every live node when node is absent. */

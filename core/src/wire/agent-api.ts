@@ -21,6 +21,20 @@ export interface PeerStatus {
   probe: PeerProbeStats | null;
   /** The path in use: 'direct' or the relay's name; absent from agents older than path choice. */
   path?: string;
+  /** The peer is a hub of the topology (it forwards other pairs' traffic). */
+  hub?: boolean;
+}
+
+/** AgentTopologyStatus: the node's place in the topology, from its map. */
+export interface AgentTopologyStatus {
+  /** hub: forwards between spokes; spoke: reaches non-direct nodes through a hub; mesh: direct peers only. */
+  role: 'hub' | 'spoke' | 'mesh';
+  /** The hub's name for a spoke (every overlay address without a direct peer goes through it); null otherwise. */
+  via: string | null;
+  /** The overlay prefixes routed through the hub. */
+  transit: string[];
+  /** A hub forwards (IP forwarding on). */
+  forwarding: boolean;
 }
 
 /** AgentRelayStatus is the node's relay forwarder (`trellis up --relay`), as `trellis status` shows it. */
@@ -93,6 +107,8 @@ export interface AgentStatus {
   paths?: AgentPathsStatus;
   /** Routes: the subnets installed through peers, and what this node advertises as a gateway. Absent from older agents. */
   routes?: AgentRoutesStatus;
+  /** Absent from agents older than topologies. */
+  topology?: AgentTopologyStatus;
 }
 
 export interface AgentRoutesStatus {

@@ -5,7 +5,7 @@
  * without importing one another.
  */
 export { AGENT_API } from './agent-api';
-export type { AgentKeyStatus, AgentRelayStatus, AgentRoutesStatus, AgentStatus, PeerStatus } from './agent-api';
+export type { AgentKeyStatus, AgentRelayStatus, AgentRoutesStatus, AgentStatus, AgentTopologyStatus, PeerStatus } from './agent-api';
 export type { AgentPathsStatus, DiscoDropReason, PathCandidateStatus, PathSwitchEvent, PeerPathStatus, RelayPathStatus } from './path-status';
 export type {
   AuthKeyView,
@@ -50,4 +50,5 @@ export type {
   WgKeyRotateRequest,
   WgKeyRotationReason,
 } from './node-messages';
+export type { NodeTopologyView, PairPathView, TopologySetRequest, TopologyView } from './topology-view';
 export { BODY_LIMITS, MAP_FEATURE_FILTER_PATCH, MAP_FEATURES_HEADER, POLICY_VERSION_HEADER, ROUTES } from './routes';

@@ -73,6 +73,8 @@ export const ROUTES = {
   adminRoutes: '/v1/admin/routes',
   /** POST, admin, RouteDecisionRequest: approve or reject one node's route. */
   adminRouteDecide: '/v1/admin/routes/decide',
+  /** GET, admin (?node=name): the topology in force and every node's role (TopologyView); PUT, admin, TopologySetRequest: set the controller's topology. */
+  adminTopology: '/v1/admin/topology',
 } as const;
 
 /** Response header carrying the policy version of GET /v1/policy/bundle. */

@@ -21,6 +21,11 @@ const EXPORTED = new Set([
   'trellis_exit_node_fallback',
   'trellis_exit_node_switches_total',
   'trellis_relay_dropped_packets_total',
+  'trellis_topology_peers_configured_mean',
+  'trellis_topology_peers_configured_max',
+  'trellis_topology_spokes_without_hub',
+  'trellis_topology_info',
+  'trellis_topology_nodes',
 ]);
 
 describe('Prometheus panels', () => {
@@ -38,6 +43,9 @@ describe('Prometheus panels', () => {
       'Nodes not on their chosen exit node',
       'Exit node switches per hour',
       'Relay drops per second, by reason',
+      'WireGuard peers configured per node, by topology role',
+      'Spokes without a live hub',
+      'Topology in force (mode, source) and nodes by role',
     ]);
     const d = dashboards.find((x) => x.uid === 'trellis-controller-devices')!;
     expect(JSON.stringify(d.dashboard)).toContain('"uid":"trellis-prometheus"');

@@ -361,6 +361,18 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: promNumber(t.auditUnsignedMaxSeconds),
       },
     },
+    {
+      alert: 'TrellisTopologyNoHub',
+      // Spokes reach every node they have no direct link with through a hub: with none live, they reach only those.
+      expr: `trellis_topology_spokes_without_hub > 0`,
+      for: '30s',
+      labels: labels('critical', 'topology'),
+      annotations: {
+        summary: '{{ $value }} spoke(s) have no live hub: they reach only their direct peers (see `trellis topology`)',
+        grafana_uid: 'trellis-topology-no-hub',
+        threshold: '0',
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

@@ -26,6 +26,8 @@ import {
   type PreparedPolicy,
   type RouteApproval,
   type RouteApprovalRequest,
+  type TopologyConfig,
+  type TopologyDecision,
 } from '@trellis/core/api';
 import { forMember, readGrants, type EvaluatedGrants } from './access-grants';
 import { policyErrors } from './errors';
@@ -46,6 +48,9 @@ export const DECISION_ENTRYPOINT = 'trellis/access/decision';
 export const NODE_READS_ENTRYPOINT = 'trellis/access/node_reads';
 /** The optional entrypoint that approves advertised routes (policies/routes/routes.rego). */
 export const ROUTES_ENTRYPOINT = 'trellis/routes/auto_approve';
+/** The optional entrypoints by which a policy chooses the topology (policies/topology/topology.rego). */
+export const TOPOLOGY_ENTRYPOINT = 'trellis/topology/topology';
+export const TOPOLOGY_ERRORS_ENTRYPOINT = 'trellis/topology/errors';
 /** Entrypoints a bundle must have to be activated on the controller. */
 export const REQUIRED_ENTRYPOINTS = [GRANTS_ENTRYPOINT, DECISION_ENTRYPOINT, 'trellis/posture/decision'] as const;
 
@@ -219,6 +224,22 @@ export class ControllerPolicy {
     const value = ev.evaluate<{ approved?: unknown; reason?: unknown }>(ROUTES_ENTRYPOINT, input);
     if (!value || typeof value.approved !== 'boolean') return null;
     return { approved: value.approved, reason: typeof value.reason === 'string' ? value.reason : '', version: ev.version };
+  }
+
+  /**
+   * decideTopology asks the active version's trellis/topology/topology for the topology it
+   * chooses; null (the controller's stays) when it has no such rule, chooses none, or no version is
+   * active. The policy's own errors travel with the decision, so the core keeps the topology in force.
+   */
+  async decideTopology(): Promise<TopologyDecision | null> {
+    const ev = await this.current();
+    if (!ev || !ev.entrypoints.includes(TOPOLOGY_ENTRYPOINT)) return null;
+    const errs = ev.entrypoints.includes(TOPOLOGY_ERRORS_ENTRYPOINT) ? ev.evaluate<unknown>(TOPOLOGY_ERRORS_ENTRYPOINT, {}) : null;
+    const errors = Array.isArray(errs) ? errs.filter((e): e is string => typeof e === 'string') : [];
+    if (errors.length > 0) return { config: null, version: ev.version, errors };
+    const value = ev.evaluate<unknown>(TOPOLOGY_ENTRYPOINT, {});
+    if (value === undefined || value === null) return null;
+    return { config: value as TopologyConfig, version: ev.version };
   }
 
   /** validate loads the bundle with opa-wasm and checks the entrypoints the controller evaluates. */

@@ -34,6 +34,8 @@ export const OPTIONAL_POLICY_ENTRYPOINTS = [
   'trellis/access/build_decision_index',
   'trellis/posture/build_posture_index',
   'trellis/routes/auto_approve',
+  'trellis/topology/topology',
+  'trellis/topology/errors',
 ] as const;
 
 export interface OpaCliOptions {

@@ -145,6 +145,9 @@ export function createPostureOpaPlugin(opts: PostureOpaPluginOptions = {}): Post
     async approveRoute(request) {
       return controller ? controller.approveRoute(request) : null;
     },
+    async decideTopology() {
+      return controller ? controller.decideTopology() : null;
+    },
     shutdown() {
       controller = null;
       agentSide?.stop();

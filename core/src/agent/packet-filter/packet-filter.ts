@@ -67,6 +67,7 @@ export class PacketFilter {
         port: this.opts.probePort,
         peerIps: map.peers.filter((p) => p.id !== self).map((p) => p.addresses.ipv4),
       },
+      transit: map.self.hub === true,
     });
     if (this.installed && script === this.current) return 'unchanged';
     await this.nft(script);

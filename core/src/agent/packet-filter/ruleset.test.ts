@@ -103,3 +103,17 @@ describe('normalizePrefixes and mergePortRanges', () => {
     expect(mergePortRanges([[10, 20], [21, 30], [5, 5], [100, 200], [150, 160]], 'p')).toEqual([[5, 5], [10, 30], [100, 200]]);
   });
 });
+
+describe('renderRuleset on a topology hub', () => {
+  it('forwards WireGuard-to-WireGuard traffic before the filter, and filters its own input as before', () => {
+    const text = renderRuleset({ iface: 'wg0', rules: [], probe: null, transit: true });
+    const forward = text.slice(text.indexOf('chain forward'), text.indexOf('chain mesh_in'));
+    const lines = forward.split('\n').map((l) => l.trim());
+    const accept = lines.indexOf('iifname "wg0" oifname "wg0" counter accept comment "trellis: hub forwards between spokes"');
+    expect(accept).toBeGreaterThan(0);
+    expect(accept).toBeLessThan(lines.indexOf('iifname "wg0" jump mesh_in'));
+    const input = text.slice(text.indexOf('chain input'), text.indexOf('chain forward'));
+    expect(input).not.toContain('oifname');
+    expect(renderRuleset({ iface: 'wg0', rules: [], probe: null })).not.toContain('hub forwards');
+  });
+});

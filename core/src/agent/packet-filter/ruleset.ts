@@ -16,6 +16,8 @@ export interface PacketFilterSpec {
   rules: ReadonlyArray<unknown>;
   /** The agent's probe port and the peers allowed to probe it (overlay IPv4 addresses). */
   probe: { port: number; peerIps: readonly string[] } | null;
+  /** A topology hub: traffic in and out of the WireGuard interface (spoke to spoke) is forwarded; the destination filters it. */
+  transit?: boolean;
 }
 
 const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -108,6 +110,7 @@ export function renderRuleset(spec: PacketFilterSpec): string {
   const hook = (name: string) => [
     `\tchain ${name} {`,
     `\t\ttype filter hook ${name} priority filter; policy accept;`,
+    ...(name === 'forward' && spec.transit ? [`\t\tiifname "${spec.iface}" oifname "${spec.iface}" counter accept comment "trellis: hub forwards between spokes"`] : []),
     `\t\tiifname "${spec.iface}" jump mesh_in`,
     '\t}',
   ];

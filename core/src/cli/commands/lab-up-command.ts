@@ -8,6 +8,9 @@ import { parseCommandArgs } from '../parse-command-args';
 import { UsageError } from '../usage-error';
 import { renderTable } from '../../text/text-table';
 import { parseSiteSpec, type LabSiteSpec } from '../../lab/lab-site';
+import type { TopologyConfig } from '../../api/routes';
+import { parseTopology } from '../../controller/topology';
+import { topologyFromFlags } from './topology-commands';
 
 const NAME = 'lab up';
 
@@ -101,6 +104,26 @@ export function parseAssignments(flag: string, values: readonly string[], comman
   return out;
 }
 
+/** labMeshTopology reads --topology, --hubs and --direct; a bare node name stands for node:<name>. */
+export function labMeshTopology(values: { topology?: string; hubs?: string; direct?: string }, command: string): { topology?: TopologyConfig } {
+  if (values.topology === undefined) {
+    if (values.hubs !== undefined || values.direct !== undefined) throw new UsageError('--hubs and --direct need --topology <mode>', command);
+    return {};
+  }
+  const asSelector = (s: string) => (s === '*' || s.includes(':') ? s : `node:${s}`);
+  const t = topologyFromFlags({ mode: values.topology, hubs: values.hubs, direct: values.direct }, command);
+  const topology: TopologyConfig = {
+    mode: t.mode,
+    ...(t.hubs ? { hubs: t.hubs.map(asSelector) } : {}),
+    ...(t.direct ? { direct: t.direct.map((d) => (typeof d === 'string' ? asSelector(d) : ([asSelector(d[0]), asSelector(d[1])] as const))) } : {}),
+  };
+  try {
+    return { topology: parseTopology(topology, '--topology') };
+  } catch (err) {
+    throw new UsageError((err as Error).message, command);
+  }
+}
+
 /** labTopologyFlags reads --nat, --relays and --uplinks; lab.up checks the names against the nodes. */
 export function labTopologyFlags(values: { nat?: string[]; relays?: string[]; uplinks?: string[] }, command: string): { nat?: Record<string, string>; relays?: string[]; uplinks?: Record<string, number> } {
   const out: { nat?: Record<string, string>; relays?: string[]; uplinks?: Record<string, number> } = {};
@@ -158,6 +181,10 @@ Flags:
                            with the caller's address)
   --insecure               plain http instead of TLS (by default the lab runs \`controller init\` and
                            every agent pins the lab's CA)
+  --topology <mode>        the controller's topology: full (default), hub-and-spoke, partial or hybrid
+  --hubs <nodes>           its hubs, e.g. n1,n2 (node names, or selectors such as tag:hub)
+  --direct <selectors>     nodes with direct tunnels (partial, hybrid): tag:dc, or n3<->n4 to link two nodes
+                           or sites; the lab is ready when each node holds the peers its topology gives it
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,
@@ -169,6 +196,9 @@ Flags:
         nat: { type: 'string', multiple: true },
         relays: { type: 'string', multiple: true },
         uplinks: { type: 'string', multiple: true },
+        topology: { type: 'string' },
+        hubs: { type: 'string' },
+        direct: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -177,7 +207,7 @@ Flags:
       io.stdout(this.help);
       return 0;
     }
-    const opts = { ...labUpOptions(values, NAME, 3), ...labTopologyFlags(values, NAME) };
+    const opts = { ...labUpOptions(values, NAME, 3), ...labTopologyFlags(values, NAME), ...labMeshTopology(values, NAME) };
     const lab = await Lab.up({
       ...opts,
       dir: labDir(io.env),

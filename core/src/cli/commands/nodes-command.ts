@@ -13,7 +13,7 @@ export const nodesCommand: Command = adminCommand({
   summary: 'list the nodes the controller knows',
   positionals: [],
   description:
-    'Lists nodes: name, overlay addresses, online, last seen, endpoints (their kinds are in --json: candidates), relay port (`trellis up --relay`) and tags; with\n--keys, each WireGuard key\'s age and next rotation, and when the identity and the node\'s key expire.\nSee also `trellis nodes revoke <name>`, `trellis nodes approve <name>`, `trellis nodes expire <name>` and `trellis keys rotate`.',
+    'Lists nodes: name, overlay addresses, online, last seen, endpoints (their kinds are in --json: candidates), relay port (`trellis up --relay`), tags, topology\nrole (full, hub, or spoke via its hub; `trellis topology`) and the WireGuard peers its map configures; with\n--keys, each WireGuard key\'s age and next rotation, and when the identity and the node\'s key expire.\nSee also `trellis nodes revoke <name>`, `trellis nodes approve <name>`, `trellis nodes expire <name>` and `trellis keys rotate`.',
   flags: {
     options: { keys: { type: 'boolean' } },
     help: '  --keys      show each node\'s keys instead: WireGuard key age, rotation, identity and key expiry\n',
@@ -29,6 +29,8 @@ export const nodesCommand: Command = adminCommand({
 });
 
 export function renderNodeTable(nodes: NodeView[], now: number): string {
+  // TOPOLOGY and WG PEERS come from controllers with topologies (absent from older ones).
+  const withTopology = nodes.some((n) => n.topology !== undefined);
   const rows = [...nodes]
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
     .map((n) => [
@@ -39,8 +41,9 @@ export function renderNodeTable(nodes: NodeView[], now: number): string {
       n.endpoints.join(' ') || '-',
       n.relay ? `udp/${n.relay.port}` : '-',
       n.tags.join(',') || '-',
+      ...(withTopology ? [n.topology ? (n.topology.via ? `${n.topology.role} via ${n.topology.via}` : n.topology.role) : '-', n.topology ? String(n.topology.peers) : '-'] : []),
     ]);
-  return renderTable(['NAME', 'ADDRESSES', 'ONLINE', 'LAST SEEN', 'ENDPOINTS', 'RELAY', 'TAGS'], rows);
+  return renderTable(['NAME', 'ADDRESSES', 'ONLINE', 'LAST SEEN', 'ENDPOINTS', 'RELAY', 'TAGS', ...(withTopology ? ['TOPOLOGY', 'WG PEERS'] : [])], rows);
 }
 
 /** renderNodeKeyTable is `trellis nodes --keys`: each node's key ages and expiries. */

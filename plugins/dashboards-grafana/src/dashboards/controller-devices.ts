@@ -6,6 +6,8 @@ import { DASHBOARD_UIDS, trellisDashboard, type BuiltDashboard, type DashboardCo
  * incremental change), which WireGuard build each agent runs, with its TUN offloads, and which exit
  * node each node that chose one uses. These are the controller's and agents' own figures, from the
  * Prometheus scraping metrics-prometheus; and what relay nodes' forwarders drop, by reason.
+ * The topology panels show what the topology in force makes each node configure (mean and largest
+ * WireGuard peer count per role) and spokes left without a live hub (alert TrellisTopologyNoHub).
  */
 export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDashboard {
   const uid = DASHBOARD_UIDS.controllerDevices;
@@ -37,6 +39,16 @@ export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDas
         unit: 'pps',
         threshold: t.relayDropsPerSecond,
       }),
-    );
+    )
+    .withPanel(
+      f.promTimeSeries(
+        'WireGuard peers configured per node, by topology role',
+        'label_replace(trellis_topology_peers_configured_mean, "stat", "mean", "", "")\nor label_replace(trellis_topology_peers_configured_max, "stat", "max", "", "")',
+        '{{role}} {{stat}}',
+        { width: 12 },
+      ),
+    )
+    .withPanel(f.promTimeSeries('Spokes without a live hub', 'sum(trellis_topology_spokes_without_hub) or vector(0)', 'spokes', { width: 12, threshold: 1 }))
+    .withPanel(f.promTable('Topology in force (mode, source) and nodes by role', 'trellis_topology_info or trellis_topology_nodes', { height: 8 }));
   return { uid, file: 'controller-devices.json', dashboard: b.build(), queries: f.queries, promQueries: f.promQueries };
 }
