@@ -53,10 +53,18 @@ describe('topologies on the lab', () => {
     for (const [a, b] of pairs) await waitFor(`${a} to ping ${b}`, () => ping(a, b), 15_000, 200);
   };
   const pairs = (names: string[]) => names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [string, string]));
+  /** firstHop: the hops traceroute sees; a probe lost to ICMP rate limits ("*") is traced again, up to 10 s. */
   const firstHop = async (from: string, to: string) => {
-    const t = await lab!.exec(from, 'traceroute', ['-n', '-q', '1', '-w', '1', '-m', '4', ip(to)], { timeoutMs: 15_000 });
-    expect(t.code).toBe(0);
-    return t.stdout.split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/)[1]);
+    const trace = async () => {
+      const t = await lab!.exec(from, 'traceroute', ['-n', '-q', '1', '-w', '1', '-m', '4', ip(to)], { timeoutMs: 15_000 });
+      expect(t.code).toBe(0);
+      return t.stdout.split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/)[1]!);
+    };
+    const { value } = await waitFor(`a full trace ${from} -> ${to}`, async () => {
+      const hops = await trace();
+      return hops[hops.length - 1] === ip(to) ? hops : null;
+    }, 10_000, 300);
+    return value;
   };
 
   beforeAll(async () => {
