@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PolicyErrorCode } from './errors';
@@ -23,6 +23,12 @@ describe('resolveOpaBinary', () => {
 });
 
 describe('compilePolicies', () => {
+  it('builds the shipped access and posture policies alone, leaving out every optional entrypoint they lack', async () => {
+    for (const d of ['access', 'posture']) cpSync(resolve(__dirname, '../../../policies', d), join(tmp, d), { recursive: true });
+    const out = await compilePolicies(tmp, { outFile: join(tmp, 'bundle.tgz') });
+    expect(out.version).toMatch(/^[0-9a-f]{64}$/);
+  }, 120_000);
+
   it('builds a wasm bundle from domain folders and returns its sha256 version', async () => {
     write('demo/demo.rego', 'package trellis.demo\n\nallow if input.user == data.trellis.admin\n');
     write('demo/data.json', '{"trellis": {"admin": "root"}}');

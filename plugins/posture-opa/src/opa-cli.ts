@@ -114,9 +114,13 @@ export async function compilePolicies(dir: string, opts: OpaCliOptions = {}): Pr
     return runOpa(opa, args, opts.timeoutMs ?? 120_000);
   };
   let { code, output } = await build(opts.entrypoints ?? [...POLICY_ENTRYPOINTS, ...OPTIONAL_POLICY_ENTRYPOINTS]);
-  const missingOptional = OPTIONAL_POLICY_ENTRYPOINTS.filter((ep) => output.includes(`entrypoint "${ep}" does not refer to a rule`));
-  if (code !== 0 && !opts.entrypoints && missingOptional.length > 0) {
-    ({ code, output } = await build([...POLICY_ENTRYPOINTS, ...OPTIONAL_POLICY_ENTRYPOINTS.filter((ep) => !missingOptional.includes(ep))]));
+  // opa names one missing entrypoint at a time: drop each missing optional one and build again.
+  const missingOptional = new Set<string>();
+  while (code !== 0 && !opts.entrypoints) {
+    const more = OPTIONAL_POLICY_ENTRYPOINTS.filter((ep) => !missingOptional.has(ep) && output.includes(`entrypoint "${ep}" does not refer to a rule`));
+    if (more.length === 0) break;
+    for (const ep of more) missingOptional.add(ep);
+    ({ code, output } = await build([...POLICY_ENTRYPOINTS, ...OPTIONAL_POLICY_ENTRYPOINTS.filter((ep) => !missingOptional.has(ep))]));
   }
   if (code !== 0) throw policyErrors.compileFailed(dir, output || `opa build exited with ${code}`);
   return { bundlePath, version: policyVersion(await readFile(bundlePath)) };
