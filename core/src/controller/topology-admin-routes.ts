@@ -15,6 +15,14 @@ const topologyQuery = {
   properties: { node: { type: 'string', minLength: 1, maxLength: 128 } },
 } as const;
 
+/** The shape only: parseTopology checks the values, so its messages name what is wrong. */
+const topologyBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode'],
+  properties: { mode: {}, hubs: { type: 'array', maxItems: 256 }, direct: { type: 'array', maxItems: 256 } },
+} as const;
+
 export function registerTopologyAdminRoutes(scope: FastifyInstance, s: ControllerServices, limits: { bodyLimit: number }): void {
   scope.get(ROUTES.adminTopology, { ...limits, schema: { querystring: topologyQuery } }, async (request): Promise<TopologyView> => {
     const { node: name } = request.query as { node?: string };
@@ -30,7 +38,7 @@ export function registerTopologyAdminRoutes(scope: FastifyInstance, s: Controlle
     return topologyView(mesh, s.topology.topology.config, node);
   });
 
-  scope.put(ROUTES.adminTopology, { ...limits, schema: { body: { type: 'object' } } }, async (request): Promise<TopologyView> => {
+  scope.put(ROUTES.adminTopology, { ...limits, schema: { body: topologyBody, querystring: { type: 'object', additionalProperties: false, properties: {} } } }, async (request): Promise<TopologyView> => {
     await s.streamer.settled();
     const mesh = s.streamer.meshInForce();
     const infos = mesh ? mesh.order.filter((n) => n.cls >= 0).map((n) => n.info) : [];
