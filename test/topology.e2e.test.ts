@@ -38,7 +38,12 @@ describe('topologies on the lab', () => {
   const trellis = (...args: string[]) => {
     const r = spawnSync(process.execPath, [defaultCliPath(), ...args], {
       encoding: 'utf8',
-      env: { ...process.env, TRELLIS_CONTROLLER: lab!.describe().controller.url, TRELLIS_ADMIN_TOKEN: readFileSync(resolve(lab!.describe().controller.dataDir, 'admin.token'), 'utf8').trim() },
+      env: {
+        ...process.env,
+        TRELLIS_CONTROLLER: lab!.describe().controller.url,
+        TRELLIS_ADMIN_TOKEN: readFileSync(resolve(lab!.describe().controller.dataDir, 'admin.token'), 'utf8').trim(),
+        ...(lab!.describe().controller.caFile ? { TRELLIS_CA: lab!.describe().controller.caFile! } : {}),
+      },
       timeout: 30_000,
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
