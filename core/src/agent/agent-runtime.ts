@@ -19,6 +19,7 @@ import { AgentStatusReader, type AppliedMap } from './agent-status';
 import { AgentTimers } from './agent-timers';
 import { ConnectionEventReporter, relayEndpointsOf } from './connection-events';
 import type { ControllerClient } from './controller-client';
+import { defaultStunServers } from './default-stun-servers';
 import { CandidateBook, type FoundCandidate } from './endpoint-candidates';
 import { EndpointReporter } from './endpoint-reporter';
 import { FactsReporter } from './facts-reporter';
@@ -131,7 +132,7 @@ export class AgentRuntime {
       onSwitch: (e) => this.agentMetrics.recordPathSwitch(e.peerName, e.label, e.cause),
       underlay: () => d.link.listUnderlayAddresses([d.opts.iface]),
       onCandidatesChanged: () => void this.endpoints.report(),
-      stunServers: d.opts.stun ?? defaultStun(d.opts.controllerUrl),
+      stunServers: d.opts.stun ?? defaultStunServers(d.opts.controllerUrl),
       log: d.log,
     });
     const exit = d.prefs.exitNode ? new ExitChoice({ exitNode: d.prefs.exitNode, exitNodeFallback: d.prefs.exitNodeFallback ?? null }) : undefined;
@@ -492,12 +493,3 @@ export class AgentRuntime {
   }
 }
 
-/** defaultStun: the controller's host, STUN's port (the controller serves STUN with --stun). */
-function defaultStun(controllerUrl: string): string[] {
-  try {
-    const host = new URL(controllerUrl).hostname;
-    return host ? [`${host}:3478`] : [];
-  } catch {
-    return [];
-  }
-}
