@@ -12,20 +12,11 @@
  */
 const { join } = require('node:path');
 const { median, percentile, round } = require('./stats');
+const { sleep, until } = require('./polling');
 const { Lab } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab.js'));
 const { INTERNET_SERVER } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab-internet.js'));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const note = (msg) => process.stderr.write(`bench: ${msg}\n`);
-
-async function until(what, fn, timeoutMs, everyMs = 20) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 async function run(trials = Number(process.env.TRELLIS_BENCH_EXIT_TRIALS ?? 10)) {
   const lab = await Lab.up({

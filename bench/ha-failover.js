@@ -11,23 +11,14 @@
  */
 const { join } = require('node:path');
 const { median, percentile, round } = require('./stats');
+const { sleep, until } = require('./polling');
 const { Lab } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab.js'));
 
 const LAN = '10.20.0.0/24';
 const HOST = '10.20.0.10';
 const HOLD_DOWN_MS = 3000;
 const TAILSCALE_MS = 15000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const note = (msg) => process.stderr.write(`bench: ${msg}\n`);
-
-async function until(what, fn, timeoutMs, everyMs = 20) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 async function run(trials = Number(process.env.TRELLIS_BENCH_HA_TRIALS ?? 10)) {
   const lab = await Lab.up({ nodes: 3, sites: [{ prefix: LAN, gateways: ['n2', 'n3'] }], env: { TRELLIS_ROUTE_HOLD_DOWN: `${HOLD_DOWN_MS}ms` } });
