@@ -12,7 +12,7 @@
  */
 const { join } = require('node:path');
 const { median, percentile, round } = require('./stats');
-const { sleep, until } = require('./polling');
+const { until } = require('./polling');
 const { Lab } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab.js'));
 const { INTERNET_SERVER } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab-internet.js'));
 

@@ -11,7 +11,7 @@
  */
 const { join } = require('node:path');
 const { median, percentile, round } = require('./stats');
-const { sleep, until } = require('./polling');
+const { until } = require('./polling');
 const { Lab } = require(join(__dirname, '..', 'core', 'dist', 'lab', 'lab.js'));
 
 const LAN = '10.20.0.0/24';
