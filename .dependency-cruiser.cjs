@@ -74,6 +74,14 @@ module.exports = {
     },
     ...layerRules,
     {
+      name: 'core-names-plugin',
+      comment:
+        'core names no plugin: the runtimes load plugins by the names a config gives them, and the lab by deploy/lab/services.yaml; give core a hook or an API type instead',
+      severity: 'error',
+      from: { path: '^core/' },
+      to: { path: '^(plugins/|@trellis/plugin-)' },
+    },
+    {
       name: 'plugin-imports-core-beyond-api',
       comment: 'a plugin reaches core only through @trellis/core/api; export what it needs there',
       severity: 'error',

@@ -16,6 +16,8 @@ export type {
   PluginManifest,
   TrellisPlugin,
 } from './plugin';
+export { LAB_SERVICE_NAMES } from './lab-wiring';
+export type { LabServiceName, LabServices, LabWiring } from './lab-wiring';
 export { HOOK_KINDS, REMOVED_HOOKS } from './hooks';
 export type { AuditRecordEvent, Facts, HookKind, HookName, HookSignatures, HooksOfKind, NodeEvent, PeerProbeStats, PeerStatsSample } from './hooks';
 export type { NodeInfo, PostureDecision } from './node-info';

@@ -1,5 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
 import type { HookSignatures } from './hooks';
+import type { LabWiring } from './lab-wiring';
 import type { AlertsSource } from './live-alerts';
 import type { MetricsCollection } from './metrics';
 import type { PathHistorySource } from './path-history';
@@ -109,6 +110,8 @@ export interface TrellisPlugin<C = unknown> extends PluginHooks {
   setup?: (ctx: PluginContext<C>) => Promise<void> | void;
   /** Runs once at stop, in reverse dependency order. */
   shutdown?: () => Promise<void> | void;
+  /** How the plugin joins a service `trellis lab up` runs (lab-wiring.ts); the runtimes never call it. */
+  lab?: LabWiring;
 }
 
 /** The version of the plugin API this core implements. */

@@ -11,7 +11,7 @@ export interface LabUpOptions {
   configFile?: string;
   /** Agent probe interval, ms. Default 1000. */
   probeIntervalMs?: number;
-  /** ClickHouse HTTP URL: the controller loads telemetry-clickhouse with it (merged into configFile). */
+  /** ClickHouse HTTP URL: the plugins the services file names for clickhouse are merged into configFile with it. */
   clickhouseUrl?: string;
   /** ClickHouse database for clickhouseUrl. Default "trellis". */
   clickhouseDatabase?: string;
@@ -39,10 +39,16 @@ export interface LabUpOptions {
    */
   env?: Record<string, string>;
   /**
-   * Run a Prometheus that scrapes every agent and the controller (metrics-prometheus is loaded on
-   * both, merged into configFile) and loads the shipped rules; stopped by `down`.
+   * Run a Prometheus that scrapes every agent and the controller (the plugins the services file
+   * names for prometheus are merged into configFile, serving where it scrapes) and loads the
+   * shipped rules; stopped by `down`.
    */
   prometheus?: LabPrometheusOptions | boolean;
+  /**
+   * The lab's services file: which plugins serve clickhouse and prometheus (their own `lab` wiring
+   * composes their config). Default deploy/lab/services.yaml of the checkout the CLI runs from.
+   */
+  servicesFile?: string;
   /** Node name → easy | hard: the node sits behind its own router namespace with MASQUERADE. */
   nat?: Record<string, string>;
   /** Nodes started with `trellis up --relay`. */

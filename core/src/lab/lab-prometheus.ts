@@ -1,6 +1,6 @@
 /**
  * The lab's Prometheus (`trellis lab up --prometheus`): Debian's prometheus server in the root
- * namespace, scraping every agent's metrics-prometheus endpoint across the bridge (the agents
+ * namespace, scraping every agent's metrics endpoint across the bridge (the agents
  * listen on 0.0.0.0:9464 in their own namespaces) and the controller's, from a scrape config the
  * lab writes. Agents are a file_sd target list the lab rewrites as nodes come, so Prometheus picks
  * up `trellis lab add` without a restart. The shipped rules (dashboards/prometheus/trellis-rules.yml)

@@ -187,7 +187,7 @@ export interface LabPrometheusState {
   dir: string;
   configFile: string;
   agentTargetsFile: string;
-  /** host:port of the controller's metrics-prometheus endpoint. */
+  /** host:port where the controller serves its metrics for this Prometheus. */
   controllerTarget: string;
   rulesFile: string | null;
   log: string;

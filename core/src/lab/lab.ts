@@ -14,7 +14,7 @@ import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
 import { run } from '../sys/run';
 import { ROUTES, type AgentStatus, type CreateKeyRequest, type CreateKeyResponse, type TopologyView } from '../wire';
-import { writeLabConfig } from './lab-config';
+import { defaultServicesFile, readServicesFile, writeLabConfig } from './lab-config';
 import { acquireLabLock, releaseLabLock } from './lab-lock';
 import { createBridge, createNodeNetwork, freePort, removeNamespace, sweepLabNetwork } from './lab-network';
 import { applyDirection, checkImpairment, clearDirection, delayQueueBinary, perDirection, type ImpairmentSpec } from './lab-impairment';
@@ -95,6 +95,9 @@ export class Lab {
     if (opts.configFile !== undefined && !existsSync(opts.configFile)) {
       throw errors.lab(`config file ${opts.configFile} does not exist`);
     }
+    // The plugins of the services the lab runs beside the mesh, read before anything is made.
+    const prometheusWanted = opts.prometheus !== undefined && opts.prometheus !== false;
+    const servicePlugins = opts.clickhouseUrl !== undefined || prometheusWanted ? readServicesFile(resolve(opts.servicesFile ?? defaultServicesFile(cliPath))) : null;
     // Bad topology flags are refused before the lock is taken or anything is cleared or made.
     const plan = planTopology(opts.nodes, { nat: opts.nat, relays: opts.relays, uplinks: opts.uplinks });
     if (opts.topology !== undefined) parseTopology(opts.topology, 'lab --topology');
@@ -158,8 +161,11 @@ export class Lab {
       lab.st.configFile = writeLabConfig(
         join(dir, 'controller', 'lab-config.json'),
         configFile,
-        opts.clickhouseUrl !== undefined ? { url: opts.clickhouseUrl, database: opts.clickhouseDatabase } : null,
-        lab.st.prometheus ? { controller: lab.st.prometheus.controllerTarget, agent: `0.0.0.0:${LAB_AGENT_METRICS_PORT}` } : null,
+        {
+          ...(opts.clickhouseUrl !== undefined ? { clickhouse: { url: opts.clickhouseUrl, database: opts.clickhouseDatabase } } : {}),
+          ...(lab.st.prometheus ? { prometheus: { listen: { controller: lab.st.prometheus.controllerTarget, agent: `0.0.0.0:${LAB_AGENT_METRICS_PORT}` } } } : {}),
+        },
+        servicePlugins,
         opts.topology ? { topology: opts.topology } : null,
       );
     }

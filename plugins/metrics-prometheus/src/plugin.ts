@@ -1,4 +1,5 @@
 import { definePlugin, SkipPlugin } from '@trellis/core/api';
+import { prometheusLabWiring } from './lab-wiring';
 import { MetricsServer } from './metrics-server';
 
 export interface MetricsPrometheusConfig {
@@ -32,6 +33,7 @@ export const metricsPrometheusPlugin = definePlugin<MetricsPrometheusConfig>({
     sides: ['agent', 'controller'],
     configSchema: configSchema as unknown as Record<string, unknown>,
   },
+  lab: prometheusLabWiring,
   async setup(ctx) {
     if (!ctx.metrics) throw new SkipPlugin('this runtime exposes no metrics to plugins');
     const listen = ctx.config.listen ?? DEFAULT_LISTEN[ctx.side];

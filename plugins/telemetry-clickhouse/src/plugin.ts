@@ -6,6 +6,7 @@ import { ClickHouseBlockSink } from './block-sink';
 import { resolveConfig, configSchema, type ClickHouseConfig } from './config';
 import { ClickHouseConnection } from './connection';
 import { ClickHouseExporter } from './exporter';
+import { clickhouseLabWiring } from './lab-wiring';
 import { ClickHouseHistory } from './path-history';
 import { migrate, type MigrationResult } from './migrations';
 import { SchemaNames, type SchemaOptions } from './schema';
@@ -83,6 +84,7 @@ export const telemetryClickhousePlugin = definePlugin<Record<string, unknown>>({
     sides: ['controller'],
     configSchema: configSchema as unknown as Record<string, unknown>,
   },
+  lab: clickhouseLabWiring,
   async setup(ctx) {
     current = await openPipeline(ctx.config, ctx.log);
     const { url, username, password, database, tablePrefix } = current.config;

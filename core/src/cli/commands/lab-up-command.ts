@@ -166,12 +166,13 @@ Flags:
                            eth2 on trlbr2 (198.19.1.<10+k>)…; the host routes between the bridges
   --config <file>          plugin config passed to the controller and every agent
   --probe-interval <dur>   agents' probe interval (default 1s)
-  --clickhouse <url>       load telemetry-clickhouse on the controller with this HTTP URL
-                           (merged with --config; build plugins/telemetry-clickhouse first)
+  --clickhouse <url>       load the plugins deploy/lab/services.yaml names for clickhouse, pointed at
+                           this HTTP URL (merged with --config; build them first)
   --clickhouse-database <db>  its database (default trellis)
   --prometheus             run Prometheus (Debian's prometheus) scraping the controller and every
-                           agent (metrics-prometheus on both, merged with --config; agents serve
-                           0.0.0.0:9464 in their namespaces) with dashboards/prometheus/trellis-rules.yml
+                           agent (the plugins deploy/lab/services.yaml names for prometheus, on both,
+                           merged with --config; agents serve 0.0.0.0:9464 in their namespaces) with
+                           dashboards/prometheus/trellis-rules.yml
   --prometheus-listen <host:port>  its web UI and API (default 127.0.0.1:9090)
   --site <nodes>=<cidr>    a LAN behind gateway nodes, e.g. n2=10.20.0.0/24 or n2,n3=10.20.0.0/24 (HA):
                            namespace trl-site<i> with a host at .10; each gateway gets lan0 at .<100+k>
