@@ -15,6 +15,7 @@ import type { AgentKeyStatus, AgentPathsStatus, AgentRoutesStatus, AgentStatus, 
 import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
 import type { MapSource } from './reconfigurer';
+import { forwardedSubnets, isOverlayTransit } from './to-wg-config';
 
 /** The map in force on the device, where it came from and when it was applied. */
 export interface AppliedMap {
@@ -46,7 +47,7 @@ export interface AgentStatusSources {
   /** A topology hub forwards between spokes (hub-forwarding.ts). */
   hubForwarding?: () => boolean;
   /** The subnets the last applied map installs under the prefs. */
-  installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string }>;
+  installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string; gateway?: string }>;
   /** Plugins' status text sources (AgentAccess.registerStatusText), in registration order. */
   statusTextSources: readonly StatusTextSource[];
   hooks: HookRunner;
@@ -111,17 +112,21 @@ export class AgentStatusReader {
 
   /** topology: the node's role as its map gives it (self.hub, a transit route through a hub). */
   private topology(map: NetworkMap | null): AgentTopologyStatus {
-    const transit = (map?.routes ?? []).filter((r) => r.kind === 'transit' && r.via !== map!.self.id);
+    const transit = (map?.routes ?? []).filter((r) => isOverlayTransit(map!, r) && r.via !== map!.self.id);
     const hub = transit[0]?.via ?? null;
-    const name = hub ? map!.peers.find((p) => p.id === hub)?.name ?? hub : null;
+    const nameOf = (id: string) => map!.peers.find((p) => p.id === id)?.name ?? id;
+    const name = hub ? nameOf(hub) : null;
     const role = map?.self.hub ? 'hub' : hub ? 'spoke' : 'mesh';
-    return { role, via: name, transit: transit.map((r) => r.prefix), forwarding: this.s.hubForwarding?.() ?? false };
+    const forwards = map ? forwardedSubnets(map).map((f) => ({ prefix: f.prefix, via: nameOf(f.via) })) : [];
+    return { role, via: name, transit: transit.map((r) => r.prefix), forwarding: this.s.hubForwarding?.() ?? false, ...(forwards.length > 0 ? { forwards } : {}) };
   }
 
   private routes(map: NetworkMap | null): AgentRoutesStatus {
     const gw = this.s.advertisedRoutes?.() ?? null;
     const names = new Map((map?.peers ?? []).map((p) => [p.id, p.name]));
-    const installed = map && this.s.installedRoutes ? this.s.installedRoutes(map).map((r) => ({ prefix: r.prefix, via: names.get(r.via) ?? r.via })) : [];
+    const installed = map && this.s.installedRoutes
+      ? this.s.installedRoutes(map).map((r) => ({ prefix: r.prefix, via: names.get(r.via) ?? r.via, ...(r.gateway ? { gateway: r.gateway } : {}) }))
+      : [];
     return { installed, advertised: gw?.advertised ?? [], forwarding: gw?.forwarding ?? false, lastError: gw?.lastError ?? null, exit: this.s.exit?.() ?? null };
   }
 

@@ -5,7 +5,7 @@ import type { ReconfigureResult, WgConfig, WgDevice } from '../wg/types';
 import type { AgentLink } from './agent-link';
 import type { Prefs } from './prefs';
 import type { ProbeTarget } from './probes/probe-scheduler';
-import { acceptedRoutePrefixes, toWgConfig } from './to-wg-config';
+import { kernelRoutePrefixes, toWgConfig } from './to-wg-config';
 import type { ExitChoice, ExitState } from './exit-choice';
 import { EXIT_FWMARK } from './prefs';
 
@@ -316,7 +316,7 @@ export class Reconfigurer {
 
       const self = map.self;
       const addrs = [`${bare(self.addresses.ipv4)}/32`, `${bare(self.addresses.ipv6)}/128`];
-      const routes = [map.overlay.ipv4Cidr, map.overlay.ipv6Prefix, ...acceptedRoutePrefixes(map, prefs)];
+      const routes = kernelRoutePrefixes(map, prefs);
       const addrKey = addrs.join(',');
       const routesKey = routes.join(',');
       if (addrKey !== this.addrKey) {

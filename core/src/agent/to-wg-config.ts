@@ -81,17 +81,37 @@ export function acceptedRoutePrefixes(map: NetworkMap, prefs: Prefs): string[] {
   return [...out].sort();
 }
 
-/** installedRoutes: the accepted subnets with the peer each goes through (for `trellis status`). */
-export function installedRoutes(map: NetworkMap, prefs: Prefs): Array<{ prefix: string; via: string }> {
-  const out: Array<{ prefix: string; via: string }> = [];
+/** installedRoutes: the accepted subnets with the peer each goes through and, behind a hub, the gateway's name (for `trellis status`). */
+export function installedRoutes(map: NetworkMap, prefs: Prefs): Array<{ prefix: string; via: string; gateway?: string }> {
+  const out: Array<{ prefix: string; via: string; gateway?: string }> = [];
   for (const prefix of acceptedRoutePrefixes(map, prefs)) {
     const r = map.routes.find((x) => x.prefix === prefix && (x.kind ?? 'subnet') === 'subnet');
-    if (r) out.push({ prefix, via: r.via });
+    if (r) out.push(r.gateway && r.gateway !== r.via ? { prefix, via: r.via, gateway: r.gatewayName ?? r.gateway } : { prefix, via: r.via });
   }
   return out;
 }
 
+/** isOverlayTransit: a transit route of the overlay itself (a spoke's way through its hub), not a subnet a hub forwards. */
+export function isOverlayTransit(map: NetworkMap, r: NetworkMap['routes'][number]): boolean {
+  return r.kind === 'transit' && (r.prefix === map.overlay.ipv4Cidr || r.prefix === map.overlay.ipv6Prefix);
+}
+
 /** transitHub: the peer id a spoke reaches non-direct overlay addresses through, or null. */
 export function transitHub(map: NetworkMap): string | null {
-  return map.routes.find((r) => r.kind === 'transit' && r.via !== map.self.id)?.via ?? null;
+  return map.routes.find((r) => isOverlayTransit(map, r) && r.via !== map.self.id)?.via ?? null;
+}
+
+/** forwardedSubnets: the subnets a hub forwards to the spoke gateways behind it, with each gateway's id. */
+export function forwardedSubnets(map: NetworkMap): Array<{ prefix: string; via: string }> {
+  return map.routes.filter((r) => r.kind === 'transit' && r.via !== map.self.id && !isOverlayTransit(map, r)).map((r) => ({ prefix: r.prefix, via: r.via }));
+}
+
+/**
+ * kernelRoutePrefixes: every prefix routed to the WireGuard interface: the overlay, the accepted
+ * subnets and, on a hub, the subnets it forwards to spoke gateways (WireGuard picks the peer).
+ */
+export function kernelRoutePrefixes(map: NetworkMap, prefs: Prefs): string[] {
+  const out = [map.overlay.ipv4Cidr, map.overlay.ipv6Prefix, ...acceptedRoutePrefixes(map, prefs)];
+  for (const f of forwardedSubnets(map)) if (!out.includes(f.prefix)) out.push(f.prefix);
+  return out;
 }

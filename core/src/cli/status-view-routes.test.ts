@@ -1,6 +1,6 @@
 import type { AgentStatus } from '../wire';
 import { FIXED_STATUS } from './testing/agent-status-fixture';
-import { renderRouteLines } from './status-view';
+import { renderRouteLines, renderTopologyLine } from './status-view';
 
 const withRoutes = (routes: AgentStatus['routes']): AgentStatus => ({ ...FIXED_STATUS, routes });
 const none = { installed: [], advertised: [], forwarding: false, lastError: null };
@@ -16,5 +16,18 @@ describe('renderRouteLines: the exit node', () => {
       'exit node   none in use (wanted n9)\n            exit node n9 is not a peer of this node\n',
     );
     expect(renderRouteLines(withRoutes({ ...none, exit: null }))).toBe('');
+  });
+});
+
+describe('renderRouteLines and renderTopologyLine: subnets behind a hub', () => {
+  it('names the hub a subnet goes through and the gateway behind it', () => {
+    const text = renderRouteLines(withRoutes({ ...none, installed: [{ prefix: '10.20.0.0/24', via: 'n1', gateway: 'n3' }, { prefix: '10.30.0.0/24', via: 'n4' }] }));
+    expect(text).toBe('routes      10.20.0.0/24 via n1 (hub) to gateway n3, 10.30.0.0/24 via n4\n');
+  });
+
+  it('a hub lists the subnets it forwards to spoke gateways', () => {
+    const s: AgentStatus = { ...FIXED_STATUS, topology: { role: 'hub', via: null, transit: [], forwarding: true, forwards: [{ prefix: '10.20.0.0/24', via: 'n3' }] } };
+    expect(renderTopologyLine(s)).toBe('topology    hub: forwards between spokes and 10.20.0.0/24 to n3\n');
+    expect(renderTopologyLine({ ...s, topology: { role: 'hub', via: null, transit: [], forwarding: false } })).toBe('topology    hub: forwards between spokes (forwarding not on yet)\n');
   });
 });

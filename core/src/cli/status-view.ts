@@ -40,7 +40,10 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
 export function renderTopologyLine(s: AgentStatus): string {
   const t = s.topology;
   if (!t || t.role === 'mesh') return '';
-  if (t.role === 'hub') return `topology    hub: forwards between spokes${t.forwarding ? '' : ' (forwarding not on yet)'}\n`;
+  if (t.role === 'hub') {
+    const subnets = (t.forwards ?? []).map((f) => `${f.prefix} to ${f.via}`).join(', ');
+    return `topology    hub: forwards between spokes${subnets ? ` and ${subnets}` : ''}${t.forwarding ? '' : ' (forwarding not on yet)'}\n`;
+  }
   return `topology    spoke: direct with the peers below; every other node (${t.transit.join(', ')}) via hub ${t.via}\n`;
 }
 
@@ -49,7 +52,7 @@ export function renderRouteLines(s: AgentStatus): string {
   const r = s.routes;
   if (!r) return '';
   let out = '';
-  if (r.installed.length > 0) out += `routes      ${r.installed.map((x) => `${x.prefix} via ${x.via}`).join(', ')}\n`;
+  if (r.installed.length > 0) out += `routes      ${r.installed.map((x) => `${x.prefix} via ${x.via}${x.gateway ? ` (hub) to gateway ${x.gateway}` : ''}`).join(', ')}\n`;
   if (r.advertised.length > 0 || r.lastError) {
     const items = r.advertised.map((a) => {
       const check = a.check === null ? '' : `, check ${a.check} ${a.checkOk === null ? 'pending' : a.checkOk ? 'ok' : 'failing'}`;

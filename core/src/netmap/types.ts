@@ -146,6 +146,8 @@ export interface Route {
   kind?: RouteKind;
   /** The node that serves the prefix when via is a hub in front of it; absent when via serves it. */
   gateway?: string;
+  /** That gateway's name, for status (it is not a peer of a node that reaches it through a hub). */
+  gatewayName?: string;
 }
 
 export interface NetworkMapData {

@@ -33,6 +33,8 @@ export interface AgentTopologyStatus {
   via: string | null;
   /** The overlay prefixes routed through the hub. */
   transit: string[];
+  /** A hub: the subnets behind spoke gateways it forwards, with the gateway's name (absent from older agents). */
+  forwards?: Array<{ prefix: string; via: string }>;
   /** A hub forwards (IP forwarding on). */
   forwarding: boolean;
 }
@@ -112,8 +114,11 @@ export interface AgentStatus {
 }
 
 export interface AgentRoutesStatus {
-  /** Subnets routed into the tunnel (allowed IPs and kernel routes), with the gateway each goes through. */
-  installed: Array<{ prefix: string; via: string }>;
+  /**
+   * Subnets routed into the tunnel (allowed IPs and kernel routes), with the peer each goes through
+   * (via) and, when that peer is a hub in front of the gateway, the gateway's name.
+   */
+  installed: Array<{ prefix: string; via: string; gateway?: string }>;
   /** What this node advertises (`trellis up --advertise-routes`), as the controller stored it. */
   advertised: Array<{ prefix: string; kind: 'subnet' | 'exit'; status: string; check: string | null; checkOk: boolean | null }>;
   /** IP forwarding and masquerading are on (the node advertises routes). */
