@@ -4,7 +4,7 @@
 export { AddressPool, DEFAULT_IPV4_CIDR, DEFAULT_IPV6_PREFIX } from './address-pool';
 export { checkAuthKeyUsable } from './auth-key-rules';
 export { SQLITE_MIGRATIONS } from './sqlite/migrations';
-export type { Migration } from './sqlite/migrations';
+export type { Migration, SqlDialect } from './schema-migrations';
 export { hashSecret, secretMatches } from './secret-hash';
 export { SqliteStore } from './sqlite/sqlite-store';
 export { PgStore } from './postgres/pg-store';

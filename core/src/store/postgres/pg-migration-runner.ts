@@ -1,6 +1,6 @@
 /** Applies the PostgreSQL schema steps, one controller at a time (a session advisory lock). */
 import { errors } from '../../errors';
-import type { Migration } from '../sqlite/migrations';
+import type { Migration } from '../schema-migrations';
 import { LOCK_MIGRATE, type PgDatabase, type PgQuery } from './pg-database';
 
 export async function pgSchemaVersions(q: PgQuery): Promise<number[]> {

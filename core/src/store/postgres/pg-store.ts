@@ -10,7 +10,7 @@ import type { EndpointCandidate, RelayOffer } from '../../netmap/types';
 import type { AuditEvent, AuditQuery, AuditVerifyReport } from '../../wire';
 import type { AuditSigner } from '../audit-chain';
 import { AddressPool } from '../address-pool';
-import type { Migration } from '../sqlite/migrations';
+import type { Migration } from '../schema-migrations';
 import type {
   AuditEntry,
   AuthKeyRecord,

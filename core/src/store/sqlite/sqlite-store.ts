@@ -30,7 +30,8 @@ import type {
   Store,
   UserRecord,
 } from '../store';
-import { runMigrations, schemaVersions, SQLITE_MIGRATIONS, type Migration } from './migrations';
+import type { Migration } from '../schema-migrations';
+import { runMigrations, schemaVersions, SQLITE_MIGRATIONS } from './migrations';
 import { SqliteAuditRepository } from './sqlite-audit-repository';
 import { SqliteAuthKeyRepository } from './sqlite-auth-key-repository';
 import { SqliteMetaRepository } from './sqlite-meta-repository';

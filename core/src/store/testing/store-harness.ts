@@ -4,7 +4,7 @@
  * database access) would. sqlite-harness.ts and test/support/pg-store-harness.ts implement it.
  */
 import type { AuditSigner } from '../audit-chain';
-import type { Migration } from '../sqlite/migrations';
+import type { Migration } from '../schema-migrations';
 import type { Store } from '../store';
 
 export interface HarnessOpenOptions {
