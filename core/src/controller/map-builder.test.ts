@@ -2,30 +2,12 @@ import pino from 'pino';
 import { definePlugin, PluginErrorCode, type AccessDecision, type AccessDecisionRequest, type NodeGrants, type TrellisPlugin } from '../api';
 import { PluginHost } from '../plugins/plugin-host';
 import type { NodeRecord } from '../store/store';
+import { nodeRecord } from '../store/testing/node-record';
 import { buildNetworkMaps, MapBuilder, type Mesh } from './map-builder';
 
 const NOW = 1_700_000_000_000;
-const node = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => ({
-  id,
-  name: `name-${id}`,
-  hostname: `host-${id}`,
-  user: null,
-  tags: ['tag:x'],
-  wgKey: `wg-${id}`,
-  identityKey: `id-${id}`,
-  ipv4: `100.64.0.${id.charCodeAt(0) - 96}`,
-  ipv6: `fd7a:7e11:5000::${id.charCodeAt(0) - 96}`,
-  endpoints: ['192.0.2.1:51820'],
-  authKeyId: 'k',
-  lastSeen: null,
-  createdAt: NOW,
-  expiresAt: null,
-  revoked: false,
-  revokedAt: null,
-  facts: null,
-  posture: null,
-  ...over,
-});
+/** Node `id` ('a', 'b', …): numbered by its letter, so 'a' is at 100.64.0.1. */
+const node = (id: string, over: Partial<NodeRecord> = {}): NodeRecord => nodeRecord(id.charCodeAt(0) - 97, { id, tags: ['tag:x'], wgKey: `wg-${id}`, ...over });
 const input = (nodes: NodeRecord[], online = new Set<string>()) => ({
   nodes,
   presence: (n: NodeRecord) => ({ online: online.has(n.id), lastSeen: n.lastSeen }),

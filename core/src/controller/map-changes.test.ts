@@ -6,6 +6,7 @@ import { applyMapResponse } from '../netmap/delta';
 import type { DeltaMapResponse, MapResponse, NetworkMapData } from '../netmap/types';
 import { PluginHost } from '../plugins/plugin-host';
 import type { NodeRecord, Store } from '../store/store';
+import { nodeRecord } from '../store/testing/node-record';
 import { MapBuilder } from './map-builder';
 import { MapStreamer } from './map-streamer';
 import { Presence } from './presence';
@@ -42,29 +43,13 @@ class MemoryStore {
 }
 
 function record(i: number, over: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    id: `n${String(i).padStart(3, '0')}`,
-    name: `node-${i}`,
-    hostname: `h${i}`,
+  return nodeRecord(i, {
     user: USERS[i % USERS.length]!,
     tags: [TAGS[i % TAGS.length]!],
-    wgKey: `key-${i}`,
-    identityKey: `id-${i}`,
-    ipv4: `100.64.0.${i + 1}`,
-    ipv6: `fd7a:7e11:5000::${(i + 1).toString(16)}`,
-    endpoints: [`198.18.0.${i + 1}:41641`],
-    authKeyId: null,
-    lastSeen: null,
-    createdAt: NOW,
-    expiresAt: null,
-    revoked: false,
-    revokedAt: null,
-    facts: null,
-    posture: null,
     // Every third node relays, on a port inside or outside the random grants' port ranges.
     relay: i % 3 === 1 ? { port: 60 + (i % 7) * 25 } : null,
     ...over,
-  };
+  });
 }
 
 /** A small integer hash, so a node's grants are a pure function of what the decider sees of it. */

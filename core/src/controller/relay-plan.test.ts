@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { definePlugin, type AccessDecision, type AccessGrant, type NodeGrants } from '../api';
 import type { NodeRecord } from '../store/store';
+import { nodeRecord } from '../store/testing/node-record';
 import { PluginHost } from '../plugins/plugin-host';
 import { MapBuilder, type Mesh } from './map-builder';
 import { applyNodeChanges } from './map-changes';
@@ -9,29 +10,8 @@ const NOW = 1_700_000_000_000;
 const log = pino({ level: 'silent' });
 const RELAY_PORT = 51821;
 
-function record(id: string, i: number, relay: number | null = null): NodeRecord {
-  return {
-    id,
-    name: id,
-    hostname: id,
-    user: null,
-    tags: [],
-    wgKey: `key-${id}`,
-    identityKey: `idk-${id}`,
-    ipv4: `100.64.0.${i}`,
-    ipv6: `fd7a:7e11:5000::${i}`,
-    endpoints: [`198.18.0.${i}:51820`],
-    authKeyId: null,
-    lastSeen: null,
-    createdAt: NOW,
-    expiresAt: null,
-    revoked: false,
-    revokedAt: null,
-    facts: null,
-    posture: null,
-    relay: relay === null ? null : { port: relay },
-  };
-}
+/** Node `id`, numbered i, relaying on port `relay`. */
+const record = (id: string, i: number, relay: number | null = null): NodeRecord => nodeRecord(i, { id, name: id, relay: relay === null ? null : { port: relay } });
 
 const grant = (label: string, proto: AccessGrant['proto'], dstPorts: Array<[number, number]> = []): AccessGrant => ({ label, proto, dstPorts, srcPrefixes: [] });
 const ng = (src: number[], dst: number[]): NodeGrants => ({ src, srcByPrefix: [], dst });

@@ -4,6 +4,7 @@ import { DEFAULT_PREFS } from '../agent/prefs';
 import { installedRoutes, kernelRoutePrefixes, toWgConfig } from '../agent/to-wg-config';
 import { PluginHost } from '../plugins/plugin-host';
 import type { NodeRecord } from '../store/store';
+import { nodeRecord } from '../store/testing/node-record';
 import { MapBuilder, type Mesh } from './map-builder';
 import { routesForMesh } from './route-plan';
 import type { PrimaryRoute } from './route-table';
@@ -13,28 +14,7 @@ const NOW = 1_700_000_000_000;
 const OVERLAY = { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:7e11:5000::/48' };
 const LAN = '10.20.0.0/24';
 
-function node(i: number, tags: string[]): NodeRecord {
-  return {
-    id: `n${i}`,
-    name: `node-${i}`,
-    hostname: `h${i}`,
-    user: null,
-    tags,
-    wgKey: `key-${i}`,
-    identityKey: `id-${i}`,
-    ipv4: `100.64.0.${i + 1}`,
-    ipv6: `fd7a:7e11:5000::${i + 1}`,
-    endpoints: [`198.18.0.${i + 1}:51820`],
-    authKeyId: null,
-    lastSeen: null,
-    createdAt: NOW,
-    expiresAt: null,
-    revoked: false,
-    revokedAt: null,
-    facts: null,
-    posture: null,
-  };
-}
+const node = (i: number, tags: string[]): NodeRecord => nodeRecord(i, { id: `n${i}`, tags });
 
 /** The lab's shape: hub n0, client spokes n1 and n4, gateway spokes n2 (primary) and n3 (backup) of LAN. */
 const NODES = [node(0, ['tag:hub']), node(1, ['tag:office']), node(2, ['tag:site']), node(3, ['tag:site']), node(4, ['tag:branch'])];

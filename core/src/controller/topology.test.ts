@@ -3,6 +3,7 @@ import { definePlugin, type AccessDecision, type AccessDecisionRequest, type Nod
 import { toWgConfig } from '../agent/to-wg-config';
 import { PluginHost } from '../plugins/plugin-host';
 import type { AuditEntry, NodeRecord, Store } from '../store/store';
+import { nodeRecord } from '../store/testing/node-record';
 import { MapBuilder, nodeInfoOf, type Mesh } from './map-builder';
 import { routesForMesh } from './route-plan';
 import { chooseHub, FULL_MESH_TOPOLOGY, parseTopology, Topology, unmatchedSelectors } from './topology';
@@ -12,29 +13,7 @@ import { pairPaths, topologyFigures, topologyView } from './topology-view';
 const NOW = 1_700_000_000_000;
 const OVERLAY = { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:7e11:5000::/48' };
 
-function node(i: number, tags: string[], over: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    id: `n${String(i).padStart(3, '0')}`,
-    name: `node-${i}`,
-    hostname: `h${i}`,
-    user: null,
-    tags,
-    wgKey: `key-${i}`,
-    identityKey: `id-${i}`,
-    ipv4: `100.64.${i >> 8}.${(i & 255) + 1}`,
-    ipv6: `fd7a:7e11:5000::${(i + 1).toString(16)}`,
-    endpoints: [`198.18.0.${(i % 250) + 1}:51820`],
-    authKeyId: null,
-    lastSeen: null,
-    createdAt: NOW,
-    expiresAt: null,
-    revoked: false,
-    revokedAt: null,
-    facts: null,
-    posture: null,
-    ...over,
-  };
-}
+const node = (i: number, tags: string[], over: Partial<NodeRecord> = {}): NodeRecord => nodeRecord(i, { tags, ...over });
 
 const topology = (value: unknown) => new Topology(parseTopology(value, 'test'));
 
