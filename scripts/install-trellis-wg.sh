@@ -13,8 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SRC=core/native/trellis-wg
+TOOL=install-trellis-wg
 DEST="${TRELLIS_WG_DEST:-/usr/local/lib/trellis/trellis-wg}"
 UNAVAILABLE="$DEST.unavailable"
+FALLBACK="upstream wireguard-go, without NAT traversal, candidate probes or relays"
+# shellcheck source=go-binary-install.sh
+source scripts/go-binary-install.sh
 
 # source_digest hashes every file the build reads: go.mod, go.sum and the non-test Go sources.
 source_digest() {
@@ -22,26 +26,11 @@ source_digest() {
     LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12
 }
 
-first_error() {
-  grep -v '^go: downloading' <<<"$1" | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//' | cut -c1-500
+installed_description() {
+  "$1" --version 2>/dev/null | head -n 1 || echo 'unknown version'
 }
 
-give_up() {
-  local why="$1"
-  if mkdir -p "$(dirname "$DEST")" 2>/dev/null; then
-    printf '%s\n' "$why" >"$UNAVAILABLE" 2>/dev/null || true
-  fi
-  if [ -x "$DEST" ]; then
-    echo "install-trellis-wg: warning: ${why}; agents keep the build already at ${DEST} ($("$DEST" --version 2>/dev/null | head -n 1 || echo 'unknown version'))" >&2
-  else
-    echo "install-trellis-wg: warning: ${why}; agents fall back to upstream wireguard-go, without NAT traversal, candidate probes or relays" >&2
-  fi
-  exit 0
-}
-
-if ! command -v go >/dev/null 2>&1; then
-  give_up "the Go toolchain is not installed, so trellis-wg cannot be built"
-fi
+need_go trellis-wg
 
 digest=$(source_digest)
 if [ -x "$DEST" ] && "$DEST" --version 2>/dev/null | head -n 1 | grep -qF "(source ${digest})"; then
@@ -49,8 +38,7 @@ if [ -x "$DEST" ] && "$DEST" --version 2>/dev/null | head -n 1 | grep -qF "(sour
   exit 0
 fi
 
-mkdir -p "$(dirname "$DEST")" 2>/dev/null || give_up "cannot create $(dirname "$DEST") (run setup as root)"
-[ -w "$(dirname "$DEST")" ] || give_up "cannot write to $(dirname "$DEST") (run setup as root)"
+need_writable_dest
 
 start=$(date +%s)
 out=$(mktemp -d)
@@ -61,8 +49,5 @@ if ! log=$(cd "$SRC" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -buildvcs=false -tri
 fi
 version_line=$("$out/trellis-wg" --version 2>/dev/null | head -n 1) || give_up "the built trellis-wg does not run (--version failed)"
 
-# Replace by rename, so a trellis-wg that runs from the old file keeps its inode.
-install -m 0755 "$out/trellis-wg" "$DEST.new"
-mv -f "$DEST.new" "$DEST"
-rm -f "$UNAVAILABLE"
+install_built "$out/trellis-wg"
 echo "install-trellis-wg: built ${version_line} into ${DEST} in $(( $(date +%s) - start ))s"

@@ -13,9 +13,12 @@ set -euo pipefail
 
 WIREGUARD_GO_VERSION="${WIREGUARD_GO_VERSION:-v0.0.0-20260522210424-ecfc5a8d5446}"
 MODULE=golang.zx2c4.com/wireguard
+TOOL=install-wireguard-go
 DEST="${TRELLIS_WIREGUARD_GO_DEST:-/usr/local/lib/trellis/wireguard-go}"
 UNAVAILABLE="$DEST.unavailable"
-FALLBACK=/usr/bin/wireguard-go
+FALLBACK="Debian's /usr/bin/wireguard-go (0.0.20220316, no TUN offloads, ~5x slower)"
+# shellcheck source=go-binary-install.sh
+source "$(dirname "$0")/go-binary-install.sh"
 
 # installed_version prints the module version recorded in a binary's Go build info.
 installed_version() {
@@ -24,36 +27,18 @@ installed_version() {
   awk -v m="$MODULE" '$1 == "mod" && $2 == m { print $3 }' <<<"$out"
 }
 
-# first_error squeezes go's output (less its download progress) into one line of at most 500 characters.
-first_error() {
-  grep -v '^go: downloading' <<<"$1" | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//' | cut -c1-500
+installed_description() {
+  installed_version "$1" || echo 'unknown version'
 }
 
-# give_up records why there is no current build and tells the operator in one line; setup goes on.
-give_up() {
-  local why="$1"
-  if mkdir -p "$(dirname "$DEST")" 2>/dev/null; then
-    printf '%s\n' "$why" >"$UNAVAILABLE" 2>/dev/null || true
-  fi
-  if [ -x "$DEST" ]; then
-    echo "install-wireguard-go: warning: ${why}; agents keep the build already at ${DEST} ($(installed_version "$DEST" || echo 'unknown version'))" >&2
-  else
-    echo "install-wireguard-go: warning: ${why}; agents fall back to Debian's ${FALLBACK} (0.0.20220316, no TUN offloads, ~5x slower)" >&2
-  fi
-  exit 0
-}
-
-if ! command -v go >/dev/null 2>&1; then
-  give_up "the Go toolchain is not installed, so wireguard-go ${WIREGUARD_GO_VERSION} cannot be built"
-fi
+need_go "wireguard-go ${WIREGUARD_GO_VERSION}"
 
 if [ -x "$DEST" ] && [ "$(installed_version "$DEST")" = "$WIREGUARD_GO_VERSION" ]; then
   rm -f "$UNAVAILABLE"
   exit 0
 fi
 
-mkdir -p "$(dirname "$DEST")" 2>/dev/null || give_up "cannot create $(dirname "$DEST") (run setup as root)"
-[ -w "$(dirname "$DEST")" ] || give_up "cannot write to $(dirname "$DEST") (run setup as root)"
+need_writable_dest
 
 start=$(date +%s)
 gobin=$(mktemp -d)
@@ -68,8 +53,5 @@ built="$gobin/wireguard"
   give_up "the build of ${MODULE}@${WIREGUARD_GO_VERSION} does not record that version in its build info"
 version_line=$("$built" --version 2>/dev/null | head -n 1) || give_up "the built wireguard-go does not run (--version failed)"
 
-# Replace by rename, so a wireguard-go that runs from the old file keeps its inode.
-install -m 0755 "$built" "$DEST.new"
-mv -f "$DEST.new" "$DEST"
-rm -f "$UNAVAILABLE"
+install_built "$built"
 echo "install-wireguard-go: built ${version_line} (${MODULE}@${WIREGUARD_GO_VERSION}) into ${DEST} in $(( $(date +%s) - start ))s"
