@@ -12,14 +12,15 @@
  * that 112 MB of JSON per join before patches).
  *
  * The controller's MapStreamer runs as in the controller, with its batch window at 0 ms (the window
- * is a wait for more changes, not work) and an in-memory store (both paths read the store: one node
- * for a change, every node for a rebuild). Runs in a child node with --expose-gc.
+ * is a wait for more changes, not work) and an in-memory store (bench/memory-controller.js; both
+ * paths read the store: one node for a change, every node for a rebuild). Runs in a child node with
+ * --expose-gc.
  */
 const { execFileSync } = require('node:child_process');
-const { rmSync } = require('node:fs');
 const { join } = require('node:path');
+const { memoryStreamer } = require('./memory-controller');
 const { median, percentile, round } = require('./stats');
-const { controllerHost, mesh, policyDir } = require('./policy');
+const { controllerHost, mesh, withGeneratedPolicy } = require('./policy');
 
 const ROOT = join(__dirname, '..');
 const core = (p) => require(join(ROOT, 'core', 'dist', p));
@@ -28,40 +29,12 @@ const PER_KIND = 30;
 const WARMUP = 5;
 const FULL_ROUNDS = 7;
 
-/** MemoryStore: the part of the Store interface the map pipeline reads, in memory. */
-class MemoryStore {
-  constructor(nodes, userGroups) {
-    this.overlay = { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:115c:a1e0::/48' };
-    this.nodes = new Map(nodes.map((n) => [n.id, n]));
-    this.groups = userGroups;
-  }
-  async getNode(id) {
-    return this.nodes.get(id) ?? null;
-  }
-  async listNodes() {
-    return [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
-  async userGroups() {
-    return this.groups;
-  }
-}
-
 async function child(n) {
-  const { MapStreamer } = core('controller/map-streamer.js');
-  const { MapBuilder } = core('controller/map-builder.js');
-  const { Presence } = core('controller/presence.js');
   const { mapResponseJson } = core('controller/map-response-json.js');
-  const { compilePolicies } = require(join(ROOT, 'plugins', 'posture-opa', 'dist', 'index.js'));
-  const pino = require(require.resolve('pino', { paths: [join(ROOT, 'core')] }));
   const { nodes, userGroups, acls } = mesh(n);
-  const dir = policyDir(acls);
-  try {
-    const { bundlePath, version } = await compilePolicies(dir, { outFile: join(dir, 'bundle.tgz') });
-    const { host } = await controllerHost({ bundle: require('node:fs').readFileSync(bundlePath), version, withShaping: true, dataDir: dir });
-    const store = new MemoryStore(nodes, userGroups);
-    const presence = new Presence();
-    for (const node of nodes) presence.connect(node.id, NOW);
-    const streamer = new MapStreamer({ store, builder: new MapBuilder(host), presence, log: pino({ level: 'silent' }), clock: () => NOW, batchWindowMs: 0 });
+  return withGeneratedPolicy(acls, async ({ bundle, version, dir }) => {
+    const { host } = await controllerHost({ bundle, version, withShaping: true, dataDir: dir });
+    const { streamer, store } = memoryStreamer({ host, nodes, userGroups, now: NOW });
     let sent = 0;
     let bytes = 0;
     let serializeMs = 0;
@@ -159,9 +132,7 @@ async function child(n) {
       full: sum(full),
       stats: streamer.stats(),
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const pick = (k) => ({ p50Ms: k.p50Ms, p95Ms: k.p95Ms, serializedP50Ms: k.serializedP50Ms, cpuWithSerializingP50Ms: k.cpuWithSerializingP50Ms, deltasP50: k.deltasP50, bytesP50: k.bytesP50 });

@@ -212,6 +212,22 @@ async function evalLatencyResults() {
 }
 
 /**
+ * withGeneratedPolicy compiles the generated policy for `acls` (policyDir) with posture-opa and
+ * calls fn({ bundle, version, dir }), the folder also serving as the plugins' data dir; the folder
+ * is removed after, whatever fn does.
+ */
+async function withGeneratedPolicy(acls, fn) {
+  const { compilePolicies } = opaPlugin();
+  const dir = policyDir(acls);
+  try {
+    const { bundlePath, version } = await compilePolicies(dir, { outFile: join(dir, 'bundle.tgz') });
+    return await fn({ bundle: readFileSync(bundlePath), version, dir });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * controllerHost starts the controller's plugins for a benchmark through core's PluginHost, as the
  * controller does: posture-opa with the given bundle as the active policy, and (withShaping)
  * shaping-tc assigning a profile to every node. Returns the host and the posture-opa plugin.
@@ -243,12 +259,8 @@ const SHAPING = { profiles: { office: profile('office', 100), server: profile('s
 async function rebuildChild(n) {
   const { MapBuilder } = core('controller/map-builder.js');
   const { diffMeshes } = core('controller/mesh-diff.js');
-  const { compilePolicies } = opaPlugin();
   const { nodes, userGroups, acls } = mesh(n);
-  const dir = policyDir(acls);
-  try {
-    const { bundlePath, version } = await compilePolicies(dir, { outFile: join(dir, 'bundle.tgz') });
-    const bundle = readFileSync(bundlePath);
+  return withGeneratedPolicy(acls, async ({ bundle, version, dir }) => {
     const input = { nodes, presence: () => ({ online: true, lastSeen: null }), overlay: { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:115c:a1e0::/48' }, epoch: 'bench', now: 1, userGroups };
     const rounds = n >= 10_000 ? 5 : 7;
     const time = async (builder, after) => {
@@ -306,9 +318,7 @@ async function rebuildChild(n) {
       shapedMaps: shapedMaps.shapedMaps,
       filterEntries: polMaps.filters,
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 function rebuildResult(n) {
@@ -338,7 +348,7 @@ async function run() {
   return results;
 }
 
-module.exports = { run, mesh, policyDir, controllerHost };
+module.exports = { run, mesh, policyDir, withGeneratedPolicy, controllerHost };
 if (require.main === module) {
   if (process.argv[2] === '--rebuild') {
     rebuildChild(Number(process.argv[3])).then((r) => process.stdout.write(JSON.stringify(r)), (e) => { console.error(e); process.exit(1); });

@@ -15,10 +15,10 @@
  * the generated 100-rule policy through posture-opa (what access allows, then the topology).
  */
 const { execFileSync } = require('node:child_process');
-const { readFileSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
+const { memoryStreamer } = require('./memory-controller');
 const { median, round } = require('./stats');
-const { controllerHost, mesh, policyDir } = require('./policy');
+const { controllerHost, mesh, withGeneratedPolicy } = require('./policy');
 
 const ROOT = join(__dirname, '..');
 const core = (p) => require(join(ROOT, 'core', 'dist', p));
@@ -27,43 +27,18 @@ const HUBS = 2;
 const ROUNDS = 9;
 const NOW = 1_700_000_000_000;
 
-class MemoryStore {
-  constructor(nodes, userGroups) {
-    this.overlay = { ipv4Cidr: '100.64.0.0/10', ipv6Prefix: 'fd7a:115c:a1e0::/48' };
-    this.nodes = new Map(nodes.map((n) => [n.id, n]));
-    this.groups = userGroups;
-  }
-  async getNode(id) {
-    return this.nodes.get(id) ?? null;
-  }
-  async listNodes() {
-    return [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
-  async userGroups() {
-    return this.groups;
-  }
-}
-
 /** measure builds both topologies ROUNDS times each (alternating) over one host and node set. */
 async function measure(host, nodes, userGroups) {
-  const { MapStreamer } = core('controller/map-streamer.js');
-  const { MapBuilder } = core('controller/map-builder.js');
-  const { Presence } = core('controller/presence.js');
   const { Topology, parseTopology, FULL_MESH_TOPOLOGY } = core('controller/topology.js');
   const { toWgConfig } = core('agent/to-wg-config.js');
   const { DEFAULT_PREFS } = core('agent/prefs.js');
   const { mapResponseJson } = core('controller/map-response-json.js');
-  const pino = require(require.resolve('pino', { paths: [join(ROOT, 'core')] }));
   const topologies = {
     full: FULL_MESH_TOPOLOGY,
     'hub-and-spoke': new Topology(parseTopology({ mode: 'hub-and-spoke', hubs: ['tag:hub'] }, 'bench')),
   };
-  const presence = new Presence();
-  for (const n of nodes) presence.connect(n.id, NOW);
   const streamers = {};
-  for (const [mode, t] of Object.entries(topologies)) {
-    streamers[mode] = new MapStreamer({ store: new MemoryStore(nodes, userGroups), builder: new MapBuilder(host, () => t), presence, log: pino({ level: 'silent' }), clock: () => NOW, batchWindowMs: 0 });
-  }
+  for (const [mode, topology] of Object.entries(topologies)) streamers[mode] = memoryStreamer({ host, nodes, userGroups, now: NOW, topology }).streamer;
   const build = Object.fromEntries(Object.keys(topologies).map((m) => [m, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of r % 2 === 0 ? Object.keys(topologies) : Object.keys(topologies).reverse()) {
@@ -117,16 +92,11 @@ async function child() {
   const { PluginHost } = core('plugins/plugin-host.js');
   const pino = require(require.resolve('pino', { paths: [join(ROOT, 'core')] }));
   const open = await measure(new PluginHost('controller', pino({ level: 'silent' })), tagged, userGroups);
-  const { compilePolicies } = require(join(ROOT, 'plugins', 'posture-opa', 'dist', 'index.js'));
-  const dir = policyDir(acls);
-  try {
-    const { bundlePath, version } = await compilePolicies(dir, { outFile: join(dir, 'bundle.tgz') });
-    const { host } = await controllerHost({ bundle: readFileSync(bundlePath), version, withShaping: false, dataDir: dir });
+  return withGeneratedPolicy(acls, async ({ bundle, version, dir }) => {
+    const { host } = await controllerHost({ bundle, version, withShaping: false, dataDir: dir });
     const policy = await measure(host, tagged, userGroups);
     return { open, policy };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function run() {
