@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log/logger';
 import type { DeltaMapResponse, MapResponse, NetworkMapData } from '../netmap/types';
 import type { NodeRecord, Store } from '../store/store';
@@ -51,6 +52,18 @@ export interface MapStreamerOptions {
   onApplied?: (ms: number, full: boolean) => void;
   /** The route decisions (subnets of gateways, primaries); absent: maps carry no routes. */
   routes?: RouteTable;
+  /**
+   * Streams written per event-loop turn when a batch is sent. Node flushes a stream's writes only
+   * once the turn ends, so sending 10,000 deltas in one turn makes the first node wait for the
+   * last; slices let each slice reach the sockets while the next is serialised. Default 256.
+   */
+  sendSlice?: number;
+}
+
+/** One map response waiting to be written to one open stream. */
+interface PendingSend {
+  sink: MapSink;
+  res: MapResponse;
 }
 
 export interface MapStreamerStats {
@@ -97,9 +110,13 @@ export class MapStreamer {
   private readonly pingTimer: NodeJS.Timeout;
   private closed = false;
   private readonly historyLimit: number;
+  private readonly sendSlice: number;
+  /** Responses of the batch being applied, written after every version moved (sendPending). */
+  private pending: PendingSend[] = [];
 
   constructor(private readonly opts: MapStreamerOptions) {
     this.historyLimit = opts.historyLimit ?? 32;
+    this.sendSlice = Math.max(1, Math.floor(opts.sendSlice ?? 256));
     this.pingTimer = setInterval(() => this.pingAll(), opts.pingIntervalMs ?? 15_000);
     this.pingTimer.unref();
   }
@@ -207,6 +224,8 @@ export class MapStreamer {
         await this.rebuild(false);
       }
       this.rebuilds++;
+      await this.sendPending();
+      // The time includes the writes: when the last slice was handed to the sockets.
       this.opts.onApplied?.(performance.now() - started, asFull);
     } catch (err) {
       this.opts.log.error({ err, nodes: changed.size, full: asFull }, 'map update failed; the maps in force stay');
@@ -216,6 +235,8 @@ export class MapStreamer {
       } else if (!asFull) {
         this.meshDirty = true;
       }
+      // Deltas versioned before the failure (and a resync's full maps) still go out, in order.
+      await this.sendPending().catch((e: unknown) => this.opts.log.error({ err: e }, 'sending map updates failed'));
     }
   }
 
@@ -329,8 +350,26 @@ export class MapStreamer {
           const { packetFilter: _whole, ...base } = delta;
           patched = { ...base, packetFilterPatch };
         }
-        sink.send(patched);
-      } else sink.send(delta);
+        this.pending.push({ sink, res: patched });
+      } else this.pending.push({ sink, res: delta });
+    }
+  }
+
+  /**
+   * sendPending writes the batch's responses, sendSlice streams per event-loop turn, so the first
+   * slices reach their sockets while later ones are still serialised. Every version and history
+   * moved before the first write: a stream that (re)connects meanwhile gets an initial response
+   * that already holds the change, and is not in this batch's list. Resolves once the last slice
+   * was handed to the sockets.
+   */
+  private async sendPending(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    for (let i = 0; i < batch.length; i += this.sendSlice) {
+      const end = Math.min(batch.length, i + this.sendSlice);
+      for (let j = i; j < end; j++) batch[j]!.sink.send(batch[j]!.res);
+      // The writes of this slice are flushed when the turn ends (http corks each response until then).
+      await nextTurn();
     }
   }
 
@@ -340,7 +379,7 @@ export class MapStreamer {
     v.version++;
     v.history = [];
     const map = this.currentMap(nodeId);
-    if (map) for (const sink of this.sinks.get(nodeId) ?? []) sink.send({ kind: 'full', map });
+    if (map) for (const sink of this.sinks.get(nodeId) ?? []) this.pending.push({ sink, res: { kind: 'full', map } });
   }
 
   /** A node whose key expires leaves every map at that moment. */

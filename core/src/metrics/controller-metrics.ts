@@ -24,12 +24,12 @@ export class ControllerMetrics {
 
   constructor(meter: Meter, snapshot: () => Promise<ControllerMetricsSnapshot> | ControllerMetricsSnapshot) {
     this.buildTime = meter.createHistogram('trellis_map_build_duration_seconds', {
-      description: 'Time to build every node NetworkMap in one rebuild',
+      description: 'Time to build every node NetworkMap in one rebuild, until the last changed map was handed to its streams',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
     this.changeTime = meter.createHistogram('trellis_map_change_duration_seconds', {
-      description: 'Time to apply a batch of node changes incrementally (only what the changed nodes affect), deltas included',
+      description: 'Time to apply a batch of node changes incrementally (only what the changed nodes affect), until the last delta was handed to its streams',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
