@@ -13,7 +13,19 @@
  * to each node having applied it; goal p95 <= 1 s), the controllers' RSS and CPU. Ratios are the
  * two-controller figures over the baseline's, from the same run.
  *
- * TRELLIS_BENCH_SCALE_NODES sets the node count (default 10000).
+ * Beside the end-to-end fan-out, each round records where the time went: how long the change's
+ * request took, the first node's arrival, and the controllers' own batch time (from their
+ * trellis_map_{change,build}_duration_seconds, scraped from metrics-prometheus: applying the batch
+ * until the last delta was handed to the sockets; the 25 ms batch window comes before it).
+ *
+ * The simulated agents read their streams with node:http and core's SseParser (sim "http", the
+ * default): each still signs its stream request, parses every response and verifies and applies it
+ * with applyMapResponse (epoch and base version must match). TRELLIS_BENCH_SCALE_SIM=agent reads
+ * them through the agent's ControllerClient.streamMap (undici fetch and web streams), which costs
+ * the one simulator process several times more CPU per event than the controller's send.
+ *
+ * TRELLIS_BENCH_SCALE_NODES sets the node count (default 10000); TRELLIS_BENCH_SCALE_SCENARIOS=sqlite
+ * runs only the one-controller scenario (a short run; the result is not written as the suite's).
  */
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -33,6 +45,61 @@ const ENROLL_CONCURRENCY = 16;
 const STREAM_CONCURRENCY = 200;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * httpStream yields the events of a node's signed map stream, read with node:http (one connection
+ * per stream) and core's SseParser; ends when the server closes it or signal aborts.
+ */
+async function* httpStream(node, pathAndQuery, signal) {
+  const http = require('node:http');
+  const { signRequest } = core('auth/signing.js');
+  const { SseParser } = core('agent/sse-parser.js');
+  const { MAP_FEATURES_HEADER, MAP_FEATURE_FILTER_PATCH } = core('wire/index.js');
+  const headers = { ...signRequest(node.identityKey, node.id, 'GET', pathAndQuery, ''), [MAP_FEATURES_HEADER]: MAP_FEATURE_FILTER_PATCH };
+  const res = await new Promise((resolve, reject) => {
+    const req = http.get(node.controller.url + pathAndQuery, { headers, agent: false, signal }, resolve);
+    req.on('error', reject);
+  });
+  if (res.statusCode !== 200) {
+    res.resume();
+    throw new Error(`map stream answered ${res.statusCode}`);
+  }
+  const parser = new SseParser();
+  // Events are handed over as they arrive; a queue keeps them when the consumer is behind.
+  let queue = [];
+  let wake = null;
+  let done = false;
+  let failure = null;
+  res.on('data', (chunk) => {
+    for (const ev of parser.push(chunk)) queue.push(ev);
+    if (wake) wake();
+  });
+  res.on('end', () => {
+    done = true;
+    if (wake) wake();
+  });
+  res.on('error', (err) => {
+    failure = err;
+    done = true;
+    if (wake) wake();
+  });
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        const evs = queue;
+        queue = [];
+        for (const ev of evs) yield ev;
+        continue;
+      }
+      if (failure) throw failure;
+      if (done) return;
+      await new Promise((r) => (wake = r));
+      wake = null;
+    }
+  } finally {
+    res.destroy();
+  }
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -130,6 +197,18 @@ async function pool(items, concurrency, fn) {
  * scenario runs one setup: `controllers` controllers on `store` (undefined: SQLite), n simulated
  * nodes, and returns its figures.
  */
+/** mapBatchSeconds: a controller's summed batch time so far (map changes and builds), from its /metrics. */
+async function mapBatchSeconds(c) {
+  const text = await (await fetch(c.metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
+  let sum = 0;
+  let count = 0;
+  for (const m of text.matchAll(/^trellis_map_(?:change|build)_duration_seconds_(sum|count)(?:\{[^}]*\})? ([0-9.e+-]+)$/gm)) {
+    if (m[1] === 'sum') sum += Number(m[2]);
+    else count += Number(m[2]);
+  }
+  return { sum, count };
+}
+
 async function scenario(label, n, controllersCount, store, bundlePath) {
   const { ControllerClient } = core('agent/controller-client.js');
   const { ed25519PrivateKey } = core('auth/keys.js');
@@ -141,14 +220,8 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
   const controllers = [];
   // Every character class present, so the entropy check never refuses a rare draw.
   const token = `Tr1-${randomBytes(32).toString('base64url')}`;
-  const config = {
-    controller: {
-      plugins: [{ name: 'posture-opa', config: { bundle: bundlePath } }],
-      settings: { limits: { enrollPerMinute: 1_000_000, unauthenticatedPerMinute: 1_000_000, nodeEventsPerMinute: 100_000, maxConnections: 2 * n + 1000 } },
-    },
-  };
-  const configFile = join(work, 'controller.json');
-  writeFileSync(configFile, JSON.stringify(config));
+  const sim = process.env.TRELLIS_BENCH_SCALE_SIM ?? 'http';
+  if (sim !== 'http' && sim !== 'agent') throw new Error(`TRELLIS_BENCH_SCALE_SIM must be http or agent, got ${sim}`);
   const streams = [];
   try {
     const env = store ? { TRELLIS_STORE: store } : {};
@@ -159,7 +232,21 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
       writeFileSync(join(dataDir, 'admin.token'), `${token}\n`, { mode: 0o600 });
       // One signing key for the shared audit chain, as an operator would copy it.
       if (i > 0) for (const f of ['signing.key', 'signing.pub']) copyFileSync(join(controllers[0].dataDir, f), join(dataDir, f));
-      controllers.push(await startController(work, name, await freePort(), configFile, env));
+      const metricsPort = await freePort();
+      const config = {
+        controller: {
+          plugins: [
+            { name: 'posture-opa', config: { bundle: bundlePath } },
+            { name: 'metrics-prometheus', config: { listen: `127.0.0.1:${metricsPort}` } },
+          ],
+          settings: { limits: { enrollPerMinute: 1_000_000, unauthenticatedPerMinute: 1_000_000, nodeEventsPerMinute: 100_000, maxConnections: 2 * n + 1000 } },
+        },
+      };
+      const configFile = join(work, `${name}.json`);
+      writeFileSync(configFile, JSON.stringify(config));
+      const c = await startController(work, name, await freePort(), configFile, env);
+      c.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+      controllers.push(c);
     }
     const admin = new AdminClient(controllers[0].url, token);
     const cells = Math.ceil((n - 1) / CELL);
@@ -202,7 +289,8 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
       }
       node.id = res.nodeId;
       node.map = res.map;
-      client.setIdentity(res.nodeId, ed25519PrivateKey(node.identity));
+      node.identityKey = ed25519PrivateKey(node.identity);
+      client.setIdentity(res.nodeId, node.identityKey);
       node.client = client;
     });
     const enrollS = (performance.now() - tEnroll) / 1000;
@@ -220,7 +308,18 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
     const follow = async (node) => {
       for (;;) {
         try {
-          for await (const ev of node.client.streamMap(node.map ? node.map.version : null, node.map ? node.map.epoch : null, abort.signal)) {
+          const since = node.map ? node.map.version : null;
+          const epoch = node.map ? node.map.epoch : null;
+          let events;
+          if (sim === 'agent') events = node.client.streamMap(since, epoch, abort.signal);
+          else {
+            const q = new URLSearchParams();
+            if (since !== null) q.set('since', String(since));
+            if (epoch !== null) q.set('epoch', epoch);
+            const qs = q.toString();
+            events = httpStream(node, ROUTES.mapStream + (qs ? `?${qs}` : ''), abort.signal);
+          }
+          for await (const ev of events) {
             if (ev.event !== 'map') continue;
             node.map = applyMapResponse(node.map, JSON.parse(ev.data));
             node.applied++;
@@ -265,8 +364,10 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
     const tF = performance.now();
     for (let r = 0; r < ROUNDS; r++) {
       const endpoint = `203.0.113.${r + 1}:${40000 + r}`;
+      const batch0 = await Promise.all(controllers.map(mapBatchSeconds));
       const t0 = performance.now();
       await hub.client.postEndpoints([endpoint], null);
+      const postMs = performance.now() - t0;
       const deadline = Date.now() + 60_000;
       let lat = [];
       while ((seenBy.get(endpoint) ?? 0) < n - 1 && Date.now() <= deadline) await sleep(10);
@@ -274,7 +375,17 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
       if (lat.length !== n - 1) throw new Error(`${label}: round ${r}: only ${lat.length} of ${n - 1} nodes applied the hub change within 60 s`);
       const ms = lat.map((t) => t - t0);
       all.push(...ms);
-      rounds.push({ p50Ms: round(median(ms), 1), p95Ms: round(percentile(ms, 95), 1), maxMs: round(Math.max(...ms), 1) });
+      const batch1 = await Promise.all(controllers.map(mapBatchSeconds));
+      rounds.push({
+        p50Ms: round(median(ms), 1),
+        p95Ms: round(percentile(ms, 95), 1),
+        maxMs: round(Math.max(...ms), 1),
+        firstMs: round(Math.min(...ms), 1),
+        postMs: round(postMs, 1),
+        // Per controller: its batch time in this round, ms, and how many batches it ran.
+        controllerBatchMs: batch1.map((b, i) => round((b.sum - batch0[i].sum) * 1000, 1)),
+        controllerBatches: batch1.map((b, i) => b.count - batch0[i].count),
+      });
       await sleep(500);
     }
     const fanoutWallS = (performance.now() - tF) / 1000;
@@ -296,8 +407,12 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
         p50Ms: round(median(rounds.map((r) => r.p50Ms)), 1),
         p95Ms: round(median(rounds.map((r) => r.p95Ms)), 1),
         allP95Ms: round(percentile(all, 95), 1),
+        firstMs: round(median(rounds.map((r) => r.firstMs)), 1),
+        postMs: round(median(rounds.map((r) => r.postMs)), 1),
+        controllerBatchMs: controllers.map((_, i) => round(median(rounds.map((r) => r.controllerBatchMs[i])), 1)),
         rounds,
       },
+      sim,
       controllerRssMb: rssAfterStreams,
       controllerCpuDuringFanoutPct: fanoutCpuS.map((x) => round((100 * x) / fanoutWallS, 1)),
     };
@@ -313,12 +428,17 @@ async function run() {
   const n = Number(process.env.TRELLIS_BENCH_SCALE_NODES ?? 10_000);
   if (!Number.isInteger(n) || n < 10) throw new Error(`TRELLIS_BENCH_SCALE_NODES must be a whole number of at least 10, got ${process.env.TRELLIS_BENCH_SCALE_NODES}`);
   const { PostgresCluster } = core('lab/postgres-cluster.js');
+  const scenarios = process.env.TRELLIS_BENCH_SCALE_SCENARIOS ?? 'sqlite,postgres';
+  if (scenarios !== 'sqlite' && scenarios !== 'sqlite,postgres') throw new Error(`TRELLIS_BENCH_SCALE_SCENARIOS must be sqlite or sqlite,postgres, got ${scenarios}`);
   const { dir, bundlePath } = await compileBundle(Math.ceil((n - 1) / CELL));
   let pg = null;
   try {
     process.stderr.write(`bench scale: ${n} simulated nodes, one controller on SQLite...\n`);
     const base = await scenario('sqlite-1', n, 1, undefined, bundlePath);
     process.stderr.write(`bench scale: ${JSON.stringify({ ...base, fanout: { ...base.fanout, rounds: undefined } })}\n`);
+    if (scenarios === 'sqlite') {
+      return [{ name: `scale-${n}-sqlite-only`, nodes: n, trellis: null, baseline: null, goal: 'fan-out p95 <= 1000 ms to every node', met: base.fanout.p95Ms <= 1000, detail: { baseline: base } }];
+    }
     pg = await PostgresCluster.start({ durable: true });
     const url = await pg.createDatabase('trellis');
     process.stderr.write(`bench scale: ${n} simulated nodes, two controllers on PostgreSQL...\n`);
