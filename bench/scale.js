@@ -38,7 +38,8 @@ const { policyDir } = require('./policy');
 
 const ROOT = join(__dirname, '..');
 const core = (p) => require(join(ROOT, 'core', 'dist', p));
-const CLI = join(ROOT, 'core', 'dist', 'cli', 'main.js');
+/** TRELLIS_BENCH_SCALE_CONTROLLER_CLI runs another controller build (a before/after comparison of a change). */
+const CLI = process.env.TRELLIS_BENCH_SCALE_CONTROLLER_CLI ?? join(ROOT, 'core', 'dist', 'cli', 'main.js');
 const CELL = 50;
 const ROUNDS = 7;
 const ENROLL_CONCURRENCY = 16;
@@ -413,6 +414,7 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
         rounds,
       },
       sim,
+      controllerCli: CLI,
       controllerRssMb: rssAfterStreams,
       controllerCpuDuringFanoutPct: fanoutCpuS.map((x) => round((100 * x) / fanoutWallS, 1)),
     };
