@@ -150,6 +150,9 @@ async function compileBundle(cells) {
   return { dir, bundlePath };
 }
 
+/** Controllers running now: a bench stopped by a signal stops them too. */
+const running = new Set();
+
 async function startController(work, name, port, configFile, env) {
   const dataDir = join(work, name);
   const log = join(work, `${name}.log`);
@@ -159,6 +162,8 @@ async function startController(work, name, port, configFile, env) {
     env: { ...process.env, TRELLIS_LOG_LEVEL: 'warn', ...env },
   });
   closeSync(fd);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -475,6 +480,12 @@ async function run() {
 module.exports = { run };
 
 if (require.main === module) {
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.once(sig, () => {
+      for (const child of running) child.kill('SIGKILL');
+      process.exit(1);
+    });
+  }
   run()
     .then((r) => console.log(JSON.stringify(r, null, 2)))
     .catch((e) => {
