@@ -14,9 +14,10 @@
  * two-controller figures over the baseline's, from the same run.
  *
  * Beside the end-to-end fan-out, each round records where the time went: how long the change's
- * request took, the first node's arrival, and the controllers' own batch time (from their
- * trellis_map_{change,build}_duration_seconds, scraped from metrics-prometheus: applying the batch
- * until the last delta was handed to the sockets; the 25 ms batch window comes before it).
+ * request took, the first node's arrival, and the controllers' own batch times, scraped from
+ * metrics-prometheus: trellis_map_{change,build}_duration_seconds (applying the batch) and
+ * trellis_map_fanout_duration_seconds (until its last response was handed to the sockets); the
+ * 25 ms batch window comes before both.
  *
  * The simulated agents read their streams with node:http and core's SseParser (sim "http", the
  * default): each still signs its stream request, parses every response and verifies and applies it
@@ -203,16 +204,22 @@ async function pool(items, concurrency, fn) {
  * scenario runs one setup: `controllers` controllers on `store` (undefined: SQLite), n simulated
  * nodes, and returns its figures.
  */
-/** mapBatchSeconds: a controller's summed batch time so far (map changes and builds), from its /metrics. */
+/**
+ * mapBatchSeconds: a controller's summed map batch times so far, from its /metrics: apply (map
+ * changes and builds) and fan-out (apply and send until the last stream was handed its response;
+ * absent, null, from controllers before trellis_map_fanout_duration_seconds).
+ */
 async function mapBatchSeconds(c) {
   const text = await (await fetch(c.metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  let count = 0;
-  for (const m of text.matchAll(/^trellis_map_(?:change|build)_duration_seconds_(sum|count)(?:\{[^}]*\})? ([0-9.e+-]+)$/gm)) {
-    if (m[1] === 'sum') sum += Number(m[2]);
-    else count += Number(m[2]);
+  const out = { apply: 0, batches: 0, fanout: null };
+  for (const m of text.matchAll(/^trellis_map_(change|build|fanout)_duration_seconds_(sum|count)(?:\{[^}]*\})? ([0-9.e+-]+)$/gm)) {
+    const v = Number(m[3]);
+    if (m[1] === 'fanout') {
+      if (m[2] === 'sum') out.fanout = (out.fanout ?? 0) + v;
+    } else if (m[2] === 'sum') out.apply += v;
+    else out.batches += v;
   }
-  return { sum, count };
+  return out;
 }
 
 async function scenario(label, n, controllersCount, store, bundlePath) {
@@ -388,9 +395,11 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
         maxMs: round(Math.max(...ms), 1),
         firstMs: round(Math.min(...ms), 1),
         postMs: round(postMs, 1),
-        // Per controller: its batch time in this round, ms, and how many batches it ran.
-        controllerBatchMs: batch1.map((b, i) => round((b.sum - batch0[i].sum) * 1000, 1)),
-        controllerBatches: batch1.map((b, i) => b.count - batch0[i].count),
+        // Per controller, in this round: time applying batches (ms), the same until the last stream
+        // was handed its response (ms; null before that metric existed), and how many batches ran.
+        controllerApplyMs: batch1.map((b, i) => round((b.apply - batch0[i].apply) * 1000, 1)),
+        controllerFanoutMs: batch1.map((b, i) => (b.fanout === null || batch0[i].fanout === null ? null : round((b.fanout - batch0[i].fanout) * 1000, 1))),
+        controllerBatches: batch1.map((b, i) => b.batches - batch0[i].batches),
       });
       await sleep(500);
     }
@@ -415,7 +424,8 @@ async function scenario(label, n, controllersCount, store, bundlePath) {
         allP95Ms: round(percentile(all, 95), 1),
         firstMs: round(median(rounds.map((r) => r.firstMs)), 1),
         postMs: round(median(rounds.map((r) => r.postMs)), 1),
-        controllerBatchMs: controllers.map((_, i) => round(median(rounds.map((r) => r.controllerBatchMs[i])), 1)),
+        controllerApplyMs: controllers.map((_, i) => round(median(rounds.map((r) => r.controllerApplyMs[i])), 1)),
+        controllerFanoutMs: controllers.map((_, i) => (rounds[0].controllerFanoutMs[i] === null ? null : round(median(rounds.map((r) => r.controllerFanoutMs[i])), 1))),
         rounds,
       },
       sim,

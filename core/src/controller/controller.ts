@@ -269,6 +269,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
       batchWindowMs: opts.batchWindowMs ?? 25,
       pingIntervalMs: opts.pingIntervalMs,
       onApplied: (ms, full) => (full ? controllerMetrics.recordBuild(ms) : controllerMetrics.recordChange(ms)),
+      onSent: (ms) => controllerMetrics.recordFanout(ms),
     });
     posture = new PostureDecider({ store, hooks, streamer, log, clock, audit });
     const topologyStreamer = streamer;

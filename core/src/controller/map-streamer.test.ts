@@ -63,7 +63,7 @@ interface Agent {
   received: MapResponse[];
 }
 
-async function setup(count: number, sendSlice: number) {
+async function setup(count: number, sendSlice: number, onSent?: (ms: number, streams: number) => void) {
   const store = new MemoryStore();
   for (let i = 0; i < count; i++) store.nodes.set(record(i).id, record(i));
   const streamer = new MapStreamer({
@@ -74,6 +74,7 @@ async function setup(count: number, sendSlice: number) {
     clock: () => NOW,
     batchWindowMs: 1,
     sendSlice,
+    onSent,
   });
   await streamer.refresh();
   return { store, streamer };
@@ -81,7 +82,8 @@ async function setup(count: number, sendSlice: number) {
 
 describe('MapStreamer sends a batch in slices', () => {
   it('flushes the first slice in its own event-loop turn, and every stream gets its delta', async () => {
-    const { store, streamer } = await setup(7, 2);
+    const sent: number[] = [];
+    const { store, streamer } = await setup(7, 2, (_ms, streams) => sent.push(streams));
     const agents: Agent[] = [];
     let firstTurnCount: number | null = null;
     let sentSoFar = 0;
@@ -106,6 +108,8 @@ describe('MapStreamer sends a batch in slices', () => {
     await streamer.settled();
 
     expect(firstTurnCount).toBe(2);
+    // The startup build sent nothing (no stream was open); the change went to all seven.
+    expect(sent).toEqual([7]);
     for (const agent of agents) {
       expect(agent.received).toHaveLength(1);
       if (agent.id === 'n000') continue;

@@ -50,6 +50,11 @@ export interface MapStreamerOptions {
   fullBuildShare?: number;
   /** Told how long each batch took to apply, and whether it was a full build. */
   onApplied?: (ms: number, full: boolean) => void;
+  /**
+   * Told, for each batch that sent anything, how long it took from its start until its last
+   * response was handed to the streams' sockets (apply and send), and to how many streams.
+   */
+  onSent?: (ms: number, streams: number) => void;
   /** The route decisions (subnets of gateways, primaries); absent: maps carry no routes. */
   routes?: RouteTable;
   /**
@@ -224,9 +229,9 @@ export class MapStreamer {
         await this.rebuild(false);
       }
       this.rebuilds++;
-      await this.sendPending();
-      // The time includes the writes: when the last slice was handed to the sockets.
       this.opts.onApplied?.(performance.now() - started, asFull);
+      const streams = await this.sendPending();
+      if (streams > 0) this.opts.onSent?.(performance.now() - started, streams);
     } catch (err) {
       this.opts.log.error({ err, nodes: changed.size, full: asFull }, 'map update failed; the maps in force stay');
       if (this.mesh?.updating) {
@@ -360,9 +365,9 @@ export class MapStreamer {
    * slices reach their sockets while later ones are still serialised. Every version and history
    * moved before the first write: a stream that (re)connects meanwhile gets an initial response
    * that already holds the change, and is not in this batch's list. Resolves once the last slice
-   * was handed to the sockets.
+   * was handed to the sockets, with the number of responses sent.
    */
-  private async sendPending(): Promise<void> {
+  private async sendPending(): Promise<number> {
     const batch = this.pending;
     this.pending = [];
     for (let i = 0; i < batch.length; i += this.sendSlice) {
@@ -371,6 +376,7 @@ export class MapStreamer {
       // The writes of this slice are flushed when the turn ends (http corks each response until then).
       await nextTurn();
     }
+    return batch.length;
   }
 
   /** resend gives a node a full map at a new version; deltas from before cannot be composed with it. */

@@ -18,18 +18,24 @@ export const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05
 export class ControllerMetrics {
   private readonly buildTime: Histogram;
   private readonly changeTime: Histogram;
+  private readonly fanoutTime: Histogram;
   private readonly apiLatency: Histogram;
   private readonly batches: Counter;
   private readonly rows: Counter;
 
   constructor(meter: Meter, snapshot: () => Promise<ControllerMetricsSnapshot> | ControllerMetricsSnapshot) {
     this.buildTime = meter.createHistogram('trellis_map_build_duration_seconds', {
-      description: 'Time to build every node NetworkMap in one rebuild, until the last changed map was handed to its streams',
+      description: 'Time to build every node NetworkMap in one rebuild',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
     this.changeTime = meter.createHistogram('trellis_map_change_duration_seconds', {
-      description: 'Time to apply a batch of node changes incrementally (only what the changed nodes affect), until the last delta was handed to its streams',
+      description: 'Time to apply a batch of node changes incrementally (only what the changed nodes affect), deltas included',
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    });
+    this.fanoutTime = meter.createHistogram('trellis_map_fanout_duration_seconds', {
+      description: 'Time from the start of a map batch until its last response was handed to the streams (apply and send to every open stream)',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
@@ -64,6 +70,11 @@ export class ControllerMetrics {
   /** recordChange records one batch of node changes applied incrementally that took ms milliseconds. */
   recordChange(ms: number): void {
     this.changeTime.record(ms / 1000);
+  }
+
+  /** recordFanout records one map batch that reached every open stream ms milliseconds after it started. */
+  recordFanout(ms: number): void {
+    this.fanoutTime.record(ms / 1000);
   }
 
   /** recordRequest records one answered HTTP request that took ms milliseconds. */

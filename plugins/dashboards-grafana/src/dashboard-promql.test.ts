@@ -14,6 +14,7 @@ const EXPORTED = new Set([
   'trellis_map_build_duration_seconds_count',
   'trellis_map_change_duration_seconds_bucket',
   'trellis_map_change_duration_seconds_count',
+  'trellis_map_fanout_duration_seconds_bucket',
   'trellis_wg_device_info',
   'trellis_wg_device_segmentation_offload',
   'trellis_wg_device_fallback',
@@ -35,6 +36,7 @@ describe('Prometheus panels', () => {
     expect(promQueries.map((q) => q.panel)).toEqual([
       'p95 full map rebuild',
       'p95 incremental map change',
+      'p95 map fan-out to every stream',
       'Map rebuilds and changes per minute',
       'Agent devices (driver, version, commit)',
       'Agents without TUN offloads',

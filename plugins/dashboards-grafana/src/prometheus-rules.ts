@@ -262,15 +262,16 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: promNumber(t.shapingDropsPerSecond),
       },
     },
-    ...(['build', 'change'] as const).map((kind) => {
-      const limitMs = kind === 'build' ? t.mapBuildP95MaxMs : t.mapChangeP95MaxMs;
+    ...(['build', 'change', 'fanout'] as const).map((kind) => {
+      const limitMs = kind === 'build' ? t.mapBuildP95MaxMs : kind === 'change' ? t.mapChangeP95MaxMs : t.mapFanoutP95MaxMs;
+      const what = kind === 'build' ? 'full map rebuild' : kind === 'change' ? 'incremental map change' : 'map fan-out to every stream';
       return {
-        alert: kind === 'build' ? 'TrellisMapBuildSlow' : 'TrellisMapChangeSlow',
+        alert: kind === 'build' ? 'TrellisMapBuildSlow' : kind === 'change' ? 'TrellisMapChangeSlow' : 'TrellisMapFanoutSlow',
         expr: `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${promDuration(t.mapWindowSeconds)}]))) > ${promNumber(limitMs / 1000)}`,
         for: promDuration(t.mapForSeconds),
         labels: labels('warning', 'controller'),
         annotations: {
-          summary: `Controller {{ $labels.node }}: p95 ${kind === 'build' ? 'full map rebuild' : 'incremental map change'} takes {{ $value | humanizeDuration }} over ${promDuration(t.mapWindowSeconds)} (limit ${limitMs} ms)`,
+          summary: `Controller {{ $labels.node }}: p95 ${what} takes {{ $value | humanizeDuration }} over ${promDuration(t.mapWindowSeconds)} (limit ${limitMs} ms)`,
           grafana_uid: `trellis-map-${kind}-slow`,
           threshold: promNumber(limitMs / 1000),
         },

@@ -43,6 +43,8 @@ export interface AlertThresholds {
   mapBuildP95MaxMs: number;
   /** p95 limit of an incremental map change (trellis_map_change_duration_seconds). */
   mapChangeP95MaxMs: number;
+  /** p95 limit of a map batch's fan-out to every open stream, apply and send (trellis_map_fanout_duration_seconds). */
+  mapFanoutP95MaxMs: number;
   mapWindowSeconds: number;
   mapForSeconds: number;
   /** How long an agent may run a device without segmentation offloads, or a fallback build, before it alerts. */
@@ -103,6 +105,7 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   shapingForSeconds: 'seconds',
   mapBuildP95MaxMs: 'ms',
   mapChangeP95MaxMs: 'ms',
+  mapFanoutP95MaxMs: 'ms',
   mapWindowSeconds: 'seconds',
   mapForSeconds: 'seconds',
   deviceForSeconds: 'seconds',

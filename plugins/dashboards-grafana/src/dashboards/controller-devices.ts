@@ -13,10 +13,12 @@ export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDas
   const uid = DASHBOARD_UIDS.controllerDevices;
   const f = new PanelFactory(uid);
   const window = `${t.mapWindowSeconds}s`;
-  const p95 = (kind: 'build' | 'change') => `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${window}])))`;
+  const p95 = (kind: 'build' | 'change' | 'fanout') => `histogram_quantile(0.95, sum by (node, le) (rate(trellis_map_${kind}_duration_seconds_bucket[${window}])))`;
   const b = trellisDashboard(uid, 'Trellis / Controller & devices', 'Map pipeline durations on the controller, the WireGuard device build and TUN offloads of every agent, the exit nodes in use, and relay drops by reason (Prometheus).')
     .withPanel(f.promTimeSeries('p95 full map rebuild', p95('build'), '{{node}}', { unit: 's', threshold: t.mapBuildP95MaxMs / 1000 }))
     .withPanel(f.promTimeSeries('p95 incremental map change', p95('change'), '{{node}}', { unit: 's', threshold: t.mapChangeP95MaxMs / 1000 }))
+    // Apply and send: when the last open stream was handed its response (alert TrellisMapFanoutSlow).
+    .withPanel(f.promTimeSeries('p95 map fan-out to every stream', p95('fanout'), '{{node}}', { unit: 's', width: 24, threshold: t.mapFanoutP95MaxMs / 1000 }))
     .withPanel(
       f.promTimeSeries(
         'Map rebuilds and changes per minute',
