@@ -12,3 +12,7 @@ require (
 	golang.org/x/net v0.39.0
 	golang.zx2c4.com/wintun v0.0.0-20230126152724-0fa3db229ce2 // indirect
 )
+
+// wireguard-go with one fix (third_party/wireguard-go/TRELLIS.md): a handshake response and the
+// peer's own initiation handled at once no longer leave a session no packet reaches.
+replace golang.zx2c4.com/wireguard => ./third_party/wireguard-go

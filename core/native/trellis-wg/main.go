@@ -1,6 +1,7 @@
-// trellis-wg is Trellis's WireGuard device: the pinned upstream wireguard-go device and TUN code,
-// with a UDP bind that hands STUN and disco datagrams arriving on the WireGuard socket to the
-// agent and lets the agent send its own from that socket (PROTOCOL.md). `trellis-wg relay` is the
+// trellis-wg is Trellis's WireGuard device: the pinned upstream wireguard-go device and TUN code
+// (third_party/wireguard-go, with one fix: TRELLIS.md there), with a UDP bind that hands STUN and
+// disco datagrams arriving on the WireGuard socket to the agent and lets the agent send its own
+// from that socket (PROTOCOL.md). `trellis-wg relay` is the
 // keyless WireGuard relay forwarder of relay nodes, in a process of its own.
 //
 //	trellis-wg [-f|--foreground] <iface>      the device (always in the foreground)
@@ -24,19 +25,26 @@ var SourceDigest = "unknown"
 
 const wireguardModule = "golang.zx2c4.com/wireguard"
 
-// wireguardModuleVersion is the version of the wireguard module this binary was linked with.
+// wireguardModuleVersion is the version of the wireguard module this binary was linked with. A
+// local replacement (third_party/wireguard-go: that version with Trellis's fix, TRELLIS.md) has
+// no version of its own, so it reads as the version it patches, and `--version` says so.
 func wireguardModuleVersion() string {
+	v, _ := wireguardModuleBuild()
+	return v
+}
+
+func wireguardModuleBuild() (version string, patched bool) {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			if d.Path == wireguardModule {
-				if d.Replace != nil {
-					return d.Replace.Version
+				if d.Replace != nil && d.Replace.Version != "" && d.Replace.Version != "(devel)" {
+					return d.Replace.Version, false
 				}
-				return d.Version
+				return d.Version, d.Replace != nil
 			}
 		}
 	}
-	return "unknown"
+	return "unknown", false
 }
 
 func usage() {
@@ -51,7 +59,11 @@ func usage() {
 func main() {
 	args := os.Args[1:]
 	if len(args) == 1 && (args[0] == "--version" || args[0] == "-v") {
-		fmt.Printf("trellis-wg v%s (source %s)\n%s %s\n%s %s/%s\n", Version, SourceDigest, wireguardModule, wireguardModuleVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		wgVersion, patched := wireguardModuleBuild()
+		if patched {
+			wgVersion += " (with third_party/wireguard-go/TRELLIS.md)"
+		}
+		fmt.Printf("trellis-wg v%s (source %s)\n%s %s\n%s %s/%s\n", Version, SourceDigest, wireguardModule, wgVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return
 	}
 	if len(args) >= 1 && args[0] == "relay" {

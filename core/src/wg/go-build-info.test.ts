@@ -78,6 +78,17 @@ describe('parseGoBuildDependencies', () => {
     });
     expect(parseGoBuildDependencies(Buffer.from('not a Go binary'))).toBeNull();
   });
+
+  it('keeps the required version of a module replaced by a local directory (a patched copy of it)', () => {
+    const modinfo = [
+      'path\ttrellis-wg',
+      'mod\ttrellis-wg\t(devel)\t',
+      'dep\tgolang.zx2c4.com/wireguard\tv0.0.0-20260522210424-ecfc5a8d5446\t',
+      '=>\t./third_party/wireguard-go\t(devel)\t',
+      '',
+    ].join('\n');
+    expect(parseGoBuildDependencies(binaryWith('go1.26.8', modinfo))).toEqual({ 'golang.zx2c4.com/wireguard': 'v0.0.0-20260522210424-ecfc5a8d5446' });
+  });
 });
 
 describe('commitOfPseudoVersion', () => {

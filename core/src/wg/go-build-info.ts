@@ -86,7 +86,9 @@ export function parseGoBuildDependencies(binary: Buffer): Record<string, string>
     if (kind === 'dep' && a && b) {
       deps[a] = b;
       last = a;
-    } else if (kind === '=>' && last && b) {
+    } else if (kind === '=>' && last && b && b !== '(devel)') {
+      // A replacement by a local directory (trellis-wg's patched third_party/wireguard-go) has no
+      // version of its own ("(devel)"): it stays the required version it patches.
       deps[last] = b;
     }
   }
