@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultCliPath, Lab } from '../core/src/lab/lab';
 import type { NodeView, TopologyView } from '../core/src/wire';
+import { dumpLabNodes } from './support/lab-failure-dump';
 import { pushPolicy } from './support/policy';
 import { waitFor } from './support/wait';
 
@@ -54,8 +55,16 @@ describe('topologies on the lab', () => {
       await waitFor(`${n} to configure ${peers.join(', ') || 'no peers'}`, async () => JSON.stringify(await devicePeers(n)) === JSON.stringify(peers), timeoutMs, 200);
     }
   };
+  /** allPairsPing waits for each pair to ping; when one does not, both ends' devices, filters and the lab's logs are kept. */
   const allPairsPing = async (pairs: Array<[string, string]>) => {
-    for (const [a, b] of pairs) await waitFor(`${a} to ping ${b}`, () => ping(a, b), 15_000, 200);
+    for (const [a, b] of pairs) {
+      try {
+        await waitFor(`${a} to ping ${b}`, () => ping(a, b), 15_000, 200);
+      } catch (err) {
+        const kept = await dumpLabNodes(lab!, [a, b], `topology-${a}-${b}`).catch((e: Error) => `(not kept: ${e.message})`);
+        throw new Error(`${(err as Error).message}; both ends and the lab logs are kept in ${kept}`);
+      }
+    }
   };
   const pairs = (names: string[]) => names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [string, string]));
   /** firstHop: the hops traceroute sees; a probe lost to ICMP rate limits ("*") is traced again, up to 10 s. */
