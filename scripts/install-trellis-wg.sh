@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds trellis-wg, Trellis's WireGuard device (core/native/trellis-wg: the pinned upstream
 # wireguard-go device, vendored with one fix in its third_party/wireguard-go, with a control socket
-# for STUN and disco datagrams, and the relay forwarder), and installs it at /usr/local/lib/trellis/trellis-wg, where the agent looks first
-# (core/src/wg/device-binary.ts).
+# for STUN and disco datagrams, and the relay forwarder), and installs it at
+# /usr/local/lib/trellis/trellis-wg, where the agent looks first (core/src/wg/device-binary.ts).
 #
 # Idempotent: the binary records a digest of the sources it was built from (`trellis-wg
 # --version` prints it), and the script exits at once when that is the digest of the sources now.
