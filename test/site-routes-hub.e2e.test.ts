@@ -4,10 +4,12 @@
  * posture-opa deciding access (the shipped allow-all policy, so every packet filter is in force).
  * n2 has no tunnel to either gateway, yet reaches the host through the hub: its device sends the
  * LAN to n1, n1 forwards it to the primary gateway, and traceroute shows hub, gateway, host. When
- * the primary's agent dies the route moves to n4, still through the hub. A Rego policy that gives
+ * the primary's agent dies the route moves to n4, still through the hub. `--route-include` on n2
+ * keeps the LAN out unless it lies inside the list. A Rego policy that gives
  * the LAN to n1 alone takes the route from n2; packets n2 forces through the hub anyway are
  * forwarded by the hub and dropped by the gateway's packet filter.
  */
+import { execFileSync } from 'node:child_process';
 import { Lab } from '../core/src/lab/lab';
 import type { RouteView } from '../core/src/wire';
 import { resolve } from 'node:path';
@@ -121,6 +123,22 @@ describe('subnet routes behind a spoke, through the hub', () => {
     expect(await hops()).toEqual([ip('n1'), ip('n3'), HOST]);
   }, 60_000);
 
+  it('--route-include keeps the LAN out when it lies outside the list, and in when inside', async () => {
+    lab!.setAgentArgs('n2', ['--route-include', '10.30.0.0/16']);
+    await lab!.stopAgent('n2');
+    await lab!.startAgent('n2');
+    await waitFor('n2 to run without the LAN', async () => (await lab!.status('n2')).topology?.via === 'n1' && (await installed('n2')) === null, 15_000, 100);
+    expect(await kernelRoute('n2', LAN)).toBe('');
+    expect(await allowedIps('n2', 'n1')).not.toContain(LAN);
+    expect(await ping('n2', HOST)).toBe(false);
+    expect((await lab!.status('n2')).routes?.include).toEqual(['10.30.0.0/16']);
+    lab!.setAgentArgs('n2', ['--route-include', '10.20.0.0/16']);
+    await lab!.stopAgent('n2');
+    await lab!.startAgent('n2');
+    await waitFor('n2 to reach the host again', () => ping('n2', HOST), 15_000, 100);
+    expect(await installed('n2')).toEqual({ prefix: LAN, via: 'n1', gateway: 'n3' });
+  }, 60_000);
+
   it('a policy that gives the LAN to n1 alone takes it from n2; packets n2 forces through the hub are dropped by the gateway\'s filter', async () => {
     await pushPolicy(lab!, LAN_FOR_N1);
     await waitFor('n2 to lose the LAN route', async () => (await kernelRoute('n2', LAN)) === '' && (await installed('n2')) === null, 15_000, 100);
@@ -145,4 +163,14 @@ describe('subnet routes behind a spoke, through the hub', () => {
     await lab!.exec('n2', 'ip', ['route', 'del', LAN, 'dev', iface('n2')]);
     await lab!.exec('n2', 'wg', ['set', iface('n2'), 'peer', hubKey, 'allowed-ips', own.join(',')]);
   }, 60_000);
+
+  it('lab down removes the site LAN with every node namespace', async () => {
+    const site = lab!.describe().sites[0]!.namespace;
+    const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('trl-'));
+    expect(namespaces()).toContain(site);
+    const down = lab!;
+    lab = null;
+    await down.down();
+    expect(namespaces()).toEqual([]);
+  }, 30_000);
 });

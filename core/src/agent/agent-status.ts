@@ -48,6 +48,8 @@ export interface AgentStatusSources {
   hubForwarding?: () => boolean;
   /** The subnets the last applied map installs under the prefs. */
   installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string; gateway?: string }>;
+  /** `--route-include`, when set. */
+  routeInclude?: readonly string[];
   /** Plugins' status text sources (AgentAccess.registerStatusText), in registration order. */
   statusTextSources: readonly StatusTextSource[];
   hooks: HookRunner;
@@ -127,7 +129,8 @@ export class AgentStatusReader {
     const installed = map && this.s.installedRoutes
       ? this.s.installedRoutes(map).map((r) => ({ prefix: r.prefix, via: names.get(r.via) ?? r.via, ...(r.gateway ? { gateway: r.gateway } : {}) }))
       : [];
-    return { installed, advertised: gw?.advertised ?? [], forwarding: gw?.forwarding ?? false, lastError: gw?.lastError ?? null, exit: this.s.exit?.() ?? null };
+    const include = this.s.routeInclude && this.s.routeInclude.length > 0 ? { include: [...this.s.routeInclude] } : {};
+    return { installed, ...include, advertised: gw?.advertised ?? [], forwarding: gw?.forwarding ?? false, lastError: gw?.lastError ?? null, exit: this.s.exit?.() ?? null };
   }
 
   /** metricsSnapshot is what a metrics collection observes: per-peer WireGuard and probe figures. */

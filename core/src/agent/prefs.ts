@@ -13,6 +13,8 @@ export interface Prefs {
   exitNodeFallback?: string | null;
   /** CIDRs that never enter the tunnel: not through the exit node, and no accepted subnet inside them (`--exit-exclude`, `--route-exclude`). */
   exclude?: string[];
+  /** When set, only the accepted subnets inside these CIDRs enter the tunnel (`--route-include`); exclude still wins. */
+  include?: string[];
 }
 
 export const DEFAULT_PREFS: Prefs = { acceptRoutes: true, mtu: 1420 };

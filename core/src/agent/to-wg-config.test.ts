@@ -133,6 +133,24 @@ describe('toWgConfig with an exit node', () => {
     m.routes = [{ prefix: '10.20.0.0/24', via: 'b', kind: 'subnet' }, { prefix: '10.30.0.0/24', via: 'b', kind: 'subnet' }];
     expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, exclude: ['10.20.0.0/16'] })).toEqual(['10.30.0.0/24']);
   });
+
+  it('with an include list installs only the accepted subnets inside it; exclude still wins', () => {
+    const m = map();
+    m.peers[0] = peer('b', key('Z'), 2);
+    m.routes = [
+      { prefix: '10.20.0.0/24', via: 'b', kind: 'subnet' },
+      { prefix: '10.20.9.0/24', via: 'b', kind: 'subnet' },
+      { prefix: '10.30.0.0/24', via: 'b', kind: 'subnet' },
+      { prefix: '10.0.0.0/8', via: 'b', kind: 'subnet' },
+    ];
+    expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, include: ['10.20.0.0/16'] })).toEqual(['10.20.0.0/24', '10.20.9.0/24']);
+    expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, include: ['10.20.0.0/16'], exclude: ['10.20.9.0/24'] })).toEqual(['10.20.0.0/24']);
+    expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, include: ['fd00::/8'] })).toEqual([]);
+    expect(acceptedRoutePrefixes(m, { ...DEFAULT_PREFS, include: [] })).toEqual(['10.0.0.0/8', '10.20.0.0/24', '10.20.9.0/24', '10.30.0.0/24']);
+    // The device follows: only included prefixes join the gateway's allowed IPs.
+    const cfg = toWgConfig(m, { ...DEFAULT_PREFS, include: ['10.30.0.0/16'] }, key('P'), 1);
+    expect(cfg.peers.find((p) => p.publicKey === key('Z'))!.allowedIps).toEqual(['100.64.0.2/32', 'fd7a:7e11:5000::2/128', '10.30.0.0/24']);
+  });
 });
 
 describe('toWgConfig: transit routes of a spoke', () => {

@@ -72,10 +72,13 @@ export function acceptedRoutePrefixes(map: NetworkMap, prefs: Prefs): string[] {
   const peerIds = new Set(map.peers.map((p) => p.id));
   const out = new Set<string>();
   const excluded = (prefs.exclude ?? []).map((c) => parsePrefix(c)).filter((c) => c !== null);
+  const included = (prefs.include ?? []).map((c) => parsePrefix(c)).filter((c) => c !== null);
   for (const r of map.routes) {
     if ((r.kind ?? 'subnet') !== 'subnet' || r.via === map.self.id || !peerIds.has(r.via)) continue;
     const p = parsePrefix(r.prefix);
-    if (p && excluded.some((x) => x.family === p.family && x.length <= p.length && prefixContains(x, p))) continue;
+    const inside = (x: NonNullable<typeof p>) => p !== null && x.family === p.family && x.length <= p.length && prefixContains(x, p);
+    if (p && excluded.some(inside)) continue;
+    if (included.length > 0 && !included.some(inside)) continue;
     out.add(r.prefix);
   }
   return [...out].sort();

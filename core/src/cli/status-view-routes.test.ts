@@ -20,6 +20,10 @@ describe('renderRouteLines: the exit node', () => {
 });
 
 describe('renderRouteLines and renderTopologyLine: subnets behind a hub', () => {
+  it('says which subnets --route-include lets in', () => {
+    expect(renderRouteLines(withRoutes({ ...none, include: ['10.20.0.0/16', '10.30.0.0/16'] }))).toBe('accepts     only subnets inside 10.20.0.0/16, 10.30.0.0/16 (--route-include)\n');
+  });
+
   it('names the hub a subnet goes through and the gateway behind it', () => {
     const text = renderRouteLines(withRoutes({ ...none, installed: [{ prefix: '10.20.0.0/24', via: 'n1', gateway: 'n3' }, { prefix: '10.30.0.0/24', via: 'n4' }] }));
     expect(text).toBe('routes      10.20.0.0/24 via n1 (hub) to gateway n3, 10.30.0.0/24 via n4\n');

@@ -53,6 +53,7 @@ export function renderRouteLines(s: AgentStatus): string {
   if (!r) return '';
   let out = '';
   if (r.installed.length > 0) out += `routes      ${r.installed.map((x) => `${x.prefix} via ${x.via}${x.gateway ? ` (hub) to gateway ${x.gateway}` : ''}`).join(', ')}\n`;
+  if (r.include && r.include.length > 0) out += `accepts     only subnets inside ${r.include.join(', ')} (--route-include)\n`;
   if (r.advertised.length > 0 || r.lastError) {
     const items = r.advertised.map((a) => {
       const check = a.check === null ? '' : `, check ${a.check} ${a.checkOk === null ? 'pending' : a.checkOk ? 'ok' : 'failing'}`;

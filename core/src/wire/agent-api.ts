@@ -121,6 +121,8 @@ export interface AgentRoutesStatus {
   installed: Array<{ prefix: string; via: string; gateway?: string }>;
   /** What this node advertises (`trellis up --advertise-routes`), as the controller stored it. */
   advertised: Array<{ prefix: string; kind: 'subnet' | 'exit'; status: string; check: string | null; checkOk: boolean | null }>;
+  /** `--route-include`: only accepted subnets inside these are installed; absent when not set. */
+  include?: string[];
   /** IP forwarding and masquerading are on (the node advertises routes). */
   forwarding: boolean;
   /** The controller's refusal of the advertisement, if any. */

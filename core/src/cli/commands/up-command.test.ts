@@ -47,11 +47,21 @@ describe('trellis up --route-check-interval and the exit flags', () => {
     [['--exit-node', 'n3', '--exit-exclude', '192.0.2.1/24'], '--exit-exclude "192.0.2.1/24" has host bits set; the network is 192.0.2.0/24'],
     [['--exit-node', 'n3', '--exit-exclude', '::/0'], '--exit-exclude "::/0" would exclude everything'],
     [['--exit-node-fallback', 'n4'], '--exit-node-fallback needs --exit-node'],
+    [['--route-include', '10.20.0.1/16'], '--route-include "10.20.0.1/16" has host bits set; the network is 10.20.0.0/16'],
+    [['--route-include', 'lan'], '--route-include "lan" is not a CIDR such as 10.20.0.0/16'],
+    [['--route-include', '10.20.0.0/16,0.0.0.0/0'], '--route-include "0.0.0.0/0" would include every route'],
   ])('%j is refused: %s', async (flags, message) => {
     const r = await up(flags);
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toContain(message);
+  });
+
+  it('TRELLIS_ROUTE_INCLUDE is read like the flag, and help names it', async () => {
+    const r = await up([], { TRELLIS_ROUTE_INCLUDE: '10.20.0.7/16' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('TRELLIS_ROUTE_INCLUDE "10.20.0.7/16" has host bits set');
+    expect((await up(['--help'])).out).toContain('--route-include <cidrs>');
   });
 
   it('TRELLIS_ROUTE_CHECK_INTERVAL is read like the flag', async () => {

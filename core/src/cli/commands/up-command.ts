@@ -22,7 +22,7 @@ const NAME = 'up';
 const ENV_FLAGS = [
   'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun',
   'advertise-routes', 'route-check', 'route-check-interval', 'route-priority', 'snat-routes', 'accept-routes',
-  'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude', 'ca', 'ca-fingerprint', 'insecure',
+  'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude', 'route-include', 'ca', 'ca-fingerprint', 'insecure',
 ] as const;
 
 function parseBool(flag: string, value: string | undefined, dflt: boolean): boolean {
@@ -66,8 +66,8 @@ function parseAdvertisement(flags: ReturnType<typeof parseFlagsWithEnv>) {
   }
 }
 
-/** parseExitPrefs reads --exit-node, --exit-node-fallback, --exit-exclude and --route-exclude. */
-function parseExitPrefs(flags: ReturnType<typeof parseFlagsWithEnv>): { exitNode: string | null; exitNodeFallback: string | null; exclude: string[] } {
+/** parseExitPrefs reads --exit-node, --exit-node-fallback, --exit-exclude, --route-exclude and --route-include. */
+function parseExitPrefs(flags: ReturnType<typeof parseFlagsWithEnv>): { exitNode: string | null; exitNodeFallback: string | null; exclude: string[]; include?: string[] } {
   const { values, source } = flags;
   const exitNode = optionalFlag(flags, 'exit-node');
   const fallback = optionalFlag(flags, 'exit-node-fallback');
@@ -87,7 +87,17 @@ function parseExitPrefs(flags: ReturnType<typeof parseFlagsWithEnv>): { exitNode
       if (!exclude.includes(canonical)) exclude.push(canonical);
     }
   }
-  return { exitNode: node, exitNodeFallback: fb, exclude };
+  const include: string[] = [];
+  for (const c of list(values['route-include'])) {
+    const flag = source['route-include'] ?? '--route-include';
+    const p = parsePrefix(c);
+    if (!p || !c.includes('/')) throw new UsageError(`${flag} "${c}" is not a CIDR such as 10.20.0.0/16`, NAME);
+    const canonical = formatPrefix(p);
+    if (canonical !== c) throw new UsageError(`${flag} "${c}" has host bits set; the network is ${canonical}`, NAME);
+    if (p.length === 0) throw new UsageError(`${flag} "${c}" would include every route, as leaving it out does; name the networks to accept`, NAME);
+    if (!include.includes(canonical)) include.push(canonical);
+  }
+  return { exitNode: node, exitNodeFallback: fb, exclude, ...(include.length > 0 ? { include } : {}) };
 }
 
 /** `trellis up`: join the mesh and run the agent in the foreground until SIGINT/SIGTERM or `trellis down`. */
@@ -136,6 +146,8 @@ Flags:
   --accept-routes <bool>   install the approved subnets other gateways advertise (default true)
                            [TRELLIS_ACCEPT_ROUTES]
   --route-exclude <cidrs>  never install an accepted subnet inside these, comma-separated [TRELLIS_ROUTE_EXCLUDE]
+  --route-include <cidrs>  install only the accepted subnets inside these (default: every approved
+                           one), comma-separated [TRELLIS_ROUTE_INCLUDE]
   --advertise-exit         offer this node as an exit node (0.0.0.0/0 and ::/0, approved like a route);
                            it forwards and masquerades the traffic out of its own uplink [TRELLIS_ADVERTISE_EXIT]
   --exit-node <name>       send all traffic that is not for the mesh, its subnets or the local LAN
@@ -173,6 +185,7 @@ Flags:
       'snat-routes': { type: 'string' },
       'accept-routes': { type: 'string' },
       'route-exclude': { type: 'string', multiple: true },
+      'route-include': { type: 'string', multiple: true },
       'advertise-exit': { type: 'boolean' },
       'exit-node': { type: 'string' },
       'exit-node-fallback': { type: 'string' },
