@@ -21,11 +21,17 @@ const NODES = [node(0, ['tag:hub']), node(1, ['tag:office']), node(2, ['tag:site
 const advertisers: Record<string, ReadonlySet<string>> = { n2: new Set([LAN]), n3: new Set([LAN]) };
 const advertisedBy = (id: string) => advertisers[id] ?? new Set<string>();
 
-async function plan(topology: unknown, primaries: PrimaryRoute[], decide?: (req: AccessDecisionRequest) => AccessDecision): Promise<Mesh> {
+async function plan(
+  topology: unknown,
+  primaries: PrimaryRoute[],
+  decide?: (req: AccessDecisionRequest) => AccessDecision,
+  nodes: NodeRecord[] = NODES,
+  online: (id: string) => boolean = () => true,
+): Promise<Mesh> {
   const h = new PluginHost('controller', pino({ level: 'silent' }));
   if (decide) await h.start([{ plugin: definePlugin({ manifest: { name: 'policy', version: '1.0.0', apiRange: '^1.0.0' }, decideAccess: decide }), config: {} }], {});
   const t = new Topology(parseTopology(topology, 'test'));
-  const mesh = await new MapBuilder(h, () => t).build({ nodes: NODES, presence: () => ({ online: true, lastSeen: null }), overlay: OVERLAY, epoch: 'e', now: NOW });
+  const mesh = await new MapBuilder(h, () => t).build({ nodes, presence: (n) => ({ online: online(n.id), lastSeen: null }), overlay: OVERLAY, epoch: 'e', now: NOW });
   const routes = routesForMesh(mesh, primaries, advertisedBy);
   for (const n of mesh.order) n.routes = routes.get(n.id)!;
   return mesh;
@@ -115,6 +121,17 @@ describe('subnet routes behind a spoke, in topologies with hubs', () => {
     // The gateway's filter admits n1 (and only n1) at the LAN, whichever tunnel its packets come through.
     const lanRules = (mesh.mapOf('n2')!.packetFilter ?? []).filter((r) => r.dstIps?.includes(LAN));
     expect(lanRules).toEqual([{ srcIps: ['100.64.0.2', 'fd7a:7e11:5000::2'], dstIps: [LAN], proto: 'any', dstPorts: [] }]);
+  });
+
+  it('when the first hub is offline, clients reach the subnet through the second, which already forwards it', async () => {
+    const nodes = [...NODES, node(5, ['tag:hub'])];
+    const both = await plan(HUB_AND_SPOKE, primaryOn('n2'), undefined, nodes);
+    // Every hub forwards the subnet, so a hub switch is only the clients' routes.
+    expect(both.mapOf('n5')!.routes.filter((r) => r.kind === 'transit')).toEqual([{ prefix: LAN, via: 'n2', kind: 'transit' }]);
+    expect(installedRoutes(both.mapOf('n1')!, ACCEPT)).toEqual([{ prefix: LAN, via: 'n0', gateway: 'node-2' }]);
+    const failed = await plan(HUB_AND_SPOKE, primaryOn('n2'), undefined, nodes, (id) => id !== 'n0');
+    expect(installedRoutes(failed.mapOf('n1')!, ACCEPT)).toEqual([{ prefix: LAN, via: 'n5', gateway: 'node-2' }]);
+    expect(allowedIpsOf(failed, 'n5', 'n2', REFUSE)).toContain(LAN);
   });
 
   it('hybrid: a client with a direct link to the gateway goes direct, the others through the hub', async () => {
