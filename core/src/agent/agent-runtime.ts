@@ -291,6 +291,7 @@ export class AgentRuntime {
       log: d.log,
       paths: this.paths,
       installedRoutes: (map) => installedRoutes(map, d.prefs),
+      routeInclude: d.prefs.include,
       exit: () => (d.prefs.exitNode ? { preferred: d.prefs.exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: this.reconf.exit?.current?.name ?? null, problem: this.reconf.exit?.problem ?? null, exclude: d.prefs.exclude ?? [], switches: this.reconf.exitSwitches } : null),
       hubForwarding: () => this.hubForwarding.forwarding,
       advertisedRoutes: () => {
