@@ -8,7 +8,7 @@
 import { ed25519PublicKey, isKey32 } from '../auth/keys';
 import { verifyIdentityRenewalProof } from '../auth/signing';
 import type { Facts } from '../api/hooks';
-import { errors } from '../errors';
+import { ErrorCode, TrellisError, errors } from '../errors';
 import type { Logger } from '../log/logger';
 import type { AuditEntry, NodeRecord, Store } from '../store/store';
 import type { NodeKeyState, WgKeyRotationReason } from '../wire';
@@ -352,6 +352,13 @@ export class NodeKeys {
         this.d.nodeChanged(n.id, `identity of ${n.name} lapsed`);
         await this.leave(expired, 'identity credential lapsed');
       } catch (err) {
+        if (err instanceof TrellisError && err.code === ErrorCode.NODE_NOT_LIVE) {
+          // Another controller sharing the store (or an admin) ended the node since it was listed:
+          // that one audited it and told plugins; here its maps only have to catch up.
+          this.d.log.debug({ node: n.name }, 'a lapsed identity was already expired elsewhere');
+          this.d.nodeChanged(n.id, `identity of ${n.name} lapsed`);
+          continue;
+        }
         this.d.log.error({ err, node: n.name }, 'could not expire a node whose identity lapsed');
       }
     }
