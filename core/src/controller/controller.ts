@@ -334,6 +334,7 @@ export async function startController(opts: StartControllerOptions): Promise<Run
             await policyLibrary.follow();
             await sharedPresence.resync(reason);
             mapStreamer.meshChanged(`resync: ${reason}`);
+            await runningKeys.storeResynced();
           },
         },
         log,

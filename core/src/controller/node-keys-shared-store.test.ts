@@ -1,11 +1,14 @@
 /**
  * NodeKeys of two controllers sharing one store: the identity-lapse sweep of the second skips
- * quietly what the first already did.
+ * quietly what the first already did, and changes made elsewhere or renewals arm the lapse timer
+ * from the changed node alone, without listing the store.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { ed25519PrivateKey, generateIdentityKeyPair } from '../auth/keys';
+import { identityRenewalProof } from '../auth/signing';
 import { SqliteStore } from '../store/sqlite/sqlite-store';
 import type { NodeRecord, Store } from '../store/store';
 import { addKey, enrollInput } from '../store/testing/store-fixtures';
@@ -86,6 +89,14 @@ function listedAt(real: Store, stale: NodeRecord[]): Store {
   });
 }
 
+const until = async (what: string, fn: () => boolean | Promise<boolean>, ms: number) => {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
 describe('identity lapse with two controllers on one store', () => {
   it('the second controller skips quietly the lapses the first already expired: no error, one audit row each', async () => {
     const t0 = 1_700_000_000_000;
@@ -131,4 +142,63 @@ describe('identity lapse with two controllers on one store', () => {
     expect(c.warnings).toEqual([{ level: 50, msg: 'could not expire a node whose identity lapsed' }]);
     expect((await store.getNode(a.id))!.expiresAt).toBeNull();
   });
+
+  it('a node enrolled through the other controller is expired here on time, read alone, without listing the store', async () => {
+    const lifetime = 600;
+    const here = controller(store, Date.now, lifetime);
+    await here.keys.start();
+    const listNodes = jest.spyOn(store, 'listNodes');
+    const getNode = jest.spyOn(store, 'getNode');
+    // The other controller enrolls the node and its change reaches this one.
+    const n = await enroll(1, Date.now(), lifetime);
+    here.keys.storeChanged(n.id);
+    await until('the change was read', () => getNode.mock.calls.length > 0, 2_000);
+    expect(getNode.mock.calls.map((c) => c[0])).toEqual([n.id]);
+    expect(listNodes).not.toHaveBeenCalled();
+    // The lapse timer this change armed sweeps once the identity lapsed.
+    await until('the lapse was expired', async () => (await store.getNode(n.id))!.expiresAt !== null, 5_000);
+    expect(here.events).toEqual([{ kind: 'expired', node: n.id }]);
+    expect(listNodes).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('the change feed resyncs', () => {
+  it('a node enrolled elsewhere while the feed was lost is swept when it comes back', async () => {
+    const t0 = 1_700_000_000_000;
+    let now = t0;
+    const here = controller(store, () => now, 60_000);
+    await here.keys.start();
+    // No change heard for it: the feed was down.
+    const n = await enroll(1, t0, 60_000);
+    now = t0 + 61_000;
+    await here.keys.storeResynced();
+    expect((await store.getNode(n.id))!.expiresAt).toBe(t0 + 60_000);
+    expect(here.events).toEqual([{ kind: 'expired', node: n.id }]);
+  });
+});
+
+describe('identity renewal and the lapse timer', () => {
+  it('a renewal lists no node; the timer armed for the old expiry finds nothing lapsed, and the node lapses at its new expiry', async () => {
+    const lifetime = 1_500;
+    const identity = generateIdentityKeyPair();
+    const n = await enroll(1, Date.now(), lifetime, identity.publicKey);
+    const c = controller(store, Date.now, lifetime);
+    await c.keys.start();
+    const listNodes = jest.spyOn(store, 'listNodes');
+    await new Promise((r) => setTimeout(r, 500));
+    const next = generateIdentityKeyPair();
+    const proof = identityRenewalProof(ed25519PrivateKey(next), n.id, identity.publicKey, next.publicKey);
+    const renewed = await c.keys.renewIdentity((await store.getNode(n.id))!, next.publicKey, proof);
+    expect(listNodes).not.toHaveBeenCalled();
+    expect(renewed.identityExpiresAt).toBeGreaterThan(n.identityExpiresAt!);
+    // The old expiry passes: one sweep, and the renewed node stays.
+    await until('the sweep at the old expiry', () => listNodes.mock.calls.length === 1, 3_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await store.getNode(n.id))!.expiresAt).toBeNull();
+    expect(c.events.map((e) => e.kind)).toEqual(['identity-renewed']);
+    // Nobody renews again: it lapses at the new expiry.
+    await until('the lapse at the new expiry', async () => (await store.getNode(n.id))!.expiresAt !== null, 5_000);
+    expect((await store.getNode(n.id))!.expiresAt).toBe(renewed.identityExpiresAt);
+    expect(c.events.map((e) => e.kind)).toEqual(['identity-renewed', 'expired']);
+  }, 15_000);
 });

@@ -58,7 +58,6 @@ export class NodeKeys {
   private lapseTimer: NodeJS.Timeout | null = null;
   /** When the armed lapseTimer fires (Unix ms). */
   private lapseAt = Infinity;
-  private remoteSweep: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -100,7 +99,6 @@ export class NodeKeys {
   close(): void {
     this.closed = true;
     if (this.lapseTimer) clearTimeout(this.lapseTimer);
-    if (this.remoteSweep) clearTimeout(this.remoteSweep);
     this.lapseTimer = null;
     this.listeners.clear();
   }
@@ -109,9 +107,9 @@ export class NodeKeys {
   lifetimes = (tags: readonly string[]) => lifetimesFor(this.d.policy, tags);
 
   /**
-   * nodeEnrolled re-arms the lapse timer for a node that joined (or came back) with this identity
-   * expiry: earlier than the armed one, or none armed. No sweep: listing every node on each
-   * enrolment made enrolment quadratic (at 10,000 nodes half the controller's CPU went to it).
+   * nodeEnrolled re-arms the lapse timer for a node that joined (or came back, or renewed) with
+   * this identity expiry: earlier than the armed one, or none armed. No sweep: listing every node
+   * on each enrolment made enrolment quadratic (at 10,000 nodes half the controller's CPU went to it).
    */
   nodeEnrolled(identityExpiresAt: number | null): void {
     if (identityExpiresAt === null) return;
@@ -131,26 +129,30 @@ export class NodeKeys {
   }
 
   /**
-   * storeChanged: another controller sharing the store changed the node (rotation requested, key
-   * rotated, expiry set): re-arm the lapse timer and send its streams here the new key state.
+   * storeChanged: another controller sharing the store changed the node (enrolled it, renewed its
+   * identity, rotated its key, set its expiry): arm the lapse timer for the node's identity expiry
+   * and send its streams here the new key state. Only this node is read: a remote change can
+   * bring a lapse earlier only through this node's own identity expiry, and listing the whole
+   * store on every burst of remote changes cost the second controller O(N) per change.
    */
   storeChanged(nodeId: string): void {
     if (this.closed) return;
-    // One sweep for a burst of changes: it re-arms the timer for lapses the other controller moved.
-    if (!this.remoteSweep) {
-      this.remoteSweep = setTimeout(() => {
-        this.remoteSweep = null;
-        if (!this.closed) void this.sweepLapsed();
-      }, 1_000);
-      this.remoteSweep.unref();
-    }
-    if (!this.listeners.has(nodeId)) return;
     this.d.store
       .getNode(nodeId)
       .then((node) => {
-        if (node && !node.revoked) this.publish(node);
+        if (!node || node.revoked || this.closed) return;
+        if (node.expiresAt === null || node.expiresAt > this.d.clock()) this.nodeEnrolled(node.identityExpiresAt ?? null);
+        this.publish(node);
       })
       .catch((err: unknown) => this.d.log.warn({ err, nodeId }, 'could not read a node another controller changed'));
+  }
+
+  /**
+   * storeResynced: the store's change feed came back after a loss; changes made meanwhile were not
+   * heard one by one, so one sweep of the whole store arms the next lapse afresh.
+   */
+  storeResynced(): Promise<void> {
+    return this.sweepLapsed();
   }
 
   /**
@@ -254,7 +256,9 @@ export class NodeKeys {
     this.publish(renewed);
     this.d.log.info({ node: node.name, expiresAt: new Date(expiresAt).toISOString() }, 'identity credential renewed');
     await this.d.nodeEvent('identity-renewed', renewed, { identityExpiresAt: expiresAt });
-    void this.sweepLapsed();
+    // The expiry only moved later: a timer armed for the old one finds nothing when it fires and
+    // arms the next lapse then, so a renewal lists no other node.
+    this.nodeEnrolled(expiresAt);
     return this.stateOf(renewed);
   }
 
