@@ -6,11 +6,9 @@
  * rows the plugin's own migrate() and exporter wrote there, and answers as an 18.16 server
  * (scripts/clickhouse.sh) does over the same rows.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expandMacros, generate } from '@trellis/plugin-dashboards-grafana';
 import {
   allStatements,
@@ -31,11 +29,11 @@ import {
   type TelemetryBatch,
 } from '@trellis/plugin-telemetry-clickhouse';
 import { ChdbEngine, ChdbStatements } from './support/chdb';
+import { ClickHouseServer, queryJson } from './support/clickhouse-server';
 import { dashboardAlertContext, dashboardDataSet, dashboardLateBlock, dashboardNodeVariable, dashboardPanelContext } from './support/dashboard-data-set';
 
 jest.setTimeout(300_000);
 
-const SCRIPT = resolve(__dirname, '../scripts/clickhouse.sh');
 const DB = 'e2e_current';
 const now = Math.floor(Date.now() / 60_000) * 60_000;
 const g = generate({ database: DB });
@@ -46,28 +44,19 @@ interface Answer {
 }
 
 let dir: string;
+let server: ClickHouseServer | undefined;
 let chdb: ChdbEngine;
 let current: ServerFeatures;
 let old: ClickHousePipeline;
 let chdbExporter: ClickHouseExporter | undefined;
 let chdbSink: ClickHouseBlockSink;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function schema(database: string, features: ServerFeatures): SchemaOptions {
   return { database, tablePrefix: 'trellis_', features, rawRetentionDays: 30, rollupRetentionDays: 400 };
 }
 
 async function on1816(sql: string): Promise<Answer> {
-  const rs = await old.connection.client.query({ query: sql, format: 'JSON' });
-  const body = (await rs.json()) as { meta: Array<{ name: string }>; data: Array<Record<string, unknown>> };
-  return { columns: body.meta.map((m) => m.name), rows: body.data };
+  return queryJson(old, sql);
 }
 
 async function onChdb(sql: string): Promise<Answer> {
@@ -108,10 +97,8 @@ beforeAll(async () => {
   current = featuresForVersion(chdb.version);
 
   // 18.16, through the plugin's own pipeline.
-  const http = await freePort();
-  const tcp = await freePort();
-  execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(http), String(tcp)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
-  old = await openPipeline({ url: `http://127.0.0.1:${http}`, database: DB, spoolDir: join(dir, 'spool-1816'), batchMaxMs: 50, requestTimeoutMs: 10_000 });
+  server = await ClickHouseServer.start(dir);
+  old = await openPipeline({ url: server.url, database: DB, spoolDir: join(dir, 'spool-1816'), batchMaxMs: 50, requestTimeoutMs: 10_000 });
   await exportAll(old.exporter);
 
   // 26.x, through the same migrate() and exporter, with the settings the plugin picks for it (async inserts).
@@ -129,7 +116,7 @@ afterAll(async () => {
   await old?.close().catch(() => undefined);
   await chdb?.close();
   try {
-    execFileSync('bash', [SCRIPT, 'stop', join(dir, 'server')], { stdio: 'inherit', timeout: 30_000 });
+    server?.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,29 +4,20 @@
  * and a realistic data set delivered through that plugin's exporter. Macros and variables are
  * expanded as Grafana and grafana-clickhouse-datasource would, for a real time range.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expandMacros, generate, type AlertCondition, type MacroContext } from '@trellis/plugin-dashboards-grafana';
-import { ExportResultCode, openPipeline, type ClickHousePipeline } from '@trellis/plugin-telemetry-clickhouse';
+import type { ClickHousePipeline } from '@trellis/plugin-telemetry-clickhouse';
+import { ClickHouseServer, openLoadedPipeline, queryJson } from './support/clickhouse-server';
 import { dashboardAlertContext, dashboardDataSet, dashboardLateBlock, dashboardNodeVariable, dashboardPanelContext, DASHBOARD_NODES } from './support/dashboard-data-set';
 
 jest.setTimeout(120_000);
 
-const SCRIPT = resolve(__dirname, '../scripts/clickhouse.sh');
 const DB = 'e2e_dash';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 let dir: string;
+let server: ClickHouseServer | undefined;
 let pipeline: ClickHousePipeline;
 const now = Math.floor(Date.now() / 60_000) * 60_000;
 const NODES = DASHBOARD_NODES;
@@ -34,29 +25,19 @@ const g = generate({ database: DB });
 
 const panelCtx: MacroContext = dashboardPanelContext(now);
 
-async function run(sql: string): Promise<{ columns: string[]; rows: Array<Record<string, unknown>> }> {
-  const rs = await pipeline.connection.client.query({ query: sql, format: 'JSON' });
-  const body = (await rs.json()) as { meta: Array<{ name: string }>; data: Array<Record<string, unknown>> };
-  return { columns: body.meta.map((m) => m.name), rows: body.data };
-}
+const run = (sql: string) => queryJson(pipeline, sql);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trellis-dash-ch-'));
-  const http = await freePort();
-  const tcp = await freePort();
-  execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(http), String(tcp)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
-  pipeline = await openPipeline({ url: `http://127.0.0.1:${http}`, database: DB, spoolDir: join(dir, 'spool'), batchMaxMs: 50, requestTimeoutMs: 10_000 });
-  for (const b of dashboardDataSet(now)) expect((await pipeline.exporter.export(b)).code).toBe(ExportResultCode.SUCCESS);
-  expect(await pipeline.exporter.drain(30_000)).toBe(true);
-  // A block whose rows are 10 minutes old when it lands, in a block of its own: what a spool replay looks like.
-  expect((await pipeline.exporter.export(dashboardLateBlock(now))).code).toBe(ExportResultCode.SUCCESS);
-  expect(await pipeline.exporter.drain(30_000)).toBe(true);
+  server = await ClickHouseServer.start(dir);
+  // The late block's rows are 10 minutes old when it lands, in a block of its own: what a spool replay looks like.
+  pipeline = await openLoadedPipeline(server.url, DB, join(dir, 'spool'), dashboardDataSet(now), [dashboardLateBlock(now)]);
 });
 
 afterAll(async () => {
   await pipeline?.close().catch(() => undefined);
   try {
-    execFileSync('bash', [SCRIPT, 'stop', join(dir, 'server')], { stdio: 'inherit', timeout: 30_000 });
+    server?.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

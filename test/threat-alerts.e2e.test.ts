@@ -4,35 +4,23 @@
  * far more peers than its usual set fire; a source with a few failures, a node that gained one
  * peer and a node too new to have a usual set do not.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expandMacros, generate } from '@trellis/plugin-dashboards-grafana';
-import { ExportResultCode, openPipeline, type ClickHousePipeline, type TelemetryBatch } from '@trellis/plugin-telemetry-clickhouse';
+import { ExportResultCode, type ClickHousePipeline, type TelemetryBatch } from '@trellis/plugin-telemetry-clickhouse';
+import { ClickHouseServer, openLoadedPipeline, queryJson } from './support/clickhouse-server';
 
 jest.setTimeout(120_000);
 
-const SCRIPT = resolve(__dirname, '../scripts/clickhouse.sh');
 const DB = 'e2e_threats';
 const g = generate({ database: DB });
 const now = Math.floor(Date.now() / 60_000) * 60_000;
 let dir: string;
+let server: ClickHouseServer | undefined;
 let pipeline: ClickHousePipeline;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function run(sql: string): Promise<Array<Record<string, unknown>>> {
-  const rs = await pipeline.connection.client.query({ query: sql, format: 'JSON' });
-  return ((await rs.json()) as { data: Array<Record<string, unknown>> }).data;
-}
+const run = async (sql: string) => (await queryJson(pipeline, sql)).rows;
 
 function dataSet(): TelemetryBatch[] {
   const tunnels: NonNullable<TelemetryBatch['tunnels']> = [];
@@ -71,18 +59,14 @@ function dataSet(): TelemetryBatch[] {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trellis-threats-'));
-  const http = await freePort();
-  const tcp = await freePort();
-  execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(http), String(tcp)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
-  pipeline = await openPipeline({ url: `http://127.0.0.1:${http}`, database: DB, spoolDir: join(dir, 'spool'), batchMaxMs: 50, requestTimeoutMs: 10_000 });
-  for (const b of dataSet()) expect((await pipeline.exporter.export(b)).code).toBe(ExportResultCode.SUCCESS);
-  expect(await pipeline.exporter.drain(30_000)).toBe(true);
+  server = await ClickHouseServer.start(dir);
+  pipeline = await openLoadedPipeline(server.url, DB, join(dir, 'spool'), dataSet());
 });
 
 afterAll(async () => {
   await pipeline?.close().catch(() => undefined);
   try {
-    execFileSync('bash', [SCRIPT, 'stop', join(dir, 'server')], { stdio: 'inherit', timeout: 30_000 });
+    server?.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
