@@ -94,6 +94,30 @@ export function dashboardDataSet(now: number): TelemetryBatch[] {
   return batches;
 }
 
+/**
+ * DASHBOARD_FIRING is what each alert rule fires for on this data set over the alert context's
+ * window (dashboardAlertContext): the label columns of every row above the rule's threshold, joined
+ * with "/". The same on every ClickHouse the suite runs the queries on.
+ */
+export const DASHBOARD_FIRING: Record<string, string[]> = {
+  'trellis-tunnel-down': ['n2/n3'],
+  'trellis-path-loss': ['n3/n1/direct'],
+  'trellis-path-rtt-p95': ['n2/n4/direct'],
+  'trellis-realtime-jitter': ['n1/n5/relay-r1'],
+  // Every pair towards n5 probes over relay-r1 for the whole data set.
+  'trellis-pair-relayed': ['n1/n5', 'n2/n5', 'n3/n5', 'n4/n5'],
+  'trellis-node-offline': ['n5'],
+  'trellis-posture': ['n4'],
+  'trellis-telemetry-stalled': [],
+  'trellis-telemetry-lag': ['probe_samples'],
+  'trellis-auth-failure-burst': ['203.0.113.66'],
+  'trellis-peer-spike': [],
+  'trellis-audit-unsigned': [],
+  'trellis-shaping-drops': ['n1/trellis0/1:20'],
+  // n3's forwarder drops 40 datagrams a minute in the data set.
+  'trellis-relay-drops': ['n3'],
+};
+
 /** dashboardLateBlock is a block whose row is 10 minutes old when it lands, in a block of its own: what a spool replay looks like. */
 export function dashboardLateBlock(now: number): TelemetryBatch {
   return { batchId: 'dash-late', probes: [{ at: now - 10 * 60_000, src: 'n1', dst: 'n2', path: 'direct', seq: 999_999, rttUs: 9000, lost: false, jitterUs: 1000 }] };
