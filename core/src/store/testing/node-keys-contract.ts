@@ -4,33 +4,14 @@
  */
 import { hashSecret } from '../secret-hash';
 import type { EnrollInput, NodeRecord, Store } from '../store';
+import { addKey as addAuthKey, enrollInput, key32, NOW } from './store-fixtures';
 import type { HarnessOpenOptions, StoreHarness } from './store-harness';
 
-const key32 = (n: number) => Buffer.alloc(32, n).toString('base64');
-const NOW = 1_700_000_000_000;
 const DAY = 86_400_000;
 const audit = (action: string, target = 'x') => ({ at: NOW, action, actor: 'test', target });
 
-async function addKey(s: Store, over: { nodeTtlMs?: number | null; tags?: string[] } = {}) {
-  return s.createAuthKey(
-    { id: 'k1', secretHash: hashSecret('s1'), tags: over.tags ?? ['tag:test'], user: null, reusable: true, createdAt: NOW, expiresAt: NOW + DAY, nodeTtlMs: over.nodeTtlMs ?? null },
-    { action: 'admin.key.created', actor: 'admin', target: 'k1' },
-  );
-}
-
-const enrollInput = (n: number, over: Partial<EnrollInput> = {}): EnrollInput => ({
-  keyId: 'k1',
-  secret: 's1',
-  newNodeId: `n${String(n).padStart(4, '0')}`,
-  name: `node-${n}`,
-  hostname: `host-${n}`,
-  wgKey: key32(n),
-  identityKey: key32(100 + n),
-  endpoints: ['192.0.2.1:51820'],
-  now: NOW,
-  actor: 'test',
-  ...over,
-});
+/** addKey adds reusable auth key k1 (secret s1), valid for a day. */
+const addKey = (s: Store, over: { nodeTtlMs?: number | null; tags?: string[] } = {}) => addAuthKey(s, 'k1', 's1', { expiresAt: NOW + DAY, ...over });
 
 const lifetimes = () => ({ nodeTtlMs: null, identityLifetimeMs: 90 * DAY });
 

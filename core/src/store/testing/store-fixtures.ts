@@ -5,9 +5,9 @@ import type { EnrollInput, Store } from '../store';
 export const key32 = (n: number) => Buffer.alloc(32, n).toString('base64');
 export const NOW = 1_700_000_000_000;
 
-export async function addKey(s: Store, id: string, secret: string, over: { reusable?: boolean; expiresAt?: number; nodeTtlMs?: number | null } = {}) {
+export async function addKey(s: Store, id: string, secret: string, over: { reusable?: boolean; expiresAt?: number; nodeTtlMs?: number | null; tags?: string[] } = {}) {
   return s.createAuthKey(
-    { id, secretHash: hashSecret(secret), tags: ['tag:test'], user: null, reusable: over.reusable ?? true, createdAt: NOW, expiresAt: over.expiresAt ?? NOW + 3600_000, nodeTtlMs: over.nodeTtlMs ?? null },
+    { id, secretHash: hashSecret(secret), tags: over.tags ?? ['tag:test'], user: null, reusable: over.reusable ?? true, createdAt: NOW, expiresAt: over.expiresAt ?? NOW + 3600_000, nodeTtlMs: over.nodeTtlMs ?? null },
     { action: 'admin.key.created', actor: 'admin', target: id },
   );
 }
