@@ -2,7 +2,7 @@
 # Runs the whole suite (unit and end-to-end) once, in two Jest processes side by side:
 # - the lab side: every end-to-end test that makes network namespaces, labs or devices (they share
 #   one lab, its bridge and addresses), in band;
-# - beside it, at a lower CPU priority (nice 10, so the lab side's timing is not starved): the unit
+# - beside it, at the lowest CPU priority (nice 19, so the lab side's timing is not starved): the unit
 #   tests and the end-to-end tests that make no namespace, device or lab (SIDE_E2E below: real
 #   controllers on loopback, ClickHouse and PostgreSQL on private ports, Chromium, the CLI), in band.
 #   They use the CPU the lab side leaves idle while it waits on its labs.
@@ -28,7 +28,7 @@ fi
 
 SIDE_E2E='/test/(api-fuzz|bad-input|clickhouse-current|clickhouse-pipeline|console-layout|dashboards-fresh|dashboards-push|dashboards-queries|pg-store|policy-differential|policy-lifecycle|rego-policies|threat-alerts|trellis-command)\.e2e\.test\.ts$'
 # Every unit test (any path that is not an end-to-end test), and the end-to-end tests of SIDE_E2E.
-setsid nice -n 10 npx jest --selectProjects unit e2e --testPathPattern "^(?!.*\.e2e\.test\.ts\$)|$SIDE_E2E" --runInBand --ci --json --outputFile=test/artifacts/jest-side.json >test/artifacts/side.log 2>&1 &
+setsid nice -n 19 npx jest --selectProjects unit e2e --testPathPattern "^(?!.*\.e2e\.test\.ts\$)|$SIDE_E2E" --runInBand --ci --json --outputFile=test/artifacts/jest-side.json >test/artifacts/side.log 2>&1 &
 side_pid=$!
 # Whatever ends this script ends the side run too (setsid made it a process group of its own).
 trap 'kill -- "-$side_pid" 2>/dev/null' EXIT
