@@ -14,9 +14,15 @@
  *   (conn.exit.switched, which the console and the Audit dashboard list); once n3 is back, n1
  *   returns to it after the 10 s hold-down and not before; an exit node that
  *   does not exist is reported; malformed exit flags are usage errors naming the flag.
+ * - The web console (headless Chromium) shows which exit node each node uses, the fallback and why,
+ *   which nodes offer an exit and whether it is approved, and marks the tunnel to the exit node in
+ *   use; `trellis routes` (the admin view) names the nodes using each exit node.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { spkiSha256 } from '../core/src/auth/controller-trust';
 import { defaultCliPath, Lab } from '../core/src/lab/lab';
 import { INTERNET_SERVER, INTERNET_SERVER_2 } from '../core/src/lab/lab-internet';
 import { ROUTES, type AuditEvent, type RouteView } from '../core/src/wire';
@@ -29,6 +35,21 @@ const TUNNEL_QUIET_BYTES = 2_000;
 
 describe('split tunnelling and exit nodes', () => {
   let lab: Lab | null = null;
+  let browser: Browser | null = null;
+  let page: Page | null = null;
+  /** consoleRow: the console's node row as the test reads it (attributes and the exit cell's text). */
+  const consoleRow = (n: string) =>
+    page!.$eval(`#nodes tr[data-node="${n}"]`, (tr) => ({
+      state: tr.getAttribute('data-exit-state'),
+      node: tr.getAttribute('data-exit-node'),
+      offer: tr.getAttribute('data-exit-offer'),
+      text: (tr.querySelector('td.exit')?.textContent ?? '').replace(/\s+/g, ' ').trim(),
+    }));
+  /** usedBy: the nodes the admin routes view says use n's exit routes. */
+  const usedBy = async (n: string) => {
+    const res = await lab!.adminFetch('/v1/admin/routes');
+    return ((await res.json()) as RouteView[]).filter((r) => r.kind === 'exit' && r.node === n).map((r) => r.usedBy);
+  };
   const underlay = (n: string) => lab!.node(n).underlay;
   const iface = (n: string) => lab!.node(n).iface;
 
@@ -83,7 +104,11 @@ describe('split tunnelling and exit nodes', () => {
   }, 90_000);
 
   afterAll(async () => {
-    await lab?.down();
+    try {
+      await browser?.close();
+    } finally {
+      await lab?.down();
+    }
   }, 30_000);
 
   it('split tunnelling: internet traffic leaves directly and never enters the tunnel; an unapproved exit node is not used', async () => {
@@ -145,6 +170,29 @@ describe('split tunnelling and exit nodes', () => {
     expect(await whoAmI('n2')).toBe(underlay('n2'));
   }, 60_000);
 
+  it('the console shows which exit node each node uses and which nodes offer one, approved or not', async () => {
+    const cert = lab!.controllerCertificate();
+    const pin = cert ? [`--ignore-certificate-errors-spki-list=${spkiSha256(cert)}`] : [];
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-proxy-server', ...pin] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
+    await page.goto(`${lab!.controllerUrl}/console`);
+    await page.fill('#token', readFileSync(join(lab!.describe().controller.dataDir, 'admin.token'), 'utf8').trim());
+    await Promise.all([page.waitForURL(/\/console$/), page.click('#login-submit')]);
+    await page.waitForSelector('#nodes tr[data-node="n1"][data-exit-state="in-use"][data-exit-node="n3"]', { timeout: 15_000 });
+    expect(await consoleRow('n1')).toMatchObject({ state: 'in-use', node: 'n3', offer: null });
+    expect((await consoleRow('n1')).text).toBe('via n3 fallback n4');
+    expect(await consoleRow('n3')).toMatchObject({ state: null, offer: 'approved', text: 'offers exit: approved used by n1' });
+    expect(await consoleRow('n4')).toMatchObject({ state: null, offer: 'approved', text: 'offers exit: approved' });
+    expect(await consoleRow('n2')).toEqual({ state: null, node: null, offer: null, text: '–' });
+    // The tunnel n1 -> n3 is marked as the way n1's other traffic leaves; n1 -> n4 is not.
+    await page.waitForSelector('#tunnels tr[data-src="n1"][data-dst="n3"][data-exit="true"]', { timeout: 30_000 });
+    expect(await page.textContent('#tunnels tr[data-src="n1"][data-dst="n3"] .exit-mark')).toBe('exit node');
+    expect(await page.$('#tunnels tr[data-src="n1"][data-dst="n4"][data-exit="true"]')).toBeNull();
+    // The admin routes view (`trellis routes`) names n1 as n3's user.
+    expect(await usedBy('n3')).toEqual([['n1'], ['n1']]);
+    expect(await usedBy('n4')).toEqual([[], []]);
+  }, 60_000);
+
   it('falls back to the second exit node when the first one dies', async () => {
     await lab!.killAgent('n3');
     const { ms } = await waitFor('n1 to fall back to n4', async () => (await exitStatus('n1'))?.inUse === 'n4', 15_000, 100);
@@ -165,6 +213,11 @@ describe('split tunnelling and exit nodes', () => {
     }, 10_000, 200);
     expect(switched.map((e) => [e.details?.from, e.details?.to])).toEqual(expect.arrayContaining([[null, 'n3'], ['n3', 'n4']]));
     expect(switched.find((e) => e.details?.to === 'n4')!.details?.reason).toMatch(/exit node n3 is offline/);
+    // The console shows the fallback, and why, without a reload.
+    await page!.waitForSelector('#nodes tr[data-node="n1"][data-exit-state="fallback"][data-exit-node="n4"]', { timeout: 15_000 });
+    expect((await consoleRow('n1')).text).toMatch(/^via n4 \(fallback for n3\) ?exit node n3 is offline/);
+    expect((await consoleRow('n4')).text).toBe('offers exit: approved used by n1');
+    expect(await usedBy('n4')).toEqual([['n1'], ['n1']]);
   }, 40_000);
 
   it('returns to the chosen exit node only once it has been back for the hold-down (10 s)', async () => {
@@ -216,4 +269,15 @@ describe('split tunnelling and exit nodes', () => {
       expect(r.stderr).toMatch(message);
     }
   }, 60_000);
+
+  it('lab down removes the internet namespace with every node namespace', async () => {
+    const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('trl-'));
+    expect(namespaces()).toContain('trl-inet');
+    await browser?.close();
+    browser = null;
+    const down = lab!;
+    lab = null;
+    await down.down();
+    expect(namespaces()).toEqual([]);
+  }, 30_000);
 });

@@ -43,6 +43,7 @@ import { RouteGateway } from './route-gateway';
 import { HubForwarding } from './hub-forwarding';
 import { RouteHealth } from './route-health';
 import { RouteReporter } from './route-reporter';
+import { ExitReporter } from './exit-reporter';
 import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_PORT, type AgentIntervals, type StartAgentOptions } from './start-options';
 import { AgentTelemetry, type TelemetryOptions } from './telemetry/agent-telemetry';
 import { AgentPaths } from './paths/agent-paths';
@@ -92,6 +93,8 @@ export class AgentRuntime {
   private readonly candidates = new CandidateBook();
   /** Set when the node advertises routes (a gateway or exit node). */
   private readonly gateway: { forwarding: RouteGateway; health: RouteHealth; reporter: RouteReporter } | null = null;
+  /** Tells the controller which exit node this node uses; null without --exit-node. */
+  private readonly exitReporter: ExitReporter | null = null;
   private relayEndpoints: ReadonlyMap<string, string> = new Map();
   private peerNames: { nameById: Map<string, string>; nameByKey: Map<string, string>; idByKey: Map<string, string> } = { nameById: new Map(), nameByKey: new Map(), idByKey: new Map() };
   private applied: AppliedMap | null = null;
@@ -163,6 +166,8 @@ export class AgentRuntime {
         if (!isStopping()) void this.relay.sync(info.map, d.identity.get().wg.privateKey);
         // A decision on this gateway's routes changes its map: learn the new statuses.
         if (info.source === 'controller') void this.gateway?.reporter.report();
+        // The exit node in use may have changed with the map (an exit node offline, approved, back).
+        void this.exitReporter?.report();
       },
     });
     this.telemetry = new AgentTelemetry({
@@ -214,6 +219,8 @@ export class AgentRuntime {
           this.endpoints.forget();
           void this.endpoints.report();
           void this.gateway?.reporter.report();
+          this.exitReporter?.forget();
+          void this.exitReporter?.report();
         } else if (lastError) d.log.warn({ lastError }, 'disconnected from the controller');
       },
     });
@@ -236,6 +243,20 @@ export class AgentRuntime {
       log: d.log,
       idle: () => isStopping() || this.session.revoked,
     });
+    const exitNode = d.prefs.exitNode;
+    if (exitNode) {
+      this.exitReporter = new ExitReporter({
+        state: () => {
+          const e = this.reconf.exit;
+          // Nothing to say before the first map chose.
+          if (!e) return null;
+          return { preferred: exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: e.current?.name ?? null, problem: e.problem, switches: this.reconf.exitSwitches };
+        },
+        post: (body) => d.client.postExitUse(body),
+        log: d.log,
+        idle: () => isStopping() || this.session.revoked,
+      });
+    }
     const ad = d.opts.advertise;
     if (ad && (ad.routes.length > 0 || ad.exit)) {
       const health = new RouteHealth({
@@ -473,7 +494,8 @@ export class AgentRuntime {
     await step('reconfiguration', () => this.reconf.idle());
     this.gateway?.health.stop();
     this.gateway?.reporter.stop();
-    await step('pending reports', () => Promise.all([this.facts.pending, this.endpoints.pending, this.gateway?.reporter.pending]));
+    this.exitReporter?.stop();
+    await step('pending reports', () => Promise.all([this.facts.pending, this.endpoints.pending, this.gateway?.reporter.pending, this.exitReporter?.pending]));
     await step('telemetry', () => this.telemetry.stop());
     await step('connection events', () => this.connEvents.stop());
     await step('probes', () => this.probes.stop());

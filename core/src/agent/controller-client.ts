@@ -12,6 +12,7 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   type ErrorBody,
+  type ExitUseRequest,
   type FactsRequest,
   type IdentityRenewRequest,
   type NodeKeyState,
@@ -139,6 +140,11 @@ export class ControllerClient {
   /** postRoutes reports what the node advertises as a gateway and the health of its checks. */
   postRoutes(body: RoutesRequest): Promise<RoutesResponse> {
     return this.request<RoutesResponse>('POST', ROUTES.nodeRoutes, body, true);
+  }
+
+  /** postExitUse reports the exit node this node uses (`trellis up --exit-node`). */
+  async postExitUse(body: ExitUseRequest): Promise<void> {
+    await this.request('POST', ROUTES.nodeExit, body, true);
   }
 
   async postFacts(req: FactsRequest): Promise<void> {

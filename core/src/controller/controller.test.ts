@@ -352,6 +352,24 @@ describe('signed node requests', () => {
   });
 });
 
+describe('exit node reports', () => {
+  it('takes a signed report of the exit node a node uses and refuses malformed or unsigned ones', async () => {
+    const c = await start();
+    const key = await createKey(c);
+    const a = makeNode('alpha');
+    expect((await enroll(c, key.key, a)).statusCode).toBe(200);
+    const report = { preferred: 'n3', fallback: 'n4', inUse: 'n4', problem: 'exit node n3 is offline', switches: 2 };
+    const ok = await call(c, signedInject(c, a, 'POST', '/v1/node/exit', report));
+    expect([ok.statusCode, ok.json()]).toEqual([200, { ok: true }]);
+    for (const bad of [{ ...report, switches: -1 }, { ...report, inUse: '' }, { ...report, extra: true }, { preferred: 'n3' }]) {
+      const res = await call(c, signedInject(c, a, 'POST', '/v1/node/exit', bad));
+      expect([res.statusCode, code(res)]).toEqual([400, 'TRELLIS_ERR_BAD_REQUEST']);
+    }
+    const unsigned = await call(c, { method: 'POST', url: '/v1/node/exit', payload: report });
+    expect([unsigned.statusCode, code(unsigned)]).toEqual([401, 'TRELLIS_ERR_AUTH_MISSING']);
+  });
+});
+
 describe('revocation', () => {
   it('removes the node from every peer map and refuses its requests with 403', async () => {
     const c = await start();

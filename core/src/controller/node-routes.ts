@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from
 import type { Facts, PostureDecision } from '../api/hooks';
 import type { ControllerServices } from './controller-services';
 import { reportedCandidates } from './candidate-report';
-import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest, type RoutesRequest, type RoutesResponse } from '../wire';
-import { emptyQuery, endpointsBody, factsBody, routesBody } from './schemas';
+import { BODY_LIMITS, ROUTES, type EndpointsRequest, type FactsRequest, type ExitUseRequest, type RoutesRequest, type RoutesResponse } from '../wire';
+import { emptyQuery, endpointsBody, exitUseBody, factsBody, routesBody } from './schemas';
 
 const SIGNED = Symbol('trellis.signedNode');
 type SignedHook = ((request: FastifyRequest) => Promise<void>) & { [SIGNED]: ControllerServices };
@@ -69,6 +69,13 @@ export function registerNodeRoutes(app: FastifyInstance, s: ControllerServices):
     const stored = await s.routes.advertise(node, request.body as RoutesRequest, s.store.overlay);
     const res: RoutesResponse = { routes: stored.filter((r) => r.advertised).map((r) => ({ prefix: r.prefix, kind: r.kind, status: r.status })) };
     return res;
+  });
+
+  app.post(ROUTES.nodeExit, { bodyLimit: BODY_LIMITS.exit, preValidation, schema: { body: exitUseBody, querystring: emptyQuery } }, async (request) => {
+    const node = request.node!;
+    const body = request.body as ExitUseRequest;
+    if (s.routes.exitUse.set(node.id, body, s.clock())) s.log.info({ node: node.name, exitNode: body.inUse, preferred: body.preferred, problem: body.problem }, 'exit node use reported');
+    return { ok: true };
   });
 
   app.post(ROUTES.facts, { bodyLimit: BODY_LIMITS.facts, preValidation, schema: { body: factsBody, querystring: emptyQuery } }, async (request) => {

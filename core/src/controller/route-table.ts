@@ -12,6 +12,7 @@
  *
  * Every change that moves a primary or an approval calls `changed` (the map streamer rebuilds).
  */
+import { ExitUseTable } from './exit-use';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { Logger } from '../log/logger';
 import type { NodeInfo } from '../api/node-info';
@@ -69,6 +70,8 @@ export class RouteTable {
   private isLive: (nodeId: string) => boolean = () => false;
   /** How many times a primary moved, for metrics. */
   failovers = 0;
+  /** Which exit node each client uses, as clients report it (`usedBy` of exit routes). */
+  readonly exitUse = new ExitUseTable();
 
   constructor(private readonly o: RouteTableOptions) {
     this.holdDownMs = o.holdDownMs ?? DEFAULT_ROUTE_HOLD_DOWN_MS;
@@ -321,6 +324,7 @@ export class RouteTable {
         checkOk: r.check === null ? null : (check ?? null),
         healthy: online && check !== false,
         primary: primary && this.usable(r),
+        ...(r.kind === 'exit' ? { usedBy: this.exitUse.usersOf(names.get(r.nodeId) ?? r.nodeId, this.o.isOnline).map((id) => names.get(id) ?? id) } : {}),
       };
     });
   }

@@ -272,6 +272,20 @@ export const expireBody = {
 const routePrefix = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
 /** POST ROUTES.nodeRoutes: the shape only; prefixes, checks and overlaps are checked by route-rules.ts. */
+const exitNodeName = { type: 'string', minLength: 1, maxLength: 253 } as const;
+export const exitUseBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['preferred', 'fallback', 'inUse', 'problem', 'switches'],
+  properties: {
+    preferred: exitNodeName,
+    fallback: { anyOf: [{ type: 'null' }, exitNodeName] },
+    inUse: { anyOf: [{ type: 'null' }, exitNodeName] },
+    problem: { anyOf: [{ type: 'null' }, { type: 'string', maxLength: 512 }] },
+    switches: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+  },
+} as const;
+
 export const routesBody = {
   type: 'object',
   additionalProperties: false,

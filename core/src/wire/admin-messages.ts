@@ -176,6 +176,8 @@ export interface RouteView {
   healthy: boolean;
   /** The gateway peers use for this prefix now (subnets; exit routes are each a choice of the client). */
   primary: boolean;
+  /** Exit routes: the nodes whose traffic leaves through this exit node now, by name (absent from older controllers). */
+  usedBy?: string[];
 }
 
 /** POST ROUTES.adminRouteDecide. */

@@ -40,6 +40,7 @@ export type {
   EnrollRequest,
   EnrollResponse,
   FactsRequest,
+  ExitUseRequest,
   IdentityRenewRequest,
   NodeKeyState,
   RoutesRequest,

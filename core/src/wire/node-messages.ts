@@ -58,6 +58,22 @@ export interface RoutesResponse {
   routes: Array<{ prefix: string; kind: 'subnet' | 'exit'; status: 'pending' | 'approved' | 'rejected' }>;
 }
 
+/**
+ * ExitUseRequest: the exit node this node chose (`trellis up --exit-node`), its fallback, the one its
+ * traffic leaves through now and why the chosen one is not in use; sent on every connect and
+ * whenever any of it changes, so the console and `trellis routes` show who uses which exit node.
+ */
+export interface ExitUseRequest {
+  /** Node names as given to --exit-node and --exit-node-fallback. */
+  preferred: string;
+  fallback: string | null;
+  /** null: no exit node in use, traffic leaves locally. */
+  inUse: string | null;
+  problem: string | null;
+  /** Times the exit node in use changed since the agent started. */
+  switches: number;
+}
+
 export interface FactsRequest {
   facts: Facts;
   posture?: PostureDecision | null;

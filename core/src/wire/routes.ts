@@ -69,6 +69,8 @@ export const ROUTES = {
   adminExpire: '/v1/admin/nodes/:name/expire',
   /** POST, signed: RoutesRequest, the routes the node advertises (`trellis up --advertise-routes`) and their health. */
   nodeRoutes: '/v1/node/routes',
+  /** POST, signed: ExitUseRequest, the exit node the node uses (`trellis up --exit-node`). */
+  nodeExit: '/v1/node/exit',
   /** GET, admin: every advertised route with its decision, health and whether it is primary (RouteView[]). */
   adminRoutes: '/v1/admin/routes',
   /** POST, admin, RouteDecisionRequest: approve or reject one node's route. */
@@ -96,6 +98,8 @@ export const BODY_LIMITS = {
   endpoints: 4 * 1024,
   /** 64 routes with their checks and health. */
   routes: 16 * 1024,
+  /** An exit node report: two names, a reason and a count. */
+  exit: 2 * 1024,
   /** Key rotation and identity renewal requests. */
   keys: 1024,
   facts: 64 * 1024,

@@ -17,7 +17,7 @@ export function renderRouteTable(routes: RouteView[]): string {
       String(r.priority),
       r.check ?? '-',
       !r.online ? 'offline' : r.checkOk === false ? 'check failing' : 'healthy',
-      r.primary ? (r.kind === 'exit' ? 'offered' : 'primary') : '-',
+      r.primary ? (r.kind === 'exit' ? (r.usedBy && r.usedBy.length > 0 ? `used by ${r.usedBy.join(', ')}` : 'offered') : 'primary') : '-',
     ]);
   return renderTable(['PREFIX', 'KIND', 'GATEWAY', 'STATUS', 'PRIORITY', 'CHECK', 'HEALTH', 'IN USE'], rows);
 }
@@ -27,7 +27,7 @@ export const routesCommand: Command = adminCommand({
   summary: 'list advertised routes, their approval, health and primaries',
   positionals: [],
   description:
-    'Lists every route gateways advertise (`trellis up --advertise-routes`, `--advertise-exit`): its status (pending,\napproved, rejected), priority, check target, health, and which gateway peers use now. A route is installed\nnowhere until approved: `trellis routes approve <node> <prefix>` or the policy\'s auto-approvers.',
+    'Lists every route gateways advertise (`trellis up --advertise-routes`, `--advertise-exit`): its status (pending,\napproved, rejected), priority, check target, health, which gateway peers use now and, for exit nodes, the nodes whose traffic leaves through them. A route is installed\nnowhere until approved: `trellis routes approve <node> <prefix>` or the policy\'s auto-approvers.',
   json: true,
   async run({ admin, json, io }) {
     const routes = listOf<RouteView>(await admin.request<unknown>('GET', ROUTES.adminRoutes), 'routes');

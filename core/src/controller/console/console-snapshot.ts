@@ -4,7 +4,8 @@ import type { LivePath, LiveTelemetry } from '../live-telemetry';
 import type { LiveAlerts } from '../../api/live-alerts';
 import { liveAlerts } from '../live-alerts';
 import type { PluginSources } from '../plugin-sources';
-import type { AuditEvent } from '../../wire';
+import type { AuditEvent, RouteView } from '../../wire';
+import type { ExitUse } from '../exit-use';
 
 
 export interface ConsoleNode {
@@ -19,6 +20,28 @@ export interface ConsoleNode {
   posture: PostureDecision | null;
   /** The controller's posture decision says non-compliant: peers drop the node. */
   quarantined: boolean;
+  /** The exit node it uses (`--exit-node`), as it last reported; null when it chose none. */
+  exit: ConsoleExitUse | null;
+  /** It offers itself as an exit node (`--advertise-exit`): the approval and who uses it now; null when it does not. */
+  exitOffer: ConsoleExitOffer | null;
+}
+
+export interface ConsoleExitUse {
+  preferred: string;
+  fallback: string | null;
+  /** null: no exit node in use, its traffic leaves locally. */
+  inUse: string | null;
+  /** in-use: the chosen one carries its traffic; fallback: the fallback does; none: neither. */
+  state: 'in-use' | 'fallback' | 'none';
+  problem: string | null;
+  switches: number;
+}
+
+export interface ConsoleExitOffer {
+  /** approved once both default routes are; rejected when either is; else pending. */
+  status: 'approved' | 'pending' | 'rejected';
+  /** Nodes whose traffic leaves through it now. */
+  usedBy: string[];
 }
 
 /** A live path with what the console shows: the peer's endpoint and one state. */
@@ -29,6 +52,8 @@ export interface ConsolePath extends LivePath {
    * unknown: no probe figures yet (the peer has not answered a probe), which is neither up nor lossy.
    */
   state: 'up' | 'degraded' | 'down' | 'unknown';
+  /** The destination is the exit node the source's other traffic leaves through. */
+  exitNode: boolean;
 }
 
 export interface ConsoleSnapshot {
@@ -57,6 +82,26 @@ export function pathState(p: Pick<LivePath, 'up' | 'loss' | 'updatedAt'>, srcOnl
   return p.loss > 0 ? 'degraded' : 'up';
 }
 
+/** exitUseOf: a client's exit report as the console shows it. */
+export function exitUseOf(u: ExitUse | null): ConsoleExitUse | null {
+  if (!u) return null;
+  const state = u.inUse === null ? 'none' : u.inUse === u.preferred ? 'in-use' : 'fallback';
+  return { preferred: u.preferred, fallback: u.fallback, inUse: u.inUse, state, problem: u.problem, switches: u.switches };
+}
+
+/** exitOffers: per node id, its advertised exit routes summed up (both default routes approved: approved). */
+export function exitOffers(routes: readonly RouteView[]): Map<string, ConsoleExitOffer> {
+  const out = new Map<string, ConsoleExitOffer>();
+  for (const r of routes) {
+    if (r.kind !== 'exit' || !r.advertised) continue;
+    const o = out.get(r.nodeId);
+    const usedBy = [...new Set([...(o?.usedBy ?? []), ...(r.usedBy ?? [])])].sort();
+    const status = !o ? r.status : o.status === 'rejected' || r.status === 'rejected' ? 'rejected' : o.status === 'approved' && r.status === 'approved' ? 'approved' : 'pending';
+    out.set(r.nodeId, { status, usedBy });
+  }
+  return out;
+}
+
 /** buildConsoleSnapshot reads the store, presence, live telemetry and the plugins' sources; it audits nothing. */
 export async function buildConsoleSnapshot(
   s: ControllerServices,
@@ -66,6 +111,7 @@ export async function buildConsoleSnapshot(
 ): Promise<ConsoleSnapshot> {
   const now = s.clock();
   const records = (await s.store.listNodes()).filter((n) => !n.revoked);
+  const offers = exitOffers(s.routes.view(new Map(records.map((n) => [n.id, n.name]))));
   const nodes: ConsoleNode[] = records
     .map((n) => ({
       id: n.id,
@@ -78,6 +124,8 @@ export async function buildConsoleSnapshot(
       lastSeen: s.presence.lastSeen(n.id, n.lastSeen),
       posture: n.posture,
       quarantined: n.posture?.compliant === false,
+      exit: exitUseOf(s.routes.exitUse.get(n.id)),
+      exitOffer: offers.get(n.id) ?? null,
     }))
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
   const byName = new Map(nodes.map((n) => [n.name, n]));
@@ -87,7 +135,7 @@ export async function buildConsoleSnapshot(
     .map((p) => {
       const src = byName.get(p.src)!;
       const dst = byName.get(p.dst)!;
-      return { ...p, endpoint: dst.endpoints[0] ?? null, state: pathState(p, src.online, dst.online, now) };
+      return { ...p, endpoint: dst.endpoints[0] ?? null, state: pathState(p, src.online, dst.online, now), exitNode: src.exit?.inUse === dst.name };
     });
   let alerts: LiveAlerts | null = null;
   if (sources.alerts) {

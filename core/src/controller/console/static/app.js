@@ -153,18 +153,25 @@
     return path === 'direct' ? 'direct' : 'via ' + path;
   }
 
+  // The path cell: the way the datagrams go and, for the tunnel to the source's exit node, a mark.
+  function pathCell(p) {
+    const td = el('td', {}, pathText(p.path));
+    if (p.exitNode) td.appendChild(el('span', { class: 'exit-mark', title: `${p.src}'s other traffic leaves through ${p.dst}` }, 'exit node'));
+    return td;
+  }
+
   function renderTunnels(snap, lim) {
     const rows = snap.paths.map((p) => {
       const g = grade(p, lim);
       const handshake = p.handshakeAgeS === null ? 'never' : Math.round(p.handshakeAgeS) + ' s';
       return row(
         [
-          cell(p.src), cell(p.dst), cell(p.endpoint || '–', 'wrap'), cell(pathText(p.path)), cell(handshake, 'num'),
+          cell(p.src), cell(p.dst), cell(p.endpoint || '–', 'wrap'), pathCell(p), cell(handshake, 'num'),
           split([bytes(p.rxBytes) + ' /', bytes(p.txBytes)], 'num'),
           cell(ms(p.rttUs), 'num rtt c-' + g), cell(pct(p.loss), 'num loss c-' + g), cell(ms(p.jitterUs), 'num jitter'),
           badge(p.state, p.state),
         ],
-        { 'data-src': p.src, 'data-dst': p.dst, 'data-state': p.state, 'data-path': p.path || '' },
+        { 'data-src': p.src, 'data-dst': p.dst, 'data-state': p.state, 'data-path': p.path || '', 'data-exit': p.exitNode ? 'true' : undefined },
       );
     });
     if (rows.length === 0) rows.push(row([el('td', { colspan: 10 }, 'no telemetry yet')]));
@@ -179,15 +186,41 @@
     return td;
   }
 
+  // The exit cell: the exit node a node uses (in use, fallback, or none and why) and whether it offers one.
+  function exitCell(n) {
+    const td = el('td', { class: 'exit' });
+    const e = n.exit, o = n.exitOffer;
+    if (!e && !o) td.textContent = '–';
+    if (e) {
+      const line = el('div', { class: 'exit-use' });
+      const text = e.state === 'in-use' ? 'via ' + e.inUse : e.state === 'fallback' ? `via ${e.inUse} (fallback for ${e.preferred})` : `none in use (wanted ${e.preferred})`;
+      line.appendChild(el('span', { class: 'state ' + (e.state === 'in-use' ? 'up' : e.state === 'fallback' ? 'degraded' : 'down'), title: e.problem || '' }, text));
+      if (e.state === 'in-use' && e.fallback) line.appendChild(el('span', { class: 'hint' }, ' fallback ' + e.fallback));
+      if (e.problem) line.appendChild(el('div', { class: 'hint wrap' }, e.problem));
+      td.appendChild(line);
+    }
+    if (o) {
+      const line = el('div', { class: 'exit-offer' });
+      line.appendChild(el('span', { class: 'state ' + (o.status === 'approved' ? 'up' : o.status === 'pending' ? 'pending' : 'down') }, 'offers exit: ' + o.status));
+      if (o.usedBy.length > 0) line.appendChild(el('span', { class: 'hint' }, ' used by ' + o.usedBy.join(', ')));
+      td.appendChild(line);
+    }
+    return td;
+  }
+
   function renderNodes(snap) {
     const rows = snap.nodes.map((n) => {
       const posture = n.posture === null ? 'unknown' : n.quarantined ? 'quarantined' : 'ok';
       return row(
         [
-          cell(n.name), cell(n.ipv4), badge(n.online ? 'online' : 'offline ' + ago(n.lastSeen, snap.at), n.online ? 'up' : 'offline'),
+          cell(n.name), cell(n.ipv4), badge(n.online ? 'online' : 'offline ' + ago(n.lastSeen, snap.at), n.online ? 'up' : 'offline'), exitCell(n),
           badge(!n.approved ? 'awaiting approval' : posture, !n.approved ? 'pending' : posture), reasons(n.posture ? n.posture.reasons : []),
         ],
-        { 'data-node': n.name, 'data-online': n.online, 'data-posture': posture },
+        {
+          'data-node': n.name, 'data-online': n.online, 'data-posture': posture,
+          'data-exit-state': n.exit ? n.exit.state : undefined, 'data-exit-node': n.exit ? n.exit.inUse || '' : undefined,
+          'data-exit-offer': n.exitOffer ? n.exitOffer.status : undefined,
+        },
       );
     });
     replaceRows($('nodes').tBodies[0], rows);
