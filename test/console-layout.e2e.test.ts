@@ -4,7 +4,8 @@
  * at 1024×768 every table fits its card with every column visible, and the topology drawing fills
  * its card. The page comes from a real controller after a real login; only the live snapshot is a
  * fixture (test/fixtures/console-crowded: 8 nodes, long posture reasons, 12 active alerts, a
- * relayed path), pushed over the page's own event stream.
+ * relayed path, exit nodes in use, one on its fallback with the reason), pushed over the page's own
+ * event stream.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,6 +169,9 @@ for (const [width, height] of [
     expect(await page.$$eval('#tunnels tbody tr', (r) => r.length)).toBe(56);
     expect(await page.$$eval('#alerts tbody tr', (r) => r.length)).toBe(12);
     expect(await page.textContent('#nodes tr[data-node="n5"] td.reasons')).toContain('remote-desktop-assistance-agent-with-a-very-long-name');
+    expect(await page.textContent('#nodes tr[data-node="n1"] td.exit')).toContain('via n8 (fallback for n7)');
+    expect(await page.textContent('#nodes tr[data-node="n8"] td.exit')).toContain('offers exit: approved used by n1');
+    expect(await page.$$eval('#tunnels tr[data-exit="true"]', (r) => r.length)).toBe(2);
 
     const topo = await topologyFit(page);
     // eslint-disable-next-line no-console
