@@ -12,8 +12,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
+
+	"golang.org/x/sys/unix"
 )
 
 // Version is trellis-wg's own version.
@@ -47,6 +50,14 @@ func wireguardModuleBuild() (version string, patched bool) {
 	return "unknown", false
 }
 
+// ignoreBrokenPipes keeps trellis-wg alive when the reader of its stdout or stderr is gone. The
+// agent reads them, and a device outlives an agent that crashed (the next agent adopts it); Go
+// exits on SIGPIPE at the first write to a broken stdout or stderr, so the adopted device died at
+// its next log line. Ignored, the write fails with EPIPE and the line is lost instead.
+func ignoreBrokenPipes() {
+	signal.Ignore(unix.SIGPIPE)
+}
+
 func usage() {
 	fmt.Fprintf(os.Stderr, `usage:
   trellis-wg [-f|--foreground] <iface>          run the WireGuard device <iface> (always in the foreground)
@@ -57,6 +68,7 @@ func usage() {
 }
 
 func main() {
+	ignoreBrokenPipes()
 	args := os.Args[1:]
 	if len(args) == 1 && (args[0] == "--version" || args[0] == "-v") {
 		wgVersion, patched := wireguardModuleBuild()

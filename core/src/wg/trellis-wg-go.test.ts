@@ -4,7 +4,8 @@
  * its vectors, and the relay: MAC1 destinations, index tables, expiry, the allow-list, and two
  * real wireguard-go devices talking through a relay in one process; and the fix trellis-wg's copy
  * of wireguard-go carries (third_party/wireguard-go, its own module): a handshake response and the
- * peer's own initiation handled at once leave no session that no packet reaches. Loopback only; no lock.
+ * peer's own initiation handled at once leave no session that no packet reaches; and a device that
+ * lost the reader of its output (its agent crashed) goes on. Loopback only; no lock.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -67,6 +68,7 @@ it('trellis-wg: every Go test passes', async () => {
     'relay.TestConfigureIsAllOrNothing',
     'relay.TestRealDevicesTalkThroughTheRelay',
     'golang.zx2c4.com/wireguard/device.TestResponseAndPeersInitiationAtOnceLeaveNoUnreachableSession',
+    'trellis-wg.TestOutlivesTheReaderOfItsOutput',
   ]) {
     expect(passed).toContain(name);
   }
