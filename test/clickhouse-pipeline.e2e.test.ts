@@ -3,11 +3,10 @@
  * by scripts/clickhouse.sh on loopback ports: migrations, round trip, an outage with spool replay,
  * the one-minute rollups, and the errors a bad config gives.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pino from 'pino';
 import { PluginHost } from '../core/src/plugins/plugin-host';
 import {
@@ -28,27 +27,18 @@ import {
   type ClickHousePipeline,
   type ProbeSample,
 } from '@trellis/plugin-telemetry-clickhouse';
+import { ClickHouseServer } from './support/clickhouse-server';
+import { freePort } from './support/free-port';
 
 jest.setTimeout(60_000);
 
-const SCRIPT = resolve(__dirname, '../scripts/clickhouse.sh');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 let dir: string;
-let httpPort: number;
-let tcpPort: number;
+let server: ClickHouseServer | undefined;
 let url: string;
 const open: ClickHousePipeline[] = [];
 
-const startServer = () => execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(httpPort), String(tcpPort)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
-const stopServer = () => execFileSync('bash', [SCRIPT, 'stop', join(dir, 'server')], { stdio: 'inherit', timeout: 30_000 });
+const startServer = () => server!.start();
+const stopServer = () => server?.stop();
 
 async function pipeline(name: string, over: Record<string, unknown> = {}): Promise<ClickHousePipeline> {
   const p = await openPipeline({ url, database: `e2e_${name}`, spoolDir: join(dir, `spool-${name}`), batchMaxMs: 50, requestTimeoutMs: 3000, ...over });
@@ -67,10 +57,8 @@ async function errorOf(p: Promise<unknown>): Promise<{ code?: string; message: s
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trellis-ch-'));
-  httpPort = await freePort();
-  tcpPort = await freePort();
-  url = `http://127.0.0.1:${httpPort}`;
-  startServer();
+  server = await ClickHouseServer.start(dir);
+  url = server.url;
 });
 
 afterAll(async () => {

@@ -8,35 +8,26 @@
  * running; the same controller restarted without the plugin answers 404 for history and its
  * snapshot hides the panel. One ClickHouse and one lab serve every test of the file.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { PathHistorySeries as HistorySeries } from '../core/src/api';
 import { Lab } from '../core/src/lab/lab';
+import { ClickHouseServer } from './support/clickhouse-server';
+import { freePort } from './support/free-port';
 import { waitFor } from './support/wait';
 
 jest.setTimeout(300_000);
 
-const SCRIPT = resolve(__dirname, '../scripts/clickhouse.sh');
 const NODES = 4;
 let dir: string;
 let url: string;
 let lab: Lab | null = null;
-let httpPort: number;
-let tcpPort: number;
+let server: ClickHouseServer | undefined;
 let upAt = 0;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-const startServer = () => execFileSync('bash', [SCRIPT, 'start', join(dir, 'server'), String(httpPort), String(tcpPort)], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 });
-const stopServer = () => execFileSync('bash', [SCRIPT, 'stop', join(dir, 'server')], { stdio: 'inherit', timeout: 60_000 });
+const startServer = () => server!.start();
+const stopServer = () => server?.stop();
 
 async function query<T>(sql: string): Promise<T[]> {
   const res = await fetch(`${url}/?database=trellis`, { method: 'POST', body: `${sql} FORMAT JSON`, signal: AbortSignal.timeout(10_000) });
@@ -73,10 +64,8 @@ interface PairRow {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trellis-telch-'));
-  httpPort = await freePort();
-  tcpPort = await freePort();
-  url = `http://127.0.0.1:${httpPort}`;
-  startServer();
+  server = await ClickHouseServer.start(dir);
+  url = server.url;
   lab = await Lab.up({ nodes: NODES, clickhouseUrl: url });
   upAt = Date.now();
 });

@@ -17,10 +17,19 @@ export class ClickHouseServer {
     readonly tcpPort: number,
   ) {}
 
-  /** start runs a server whose files live under dir/server; stop() it before removing dir. */
+  /** start runs a server whose files live under dir/server; stop() it before removing dir. A start that fails is stopped. */
   static async start(dir: string): Promise<ClickHouseServer> {
     const server = new ClickHouseServer(dir, await freePort(), await freePort());
-    server.start();
+    try {
+      server.start();
+    } catch (err) {
+      try {
+        server.stop();
+      } catch {
+        // The start's own error says what went wrong.
+      }
+      throw err;
+    }
     return server;
   }
 
@@ -35,7 +44,7 @@ export class ClickHouseServer {
   }
 
   stop(): void {
-    execFileSync('bash', [SCRIPT, 'stop', join(this.dir, 'server')], { stdio: 'inherit', timeout: 30_000 });
+    execFileSync('bash', [SCRIPT, 'stop', join(this.dir, 'server')], { stdio: 'inherit', timeout: 60_000 });
   }
 }
 
