@@ -207,6 +207,28 @@ describe('WgKeyRotator', () => {
     await t.rotator.stop();
   });
 
+  it('a key event published before its registration and delivered after it starts no second rotation', async () => {
+    const t = await setup();
+    const stale = t.ctl.state();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await t.rotator.rotate('scheduled')).toMatchObject({ outcome: 'rotated' });
+    const registered = t.ctl.state();
+    const deviceKey = t.device.key;
+    // The renewal's event (our previous key) arrives late on the map stream.
+    t.rotator.onKeyState(stale);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(t.ctl.registered.map((r) => r.reason)).toEqual(['scheduled']);
+    expect(t.device.key).toBe(deviceKey);
+    expect((await loadIdentity(dir))!.wg.publicKey).toBe(registered.wgKey);
+    expect(t.rotator.controllerState).toEqual(registered);
+    expect(t.rotator.nextRotationAt).toBe(registered.rotationDueAt);
+    // A key the controller registered after ours that we do not have still makes us rotate.
+    t.rotator.onKeyState({ ...registered, wgKey: generateWgKeyPair().publicKey, wgKeyCreatedAt: registered.wgKeyCreatedAt + 1 });
+    for (let i = 0; i < 100 && t.ctl.registered.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(t.ctl.registered.map((r) => r.reason)).toEqual(['scheduled', 'requested']);
+    await t.rotator.stop();
+  });
+
   it('spreads scheduled rotations by at most 5% of the interval and an hour', async () => {
     const t = await setup();
     const r = new WgKeyRotator({

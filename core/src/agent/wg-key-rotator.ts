@@ -115,12 +115,28 @@ export class WgKeyRotator {
   /** onKeyState takes the controller's view (map stream `event: key`): reconcile, then schedule. */
   onKeyState(state: NodeKeyState): void {
     if (this.stopped) return;
+    if (this.isStale(state)) {
+      this.d.log.debug({ controllerKey: state.wgKey }, 'a key event older than our last registered WireGuard key arrived late; ignored');
+      return;
+    }
     this.state = state;
     // While a rotation runs, its own answer settles the keys.
     if (this.running) return;
     void this.reconcile(state, true)
       .catch((err: unknown) => this.d.log.error({ err }, 'could not settle the WireGuard key with the controller'))
       .then(() => this.schedule());
+  }
+
+  /**
+   * isStale: the state names a key that is neither ours nor pending, created before the key we
+   * registered last. The controller published it before our registration (an identity renewal, say)
+   * and the map stream delivered it after the registration's answer (key events wait behind map
+   * applies there); taken as the truth, it would start a needless rotation right after ours.
+   */
+  private isStale(state: NodeKeyState): boolean {
+    const id = this.d.identity.get();
+    if (state.wgKey === id.wg.publicKey || state.wgKey === id.pendingWg?.publicKey) return false;
+    return typeof id.wgKeyCreatedAt === 'number' && state.wgKeyCreatedAt < id.wgKeyCreatedAt;
   }
 
   /** reconcile makes our pairs agree with the key the controller holds. */
