@@ -11,6 +11,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 
 	"trellis-wg/internal/control"
+	"trellis-wg/internal/demand"
 	"trellis-wg/internal/filterbind"
 )
 
@@ -34,7 +35,12 @@ func logLevel() int {
 // runDevice serves one WireGuard interface until SIGTERM or SIGINT, the deletion of its UAPI
 // socket, or the TUN going away; then it closes the device and removes its sockets.
 func runDevice(iface string) int {
-	tdev, err := tun.CreateTUN(iface, device.DefaultMTU)
+	rawTUN, err := tun.CreateTUN(iface, device.DefaultMTU)
+	watch := demand.NewWatch()
+	var tdev tun.Device
+	if err == nil {
+		tdev = demand.Wrap(rawTUN, watch)
+	}
 	if err == nil {
 		if real, nerr := tdev.Name(); nerr == nil {
 			iface = real
@@ -64,6 +70,7 @@ func runDevice(iface string) int {
 	}
 	bind := filterbind.New(ctl.Offer, ctl.PortChanged)
 	ctl.SetSender(bind)
+	ctl.SetWatch(watch)
 	dev := device.NewDevice(tdev, bind, logger)
 	ctl.SetHandshaker(func(pk [32]byte) error {
 		peer := dev.LookupPeer(device.NoisePublicKey(pk))

@@ -1,12 +1,16 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"trellis-wg/internal/datagram"
+	"trellis-wg/internal/demand"
 	"trellis-wg/internal/filterbind"
 )
 
@@ -45,6 +49,11 @@ type DeviceCounters struct {
 	Sent       uint64 `json:"sent"`
 	SendErrors uint64 `json:"sendErrors"`
 	Refused    uint64 `json:"refused"`
+	// Demand frames pushed for watched addresses; DemandSuppressed packets were within the interval.
+	Demand           uint64 `json:"demand"`
+	DemandSuppressed uint64 `json:"demandSuppressed"`
+	// Watched is the number of watched addresses.
+	Watched int `json:"watched"`
 }
 
 // DeviceInfo is the JSON object of a device's TypeInfo frame.
@@ -68,6 +77,7 @@ type DeviceControl struct {
 	id     DeviceIdentity
 	sender atomic.Pointer[Sender]
 	shake  atomic.Pointer[Handshaker]
+	watch  atomic.Pointer[demand.Watch]
 	queue  chan *filterbind.Datagram
 	stop   chan struct{}
 
@@ -92,6 +102,14 @@ func (d *DeviceControl) SetSender(s Sender) { d.sender.Store(&s) }
 
 // SetHandshaker attaches what starts a handshake (the device's peers).
 func (d *DeviceControl) SetHandshaker(h Handshaker) { d.shake.Store(&h) }
+
+// SetWatch attaches the TUN's watch (demand.Wrap); its reports go to every client as TypeDemand.
+func (d *DeviceControl) SetWatch(w *demand.Watch) {
+	w.SetSink(func(dir demand.Direction, addr netip.Addr) {
+		d.server.Broadcast(AppendIP([]byte{TypeDemand, byte(dir)}, addr))
+	})
+	d.watch.Store(w)
+}
 
 // Offer hands over one filtered datagram; it never blocks (filterbind.Sink).
 func (d *DeviceControl) Offer(dg *filterbind.Datagram) {
@@ -146,6 +164,9 @@ func (d *DeviceControl) Info() DeviceInfo {
 		info.ListenPort = (*s).Port()
 		c.Counters = (*s).Counters()
 	}
+	if w := d.watch.Load(); w != nil {
+		c.Demand, c.DemandSuppressed, c.Watched = w.Reported.Load(), w.Suppressed.Load(), w.Len()
+	}
 	info.Counters = c
 	return info
 }
@@ -169,8 +190,55 @@ func (d *DeviceControl) Handle(body []byte) []byte {
 		return d.send(id, body[5:])
 	case TypeHandshake:
 		return d.handshake(id, body[5:])
+	case TypeWatch:
+		return d.setWatch(id, body[5:])
 	}
-	return Result(id, StatusUnknownType, "unknown request type; a device takes send (0x03), get-info (0x05) and handshake (0x06)")
+	return Result(id, StatusUnknownType, "unknown request type; a device takes send (0x03), get-info (0x05), handshake (0x06) and watch (0x07)")
+}
+
+// WatchRequest is the JSON object of a TypeWatch request.
+type WatchRequest struct {
+	// Addresses replace the watched set; empty stops watching.
+	Addresses []string `json:"addresses"`
+	// IntervalMs: at most one report per address and direction in this time (default 1000).
+	IntervalMs *int `json:"intervalMs,omitempty"`
+}
+
+// setWatch replaces the watched addresses; a refused request changes nothing.
+func (d *DeviceControl) setWatch(id uint32, b []byte) []byte {
+	w := d.watch.Load()
+	if w == nil {
+		return Result(id, StatusClosed, "watch: the device is not up")
+	}
+	var req WatchRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return Result(id, StatusInvalidInput, "watch: the body must be a JSON object {\"addresses\": [...], \"intervalMs\": n}: "+err.Error())
+	}
+	if req.Addresses == nil {
+		return Result(id, StatusInvalidInput, "watch: addresses is missing (send [] to stop watching)")
+	}
+	if len(req.Addresses) > demand.MaxAddresses {
+		return Result(id, StatusInvalidInput, fmt.Sprintf("watch: %d addresses; at most %d", len(req.Addresses), demand.MaxAddresses))
+	}
+	interval := demand.DefaultInterval
+	if req.IntervalMs != nil {
+		if *req.IntervalMs < 10 || *req.IntervalMs > 600000 {
+			return Result(id, StatusInvalidInput, fmt.Sprintf("watch: intervalMs %d is outside 10-600000", *req.IntervalMs))
+		}
+		interval = time.Duration(*req.IntervalMs) * time.Millisecond
+	}
+	addrs := make([]netip.Addr, 0, len(req.Addresses))
+	for i, s := range req.Addresses {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return Result(id, StatusInvalidInput, fmt.Sprintf("watch: addresses[%d] %q is not an IP address", i, s))
+		}
+		addrs = append(addrs, a)
+	}
+	w.Set(addrs, interval)
+	return Result(id, StatusOK, "")
 }
 
 // handshake starts a handshake with one peer now: after its endpoint moved to a relay, the relay

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"trellis-wg/internal/datagram"
+	"trellis-wg/internal/demand"
 	"trellis-wg/internal/filterbind"
 )
 
@@ -295,5 +296,66 @@ func TestHandshakeRequestsReachThePeer(t *testing.T) {
 	c.write(req(4, known[:31]))
 	if _, status, _ := result(t, c.next()); status != StatusMalformed {
 		t.Fatalf("short key: status %d, want malformed", status)
+	}
+}
+
+func watchRequest(id uint32, js string) []byte {
+	b := []byte{TypeWatch}
+	b = binary.BigEndian.AppendUint32(b, id)
+	return append(b, js...)
+}
+
+func TestDeviceControlWatchAndDemand(t *testing.T) {
+	d, _, path := listenDevice(t)
+	c := dial(t, path)
+	c.next() // hello
+	c.write(watchRequest(1, `{"addresses":["100.64.0.3"]}`))
+	if _, status, msg := result(t, c.next()); status != StatusClosed {
+		t.Fatalf("watch before the TUN is attached: %d %q, want closed", status, msg)
+	}
+	w := demand.NewWatch()
+	d.SetWatch(w)
+
+	// Refused requests name what is wrong and keep the set in force.
+	c.write(watchRequest(2, `{"addresses":["100.64.0.3","fd7a:7e11:5000::3"],"intervalMs":50}`))
+	if _, status, msg := result(t, c.next()); status != StatusOK || msg != "" {
+		t.Fatalf("watch: %d %q", status, msg)
+	}
+	for _, bad := range []struct{ js, want string }{
+		{`{"addresses":["100.64.0.300"]}`, `watch: addresses[0] "100.64.0.300" is not an IP address`},
+		{`{"addresses":["100.64.0.3"],"intervalMs":1}`, "watch: intervalMs 1 is outside 10-600000"},
+		{`{"addrs":[]}`, "watch: the body must be a JSON object"},
+		{`{}`, "watch: addresses is missing (send [] to stop watching)"},
+		{`nope`, "watch: the body must be a JSON object"},
+	} {
+		c.write(watchRequest(3, bad.js))
+		if _, status, msg := result(t, c.next()); status != StatusInvalidInput || len(msg) < len(bad.want) || msg[:len(bad.want)] != bad.want {
+			t.Fatalf("%s: %d %q, want invalid input %q", bad.js, status, msg, bad.want)
+		}
+	}
+	if w.Len() != 2 {
+		t.Fatalf("watching %d after refused requests, want the 2 set before", w.Len())
+	}
+
+	// A watched packet becomes a demand frame for every client; the info counts it.
+	pkt := make([]byte, 20)
+	pkt[0] = 0x45
+	copy(pkt[16:20], []byte{100, 64, 0, 3})
+	w.See(demand.Outbound, pkt)
+	w.See(demand.Outbound, pkt)
+	f := c.next()
+	if f[0] != TypeDemand || demand.Direction(f[1]) != demand.Outbound {
+		t.Fatalf("frame %x, want a demand", f)
+	}
+	if a, rest, err := ReadIP(f[2:]); err != nil || a.String() != "100.64.0.3" || len(rest) != 0 {
+		t.Fatalf("demand address %s %x %v", a, rest, err)
+	}
+	c.write([]byte{TypeGetInfo, 0, 0, 0, 4})
+	if _, i := info(t, c.next()); i.Counters.Demand != 1 || i.Counters.DemandSuppressed != 1 || i.Counters.Watched != 2 {
+		t.Fatalf("info counters %+v", i.Counters)
+	}
+	c.write(watchRequest(5, `{"addresses":[]}`))
+	if _, status, _ := result(t, c.next()); status != StatusOK || w.Len() != 0 {
+		t.Fatalf("stop watching: %d, %d left", status, w.Len())
 	}
 }

@@ -27,6 +27,12 @@ const (
 	// TypeHandshake (client → device): id u32, the peer's public key (32 bytes). The device sends
 	// that peer a handshake initiation now, to the peer's current endpoint.
 	TypeHandshake = 0x06
+	// TypeWatch (client → device): id u32, then a JSON object (WatchRequest): the overlay
+	// addresses whose traffic the device reports with TypeDemand (on-demand peers).
+	TypeWatch = 0x07
+	// TypeDemand (device → client): direction u8 (1 outbound, by destination; 2 inbound, by
+	// source), ip: a packet of a watched address crossed the TUN (rate-limited per address).
+	TypeDemand = 0x08
 	// TypeRelayConfig (client → relay): id u32, then a JSON object (RelayConfig).
 	TypeRelayConfig = 0x10
 )
