@@ -18,6 +18,10 @@ export const FrameType = {
   GET_INFO: 0x05,
   /** client → device: id u32, the peer's public key (32 bytes): start a handshake with it now. */
   HANDSHAKE: 0x06,
+  /** client → device: id u32, JSON object {addresses, intervalMs}: the overlay addresses whose traffic the device reports. */
+  WATCH: 0x07,
+  /** device → client: direction u8 (1 outbound, 2 inbound), ip: a watched address's packet crossed the TUN. */
+  DEMAND: 0x08,
   /** client → relay: id u32, JSON object. */
   RELAY_CONFIG: 0x10,
 } as const;

@@ -88,6 +88,24 @@ describe('DeviceDatagramChannel', () => {
     ]);
   });
 
+  it('sets the watched addresses, rejects with the reason of a refused set, and emits demands', async () => {
+    ch = await DeviceDatagramChannel.connect(dev.path);
+    await ch.watch(['100.64.0.3', 'fd7a:7e11:5000::3'], 500);
+    await ch.watch([]);
+    expect(dev.watches).toEqual([{ addresses: ['100.64.0.3', 'fd7a:7e11:5000::3'], intervalMs: 500 }, { addresses: [] }]);
+    dev.watchAnswer = { status: ResultStatus.INVALID_INPUT, message: 'watch: addresses[0] "x" is not an IP address' };
+    await expect(ch.watch(['x'])).rejects.toThrow(/addresses\[0\] "x" is not an IP address/);
+    const got: unknown[] = [];
+    ch.on('demand', (d) => got.push(d));
+    const info = next<DeviceChannelInfo>(ch, 'info');
+    dev.push(Buffer.concat([dev.demand('outbound', '100.64.0.3'), dev.demand('inbound', 'fd7a:7e11:5000::3'), dev.info(0)]));
+    await info;
+    expect(got).toEqual([
+      { direction: 'outbound', address: '100.64.0.3' },
+      { direction: 'inbound', address: 'fd7a:7e11:5000::3' },
+    ]);
+  });
+
   it('reads the counters on request', async () => {
     ch = await DeviceDatagramChannel.connect(dev.path);
     await ch.send('198.18.0.2:51820', Buffer.from('TRLD\x01'));

@@ -60,6 +60,17 @@ export interface DeviceChannelCounters {
   sent: number;
   sendErrors: number;
   refused: number;
+  /** Demand frames pushed for watched addresses, watched packets within the interval, addresses watched (absent before on-demand peers). */
+  demand?: number;
+  demandSuppressed?: number;
+  watched?: number;
+}
+
+/** A watched overlay address's packet crossed the device's TUN (PROTOCOL.md, watch/demand). */
+export interface DeviceDemand {
+  /** outbound: the host sent to the address; inbound: the host received from it. */
+  direction: 'outbound' | 'inbound';
+  address: string;
 }
 
 /** What the device says about itself on connect, on a port change, and when asked. */
@@ -81,6 +92,8 @@ export type DeviceDatagramChannelOptions = ControlConnectionOptions;
 export interface DeviceDatagramChannelEvents {
   /** A STUN or disco datagram arrived on the WireGuard socket. */
   datagram: [DeviceDatagram];
+  /** A watched address's traffic (watch()); at most once per address, direction and interval. */
+  demand: [DeviceDemand];
   /** The device's info changed (its listen port opened, closed or moved). */
   info: [DeviceChannelInfo];
   /** The connection ended: the device stopped, close() was called, or (err set) a protocol error. */
@@ -167,6 +180,18 @@ export class DeviceDatagramChannel extends EventEmitter<DeviceDatagramChannelEve
     if (r.status !== ResultStatus.OK) throw conn.error(r.message || `handshake failed (status ${r.status})`);
   }
 
+  /**
+   * watch replaces the overlay addresses whose traffic the device reports as `demand` events, at
+   * most once per address and direction every intervalMs (10-600000, default 1000); [] stops.
+   * Rejects with the device's reason when it refuses the set (the previous set stays).
+   */
+  async watch(addresses: readonly string[], intervalMs?: number): Promise<void> {
+    const conn = this.conn!;
+    const body = JSON.stringify(intervalMs === undefined ? { addresses } : { addresses, intervalMs });
+    const r = decodeResult(await conn.request(FrameType.WATCH, Buffer.from(body, 'utf8')));
+    if (r.status !== ResultStatus.OK) throw conn.error(r.message || `watch failed (status ${r.status})`);
+  }
+
   /** requestInfo asks the device for its current info, counters included. */
   async requestInfo(): Promise<DeviceChannelInfo> {
     this.current = await this.conn!.requestInfo<DeviceChannelInfo>();
@@ -179,6 +204,14 @@ export class DeviceDatagramChannel extends EventEmitter<DeviceDatagramChannelEve
   }
 
   private onPush(body: Buffer): void {
+    if (body[0] === FrameType.DEMAND) {
+      const direction = body[1] === 1 ? 'outbound' : body[1] === 2 ? 'inbound' : null;
+      if (direction === null) throw new Error(`demand direction ${body[1]}`);
+      const { ip } = decodeIp(body, 2);
+      if (ip === null) throw new Error('demand without an address');
+      this.emit('demand', { direction, address: ip });
+      return;
+    }
     if (body[0] !== FrameType.DATAGRAM) throw new Error('unexpected frame type');
     const kind = body[1] === DatagramKindCode.stun ? 'stun' : body[1] === DatagramKindCode.disco ? 'disco' : null;
     if (kind === null) throw new Error(`datagram kind ${body[1]}`);

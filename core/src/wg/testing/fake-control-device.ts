@@ -31,6 +31,9 @@ export class FakeControlDevice {
   /** Called with each accepted send (after its result): a test's underlay delivers it somewhere. */
   onSend: ((s: SendSeen) => void) | null = null;
   readonly sends: SendSeen[] = [];
+  /** The JSON objects of watch requests, in order; watchAnswer is what the next one answers. */
+  readonly watches: Array<{ addresses: string[]; intervalMs?: number }> = [];
+  watchAnswer: { status: number; message: string } = { status: ResultStatus.OK, message: '' };
   readonly clients: Socket[] = [];
   /** What the next send answers: a status and message. */
   answer: { status: number; message: string } | null = { status: ResultStatus.OK, message: '' };
@@ -61,6 +64,9 @@ export class FakeControlDevice {
             this.sends.push({ id, to: `${to.endpoint!.ip}:${to.endpoint!.port}`, from: from.ip, payload: body.subarray(from.next) });
             if (this.answer) sock.write(this.result(id, this.answer.status, this.answer.message));
             if (this.answer?.status === ResultStatus.OK) this.onSend?.(this.sends.at(-1)!);
+          } else if (body[0] === FrameType.WATCH) {
+            this.watches.push(JSON.parse(body.subarray(5).toString('utf8')) as { addresses: string[]; intervalMs?: number });
+            sock.write(this.result(id, this.watchAnswer.status, this.watchAnswer.message));
           }
         }
       });
@@ -79,6 +85,11 @@ export class FakeControlDevice {
 
   datagram(kind: number, from: { ip: string; port: number }, local: string | null, payload: Buffer): Buffer {
     return encodeFrame(Buffer.concat([Buffer.from([FrameType.DATAGRAM, kind]), encodeEndpoint(from), encodeIp(local), payload]));
+  }
+
+  /** demand builds a DEMAND frame: a watched address's packet crossed the TUN. */
+  demand(direction: 'outbound' | 'inbound', address: string): Buffer {
+    return encodeFrame(Buffer.concat([Buffer.from([FrameType.DEMAND, direction === 'outbound' ? 1 : 2]), encodeIp(address)]));
   }
 
   push(frame: Buffer): void {
