@@ -165,6 +165,23 @@ export interface NetworkMapData {
   extensions: Record<string, unknown>;
   /** Overlay prefixes of the whole tailnet, routed to the WireGuard interface. */
   overlay: { ipv4Cidr: string; ipv6Prefix: string };
+  /**
+   * Remote spokes this node may configure as WireGuard peers while it talks to them, through a
+   * hub's relay forwarder (hubs that keep end-to-end encryption, docs/hub-end-to-end.md). Never
+   * peers at rest. Sorted by id; absent when the topology forwards hop by hop.
+   */
+  onDemand?: OnDemandPeer[];
+}
+
+/** OnDemandPeer: a remote spoke a node may add as a peer on demand, and the hubs whose relay serves the pair. */
+export interface OnDemandPeer {
+  id: string;
+  name: string;
+  wgKey: string;
+  /** Overlay /32 and /128, as PeerNode.allowedIps. */
+  allowedIps: string[];
+  /** Ids of hubs (peers in the same map, with a relay offer) whose relay forwarder serves the pair, best first. */
+  via: string[];
 }
 
 export type NetworkMap = DeepReadonly<NetworkMapData>;
