@@ -16,9 +16,10 @@
  * (withOnDemandPeers) and its reconfigure loop stays the one writer of the device.
  */
 import type { Logger } from 'pino';
-import type { NetworkMap } from '../netmap/types';
+import type { NetworkMap, PeerNode } from '../netmap/types';
 import type { WgConfig, WgPeerConfig, WgPeerStats } from '../wg/types';
 import { PERSISTENT_KEEPALIVE } from './to-wg-config';
+import { relayEndpointOf } from './paths/path-candidates';
 
 /** What OnDemandPeers needs of the device (DeviceDatagramChannel; a fake in unit tests). */
 export interface OnDemandDevice {
@@ -85,14 +86,11 @@ function hostOf(prefix: string): string {
   return i < 0 ? prefix : prefix.slice(0, i);
 }
 
-function endpointHost(endpoint: string): string | null {
-  const m = /^\[([^\]]+)\]:\d+$/.exec(endpoint) ?? /^([^:]+):\d+$/.exec(endpoint);
-  return m ? m[1]! : null;
-}
 
 /**
  * onDemandCandidates resolves the map's on-demand entries: the relay endpoint is the first listed
- * hub that is a peer of this node, offers a relay and has an endpoint. Entries without one, and
+ * hub that is a peer of this node, offers a relay and has an endpoint (relayEndpointOf, as the
+ * path prober registers with it). Entries without one, and
  * nodes that are peers anyway, are left out.
  */
 export function onDemandCandidates(map: NetworkMap): OnDemandCandidate[] {
@@ -103,9 +101,9 @@ export function onDemandCandidates(map: NetworkMap): OnDemandCandidate[] {
     if (o.id === map.self.id || o.wgKey === map.self.wgKey || peerKeys.has(o.wgKey)) continue;
     for (const hubId of o.via) {
       const hub = peers.get(hubId);
-      const host = hub?.relay && hub.endpoints.length > 0 ? endpointHost(hub.endpoints[0]!) : null;
-      if (!hub?.relay || host === null) continue;
-      out.push({ id: o.id, name: o.name, wgKey: o.wgKey, allowedIps: [...o.allowedIps], endpoint: host.includes(':') ? `[${host}]:${hub.relay.port}` : `${host}:${hub.relay.port}`, via: hubId });
+      const endpoint = hub ? relayEndpointOf(hub as PeerNode) : null;
+      if (endpoint === null) continue;
+      out.push({ id: o.id, name: o.name, wgKey: o.wgKey, allowedIps: [...o.allowedIps], endpoint, via: hubId });
       break;
     }
   }
