@@ -137,6 +137,8 @@ export class AgentRuntime {
       onCandidatesChanged: () => void this.endpoints.report(),
       stunServers: d.opts.stun ?? defaultStunServers(d.opts.controllerUrl),
       log: d.log,
+      wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
+      onDemandChanged: () => void this.reconf.applyPaths([]),
     });
     const exit = d.prefs.exitNode ? new ExitChoice({ exitNode: d.prefs.exitNode, exitNodeFallback: d.prefs.exitNodeFallback ?? null }) : undefined;
     this.reconf = new Reconfigurer({
@@ -144,6 +146,7 @@ export class AgentRuntime {
       onExitSwitch: ({ from, to, problem }) =>
         this.connEvents.record({ kind: 'exit.switched', peer: (to ?? from)!.id, details: { from: from?.name ?? null, to: to?.name ?? null, reason: problem?.slice(0, 256) ?? null } }),
       endpointOverrides: () => this.paths.endpointOverrides(),
+      extraPeers: () => this.paths.onDemandPeers(),
       packetFilter: this.packetFilter,
       hubForwarding: this.hubForwarding,
       device: d.device,

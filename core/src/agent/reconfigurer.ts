@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { NetworkMap } from '../netmap/types';
 import type { HookRunner } from '../plugins/hook-runner';
-import type { ReconfigureResult, WgConfig, WgDevice } from '../wg/types';
+import type { ReconfigureResult, WgConfig, WgDevice, WgPeerConfig } from '../wg/types';
 import type { AgentLink } from './agent-link';
 import type { Prefs } from './prefs';
 import type { ProbeTarget } from './probes/probe-scheduler';
 import { kernelRoutePrefixes, toWgConfig } from './to-wg-config';
+import { withOnDemandPeers } from './on-demand-peers';
 import type { ExitChoice, ExitState } from './exit-choice';
 import { EXIT_FWMARK } from './prefs';
 
@@ -47,6 +48,11 @@ export interface ReconfigurerOptions {
    * map's first endpoint; peers without one keep the map's (paths/ on the agent).
    */
   endpointOverrides?: () => ReadonlyMap<string, string>;
+  /**
+   * Peers added beside the map's: remote spokes configured on demand through a hub's relay
+   * (on-demand-peers.ts). Never over a peer the map has; written by applyPaths() when they change.
+   */
+  extraPeers?: () => readonly WgPeerConfig[];
   now?: () => number;
 }
 
@@ -263,7 +269,9 @@ export class Reconfigurer {
   }
 
   /** withPaths puts the chosen endpoints into a config (a new object when any differs). */
-  private withPaths(config: WgConfig): WgConfig {
+  private withPaths(base: WgConfig): WgConfig {
+    const extra = this.opts.extraPeers?.() ?? [];
+    const config = extra.length > 0 ? withOnDemandPeers(base, extra) : base;
     const overrides = this.opts.endpointOverrides?.();
     if (!overrides || overrides.size === 0) return config;
     let changed = false;

@@ -106,6 +106,42 @@ describe('AgentPaths', () => {
     expect(p.relayedS('n2')).toBeNull();
   });
 
+  it('on a fake device: watches the remote spokes the map offers, adds one on demand staged, opens it after the handshake, drops it when the socket goes', async () => {
+    const dev = new FakeControlDevice(join(dir, 'od.ctl'));
+    await dev.listen();
+    stops.push(() => dev.close());
+    const k3 = generateWgKeyPair().publicKey;
+    let handshakeAt: number | null = null;
+    let changes = 0;
+    const { p } = paths({
+      controlSocket: async () => ({ socket: dev.path, reason: null }),
+      wgStats: async () => [{ publicKey: k3, endpoint: '198.18.0.10:3479', lastHandshake: handshakeAt, rxBytes: 0, txBytes: 0, allowedIps: [] }],
+      onDemandChanged: () => void changes++,
+      onDemandTickMs: 20,
+    });
+    await p.start();
+    const hub = { ...peerNode('h', 'hub', generateWgKeyPair().publicKey, ['198.18.0.10:51820']), hub: true, relay: { port: 3479 } };
+    const map = mapFor(peerNode('n1', 'a', generateWgKeyPair().publicKey, []), [hub]);
+    map.onDemand = [{ id: 'n3', name: 'c', wgKey: k3, allowedIps: ['100.64.0.3/32', 'fd7a::3/128'], via: ['h'] }];
+    p.onMap(map);
+    await until('the watch', () => dev.watches.length === 1);
+    expect(dev.watches[0]).toEqual({ addresses: ['100.64.0.3', 'fd7a::3'] });
+    expect(p.onDemandPeers()).toEqual([]);
+
+    dev.push(dev.demand('outbound', '100.64.0.3'));
+    await until('the staged peer', () => changes === 1);
+    expect(p.onDemandPeers()).toEqual([{ publicKey: k3, endpoint: '198.18.0.10:3479', allowedIps: [], persistentKeepalive: 25 }]);
+    await until('a handshake request', () => dev.handshakes.includes(k3));
+    handshakeAt = Date.now();
+    await until('the open peer', () => changes === 2);
+    expect(p.onDemandPeers()[0]!.allowedIps).toEqual(['100.64.0.3/32', 'fd7a::3/128']);
+    expect(p.onDemandStatus()).toMatchObject({ candidates: 1, open: 1, added: 1 });
+
+    dev.dropClients();
+    await until('the peer dropped with the socket', () => changes === 3);
+    expect(p.onDemandPeers()).toEqual([]);
+  });
+
   it('a control socket nobody listens on leaves path choice unavailable with the reason', async () => {
     const { p } = paths({ controlSocket: async () => ({ socket: join(dir, 'nobody.ctl'), reason: null }) });
     await p.start();

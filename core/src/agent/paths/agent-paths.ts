@@ -17,6 +17,8 @@ import { parseUdpEndpoint } from '../../wg/control-frame';
 import type { AgentPathsStatus } from '../../wire/path-status';
 import type { FoundCandidate } from '../endpoint-candidates';
 import { PathProber, type PathProberOptions, type PathSwitchEvent } from './path-prober';
+import type { WgPeerConfig, WgPeerStats } from '../../wg/types';
+import { OnDemandPeers, type OnDemandStatus } from '../on-demand-peers';
 
 export interface AgentPathsOptions {
   /** trellis-wg's control socket for the device; null when the device has none (reason says why). */
@@ -39,11 +41,21 @@ export interface AgentPathsOptions {
   prober?: Pick<PathProberOptions, 'now' | 'nowUs' | 'timing' | 'choice'>;
   /** How long after the control socket closed it is tried again, ms (default 1000). */
   reconnectMs?: number;
+  /** The device's peer stats (on-demand peers open after their handshake). */
+  wgStats?: () => Promise<WgPeerStats[]>;
+  /** The on-demand peers changed: write them (Reconfigurer.applyPaths). */
+  onDemandChanged?: () => void;
+  /** How often on-demand peers are checked for a handshake or idleness, ms (default 1000). */
+  onDemandTickMs?: number;
 }
 
 export class AgentPaths {
   private channel: DeviceDatagramChannel | null = null;
   private prober: PathProber | null = null;
+  private onDemand: OnDemandPeers | null = null;
+  private onDemandTicking = false;
+  /** A watch was sent on this connection (a later map without onDemand must clear it). */
+  private watchedOnce = false;
   private reason: string | null = 'the device has not started yet';
   private lastMap: NetworkMap | null = null;
   private stunReflexive: string[] = [];
@@ -64,6 +76,7 @@ export class AgentPaths {
     await this.connect();
     this.timers.push(setInterval(() => void this.watchUnderlay(), this.o.watchMs ?? 500));
     this.timers.push(setInterval(() => void this.runStun(), this.o.stunEveryMs ?? 30_000));
+    this.timers.push(setInterval(() => void this.tickOnDemand(), this.o.onDemandTickMs ?? 1_000));
     for (const t of this.timers) t.unref();
     void this.watchUnderlay();
   }
@@ -83,12 +96,23 @@ export class AgentPaths {
         this.reason = null;
         if (this.lastMap) this.prober.setMap(this.lastMap);
         this.prober.start();
+        const od = new OnDemandPeers({ device: ch, log: this.o.log, changed: () => this.o.onDemandChanged?.() });
+        this.onDemand = od;
+        this.watchedOnce = false;
+        ch.on('demand', (d) => od.onDemand(d));
+        if (this.lastMap) this.syncOnDemand(this.lastMap);
         ch.on('close', (err) => {
           if (this.stopped) return;
           this.o.log.warn({ err: err?.message }, 'the device control socket closed; path choice pauses until it is back');
           this.prober?.stop();
           this.prober = null;
           this.channel = null;
+          // Without the device's reports nothing keeps on-demand peers alive: drop them (traffic goes through the hub).
+          if (this.onDemand && this.onDemand.peers().length > 0) {
+            this.onDemand = null;
+            this.o.onDemandChanged?.();
+          }
+          this.onDemand = null;
           this.reason = 'the device control socket closed; reconnecting';
           const t = setTimeout(() => void this.connect(), this.o.reconnectMs ?? 1_000);
           t.unref();
@@ -136,6 +160,39 @@ export class AgentPaths {
     this.lastMap = map;
     if (first) void this.runStun();
     this.prober?.setMap(map);
+    this.syncOnDemand(map);
+  }
+
+  /** onDemandPeers: the remote spokes configured on demand now (Reconfigurer.extraPeers). */
+  onDemandPeers(): readonly WgPeerConfig[] {
+    return this.onDemand?.peers() ?? [];
+  }
+
+  /** onDemandStatus: null while the device has no control socket. */
+  onDemandStatus(): OnDemandStatus | null {
+    return this.onDemand?.status() ?? null;
+  }
+
+  private syncOnDemand(map: NetworkMap): void {
+    const od = this.onDemand;
+    if (!od) return;
+    // Watch only what the map offers: a map without onDemand clears a set left from before.
+    if (!map.onDemand && !this.watchedOnce) return;
+    this.watchedOnce = true;
+    od.setMap(map).catch((err: Error) => this.o.log.warn({ err: err.message }, 'the device refused the on-demand watch; on-demand peers wait for the next map'));
+  }
+
+  private async tickOnDemand(): Promise<void> {
+    const od = this.onDemand;
+    if (!od || this.onDemandTicking || !this.o.wgStats || od.peers().length === 0) return;
+    this.onDemandTicking = true;
+    try {
+      await od.tick(await this.o.wgStats());
+    } catch (err) {
+      this.o.log.debug({ err: (err as Error).message }, 'on-demand peer check failed');
+    } finally {
+      this.onDemandTicking = false;
+    }
   }
 
   private async watchUnderlay(): Promise<void> {

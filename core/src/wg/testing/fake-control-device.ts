@@ -34,6 +34,8 @@ export class FakeControlDevice {
   /** The JSON objects of watch requests, in order; watchAnswer is what the next one answers. */
   readonly watches: Array<{ addresses: string[]; intervalMs?: number }> = [];
   watchAnswer: { status: number; message: string } = { status: ResultStatus.OK, message: '' };
+  /** Public keys (base64) of handshake requests, in order; each is answered ok. */
+  readonly handshakes: string[] = [];
   readonly clients: Socket[] = [];
   /** What the next send answers: a status and message. */
   answer: { status: number; message: string } | null = { status: ResultStatus.OK, message: '' };
@@ -64,6 +66,9 @@ export class FakeControlDevice {
             this.sends.push({ id, to: `${to.endpoint!.ip}:${to.endpoint!.port}`, from: from.ip, payload: body.subarray(from.next) });
             if (this.answer) sock.write(this.result(id, this.answer.status, this.answer.message));
             if (this.answer?.status === ResultStatus.OK) this.onSend?.(this.sends.at(-1)!);
+          } else if (body[0] === FrameType.HANDSHAKE) {
+            this.handshakes.push(body.subarray(5, 37).toString('base64'));
+            sock.write(this.result(id, ResultStatus.OK, ''));
           } else if (body[0] === FrameType.WATCH) {
             this.watches.push(JSON.parse(body.subarray(5).toString('utf8')) as { addresses: string[]; intervalMs?: number });
             sock.write(this.result(id, this.watchAnswer.status, this.watchAnswer.message));
