@@ -230,6 +230,12 @@ export class OnDemandPeers {
     }));
   }
 
+  /** hasStaged: a peer waits for its handshake (the agent then reads the stats often, so both ends open close together). */
+  hasStaged(): boolean {
+    for (const a of this.active.values()) if (a.state === 'staged') return true;
+    return false;
+  }
+
   status(): OnDemandStatus {
     let staged = 0;
     for (const a of this.active.values()) if (a.state === 'staged') staged++;

@@ -118,6 +118,7 @@ describe('AgentPaths', () => {
       wgStats: async () => [{ publicKey: k3, endpoint: '198.18.0.10:3479', lastHandshake: handshakeAt, rxBytes: 0, txBytes: 0, allowedIps: [] }],
       onDemandChanged: () => void changes++,
       onDemandTickMs: 20,
+      onDemandStagedTickMs: 20,
     });
     await p.start();
     const hub = { ...peerNode('h', 'hub', generateWgKeyPair().publicKey, ['198.18.0.10:51820']), hub: true, relay: { port: 3479 } };

@@ -45,8 +45,14 @@ export interface AgentPathsOptions {
   wgStats?: () => Promise<WgPeerStats[]>;
   /** The on-demand peers changed: write them (Reconfigurer.applyPaths). */
   onDemandChanged?: () => void;
-  /** How often on-demand peers are checked for a handshake or idleness, ms (default 1000). */
+  /** How often open on-demand peers are checked for idleness, ms (default 1000). */
   onDemandTickMs?: number;
+  /**
+   * How often a staged on-demand peer is checked for its handshake, ms (default 100): each end
+   * opens when it sees the handshake, and until both did, the one that opened first loses
+   * packets to the other (WireGuard drops a source outside the peer's allowed IPs).
+   */
+  onDemandStagedTickMs?: number;
 }
 
 export class AgentPaths {
@@ -54,6 +60,7 @@ export class AgentPaths {
   private prober: PathProber | null = null;
   private onDemand: OnDemandPeers | null = null;
   private onDemandTicking = false;
+  private onDemandTickAt = 0;
   /** A watch was sent on this connection (a later map without onDemand must clear it). */
   private watchedOnce = false;
   private reason: string | null = 'the device has not started yet';
@@ -76,7 +83,7 @@ export class AgentPaths {
     await this.connect();
     this.timers.push(setInterval(() => void this.watchUnderlay(), this.o.watchMs ?? 500));
     this.timers.push(setInterval(() => void this.runStun(), this.o.stunEveryMs ?? 30_000));
-    this.timers.push(setInterval(() => void this.tickOnDemand(), this.o.onDemandTickMs ?? 1_000));
+    this.timers.push(setInterval(() => void this.tickOnDemand(), this.o.onDemandStagedTickMs ?? 100));
     for (const t of this.timers) t.unref();
     void this.watchUnderlay();
   }
@@ -185,6 +192,8 @@ export class AgentPaths {
   private async tickOnDemand(): Promise<void> {
     const od = this.onDemand;
     if (!od || this.onDemandTicking || !this.o.wgStats || od.peers().length === 0) return;
+    if (!od.hasStaged() && Date.now() - this.onDemandTickAt < (this.o.onDemandTickMs ?? 1_000)) return;
+    this.onDemandTickAt = Date.now();
     this.onDemandTicking = true;
     try {
       await od.tick(await this.o.wgStats());
