@@ -318,6 +318,7 @@ export class AgentRuntime {
       routeInclude: d.prefs.include,
       exit: () => (d.prefs.exitNode ? { preferred: d.prefs.exitNode, fallback: d.prefs.exitNodeFallback ?? null, inUse: this.reconf.exit?.current?.name ?? null, problem: this.reconf.exit?.problem ?? null, exclude: d.prefs.exclude ?? [], switches: this.reconf.exitSwitches } : null),
       hubForwarding: () => this.hubForwarding.forwarding,
+      onDemand: () => this.paths.onDemandStatus(),
       advertisedRoutes: () => {
         const gw = this.gateway;
         if (!gw) return null;

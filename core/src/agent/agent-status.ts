@@ -16,6 +16,7 @@ import type { NodeIdentity } from './identity';
 import type { OverlayProbes } from './overlay-probes';
 import type { MapSource } from './reconfigurer';
 import { forwardedSubnets, isOverlayTransit } from './to-wg-config';
+import type { OnDemandStatus } from './on-demand-peers';
 
 /** The map in force on the device, where it came from and when it was applied. */
 export interface AppliedMap {
@@ -46,6 +47,8 @@ export interface AgentStatusSources {
   exit?: () => AgentRoutesStatus['exit'];
   /** A topology hub forwards between spokes (hub-forwarding.ts). */
   hubForwarding?: () => boolean;
+  /** On-demand spoke peers (agent/on-demand-peers.ts); null without the device's control socket. */
+  onDemand?: () => OnDemandStatus | null;
   /** The subnets the last applied map installs under the prefs. */
   installedRoutes?: (map: NetworkMap) => Array<{ prefix: string; via: string; gateway?: string }>;
   /** `--route-include`, when set. */
@@ -120,7 +123,9 @@ export class AgentStatusReader {
     const name = hub ? nameOf(hub) : null;
     const role = map?.self.hub ? 'hub' : hub ? 'spoke' : 'mesh';
     const forwards = map ? forwardedSubnets(map).map((f) => ({ prefix: f.prefix, via: nameOf(f.via) })) : [];
-    return { role, via: name, transit: transit.map((r) => r.prefix), forwarding: this.s.hubForwarding?.() ?? false, ...(forwards.length > 0 ? { forwards } : {}) };
+    const od = this.s.onDemand?.() ?? null;
+    const onDemand = od && od.candidates + od.staged + od.open > 0 ? { candidates: od.candidates, staged: od.staged, open: od.open } : null;
+    return { role, via: name, transit: transit.map((r) => r.prefix), forwarding: this.s.hubForwarding?.() ?? false, ...(forwards.length > 0 ? { forwards } : {}), ...(onDemand ? { onDemand } : {}) };
   }
 
   private routes(map: NetworkMap | null): AgentRoutesStatus {
@@ -155,7 +160,9 @@ export class AgentStatusReader {
     const device = d && { driver: d.driver, version: d.version, commit: d.commit, segmentationOffload: d.offloads ? segmentationOffloadOn(d.offloads) : null, fallback: d.fallback !== null };
     const e = this.s.exit?.() ?? null;
     const exit = e && { preferred: e.preferred, fallback: e.fallback, inUse: e.inUse, switches: e.switches };
-    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device, controllerFailovers: this.s.controllerFailovers?.() ?? 0, exit };
+    const od = this.s.onDemand?.() ?? null;
+    const onDemand = od && { staged: od.staged, open: od.open, added: od.added, removedIdle: od.removedIdle, handshakeFailed: od.handshakeFailed, evicted: od.evicted };
+    return { peers, netmapVersion: map?.version ?? 0, compliant: posture === null ? null : posture.compliant, device, controllerFailovers: this.s.controllerFailovers?.() ?? 0, exit, onDemand };
   }
 
   /** peerStatsSample is what onPeerStats hooks get; it throws when the device cannot be read. */

@@ -162,6 +162,9 @@ describe('renderAgentStatus: topology roles', () => {
   it('shows a spoke\'s hub and marks hub peers, a hub\'s forwarding, and nothing in a plain mesh', () => {
     const spoke = { ...FIXED_STATUS, topology: { role: 'spoke', via: 'n1', transit: ['100.64.0.0/10', 'fd7a:7e11:5000::/48'], forwarding: false } } as AgentStatus;
     expect(renderAgentStatus(spoke, NOW)).toContain('\ntopology    spoke: direct with the peers below; every other node (100.64.0.0/10, fd7a:7e11:5000::/48) via hub n1\n');
+    const onDemand = { ...FIXED_STATUS, topology: { ...spoke.topology!, onDemand: { candidates: 98, staged: 1, open: 2 } } } as AgentStatus;
+    expect(renderAgentStatus(onDemand, NOW)).toContain('via hub n1\non demand   2 open, 1 staged of 98 remote spokes (end to end through the hub relay while they talk)\n');
+    expect(renderAgentStatus(spoke, NOW)).not.toContain('on demand');
     const hub = { ...FIXED_STATUS, topology: { role: 'hub', via: null, transit: [], forwarding: true } } as AgentStatus;
     expect(renderAgentStatus(hub, NOW)).toContain('\ntopology    hub: forwards between spokes\n');
     const mesh = { ...FIXED_STATUS, topology: { role: 'mesh', via: null, transit: [], forwarding: false } } as AgentStatus;

@@ -44,7 +44,10 @@ export function renderTopologyLine(s: AgentStatus): string {
     const subnets = (t.forwards ?? []).map((f) => `${f.prefix} to ${f.via}`).join(', ');
     return `topology    hub: forwards between spokes${subnets ? ` and ${subnets}` : ''}${t.forwarding ? '' : ' (forwarding not on yet)'}\n`;
   }
-  return `topology    spoke: direct with the peers below; every other node (${t.transit.join(', ')}) via hub ${t.via}\n`;
+  const line = `topology    spoke: direct with the peers below; every other node (${t.transit.join(', ')}) via hub ${t.via}\n`;
+  if (!t.onDemand) return line;
+  const od = t.onDemand;
+  return `${line}on demand   ${od.open} open, ${od.staged} staged of ${od.candidates} remote spokes (end to end through the hub relay while they talk)\n`;
 }
 
 /** renderRouteLines: subnets installed through peers, and what this node advertises as a gateway; empty when neither. */

@@ -177,3 +177,32 @@ describe('AgentMetrics exit node', () => {
     expect(series('trellis_exit_node_fallback')).toEqual([]);
   });
 });
+
+describe('AgentMetrics: on-demand spoke peers', () => {
+  async function series(onDemand: AgentMetricsSnapshot['onDemand']) {
+    const m = new TrellisMetrics('agent', { node: 'n0' });
+    new AgentMetrics(m.meter('test'), async () => ({ peers: [], netmapVersion: 1, compliant: null, onDemand }));
+    const { resourceMetrics } = await m.collect();
+    await m.shutdown();
+    const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    return (name: string) => (metrics.find((x) => x.descriptor.name === name)?.dataPoints ?? []).map((d) => ({ ...d.attributes, value: d.value }) as Record<string, unknown>);
+  }
+
+  it('shows on-demand peers by state and counts their events', async () => {
+    const s = await series({ staged: 1, open: 2, added: 7, removedIdle: 4, handshakeFailed: 1, evicted: 0 });
+    expect(s('trellis_on_demand_peers')).toEqual([
+      { state: 'staged', value: 1 },
+      { state: 'open', value: 2 },
+    ]);
+    expect(s('trellis_on_demand_peer_events_total')).toEqual([
+      { event: 'added', value: 7 },
+      { event: 'idle', value: 4 },
+      { event: 'handshake_failed', value: 1 },
+      { event: 'evicted', value: 0 },
+    ]);
+  });
+
+  it('exports nothing about them without the device control socket', async () => {
+    expect((await series(null))('trellis_on_demand_peers')).toEqual([]);
+  });
+});

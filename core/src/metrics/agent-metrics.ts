@@ -38,6 +38,18 @@ export interface AgentMetricsSnapshot {
   controllerFailovers?: number;
   /** `--exit-node`: the exit node wanted, its fallback, the one in use (null: none, traffic leaves locally) and how often that changed; null/absent without --exit-node. */
   exit?: ExitMetricsSnapshot | null;
+  /** Remote spokes configured on demand through a hub relay (agent/on-demand-peers.ts); null/absent without a control socket. */
+  onDemand?: OnDemandMetricsSnapshot | null;
+}
+
+/** On-demand peers now, by state, and their events since the agent started. */
+export interface OnDemandMetricsSnapshot {
+  staged: number;
+  open: number;
+  added: number;
+  removedIdle: number;
+  handshakeFailed: number;
+  evicted: number;
 }
 
 /** The exit node a node chose and the one it uses, as its metrics show them. */
@@ -115,9 +127,19 @@ export class AgentMetrics {
     const exitInUse = meter.createObservableGauge('trellis_exit_node_in_use', { description: 'For the exit node a node chose (role preferred) and its fallback: 1 when its traffic leaves through it, else 0' });
     const exitFallback = meter.createObservableGauge('trellis_exit_node_fallback', { description: '1 when the chosen exit node is not in use (it is offline, unapproved or not allowed) and traffic leaves through the fallback or locally; 0 when it is in use' });
     const exitSwitches = meter.createObservableCounter('trellis_exit_node_switches_total', { description: 'Times the exit node in use changed (to the fallback, back, or to none)' });
+    const onDemandPeers = meter.createObservableGauge('trellis_on_demand_peers', { description: 'Remote spokes configured as WireGuard peers on demand through a hub relay, by state (staged: waiting for the handshake, traffic still through the hub; open: end to end)' });
+    const onDemandEvents = meter.createObservableCounter('trellis_on_demand_peer_events_total', { description: 'On-demand peer events: added (traffic to a remote spoke), idle (removed), handshake_failed (no handshake through the hub relay; traffic stays on the hub), evicted (to make room)' });
     meter.addBatchObservableCallback(
       async (obs) => {
         const s = await this.snapshot();
+        if (s.onDemand) {
+          obs.observe(onDemandPeers, s.onDemand.staged, { state: 'staged' });
+          obs.observe(onDemandPeers, s.onDemand.open, { state: 'open' });
+          obs.observe(onDemandEvents, s.onDemand.added, { event: 'added' });
+          obs.observe(onDemandEvents, s.onDemand.removedIdle, { event: 'idle' });
+          obs.observe(onDemandEvents, s.onDemand.handshakeFailed, { event: 'handshake_failed' });
+          obs.observe(onDemandEvents, s.onDemand.evicted, { event: 'evicted' });
+        }
         this.peerCount = s.peers.length;
         obs.observe(peers, s.peers.length);
         obs.observe(version, s.netmapVersion);
@@ -166,7 +188,7 @@ export class AgentMetrics {
           for (const [inst, get] of counters) obs.observe(inst, get(p), { peer: p.name });
         }
       },
-      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback, failovers, exitInUse, exitFallback, exitSwitches],
+      [loss, jitter, rx, tx, hs, up, relayed, upCount, version, posture, peers, deviceInfo, offload, fallback, failovers, exitInUse, exitFallback, exitSwitches, onDemandPeers, onDemandEvents],
     );
   }
 

@@ -37,6 +37,11 @@ export interface AgentTopologyStatus {
   forwards?: Array<{ prefix: string; via: string }>;
   /** A hub forwards (IP forwarding on). */
   forwarding: boolean;
+  /**
+   * A spoke whose map offers remote spokes on demand (end-to-end through a hub relay): how many it
+   * may add, and how many it holds now, staged (waiting for the handshake) or open. Absent otherwise.
+   */
+  onDemand?: { candidates: number; staged: number; open: number };
 }
 
 /** AgentRelayStatus is the node's relay forwarder (`trellis up --relay`), as `trellis status` shows it. */
