@@ -27,6 +27,8 @@ const EXPORTED = new Set([
   'trellis_topology_spokes_without_hub',
   'trellis_topology_info',
   'trellis_topology_nodes',
+  'trellis_on_demand_peers',
+  'trellis_on_demand_peer_events_total',
 ]);
 
 describe('Prometheus panels', () => {
@@ -48,6 +50,8 @@ describe('Prometheus panels', () => {
       'WireGuard peers configured per node, by topology role',
       'Spokes without a live hub',
       'Topology in force (mode, source) and nodes by role',
+      'On-demand spoke peers per node, by state',
+      'On-demand peers without a handshake per hour',
     ]);
     const d = dashboards.find((x) => x.uid === 'trellis-controller-devices')!;
     expect(JSON.stringify(d.dashboard)).toContain('"uid":"trellis-prometheus"');

@@ -374,6 +374,18 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
         threshold: '0',
       },
     },
+    {
+      alert: 'TrellisOnDemandHandshakeFailing',
+      // A spoke added a remote spoke on demand but no handshake came through the hub relay: the pair stays hop by hop (the hub sees its plaintext).
+      expr: `sum by (node) (increase(trellis_on_demand_peer_events_total{event="handshake_failed"}[10m])) > 0`,
+      for: '0s',
+      labels: labels('warning', 'topology'),
+      annotations: {
+        summary: '{{ $labels.node }}: {{ $value }} on-demand peer(s) got no handshake through the hub relay in 10 min; that traffic stays hop by hop through the hub (check the hub relay with `trellis relay` and the spokes\' `trellis paths`)',
+        grafana_uid: 'trellis-on-demand-handshake-failing',
+        threshold: '0',
+      },
+    },
   ];
   return { name: ALERTING_GROUP, interval: promDuration(t.evaluationIntervalSeconds), rules };
 }

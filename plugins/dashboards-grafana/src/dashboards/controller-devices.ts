@@ -51,6 +51,13 @@ export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDas
       ),
     )
     .withPanel(f.promTimeSeries('Spokes without a live hub', 'sum(trellis_topology_spokes_without_hub) or vector(0)', 'spokes', { width: 12, threshold: 1 }))
-    .withPanel(f.promTable('Topology in force (mode, source) and nodes by role', 'trellis_topology_info or trellis_topology_nodes', { height: 8 }));
+    .withPanel(f.promTable('Topology in force (mode, source) and nodes by role', 'trellis_topology_info or trellis_topology_nodes', { height: 8 }))
+    .withPanel(f.promTimeSeries('On-demand spoke peers per node, by state', 'sum by (node, state) (trellis_on_demand_peers)', '{{node}} {{state}}', { width: 12 }))
+    .withPanel(
+      f.promTimeSeries('On-demand peers without a handshake per hour', 'sum by (node) (increase(trellis_on_demand_peer_events_total{event="handshake_failed"}[1h])) or vector(0)', '{{node}}', {
+        width: 12,
+        threshold: 1,
+      }),
+    );
   return { uid, file: 'controller-devices.json', dashboard: b.build(), queries: f.queries, promQueries: f.promQueries };
 }
