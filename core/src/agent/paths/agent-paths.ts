@@ -115,11 +115,9 @@ export class AgentPaths {
           this.prober = null;
           this.channel = null;
           // Without the device's reports nothing keeps on-demand peers alive: drop them (traffic goes through the hub).
-          if (this.onDemand && this.onDemand.peers().length > 0) {
-            this.onDemand = null;
-            this.o.onDemandChanged?.();
-          }
+          const had = (this.onDemand?.peers().length ?? 0) > 0;
           this.onDemand = null;
+          if (had) this.o.onDemandChanged?.();
           this.reason = 'the device control socket closed; reconnecting';
           const t = setTimeout(() => void this.connect(), this.o.reconnectMs ?? 1_000);
           t.unref();
