@@ -84,14 +84,16 @@ function spokeBase(s: Spoke): WgConfig {
 
 /** write puts the spoke's base config and its on-demand peers on its device, as the agent's reconfigure loop does. */
 let writing: Promise<void> = Promise.resolve();
+const writeErrors: string[] = [];
 function write(s: Spoke): Promise<void> {
-  writing = writing.then(async () => {
+  const job = writing.then(async () => {
     const extra = od[s]!.peers();
     const next: WgConfig = { ...spokeBase(s), peers: [...spokeBase(s).peers, ...extra].sort((x, y) => (x.publicKey < y.publicKey ? -1 : 1)) };
     await devs[s].reconfigure(next, written[s] ?? null);
     written[s] = next;
   });
-  return writing;
+  writing = job.catch((err: Error) => void writeErrors.push(`${s}: ${err.message}`));
+  return job;
 }
 
 /** pingRelay registers spoke s with the hub's relay (an authenticated disco ping from its WireGuard socket), as the path prober does. */
@@ -219,4 +221,5 @@ test('talking adds the pair on both spokes through the hub relay; the tunnel is 
   await until('both spokes remove the idle peer', async () => (await peerKeys('a')).length === 1 && (await peerKeys('b')).length === 1, IDLE_MS + 5_000);
   expect(od.a!.status()).toMatchObject({ open: 0, staged: 0, added: 1, removedIdle: 1, handshakeFailed: 0 });
   expect(await overlayPing('a', 'b', 3)).toMatch(/3 received/);
+  expect(writeErrors).toEqual([]);
 });
