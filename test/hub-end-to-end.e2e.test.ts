@@ -189,7 +189,7 @@ afterAll(async () => {
   await cleanup();
 });
 
-test('at rest each spoke configures only the hub, and spoke-to-spoke traffic goes through it hop by hop', async () => {
+test('at rest each spoke configures only the hub, and the spokes cannot reach each other on the underlay', async () => {
   expect(await peerKeys('a')).toEqual([key.h.publicKey]);
   expect(await peerKeys('b')).toEqual([key.h.publicKey]);
   expect(await tryRun('ip', ['netns', 'exec', NS.a, 'ping', '-c', '1', '-W', '1', addr.b])).toBeNull();
