@@ -201,7 +201,15 @@ test('talking adds the pair on both spokes through the hub relay; the tunnel is 
   const first = await overlayPing('a', 'b', 20);
   const received = Number(/(\d+) received/.exec(first)?.[1] ?? 0);
   expect(received).toBeGreaterThanOrEqual(17);
-  await until('both spokes open on-demand peers', () => od.a!.status().open === 1 && od.b!.status().open === 1);
+  // Traffic goes on meanwhile (through the hub): when the first initiation reached the other spoke
+  // before it added this one, WireGuard tries again after 5 s, and real traffic keeps the peer wanted.
+  await until('both spokes open on-demand peers', async () => {
+    await overlayPing('a', 'b', 1);
+    return od.a!.status().open === 1 && od.b!.status().open === 1;
+  }).catch(async (err: Error) => {
+    const info = await relay!.control.info();
+    throw new Error(`${err.message}; a ${JSON.stringify(od.a!.status())}, b ${JSON.stringify(od.b!.status())}, relay ${JSON.stringify(info.counters)}`);
+  });
   expect(await peerKeys('a')).toEqual([key.b.publicKey, key.h.publicKey].sort());
   expect(await peerKeys('b')).toEqual([key.a.publicKey, key.h.publicKey].sort());
   const endpointA = (await devs.a.stats()).find((p) => p.publicKey === key.b.publicKey)!;
