@@ -4,7 +4,7 @@
 #   Which topology the mesh uses, when the policy chooses it (overriding the controller's config and
 #   `trellis topology set`). The topology is data (data.trellis.topology_config), in the shape the
 #   controller config takes: {mode: full|hub-and-spoke|partial|hybrid, hubs: [selector], direct:
-#   [selector | [selector, selector]]}. Without a config object the policy chooses none and the
+#   [selector | [selector, selector]], hubForwarding: hop-by-hop|end-to-end}. Without a config object the policy chooses none and the
 #   controller's topology stays. The controller checks the value (a bad one is logged and the
 #   topology in force stays); this policy refuses what it can tell is wrong on its own.
 #     topology: no input -> {mode, hubs?, direct?} (undefined: no opinion)
@@ -12,6 +12,8 @@
 package trellis.topology
 
 modes := {"full", "hub-and-spoke", "partial", "hybrid"}
+
+hub_forwardings := {"hop-by-hop", "end-to-end"}
 
 config := data.trellis.topology_config if {
 	is_object(data.trellis.topology_config)
@@ -63,8 +65,20 @@ errors contains msg if {
 	msg := sprintf("topology_config.mode %v needs direct", [config.mode])
 }
 
+errors contains msg if {
+	"hubForwarding" in object.keys(config)
+	not hub_forwardings[config.hubForwarding]
+	msg := sprintf("topology_config.hubForwarding %v is not one of hop-by-hop, end-to-end", [config.hubForwarding])
+}
+
+errors contains msg if {
+	config.hubForwarding == "end-to-end"
+	count(object.get(config, "hubs", [])) == 0
+	msg := "topology_config.hubForwarding end-to-end needs hubs"
+}
+
 # topology: the configured topology when it has no errors; undefined otherwise (the controller's stays).
-topology := {k: v | some k, v in config; k in {"mode", "hubs", "direct"}} if {
+topology := {k: v | some k, v in config; k in {"mode", "hubs", "direct", "hubForwarding"}} if {
 	config
 	count(errors) == 0
 }

@@ -45,3 +45,20 @@ test_missing_hubs_refused if {
 test_unknown_keys_dropped if {
 	topology.topology == {"mode": "full"} with data.trellis.topology_config as {"mode": "full", "note": "x"}
 }
+
+test_hub_forwarding_end_to_end if {
+	cfg := {"mode": "hub-and-spoke", "hubs": ["node:hub1"], "hubForwarding": "end-to-end"}
+	topology.topology == cfg with data.trellis.topology_config as cfg
+}
+
+test_bad_hub_forwarding_refused if {
+	cfg := {"mode": "hub-and-spoke", "hubs": ["node:hub1"], "hubForwarding": "onion"}
+	not topology.topology with data.trellis.topology_config as cfg
+	topology.errors == {"topology_config.hubForwarding onion is not one of hop-by-hop, end-to-end"} with data.trellis.topology_config as cfg
+}
+
+test_end_to_end_without_hubs_refused if {
+	cfg := {"mode": "partial", "direct": ["tag:dc"], "hubForwarding": "end-to-end"}
+	not topology.topology with data.trellis.topology_config as cfg
+	topology.errors == {"topology_config.hubForwarding end-to-end needs hubs"} with data.trellis.topology_config as cfg
+}

@@ -40,7 +40,16 @@ export interface TopologyConfig {
   mode: TopologyMode;
   hubs?: readonly string[];
   direct?: ReadonlyArray<string | readonly [string, string]>;
+  /**
+   * How hubs carry two spokes' traffic (topologies with hubs): hop-by-hop (the default) decrypts at
+   * the hub and encrypts again; end-to-end keeps the pair's own WireGuard session, the hub's relay
+   * forwarder passing its datagrams (each spoke adds the other on demand, docs/hub-end-to-end.md).
+   * Absent: hop-by-hop.
+   */
+  hubForwarding?: HubForwarding;
 }
+
+export type HubForwarding = 'hop-by-hop' | 'end-to-end';
 
 /**
  * TopologyDecision: a topology a policy chose, overriding the controller's config. With errors

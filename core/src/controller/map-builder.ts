@@ -3,13 +3,14 @@ import type { AccessDecision } from '../api/access';
 import type { NodeInfo } from '../api/node-info';
 import type { HookRunner } from '../plugins/hook-runner';
 import type { Logger } from '../log/logger';
-import type { EndpointCandidate, FilterRule, NetworkMapData, PeerNode, RelayPairs, Route, SelfNode } from '../netmap/types';
+import type { EndpointCandidate, FilterRule, NetworkMapData, OnDemandPeer, PeerNode, RelayPairs, Route, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { errors } from '../errors';
 import { AccessIndex, sameFilter, type IndexedNode } from './access-index';
 import type { PresenceState } from './presence';
 import { candidatesOf, sameCandidates } from './candidate-report';
 import { freezePairs, relayedByOf, relayPairsOf, sameRelayPairs, type RelayNode } from './relay-plan';
+import { onDemandList, relayHubsOf, withoutSelf, type RelayHub } from './on-demand-plan';
 import { sortedPosition } from './sorted-position';
 import { FULL_MESH_TOPOLOGY, parseTopology, Topology } from './topology';
 
@@ -168,6 +169,9 @@ export class Mesh {
   /** Live nodes in id order. */
   order: MeshNode[] = [];
   private readonly lists = new Map<number, readonly PeerNode[]>();
+  /** Per class, the remote spokes its members are offered on demand (end-to-end hubs); cached like lists. */
+  private readonly onDemandLists = new Map<number, readonly OnDemandPeer[]>();
+  private relayHubs: RelayHub[] | null = null;
   /** How many class lists were materialised (for tests and benchmarks). */
   materializedLists = 0;
   /** True while applyNodeChanges writes: a mesh an error left so no longer says what nodes were sent. */
@@ -183,6 +187,8 @@ export class Mesh {
   /** changed drops the materialised lists: call it after any change to nodes, entries or classes. */
   changed(): void {
     this.lists.clear();
+    this.onDemandLists.clear();
+    this.relayHubs = null;
   }
 
   /** insert adds a node in id order (and to its class). */
@@ -242,11 +248,27 @@ export class Mesh {
     return this.index.topology;
   }
 
+  /** onDemandOf: the remote spokes members of class k are offered on demand (on-demand-plan.ts), one frozen list per class. */
+  onDemandOf(k: number): readonly OnDemandPeer[] {
+    let list = this.onDemandLists.get(k);
+    if (list) return list;
+    this.relayHubs ??= relayHubsOf(this.order, this.topology);
+    list = onDemandList(this.index, this.order, this.relayHubs, k);
+    this.onDemandLists.set(k, list);
+    return list;
+  }
+
+  /** onDemandFor: a node's on-demand offer (less itself); undefined when hubs forward hop by hop. */
+  onDemandFor(node: MeshNode): OnDemandPeer[] | undefined {
+    if (!this.topology.endToEnd) return undefined;
+    return withoutSelf(this.onDemandOf(node.cls), node.id);
+  }
+
   /** mapOf materialises a live node's NetworkMap (version 0: the MapStreamer numbers versions). */
   mapOf(nodeId: string): NetworkMapData | null {
     const node = this.nodes.get(nodeId);
     if (!node) return null;
-    return {
+    const map: NetworkMapData = {
       version: 0,
       epoch: this.epoch,
       self: node.self,
@@ -256,6 +278,9 @@ export class Mesh {
       extensions: node.extensions as Record<string, unknown>,
       overlay: { ipv4Cidr: this.overlay.ipv4Cidr, ipv6Prefix: this.overlay.ipv6Prefix },
     };
+    const onDemand = this.onDemandFor(node);
+    if (onDemand) map.onDemand = onDemand;
+    return map;
   }
 }
 

@@ -134,6 +134,10 @@ function expectSame(actual: unknown, expected: unknown): void {
   if (!Object.is(actual, expected)) expect(actual).toBe(expected);
 }
 
+/** How many checked maps offered on-demand peers, and deltas that moved an offer (end-to-end hubs). */
+let onDemandOffered = 0;
+let onDemandDeltas = 0;
+
 async function runScenario(initial: number, withDecider: boolean, seed: number, grantCount: number, steps: Op[][], topology: Topology = FULL_MESH_TOPOLOGY): Promise<void> {
   const store = new MemoryStore();
   for (let i = 0; i < initial; i++) store.nodes.set(record(i).id, record(i, { approved: i % 5 !== 4 }));
@@ -171,6 +175,7 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
           }
           agent.map = applyMapResponse(agent.map, r);
           if (r.kind === 'delta') agent.deltas.push(r);
+          if (r.kind === 'delta' && (r.onDemandUpserted || r.onDemandRemoved)) onDemandDeltas++;
         },
         ping() {},
         close: () => into.delete(id),
@@ -233,6 +238,7 @@ async function runScenario(initial: number, withDecider: boolean, seed: number, 
       const ids = new Set([...store.nodes.keys()]);
       for (const id of ids) {
         const want = reference.mapOf(id);
+        if ((want?.onDemand?.length ?? 0) > 0) onDemandOffered++;
         // The same maps and filters as a full build from scratch.
         expectEqual(strip(a.currentMap(id)), want);
         expectSame(a.currentMap(id)?.version, b.currentMap(id)?.version);
@@ -300,6 +306,18 @@ describe('incremental map changes', () => {
       fc.asyncProperty(scenario, fc.boolean(), async (s, decided) => runScenario(s.initial, decided, s.seed, s.grantCount, s.steps, hybrid)),
       { numRuns: 80 },
     );
+  }, 240_000);
+
+  // End-to-end hubs: spokes' maps offer remote spokes on demand through the tag:a hubs that relay (every third node).
+  const endToEnd = new Topology(parseTopology({ mode: 'hybrid', hubs: ['tag:a'], direct: ['tag:b'], hubForwarding: 'end-to-end' }, 'test'));
+
+  it('gives the same maps, on-demand offers and deltas as a full build when hubs forward end to end, with and without a decider', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.boolean(), async (s, decided) => runScenario(s.initial, decided, s.seed, s.grantCount, s.steps, endToEnd)),
+      { numRuns: 80 },
+    );
+    expect(onDemandOffered).toBeGreaterThan(0);
+    expect(onDemandDeltas).toBeGreaterThan(0);
   }, 240_000);
 
   it('gives the same maps and deltas as a full build under a partial topology without hubs', async () => {

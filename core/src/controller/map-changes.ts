@@ -7,13 +7,14 @@
  */
 import type { NodeGrants } from '../api/access';
 import type { NodeInfo } from '../api/node-info';
-import type { FilterRule, PeerNode, SelfNode } from '../netmap/types';
+import type { FilterRule, OnDemandPeer, PeerNode, SelfNode } from '../netmap/types';
 import type { NodeRecord } from '../store/store';
 import { sameFilter } from './access-index';
 import { EMPTY_ROUTES, extensionsOf, isLiveNode, keep, nodeInfoOf, ownIpsOf, peerEntry, relayNodesOf, relayPairsFor, sameInfo, samePeer, selfOf, type MapBuilder, type Mesh, type MeshNode } from './map-builder';
 import { relayedByOf } from './relay-plan';
 import { Topology } from './topology';
-import { isEmptyChange, ownChanges, setFilter, type MapChange } from './mesh-diff';
+import { isEmptyChange, ownChanges, setFilter, setOnDemand, type MapChange } from './mesh-diff';
+import { diffOnDemand, type OnDemandChange } from './on-demand-plan';
 import type { PresenceState } from './presence';
 
 export interface NodeChangesInput {
@@ -68,6 +69,7 @@ const byId = (a: PeerNode, b: PeerNode) => (a.id < b.id ? -1 : a.id > b.id ? 1 :
 
 const NO_PEERS = Object.freeze([]) as unknown as PeerNode[];
 const NO_IDS = Object.freeze([]) as unknown as string[];
+const NO_ON_DEMAND: readonly OnDemandPeer[] = Object.freeze([]);
 /**
  * One frozen [entry] per peer entry: a change to one node upserts it in thousands of maps, and
  * those deltas then share the list and its JSON text (map-response-json.ts), serialised once.
@@ -139,6 +141,10 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
   const relays = relayNodesOf(mesh.nodes.values());
   const infos = [...fresh.values()].map((f) => f.info);
   const exts = await builder.extensionsFor(infos);
+
+  // Each class's on-demand offer before the change (hubs that forward end to end), to diff after it.
+  const onDemandBefore = index.topology.endToEnd ? new Map<number, readonly OnDemandPeer[]>() : null;
+  if (onDemandBefore) for (const k of index.classes) if (k.members.size > 0) onDemandBefore.set(k.id, mesh.onDemandOf(k.id));
 
   // 2. Write the new state into the mesh.
   mesh.updating = true;
@@ -327,6 +333,22 @@ export async function applyNodeChanges(mesh: Mesh, builder: MapBuilder, input: N
       if (relaySelfChanged.has(id)) change.self = node.self;
     }
     if (!isEmptyChange(change)) changes.set(id, change);
+  }
+  // (d) On-demand offers: per (old class, new class), the diff of the two classes' lists, shared by their members.
+  if (onDemandBefore) {
+    const pairs = new Map<string, OnDemandChange>();
+    for (const node of mesh.order) {
+      const m = inChange.get(node.id);
+      if (m && !m.wasLive) continue;
+      const oldCls = m ? m.oldCls : node.cls;
+      const key = `${oldCls},${node.cls}`;
+      let cd = pairs.get(key);
+      if (!cd) pairs.set(key, (cd = diffOnDemand(onDemandBefore.get(oldCls) ?? NO_ON_DEMAND, mesh.onDemandOf(node.cls))));
+      if (cd.upserted.length === 0 && cd.removed.length === 0) continue;
+      const change = changes.get(node.id) ?? { peersUpserted: NO_PEERS, peersRemoved: NO_IDS };
+      setOnDemand(change, node.id, NO_ON_DEMAND, NO_ON_DEMAND, cd);
+      if (!isEmptyChange(change)) changes.set(node.id, change);
+    }
   }
   mesh.updating = false;
   return {

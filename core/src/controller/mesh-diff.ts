@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { diffFilters } from '../netmap/filter-patch';
-import type { FilterRule, PacketFilterPatch, PeerNode, Route, SelfNode } from '../netmap/types';
+import type { FilterRule, OnDemandPeer, PacketFilterPatch, PeerNode, Route, SelfNode } from '../netmap/types';
 import { sameFilter } from './access-index';
 import type { Mesh, MeshNode } from './map-builder';
+import { diffOnDemand, type OnDemandChange } from './on-demand-plan';
 import { sortedPosition } from './sorted-position';
 
 /** MapChange: what changed in one node's map (a DeltaMapResponse without its versions). */
@@ -17,13 +18,39 @@ export interface MapChange {
   packetFilterPatch?: PacketFilterPatch;
   routes?: Route[];
   extensions?: Record<string, unknown>;
+  /** The on-demand offer as a whole when the map starts (a list) or stops (null) carrying one; see DeltaMapResponse. */
+  onDemand?: OnDemandPeer[] | null;
+  /** Sorted by id. */
+  onDemandUpserted?: OnDemandPeer[];
+  /** Sorted. */
+  onDemandRemoved?: string[];
 }
 
 /** isEmptyChange: nothing to send. */
 export function isEmptyChange(c: MapChange): boolean {
   return (
-    c.peersUpserted.length === 0 && c.peersRemoved.length === 0 && c.self === undefined && c.packetFilter === undefined && c.routes === undefined && c.extensions === undefined
+    c.peersUpserted.length === 0 && c.peersRemoved.length === 0 && c.self === undefined && c.packetFilter === undefined && c.routes === undefined && c.extensions === undefined &&
+    c.onDemand === undefined && c.onDemandUpserted === undefined && c.onDemandRemoved === undefined
   );
+}
+
+/**
+ * setOnDemand records how a node's on-demand offer moved: before/after undefined mean the map
+ * carries none (hop by hop); a whole list must leave the node out. With both present, the diff of
+ * its classes' lists (classDiff, shared by every member) is narrowed to the node: its own id is
+ * never in its offer.
+ */
+export function setOnDemand(change: MapChange, nodeId: string, before: readonly OnDemandPeer[] | undefined, after: readonly OnDemandPeer[] | undefined, classDiff?: OnDemandChange): void {
+  if (before === undefined && after === undefined) return;
+  if (before === undefined || after === undefined) {
+    change.onDemand = after === undefined ? null : (after as OnDemandPeer[]);
+    return;
+  }
+  const d = classDiff ?? diffOnDemand(before, after, nodeId);
+  const up = d.upserted.some((e) => e.id === nodeId) ? d.upserted.filter((e) => e.id !== nodeId) : d.upserted;
+  const rm = d.removed.includes(nodeId) ? d.removed.filter((id) => id !== nodeId) : d.removed;
+  if (up.length > 0) change.onDemandUpserted = up;
+  if (rm.length > 0) change.onDemandRemoved = rm;
 }
 
 /** sameRoutes compares two route lists, by reference first (alike nodes share one frozen list). */
@@ -134,6 +161,9 @@ export function diffMeshes(prev: Mesh, next: Mesh): Map<string, MapChange> {
     return d;
   };
   const out = new Map<string, MapChange>();
+  const bothOnDemand = prev.topology.endToEnd && next.topology.endToEnd;
+  const eitherOnDemand = prev.topology.endToEnd || next.topology.endToEnd;
+  const onDemandPairs = new Map<string, OnDemandChange>();
   for (const [x, y] of rows) {
     if (!x || !y) continue;
     const d = pairDiff(x.cls, y.cls);
@@ -142,6 +172,14 @@ export function diffMeshes(prev: Mesh, next: Mesh): Map<string, MapChange> {
       x,
       y,
     );
+    if (bothOnDemand) {
+      const key = `${x.cls},${y.cls}`;
+      let cd = onDemandPairs.get(key);
+      if (!cd) onDemandPairs.set(key, (cd = diffOnDemand(prev.onDemandOf(x.cls), next.onDemandOf(y.cls))));
+      if (cd.upserted.length > 0 || cd.removed.length > 0) setOnDemand(change, y.id, [], [], cd);
+    } else if (eitherOnDemand) {
+      setOnDemand(change, y.id, prev.onDemandFor(x), next.onDemandFor(y));
+    }
     if (!isEmptyChange(change)) out.set(y.id, change);
   }
   return out;

@@ -9,9 +9,15 @@
  * node (PeerNode.relayedBy), so a node offers a relayed candidate for a peer only through a relay
  * that serves both; and a relay's own self node lists the pairs it serves (SelfNode.relayPairs),
  * by groups of alike nodes, which its forwarder's allow-list follows.
+ *
+ * A hub whose topology forwards end to end also serves the spoke pairs that talk through it
+ * (on-demand-plan.ts): they are not peers, but add each other on demand with the hub's relay as
+ * the endpoint, so the hub passes their ciphertext instead of decrypting it.
  */
 import type { RelayPairs } from '../netmap/types';
 import type { AccessIndex, IndexedNode } from './access-index';
+import { offersOnDemand } from './on-demand-plan';
+import { Topology } from './topology';
 
 /** What the plan needs of a relay node. */
 export interface RelayNode extends IndexedNode {
@@ -56,10 +62,13 @@ export function relayPairsOf(index: AccessIndex, r: RelayNode, members: (cls: nu
   // Groups are disjoint: ordered by their first id, the plan is the same whatever order classes were made in.
   served.sort((a, b) => (a.ids[0]! < b.ids[0]! ? -1 : 1));
   const links: Array<[number, number]> = [];
+  const hub = r.cls >= 0 && index.topology.endToEnd && Topology.isHub(index.classes[r.cls]!.role);
   for (let i = 0; i < served.length; i++) {
     for (let j = i; j < served.length; j++) {
       if (i === j && served[i]!.ids.length < 2) continue;
-      if (index.sees(served[i]!.cls, served[j]!.cls)) links.push([i, j]);
+      const a = served[i]!.cls;
+      const b = served[j]!.cls;
+      if (index.sees(a, b) || (hub && offersOnDemand(index, a, b))) links.push([i, j]);
     }
   }
   return { groups: served.map((g) => g.ids), links };

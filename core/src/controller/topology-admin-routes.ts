@@ -20,7 +20,7 @@ const topologyBody = {
   type: 'object',
   additionalProperties: false,
   required: ['mode'],
-  properties: { mode: {}, hubs: { type: 'array', maxItems: 256 }, direct: { type: 'array', maxItems: 256 } },
+  properties: { mode: {}, hubs: { type: 'array', maxItems: 256 }, direct: { type: 'array', maxItems: 256 }, hubForwarding: {} },
 } as const;
 
 export function registerTopologyAdminRoutes(scope: FastifyInstance, s: ControllerServices, limits: { bodyLimit: number }): void {

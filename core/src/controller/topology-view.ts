@@ -60,7 +60,7 @@ export function topologyView(mesh: Mesh, configured: TopologyConfig, node: MeshN
     configured,
     describe: t.describe(),
     activeHub: hub?.record.name ?? null,
-    hubs: mesh.order.filter((n) => n.cls >= 0 && Topology.isHub(n.role)).map((n) => ({ name: n.record.name, id: n.id, online: n.entry.online })).sort(byName),
+    hubs: mesh.order.filter((n) => n.cls >= 0 && Topology.isHub(n.role)).map((n) => ({ name: n.record.name, id: n.id, online: n.entry.online, relay: n.record.relay !== null && n.record.relay !== undefined })).sort(byName),
     nodes: mesh.order.map((n) => ({ name: n.record.name, id: n.id, ...nodeTopology(n, counts, hub) })).sort(byName),
   };
   if (node) view.paths = pairPaths(mesh, node);

@@ -52,6 +52,14 @@ describe('topology config', () => {
     expect(parseTopology({}, 'cfg')).toEqual({ mode: 'full', hubs: [], direct: [] });
   });
 
+  it('takes hubForwarding end-to-end or hop-by-hop (the default, left out) and refuses anything else', () => {
+    expect(parseTopology({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'end-to-end' }, 'cfg')).toEqual({ mode: 'hub-and-spoke', hubs: ['tag:hub'], direct: [], hubForwarding: 'end-to-end' });
+    expect(parseTopology({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'hop-by-hop' }, 'cfg')).toEqual({ mode: 'hub-and-spoke', hubs: ['tag:hub'], direct: [] });
+    expect(() => parseTopology({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'onion' }, 'cfg')).toThrow('topology.hubForwarding "onion" is not one of hop-by-hop, end-to-end');
+    expect(() => parseTopology({ mode: 'partial', direct: ['tag:dc'], hubForwarding: 'end-to-end' }, 'cfg')).toThrow('topology.hubForwarding end-to-end needs hubs');
+    expect(topology({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'end-to-end' }).describe()).toBe('hub-and-spoke; hubs tag:hub; hubs forward end to end');
+  });
+
   it('names the hubs and direct selectors that match no node', () => {
     const infos = [nodeInfoOf(node(1, ['tag:hub'])), nodeInfoOf(node(2, ['tag:dc']))];
     expect(unmatchedSelectors(parseTopology({ mode: 'hybrid', hubs: ['tag:hub', 'node:ghost'], direct: ['tag:dc', ['tag:dc', 'tag:office']] }, 't'), infos)).toEqual([
@@ -144,6 +152,22 @@ describe('topologies in the map pipeline', () => {
     expect(view.nodes.find((n) => n.name === 'node-50')).toMatchObject({ role: 'spoke', peers: 2, via: 'node-0' });
     expect(view.paths!.filter((p) => p.path === 'direct').map((p) => p.peer)).toEqual(['node-0', 'node-1']);
     expect(view.paths!.find((p) => p.peer === 'node-51')).toMatchObject({ path: 'hub', via: 'node-0' });
+  });
+
+  it('end to end: a 100-node mesh with 2 relay hubs still configures 2 peers per spoke; the other 97 spokes are offered on demand', async () => {
+    const nodes = Array.from({ length: 100 }, (_, i) => node(i, i < 2 ? ['tag:hub'] : ['tag:spoke'], i < 2 ? { relay: { port: 3478 } } : {}));
+    const t = topology({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'end-to-end' });
+    const mesh = await build(nodes, t);
+    expect(peers(mesh, 'n050')).toEqual(['node-0', 'node-1']);
+    const offer = mesh.mapOf('n050')!.onDemand!;
+    expect(offer).toHaveLength(97);
+    expect(offer.some((o) => o.id === 'n050' || o.id === 'n000')).toBe(false);
+    expect(offer.every((o) => o.via.join() === 'n000,n001')).toBe(true);
+    // The transit route stays: traffic goes through the hub until the pair is up end to end.
+    expect(mesh.mapOf('n050')!.routes.map((r) => r.kind)).toEqual(['transit', 'transit']);
+    expect(topologyFigures(mesh).roles.find((r) => r.role === 'spoke')).toMatchObject({ meanPeers: 2, maxPeers: 2 });
+    // Alike spokes share one list: a full map of each costs no per-node list but its own removal.
+    expect(mesh.onDemandOf(mesh.nodes.get('n050')!.cls)).toBe(mesh.onDemandOf(mesh.nodes.get('n051')!.cls));
   });
 
   it('moves the spokes to the second hub when the first is offline', async () => {
@@ -250,6 +274,12 @@ describe('TopologySettings', () => {
     await s.set({ mode: 'partial', direct: ['tag:dc'] }, infos, 'admin', NOW);
     expect(s.topology.mode).toBe('partial');
     expect(store.audits[1]).toMatchObject({ action: 'topology.changed', actor: 'admin' });
+    // A bad hubForwarding is refused the same way; a good one is stored with the rest.
+    await expect(s.set({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'sideways' }, infos, 'admin', NOW)).rejects.toThrow('topology refused: topology.hubForwarding "sideways" is not one of hop-by-hop, end-to-end; the topology in force stays');
+    expect(s.topology.mode).toBe('partial');
+    await s.set({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'end-to-end' }, infos, 'admin', NOW);
+    expect(s.topology.endToEnd).toBe(true);
+    expect(JSON.parse(store.meta.get(SETTING_TOPOLOGY)!)).toMatchObject({ hubForwarding: 'end-to-end' });
     // A restart without a config topology keeps the stored one.
     expect((await TopologySettings.open(store as unknown as Store, undefined, NOW, log)).topology.config).toEqual(s.topology.config);
   });

@@ -12,9 +12,10 @@
  */
 import { errors } from '../errors';
 import type { NodeInfo } from '../api/node-info';
-import type { TopologyConfig, TopologyMode } from '../api/routes';
+import type { HubForwarding, TopologyConfig, TopologyMode } from '../api/routes';
 
 export const TOPOLOGY_MODES: readonly TopologyMode[] = ['full', 'hub-and-spoke', 'partial', 'hybrid'];
+export const HUB_FORWARDINGS: readonly HubForwarding[] = ['hop-by-hop', 'end-to-end'];
 
 const SELECTOR = /^(\*|(tag|node|group|user):[A-Za-z0-9@][A-Za-z0-9:@_.-]{0,127})$/;
 
@@ -49,7 +50,7 @@ export function parseTopology(value: unknown, where: string): TopologyConfig {
   const bad = (what: string) => errors.configInvalid(where, what);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('topology must be an object such as {mode: hub-and-spoke, hubs: [tag:hub]}');
   const v = value as Record<string, unknown>;
-  for (const k of Object.keys(v)) if (!['mode', 'hubs', 'direct'].includes(k)) throw bad(`topology has an unknown key "${k}" (known: mode, hubs, direct)`);
+  for (const k of Object.keys(v)) if (!['mode', 'hubs', 'direct', 'hubForwarding'].includes(k)) throw bad(`topology has an unknown key "${k}" (known: mode, hubs, direct, hubForwarding)`);
   const mode = v.mode ?? 'full';
   if (typeof mode !== 'string' || !TOPOLOGY_MODES.includes(mode as TopologyMode)) throw bad(`topology.mode ${JSON.stringify(mode)} is not one of ${TOPOLOGY_MODES.join(', ')}`);
   const selector = (s: unknown, at: string): string => {
@@ -73,7 +74,14 @@ export function parseTopology(value: unknown, where: string): TopologyConfig {
   if (m === 'partial' && direct.length === 0) throw bad('topology.mode partial needs topology.direct: the tags or sites whose nodes get direct tunnels');
   if (m === 'partial' && direct.some((d) => Array.isArray(d))) throw bad('topology.mode partial takes single selectors in topology.direct; links between two sites are hybrid');
   if (m === 'hybrid' && (hubs.length === 0 || direct.length === 0)) throw bad('topology.mode hybrid needs both topology.hubs and topology.direct');
-  return Object.freeze({ mode: m, hubs: Object.freeze(hubs), direct: Object.freeze(direct) });
+  const fwd = v.hubForwarding;
+  if (fwd !== undefined && (typeof fwd !== 'string' || !HUB_FORWARDINGS.includes(fwd as HubForwarding))) {
+    throw bad(`topology.hubForwarding ${JSON.stringify(fwd)} is not one of ${HUB_FORWARDINGS.join(', ')}`);
+  }
+  if (fwd === 'end-to-end' && hubs.length === 0) throw bad('topology.hubForwarding end-to-end needs hubs (topology.hubs): it says how hubs forward between spokes');
+  const base = { mode: m, hubs: Object.freeze(hubs), direct: Object.freeze(direct) };
+  // hop-by-hop is the default and is left out, so configs from before the option compare equal.
+  return Object.freeze(fwd === 'end-to-end' ? { ...base, hubForwarding: 'end-to-end' as const } : base);
 }
 
 /** PairPath: how two nodes talk, decided before maps are built. */
@@ -126,6 +134,14 @@ export class Topology {
 
   get hasHubs(): boolean {
     return (this.config.hubs ?? []).length > 0;
+  }
+
+  /**
+   * endToEnd: hubs keep end-to-end encryption: spokes that talk through a hub add each other on
+   * demand, the hub's relay forwarding their WireGuard datagrams (maps carry onDemand).
+   */
+  get endToEnd(): boolean {
+    return this.config.hubForwarding === 'end-to-end' && this.hasHubs;
   }
 
   /** roleOf: FULL_ROLE in a full mesh, "H" for a hub, else "S" and one bit per direct selector. */
@@ -187,6 +203,7 @@ export class Topology {
     const parts: string[] = [c.mode];
     if ((c.hubs ?? []).length > 0) parts.push(`hubs ${c.hubs!.join(', ')}`);
     if ((c.direct ?? []).length > 0) parts.push(`direct ${c.direct!.map((d) => (typeof d === 'string' ? d : `${d[0]}<->${d[1]}`)).join(', ')}`);
+    if (this.endToEnd) parts.push('hubs forward end to end');
     return parts.join('; ');
   }
 }

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { applyFilterPatch } from './filter-patch';
-import type { DeltaMapResponse, FilterRule, MapResponse, NetworkMapData, PeerNode } from './types';
+import type { DeltaMapResponse, FilterRule, MapResponse, NetworkMapData, OnDemandPeer, PeerNode } from './types';
 
 /**
  * diffMaps returns the delta that turns prev into next, or null when they are equal. Peers are sorted
@@ -54,7 +54,39 @@ export function diffMaps(prev: NetworkMapData, next: NetworkMapData): DeltaMapRe
     delta.extensions = next.extensions;
     changed = true;
   }
+  if (prev.onDemand === undefined || next.onDemand === undefined) {
+    if (prev.onDemand !== next.onDemand) {
+      delta.onDemand = next.onDemand ?? null;
+      changed = true;
+    }
+  } else {
+    const d = diffById(prev.onDemand, next.onDemand);
+    if (d.upserted.length > 0) delta.onDemandUpserted = d.upserted;
+    if (d.removed.length > 0) delta.onDemandRemoved = d.removed;
+    changed ||= d.upserted.length > 0 || d.removed.length > 0;
+  }
   return changed ? delta : null;
+}
+
+/** diffById: the entries of next that are new or differ from prev, and the ids of prev that went (both sorted by id). */
+function diffById<T extends { id: string }>(prev: readonly T[], next: readonly T[]): { upserted: T[]; removed: string[] } {
+  const before = new Map(prev.map((x) => [x.id, x]));
+  const upserted = next.filter((x) => {
+    const b = before.get(x.id);
+    return b === undefined || (b !== x && !isDeepStrictEqual(b, x));
+  });
+  const ids = new Set(next.map((x) => x.id));
+  return { upserted, removed: prev.filter((x) => !ids.has(x.id)).map((x) => x.id) };
+}
+
+/**
+ * patchOnDemand: the map's on-demand offer after a delta: the whole list when the delta gives one
+ * (null: the map no longer carries one), else the list patched by upserts and removals.
+ */
+function patchOnDemand(current: NetworkMapData['onDemand'], res: DeltaMapResponse): OnDemandPeer[] | undefined {
+  if (res.onDemand !== undefined) return res.onDemand ?? undefined;
+  if (res.onDemandUpserted === undefined && res.onDemandRemoved === undefined) return current;
+  return patchPeers(current ?? [], res.onDemandUpserted ?? [], res.onDemandRemoved ?? []);
 }
 
 /** MapDeltaMismatch is thrown when a delta does not start from the map it is applied to. */
@@ -76,7 +108,7 @@ export function applyMapResponse(current: NetworkMapData | null, res: MapRespons
   let packetFilter: FilterRule[] | null = current.packetFilter;
   if (res.packetFilter !== undefined) packetFilter = res.packetFilter;
   else if (res.packetFilterPatch !== undefined) packetFilter = applyFilterPatch(current.packetFilter, res.packetFilterPatch);
-  return {
+  const next: NetworkMapData = {
     ...current,
     version: res.version,
     self: res.self ?? current.self,
@@ -85,10 +117,14 @@ export function applyMapResponse(current: NetworkMapData | null, res: MapRespons
     routes: res.routes ?? current.routes,
     extensions: res.extensions ?? current.extensions,
   };
+  const onDemand = patchOnDemand(current.onDemand, res);
+  if (onDemand === undefined) delete next.onDemand;
+  else next.onDemand = onDemand;
+  return next;
 }
 
-const byId = (a: PeerNode, b: PeerNode) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const strictlySorted = (xs: readonly PeerNode[]) => xs.every((p, i) => i === 0 || xs[i - 1]!.id < p.id);
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const strictlySorted = (xs: readonly { id: string }[]) => xs.every((p, i) => i === 0 || xs[i - 1]!.id < p.id);
 
 /**
  * patchPeers: the peer list less the removed ids, with the upserted peers (an upsert wins over a
@@ -96,15 +132,15 @@ const strictlySorted = (xs: readonly PeerNode[]) => xs.every((p, i) => i === 0 |
  * does it: a delta of one peer to a map of thousands costs no map and no sort. Lists that break the
  * contract take the slow path with the same outcome.
  */
-function patchPeers(current: readonly PeerNode[], upserted: readonly PeerNode[], removedIds: readonly string[]): PeerNode[] {
+function patchPeers<T extends { id: string }>(current: readonly T[], upserted: readonly T[], removedIds: readonly string[]): T[] {
   const removed = new Set(removedIds);
   if (!strictlySorted(current) || !strictlySorted(upserted)) {
-    const peers = new Map<string, PeerNode>();
+    const peers = new Map<string, T>();
     for (const p of current) if (!removed.has(p.id)) peers.set(p.id, p);
     for (const p of upserted) peers.set(p.id, p);
     return [...peers.values()].sort(byId);
   }
-  const out: PeerNode[] = [];
+  const out: T[] = [];
   let i = 0;
   let j = 0;
   while (i < current.length || j < upserted.length) {

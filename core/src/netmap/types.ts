@@ -210,6 +210,16 @@ export interface DeltaMapResponse {
   packetFilterPatch?: PacketFilterPatch;
   routes?: Route[];
   extensions?: Record<string, unknown>;
+  /**
+   * The on-demand offer (NetworkMapData.onDemand) as a whole: a list when the map starts carrying
+   * one (the topology's hubs now forward end to end), null when it stops. Otherwise changes travel
+   * as onDemandUpserted / onDemandRemoved, so a spoke joining costs every other spoke one entry.
+   */
+  onDemand?: OnDemandPeer[] | null;
+  /** Entries of the offer that appear or change, sorted by id (absent: none). */
+  onDemandUpserted?: OnDemandPeer[];
+  /** Ids that leave the offer, sorted (absent: none). */
+  onDemandRemoved?: string[];
 }
 
 export type MapResponse = FullMapResponse | DeltaMapResponse;

@@ -33,7 +33,8 @@ export interface TopologyView {
   describe: string;
   /** The hub spokes go through now (name), or null. */
   activeHub: string | null;
-  hubs: Array<{ name: string; id: string; online: boolean }>;
+  /** relay: the hub runs a relay forwarder (`trellis up --relay`), which end-to-end forwarding needs. */
+  hubs: Array<{ name: string; id: string; online: boolean; relay: boolean }>;
   nodes: Array<{ name: string; id: string } & NodeTopologyView>;
   /** Present with ?node=: the nodes it can talk to and how, sorted by name. */
   paths?: PairPathView[];
