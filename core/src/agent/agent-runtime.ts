@@ -139,6 +139,7 @@ export class AgentRuntime {
       log: d.log,
       wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
       onDemandChanged: () => void this.reconf.applyPaths([]),
+      ...(d.opts.onDemandIdleMs !== undefined ? { onDemandIdleMs: d.opts.onDemandIdleMs } : {}),
     });
     const exit = d.prefs.exitNode ? new ExitChoice({ exitNode: d.prefs.exitNode, exitNodeFallback: d.prefs.exitNodeFallback ?? null }) : undefined;
     this.reconf = new Reconfigurer({

@@ -74,6 +74,13 @@ describe('onDemandCandidates', () => {
     const v6 = spokeMap([remote('b', 3)], [{ ...hub('h1', 10, 3479), endpoints: ['[2001:db8::10]:51820'] }]);
     expect(onDemandCandidates(v6)[0]!.endpoint).toBe('[2001:db8::10]:3479');
   });
+
+  it('prefers the first listed hub that is online, and falls back to the first relay hub when none is', () => {
+    const hubs = [{ ...hub('h1', 10, 3479), online: false }, hub('h3', 12, 3479)];
+    expect(onDemandCandidates(spokeMap([remote('b', 3, ['h1', 'h3'])], hubs))[0]).toMatchObject({ via: 'h3', endpoint: '198.18.0.12:3479' });
+    const down = hubs.map((h) => ({ ...h, online: false }));
+    expect(onDemandCandidates(spokeMap([remote('b', 3, ['h1', 'h3'])], down))[0]).toMatchObject({ via: 'h1', endpoint: '198.18.0.10:3479' });
+  });
 });
 
 describe('OnDemandPeers', () => {

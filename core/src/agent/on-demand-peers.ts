@@ -89,8 +89,8 @@ function hostOf(prefix: string): string {
 
 /**
  * onDemandCandidates resolves the map's on-demand entries: the relay endpoint is the first listed
- * hub that is a peer of this node, offers a relay and has an endpoint (relayEndpointOf, as the
- * path prober registers with it). Entries without one, and
+ * hub that is a peer of this node, online, offers a relay and has an endpoint (relayEndpointOf, as
+ * the path prober registers with it); the first such hub when none is online. Entries without one, and
  * nodes that are peers anyway, are left out.
  */
 export function onDemandCandidates(map: NetworkMap): OnDemandCandidate[] {
@@ -99,13 +99,19 @@ export function onDemandCandidates(map: NetworkMap): OnDemandCandidate[] {
   const out: OnDemandCandidate[] = [];
   for (const o of map.onDemand ?? []) {
     if (o.id === map.self.id || o.wgKey === map.self.wgKey || peerKeys.has(o.wgKey)) continue;
+    // The first listed hub that is online (the controller lists them in the order spokes prefer), else the first at all.
+    let pick: { hubId: string; endpoint: string } | null = null;
     for (const hubId of o.via) {
       const hub = peers.get(hubId);
       const endpoint = hub ? relayEndpointOf(hub as PeerNode) : null;
       if (endpoint === null) continue;
-      out.push({ id: o.id, name: o.name, wgKey: o.wgKey, allowedIps: [...o.allowedIps], endpoint, via: hubId });
-      break;
+      if (pick === null) pick = { hubId, endpoint };
+      if (hub!.online) {
+        pick = { hubId, endpoint };
+        break;
+      }
     }
+    if (pick) out.push({ id: o.id, name: o.name, wgKey: o.wgKey, allowedIps: [...o.allowedIps], endpoint: pick.endpoint, via: pick.hubId });
   }
   return out;
 }

@@ -27,6 +27,8 @@ export interface AgentOptions {
   probeIntervalMs: number;
   /** UDP port for overlay probes. Default 51999. */
   probePort: number;
+  /** An on-demand spoke peer (hubs that forward end to end) is removed after this long without traffic, ms. Default 60000. */
+  onDemandIdleMs?: number;
   /**
    * Path of the device binary. Default: TRELLIS_WIREGUARD_GO, else trellis-wg
    * (/usr/local/lib/trellis/trellis-wg), else the bundled wireguard-go, else `wireguard-go` on PATH,

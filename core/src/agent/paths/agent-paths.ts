@@ -53,6 +53,8 @@ export interface AgentPathsOptions {
    * packets to the other (WireGuard drops a source outside the peer's allowed IPs).
    */
   onDemandStagedTickMs?: number;
+  /** An open on-demand peer without traffic this long is removed, ms (`trellis up --on-demand-idle`; default 60000). */
+  onDemandIdleMs?: number;
 }
 
 export class AgentPaths {
@@ -103,7 +105,7 @@ export class AgentPaths {
         this.reason = null;
         if (this.lastMap) this.prober.setMap(this.lastMap);
         this.prober.start();
-        const od = new OnDemandPeers({ device: ch, log: this.o.log, changed: () => this.o.onDemandChanged?.() });
+        const od = new OnDemandPeers({ device: ch, log: this.o.log, changed: () => this.o.onDemandChanged?.(), ...(this.o.onDemandIdleMs !== undefined ? { idleMs: this.o.onDemandIdleMs } : {}) });
         this.onDemand = od;
         this.watchedOnce = false;
         ch.on('demand', (d) => od.onDemand(d));

@@ -20,7 +20,7 @@ const NAME = 'up';
 
 /** Flags the environment may give (TRELLIS_CONTROLLER, TRELLIS_NAME, …). */
 const ENV_FLAGS = [
-  'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun',
+  'controller', 'name', 'state-dir', 'iface', 'auth-key', 'listen-port', 'probe-interval', 'probe-port', 'config', 'endpoint', 'relay', 'relay-port', 'stun', 'on-demand-idle',
   'advertise-routes', 'route-check', 'route-check-interval', 'route-priority', 'snat-routes', 'accept-routes',
   'advertise-exit', 'exit-node', 'exit-node-fallback', 'exit-exclude', 'route-exclude', 'route-include', 'ca', 'ca-fingerprint', 'insecure',
 ] as const;
@@ -128,6 +128,9 @@ Flags:
                            (end-to-end encrypted) on --relay-port; without it the node is not one
                            (a restart without --relay withdraws the offer) [TRELLIS_RELAY=true|false]
   --relay-port <port>      UDP port the relay forwards on (default ${DEFAULT_RELAY_PORT}; needs --relay) [TRELLIS_RELAY_PORT]
+  --on-demand-idle <dur>   when hubs forward end to end, a remote spoke added as a peer on demand is
+                           removed after this long without traffic, e.g. 60s (default 60s, 1s..1h)
+                           [TRELLIS_ON_DEMAND_IDLE]
   --stun <host:port>       STUN server asked on the WireGuard socket for this node's reflexive
                            (NAT-mapped) address, reported as a candidate; repeat for more
                            (default: the controller's host, port 3478) [TRELLIS_STUN, comma-separated]
@@ -178,6 +181,7 @@ Flags:
       relay: { type: 'boolean' },
       'relay-port': { type: 'string' },
       stun: { type: 'string', multiple: true },
+      'on-demand-idle': { type: 'string' },
       'advertise-routes': { type: 'string', multiple: true },
       'route-check': { type: 'string', multiple: true },
       'route-check-interval': { type: 'string' },
@@ -208,6 +212,7 @@ Flags:
     const listenPort = optionalFlag(flags, 'listen-port');
     const probePort = optionalFlag(flags, 'probe-port');
     const probeInterval = optionalFlag(flags, 'probe-interval');
+    const onDemandIdle = optionalFlag(flags, 'on-demand-idle');
     const endpoints = values.endpoint as string[] | undefined;
     const stun = values.stun as string[] | undefined;
     const relayPort = optionalFlag(flags, 'relay-port');
@@ -227,6 +232,7 @@ Flags:
       listenPort: listenPort !== undefined ? parsePort(source['listen-port']!, listenPort, NAME) : 51820,
       probePort: probePort !== undefined ? parsePort(source['probe-port']!, probePort, NAME) : 51999,
       probeIntervalMs: probeInterval !== undefined ? parseDurationInRange(source['probe-interval']!, probeInterval, NAME, 10, 3_600_000) : 1000,
+      ...(onDemandIdle !== undefined ? { onDemandIdleMs: parseDurationInRange(source['on-demand-idle']!, onDemandIdle, NAME, 1000, 3_600_000) } : {}),
       configFile: optionalFlag(flags, 'config'),
       endpoints: endpoints?.map((e) => parseHostPort(source.endpoint!, e, NAME)),
       relay,
