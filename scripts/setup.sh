@@ -42,10 +42,10 @@ note() { printf '%s' "$*" >"$LOGS/$STEP.note"; }
 # (each starts its own cluster with initdb), libnetfilter-queue-dev for the lab's delay line (`trellis
 # lab impair`); then those only the tests use: chromium for the console's browser test, python3-venv
 # for chDB, systemd for `systemd-analyze verify` of deploy/systemd/, traceroute for the path checks of
-# the route tests.
+# the route tests, tcpdump for the captures of the end-to-end hub test.
 DEB_PACKAGES=(wireguard-go wireguard-tools iproute2 nftables ethtool procps curl build-essential python3)
 [ "$PROFILE" = runtime ] || DEB_PACKAGES+=(iputils-ping iptables iperf3 psmisc socat clickhouse-server clickhouse-client prometheus postgresql libnetfilter-queue-dev)
-[ "$PROFILE" != all ] || DEB_PACKAGES+=(python3-venv chromium systemd traceroute)
+[ "$PROFILE" != all ] || DEB_PACKAGES+=(python3-venv chromium systemd traceroute tcpdump)
 step_debian_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do

@@ -58,3 +58,11 @@ export function planTopology(count: number, t: LabTopologyOptions): LabNodePlan[
     links: t.uplinks?.[name] ?? 1,
   }));
 }
+
+/**
+ * labHubSelected: a hubs selector of the lab's topology names this lab node (node:<name> or *).
+ * Lab nodes carry no tags, groups or users a selector could match otherwise.
+ */
+export function labHubSelected(hubs: readonly string[], name: string): boolean {
+  return hubs.some((s) => s === '*' || s === `node:${name}`);
+}

@@ -20,7 +20,7 @@ import { createBridge, createNodeNetwork, freePort, removeNamespace, sweepLabNet
 import { applyDirection, checkImpairment, clearDirection, delayQueueBinary, perDirection, type ImpairmentSpec } from './lab-impairment';
 import { mapLimited, measureNat } from './lab-nat-measure';
 import { createMultiLinkNodeNetwork, createNatNodeNetwork, createUplinkBridges, linksOf, routerState } from './lab-routed-network';
-import { planTopology, type LabNodePlan } from './lab-topology';
+import { labHubSelected, planTopology, type LabNodePlan } from './lab-topology';
 import { parseTopology } from '../controller/topology';
 import {
   DEFAULT_LAB_PROMETHEUS_LISTEN,
@@ -99,8 +99,10 @@ export class Lab {
     const prometheusWanted = opts.prometheus !== undefined && opts.prometheus !== false;
     const servicePlugins = opts.clickhouseUrl !== undefined || prometheusWanted ? readServicesFile(resolve(opts.servicesFile ?? defaultServicesFile(cliPath))) : null;
     // Bad topology flags are refused before the lock is taken or anything is cleared or made.
-    const plan = planTopology(opts.nodes, { nat: opts.nat, relays: opts.relays, uplinks: opts.uplinks });
     if (opts.topology !== undefined) parseTopology(opts.topology, 'lab --topology');
+    const plan = planTopology(opts.nodes, { nat: opts.nat, relays: opts.relays, uplinks: opts.uplinks });
+    // Hubs that forward end to end do it with their relay forwarder: they run `trellis up --relay`.
+    if (opts.topology?.hubForwarding === 'end-to-end') for (const p of plan) if (labHubSelected(opts.topology.hubs ?? [], p.name)) p.relay = true;
     const controllers = opts.controllers ?? 1;
     if (!Number.isInteger(controllers) || controllers < 1 || controllers > 8) throw errors.lab(`controllers must be a whole number from 1 to 8, got ${controllers}`);
     if (controllers > 1 && !opts.store) throw errors.lab(`${controllers} controllers need a store they share: pass store (a postgres:// URL)`);

@@ -104,18 +104,19 @@ export function parseAssignments(flag: string, values: readonly string[], comman
   return out;
 }
 
-/** labMeshTopology reads --topology, --hubs and --direct; a bare node name stands for node:<name>. */
-export function labMeshTopology(values: { topology?: string; hubs?: string; direct?: string }, command: string): { topology?: TopologyConfig } {
+/** labMeshTopology reads --topology, --hubs, --direct and --hub-forwarding; a bare node name stands for node:<name>. */
+export function labMeshTopology(values: { topology?: string; hubs?: string; direct?: string; 'hub-forwarding'?: string }, command: string): { topology?: TopologyConfig } {
   if (values.topology === undefined) {
-    if (values.hubs !== undefined || values.direct !== undefined) throw new UsageError('--hubs and --direct need --topology <mode>', command);
+    if (values.hubs !== undefined || values.direct !== undefined || values['hub-forwarding'] !== undefined) throw new UsageError('--hubs, --direct and --hub-forwarding need --topology <mode>', command);
     return {};
   }
   const asSelector = (s: string) => (s === '*' || s.includes(':') ? s : `node:${s}`);
-  const t = topologyFromFlags({ mode: values.topology, hubs: values.hubs, direct: values.direct }, command);
+  const t = topologyFromFlags({ mode: values.topology, hubs: values.hubs, direct: values.direct, 'hub-forwarding': values['hub-forwarding'] }, command);
   const topology: TopologyConfig = {
     mode: t.mode,
     ...(t.hubs ? { hubs: t.hubs.map(asSelector) } : {}),
     ...(t.direct ? { direct: t.direct.map((d) => (typeof d === 'string' ? asSelector(d) : ([asSelector(d[0]), asSelector(d[1])] as const))) } : {}),
+    ...(t.hubForwarding ? { hubForwarding: t.hubForwarding } : {}),
   };
   try {
     return { topology: parseTopology(topology, '--topology') };
@@ -186,6 +187,8 @@ Flags:
   --hubs <nodes>           its hubs, e.g. n1,n2 (node names, or selectors such as tag:hub)
   --direct <selectors>     nodes with direct tunnels (partial, hybrid): tag:dc, or n3<->n4 to link two nodes
                            or sites; the lab is ready when each node holds the peers its topology gives it
+  --hub-forwarding <f>     hop-by-hop (default) or end-to-end: hubs run with --relay and spokes add each
+                           other on demand through the hub's relay (the hub never sees their plaintext)
   --json                   print the controller and nodes as JSON
   -h, --help               show this help
 `,
@@ -200,6 +203,7 @@ Flags:
         topology: { type: 'string' },
         hubs: { type: 'string' },
         direct: { type: 'string' },
+        'hub-forwarding': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
