@@ -1,5 +1,5 @@
 import { TrellisError } from '../errors';
-import { planTopology } from './lab-topology';
+import { labHubSelected, planTopology } from './lab-topology';
 
 const refused = (fn: () => unknown): string => {
   try {
@@ -38,5 +38,12 @@ describe('planTopology', () => {
     expect(refused(() => planTopology(3, { uplinks: { n1: 5 } }))).toContain('1 to 4 underlay links');
     expect(refused(() => planTopology(3, { uplinks: { n1: 1.5 } }))).toContain('1 to 4 underlay links');
     expect(refused(() => planTopology(3, { nat: { n1: 'easy' }, uplinks: { n1: 2 } }))).toContain('both --nat and --uplinks');
+  });
+
+  it('knows which lab nodes a hubs selector names (their relays carry end-to-end hub traffic)', () => {
+    expect(labHubSelected(['node:n1', 'node:n2'], 'n2')).toBe(true);
+    expect(labHubSelected(['node:n1'], 'n10')).toBe(false);
+    expect(labHubSelected(['*'], 'n3')).toBe(true);
+    expect(labHubSelected(['tag:hub'], 'n1')).toBe(false);
   });
 });
