@@ -13,6 +13,9 @@
  *   1,000 connecting agents are sent).
  * Both without an access decider (every pair allowed: the full mesh configures N−1 peers) and with
  * the generated 100-rule policy through posture-opa (what access allows, then the topology).
+ * A third build is hub-and-spoke whose hubs forward end to end (hubForwarding end-to-end, the hubs
+ * relaying): spokes still configure their hubs at rest, and each spoke's map offers the remote
+ * spokes on demand (map.onDemand), which is what its map bytes grow by.
  */
 const { execFileSync } = require('node:child_process');
 const { join } = require('node:path');
@@ -36,9 +39,14 @@ async function measure(host, nodes, userGroups) {
   const topologies = {
     full: FULL_MESH_TOPOLOGY,
     'hub-and-spoke': new Topology(parseTopology({ mode: 'hub-and-spoke', hubs: ['tag:hub'] }, 'bench')),
+    'end-to-end': new Topology(parseTopology({ mode: 'hub-and-spoke', hubs: ['tag:hub'], hubForwarding: 'end-to-end' }, 'bench')),
   };
+  // End-to-end hubs forward with their relay: they offer one (`trellis up --relay`).
+  const relayHubs = nodes.map((n) => (n.tags.includes('tag:hub') ? { ...n, relay: { port: 51821 } } : n));
   const streamers = {};
-  for (const [mode, topology] of Object.entries(topologies)) streamers[mode] = memoryStreamer({ host, nodes, userGroups, now: NOW, topology }).streamer;
+  for (const [mode, topology] of Object.entries(topologies)) {
+    streamers[mode] = memoryStreamer({ host, nodes: mode === 'end-to-end' ? relayHubs : nodes, userGroups, now: NOW, topology }).streamer;
+  }
   const build = Object.fromEntries(Object.keys(topologies).map((m) => [m, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of r % 2 === 0 ? Object.keys(topologies) : Object.keys(topologies).reverse()) {
@@ -62,7 +70,7 @@ async function measure(host, nodes, userGroups) {
         const map = s.currentMap(n.id);
         const wg = toWgConfig(map, DEFAULT_PREFS, 'cHJpdmF0ZQ==', 51820);
         bytes += mapResponseJson({ kind: 'full', map }).length;
-        peers.push({ hub: map.self.hub === true, peers: wg.peers.length });
+        peers.push({ hub: map.self.hub === true, peers: wg.peers.length, offered: map.onDemand?.length ?? 0 });
       }
       mapsMs.push(performance.now() - t0);
       configured = { peers, bytes };
@@ -77,6 +85,7 @@ async function measure(host, nodes, userGroups) {
       mapsP50Ms: round(median(mapsMs), 2),
       peersTotal: configured.peers.reduce((a, p) => a + p.peers, 0),
       ...(mode === 'full' ? { perNode: byRole(false) } : { spokes: byRole(false), hubs: byRole(true) }),
+      ...(mode === 'end-to-end' ? { onDemandPerSpoke: round(configured.peers.filter((p) => !p.hub).reduce((a, p) => a + p.offered, 0) / configured.peers.filter((p) => !p.hub).length, 1) } : {}),
       allMapsBytes: configured.bytes,
     };
     await s.close();
@@ -104,6 +113,7 @@ async function run() {
   const { open, policy } = JSON.parse(text.trim().split('\n').pop());
   const hs = open['hub-and-spoke'];
   const full = open.full;
+  const e2e = open['end-to-end'];
   return {
     name: 'topology-1000',
     nodes: NODES,
@@ -118,6 +128,16 @@ async function run() {
       mapsP50Ms: hs.mapsP50Ms,
       allMapsBytes: hs.allMapsBytes,
       samples: hs.buildSamples,
+      endToEnd: {
+        what: 'the same hub-and-spoke, hubs forwarding end to end (relay on): peers configured at rest, remote spokes offered on demand per spoke, build, maps',
+        spokeMeanPeers: e2e.spokes.meanPeers,
+        spokeMaxPeers: e2e.spokes.maxPeers,
+        onDemandPerSpoke: e2e.onDemandPerSpoke,
+        p50Ms: e2e.buildP50Ms,
+        mapsP50Ms: e2e.mapsP50Ms,
+        allMapsBytes: e2e.allMapsBytes,
+        samples: e2e.buildSamples,
+      },
     },
     baseline: {
       what: 'the full mesh of the same 1,000 nodes in the same run',
@@ -131,13 +151,14 @@ async function run() {
     withPolicy: {
       what: 'the same two builds with the generated 100-rule policy (posture-opa): access decides, then the topology',
       'hub-and-spoke': policy['hub-and-spoke'],
+      'end-to-end': policy['end-to-end'],
       full: policy.full,
     },
     ratio: round(hs.spokes.meanPeers / full.perNode.meanPeers, 4),
     ratioOf: 'mean WireGuard peers per spoke, hub-and-spoke / full mesh (lower is better)',
     buildRatio: round(hs.buildP50Ms / full.buildP50Ms, 3),
     goal: `a spoke configures about ${HUBS} peers (its hubs), not ${NODES - 1}`,
-    met: hs.spokes.maxPeers <= HUBS,
+    met: hs.spokes.maxPeers <= HUBS && e2e.spokes.maxPeers <= HUBS,
   };
 }
 
