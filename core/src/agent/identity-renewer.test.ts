@@ -99,6 +99,23 @@ describe('IdentityRenewer', () => {
     await t.renewer.stop();
   });
 
+  it('a key event published before its renewal and delivered after it does not renew again', async () => {
+    const t = await setup();
+    const stale = t.ctl.state();
+    t.renewer.onKeyState(stale);
+    await t.renewer.renew();
+    const renewed = t.ctl.state();
+    expect(t.used).toEqual([renewed.identityKey]);
+    // A key rotation's event (our previous identity key and expiry, due for renewal) arrives late on the map stream.
+    t.renewer.onKeyState(stale);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.used).toEqual([renewed.identityKey]);
+    expect(t.renewer.expiresAt).toBe(renewed.identityExpiresAt);
+    expect(t.renewer.nextRenewalAt).toBe(renewed.identityExpiresAt! - renewed.identityLifetimeMs / 3);
+    expect((await loadIdentity(dir))!.identity.publicKey).toBe(renewed.identityKey);
+    await t.renewer.stop();
+  });
+
   it('a refusal keeps the current identity and forgets the offered key', async () => {
     const t = await setup();
     t.ctl.mode = 'refuse';

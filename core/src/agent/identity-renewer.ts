@@ -100,8 +100,25 @@ export class IdentityRenewer {
   /** onKeyState takes the controller's view and schedules the renewal. */
   onKeyState(state: NodeKeyState): void {
     if (this.stopped) return;
+    if (this.isStale(state)) {
+      this.d.log.debug('a key event older than our last identity renewal arrived late; ignored');
+      return;
+    }
     this.state = state;
     if (!this.running) this.schedule();
+  }
+
+  /**
+   * isStale: the state names an identity key that is neither ours nor pending, with an earlier
+   * expiry than the one we know. The controller published it before our renewal (a key rotation's
+   * event, say) and the map stream delivered it after the renewal's answer; taken as the truth, its
+   * old expiry would make us renew again at once.
+   */
+  private isStale(state: NodeKeyState): boolean {
+    const id = this.d.identity.get();
+    if (state.identityKey === id.identity.publicKey || state.identityKey === id.pendingIdentity?.publicKey) return false;
+    const known = this.state?.identityExpiresAt ?? null;
+    return known !== null && state.identityExpiresAt !== null && state.identityExpiresAt < known;
   }
 
   private schedule(): void {
