@@ -133,6 +133,12 @@ export class AgentRuntime {
       },
       apply: (rehandshake) => this.reconf.applyPaths(rehandshake),
       onSwitch: (e) => this.agentMetrics.recordPathSwitch(e.peerName, e.label, e.cause),
+      // WireGuard roams onto any path an authenticated datagram came over: the chosen endpoint is written back when the device's drifts.
+      device: {
+        endpoints: async () => new Map(this.deviceUp ? (await d.device.stats()).map((p) => [p.publicKey, p.endpoint] as const) : []),
+        reassert: (found) => this.reconf.reassertEndpoints(found),
+      },
+      onReassert: (e) => this.agentMetrics.recordEndpointReassert(e.peerName, e.label),
       underlay: () => d.link.listUnderlayAddresses([d.opts.iface]),
       onCandidatesChanged: () => void this.endpoints.report(),
       stunServers: d.opts.stun ?? defaultStunServers(d.opts.controllerUrl),

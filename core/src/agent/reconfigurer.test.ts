@@ -2,6 +2,7 @@ import pino from 'pino';
 import type { NetworkMap, NetworkMapData, PeerNode } from '../netmap/types';
 import { noHooks, type HookRunner } from '../plugins/hook-runner';
 import type { ReconfigureResult, WgConfig, WgDevice, WgPeerStats } from '../wg/types';
+import { diffWgConfig } from '../wg/config-diff';
 import { DEFAULT_PREFS } from './prefs';
 import { ExitChoice } from './exit-choice';
 import { Reconfigurer } from './reconfigurer';
@@ -275,6 +276,27 @@ describe('Reconfigurer', () => {
     overrides.set(b.wgKey, '198.18.0.9:51821');
     await r.schedule(mapV(2, [b, c]));
     expect(device.calls.at(-1)!.next.peers.find((p) => p.publicKey === b.wgKey)!.endpoint).toBe('198.18.0.9:51821');
+  });
+
+  it('reassertEndpoints writes the chosen endpoint over one the device drifted to (endpoint= only), where applyPaths alone would write nothing', async () => {
+    const device = new SlowDevice(0);
+    const overrides = new Map<string, string>();
+    const r = new Reconfigurer({ device, hooks: noHooks, link: fakeLink(), privateKey: key('P'), listenPort: 51820, prefs: DEFAULT_PREFS, log, endpointOverrides: () => overrides });
+    const b = peer('b', 2);
+    const c = peer('c', 3);
+    await r.schedule(mapV(1, [b, c]));
+    // Against what was written, writing the same paths again is no change at all: the drift stays.
+    await r.applyPaths();
+    expect(diffWgConfig(device.calls.at(-1)!.prev!, device.calls.at(-1)!.next)).toEqual({ add: [], update: [], remove: [] });
+    // WireGuard roamed b onto a relay behind the loop's back; the device says so.
+    await r.reassertEndpoints(new Map([[b.wgKey, '198.18.0.9:51821']]));
+    const last = device.calls.at(-1)!;
+    const d = diffWgConfig(last.prev!, last.next);
+    expect(d).toEqual({ add: [], update: [{ publicKey: b.wgKey, endpoint: '198.18.0.2:51820' }], remove: [] });
+    expect(last.prev!.peers.find((p) => p.publicKey === b.wgKey)!.endpoint).toBe('198.18.0.9:51821');
+    // And the next write diffs against the corrected state again: nothing to do.
+    await r.applyPaths();
+    expect(diffWgConfig(device.calls.at(-1)!.prev!, device.calls.at(-1)!.next)).toEqual({ add: [], update: [], remove: [] });
   });
 });
 

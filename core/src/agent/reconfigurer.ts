@@ -94,6 +94,8 @@ export class Reconfigurer {
   private lastBase: WgConfig | null = null;
   /** Peers whose session the next write restarts (applyPaths). */
   private readonly rehandshake = new Set<string>();
+  /** Peers whose endpoint the device holds is not the one written (reassertEndpoints): public key → what the device holds. */
+  private readonly drifted = new Map<string, string | null>();
 
   constructor(private readonly opts: ReconfigurerOptions) {
     this.now = opts.now ?? Date.now;
@@ -172,6 +174,18 @@ export class Reconfigurer {
     return this.enqueue({ kind: 'paths', rehandshake: new Set(rehandshake) }, this.lastMap?.source ?? 'controller');
   }
 
+  /**
+   * reassertEndpoints writes the chosen endpoints again for peers whose endpoint on the device
+   * drifted from what this loop wrote (WireGuard roams on any authenticated datagram, a late one
+   * over an old path too): `actual` is what the device holds per public key. The diff against
+   * what was written would see nothing to do, so the written config first takes the device's
+   * endpoints; the write is then `endpoint=` alone, sessions kept. Resolves once written or failed.
+   */
+  reassertEndpoints(actual: ReadonlyMap<string, string | null>): Promise<void> {
+    for (const [k, ep] of actual) this.drifted.set(k, ep);
+    return this.enqueue({ kind: 'paths', rehandshake: new Set() }, this.lastMap?.source ?? 'controller');
+  }
+
   /** idle resolves when nothing is running or pending. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -241,6 +255,13 @@ export class Reconfigurer {
    */
   private async writeDevice(next: WgConfig): Promise<ReconfigureResult> {
     const { device } = this.opts;
+    if (this.drifted.size > 0 && this.written) {
+      const drifted = new Map(this.drifted);
+      this.drifted.clear();
+      const peers = this.written.peers.map((p) => (drifted.has(p.publicKey) ? { ...p, endpoint: drifted.get(p.publicKey)! } : p));
+      this.written = { ...this.written, peers };
+    }
+    this.drifted.clear();
     try {
       if (this.rehandshake.size > 0 && this.written) {
         const restart = new Set(this.rehandshake);

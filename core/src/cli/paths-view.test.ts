@@ -49,6 +49,16 @@ describe('renderPaths', () => {
     expect(out).toMatch(/\n\s+direct \(uplink\)\s+198\.19\.0\.12:51820/);
   });
 
+  it('says when the device holds another endpoint than the chosen path, and how often it was written back', () => {
+    const peer = PATHS.peers[0]!;
+    const drifted = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, peers: [{ ...peer, deviceEndpoint: '198.18.0.12:51820', endpointReasserts: 2 }] } }, NOW);
+    expect(drifted).toContain('  device endpoint: 198.18.0.12:51820, not the chosen 198.18.0.13:51821 (WireGuard roamed; written back if it stays)\n');
+    expect(drifted).toContain('  endpoint written back 2× (the device had roamed onto another path)\n');
+    const agreeing = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, peers: [{ ...peer, deviceEndpoint: '198.18.0.13:51821', endpointReasserts: 0 }] } }, NOW);
+    expect(agreeing).not.toContain('device endpoint');
+    expect(agreeing).not.toContain('written back');
+  });
+
   it('says why there is no path choice with a device that cannot do it', () => {
     const out = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, available: false, reason: 'wireguard-go has no control socket', peers: [], relays: [], reflexive: [] } }, NOW);
     expect(out).toContain('path choice is unavailable: wireguard-go has no control socket; peers use the endpoints of the map');

@@ -22,6 +22,9 @@ export function renderPaths(status: AgentStatus, now: number, peer?: string): st
     const since = x.since === null ? '' : ` for ${formatDuration(now - x.since)}`;
     out.push(`${x.peer}: ${x.active === null ? 'no path chosen yet' : `${x.label} (${x.active})${since}`}; ${x.role === 'decides' ? 'this node decides' : `${x.peer} decides`}, ${x.switches} switch${x.switches === 1 ? '' : 'es'}`);
     out.push(`  why: ${x.reason}`);
+    const drifted = x.deviceEndpoint !== undefined && x.endpoint !== null && x.deviceEndpoint !== x.endpoint;
+    if (drifted) out.push(`  device endpoint: ${x.deviceEndpoint ?? 'none'}, not the chosen ${x.endpoint} (WireGuard roamed; written back if it stays)`);
+    if ((x.endpointReasserts ?? 0) > 0) out.push(`  endpoint written back ${x.endpointReasserts}× (the device had roamed onto another path)`);
     if (x.lastSwitch) out.push(`  last switch: ${formatAgo(x.lastSwitch.at, now)}, ${x.lastSwitch.from ?? 'none'} → ${x.lastSwitch.to} (${x.lastSwitch.cause})`);
     const rows = x.candidates.map((c) => [
       c.id === x.active ? '*' : '',

@@ -44,6 +44,23 @@ describe('AgentMetrics cardinality', () => {
     expect(rx.dataPoints.find((d) => d.attributes.peer === 'p2')!.value).toBe(20);
   });
 
+  it('counts endpoints written back after a drift, per peer and chosen path', async () => {
+    const m = new TrellisMetrics('agent', { node: 'n0' });
+    const am = new AgentMetrics(m.meter('test'), async () => ({ peers: peers(2), netmapVersion: 1, compliant: true }), { maxPeerSeries: 5 });
+    am.setPeerCount(2);
+    am.recordEndpointReassert('p0', 'direct');
+    am.recordEndpointReassert('p0', 'direct');
+    am.recordEndpointReassert('p1', 'n3');
+    const { resourceMetrics } = await m.collect();
+    await m.shutdown();
+    const c = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((x) => x.descriptor.name === 'trellis_path_endpoint_reasserts_total')!;
+    expect(c.dataPointType).toBe(DataPointType.SUM);
+    expect(c.dataPoints.map((d) => [d.attributes.peer, d.attributes.path, d.value]).sort()).toEqual([
+      ['p0', 'direct', 2],
+      ['p1', 'n3', 1],
+    ]);
+  });
+
   it('names the process: service.name trellis-agent and the node as service.instance.id', async () => {
     const { resource } = await seriesOf(5, 1);
     expect(resource.attributes['service.name']).toBe('trellis-agent');

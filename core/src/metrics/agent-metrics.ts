@@ -83,6 +83,7 @@ export class AgentMetrics {
   private readonly probes: Counter;
   private readonly applyTime: Histogram;
   private readonly pathSwitches: Counter;
+  private readonly endpointReasserts: Counter;
   private readonly maxPeerSeries: number;
   private peerCount = 0;
 
@@ -105,6 +106,9 @@ export class AgentMetrics {
     });
     this.pathSwitches = meter.createCounter('trellis_path_switches_total', {
       description: 'Path switches per peer, by the path taken (direct or the relay\'s name) and cause (initial, dead, gone, better, recovered, adopted)',
+    });
+    this.endpointReasserts = meter.createCounter('trellis_path_endpoint_reasserts_total', {
+      description: 'Times the chosen path\'s endpoint was written back to the device because WireGuard had roamed the peer onto another path, per peer and chosen path',
     });
     const loss = meter.createObservableGauge('trellis_peer_loss_ratio', { description: 'Probe loss over the probe window, 0..1', unit: '1' });
     const jitter = meter.createObservableGauge('trellis_peer_jitter_seconds', { description: 'RFC 3550 interarrival jitter of the probes', unit: 's' });
@@ -220,6 +224,11 @@ export class AgentMetrics {
   /** recordPathSwitch counts one path switch to a peer (path: 'direct' or the relay's name). */
   recordPathSwitch(peer: string, path: string, cause: string): void {
     this.pathSwitches.add(1, { ...this.peerAttrs(peer), path, cause });
+  }
+
+  /** recordEndpointReassert counts one endpoint written back to the device (path: the chosen one, 'direct' or the relay's name). */
+  recordEndpointReassert(peer: string, path: string): void {
+    this.endpointReasserts.add(1, { ...this.peerAttrs(peer), path });
   }
 
   /** recordApply records one NetworkMap apply that took ms milliseconds. */

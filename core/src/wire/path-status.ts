@@ -54,6 +54,10 @@ export interface PeerPathStatus {
   since: number | null;
   switches: number;
   lastSwitch: PathSwitchEvent | null;
+  /** The endpoint the device held at the last drift check (null: none); absent before the first check or from older agents. */
+  deviceEndpoint?: string | null;
+  /** Times the chosen endpoint was written back because the device's had drifted (WireGuard roamed onto another path). */
+  endpointReasserts?: number;
   candidates: PathCandidateStatus[];
 }
 

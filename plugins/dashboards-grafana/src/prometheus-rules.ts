@@ -183,6 +183,17 @@ export function alertingRules(t: AlertThresholds): PrometheusRuleGroup {
       },
     },
     {
+      alert: 'TrellisPathEndpointDrift',
+      // One write-back fixes a late datagram over an old path; many mean something keeps moving WireGuard off the chosen path.
+      expr: `sum by (node, peer) (increase(trellis_path_endpoint_reasserts_total[1h])) > ${promNumber(t.endpointReassertsPerHour)}`,
+      labels: labels('warning', 'paths'),
+      annotations: {
+        summary: `{{ $labels.node }} -> {{ $labels.peer }}: the chosen path's endpoint was written back {{ $value | printf "%.0f" }} times in an hour (limit ${t.endpointReassertsPerHour}): WireGuard keeps roaming onto another path`,
+        grafana_uid: 'trellis-path-endpoint-drift',
+        threshold: promNumber(t.endpointReassertsPerHour),
+      },
+    },
+    {
       alert: 'TrellisRelayDrops',
       // The relay node's agent exports its forwarder's drop counter by reason (notAllowed, unknownSource, badMac, ...).
       expr: `sum by (node) (rate(trellis_relay_dropped_packets_total[${promDuration(t.relayDropsWindowSeconds)}])) > ${promNumber(t.relayDropsPerSecond)}`,

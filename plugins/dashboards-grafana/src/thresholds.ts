@@ -51,6 +51,8 @@ export interface AlertThresholds {
   deviceForSeconds: number;
   /** A pair that has used a relay without a break for longer than this (its direct path is broken). */
   relayedMaxSeconds: number;
+  /** A pair whose chosen endpoint had to be written back more often than this in an hour (something keeps moving WireGuard off the chosen path). */
+  endpointReassertsPerHour: number;
   /** A relay node's forwarder dropping more datagrams per second than this (any reason) over the window. */
   relayDropsPerSecond: number;
   relayDropsWindowSeconds: number;
@@ -110,6 +112,7 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   mapForSeconds: 'seconds',
   deviceForSeconds: 'seconds',
   relayedMaxSeconds: 'seconds',
+  endpointReassertsPerHour: 'rate',
   relayDropsPerSecond: 'rate',
   relayDropsWindowSeconds: 'seconds',
   relayDropsForSeconds: 'seconds',

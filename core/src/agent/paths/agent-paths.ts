@@ -16,7 +16,7 @@ import { deviceStunTransport } from '../../wg/device-stun-transport';
 import { parseUdpEndpoint } from '../../wg/control-frame';
 import type { AgentPathsStatus } from '../../wire/path-status';
 import type { FoundCandidate } from '../endpoint-candidates';
-import { PathProber, type PathProberOptions, type PathSwitchEvent } from './path-prober';
+import { PathProber, type EndpointReassertEvent, type PathDevice, type PathProberOptions, type PathSwitchEvent } from './path-prober';
 import type { WgPeerConfig, WgPeerStats } from '../../wg/types';
 import { OnDemandPeers, type OnDemandStatus } from '../on-demand-peers';
 
@@ -26,6 +26,9 @@ export interface AgentPathsOptions {
   self: () => { id: string; wgKey: string; privateKey: string };
   apply: (rehandshake: string[]) => Promise<void>;
   onSwitch?: (e: PathSwitchEvent) => void;
+  /** The device's endpoints, read and written back when they drift from the chosen paths; absent: no drift check. */
+  device?: PathDevice;
+  onReassert?: (e: EndpointReassertEvent) => void;
   /** Underlay addresses now (roaming watch). */
   underlay: () => Promise<string[]>;
   /** Called when the underlay addresses or the reflexive address changed: report candidates again. */
@@ -101,7 +104,16 @@ export class AgentPaths {
         const ch = await DeviceDatagramChannel.connect(socket);
         if (this.stopped) return ch.close();
         this.channel = ch;
-        this.prober = new PathProber({ ...this.o.prober, channel: ch, self: this.o.self, apply: this.o.apply, onSwitch: this.o.onSwitch, log: this.o.log });
+        this.prober = new PathProber({
+          ...this.o.prober,
+          channel: ch,
+          self: this.o.self,
+          apply: this.o.apply,
+          onSwitch: this.o.onSwitch,
+          ...(this.o.device ? { device: this.o.device } : {}),
+          ...(this.o.onReassert ? { onReassert: this.o.onReassert } : {}),
+          log: this.o.log,
+        });
         this.reason = null;
         if (this.lastMap) this.prober.setMap(this.lastMap);
         this.prober.start();

@@ -2,8 +2,9 @@ import pino from 'pino';
 import { generateWgKeyPair, type KeyPair } from '../../auth/keys';
 import { DiscoType, discoPairKey, encodeObservedAddress, openDisco, parseDiscoHeader, sealDisco } from '../../disco';
 import type { NetworkMapData, PeerNode } from '../../netmap/types';
-import { PathProber, type DiscoChannel } from './path-prober';
+import { PathProber, type DiscoChannel, type EndpointReassertEvent, type PathDevice } from './path-prober';
 import type { PathSwitchEvent } from '../../wire';
+import { DEFAULT_PATH_CHOICE, type PathChoiceConfig } from '../../paths';
 
 const log = pino({ level: 'silent' });
 
@@ -59,6 +60,41 @@ class FakeNet {
   }
 }
 
+/**
+ * A fake WireGuard device as the drift check sees it: `held` is each peer's endpoint on the
+ * device, `written` what the agent's apply loop last wrote. Like the Reconfigurer, a write only
+ * sends the endpoints that differ from what was written; roam() is WireGuard moving an endpoint
+ * on its own (an authenticated datagram from another address), behind the agent's back.
+ */
+class FakeWgDevice implements PathDevice {
+  readonly held = new Map<string, string | null>();
+  private readonly written = new Map<string, string | null>();
+  readonly reasserted: Array<Map<string, string | null>> = [];
+  constructor(private readonly chosen: () => ReadonlyMap<string, string>) {}
+
+  write(): void {
+    for (const [k, ep] of this.chosen()) {
+      if (this.written.get(k) === ep) continue;
+      this.written.set(k, ep);
+      this.held.set(k, ep);
+    }
+  }
+
+  roam(key: string, to: string): void {
+    this.held.set(key, to);
+  }
+
+  async endpoints(): Promise<ReadonlyMap<string, string | null>> {
+    return new Map(this.held);
+  }
+
+  async reassert(found: ReadonlyMap<string, string | null>): Promise<void> {
+    this.reasserted.push(new Map(found));
+    for (const [k, ep] of found) this.written.set(k, ep);
+    this.write();
+  }
+}
+
 function peerNode(id: string, name: string, key: string, endpoints: string[], relay: number | null = null): PeerNode {
   return { id, name, wgKey: key, addresses: { ipv4: '100.64.0.1', ipv6: 'fd7a::1' }, endpoints, allowedIps: [], tags: [], user: null, online: true, lastSeen: null, relay: relay === null ? null : { port: relay } };
 }
@@ -71,7 +107,7 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
-function setup() {
+function setup(o: { devices?: boolean; choice?: PathChoiceConfig } = {}) {
   const ka = generateWgKeyPair();
   const kb = generateWgKeyPair();
   const kr = generateWgKeyPair();
@@ -83,17 +119,25 @@ function setup() {
   const R = peerNode('n3', 'r', kr.publicKey, ['198.18.0.3:51820'], 51821);
   const applied = { a: [] as string[][], b: [] as string[][] };
   const switches = { a: [] as PathSwitchEvent[], b: [] as PathSwitchEvent[] };
+  const reasserts = { a: [] as EndpointReassertEvent[], b: [] as EndpointReassertEvent[] };
+  const probers: { a?: PathProber; b?: PathProber } = {};
+  const devices = o.devices ? { a: new FakeWgDevice(() => probers.a!.endpointOverrides()), b: new FakeWgDevice(() => probers.b!.endpointOverrides()) } : null;
   const prober = (who: 'a' | 'b', self: PeerNode, keys: KeyPair) =>
     new PathProber({
       channel: net.channel(() => addrs[who]),
       self: () => ({ id: self.id, wgKey: keys.publicKey, privateKey: keys.privateKey }),
-      apply: async (re) => void applied[who].push(re),
+      apply: async (re) => {
+        applied[who].push(re);
+        devices?.[who].write();
+      },
       onSwitch: (e) => switches[who].push(e),
+      ...(devices ? { device: devices[who], onReassert: (e: EndpointReassertEvent) => void reasserts[who].push(e) } : {}),
+      ...(o.choice ? { choice: o.choice } : {}),
       log,
       now: () => now,
     });
-  const pa = prober('a', A, ka);
-  const pb = prober('b', B, kb);
+  const pa = (probers.a = prober('a', A, ka));
+  const pb = (probers.b = prober('b', B, kb));
   pa.setMap(mapFor(A, [B, R]));
   pb.setMap(mapFor(B, [A, R]));
   const advance = async (ms: number, step = 100) => {
@@ -104,7 +148,7 @@ function setup() {
       await settle();
     }
   };
-  return { net, pa, pb, A, B, R, ka, kb, kr, addrs, applied, switches, advance, clock: () => now };
+  return { net, pa, pb, A, B, R, ka, kb, kr, addrs, applied, switches, devices, reasserts, advance, clock: () => now };
 }
 
 describe('PathProber', () => {
@@ -249,5 +293,79 @@ describe('PathProber', () => {
     expect(t.pa.drops).toMatchObject({ mac: 1, malformed: 1, unknownSender: 1, stale: 1 });
     // None of them became a candidate.
     expect(t.pa.status().peers[0]!.candidates.some((c) => c.learned)).toBe(false);
+  });
+
+  describe('endpoint drift (WireGuard roamed the peer onto another path)', () => {
+    const RELAY = '198.18.0.3:51821';
+
+    it('the deciding node writes the chosen direct endpoint back within ~2 s and counts it', async () => {
+      const t = setup({ devices: true });
+      await t.advance(3000);
+      expect(t.pa.status().peers[0]!.active).toBe('direct:198.18.0.2:51820');
+      expect(t.devices!.a.held.get(t.kb.publicKey)).toBe('198.18.0.2:51820');
+      // A late datagram through the relay: WireGuard on a moves b's endpoint to the relay.
+      t.devices!.a.roam(t.kb.publicKey, RELAY);
+      const roamedAt = t.clock();
+      let backAt: number | null = null;
+      for (let i = 0; i < 50 && backAt === null; i++) {
+        await t.advance(100);
+        if (t.devices!.a.held.get(t.kb.publicKey) === '198.18.0.2:51820') backAt = t.clock();
+      }
+      expect(backAt).not.toBeNull();
+      expect(backAt! - roamedAt).toBeLessThanOrEqual(2_500);
+      expect(t.devices!.a.reasserted).toEqual([new Map([[t.kb.publicKey, RELAY]])]);
+      expect(t.reasserts.a).toEqual([expect.objectContaining({ peerName: 'b', label: 'direct', chosen: '198.18.0.2:51820', found: RELAY })]);
+      await t.advance(1500);
+      const st = t.pa.status().peers[0]!;
+      expect(st).toMatchObject({ deviceEndpoint: '198.18.0.2:51820', endpointReasserts: 1, active: 'direct:198.18.0.2:51820', switches: 1 });
+      // Nothing else was switched or restarted: the path choice never moved.
+      expect(t.switches.a.map((s) => s.cause)).toEqual(['initial']);
+    });
+
+    it('the following node writes it back once the deciding peer announces the path again', async () => {
+      const t = setup({ devices: true });
+      await t.advance(3000);
+      expect(t.devices!.b.held.get(t.ka.publicKey)).toBe('198.18.0.1:51820');
+      t.devices!.b.roam(t.ka.publicKey, RELAY);
+      const roamedAt = t.clock();
+      let backAt: number | null = null;
+      for (let i = 0; i < 60 && backAt === null; i++) {
+        await t.advance(100);
+        if (t.devices!.b.held.get(t.ka.publicKey) === '198.18.0.1:51820') backAt = t.clock();
+      }
+      expect(backAt).not.toBeNull();
+      // One drift check to see it, one to confirm, and an announcement (every 2 s) in between.
+      expect(backAt! - roamedAt).toBeLessThanOrEqual(4_500);
+      expect(t.reasserts.b).toEqual([expect.objectContaining({ peerName: 'a', label: 'direct', chosen: '198.18.0.1:51820', found: RELAY })]);
+      expect(t.switches.b.map((s) => s.cause)).toEqual(['adopted']);
+    });
+
+    it('does not hold a dead path against roaming: a peer that moved is followed, not written back', async () => {
+      // A slow death (3 s) leaves the old path chosen for several drift checks after the move.
+      const t = setup({ devices: true, choice: { ...DEFAULT_PATH_CHOICE, activeDeadAfterMs: 3000 } });
+      await t.advance(3000);
+      // b moves; its authenticated traffic from the new address moves a's endpoint there (roaming).
+      t.net.gone.add(t.addrs.b);
+      const newAddr = '198.18.0.22:51820';
+      t.addrs.b = newAddr;
+      const l = t.net.listeners.get('198.18.0.2:51820')!;
+      t.net.listeners.delete('198.18.0.2:51820');
+      t.net.listeners.set(newAddr, l);
+      t.devices!.a.roam(t.kb.publicKey, newAddr);
+      t.pb.kick();
+      await t.advance(6000);
+      // The old address never answered again, so it was never written back over the roamed one.
+      expect(t.devices!.a.reasserted.filter((m) => [...m.values()].includes(newAddr))).toEqual([]);
+      expect(t.reasserts.a.filter((e) => e.chosen === '198.18.0.2:51820')).toEqual([]);
+      expect(t.devices!.a.held.get(t.kb.publicKey)).toBe(t.pa.endpointOverrides().get(t.kb.publicKey));
+    });
+
+    it('a device that matches the chosen paths is never written to by the check', async () => {
+      const t = setup({ devices: true });
+      await t.advance(8000);
+      expect(t.devices!.a.reasserted).toEqual([]);
+      expect(t.devices!.b.reasserted).toEqual([]);
+      expect(t.pa.status().peers[0]!.endpointReasserts).toBe(0);
+    });
   });
 });

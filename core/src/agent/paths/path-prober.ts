@@ -13,6 +13,13 @@
  *   adopts the path the message came over. Nothing here needs the controller.
  * - Roaming: a ping from an address the peer never advertised makes that address a candidate
  *   (peer-reflexive), so a node that moved is probed, found live, and failed over to.
+ * - Drift: WireGuard moves a peer's endpoint to wherever an authenticated datagram last came
+ *   from, a late one over the path just left too (a relay still forwarding the peer's old
+ *   session); both sides may then settle on that path while the choice says another. Every
+ *   second the device's endpoints are read; one that differs from the chosen path while that
+ *   path answers (and, on the follower, while the deciding peer still announces it) is written
+ *   back, and counted. A chosen path that stopped answering is left to the choice: the device
+ *   following the peer's new address is roaming, not drift.
  *
  * Every decision runs in tick(), driven by a timer (or a test's fake clock).
  */
@@ -21,7 +28,7 @@ import type { Logger } from 'pino';
 import { DiscoType, decodeObservedAddress, discoPairKey, encodeObservedAddress, openDisco, parseDiscoHeader, sealDisco } from '../../disco';
 import type { NetworkMap, PeerNode } from '../../netmap/types';
 import { DEFAULT_PATH_CHOICE, INITIAL_PATH_CHOICE, choosePath, isLive, pathCost, type PathChoiceConfig, type PathChoiceState, type PathFigures } from '../../paths';
-import { parseUdpEndpoint } from '../../wg/control-frame';
+import { formatUdpEndpoint, parseUdpEndpoint } from '../../wg/control-frame';
 import { PeerWindow } from '../probes/peer-window';
 import { directCandidateId, pathCandidates, relaysOf, type PathCandidate, type RelayTarget } from './path-candidates';
 import { decodePathAnnouncement, encodePathAnnouncement, type PathAnnouncement } from './path-message';
@@ -47,6 +54,10 @@ export interface PathProberTiming {
   probeTimeoutMs: number;
   /** Probes per candidate window. */
   windowSize: number;
+  /** How often the device's endpoints are compared with the chosen paths. */
+  endpointCheckMs: number;
+  /** A device endpoint that differs from the chosen path this long (and the path answers since) is written back. */
+  reassertAfterMs: number;
 }
 
 export const DEFAULT_PROBER_TIMING: PathProberTiming = {
@@ -58,7 +69,29 @@ export const DEFAULT_PROBER_TIMING: PathProberTiming = {
   announceMs: 2000,
   probeTimeoutMs: 1000,
   windowSize: 20,
+  endpointCheckMs: 1000,
+  reassertAfterMs: 1000,
 };
+
+/** The device, as the drift check sees it (WgDevice.stats and Reconfigurer.reassertEndpoints in the agent; a fake in unit tests). */
+export interface PathDevice {
+  /** Public key → the endpoint the device holds now (null: none); peers not on the device are absent. */
+  endpoints(): Promise<ReadonlyMap<string, string | null>>;
+  /** Write the chosen endpoints again for these peers (public key → the endpoint the device holds instead). */
+  reassert(found: ReadonlyMap<string, string | null>): Promise<void>;
+}
+
+/** An endpoint written back because the device's had drifted from the chosen path. */
+export interface EndpointReassertEvent {
+  at: number;
+  peerId: string;
+  peerName: string;
+  /** 'direct' or the relay's name: the chosen path. */
+  label: string;
+  chosen: string;
+  /** What the device held instead (null: no endpoint). */
+  found: string | null;
+}
 
 export interface PathProberOptions {
   channel: DiscoChannel;
@@ -66,6 +99,9 @@ export interface PathProberOptions {
   /** Write the endpoints of endpointOverrides() to the device, restarting these peers' sessions. */
   apply: (rehandshake: string[]) => Promise<void>;
   onSwitch?: (e: PathSwitchEvent) => void;
+  /** Reads and corrects the device's endpoints (the drift check); absent: no check. */
+  device?: PathDevice;
+  onReassert?: (e: EndpointReassertEvent) => void;
   log: Logger;
   /** Wall clock, ms (decisions, timestamps). */
   now?: () => number;
@@ -105,6 +141,14 @@ interface PeerState {
   relayedSince: number | null;
   /** The active path's last sign of life when every other candidate was last asked because it went silent. */
   suspectedAt: number | null;
+  /** The endpoint the device held at the last check (null: none; undefined: not read, or the peer is not on the device). */
+  deviceEndpoint: string | null | undefined;
+  /** Since when the device has held `found` instead of the chosen endpoint. */
+  drift: { since: number; found: string | null; chosen: string } | null;
+  /** Times the chosen endpoint was written back. */
+  reasserts: number;
+  /** Follower: when the deciding peer last announced the path this node is on. */
+  lastAnnouncedAt: number;
 }
 
 interface RelayState {
@@ -141,6 +185,8 @@ export class PathProber {
   readonly drops: Record<DiscoDropReason, number> = { malformed: 0, notForUs: 0, unknownSender: 0, mac: 0, stale: 0, badBody: 0 };
   private sendErrors = 0;
   private lastSendError: string | null = null;
+  private lastEndpointCheckAt = 0;
+  private checkingEndpoints = false;
 
   constructor(private readonly o: PathProberOptions) {
     this.now = o.now ?? Date.now;
@@ -223,6 +269,10 @@ export class PathProber {
           lastAnnouncementUs: 0n,
           relayedSince: null,
           suspectedAt: null,
+          deviceEndpoint: undefined,
+          drift: null,
+          reasserts: 0,
+          lastAnnouncedAt: 0,
         };
         this.peers.set(peer.id, s);
       }
@@ -331,6 +381,57 @@ export class PathProber {
         if (now - c.lastSentAt >= every) this.ping(s, c, now);
       }
       if (s.leader) this.decide(s, now);
+    }
+    if (this.o.device && !this.checkingEndpoints && now - this.lastEndpointCheckAt >= this.t.endpointCheckMs) void this.checkEndpoints();
+  }
+
+  /**
+   * checkEndpoints compares the endpoint the device holds for each peer with the chosen path's and
+   * writes the chosen one back where they have differed for reassertAfterMs while the chosen path
+   * answered (the follower also waits for the deciding peer to announce the path again, so it
+   * never holds on to a path the peer has left). Runs from tick(); tests may call it.
+   */
+  async checkEndpoints(): Promise<void> {
+    const device = this.o.device;
+    if (!device || this.checkingEndpoints) return;
+    this.checkingEndpoints = true;
+    this.lastEndpointCheckAt = this.now();
+    try {
+      let held: ReadonlyMap<string, string | null>;
+      try {
+        held = await device.endpoints();
+      } catch (err) {
+        this.o.log.debug({ err: (err as Error).message }, 'cannot read the device endpoints');
+        return;
+      }
+      const now = this.now();
+      const fix = new Map<string, string | null>();
+      for (const s of this.peers.values()) {
+        const found = held.get(s.peer.wgKey);
+        s.deviceEndpoint = found;
+        if (s.endpoint === null || found === undefined || sameEndpoint(found, s.endpoint)) {
+          s.drift = null;
+          continue;
+        }
+        if (!s.drift || s.drift.found !== found || s.drift.chosen !== s.endpoint) {
+          s.drift = { since: now, found, chosen: s.endpoint };
+          continue;
+        }
+        if (now - s.drift.since < this.t.reassertAfterMs) continue;
+        const act = s.activeId ? s.candidates.get(s.activeId) : undefined;
+        const answers = act !== undefined && act.lastReplyAt !== null && act.lastReplyAt > s.drift.since;
+        const announced = s.leader || s.lastAnnouncedAt > s.drift.since;
+        if (!answers || !announced) continue;
+        fix.set(s.peer.wgKey, found);
+        s.drift = { ...s.drift, since: now };
+        s.reasserts++;
+        const e: EndpointReassertEvent = { at: now, peerId: s.peer.id, peerName: s.peer.name, label: this.pathLabel(s.peer.id), chosen: s.endpoint, found };
+        this.o.log.warn({ peer: e.peerName, chosen: e.chosen, found: e.found }, 'the device endpoint drifted from the chosen path; writing the chosen one back');
+        this.o.onReassert?.(e);
+      }
+      if (fix.size > 0) await device.reassert(fix);
+    } finally {
+      this.checkingEndpoints = false;
     }
   }
 
@@ -452,6 +553,7 @@ export class PathProber {
       if (m.timestampUs <= peer.lastAnnouncementUs) return;
       peer.lastAnnouncementUs = m.timestampUs;
       this.adopt(peer, a, from, now);
+      peer.lastAnnouncedAt = now;
     }
   }
 
@@ -521,6 +623,8 @@ export class PathProber {
         since: s.activeId ? s.choice.since : null,
         switches: s.switches,
         lastSwitch: s.lastSwitch,
+        ...(s.deviceEndpoint !== undefined ? { deviceEndpoint: s.deviceEndpoint } : {}),
+        endpointReasserts: s.reasserts,
         candidates,
       });
     }
@@ -533,4 +637,13 @@ export class PathProber {
     }));
     return { peers, relays, reflexive: this.reflexive(), drops: { ...this.drops }, sendErrors: this.sendErrors };
   }
+}
+
+/** sameEndpoint compares two "ip:port" texts as addresses (an IPv6 address may be written in more than one way). */
+function sameEndpoint(a: string | null, b: string): boolean {
+  if (a === b) return true;
+  if (a === null) return false;
+  const x = parseUdpEndpoint(a);
+  const y = parseUdpEndpoint(b);
+  return x !== null && y !== null && formatUdpEndpoint(x) === formatUdpEndpoint(y);
 }

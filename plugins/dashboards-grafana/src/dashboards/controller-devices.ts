@@ -5,7 +5,9 @@ import { DASHBOARD_UIDS, trellisDashboard, type BuiltDashboard, type DashboardCo
  * Controller & devices: how long the controller takes to build maps (a full rebuild, an
  * incremental change), which WireGuard build each agent runs, with its TUN offloads, and which exit
  * node each node that chose one uses. These are the controller's and agents' own figures, from the
- * Prometheus scraping metrics-prometheus; and what relay nodes' forwarders drop, by reason.
+ * Prometheus scraping metrics-prometheus; and what relay nodes' forwarders drop, by reason, and
+ * how often agents wrote a chosen path's endpoint back after WireGuard roamed a peer off it
+ * (alert TrellisPathEndpointDrift when it keeps happening).
  * The topology panels show what the topology in force makes each node configure (mean and largest
  * WireGuard peer count per role) and spokes left without a live hub (alert TrellisTopologyNoHub).
  */
@@ -41,6 +43,14 @@ export function controllerDevices({ thresholds: t }: DashboardContext): BuiltDas
         unit: 'pps',
         threshold: t.relayDropsPerSecond,
       }),
+    )
+    .withPanel(
+      f.promTimeSeries(
+        'Path endpoints written back per hour (WireGuard had roamed a peer off its chosen path)',
+        'sum by (node, peer, path) (increase(trellis_path_endpoint_reasserts_total[1h]))',
+        '{{node}} -> {{peer}} ({{path}})',
+        { width: 24 },
+      ),
     )
     .withPanel(
       f.promTimeSeries(
