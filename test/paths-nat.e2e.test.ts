@@ -90,6 +90,29 @@ test('hard–hard pairs go through the relay', async () => {
   expect(n4).not.toContain(`${lab.node('n4').underlay}:51820`);
 });
 
+test('each node classifies its own NAT from the lab\'s two STUN addresses; a hard-NAT node advertises no reflexive address', async () => {
+  const nat = async (n: string) => (await lab.status(n)).paths?.nat;
+  await waitFor('n2, n3, n4 and n5 classified', async () => (await Promise.all(['n2', 'n3', 'n4', 'n5'].map(nat))).every((x) => x !== undefined && x.type !== 'unknown'), 30_000, 250);
+  expect([(await nat('n2'))!.type, (await nat('n3'))!.type, (await nat('n4'))!.type, (await nat('n5'))!.type]).toEqual(['easy', 'open', 'hard', 'hard']);
+  const nodes = (await (await lab.adminFetch(ROUTES.adminNodes)).json()) as NodeView[];
+  for (const h of ['n4', 'n5']) {
+    expect((await nat(h))!.advertisesReflexive).toBe(false);
+    // Its router's public address (what the STUN servers and relay saw, a port per destination) is nowhere in its report …
+    const router = `${lab.node(h).underlay}:`;
+    expect([h, nodes.find((n) => n.name === h)!.endpoints.filter((e) => e.startsWith(router))]).toEqual([h, []]);
+    // … nor among the candidates its peers probe (a peer may still learn the mapping toward itself from h's pings).
+    for (const p of NODES.filter((x) => x !== h)) {
+      const advertised = (await pathTo(p, h))!.candidates.filter((c) => c.kind === 'direct' && !c.learned);
+      expect([p, h, advertised.filter((c) => c.endpoint.startsWith(router)).map((c) => c.endpoint)]).toEqual([p, h, []]);
+    }
+  }
+  // The easy NAT's mapping is one for every destination: advertised, and its pairs punched through.
+  expect((await nat('n2'))!.advertisesReflexive).toBe(true);
+  expect(nodes.find((n) => n.name === 'n2')!.endpoints).toContain(`${lab.node('n2').underlay}:51820`);
+  const text = await lab.exec('n4', process.execPath, [lab.state.cliPath, 'status', '--socket', lab.node('n4').socket]);
+  expect(text.stdout).toContain('\nnat         hard (a mapping per destination); reflexive addresses not advertised');
+});
+
 test('every pair can ping', async () => {
   await waitFor('every pair pings', async () => (await pingPairs(lab, NODES, NODES, 2)).length === 0, 60_000, 1000).catch(async (err: Error) => {
     throw new Error(`${err.message}: failing ${(await pingPairs(lab, NODES, NODES, 1)).join(', ')}`);

@@ -142,6 +142,7 @@ export class AgentRuntime {
       underlay: () => d.link.listUnderlayAddresses([d.opts.iface]),
       onCandidatesChanged: () => void this.endpoints.report(),
       stunServers: d.opts.stun ?? defaultStunServers(d.opts.controllerUrl),
+      listenPort: () => d.listenPort,
       log: d.log,
       wgStats: () => (this.deviceUp ? d.device.stats() : Promise.resolve([])),
       onDemandChanged: () => void this.reconf.applyPaths([]),

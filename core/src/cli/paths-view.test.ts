@@ -1,6 +1,6 @@
 import type { AgentPathsStatus, AgentStatus } from '../wire';
 import { renderPaths } from './paths-view';
-import { renderPeerTable } from './status-view';
+import { renderAgentStatus, renderPeerTable } from './status-view';
 import { FIXED_STATUS, NOW } from './testing/agent-status-fixture';
 
 const PATHS: AgentPathsStatus = {
@@ -57,6 +57,18 @@ describe('renderPaths', () => {
     const agreeing = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, peers: [{ ...peer, deviceEndpoint: '198.18.0.13:51821', endpointReasserts: 0 }] } }, NOW);
     expect(agreeing).not.toContain('device endpoint');
     expect(agreeing).not.toContain('written back');
+  });
+
+  it('shows the NAT STUN classified, and that a hard one keeps the reflexive addresses from being advertised', () => {
+    const nat = { type: 'hard' as const, reason: 'the mapping depends on the destination: 198.18.0.1:3478 saw 198.18.0.14:1024, 198.18.0.2:3478 saw 198.18.0.14:1025', mappings: { '198.18.0.1:3478': '198.18.0.14:1024', '198.18.0.2:3478': '198.18.0.14:1025' }, at: NOW, advertisesReflexive: false };
+    const out = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, reflexive: ['198.18.0.14:1024', '198.18.0.14:1025'], nat } }, NOW);
+    expect(out).toContain('  reflexive address: 198.18.0.14:1024, 198.18.0.14:1025 (not advertised: behind a hard NAT each is valid only toward whoever saw it)\n');
+    expect(out).toContain('  NAT: hard: the mapping depends on the destination: 198.18.0.1:3478 saw 198.18.0.14:1024');
+    const easy = renderPaths({ ...FIXED_STATUS, paths: { ...PATHS, nat: { ...nat, type: 'easy', reason: 'endpoint-independent mapping: 2 servers all saw 203.0.113.7:51820', advertisesReflexive: true } } }, NOW);
+    expect(easy).toContain('  reflexive address: 203.0.113.7:51820\n');
+    expect(easy).toContain('  NAT: easy: endpoint-independent mapping');
+    expect(renderAgentStatus({ ...FIXED_STATUS, paths: { ...PATHS, nat } }, NOW)).toContain('\nnat         hard (a mapping per destination); reflexive addresses not advertised, pairs that cannot punch use a relay\n');
+    expect(renderAgentStatus({ ...FIXED_STATUS, paths: PATHS }, NOW)).not.toContain('\nnat ');
   });
 
   it('says why there is no path choice with a device that cannot do it', () => {

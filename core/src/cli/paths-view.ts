@@ -15,7 +15,8 @@ export function renderPaths(status: AgentStatus, now: number, peer?: string): st
   const out: string[] = [`${status.node.name}: paths to its peers`];
   if (!p) return `${out[0]}\n  this agent does not report paths (it is older than path choice)\n`;
   if (!p.available) out.push(`  path choice is unavailable: ${p.reason ?? 'unknown reason'}; peers use the endpoints of the map`);
-  if (p.reflexive.length > 0) out.push(`  reflexive address: ${p.reflexive.join(', ')}`);
+  if (p.reflexive.length > 0) out.push(`  reflexive address: ${p.reflexive.join(', ')}${p.nat && !p.nat.advertisesReflexive ? ' (not advertised: behind a hard NAT each is valid only toward whoever saw it)' : ''}`);
+  if (p.nat) out.push(`  NAT: ${p.nat.type}: ${p.nat.reason}`);
   const peers = p.peers.filter((x) => peer === undefined || x.peer === peer);
   for (const x of peers) {
     out.push('');

@@ -28,12 +28,21 @@ export function renderAgentStatus(s: AgentStatus, now: number): string {
   out += `map         ${mapLine}\n`;
   out += `controller  ${ctl}\n`;
   if (s.relay) out += renderRelayLine(s.relay);
+  out += renderNatLine(s);
   out += renderPostureSection(s);
   out += renderRouteLines(s);
   out += renderTopologyLine(s);
   out += '\n';
   out += s.peers.length === 0 ? 'no peers\n' : renderPeerTable(s, now);
   return out + (pluginText(s, 'end') ?? '');
+}
+
+/** renderNatLine: this node's NAT as STUN classified it, and whether its reflexive addresses are candidates; empty until classified. */
+export function renderNatLine(s: AgentStatus): string {
+  const nat = s.paths?.nat;
+  if (!nat) return '';
+  const what = { open: 'none (the STUN servers see the socket itself)', easy: 'easy (one mapping for every destination)', hard: 'hard (a mapping per destination)', unknown: 'unknown' }[nat.type];
+  return `nat         ${what}${nat.type === 'hard' ? '; reflexive addresses not advertised, pairs that cannot punch use a relay' : ''}\n`;
 }
 
 /** renderTopologyLine: a hub's or a spoke's place in the topology; empty in a plain mesh. */

@@ -1,4 +1,4 @@
-import { advertisedEndpoints } from './lab-processes';
+import { advertisedEndpoints, agentStunArgs } from './lab-processes';
 import { linksOf, routerState } from './lab-routed-network';
 
 describe('advertisedEndpoints', () => {
@@ -16,5 +16,19 @@ describe('advertisedEndpoints', () => {
 
   test('behind a hard NAT: nothing fixed (the port differs per destination); the agent finds its own', () => {
     expect(advertisedEndpoints({ underlay: '198.18.0.12', nat: routerState('trl-n2', 2, 'trlv2', 'hard') })).toEqual([]);
+  });
+});
+
+describe('agentStunArgs', () => {
+  const stun = ['198.18.0.1:3478', '198.18.0.2:3478'];
+  test("agents ask both of the lab controller's STUN addresses, so each can classify its own NAT", () => {
+    expect(agentStunArgs({ stun }, {}, 'https://198.18.0.1:4000')).toEqual(['--stun', '198.18.0.1:3478', '--stun', '198.18.0.2:3478']);
+  });
+
+  test("a node's own --stun, a lab without STUN or with one address, or a controller elsewhere keep the agent's choice", () => {
+    expect(agentStunArgs({ stun }, { agentArgs: ['--stun', '198.18.0.1:3479'] }, 'https://198.18.0.1:4000')).toEqual([]);
+    expect(agentStunArgs({}, {}, 'https://198.18.0.1:4000')).toEqual([]);
+    expect(agentStunArgs({ stun: ['198.18.0.1:3478'] }, {}, 'https://198.18.0.1:4000')).toEqual([]);
+    expect(agentStunArgs({ stun }, {}, 'https://198.18.10.1:4000')).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { trustingFetch } from '../auth/controller-trust';
 import { join } from 'node:path';
+import { defaultStunServers } from '../agent/default-stun-servers';
 import { AgentClient } from '../client/agent-client';
 import { errors } from '../errors';
 import { ROUTES } from '../wire';
@@ -57,6 +58,18 @@ export function advertisedEndpoints(n: Pick<LabNodeState, 'underlay' | 'links' |
   return (n.links ?? [{ address: n.underlay }]).map((l) => `${l.address}:${AGENT_LISTEN_PORT}`);
 }
 
+/**
+ * agentStunArgs: the controller's STUN addresses (both of them), so the agent compares two
+ * mappings and knows its own NAT, when the agent would ask that controller's STUN anyway (its
+ * host is among them) and its own arguments name no other servers.
+ */
+export function agentStunArgs(st: Pick<LabState, 'stun'>, n: Pick<LabNodeState, 'agentArgs'>, controllerUrl: string): string[] {
+  const stun = st.stun ?? [];
+  if (stun.length < 2 || n.agentArgs?.includes('--stun')) return [];
+  if (!defaultStunServers(controllerUrl).every((s) => stun.includes(s))) return [];
+  return stun.flatMap((s) => ['--stun', s]);
+}
+
 /** spawnAgentProcess starts `trellis up` in the node's namespace; it does not wait for it. */
 export async function spawnAgentProcess(st: LabState, n: LabNodeState, controller: Pick<LabControllerState, 'url' | 'caFile'>, save: () => void): Promise<void> {
   const args = [
@@ -71,6 +84,7 @@ export async function spawnAgentProcess(st: LabState, n: LabNodeState, controlle
     '--probe-interval', `${st.probeIntervalMs}ms`,
   ];
   if (n.relay) args.push('--relay');
+  args.push(...agentStunArgs(st, n, controller.url));
   if (st.configFile) args.push('--config', st.configFile);
   if (controller.caFile) args.push('--ca', controller.caFile);
   else args.push('--insecure');

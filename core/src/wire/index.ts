@@ -6,7 +6,7 @@
  */
 export { AGENT_API } from './agent-api';
 export type { AgentKeyStatus, AgentRelayStatus, AgentRoutesStatus, AgentStatus, AgentTopologyStatus, PeerStatus } from './agent-api';
-export type { AgentPathsStatus, DiscoDropReason, PathCandidateStatus, PathSwitchEvent, PeerPathStatus, RelayPathStatus } from './path-status';
+export type { AgentNatStatus, AgentPathsStatus, DiscoDropReason, PathCandidateStatus, PathSwitchEvent, PeerPathStatus, RelayPathStatus } from './path-status';
 export type {
   AuthKeyView,
   CreateKeyRequest,

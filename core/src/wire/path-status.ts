@@ -74,6 +74,20 @@ export interface RelayPathStatus {
 /** Disco datagrams refused, by why. */
 export type DiscoDropReason = 'malformed' | 'notForUs' | 'unknownSender' | 'mac' | 'stale' | 'badBody';
 
+/** This node's NAT, classified from the answers of two or more STUN server addresses on the WireGuard socket. */
+export interface AgentNatStatus {
+  /** open: no NAT; easy: one mapping for every destination; hard: a mapping per destination; unknown: too few answers. */
+  type: 'open' | 'easy' | 'hard' | 'unknown';
+  /** What the answers showed, in one sentence. */
+  reason: string;
+  /** STUN server → the address it saw (null: no answer). */
+  mappings: Record<string, string | null>;
+  /** When it was classified, Unix ms. */
+  at: number;
+  /** False behind a hard NAT: a reflexive address there reaches only whoever saw it, so none is reported as a candidate. */
+  advertisesReflexive: boolean;
+}
+
 export interface AgentPathsStatus {
   /** False with a device that has no control socket (upstream wireguard-go): reason says why. */
   available: boolean;
@@ -83,4 +97,6 @@ export interface AgentPathsStatus {
   /** This node's NAT-mapped WireGuard addresses (STUN on the WireGuard socket, and what relays saw). */
   reflexive: string[];
   drops: Record<DiscoDropReason, number> | null;
+  /** This node's NAT; absent until STUN servers at two or more addresses answered (or from older agents). */
+  nat?: AgentNatStatus;
 }

@@ -13,6 +13,9 @@ import { AgentPaths, type AgentPathsOptions } from './agent-paths';
 const log = pino({ level: 'silent' });
 const STUN = { ip: '203.0.113.1', port: 3478 };
 const STUN_TEXT = `${STUN.ip}:${STUN.port}`;
+/** A second STUN server address, so an agent can compare two mappings (NAT classification). */
+const STUN2 = { ip: '203.0.113.2', port: 3478 };
+const STUN2_TEXT = `${STUN2.ip}:${STUN2.port}`;
 
 function peerNode(id: string, name: string, key: string, endpoints: string[]): PeerNode {
   return { id, name, wgKey: key, addresses: { ipv4: '100.64.0.1', ipv6: 'fd7a::1' }, endpoints, allowedIps: [], tags: [], user: null, online: true, lastSeen: null, relay: null };
@@ -43,6 +46,8 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 class FakeUnderlay {
   /** Public (NAT-mapped) address of each node's WireGuard socket, as the STUN server sees it. */
   readonly mapped = new Map<string, string>();
+  /** Behind a hard NAT: the mapping each STUN server sees, per node address (overrides `mapped`). */
+  readonly mappedPerServer = new Map<string, Record<string, string>>();
   readonly devices = new Map<string, FakeControlDevice>();
   cut = false;
 
@@ -52,10 +57,10 @@ class FakeUnderlay {
 
   private carry(from: string, s: SendSeen): void {
     const sender = this.devices.get(from);
-    if (s.to === STUN_TEXT) {
-      const seenAs = endpointOf(this.mapped.get(from) ?? from);
+    if (s.to === STUN_TEXT || s.to === STUN2_TEXT) {
+      const seenAs = endpointOf(this.mappedPerServer.get(from)?.[s.to] ?? this.mapped.get(from) ?? from);
       const a = answerBindingRequest(s.payload, { family: 'IPv4', address: seenAs.ip, port: seenAs.port }, 'fake-stun');
-      if (a.reply) setImmediate(() => sender?.deliver('stun', STUN, Buffer.from(a.reply!)));
+      if (a.reply) setImmediate(() => sender?.deliver('stun', s.to === STUN_TEXT ? STUN : STUN2, Buffer.from(a.reply!)));
       return;
     }
     if (this.cut) return;
@@ -243,5 +248,68 @@ describe('AgentPaths', () => {
     a.p.onMap(mapFor(peerNode('n1', 'a', k.publicKey, [addr]), []));
     await new Promise((r) => setTimeout(r, 200));
     expect(dev.sends.filter((s) => s.to === STUN_TEXT).length).toBe(runs);
+  });
+
+  describe('NAT classification from two STUN server addresses', () => {
+    async function node(mapped: string | Record<string, string>, stunServers = [STUN_TEXT, STUN2_TEXT], underlay = ['10.0.0.2']) {
+      const net = new FakeUnderlay();
+      const addr = '10.0.0.2:51820';
+      const dev = new FakeControlDevice(join(dir, 'n.ctl'));
+      await dev.listen();
+      stops.push(() => dev.close());
+      net.devices.set(addr, dev);
+      net.attach(() => addr, dev);
+      if (typeof mapped === 'string') net.mapped.set(addr, mapped);
+      else net.mappedPerServer.set(addr, mapped);
+      const n = paths({ controlSocket: async () => ({ socket: dev.path, reason: null }), stunServers, underlay: async () => underlay, listenPort: () => 51820 }, generateWgKeyPair(), 'n1');
+      await n.p.start();
+      return { ...n, net, addr };
+    }
+
+    it('behind a hard NAT (a mapping per destination) no reflexive address is advertised, and status says why', async () => {
+      const n = await node({ [STUN_TEXT]: '192.0.2.30:40001', [STUN2_TEXT]: '192.0.2.30:40777' });
+      await until('the NAT classified', async () => (await n.p.status()).nat !== undefined);
+      const st = await n.p.status();
+      expect(st.nat).toMatchObject({
+        type: 'hard',
+        advertisesReflexive: false,
+        mappings: { [STUN_TEXT]: '192.0.2.30:40001', [STUN2_TEXT]: '192.0.2.30:40777' },
+      });
+      expect(st.nat!.reason).toMatch(/depends on the destination/);
+      // What the servers saw is shown, but none of it is a candidate: each reaches only that server.
+      expect(st.reflexive).toEqual(['192.0.2.30:40001', '192.0.2.30:40777']);
+      expect(n.p.reflexiveCandidates()).toEqual([]);
+    });
+
+    it('behind an easy NAT the one reflexive address is advertised', async () => {
+      const n = await node('192.0.2.31:51820');
+      await until('the NAT classified', async () => (await n.p.status()).nat !== undefined);
+      expect((await n.p.status()).nat).toMatchObject({ type: 'easy', advertisesReflexive: true });
+      expect(n.p.reflexiveCandidates()).toEqual([{ kind: 'reflexive', address: '192.0.2.31:51820', source: `stun ${STUN_TEXT}` }]);
+    });
+
+    it('with no NAT (the servers see the socket itself) the node is open', async () => {
+      const n = await node('10.0.0.2:51820');
+      await until('the NAT classified', async () => (await n.p.status()).nat !== undefined);
+      expect((await n.p.status()).nat).toMatchObject({ type: 'open', advertisesReflexive: true });
+    });
+
+    it('one STUN server cannot classify: the reflexive address is advertised as before', async () => {
+      const n = await node({ [STUN_TEXT]: '192.0.2.30:40001', [STUN2_TEXT]: '192.0.2.30:40777' }, [STUN_TEXT]);
+      await until('the reflexive address', () => n.p.reflexive().length === 1);
+      expect((await n.p.status()).nat).toBeUndefined();
+      expect(n.p.reflexiveCandidates()).toEqual([{ kind: 'reflexive', address: '192.0.2.30:40001', source: `stun ${STUN_TEXT}` }]);
+    });
+
+    it('a NAT that turns hard (a new network) withdraws the reflexive candidates and reports again', async () => {
+      const n = await node('192.0.2.31:51820');
+      await until('easy', async () => (await n.p.status()).nat?.type === 'easy');
+      const reported = n.changed.candidates;
+      n.net.mappedPerServer.set(n.addr, { [STUN_TEXT]: '192.0.2.40:40001', [STUN2_TEXT]: '192.0.2.40:40002' });
+      n.p.onMap(mapFor(peerNode('n1', 'a', generateWgKeyPair().publicKey, [n.addr]), []));
+      await until('hard', async () => (await n.p.status()).nat?.type === 'hard');
+      expect(n.p.reflexiveCandidates()).toEqual([]);
+      expect(n.changed.candidates).toBeGreaterThan(reported);
+    });
   });
 });

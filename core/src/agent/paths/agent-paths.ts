@@ -3,18 +3,22 @@
  * socket (DeviceDatagramChannel), runs the PathProber on it, learns this node's reflexive address
  * with STUN on the WireGuard socket (so it is the mapping WireGuard's datagrams use), watches the
  * underlay addresses (roaming: a change re-reports candidates, re-runs STUN and pings every peer
- * at once), and reconnects when the device's control socket goes. With a device that has no
+ * at once), and reconnects when the device's control socket goes. With two or more STUN server
+ * addresses it classifies its own NAT from their answers: behind a per-destination ("hard") NAT a
+ * reflexive address is only the mapping toward the server (or relay) that saw it, which no peer
+ * can reach, so none is advertised (peers still learn the mapping toward themselves from this
+ * node's pings, and pairs that cannot meet go through a relay). With a device that has no
  * control socket (upstream wireguard-go) the mesh still works on the map's endpoints, and
  * `trellis paths` says why there is no path choice.
  */
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { NetworkMap } from '../../netmap/types';
-import { stunBinding, toTransportAddress } from '../../stun';
+import { classifyNat, stunBinding, toTransportAddress, transportAddressText, type NatProbeAnswer, type TransportAddress } from '../../stun';
 import { DeviceDatagramChannel } from '../../wg/device-datagram-channel';
 import { deviceStunTransport } from '../../wg/device-stun-transport';
 import { parseUdpEndpoint } from '../../wg/control-frame';
-import type { AgentPathsStatus } from '../../wire/path-status';
+import type { AgentNatStatus, AgentPathsStatus } from '../../wire/path-status';
 import type { FoundCandidate } from '../endpoint-candidates';
 import { PathProber, type EndpointReassertEvent, type PathDevice, type PathProberOptions, type PathSwitchEvent } from './path-prober';
 import type { WgPeerConfig, WgPeerStats } from '../../wg/types';
@@ -33,8 +37,10 @@ export interface AgentPathsOptions {
   underlay: () => Promise<string[]>;
   /** Called when the underlay addresses or the reflexive address changed: report candidates again. */
   onCandidatesChanged: () => void;
-  /** STUN servers ("ip:port" or "host:port"). */
+  /** STUN servers ("ip:port" or "host:port"); two or more addresses also classify this node's NAT. */
   stunServers: string[];
+  /** The device's listen port, to tell "no NAT" (a server sees the socket's own address) from an easy one. */
+  listenPort?: () => number | null;
   log: Logger;
   /** How often the underlay addresses are read, ms (default 500). */
   watchMs?: number;
@@ -73,6 +79,8 @@ export class AgentPaths {
   private stunReflexive: string[] = [];
   /** Reflexive address -> the STUN server that answered it first. */
   private stunSource = new Map<string, string>();
+  /** This node's NAT as the last STUN run with two or more server addresses saw it; null before one. */
+  private nat: AgentNatStatus | null = null;
   private underlayKey = '';
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -165,8 +173,12 @@ export class AgentPaths {
     return [...new Set([...this.stunReflexive, ...(this.prober?.reflexive() ?? [])])].sort();
   }
 
-  /** reflexiveCandidates: the reflexive addresses with where each came from (a STUN server, or the relay that saw it). */
+  /**
+   * reflexiveCandidates: the reflexive addresses with where each came from (a STUN server, or the
+   * relay that saw it); none behind a hard NAT, where each is valid only toward whoever saw it.
+   */
   reflexiveCandidates(): FoundCandidate[] {
+    if (this.nat?.type === 'hard') return [];
     const out: FoundCandidate[] = this.stunReflexive.map((address) => ({ kind: 'reflexive', address, ...(this.stunSource.has(address) ? { source: this.stunSource.get(address)! } : {}) }));
     for (const r of this.prober?.reflexiveByRelay() ?? []) out.push({ kind: 'reflexive', address: r.address, source: `relay ${r.relay}` });
     return out;
@@ -246,29 +258,58 @@ export class AgentPaths {
     try {
       const found: string[] = [];
       const source = new Map<string, string>();
+      const answers: NatProbeAnswer[] = [];
+      // One at a time from the one WireGuard socket: the mapping each server sees must not depend on interleaving.
       for (const s of this.o.stunServers) {
         const server = await resolveServer(s);
         if (!server) continue;
+        const to = toTransportAddress(server);
         try {
-          const r = await stunBinding(deviceStunTransport(this.channel), toTransportAddress(server), { timeoutMs: 1_500 });
+          const r = await stunBinding(deviceStunTransport(this.channel), to, { timeoutMs: 1_500 });
           const mapped = r.mapped.family === 'IPv6' ? `[${r.mapped.address}]:${r.mapped.port}` : `${r.mapped.address}:${r.mapped.port}`;
           found.push(mapped);
+          answers.push({ server: to, mapped: r.mapped });
           if (!source.has(mapped)) source.set(mapped, `stun ${s}`);
         } catch (err) {
+          answers.push({ server: to, mapped: null });
           this.o.log.debug({ server: s, err: (err as Error).message }, 'no STUN answer');
         }
       }
       const next = [...new Set(found)].sort();
       this.stunSource = source;
-      if (next.join(',') !== this.stunReflexive.join(',')) {
+      const natChanged = await this.classify(answers);
+      if (next.join(',') !== this.stunReflexive.join(',') || natChanged) {
         this.stunReflexive = next;
-        this.o.log.info({ reflexive: next }, 'reflexive address (STUN on the WireGuard socket)');
+        this.o.log.info({ reflexive: next, nat: this.nat?.type ?? null }, this.nat?.type === 'hard' ? 'reflexive addresses (STUN on the WireGuard socket) not advertised: a hard NAT maps each destination apart' : 'reflexive address (STUN on the WireGuard socket)');
         this.o.onCandidatesChanged();
       }
     } finally {
       this.stunRunning = false;
     }
     if (this.stunAgain && !this.stopped) void this.runStun();
+  }
+
+  /**
+   * classify names this node's NAT from one STUN run's answers when they came from two or more
+   * server addresses (with fewer it keeps what it knew); true when the type changed.
+   */
+  private async classify(answers: readonly NatProbeAnswer[]): Promise<boolean> {
+    if (new Set(answers.map((a) => transportAddressText(a.server))).size < 2) return false;
+    const port = this.o.listenPort?.() ?? null;
+    let local: TransportAddress[] = [];
+    if (port !== null) {
+      const addrs = await this.o.underlay().catch(() => [] as string[]);
+      local = addrs.map((a) => ({ family: a.includes(':') ? ('IPv6' as const) : ('IPv4' as const), address: a, port }));
+    }
+    const c = classifyNat(answers, local);
+    // Answers too few this time (a server did not answer): keep the last classification.
+    if (c.type === 'unknown' && this.nat !== null) return false;
+    const mappings: Record<string, string | null> = {};
+    for (const a of answers) mappings[transportAddressText(a.server)] = a.mapped ? transportAddressText(a.mapped) : null;
+    const before = this.nat?.type ?? null;
+    this.nat = { type: c.type, reason: c.reason, mappings, at: Date.now(), advertisesReflexive: c.type !== 'hard' };
+    if (before !== c.type) this.o.log.info({ nat: c.type, reason: c.reason }, 'NAT classified (STUN on the WireGuard socket)');
+    return before !== c.type;
   }
 
   async status(): Promise<AgentPathsStatus> {
@@ -280,6 +321,7 @@ export class AgentPaths {
       relays: st?.relays ?? [],
       reflexive: this.reflexive(),
       drops: st?.drops ?? null,
+      ...(this.nat ? { nat: this.nat } : {}),
     };
   }
 
