@@ -394,6 +394,8 @@ export class PathProber {
   async checkEndpoints(): Promise<void> {
     const device = this.o.device;
     if (!device || this.checkingEndpoints) return;
+    // Nothing chosen yet, nothing to compare: the device is not read.
+    if (![...this.peers.values()].some((s) => s.endpoint !== null)) return;
     this.checkingEndpoints = true;
     this.lastEndpointCheckAt = this.now();
     try {
@@ -553,7 +555,8 @@ export class PathProber {
       if (m.timestampUs <= peer.lastAnnouncementUs) return;
       peer.lastAnnouncementUs = m.timestampUs;
       this.adopt(peer, a, from, now);
-      peer.lastAnnouncedAt = now;
+      // The deciding peer still names the path this node is on (not one it could not adopt).
+      if (peer.endpoint === from) peer.lastAnnouncedAt = now;
     }
   }
 
