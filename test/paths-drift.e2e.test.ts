@@ -41,7 +41,12 @@ async function deviceEndpoint(node: string, peerKey: string): Promise<string | n
 }
 
 test('n1–n2 go direct on both ends', async () => {
-  await waitFor('n1–n2 direct on both ends', async () => (await pathTo('n1', 'n2'))?.label === 'direct' && (await pathTo('n2', 'n1'))?.label === 'direct', 45_000, 250);
+  // Chosen, not only labelled: a pair with no path chosen yet is labelled direct too.
+  const chosenDirect = async (a: string, b: string) => {
+    const p = await pathTo(a, b);
+    return p?.label === 'direct' && p.active?.startsWith('direct:') === true && p.endpoint !== null;
+  };
+  await waitFor('n1–n2 direct on both ends', async () => (await chosenDirect('n1', 'n2')) && (await chosenDirect('n2', 'n1')), 45_000, 250);
 });
 
 test("both ends' device endpoints moved onto relay n3 behind the agents' backs are written back to the direct path within a few seconds", async () => {

@@ -89,7 +89,12 @@ test("a node's authenticated ping from its WireGuard socket is answered with the
     let timer: NodeJS.Timeout | undefined;
     const pong = new Promise<DeviceDatagram | null>((resolve) => {
       timer = setTimeout(() => resolve(null), 2000);
-      ch.on('datagram', (d) => d.kind === 'disco' && resolve(d));
+      // The agent's own disco (its peers' probes, the relay's answers to its pings) arrives on the same socket: wait for the answer to this ping.
+      ch.on('datagram', (d) => {
+        if (d.kind !== 'disco') return;
+        const o = openDisco(d.payload, key);
+        if (o.ok && o.message.txId.equals(txId)) resolve(d);
+      });
     });
     const ping = sealDisco({ type: DiscoType.PING, sender: pub, receiver: n3.node.wgKey, txId, timestampUs: BigInt(Date.now()) * 1000n, body: Buffer.alloc(0) }, key);
     await ch.send(`${lab.node('n3').underlay}:${DEFAULT_RELAY_PORT}`, ping);
