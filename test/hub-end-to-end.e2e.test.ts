@@ -228,8 +228,10 @@ test('talking adds the pair on both spokes through the hub relay; the tunnel is 
   // Idle: both spokes remove the peer, and traffic goes through the hub again.
   await until('both spokes remove the idle peer', async () => (await peerKeys('a')).length === 1 && (await peerKeys('b')).length === 1, IDLE_MS + 5_000);
   expect(od.a!.status()).toMatchObject({ open: 0, staged: 0, added: 1, removedIdle: 1, handshakeFailed: 0 });
-  // Through the hub again; this traffic brings the pair up once more, so the switch window applies.
-  const again = Number(/(\d+) received/.exec(await overlayPing('a', 'b', 5))?.[1] ?? 0);
-  expect(again).toBeGreaterThanOrEqual(4);
+  // Through the hub again; this traffic brings the pair up once more, so the switch window applies:
+  // the same second of pings and the same allowance as the first time the pair came up (5 pings
+  // 50 ms apart fell inside the window: 3 of 5 in one clean-clone run).
+  const again = Number(/(\d+) received/.exec(await overlayPing('a', 'b', 20))?.[1] ?? 0);
+  expect(again).toBeGreaterThanOrEqual(17);
   expect(writeErrors).toEqual([]);
 });
